@@ -1,0 +1,111 @@
+"""Convolutional networks: residual dilated 1-D convolutions for sequences, a small residual 2-D net for images.
+
+Sequences: embedding → blocks ``x + dropout(conv1x1(GELU(dilated_conv(LayerNorm(x)))))`` with dilations
+1, 2, 4, … so that each output position can see the whole sequence (the number of blocks is derived from
+the sequence length unless given), optionally causal. Images: a conv stem, residual stages that halve the
+resolution, and the shared head over the final feature map. CNNs are local: the receptive field, recorded
+as ``receptive_field``, is what lets them reach far.
+"""
+from __future__ import annotations
+
+import torch.nn as nn
+import torch.nn.functional as F
+
+from architectures.layers import output_head, padding_mask, sequence_input
+from harness.errors import ConfigError
+from tasks.base import TaskSpec
+
+
+class ConvBlock1d(nn.Module):
+    def __init__(self, channels: int, kernel_size: int, dilation: int, dropout: float, causal: bool):
+        super().__init__()
+        self.norm = nn.LayerNorm(channels)
+        self.conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation)
+        self.mix = nn.Conv1d(channels, channels, 1)
+        span = dilation * (kernel_size - 1)
+        self.pad = (span, 0) if causal else (span // 2, span - span // 2)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x):  # (B, C, L)
+        h = self.norm(x.transpose(1, 2)).transpose(1, 2)
+        h = self.mix(F.gelu(self.conv(F.pad(h, self.pad))))
+        return x + self.drop(h)
+
+
+class BasicBlock2d(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+                                  nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out))
+        self.skip = (nn.Identity() if stride == 1 and c_in == c_out else
+                     nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)))
+
+    def forward(self, x):
+        return F.relu(self.body(x) + self.skip(x))
+
+
+class CNN(nn.Module):
+    """Residual CNN.
+
+    Args:
+        spec: the task's spec.
+        channels: width of the 1-D blocks (sequences) and of the first 2-D stage (images).
+        kernel_size: 1-D kernel size (odd, ≥ 3 for non-causal convolutions).
+        n_layers: 1-D blocks; ``None`` = as many as it takes for the receptive field to cover ``max_len``.
+        causal: 1-D convolutions see only the past.
+        dropout: on residual branches and before the head.
+        stages: 2-D stages (each doubles the channels and halves the resolution after the first).
+        pool: how class outputs pool positions (``mean``, ``max``, ``last``).
+    """
+
+    def __init__(self, spec: TaskSpec, *, channels: int = 64, kernel_size: int = 3, n_layers: int | None = None,
+                 causal: bool = False, dropout: float = 0.1, stages: int = 3, pool: str = "mean"):
+        super().__init__()
+        self.spec = spec
+        head_width = channels
+        if spec.input_kind == "image":
+            if stages < 1:
+                raise ConfigError(f"arch.stages={stages} must be at least 1")
+            C = spec.image_shape[0]
+            widths = [channels * 2 ** i for i in range(stages)]
+            layers = [nn.Conv2d(C, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU()]
+            for i, w in enumerate(widths):
+                layers.append(BasicBlock2d(widths[max(i - 1, 0)], w, 1 if i == 0 else 2))
+            self.body = nn.Sequential(*layers)
+            self.receptive_field = None
+            head_width = widths[-1]
+        else:
+            if kernel_size < 2 or (not causal and kernel_size < 3):
+                raise ConfigError(f"arch.kernel_size={kernel_size} is too small: use ≥ 3 (or ≥ 2 with causal=true)")
+            self.embed, max_len = sequence_input(spec, channels)
+            reach_per_dilation = (kernel_size - 1) if causal else (kernel_size - 1) // 2
+            if n_layers is None:  # smallest n with reach·(2ⁿ − 1) ≥ max_len − 1
+                n_layers = 1
+                while reach_per_dilation * (2 ** n_layers - 1) < max_len - 1:
+                    n_layers += 1
+            if n_layers < 1:
+                raise ConfigError(f"arch.n_layers={n_layers} must be at least 1 (or null to cover the sequence)")
+            self.blocks = nn.Sequential(*(ConvBlock1d(channels, kernel_size, 2 ** i, dropout, causal)
+                                          for i in range(n_layers)))
+            self.norm = nn.LayerNorm(channels)
+            self.receptive_field = 1 + (kernel_size - 1) * (2 ** n_layers - 1)
+        self.n_layers = n_layers
+        self.drop = nn.Dropout(dropout)
+        self.head = output_head(spec, head_width, pool, arch="cnn")
+
+    def forward_features(self, x):
+        if self.spec.input_kind == "image":
+            h = self.body(x)  # (B, C', H', W')
+            return h.flatten(2).transpose(1, 2), None  # (B, H'·W', C')
+        pad = padding_mask(self.spec, x)
+        h = self.embed(x)  # (B, L, C)
+        if pad is not None:
+            h = h.masked_fill(pad[..., None], 0.0)
+        h = self.blocks(h.transpose(1, 2)).transpose(1, 2)  # (B, L, C)
+        return self.drop(self.norm(h)), pad
+
+    def forward_head(self, h, pad=None):
+        return self.head(h, pad)
+
+    def forward(self, x):
+        return self.forward_head(*self.forward_features(x))

@@ -1,0 +1,318 @@
+"""Shared pieces every architecture builds from: input ends, positional encodings, attention, blocks, heads.
+
+Shapes: B batch, L sequence length, S key length, d model width, h heads, dh = d / h.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from harness.errors import ConfigError
+from tasks.base import TaskSpec
+
+
+# --------------------------------------------------------------------------------------------- attention
+def attention(q, k, v, mask=None, dropout: nn.Module | None = None):
+    """Plain softmax(QKᵀ/√d_k)·V, the test oracle and the source of attention maps.
+
+    q (..., L, dk), k (..., S, dk), v (..., S, dv); ``mask`` broadcastable to (..., L, S), True = may attend.
+    Returns (output (..., L, dv), weights (..., L, S)).
+    """
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., L, S)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = scores.softmax(-1)
+    if dropout is not None:
+        weights = dropout(weights)
+    return weights @ v, weights
+
+
+def causal_mask(L: int, S: int | None = None, device=None) -> torch.Tensor:
+    """(L, S) bool, True where query i may attend key j ≤ i."""
+    return torch.ones(L, S or L, dtype=torch.bool, device=device).tril()
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention through ``F.scaled_dot_product_attention``.
+
+    Self-attention uses one fused QKV projection; cross-attention (``cross=True``) projects queries from
+    ``x`` and keys/values from ``context``. With ``keep_weights=True`` the plain :func:`attention` runs
+    instead and the maps are kept in ``self.weights`` (B, h, L, S) for inspection.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, cross: bool = False):
+        super().__init__()
+        if d_model % n_heads:
+            raise ConfigError(f"d_model={d_model} is not divisible by n_heads={n_heads}; pick n_heads among "
+                              f"{[h for h in range(1, d_model + 1) if d_model % h == 0 and h <= 16]}")
+        self.h, self.dh, self.cross, self.p = n_heads, d_model // n_heads, cross, dropout
+        if cross:
+            self.q, self.kv = nn.Linear(d_model, d_model), nn.Linear(d_model, 2 * d_model)
+        else:
+            self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+        self.keep_weights, self.weights = False, None
+
+    def _heads(self, t):  # (B, L, d) -> (B, h, L, dh)
+        return t.unflatten(-1, (self.h, self.dh)).transpose(1, 2)
+
+    def forward(self, x, context=None, key_pad=None, causal: bool = False):
+        """x (B, L, d); context (B, S, d) for cross-attention; key_pad (B, S) True = padding."""
+        B, L, d = x.shape
+        if self.cross:
+            q, (k, v) = self.q(x), self.kv(context).chunk(2, -1)
+        else:
+            q, k, v = self.qkv(x).chunk(3, -1)
+        q, k, v = self._heads(q), self._heads(k), self._heads(v)  # (B, h, L|S, dh)
+        S = k.shape[2]
+        mask = None
+        if key_pad is not None:
+            mask = ~key_pad[:, None, None, :]  # (B, 1, 1, S)
+        if causal and (mask is not None or self.keep_weights):
+            cm = causal_mask(L, S, x.device)
+            mask = cm if mask is None else mask & cm
+            causal = False
+        if self.keep_weights:
+            out, w = attention(q, k, v, mask)
+            self.weights = w.detach()
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
+                                                 dropout_p=self.p if self.training else 0.0)
+        return self.proj(out.transpose(1, 2).reshape(B, L, d))  # (B, L, d)
+
+
+# --------------------------------------------------------------------------------------------- blocks
+class FeedForward(nn.Module):
+    """Position-wise FFN: Linear → activation → dropout → Linear."""
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"):
+        super().__init__()
+        acts = {"relu": nn.ReLU, "gelu": nn.GELU}
+        if activation not in acts:
+            raise ConfigError(f"activation={activation!r} is not known; use one of {sorted(acts)}")
+        self.net = nn.Sequential(nn.Linear(d_model, d_ff), acts[activation](), nn.Dropout(dropout),
+                                 nn.Linear(d_ff, d_model))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class Residual(nn.Module):
+    """Add & Norm around a sub-layer: post-norm ``norm(x + f(x))`` (the seed) or pre-norm ``x + f(norm(x))``."""
+
+    def __init__(self, d_model: int, fn: nn.Module, dropout: float = 0.0, norm_first: bool = False):
+        super().__init__()
+        self.fn, self.norm, self.drop, self.norm_first = fn, nn.LayerNorm(d_model), nn.Dropout(dropout), norm_first
+
+    def forward(self, x, *args, **kwargs):
+        if self.norm_first:
+            return x + self.drop(self.fn(self.norm(x), *args, **kwargs))
+        return self.norm(x + self.drop(self.fn(x, *args, **kwargs)))
+
+
+class EncoderBlock(nn.Module):
+    """Self-attention then FFN, each inside :class:`Residual`."""
+
+    def __init__(self, d_model, n_heads, d_ff, dropout=0.1, norm_first=False, activation="relu"):
+        super().__init__()
+        self.attn = Residual(d_model, MultiHeadAttention(d_model, n_heads, dropout), dropout, norm_first)
+        self.ffn = Residual(d_model, FeedForward(d_model, d_ff, dropout, activation), dropout, norm_first)
+
+    def forward(self, x, key_pad=None, causal=False):
+        x = self.attn(x, key_pad=key_pad, causal=causal)
+        return self.ffn(x)
+
+
+class DecoderBlock(nn.Module):
+    """Masked self-attention, attention over the encoder output, FFN; each inside :class:`Residual`."""
+
+    def __init__(self, d_model, n_heads, d_ff, dropout=0.1, norm_first=False, activation="relu"):
+        super().__init__()
+        self.self_attn = Residual(d_model, MultiHeadAttention(d_model, n_heads, dropout), dropout, norm_first)
+        self.cross_attn = Residual(d_model, MultiHeadAttention(d_model, n_heads, dropout, cross=True), dropout,
+                                   norm_first)
+        self.ffn = Residual(d_model, FeedForward(d_model, d_ff, dropout, activation), dropout, norm_first)
+
+    def forward(self, y, memory, memory_pad=None, tgt_pad=None):
+        y = self.self_attn(y, key_pad=tgt_pad, causal=True)
+        y = self.cross_attn(y, context=memory, key_pad=memory_pad)
+        return self.ffn(y)
+
+
+class Stack(nn.Module):
+    """``n`` blocks then a final LayerNorm when pre-norm (post-norm blocks end normalised already)."""
+
+    def __init__(self, make_block, n: int, d_model: int, norm_first: bool):
+        super().__init__()
+        self.blocks = nn.ModuleList(make_block() for _ in range(n))
+        self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
+
+    def forward(self, x, *args, **kwargs):
+        hidden = []
+        for block in self.blocks:
+            x = block(x, *args, **kwargs)
+            hidden.append(x)
+        self.hidden = hidden  # per-layer states, read by the probes
+        return self.norm(x)
+
+
+# --------------------------------------------------------------------------------------------- positions
+def sinusoidal_table(length: int, d_model: int) -> torch.Tensor:
+    """PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d)); (length, d)."""
+    pos = torch.arange(length, dtype=torch.float64)[:, None]
+    div = torch.pow(10000.0, torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
+    pe = torch.zeros(length, d_model, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(pos / div)
+    pe[:, 1::2] = torch.cos(pos / div[: d_model // 2])
+    return pe.float()
+
+
+POS_ENCODINGS = ("sinusoidal", "learned", "none")
+
+
+class PositionalEncoding(nn.Module):
+    """Adds sinusoidal, learned or no position information to (B, L, d), then dropout."""
+
+    def __init__(self, kind: str, max_len: int, d_model: int, dropout: float = 0.0):
+        super().__init__()
+        if kind not in POS_ENCODINGS:
+            raise ConfigError(f"pos_encoding={kind!r} is not known; use one of {', '.join(POS_ENCODINGS)}")
+        self.kind, self.max_len = kind, max_len
+        if kind == "sinusoidal":
+            self.register_buffer("pe", sinusoidal_table(max_len, d_model), persistent=False)
+        elif kind == "learned":
+            self.pe = nn.Parameter(torch.randn(max_len, d_model) * 0.02)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x, offset: int = 0):
+        if self.kind != "none":
+            L = x.shape[1]
+            if offset + L > self.max_len:
+                raise ValueError(f"sequence of length {offset + L} is longer than max_len={self.max_len}")
+            x = x + self.pe[offset:offset + L].to(x.dtype)
+        return self.drop(x)
+
+
+# --------------------------------------------------------------------------------------------- input ends
+class TokenEmbedding(nn.Module):
+    """Token ids (B, L) → (B, L, d), optionally scaled by √d as in the seed."""
+
+    def __init__(self, vocab_size: int, d_model: int, pad_id: int | None = None, scale: bool = False):
+        super().__init__()
+        self.emb = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
+        self.scale = math.sqrt(d_model) if scale else 1.0
+
+    def forward(self, x):
+        return self.emb(x) * self.scale
+
+
+def image_sequence_shape(spec: TaskSpec) -> tuple[int, int]:
+    """(length, features per step) when an image is read as a sequence, by ``spec.image_as``."""
+    C, H, W = spec.image_shape
+    if spec.image_as == "rows":
+        return H, C * W
+    if spec.image_as == "pixels":
+        return H * W, C
+    p = spec.patch_size
+    if H % p or W % p:
+        raise ConfigError(f"image {H}x{W} cannot be cut into {p}x{p} patches; choose task.patch_size dividing "
+                          f"both sides (e.g. {[q for q in range(2, min(H, W) + 1) if H % q == 0 and W % q == 0][:4]})")
+    return (H // p) * (W // p), C * p * p
+
+
+def image_to_sequence(img: torch.Tensor, image_as: str, patch: int) -> torch.Tensor:
+    """(B, C, H, W) → (B, L, F): rows, pixels or non-overlapping patches, in reading order."""
+    B, C, H, W = img.shape
+    if image_as == "rows":
+        return img.permute(0, 2, 1, 3).reshape(B, H, C * W)
+    if image_as == "pixels":
+        return img.flatten(2).transpose(1, 2)  # (B, H*W, C)
+    x = img.unfold(2, patch, patch).unfold(3, patch, patch)  # (B, C, H/p, W/p, p, p)
+    return x.permute(0, 2, 3, 1, 4, 5).reshape(B, (H // patch) * (W // patch), C * patch * patch)
+
+
+class ImageAsSequence(nn.Module):
+    """Image (B, C, H, W) → (B, L, d): read as rows, pixels or patches (``spec.image_as``), then Linear."""
+
+    def __init__(self, spec: TaskSpec, d_model: int):
+        super().__init__()
+        _, feats = image_sequence_shape(spec)
+        self.image_as, self.patch = spec.image_as, spec.patch_size
+        self.proj = nn.Linear(feats, d_model)
+
+    def forward(self, img):
+        return self.proj(image_to_sequence(img, self.image_as, self.patch))
+
+
+def sequence_input(spec: TaskSpec, d_model: int, scale_embedding: bool = False) -> tuple[nn.Module, int]:
+    """The input end of a sequence architecture and the longest sequence it yields."""
+    if spec.input_kind == "tokens":
+        return TokenEmbedding(spec.vocab_size, d_model, spec.pad_id, scale_embedding), spec.max_len
+    return ImageAsSequence(spec, d_model), image_sequence_shape(spec)[0]
+
+
+def padding_mask(spec: TaskSpec, x: torch.Tensor) -> torch.Tensor | None:
+    """(B, L) True at padding for token inputs with a pad id; None otherwise."""
+    if spec.input_kind == "tokens" and spec.pad_id is not None:
+        return x == spec.pad_id
+    return None
+
+
+# --------------------------------------------------------------------------------------------- heads
+POOLS = ("mean", "max", "last", "cls")
+
+
+class ClassHead(nn.Module):
+    """Pools (B, L, d) over valid positions, then Linear → (B, num_classes). Every architecture uses it."""
+
+    def __init__(self, d_model: int, num_classes: int, pool: str = "mean", dropout: float = 0.0):
+        super().__init__()
+        if pool not in POOLS:
+            raise ConfigError(f"pool={pool!r} is not known; use one of {', '.join(POOLS)}")
+        self.pool, self.drop, self.fc = pool, nn.Dropout(dropout), nn.Linear(d_model, num_classes)
+
+    def forward(self, h, pad=None):
+        if self.pool == "cls":
+            z = h[:, 0]
+        elif self.pool == "last":
+            last = h.shape[1] - 1 if pad is None else (~pad).sum(1).clamp(min=1) - 1  # (B,)
+            z = h[torch.arange(h.shape[0], device=h.device), last] if pad is not None else h[:, last]
+        elif self.pool == "max":
+            z = (h if pad is None else h.masked_fill(pad[..., None], float("-inf"))).amax(1)
+        else:
+            if pad is None:
+                z = h.mean(1)
+            else:
+                keep = (~pad)[..., None].to(h.dtype)  # (B, L, 1)
+                z = (h * keep).sum(1) / keep.sum(1).clamp(min=1)
+        return self.fc(self.drop(z))
+
+
+class TokenHead(nn.Module):
+    """Per-position logits: (B, L, d) → (B, L, num_classes)."""
+
+    def __init__(self, d_model: int, num_classes: int):
+        super().__init__()
+        self.fc = nn.Linear(d_model, num_classes)
+
+    def forward(self, h, pad=None):
+        return self.fc(h)
+
+
+def output_head(spec: TaskSpec, d_model: int, pool: str = "mean", dropout: float = 0.0, arch: str = "") -> nn.Module:
+    """The output end for ``class`` or per-position ``tokens`` outputs."""
+    if spec.output_kind == "class":
+        return ClassHead(d_model, spec.num_classes, pool, dropout)
+    if spec.output_kind == "tokens":
+        if spec.input_kind == "image":
+            raise ConfigError(f"{arch or 'this architecture'}: per-position outputs need token inputs, "
+                              "not images")
+        return TokenHead(d_model, spec.num_classes)
+    raise ConfigError(f"{arch or 'this architecture'} has no {spec.output_kind!r} output end yet")
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,33 @@
+"""Atomic checkpoints holding everything a bitwise resume needs (model, optimizer, schedule, data stream, RNG)."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import torch
+
+from harness.records import atomic_write_bytes
+
+
+def rng_state(device: torch.device) -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def save(path: Path, **state) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load(path: Path) -> dict:
+    """Load on the CPU (RNG states must stay there); model and optimizer copy tensors to their device."""
+    return torch.load(path, map_location="cpu", weights_only=True)

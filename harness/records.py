@@ -1,0 +1,139 @@
+"""The run record: ``metrics.jsonl`` (one line per evaluation), ``summary.json`` (written atomically), env."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+
+import torch
+
+SUMMARY, METRICS, CHECKPOINT = "summary.json", "metrics.jsonl", "checkpoint.pt"
+STATUSES = ("completed", "diverged", "failed", "interrupted")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of it."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _clean(x):
+    """JSON-safe: tensors to numbers, NaN/inf to strings the reports can read back."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if torch.is_tensor(x):
+        return _clean(x.tolist())
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    return x
+
+
+def write_json(path: Path, obj: dict) -> None:
+    atomic_write_bytes(path, (json.dumps(_clean(obj), indent=2) + "\n").encode())
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+class MetricsLog:
+    """Append-only ``metrics.jsonl``; on resume, lines written after the checkpoint are dropped."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / METRICS
+
+    def append(self, line: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(_clean(line)) + "\n")
+            f.flush()
+
+    def lines(self) -> list[dict]:
+        out = []
+        if self.path.exists():
+            for raw in self.path.read_text().splitlines():
+                try:
+                    out.append(json.loads(raw))
+                except ValueError:  # a line cut by a crash
+                    pass
+        return out
+
+    def truncate_after(self, step: int) -> None:
+        keep = [line for line in self.lines() if line.get("step", 0) <= step]
+        atomic_write_bytes(self.path, "".join(json.dumps(line) + "\n" for line in keep).encode())
+
+
+def git_commit() -> str | None:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=5)
+        if out.returncode:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment(device: torch.device) -> dict:
+    env = {"torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
+           "device": str(device), "threads": torch.get_num_threads(), "git_commit": git_commit(),
+           "cpu_count": os.cpu_count()}
+    if device.type == "cuda":
+        env["device_name"] = torch.cuda.get_device_name(device)
+    return env
+
+
+# -- memory -------------------------------------------------------------------------------------------------
+def _proc_status_kb(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class PeakMemory:
+    """Peak memory of a run: CUDA allocator peak, or on CPU the resident-set high-water mark above the
+    resident size at the start (Linux lets a process reset its high-water mark, so runs in a reused sweep
+    worker do not inherit the previous run's peak)."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+            self.kind = "cuda_max_allocated"
+        else:
+            try:
+                Path("/proc/self/clear_refs").write_text("5")
+            except OSError:
+                pass
+            self.base_kb = _proc_status_kb("VmRSS") or 0
+            self.kind = "cpu_rss_above_start"
+
+    def peak_mb(self) -> float | None:
+        if self.device.type == "cuda":
+            return torch.cuda.max_memory_allocated(self.device) / 2**20
+        hwm = _proc_status_kb("VmHWM")
+        return None if hwm is None else max(hwm - self.base_kb, 0) / 1024

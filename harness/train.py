@@ -1,0 +1,398 @@
+"""``train(cfg)``: build the task and the architecture from the config, train, evaluate, write the run record.
+
+The harness knows nothing task- or architecture-specific: it calls ``task.train_batch``, ``model(*inputs)``,
+``task.loss``, ``task.evaluate`` and ``task.long_range``, and writes what they return.
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import signal
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from hydra.errors import InstantiationException
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
+
+from harness import checkpoint
+from harness.errors import ConfigError, DivergedError
+from harness.records import CHECKPOINT, SUMMARY, MetricsLog, PeakMemory, environment, read_json, write_json
+
+OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
+
+
+# -- building -------------------------------------------------------------------------------------------
+def component_name(node: DictConfig) -> str:
+    """``architectures.lstm.LSTM`` → ``lstm``: the module name is the registry name (one file each)."""
+    return str(node._target_).rsplit(".", 2)[-2]
+
+
+def build(node: DictConfig, what: str, **runtime):
+    """Instantiate ``node`` with runtime objects (spec, params, run_dir), turning bad settings into one
+    clear ConfigError that names the valid ones. Runtime objects are passed as they are (Hydra would turn a
+    dataclass such as the TaskSpec into a config)."""
+    try:
+        factory = instantiate(node, _partial_=True, _convert_="all")
+    except InstantiationException as e:
+        raise ConfigError(f"{what}: {e}") from None
+    try:
+        return factory(**runtime)
+    except ConfigError:
+        raise
+    except TypeError as e:
+        if "argument" not in str(e):
+            raise
+        try:
+            params = [p for p in inspect.signature(get_class(node._target_)).parameters
+                      if p not in ("self", "spec", "params", "run_dir", "config", "args", "kwargs")]
+        except Exception:  # noqa: BLE001 - best effort only
+            params = []
+        raise ConfigError(f"{what} {component_name(node)}: {e}; valid settings: {', '.join(params)}") from None
+    except ValueError as e:
+        raise ConfigError(f"{what} {component_name(node)}: {e}") from None
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"trainer.device={name!r} is not a device; use auto, cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("trainer.device=cuda but no CUDA device is available; use trainer.device=auto or cpu")
+    return device
+
+
+def check_trainer(t: DictConfig) -> None:
+    positive = ("max_steps", "batch_size", "eval_every", "eval_batch_size", "ckpt_every")
+    for key in positive:
+        if not isinstance(t[key], int) or t[key] < 1:
+            raise ConfigError(f"trainer.{key}={t[key]} must be a whole number ≥ 1")
+    if t.warmup_steps < 0:
+        raise ConfigError(f"trainer.warmup_steps={t.warmup_steps} must be ≥ 0")
+    if t.schedule not in ("cosine", "constant"):
+        raise ConfigError(f"trainer.schedule={t.schedule!r} is not known; use cosine or constant")
+    if t.precision not in ("auto", "fp32", "bf16"):
+        raise ConfigError(f"trainer.precision={t.precision!r} is not known; use auto, fp32 or bf16")
+    if t.grad_clip is not None and t.grad_clip <= 0:
+        raise ConfigError(f"trainer.grad_clip={t.grad_clip} must be > 0, or null to turn clipping off")
+    if t.max_time_s is not None and t.max_time_s <= 0:
+        raise ConfigError(f"trainer.max_time_s={t.max_time_s} must be > 0, or null for no time budget")
+    if t.threads is not None and t.threads < 1:
+        raise ConfigError(f"trainer.threads={t.threads} must be ≥ 1, or null for PyTorch's default")
+
+
+def lr_lambda(t: DictConfig):
+    warmup, total, floor = t.warmup_steps, t.max_steps, t.min_lr_ratio
+
+    def f(step: int) -> float:  # step = optimizer steps taken so far
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        if t.schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return f
+
+
+class StopFlag:
+    """SIGINT/SIGTERM ask the loop to stop after the current step (a second Ctrl-C stops at once)."""
+
+    def __init__(self):
+        self.reason, self.old = None, {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.old[sig] = signal.signal(sig, self.handle)
+            except ValueError:  # not the main thread (some launchers): keep the default behaviour
+                pass
+        return self
+
+    def handle(self, signum, frame):
+        if self.reason is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.reason = signal.Signals(signum).name
+
+    def __exit__(self, *exc):
+        for sig, old in self.old.items():
+            signal.signal(sig, old)
+
+
+def resolve_run_dir(cfg: DictConfig) -> Path:
+    if cfg.get("run_dir"):
+        return Path(cfg.run_dir)
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    raise ConfigError("no run folder: set run_dir=... (or run through run.py, which lets Hydra choose one)")
+
+
+# -- the loop -------------------------------------------------------------------------------------------
+class Trainer:
+    def __init__(self, cfg: DictConfig):
+        self.cfg, t = cfg, cfg.trainer
+        self.run_dir = resolve_run_dir(cfg)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.ckpt_path, self.summary_path = self.run_dir / CHECKPOINT, self.run_dir / SUMMARY
+        self.log = MetricsLog(self.run_dir)
+        check_trainer(t)
+        if t.threads:
+            torch.set_num_threads(int(t.threads))
+        self.device = pick_device(str(t.device))
+        self.bf16 = t.precision == "bf16" or (t.precision == "auto" and self.device.type == "cuda")
+        if self.bf16 and self.device.type == "cpu" and t.precision == "auto":
+            self.bf16 = False
+        torch.manual_seed(int(cfg.seed))
+        if t.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        self.task = build(cfg.task, "task")
+        self.model = build(cfg.arch, "arch", spec=self.task.spec).to(self.device)
+        self.params = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        self.optimizer = build(cfg.optimizer, "optimizer", params=self.model.parameters())
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(t))
+        self.forward_model = torch.compile(self.model) if t.compile else self.model
+        self.arch_name, self.task_name = component_name(cfg.arch), component_name(cfg.task)
+
+    def autocast(self):
+        if self.bf16:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def forward(self, model, batch):
+        with self.autocast():
+            return self.forward_model(*batch.inputs)
+
+    def evaluate(self, split: str) -> tuple[dict, float, int]:
+        self.model.eval()
+        n, t0 = 0, time.perf_counter()
+        counted = []
+
+        def forward(model, batch):
+            counted.append(batch.n_samples)
+            return self.forward(model, batch)
+
+        metrics = self.task.evaluate(self.model, split, self.cfg.trainer.eval_batch_size, forward=forward)
+        self.sync()
+        self.model.train()
+        n = sum(counted)
+        return metrics, time.perf_counter() - t0, n
+
+    def sync(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def save_checkpoint(self):
+        checkpoint.save(self.ckpt_path, step=self.step, model=self.model.state_dict(),
+                        optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
+                        task=self.task.state_dict(), rng=checkpoint.rng_state(self.device), state=self.state)
+
+    def run(self) -> dict:
+        cfg, t = self.cfg, self.cfg.trainer
+        self.task.setup(self.device, int(cfg.seed))
+        self.step = 0
+        self.state = {"steps_to_target": None, "time_to_target_s": None, "train_time_s": 0.0, "samples": 0,
+                      "tokens": 0, "eval_time_s": 0.0, "eval_samples": 0, "stop_reason": "max_steps",
+                      "elapsed_s": 0.0, "best": None}
+        if t.resume and self.ckpt_path.exists():
+            ck = checkpoint.load(self.ckpt_path)
+            self.model.load_state_dict(ck["model"])
+            self.optimizer.load_state_dict(ck["optimizer"])
+            self.scheduler.load_state_dict(ck["scheduler"])
+            self.task.load_state_dict(ck["task"])
+            checkpoint.set_rng_state(ck["rng"], self.device)
+            self.step, self.state = int(ck["step"]), dict(ck["state"])
+            self.log.truncate_after(self.step)
+            print(f"resuming {self.run_dir} from step {self.step}", file=sys.stderr)
+        elif self.log.path.exists():
+            self.log.path.unlink()
+        logger_cfg = OmegaConf.to_container(cfg, resolve=True)
+        self.logger = build(cfg.logger, "logger", run_dir=str(self.run_dir), config=logger_cfg)
+        self.peak = PeakMemory(self.device)
+        self.step_times: list[float] = []
+        self.status, self.error = "failed", None
+        t_start = time.perf_counter() - self.state["elapsed_s"]
+        try:
+            with StopFlag() as stop:
+                self.loop(stop, t_start)
+                if stop.reason:
+                    self.status, self.error = "interrupted", f"stopped by {stop.reason} at step {self.step}"
+                else:
+                    self.status = "completed"
+        except DivergedError as e:
+            self.status, self.error = "diverged", str(e)
+        except KeyboardInterrupt:
+            self.status, self.error = "interrupted", f"stopped by SIGINT at step {self.step}"
+        except BaseException as e:
+            self.status, self.error = "failed", f"{type(e).__name__}: {e}"
+            self.finish(t_start)
+            raise
+        return self.finish(t_start)
+
+    def loop(self, stop: StopFlag, t_start: float):
+        t, task, model = self.cfg.trainer, self.task, self.model
+        model.train()
+        bar = tqdm(total=t.max_steps, initial=self.step, desc=f"{self.arch_name}/{self.task_name}",
+                   disable=None if t.progress == "auto" else not t.progress, dynamic_ncols=True, leave=False)
+        run_loss, run_n, last_val = 0.0, 0, {}
+        last_eval = self.step
+        try:
+            while self.step < t.max_steps and not stop.reason:
+                t0 = time.perf_counter()
+                batch = task.train_batch(t.batch_size)
+                logits = self.forward(model, batch)
+                loss = task.loss(logits, batch)
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
+                    raise DivergedError(f"loss is {loss_value} at step {self.step + 1} "
+                                        f"(lr {self.scheduler.get_last_lr()[0]:.3g}); lower optimizer.lr or "
+                                        "keep trainer.grad_clip on")
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if t.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.sync()
+                dt = time.perf_counter() - t0
+                self.step += 1
+                self.step_times.append(dt)
+                st = self.state
+                st["train_time_s"] += dt
+                st["samples"] += batch.n_samples
+                st["tokens"] += batch.n_tokens
+                run_loss, run_n = run_loss + loss_value, run_n + 1
+                st["elapsed_s"] = time.perf_counter() - t_start
+                out_of_time = t.max_time_s is not None and st["elapsed_s"] >= t.max_time_s
+                if self.step % t.eval_every == 0 or self.step == t.max_steps or out_of_time or stop.reason:
+                    lr = self.scheduler.get_last_lr()[0]
+                    speed = {"train_samples_per_s": st["samples"] / st["train_time_s"],
+                             "train_tokens_per_s": st["tokens"] / st["train_time_s"]}
+                    self.log.append({"step": self.step, "split": "train", "metrics": {"loss": run_loss / run_n},
+                                     "lr": lr, "throughput": speed, "time_s": st["elapsed_s"]})
+                    self.logger.log(self.step, {"train": {"loss": run_loss / run_n}, "lr": lr, "speed": speed})
+                    run_loss, run_n = 0.0, 0
+                    last_val = self.eval_val(lr)
+                    last_eval = self.step
+                    if self.reached(last_val) and t.stop_at is not None:
+                        st["stop_reason"] = "target"
+                        break
+                if out_of_time:
+                    st["stop_reason"] = "time"
+                    break
+                if self.step % t.ckpt_every == 0:
+                    self.save_checkpoint()
+                if self.step % 10 == 0 or self.step == 1:
+                    bar.set_postfix(loss=f"{loss_value:.3f}", **{k: f"{v:.3f}" for k, v in last_val.items()
+                                                                  if k in ("acc", "bleu")},
+                                    sps=f"{st['samples'] / st['train_time_s']:.0f}", refresh=False)
+                bar.update(self.step - bar.n)
+        finally:
+            bar.close()
+        if last_eval != self.step:  # e.g. stopped by a signal between evaluations
+            self.eval_val(self.scheduler.get_last_lr()[0])
+        self.save_checkpoint()
+
+    def reached(self, val: dict) -> bool:
+        t, st = self.cfg.trainer, self.state
+        key = str(t.stop_metric).removeprefix("val/")
+        if t.stop_at is None or key not in val:
+            return False
+        value = val[key]
+        hit = value <= t.stop_at if "loss" in key else value >= t.stop_at
+        if hit and st["steps_to_target"] is None:
+            st["steps_to_target"], st["time_to_target_s"] = self.step, st["elapsed_s"]
+        return hit
+
+    def eval_val(self, lr: float) -> dict:
+        metrics, dt, n = self.evaluate("val")
+        self.state["eval_time_s"] += dt
+        self.state["eval_samples"] += n
+        self.log.append({"step": self.step, "split": "val", "metrics": metrics, "lr": lr,
+                         "throughput": {"eval_samples_per_s": n / dt if dt else None},
+                         "time_s": self.state["elapsed_s"]})
+        self.logger.log(self.step, {"val": metrics})
+        return metrics
+
+    def finish(self, t_start: float) -> dict:
+        st, t = self.state, self.cfg.trainer
+        metrics, long_range = {}, {}
+        if self.status in ("completed", "interrupted"):
+            with contextlib.suppress(Exception):
+                val = next((line["metrics"] for line in reversed(self.log.lines()) if line["split"] == "val"), {})
+                test, dt, n = self.evaluate("test")
+                st["eval_time_s"] += dt
+                st["eval_samples"] += n
+                self.log.append({"step": self.step, "split": "test", "metrics": test,
+                                 "throughput": {"eval_samples_per_s": n / dt if dt else None}})
+                metrics = {**{f"val/{k}": v for k, v in val.items()}, **{f"test/{k}": v for k, v in test.items()}}
+                long_range = self.task.long_range(test)
+        long_range["steps_to_target"] = st["steps_to_target"]
+        long_range["time_to_target_s"] = st["time_to_target_s"]
+        long_range["target"] = {"metric": t.stop_metric, "value": t.stop_at}
+        train_s = st["train_time_s"] or float("nan")
+        times = self.step_times[5:] or self.step_times
+        summary = {
+            "status": self.status, "error": self.error, "arch": self.arch_name, "task": self.task_name,
+            "seed": int(self.cfg.seed), "params": self.params, "run_dir": str(self.run_dir), "step": self.step,
+            "stop_reason": st["stop_reason"] if self.status == "completed" else self.status,
+            "metrics": metrics,
+            "speed": {"train_samples_per_s": st["samples"] / train_s, "train_tokens_per_s": st["tokens"] / train_s,
+                      "step_ms": 1000 * statistics.median(times) if times else None,
+                      "eval_samples_per_s": st["eval_samples"] / st["eval_time_s"] if st["eval_time_s"] else None,
+                      "peak_mem_mb": self.peak.peak_mb() if hasattr(self, "peak") else None,
+                      "peak_mem_kind": getattr(getattr(self, "peak", None), "kind", None),
+                      "precision": "bf16" if self.bf16 else "fp32", "compiled": bool(t.compile)},
+            "long_range": long_range,
+            "task_info": {**self.task.describe(), "spec": self.task.spec.to_dict()},
+            "arch_info": {k: v for k, v in {"receptive_field": getattr(self.model, "receptive_field", None),
+                                            "n_layers": getattr(self.model, "n_layers", None)}.items()
+                          if v is not None},
+            "env": environment(self.device),
+            "wall_s": time.perf_counter() - t_start,
+            "config": OmegaConf.to_container(self.cfg, resolve=True),
+        }
+        write_json(self.summary_path, summary)
+        if getattr(self, "logger", None) is not None:
+            self.logger.finish(summary)
+        return summary
+
+
+def save_config(cfg: DictConfig, run_dir: Path) -> None:
+    """Runs started without Hydra (tests, notebooks) get the same ``.hydra/config.yaml`` as Hydra runs."""
+    path = run_dir / ".hydra" / "config.yaml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(cfg, path, resolve=True)
+
+
+def train(cfg: DictConfig) -> dict:
+    """Train one run described by ``cfg`` and return its summary (also written to ``summary.json``).
+
+    Raises ConfigError (bad settings, before any training) and DivergedError (after writing the record).
+    With ``trainer.resume=true`` a completed run is returned as recorded, a cut one continues from its
+    checkpoint, and a missing one starts fresh.
+    """
+    run_dir = resolve_run_dir(cfg)
+    old = read_json(run_dir / SUMMARY)
+    if cfg.trainer.resume and old and old.get("status") == "completed":
+        print(f"already completed: {run_dir / SUMMARY}", file=sys.stderr)
+        return old
+    if not cfg.trainer.resume and ((run_dir / CHECKPOINT).exists() or old is not None):
+        raise ConfigError(f"{run_dir} already holds a run; pass trainer.resume=true to continue it, or choose "
+                          "another hydra.run.dir")
+    trainer = Trainer(cfg)
+    save_config(cfg, run_dir)
+    summary = trainer.run()
+    if summary["status"] == "diverged":
+        raise DivergedError(summary["error"])
+    return summary

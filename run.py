@@ -1,0 +1,48 @@
+"""archbench entry point: ``python run.py arch=transformer task=copy_long`` (``-m`` for sweeps)."""
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from harness.errors import ConfigError, DivergedError  # noqa: E402
+
+
+def is_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+@hydra.main(config_path="conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> float | None:
+    from harness.train import train
+
+    try:
+        summary = train(cfg)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        if is_multirun():
+            return None
+        sys.exit(2)
+    except DivergedError as e:
+        print(f"diverged: {e}", file=sys.stderr)
+        if is_multirun():
+            return None
+        sys.exit(1)
+    from harness.report_line import describe
+
+    print(describe(summary), flush=True)
+    if summary["status"] == "interrupted" and not is_multirun():
+        sys.exit(130)
+    value = summary["metrics"].get(str(cfg.trainer.stop_metric))
+    return value if isinstance(value, (int, float)) else None
+
+
+if __name__ == "__main__":
+    main()

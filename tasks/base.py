@@ -1,0 +1,155 @@
+"""The contract between tasks, architectures and the harness.
+
+A task owns its data, loss and metrics and publishes a frozen :class:`TaskSpec`. Architectures read sizes
+from the spec only; the harness only calls the methods of :class:`Task`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Iterator
+
+import torch
+import torch.nn.functional as F
+
+from harness.errors import ConfigError
+
+INPUT_KINDS = ("tokens", "image")
+OUTPUT_KINDS = ("class", "tokens", "sequence")
+IMAGE_AS = ("rows", "pixels", "patches")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What an architecture needs to know about a task.
+
+    Args:
+        input_kind: ``tokens`` (LongTensor (B, L)) or ``image`` (FloatTensor (B, C, H, W)).
+        output_kind: ``class`` (logits (B, num_classes)), ``tokens`` (logits (B, L, num_classes), one per
+            input position) or ``sequence`` (seq2seq: ``model(src, tgt_in)`` → (B, T, tgt_vocab_size)).
+        vocab_size: input vocabulary size (tokens input).
+        max_len: longest input sequence the task will produce.
+        image_shape: (C, H, W) for image input.
+        num_classes: classes (class output) or labels per position (tokens output).
+        pad_id: id of padding in token inputs, or None when inputs are never padded.
+        ignore_index: target value the loss ignores.
+        tgt_vocab_size, tgt_max_len, bos_id, eos_id, tgt_pad_id: the target side of seq2seq tasks.
+        image_as: how sequence architectures read an image: ``rows`` (H steps of C·W values), ``pixels``
+            (H·W steps of C values, as in sequential MNIST / LRA Image) or ``patches`` (non-overlapping
+            ``patch_size`` squares).
+    """
+
+    input_kind: str
+    output_kind: str
+    vocab_size: int = 0
+    max_len: int = 0
+    image_shape: tuple[int, int, int] = (0, 0, 0)
+    num_classes: int = 0
+    pad_id: int | None = None
+    ignore_index: int = -100
+    tgt_vocab_size: int = 0
+    tgt_max_len: int = 0
+    bos_id: int = 1
+    eos_id: int = 2
+    tgt_pad_id: int = 0
+    image_as: str = "rows"
+    patch_size: int = 4  # side of the square patches when image_as == "patches"
+
+    def __post_init__(self):
+        if self.input_kind not in INPUT_KINDS:
+            raise ConfigError(f"input_kind {self.input_kind!r} is not one of {INPUT_KINDS}")
+        if self.output_kind not in OUTPUT_KINDS:
+            raise ConfigError(f"output_kind {self.output_kind!r} is not one of {OUTPUT_KINDS}")
+        if self.image_as not in IMAGE_AS:
+            raise ConfigError(f"image_as={self.image_as!r} is not valid; use one of {', '.join(IMAGE_AS)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Batch:
+    """One batch: ``model(*inputs)`` gives the logits that ``task.loss(logits, batch)`` scores."""
+
+    inputs: tuple
+    targets: torch.Tensor
+    n_tokens: int  # input tokens (or pixels read as a sequence) in the batch, for throughput
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.targets.shape[0])
+
+    def to(self, device) -> "Batch":
+        move = lambda t: t.to(device, non_blocking=True) if torch.is_tensor(t) else t  # noqa: E731
+        return Batch(tuple(move(t) for t in self.inputs), move(self.targets), self.n_tokens,
+                     {k: move(v) for k, v in self.extra.items()})
+
+
+class Task:
+    """Base class of every task.
+
+    Subclasses set ``self.spec`` in ``__init__`` (validating their settings there, so that bad input fails
+    before training) and implement ``setup``, ``train_batch``, ``eval_batches``, ``eval_stats`` and
+    ``finalize``. The loss defaults to cross-entropy over ``spec.ignore_index``.
+    """
+
+    spec: TaskSpec
+    main_metric: str = "acc"  # what reports show first; higher is better unless it names a loss
+
+    # -- data ---------------------------------------------------------------------------------------
+    def setup(self, device: torch.device, seed: int) -> None:
+        """Prepare data on ``device``; ``seed`` drives the order/generation of training batches."""
+        raise NotImplementedError
+
+    def train_batch(self, batch_size: int) -> Batch:
+        """The next training batch (already on the device)."""
+        raise NotImplementedError
+
+    def eval_batches(self, split: str, batch_size: int) -> Iterable[Batch]:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """Where the training stream stands (RNG state, epoch, position), for bitwise resume."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+    # -- loss and metrics ---------------------------------------------------------------------------
+    def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), batch.targets.reshape(-1),
+                               ignore_index=self.spec.ignore_index)
+
+    def eval_stats(self, logits: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        """Sums over one batch (e.g. correct, count, loss_sum); added up over the split."""
+        raise NotImplementedError
+
+    def finalize(self, sums: dict[str, torch.Tensor]) -> dict:
+        """Turn the summed statistics into metrics (floats, or lists of floats)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def evaluate(self, model: torch.nn.Module, split: str, batch_size: int,
+                 forward=None) -> dict:
+        """Metrics of ``model`` on ``split``. ``forward(model, batch)`` lets the harness add autocast."""
+        forward = forward or (lambda m, b: m(*b.inputs))
+        sums: dict[str, torch.Tensor] = {}
+        for batch in self.eval_batches(split, batch_size):
+            stats = self.eval_stats(forward(model, batch), batch)
+            for k, v in stats.items():
+                sums[k] = sums[k] + v if k in sums else v
+        return self.finalize({k: v.detach().double().cpu() for k, v in sums.items()})
+
+    # -- what the record says about the task -------------------------------------------------------
+    def describe(self) -> dict:
+        """Settings worth recording in the summary (data source, image_as, ...)."""
+        return {}
+
+    def long_range(self, metrics: dict) -> dict:
+        """Long-range view of the final test metrics (e.g. accuracy by distance); {} when not a sequence task."""
+        return {}
+
+
+def batches_of(n: int, batch_size: int) -> Iterator[slice]:
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))

@@ -1,0 +1,110 @@
+"""The copy memory problem (Hochreiter & Schmidhuber 1997; Arjovsky, Shah & Bengio 2016).
+
+Input (length T + 2n): ``n`` data symbols drawn from {1..8}, then T-1 blanks (0), the delimiter (9), then n
+blanks. Target: blank at every position except the last n, which must repeat the n symbols. A model with no
+memory can do no better than predicting blanks and then guessing uniformly among the 8 symbols, which costs
+``baseline_loss = n·ln 8 / (T + 2n)`` per position.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from harness.errors import ConfigError
+from tasks.base import Batch, Task, TaskSpec, batches_of
+
+BLANK, DELIM, N_SYMBOLS = 0, 9, 8
+VOCAB = 10
+
+
+class CopyLong(Task):
+    """Copy ``n_memorize`` symbols across ``delay`` steps.
+
+    Args:
+        delay: T, the number of steps between the last data symbol and the delimiter's end (≥ 1).
+        n_memorize: n, symbols to remember (≥ 1).
+        n_val, n_test: size of the fixed validation and test sets.
+        data_seed: seed of the fixed validation/test sets (independent of the training seed, so that every
+            run is scored on the same sequences).
+    """
+
+    main_metric = "acc"
+
+    def __init__(self, *, delay: int = 100, n_memorize: int = 10, n_val: int = 1000, n_test: int = 1000,
+                 data_seed: int = 1234):
+        if int(delay) < 1:
+            raise ConfigError(f"task.delay={delay} must be at least 1 (the number of blanks before the "
+                              "output; e.g. task.delay=100)")
+        if int(n_memorize) < 1:
+            raise ConfigError(f"task.n_memorize={n_memorize} must be at least 1 (default 10)")
+        if int(n_val) < 1 or int(n_test) < 1:
+            raise ConfigError(f"task.n_val={n_val} and task.n_test={n_test} must be at least 1")
+        self.delay, self.n = int(delay), int(n_memorize)
+        self.n_val, self.n_test, self.data_seed = int(n_val), int(n_test), int(data_seed)
+        self.length = self.delay + 2 * self.n
+        self.spec = TaskSpec(input_kind="tokens", output_kind="tokens", vocab_size=VOCAB,
+                             max_len=self.length, num_classes=VOCAB, pad_id=None)
+        self.baseline_loss = self.n * math.log(N_SYMBOLS) / self.length
+
+    # -- data ---------------------------------------------------------------------------------------
+    def generate(self, batch_size: int, generator: torch.Generator, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs, targets), both LongTensor (B, T + 2n), drawn from ``generator``."""
+        device = device if device is not None else generator.device
+        n, L = self.n, self.length
+        symbols = torch.randint(1, N_SYMBOLS + 1, (batch_size, n), generator=generator, device=device)
+        x = torch.full((batch_size, L), BLANK, dtype=torch.long, device=device)
+        y = torch.full((batch_size, L), BLANK, dtype=torch.long, device=device)
+        x[:, :n] = symbols
+        x[:, L - n - 1] = DELIM  # the delimiter is the last of the T steps of the delay
+        y[:, L - n:] = symbols
+        return x, y
+
+    def setup(self, device: torch.device, seed: int) -> None:
+        self.device = torch.device(device)
+        self.gen = torch.Generator(device=self.device)
+        self.gen.manual_seed(int(seed))
+        fixed = torch.Generator().manual_seed(self.data_seed)
+        self.fixed = {"val": self.generate(self.n_val, fixed, "cpu"), "test": self.generate(self.n_test, fixed, "cpu")}
+        self.fixed = {k: (x.to(self.device), y.to(self.device)) for k, (x, y) in self.fixed.items()}
+
+    def train_batch(self, batch_size: int) -> Batch:
+        x, y = self.generate(batch_size, self.gen)
+        return Batch((x,), y, n_tokens=x.numel())
+
+    def eval_batches(self, split: str, batch_size: int):
+        x, y = self.fixed[split]
+        for s in batches_of(len(x), batch_size):
+            yield Batch((x[s],), y[s], n_tokens=x[s].numel())
+
+    def state_dict(self) -> dict:
+        return {"gen": self.gen.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gen.set_state(state["gen"])
+
+    # -- metrics ------------------------------------------------------------------------------------
+    def eval_stats(self, logits: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        n = self.n
+        y = batch.targets
+        loss_sum = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
+        right = logits[:, -n:].argmax(-1) == y[:, -n:]  # (B, n) copied symbols right
+        return {"loss_sum": loss_sum, "positions": torch.tensor(float(y.numel())),
+                "right_by_pos": right.sum(0).double(), "seq_right": right.all(1).sum().double(),
+                "count": torch.tensor(float(y.shape[0]))}
+
+    def finalize(self, s: dict[str, torch.Tensor]) -> dict:
+        by_pos = (s["right_by_pos"] / s["count"]).tolist()
+        return {"acc": float(sum(by_pos) / len(by_pos)), "seq_acc": float(s["seq_right"] / s["count"]),
+                "loss": float(s["loss_sum"] / s["positions"]), "baseline_loss": self.baseline_loss,
+                "acc_by_position": by_pos}
+
+    def describe(self) -> dict:
+        return {"delay": self.delay, "n_memorize": self.n, "seq_len": self.length,
+                "baseline_loss": self.baseline_loss}
+
+    def long_range(self, metrics: dict) -> dict:
+        """Symbol i is read at position i and written at position T + n + i: every distance is T + n."""
+        return {"delay": self.delay, "distance": self.delay + self.n,
+                "acc_by_position": metrics.get("acc_by_position")}

@@ -1,0 +1,51 @@
+"""Shared fixtures: compose the real Hydra config and shrink it (as lightning-hydra-template does)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = str(ROOT / "conf")
+
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+torch.set_num_threads(1)
+
+ARCHS = ["rnn", "lstm", "cnn", "transformer", "vit"]
+
+# Small enough that a few steps take well under a second on a laptop CPU.
+TINY_ARCH = {
+    "rnn": ["arch.hidden=16"],
+    "lstm": ["arch.hidden=16"],
+    "cnn": ["arch.channels=16", "arch.stages=2"],
+    "transformer": ["arch.d_model=16", "arch.n_heads=2", "arch.d_ff=32"],
+    "vit": ["arch.d_model=16", "arch.n_heads=2", "arch.d_ff=32", "arch.patch_size=2"],
+}
+TINY_TRAINER = ["trainer.max_steps=4", "trainer.eval_every=2", "trainer.ckpt_every=2", "trainer.batch_size=8",
+                "trainer.eval_batch_size=16", "trainer.warmup_steps=1", "trainer.progress=false", "trainer.threads=1"]
+
+
+def make_cfg(tmp_path: Path, *overrides: str, tiny: bool = True) -> DictConfig:
+    """The real config composed with ``overrides``; run_dir inside ``tmp_path``."""
+    ov = list(overrides)
+    arch = next((o.split("=", 1)[1] for o in ov if o.startswith("arch=")), "transformer")
+    if tiny:
+        ov = TINY_TRAINER + ["task.n_val=16", "task.n_test=16"] * any(o == "task=copy_long" for o in ov) + \
+            TINY_ARCH.get(arch, []) + ov
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=ov)
+    with open_dict(cfg):
+        cfg.run_dir = str(tmp_path / "run")
+    return cfg
+
+
+@pytest.fixture
+def cfg_factory(tmp_path):
+    return lambda *ov, **kw: make_cfg(tmp_path, *ov, **kw)
