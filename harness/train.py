@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
 import math
 import signal
 import statistics
@@ -22,7 +23,8 @@ from tqdm.auto import tqdm
 
 from harness import checkpoint
 from harness.errors import ConfigError, DivergedError
-from harness.records import CHECKPOINT, SUMMARY, MetricsLog, PeakMemory, environment, read_json, write_json
+from harness.records import (CHECKPOINT, SUMMARY, MetricsLog, PeakMemory, atomic_write_bytes, environment,
+                             read_json, write_json)
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
 
@@ -336,6 +338,9 @@ class Trainer:
                                  "throughput": {"eval_samples_per_s": n / dt if dt else None}})
                 metrics = {**{f"val/{k}": v for k, v in val.items()}, **{f"test/{k}": v for k, v in test.items()}}
                 long_range = self.task.long_range(test)
+                for name, rows in self.task.artifacts().items():
+                    atomic_write_bytes(self.run_dir / f"{name}.jsonl",
+                                       "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode())
         long_range["steps_to_target"] = st["steps_to_target"]
         long_range["time_to_target_s"] = st["time_to_target_s"]
         long_range["target"] = {"metric": t.stop_metric, "value": t.stop_at}
@@ -353,7 +358,8 @@ class Trainer:
                       "peak_mem_kind": getattr(getattr(self, "peak", None), "kind", None),
                       "precision": "bf16" if self.bf16 else "fp32", "compiled": bool(t.compile)},
             "long_range": long_range,
-            "task_info": {**self.task.describe(), "spec": self.task.spec.to_dict()},
+            "task_info": {**self.task.describe(), "main_metric": self.task.main_metric,
+                          "spec": self.task.spec.to_dict()},
             "arch_info": {k: v for k, v in {"receptive_field": getattr(self.model, "receptive_field", None),
                                             "n_layers": getattr(self.model, "n_layers", None)}.items()
                           if v is not None},

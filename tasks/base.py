@@ -145,6 +145,11 @@ class Task:
         """Settings worth recording in the summary (data source, image_as, ...)."""
         return {}
 
+    def artifacts(self) -> dict[str, list[dict]]:
+        """Rows to save beside the record after the test evaluation, as ``<name>.jsonl`` (e.g. translation
+        samples). The harness writes them; tasks never touch the run folder."""
+        return {}
+
     def long_range(self, metrics: dict) -> dict:
         """Long-range view of the final test metrics (e.g. accuracy by distance); {} when not a sequence task."""
         return {}
