@@ -52,7 +52,7 @@ class ViT(nn.Module):
         self.pos = PositionalEncoding("learned", n_patches + 1, d_model, dropout)
         self.encoder = Stack(lambda: EncoderBlock(d_model, n_heads, d_ff, dropout, norm_first, "gelu"),
                              n_layers, d_model, norm_first)
-        if spec.output_kind == "tokens":
+        if spec.output_kind == "tokens" and spec.input_kind == "tokens":
             self.head = nn.Linear(d_model, p * spec.num_classes)  # un-patching: one patch token → p positions
         else:
             self.head = output_head(spec, d_model, pool, arch="vit")

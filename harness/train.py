@@ -327,20 +327,22 @@ class Trainer:
 
     def finish(self, t_start: float) -> dict:
         st, t = self.state, self.cfg.trainer
-        metrics, long_range = {}, {}
-        if self.status in ("completed", "interrupted"):
-            with contextlib.suppress(Exception):
-                val = next((line["metrics"] for line in reversed(self.log.lines()) if line["split"] == "val"), {})
+        val = next((line["metrics"] for line in reversed(self.log.lines()) if line["split"] == "val"), {})
+        metrics, long_range, failure = {f"val/{k}": v for k, v in val.items()}, {}, None
+        if self.status == "completed":  # an interrupted run keeps its last validation metrics only
+            try:
                 test, dt, n = self.evaluate("test")
                 st["eval_time_s"] += dt
                 st["eval_samples"] += n
                 self.log.append({"step": self.step, "split": "test", "metrics": test,
                                  "throughput": {"eval_samples_per_s": n / dt if dt else None}})
-                metrics = {**{f"val/{k}": v for k, v in val.items()}, **{f"test/{k}": v for k, v in test.items()}}
+                metrics.update({f"test/{k}": v for k, v in test.items()})
                 long_range = self.task.long_range(test)
                 for name, rows in self.task.artifacts().items():
                     atomic_write_bytes(self.run_dir / f"{name}.jsonl",
                                        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode())
+            except Exception as e:  # noqa: BLE001 - recorded, then raised after the summary is written
+                self.status, self.error, failure = "failed", f"test evaluation: {type(e).__name__}: {e}", e
         long_range["steps_to_target"] = st["steps_to_target"]
         long_range["time_to_target_s"] = st["time_to_target_s"]
         long_range["target"] = {"metric": t.stop_metric, "value": t.stop_at}
@@ -370,6 +372,8 @@ class Trainer:
         write_json(self.summary_path, summary)
         if getattr(self, "logger", None) is not None:
             self.logger.finish(summary)
+        if failure is not None:
+            raise failure
         return summary
 
 

@@ -1,0 +1,110 @@
+"""Every architecture × input kind × output kind: shapes, padding, gradients, and the invalid combinations."""
+import pytest
+import torch
+from hydra.utils import get_class
+from omegaconf import OmegaConf
+
+from harness.errors import ConfigError
+from tasks.base import TaskSpec
+from tests.conftest import ARCHS, CONF
+
+SMALL = {"rnn": dict(hidden=12), "lstm": dict(hidden=12, bidirectional=True), "cnn": dict(channels=8, stages=2),
+         "transformer": dict(d_model=16, n_heads=2, d_ff=32), "vit": dict(d_model=16, n_heads=2, d_ff=32, patch_size=4)}
+
+
+def build(arch: str, spec: TaskSpec, **kw):
+    cls = get_class(OmegaConf.load(f"{CONF}/arch/{arch}.yaml")._target_)
+    return cls(spec, **{**SMALL[arch], **kw})
+
+
+TOKENS = dict(input_kind="tokens", vocab_size=11, max_len=18, pad_id=0)
+IMAGE = dict(input_kind="image", image_shape=(3, 8, 8), num_classes=5)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("output", ["class", "tokens"])
+def test_token_inputs(arch, output):
+    spec = TaskSpec(output_kind=output, num_classes=7, **TOKENS)
+    model = build(arch, spec)
+    x = torch.randint(1, 11, (3, 18))
+    y = model(x)
+    assert y.shape == ((3, 7) if output == "class" else (3, 18, 7))
+    y.float().sum().backward()
+    unused = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not unused, f"parameters without gradient: {unused}"
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("image_as", ["rows", "pixels", "patches"])
+def test_image_inputs_to_class(arch, image_as):
+    spec = TaskSpec(output_kind="class", image_as=image_as, patch_size=2, **IMAGE)
+    model = build(arch, spec)
+    assert model(torch.randn(4, 3, 8, 8)).shape == (4, 5)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_class_output_ignores_padding(arch):
+    """Padding a sequence further (no causal leak into real tokens from the right) leaves the prediction alone."""
+    if arch in ("rnn", "lstm"):
+        kw = {"bidirectional": False}
+    else:
+        kw = {}
+    spec = TaskSpec(output_kind="class", num_classes=3, **{**TOKENS, "max_len": 24})
+    model = build(arch, spec, **kw).eval()
+    x = torch.randint(1, 11, (2, 8))
+    longer = torch.cat([x, torch.zeros(2, 16, dtype=torch.long)], 1)
+    if arch == "cnn":  # convolutions see padding as zeros around the data: only check it runs
+        assert model(longer).shape == (2, 3)
+        return
+    if arch == "vit":
+        x = torch.cat([x, torch.zeros(2, 4, dtype=torch.long)], 1)  # a whole number of patches, then pad more
+        longer = torch.cat([x, torch.zeros(2, 12, dtype=torch.long)], 1)
+    torch.testing.assert_close(model(x), model(longer), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_per_position_output_needs_token_input(arch):
+    spec = TaskSpec(output_kind="tokens", **IMAGE)
+    with pytest.raises(ConfigError, match="token inputs"):
+        build(arch, spec)
+
+
+def test_causal_transformer_and_cnn_outputs_ignore_the_future():
+    spec = TaskSpec(output_kind="tokens", num_classes=5, **TOKENS)
+    for arch, kw in (("transformer", {"causal": True}), ("cnn", {"causal": True})):
+        model = build(arch, spec, **kw).eval()
+        x = torch.randint(1, 11, (2, 18))
+        x2 = x.clone()
+        x2[:, 10:] = torch.randint(1, 11, (2, 8))
+        torch.testing.assert_close(model(x)[:, :10], model(x2)[:, :10], msg=arch)
+
+
+def test_cnn_receptive_field_covers_the_sequence():
+    for max_len in (10, 120, 1000):
+        for causal in (False, True):
+            spec = TaskSpec(output_kind="tokens", num_classes=3, **{**TOKENS, "max_len": max_len})
+            model = build("cnn", spec, causal=causal)
+            reach = (model.receptive_field - 1) // (1 if causal else 2)
+            assert reach >= max_len - 1, (max_len, causal, model.receptive_field)
+
+
+def test_cnn_first_token_reaches_the_last_output():
+    spec = TaskSpec(output_kind="tokens", num_classes=3, **{**TOKENS, "max_len": 40, "pad_id": None})
+    model = build("cnn", spec).eval()
+    x = torch.randint(1, 11, (1, 40))
+    x2 = x.clone()
+    x2[0, 0] = (x[0, 0] % 10) + 1
+    assert not torch.allclose(model(x)[0, -1], model(x2)[0, -1])
+
+
+def test_vit_patch_size_is_checked():
+    with pytest.raises(ConfigError, match="does not divide the 8x8 image"):
+        build("vit", TaskSpec(output_kind="class", **IMAGE), patch_size=3)
+    with pytest.raises(ConfigError, match="longer than the sequence"):
+        build("vit", TaskSpec(output_kind="tokens", num_classes=3, **TOKENS), patch_size=40)
+
+
+def test_lstm_is_an_lstm_and_rnn_an_rnn():
+    spec = TaskSpec(output_kind="class", num_classes=2, **TOKENS)
+    assert isinstance(build("lstm", spec).rnn, torch.nn.LSTM)
+    assert isinstance(build("rnn", spec).rnn, torch.nn.RNN)

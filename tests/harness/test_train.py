@@ -1,0 +1,118 @@
+"""The harness end to end through Hydra compose: records, every architecture, bad settings, divergence."""
+import json
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException, MissingConfigException
+
+from harness.errors import ConfigError, DivergedError
+from harness.records import MetricsLog
+from harness.train import train
+from tests.conftest import ARCHS
+
+COPY = ("task=copy_long", "task.delay=6", "task.n_memorize=3")
+REPORT_KEYS = {"status", "arch", "task", "seed", "params", "metrics", "speed", "long_range", "env", "wall_s"}
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_architecture_writes_a_complete_record(cfg_factory, arch):
+    cfg = cfg_factory(f"arch={arch}", *COPY)
+    train(cfg)
+    run = Path(cfg.run_dir)
+    s = json.loads((run / "summary.json").read_text())
+    assert REPORT_KEYS <= set(s)
+    assert s["status"] == "completed" and s["arch"] == arch and s["task"] == "copy_long" and s["step"] == 4
+    assert s["params"] > 0
+    for key in ("val/acc", "test/acc", "test/loss", "test/seq_acc", "test/baseline_loss"):
+        assert isinstance(s["metrics"][key], float), key
+    assert len(s["metrics"]["test/acc_by_position"]) == 3
+    for key in ("train_samples_per_s", "train_tokens_per_s", "step_ms", "eval_samples_per_s", "peak_mem_mb"):
+        assert s["speed"][key] > 0, key
+    assert s["speed"]["train_tokens_per_s"] == pytest.approx(s["speed"]["train_samples_per_s"] * 12)
+    assert "steps_to_target" in s["long_range"] and s["long_range"]["distance"] == 9
+    assert s["env"]["torch"] and s["env"]["device"] == "cpu" and s["env"]["threads"] == 1
+    assert (run / ".hydra" / "config.yaml").exists() and (run / "checkpoint.pt").exists()
+    lines = MetricsLog(run).lines()
+    assert [(l["step"], l["split"]) for l in lines] == [(2, "train"), (2, "val"), (4, "train"), (4, "val"),
+                                                        (4, "test")]
+    assert all(l["metrics"] for l in lines)
+    assert (run / "metrics.csv").read_text().startswith("step,split,metric,value")
+
+
+def test_stop_at_target_records_steps_to_target(cfg_factory):
+    cfg = cfg_factory(*COPY, "trainer.stop_at=0.0", "trainer.max_steps=10")
+    s = train(cfg)
+    assert s["step"] == 2 and s["stop_reason"] == "target" and s["long_range"]["steps_to_target"] == 2
+
+
+def test_time_budget_stops_the_run(cfg_factory):
+    cfg = cfg_factory(*COPY, "trainer.max_time_s=0.001", "trainer.max_steps=1000", "trainer.stop_at=null")
+    s = train(cfg)
+    assert s["status"] == "completed" and s["stop_reason"] == "time" and s["step"] == 1
+    assert "test/acc" in s["metrics"]
+
+
+def test_divergence_writes_the_record_and_raises(cfg_factory):
+    cfg = cfg_factory(*COPY, "optimizer=sgd", "optimizer.lr=1e30", "trainer.grad_clip=null",
+                      "trainer.warmup_steps=0", "trainer.max_steps=50")
+    with pytest.raises(DivergedError, match="loss is (nan|inf)"):
+        train(cfg)
+    s = json.loads((Path(cfg.run_dir) / "summary.json").read_text())
+    assert s["status"] == "diverged" and "lower optimizer.lr" in s["error"] and s["step"] < 50
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (("arch.n_heads=3",), "d_model=16 is not divisible by n_heads=3"),
+    (("arch=vit", "arch.patch_size=64"), "patch_size=64 is longer than the sequence"),
+    (("task.delay=0",), "task.delay=0 must be at least 1"),
+    (("trainer.max_steps=0",), "trainer.max_steps=0 must be a whole number"),
+    (("arch.pos_encoding=rotary",), "use one of sinusoidal, learned, none"),
+    (("+arch.depth=3",), "valid settings: d_model, n_heads"),
+    (("optimizer.lr=-1",), "Invalid learning rate"),
+    (("trainer.device=cuda:0",), "no CUDA device"),
+])
+def test_bad_settings_fail_before_training_with_one_clear_message(cfg_factory, overrides, message):
+    cfg = cfg_factory(*COPY, *overrides)
+    with pytest.raises(ConfigError, match=message):
+        train(cfg)
+    assert not (Path(cfg.run_dir) / "summary.json").exists()
+    assert not (Path(cfg.run_dir) / "metrics.jsonl").exists()
+
+
+def test_unknown_optimizer_is_refused_by_the_config_registry(cfg_factory):
+    with pytest.raises((MissingConfigException, ConfigCompositionException), match="adamw"):
+        cfg_factory(*COPY, "optimizer=lbfgs")
+
+
+def test_a_finished_run_folder_is_not_overwritten(cfg_factory):
+    cfg = cfg_factory(*COPY)
+    train(cfg)
+    before = (Path(cfg.run_dir) / "summary.json").read_bytes()
+    with pytest.raises(ConfigError, match="already holds a run; pass trainer.resume=true"):
+        train(cfg)
+    assert (Path(cfg.run_dir) / "summary.json").read_bytes() == before
+    cfg.trainer.resume = True  # a completed run is returned as it is
+    assert train(cfg)["wall_s"] == json.loads(before)["wall_s"]
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "adam", "sgd", "rmsprop"])
+def test_each_optimizer_trains(cfg_factory, optimizer):
+    s = train(cfg_factory(*COPY, f"optimizer={optimizer}"))
+    assert s["status"] == "completed" and s["config"]["optimizer"]["_target_"].lower().endswith(optimizer)
+
+
+def test_training_is_deterministic_on_cpu(cfg_factory, tmp_path):
+    a = train(cfg_factory(*COPY, "arch.dropout=0.1"))
+    cfg = cfg_factory(*COPY, "arch.dropout=0.1")
+    cfg.run_dir = str(tmp_path / "again")
+    b = train(cfg)
+    assert a["metrics"] == b["metrics"]
+
+
+def test_wandb_logger_writes_offline_run_in_the_run_folder(cfg_factory, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cfg = cfg_factory(*COPY, "logger=wandb")
+    s = train(cfg)
+    assert s["status"] == "completed"
+    runs = list((Path(cfg.run_dir) / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and any(runs[0].glob("*.wandb"))
