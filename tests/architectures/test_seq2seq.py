@@ -130,6 +130,22 @@ def test_gradients_reach_every_parameter(case):
     assert not dead, f"no gradient reaches {dead}"
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_an_all_padding_source_gives_finite_logits(case):
+    model, src = build(case), source()
+    src[2] = PAD
+    assert torch.isfinite(model(src, target())).all()
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_class_and_token_outputs_keep_their_head(name):
+    for kind in ("class", "tokens"):
+        spec = TaskSpec(input_kind="tokens", output_kind=kind, vocab_size=11, max_len=12, pad_id=PAD, num_classes=3)
+        model = CLASSES[name](spec, **TINY[name]).eval()
+        assert hasattr(model, "head") and not hasattr(model, "decoder")
+        assert model(source(S=12, lengths=(12, 5, 3, 1))).shape == ((4, 3) if kind == "class" else (4, 12, 3))
+
+
 # --------------------------------------------------------------------------------------------- configs
 @pytest.mark.parametrize("name", CLASSES)
 def test_arch_yaml_builds_an_encoder_decoder(name):
