@@ -5,13 +5,18 @@ Sequences: embedding → blocks ``x + dropout(conv1x1(GELU(dilated_conv(LayerNor
 the sequence length unless given), optionally causal. Images: a conv stem, residual stages that halve the
 resolution, and the shared head over the final feature map. CNNs are local: the receptive field, recorded
 as ``receptive_field``, is what lets them reach far.
+
+Sequence outputs (seq2seq) are ConvS2S-style: the 1-D stack, with learned source positions and padding zeroed
+before every convolution, is the encoder; a causal conv decoder attends over its output after every block
+(``architectures.seq2seq.ConvDecoder``).
 """
 from __future__ import annotations
 
 import torch.nn as nn
 import torch.nn.functional as F
 
-from architectures.layers import output_head, padding_mask, sequence_input
+from architectures.layers import PositionalEncoding, output_head, padding_mask, sequence_input
+from architectures.seq2seq import ConvDecoder, wants_decoder
 from harness.errors import ConfigError
 from tasks.base import TaskSpec
 
@@ -26,8 +31,11 @@ class ConvBlock1d(nn.Module):
         self.pad = (span, 0) if causal else (span // 2, span - span // 2)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x):  # (B, C, L)
-        h = self.norm(x.transpose(1, 2)).transpose(1, 2)
+    def forward(self, x, keep=None):
+        """x (B, C, L); ``keep`` (B, 1, L) zeroes padded positions before the convolution (None: no padding)."""
+        h = self.norm(x.transpose(1, 2)).transpose(1, 2)  # (B, C, L)
+        if keep is not None:
+            h = h * keep
         h = self.mix(F.gelu(self.conv(F.pad(h, self.pad))))
         return x + self.drop(h)
 
@@ -56,10 +64,14 @@ class CNN(nn.Module):
         dropout: on residual branches and before the head.
         stages: 2-D stages (each doubles the channels and halves the resolution after the first).
         pool: how class outputs pool positions (``mean``, ``max``, ``last``).
+        n_dec_layers: seq2seq only: causal decoder blocks; ``None`` = enough to cover ``tgt_max_len``.
+        n_heads: seq2seq only: heads of the decoder's attention over the encoder output (1 as in ConvS2S).
+        tie_embeddings: seq2seq only: share the target embedding with the output projection.
     """
 
     def __init__(self, spec: TaskSpec, *, channels: int = 64, kernel_size: int = 3, n_layers: int | None = None,
-                 causal: bool = False, dropout: float = 0.1, stages: int = 3, pool: str = "mean"):
+                 causal: bool = False, dropout: float = 0.1, stages: int = 3, pool: str = "mean",
+                 n_dec_layers: int | None = None, n_heads: int = 1, tie_embeddings: bool = False):
         super().__init__()
         self.spec = spec
         head_width = channels
@@ -91,7 +103,18 @@ class CNN(nn.Module):
             self.receptive_field = 1 + (kernel_size - 1) * (2 ** n_layers - 1)
         self.n_layers = n_layers
         self.drop = nn.Dropout(dropout)
-        self.head = output_head(spec, head_width, pool, arch="cnn")
+        if wants_decoder(spec, "cnn"):
+            self.src_pos = PositionalEncoding("learned", max_len, channels)
+            if n_dec_layers is None:  # smallest n with (k − 1)·(2ⁿ − 1) ≥ tgt_max_len − 1 (causal reach)
+                n_dec_layers = 1
+                while (kernel_size - 1) * (2 ** n_dec_layers - 1) < spec.tgt_max_len - 1:
+                    n_dec_layers += 1
+            self.decoder = ConvDecoder(
+                spec, channels=channels, n_layers=n_dec_layers, n_heads=n_heads, dropout=dropout,
+                conv_block=lambda i: ConvBlock1d(channels, kernel_size, 2 ** i, dropout, causal=True),
+                tie_embeddings=tie_embeddings)
+        else:
+            self.head = output_head(spec, head_width, pool, arch="cnn")
 
     def forward_features(self, x):
         if self.spec.input_kind == "image":
@@ -107,5 +130,21 @@ class CNN(nn.Module):
     def forward_head(self, h, pad=None):
         return self.head(h, pad)
 
-    def forward(self, x):
+    # -- seq2seq ------------------------------------------------------------------------------------
+    def encode(self, src):
+        """src (B, S) → (memory (B, S, C), src_pad (B, S) or None); padding never reaches a valid position."""
+        pad = padding_mask(self.spec, src)  # (B, S) or None
+        keep = None if pad is None else (~pad)[:, None].to(self.src_pos.pe.dtype)  # (B, 1, S)
+        h = self.src_pos(self.embed(src)).transpose(1, 2)  # (B, C, S)
+        for block in self.blocks:
+            h = block(h, keep)  # (B, C, S)
+        return self.drop(self.norm(h.transpose(1, 2))), pad  # (B, S, C)
+
+    def decode(self, memory, tgt_in):
+        """memory from :meth:`encode`, tgt_in (B, T) → logits (B, T, tgt_vocab_size)."""
+        return self.decoder(*memory, tgt_in)
+
+    def forward(self, x, tgt_in=None):
+        if self.spec.output_kind == "sequence":
+            return self.decode(self.encode(x), tgt_in)  # (B, T, tgt_vocab_size)
         return self.forward_head(*self.forward_features(x))

@@ -2,12 +2,17 @@
 
 Input end from the shared pieces (token embedding, or an image read as rows / pixels / patches) → a fused
 ``nn.RNN`` / ``nn.LSTM`` stack (optionally bidirectional) → the shared class or per-position head.
+For sequence outputs the stack is the encoder (run packed, so padding never reaches it) and a recurrent
+decoder with attention over its outputs (``architectures.seq2seq.RecurrentDecoder``) replaces the head.
 """
 from __future__ import annotations
 
+import torch
 import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from architectures.layers import output_head, padding_mask, sequence_input
+from architectures.seq2seq import RecurrentDecoder, wants_decoder
 from harness.errors import ConfigError
 from tasks.base import TaskSpec
 
@@ -25,12 +30,17 @@ class RNN(nn.Module):
         dropout: between stacked layers and before the head.
         cell: ``rnn`` (tanh Elman), ``lstm`` or ``gru``.
         pool: how class outputs pool positions (``mean``, ``max``, ``last``).
+        n_dec_layers: seq2seq only: decoder layers (``None`` = ``n_layers``).
+        input_feeding: seq2seq only: feed the previous attentional state to the decoder (Luong et al. 2015);
+            slower, as the decoder then steps one position at a time.
+        tie_embeddings: seq2seq only: share the target embedding with the output projection.
     """
 
     cell_default = "rnn"
 
     def __init__(self, spec: TaskSpec, *, hidden: int = 128, n_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, cell: str | None = None, pool: str = "mean"):
+                 dropout: float = 0.0, cell: str | None = None, pool: str = "mean", n_dec_layers: int | None = None,
+                 input_feeding: bool = False, tie_embeddings: bool = False):
         super().__init__()
         cell = cell or self.cell_default
         if cell not in CELLS:
@@ -42,7 +52,13 @@ class RNN(nn.Module):
         self.rnn = CELLS[cell](hidden, hidden, num_layers=n_layers, batch_first=True, bidirectional=bidirectional,
                                dropout=dropout if n_layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
-        self.head = output_head(spec, hidden * (2 if bidirectional else 1), pool, arch=cell)
+        out_width = hidden * (2 if bidirectional else 1)
+        if wants_decoder(spec, cell):
+            self.decoder = RecurrentDecoder(spec, hidden=hidden, memory_dim=out_width,
+                                            n_layers=n_dec_layers or n_layers, cell=cell, dropout=dropout,
+                                            input_feeding=input_feeding, tie_embeddings=tie_embeddings)
+        else:
+            self.head = output_head(spec, out_width, pool, arch=cell)
 
     def forward_features(self, x):
         pad = padding_mask(self.spec, x)
@@ -52,5 +68,24 @@ class RNN(nn.Module):
     def forward_head(self, h, pad=None):
         return self.head(h, pad)
 
-    def forward(self, x):
+    # -- seq2seq ------------------------------------------------------------------------------------
+    def encode(self, src):
+        """src (B, S) → (memory (B, S, hidden·dirs), src_pad (B, S) or None, final state (B, hidden·dirs))."""
+        B, S = src.shape
+        pad = padding_mask(self.spec, src)  # (B, S) or None
+        lengths = torch.full((B,), S) if pad is None else (~pad).sum(1).clamp(min=1).cpu()  # (B,)
+        packed = pack_padded_sequence(self.embed(src), lengths, batch_first=True, enforce_sorted=False)
+        out, state = self.rnn(packed)
+        h, _ = pad_packed_sequence(out, batch_first=True, total_length=S)  # (B, S, hidden·dirs)
+        h_n = state[0] if isinstance(state, tuple) else state  # (layers·dirs, B, hidden)
+        final = h_n[-(2 if self.rnn.bidirectional else 1):].transpose(0, 1).reshape(B, -1)  # (B, hidden·dirs)
+        return self.drop(h), pad, final
+
+    def decode(self, memory, tgt_in):
+        """memory from :meth:`encode`, tgt_in (B, T) → logits (B, T, tgt_vocab_size)."""
+        return self.decoder(*memory, tgt_in)
+
+    def forward(self, x, tgt_in=None):
+        if self.spec.output_kind == "sequence":
+            return self.decode(self.encode(x), tgt_in)  # (B, T, tgt_vocab_size)
         return self.forward_head(*self.forward_features(x))

@@ -2,7 +2,9 @@
 
 Embedding ×√d_model + positional encoding (sinusoidal, learned or none) → N encoder blocks (multi-head
 self-attention and a ReLU FFN, each in residual + LayerNorm, post-norm as in the seed or pre-norm) → the
-shared class or per-position head. Causal masking is an option.
+shared class or per-position head. Causal masking is an option. For sequence outputs this is the seed's
+encoder–decoder: the encoder's output is the memory of a decoder (masked self-attention, attention over the
+memory, FFN; ``architectures.seq2seq.TransformerDecoder``) that replaces the head.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import torch.nn as nn
 
 from architectures.layers import (EncoderBlock, PositionalEncoding, Stack, output_head, padding_mask,
                                   sequence_input)
+from architectures.seq2seq import TransformerDecoder, wants_decoder
 from harness.errors import ConfigError
 from tasks.base import TaskSpec
 
@@ -29,11 +32,14 @@ class Transformer(nn.Module):
         causal: mask attention to the future (position i sees j ≤ i).
         pool: how class outputs pool positions (``mean``, ``max``, ``last``, ``cls``).
         activation: FFN activation, ``relu`` (the seed) or ``gelu``.
+        n_dec_layers: seq2seq only: decoder blocks (``None`` = ``n_layers``).
+        tie_embeddings: seq2seq only: share the target embedding with the output projection (as the seed).
     """
 
     def __init__(self, spec: TaskSpec, *, d_model: int = 64, n_heads: int = 4, n_layers: int = 2, d_ff: int = 128,
                  dropout: float = 0.1, pos_encoding: str = "sinusoidal", norm_first: bool = False,
-                 causal: bool = False, pool: str = "mean", activation: str = "relu"):
+                 causal: bool = False, pool: str = "mean", activation: str = "relu", n_dec_layers: int | None = None,
+                 tie_embeddings: bool = False):
         super().__init__()
         if n_layers < 1:
             raise ConfigError(f"arch.n_layers={n_layers} must be at least 1")
@@ -42,7 +48,12 @@ class Transformer(nn.Module):
         self.pos = PositionalEncoding(pos_encoding, max_len, d_model, dropout)
         self.encoder = Stack(lambda: EncoderBlock(d_model, n_heads, d_ff, dropout, norm_first, activation),
                              n_layers, d_model, norm_first)
-        self.head = output_head(spec, d_model, pool, arch="transformer")
+        if wants_decoder(spec, "transformer"):
+            self.decoder = TransformerDecoder(spec, d_model=d_model, n_heads=n_heads, n_layers=n_dec_layers or n_layers,
+                                              d_ff=d_ff, dropout=dropout, norm_first=norm_first, activation=activation,
+                                              pos_encoding=pos_encoding, tie_embeddings=tie_embeddings)
+        else:
+            self.head = output_head(spec, d_model, pool, arch="transformer")
 
     def forward_features(self, x):
         pad = padding_mask(self.spec, x)  # (B, L) or None
@@ -52,5 +63,16 @@ class Transformer(nn.Module):
     def forward_head(self, h, pad=None):
         return self.head(h, pad)
 
-    def forward(self, x):
+    # -- seq2seq ------------------------------------------------------------------------------------
+    def encode(self, src):
+        """src (B, S) → (memory (B, S, d), src_pad (B, S) or None)."""
+        return self.forward_features(src)
+
+    def decode(self, memory, tgt_in):
+        """memory from :meth:`encode`, tgt_in (B, T) → logits (B, T, tgt_vocab_size)."""
+        return self.decoder(*memory, tgt_in)
+
+    def forward(self, x, tgt_in=None):
+        if self.spec.output_kind == "sequence":
+            return self.decode(self.encode(x), tgt_in)  # (B, T, tgt_vocab_size)
         return self.forward_head(*self.forward_features(x))

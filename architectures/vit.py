@@ -3,7 +3,8 @@
 Images: non-overlapping p×p patches → Linear. Sequences: token embeddings grouped into 1-D patches of p tokens
 → Linear. Then a CLS token, learned positions, pre-norm encoder blocks, and either the shared class head
 (pooling the CLS token by default) or, for per-position outputs, an un-patching head that maps each patch
-token back to p positions.
+token back to p positions. For sequence outputs the encoder's tokens (CLS and 1-D patches) are the memory
+of a Transformer decoder (``architectures.seq2seq.TransformerDecoder``: pre-norm, GELU, learned positions).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from architectures.layers import EncoderBlock, PositionalEncoding, Stack, output_head, padding_mask
+from architectures.seq2seq import TransformerDecoder, wants_decoder
 from harness.errors import ConfigError
 from tasks.base import TaskSpec
 
@@ -25,10 +27,13 @@ class ViT(nn.Module):
         patch_size: p — side of the square image patches, or tokens per 1-D patch on sequences.
         norm_first: pre-norm blocks (ViT's choice; false gives the seed's post-norm).
         pool: class pooling (``cls`` by default; ``mean``, ``max`` also work).
+        n_dec_layers: seq2seq only: decoder blocks (``None`` = ``n_layers``).
+        tie_embeddings: seq2seq only: share the target embedding with the output projection.
     """
 
     def __init__(self, spec: TaskSpec, *, d_model: int = 64, n_heads: int = 4, n_layers: int = 2, d_ff: int = 128,
-                 patch_size: int = 4, dropout: float = 0.1, norm_first: bool = True, pool: str = "cls"):
+                 patch_size: int = 4, dropout: float = 0.1, norm_first: bool = True, pool: str = "cls",
+                 n_dec_layers: int | None = None, tie_embeddings: bool = False):
         super().__init__()
         p = self.p = int(patch_size)
         self.spec = spec
@@ -52,7 +57,12 @@ class ViT(nn.Module):
         self.pos = PositionalEncoding("learned", n_patches + 1, d_model, dropout)
         self.encoder = Stack(lambda: EncoderBlock(d_model, n_heads, d_ff, dropout, norm_first, "gelu"),
                              n_layers, d_model, norm_first)
-        if spec.output_kind == "tokens" and spec.input_kind == "tokens":
+        if wants_decoder(spec, "vit"):
+            self.decoder = TransformerDecoder(spec, d_model=d_model, n_heads=n_heads, n_layers=n_dec_layers or n_layers,
+                                              d_ff=d_ff, dropout=dropout, norm_first=norm_first, activation="gelu",
+                                              pos_encoding="learned", scale_embedding=False,
+                                              tie_embeddings=tie_embeddings)
+        elif spec.output_kind == "tokens" and spec.input_kind == "tokens":
             self.head = nn.Linear(d_model, p * spec.num_classes)  # un-patching: one patch token → p positions
         else:
             self.head = output_head(spec, d_model, pool, arch="vit")
@@ -84,6 +94,17 @@ class ViT(nn.Module):
             return out[:, :length]
         return self.head(h, pad)
 
-    def forward(self, x):
+    # -- seq2seq ------------------------------------------------------------------------------------
+    def encode(self, src):
+        """src (B, S) → (memory (B, 1 + N, d): CLS and patch tokens, pad (B, 1 + N) or None)."""
+        return self.forward_features(src)
+
+    def decode(self, memory, tgt_in):
+        """memory from :meth:`encode`, tgt_in (B, T) → logits (B, T, tgt_vocab_size)."""
+        return self.decoder(*memory, tgt_in)
+
+    def forward(self, x, tgt_in=None):
+        if self.spec.output_kind == "sequence":
+            return self.decode(self.encode(x), tgt_in)  # (B, T, tgt_vocab_size)
         h, pad = self.forward_features(x)
         return self.forward_head(h, pad, x.shape[1] if self.spec.input_kind == "tokens" else None)

@@ -1,0 +1,219 @@
+"""Every architecture as an encoder–decoder (``output_kind == "sequence"``): the encode/decode interface that
+greedy and beam search rely on, causality, source padding, gradients, configs, and (slow) learnability."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from architectures.cnn import CNN
+from architectures.lstm import LSTM
+from architectures.rnn import RNN
+from architectures.transformer import Transformer
+from architectures.vit import ViT
+from harness.errors import ConfigError
+from tasks.base import TaskSpec
+
+torch.set_num_threads(1)
+CONF = str(Path(__file__).resolve().parents[2] / "conf")
+
+PAD, BOS, EOS = 0, 1, 2
+SPEC = TaskSpec(input_kind="tokens", output_kind="sequence", vocab_size=11, max_len=12, pad_id=PAD,
+                tgt_vocab_size=13, tgt_max_len=10, bos_id=BOS, eos_id=EOS, tgt_pad_id=PAD)
+
+CLASSES = {"rnn": RNN, "lstm": LSTM, "cnn": CNN, "transformer": Transformer, "vit": ViT}
+TINY = {
+    "rnn": dict(hidden=16),
+    "lstm": dict(hidden=16),
+    "cnn": dict(channels=16, dropout=0.0),
+    "transformer": dict(d_model=16, n_heads=2, d_ff=32, dropout=0.0),
+    "vit": dict(d_model=16, n_heads=2, d_ff=32, patch_size=2, dropout=0.0),
+}
+# Each arch at tiny size, plus the variants that change the code path.
+CASES = {name: (CLASSES[name], kw) for name, kw in TINY.items()} | {
+    "lstm-bi-feed-2layer": (LSTM, dict(hidden=16, bidirectional=True, input_feeding=True, n_layers=2)),
+    "gru-tied": (RNN, dict(hidden=16, cell="gru", tie_embeddings=True)),
+    "cnn-2heads-tied": (CNN, dict(channels=16, dropout=0.0, n_heads=2, tie_embeddings=True, n_dec_layers=2)),
+    "transformer-prenorm-tied": (Transformer, dict(d_model=16, n_heads=2, d_ff=32, dropout=0.0, norm_first=True,
+                                                   tie_embeddings=True, n_dec_layers=1)),
+}
+
+
+def build(case: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    cls, kw = CASES[case]
+    return cls(SPEC, **kw).eval()
+
+
+def source(B=4, S=8, lengths=(8, 5, 3, 1), seed=1):
+    """(B, S) source ids in 3..10 with trailing padding after ``lengths``."""
+    g = torch.Generator().manual_seed(seed)
+    src = torch.randint(3, SPEC.vocab_size, (B, S), generator=g)
+    for b, n in enumerate(lengths):
+        src[b, n:] = PAD
+    return src
+
+
+def target(B=4, T=6, seed=2):
+    """(B, T) decoder inputs starting with BOS, the last row padded after EOS."""
+    g = torch.Generator().manual_seed(seed)
+    tgt = torch.randint(3, SPEC.tgt_vocab_size, (B, T), generator=g)
+    tgt[:, 0] = BOS
+    tgt[-1, 3], tgt[-1, 4:] = EOS, PAD
+    return tgt
+
+
+def reorder(memory, idx):
+    return tuple(None if t is None else t.index_select(0, idx) for t in memory)
+
+
+# --------------------------------------------------------------------------------------------- interface
+@pytest.mark.parametrize("case", CASES)
+def test_shapes_and_memory_has_batch_first(case):
+    model, src, tgt = build(case), source(), target()
+    memory = model.encode(src)
+    assert isinstance(memory, tuple)
+    assert all(t is None or (torch.is_tensor(t) and t.shape[0] == 4) for t in memory)
+    assert model(src, tgt).shape == (4, 6, SPEC.tgt_vocab_size)
+    assert model.decode(memory, tgt[:, :1]).shape == (4, 1, SPEC.tgt_vocab_size)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_forward_equals_decode_of_encode(case):
+    model, src, tgt = build(case), source(), target()
+    torch.testing.assert_close(model(src, tgt), model.decode(model.encode(src), tgt))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_decoder_is_causal(case):
+    model, src, tgt = build(case), source(), target()
+    memory = model.encode(src)
+    full = model.decode(memory, tgt)
+    for t in range(tgt.shape[1] - 1):
+        changed = tgt.clone()
+        changed[:, t + 1:] = (changed[:, t + 1:] + 5) % (SPEC.tgt_vocab_size - 3) + 3  # new future tokens
+        out = model.decode(memory, changed)
+        torch.testing.assert_close(out[:, :t + 1], full[:, :t + 1], atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(out[:, t + 1:], full[:, t + 1:], atol=1e-5), "the future had no effect at all"
+    # and a prefix decodes like the start of the whole sequence (what greedy search does step by step)
+    torch.testing.assert_close(model.decode(memory, tgt[:, :3]), full[:, :3], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_source_padding_does_not_change_logits(case):
+    model, src, tgt = build(case), source(S=8), target()
+    longer = F.pad(src, (0, 4), value=PAD)  # (B, 12): four more pads
+    torch.testing.assert_close(model(longer, tgt), model(src, tgt), atol=1e-5, rtol=1e-4)
+    other = src.clone()
+    other[1, 5:] = 7  # tokens where row 1 had padding: the logits must notice
+    assert not torch.allclose(model(other, tgt)[1], model(src, tgt)[1], atol=1e-5)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_memory_reorders_like_beam_search(case):
+    model, src, tgt = build(case), source(), target()
+    idx = torch.tensor([2, 0, 0, 3, 1, 2])
+    beams = model.decode(reorder(model.encode(src), idx), tgt[idx])
+    torch.testing.assert_close(beams, model(src[idx], tgt[idx]), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_gradients_reach_every_parameter(case):
+    model, src, tgt = build(case).train(), source(), target()
+    model(src, tgt).square().mean().backward()
+    dead = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not dead, f"no gradient reaches {dead}"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_an_all_padding_source_gives_finite_logits(case):
+    model, src = build(case), source()
+    src[2] = PAD
+    assert torch.isfinite(model(src, target())).all()
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_class_and_token_outputs_keep_their_head(name):
+    for kind in ("class", "tokens"):
+        spec = TaskSpec(input_kind="tokens", output_kind=kind, vocab_size=11, max_len=12, pad_id=PAD, num_classes=3)
+        model = CLASSES[name](spec, **TINY[name]).eval()
+        assert hasattr(model, "head") and not hasattr(model, "decoder")
+        assert model(source(S=12, lengths=(12, 5, 3, 1))).shape == ((4, 3) if kind == "class" else (4, 12, 3))
+
+
+# --------------------------------------------------------------------------------------------- configs
+@pytest.mark.parametrize("name", CLASSES)
+def test_arch_yaml_builds_an_encoder_decoder(name):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"arch={name}"] + [f"arch.{k}={v}" for k, v in TINY[name].items()])
+    model = instantiate(cfg.arch, spec=SPEC).eval()
+    assert not hasattr(model, "head") and hasattr(model, "decoder")
+    assert model(source(), target()).shape == (4, 6, SPEC.tgt_vocab_size)
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_image_input_with_sequence_output_is_a_config_error(name):
+    spec = TaskSpec(input_kind="image", output_kind="sequence", image_shape=(1, 8, 8), tgt_vocab_size=13,
+                    tgt_max_len=10)
+    with pytest.raises(ConfigError, match="token inputs"):
+        CLASSES[name](spec, **TINY[name])
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_sequence_spec_without_target_sizes_is_a_config_error(name):
+    spec = TaskSpec(input_kind="tokens", output_kind="sequence", vocab_size=11, max_len=12, pad_id=PAD)
+    with pytest.raises(ConfigError, match="tgt_vocab_size"):
+        CLASSES[name](spec, **TINY[name])
+
+
+def test_tied_embeddings_share_one_matrix():
+    model = build("transformer-prenorm-tied")
+    assert model.decoder.out.fc.weight is model.decoder.embed.emb.weight
+
+
+def test_cnn_decoder_covers_the_target_by_default():
+    model = build("cnn")  # kernel 3, causal reach 2·(2ⁿ − 1) ≥ tgt_max_len − 1 = 9 → n = 3
+    assert len(model.decoder.convs) == 3
+
+
+# --------------------------------------------------------------------------------------------- learnability
+def reverse_batch(n, g, length=5, alphabet=10):
+    """Reverse ``length`` symbols: source ids 1..alphabet, target ids 3..alphabet+2 framed by BOS/EOS."""
+    x = torch.randint(0, alphabet, (n, length), generator=g)
+    y = torch.cat([torch.full((n, 1), BOS), x.flip(1) + 3, torch.full((n, 1), EOS)], 1)  # (n, length + 2)
+    return x + 1, y[:, :-1], y[:, 1:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,kw,lr", [
+    ("transformer", dict(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.0), 3e-3),
+    ("lstm", dict(hidden=48), 1e-2),
+])
+def test_learns_to_reverse(name, kw, lr):
+    spec = TaskSpec(input_kind="tokens", output_kind="sequence", vocab_size=11, max_len=5, pad_id=PAD,
+                    tgt_vocab_size=13, tgt_max_len=7)
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    model = CLASSES[name](spec, **kw)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    src_val, tin_val, tout_val = reverse_batch(256, torch.Generator().manual_seed(99))
+    acc, t0 = 0.0, time.perf_counter()
+    for step in range(1, 3001):
+        src, tin, tout = reverse_batch(64, g)
+        loss = F.cross_entropy(model(src, tin).flatten(0, 1), tout.flatten())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 50 == 0:
+            model.eval()
+            with torch.no_grad():
+                acc = (model(src_val, tin_val).argmax(-1) == tout_val).float().mean().item()
+            model.train()
+            if acc >= 0.9 or time.perf_counter() - t0 > 60:
+                break
+    assert acc >= 0.9, f"{name} reached only {acc:.2f} teacher-forced accuracy after {step} steps"
