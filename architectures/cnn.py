@@ -21,6 +21,14 @@ from harness.errors import ConfigError
 from tasks.base import TaskSpec
 
 
+def blocks_to_cover(length: int, reach_per_dilation: int) -> int:
+    """Smallest n such that dilations 1, 2, …, 2ⁿ⁻¹ reach back ``length − 1`` positions."""
+    n = 1
+    while reach_per_dilation * (2 ** n - 1) < length - 1:
+        n += 1
+    return n
+
+
 class ConvBlock1d(nn.Module):
     def __init__(self, channels: int, kernel_size: int, dilation: int, dropout: float, causal: bool):
         super().__init__()
@@ -90,11 +98,8 @@ class CNN(nn.Module):
             if kernel_size < 2 or (not causal and kernel_size < 3):
                 raise ConfigError(f"arch.kernel_size={kernel_size} is too small: use ≥ 3 (or ≥ 2 with causal=true)")
             self.embed, max_len = sequence_input(spec, channels)
-            reach_per_dilation = (kernel_size - 1) if causal else (kernel_size - 1) // 2
-            if n_layers is None:  # smallest n with reach·(2ⁿ − 1) ≥ max_len − 1
-                n_layers = 1
-                while reach_per_dilation * (2 ** n_layers - 1) < max_len - 1:
-                    n_layers += 1
+            if n_layers is None:
+                n_layers = blocks_to_cover(max_len, (kernel_size - 1) if causal else (kernel_size - 1) // 2)
             if n_layers < 1:
                 raise ConfigError(f"arch.n_layers={n_layers} must be at least 1 (or null to cover the sequence)")
             self.blocks = nn.Sequential(*(ConvBlock1d(channels, kernel_size, 2 ** i, dropout, causal)
@@ -103,12 +108,11 @@ class CNN(nn.Module):
             self.receptive_field = 1 + (kernel_size - 1) * (2 ** n_layers - 1)
         self.n_layers = n_layers
         self.drop = nn.Dropout(dropout)
+        self.pos = nn.Identity()  # convolutions need no positions, but ConvS2S gives its encoder some
         if wants_decoder(spec, "cnn"):
-            self.src_pos = PositionalEncoding("learned", max_len, channels)
-            if n_dec_layers is None:  # smallest n with (k − 1)·(2ⁿ − 1) ≥ tgt_max_len − 1 (causal reach)
-                n_dec_layers = 1
-                while (kernel_size - 1) * (2 ** n_dec_layers - 1) < spec.tgt_max_len - 1:
-                    n_dec_layers += 1
+            self.pos = PositionalEncoding("learned", max_len, channels)
+            if n_dec_layers is None:
+                n_dec_layers = blocks_to_cover(spec.tgt_max_len, kernel_size - 1)  # causal reach
             self.decoder = ConvDecoder(
                 spec, channels=channels, n_layers=n_dec_layers, n_heads=n_heads, dropout=dropout,
                 conv_block=lambda i: ConvBlock1d(channels, kernel_size, 2 ** i, dropout, causal=True),
@@ -120,25 +124,20 @@ class CNN(nn.Module):
         if self.spec.input_kind == "image":
             h = self.body(x)  # (B, C', H', W')
             return h.flatten(2).transpose(1, 2), None  # (B, H'·W', C')
-        pad = padding_mask(self.spec, x)
-        h = self.embed(x)  # (B, L, C)
-        if pad is not None:
-            h = h.masked_fill(pad[..., None], 0.0)
-        h = self.blocks(h.transpose(1, 2)).transpose(1, 2)  # (B, L, C)
-        return self.drop(self.norm(h)), pad
+        pad = padding_mask(self.spec, x)  # (B, L) or None
+        keep = None if pad is None else (~pad)[:, None].float()  # (B, 1, L): padding never reaches a valid position
+        h = self.pos(self.embed(x)).transpose(1, 2)  # (B, C, L)
+        for block in self.blocks:
+            h = block(h, keep)  # (B, C, L)
+        return self.drop(self.norm(h.transpose(1, 2))), pad  # (B, L, C)
 
     def forward_head(self, h, pad=None):
         return self.head(h, pad)
 
     # -- seq2seq ------------------------------------------------------------------------------------
     def encode(self, src):
-        """src (B, S) → (memory (B, S, C), src_pad (B, S) or None); padding never reaches a valid position."""
-        pad = padding_mask(self.spec, src)  # (B, S) or None
-        keep = None if pad is None else (~pad)[:, None].to(self.src_pos.pe.dtype)  # (B, 1, S)
-        h = self.src_pos(self.embed(src)).transpose(1, 2)  # (B, C, S)
-        for block in self.blocks:
-            h = block(h, keep)  # (B, C, S)
-        return self.drop(self.norm(h.transpose(1, 2))), pad  # (B, S, C)
+        """src (B, S) → (memory (B, S, C), src_pad (B, S) or None)."""
+        return self.forward_features(src)
 
     def decode(self, memory, tgt_in):
         """memory from :meth:`encode`, tgt_in (B, T) → logits (B, T, tgt_vocab_size)."""

@@ -53,9 +53,6 @@ def test_class_output_ignores_padding(arch):
     model = build(arch, spec, **kw).eval()
     x = torch.randint(1, 11, (2, 8))
     longer = torch.cat([x, torch.zeros(2, 16, dtype=torch.long)], 1)
-    if arch == "cnn":  # convolutions see padding as zeros around the data: only check it runs
-        assert model(longer).shape == (2, 3)
-        return
     if arch == "vit":
         x = torch.cat([x, torch.zeros(2, 4, dtype=torch.long)], 1)  # a whole number of patches, then pad more
         longer = torch.cat([x, torch.zeros(2, 12, dtype=torch.long)], 1)
