@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch.nn as nn
 import torch.nn.functional as F
 
-from architectures.layers import PositionalEncoding, output_head, padding_mask, sequence_input
+from architectures.layers import Architecture, PositionalEncoding, output_head, padding_mask, sequence_input
 from architectures.seq2seq import ConvDecoder, wants_decoder
 from harness.errors import ConfigError
 from tasks.base import TaskSpec
@@ -60,7 +60,7 @@ class BasicBlock2d(nn.Module):
         return F.relu(self.body(x) + self.skip(x))
 
 
-class CNN(nn.Module):
+class CNN(Architecture):
     """Residual CNN.
 
     Args:
@@ -130,20 +130,3 @@ class CNN(nn.Module):
         for block in self.blocks:
             h = block(h, keep)  # (B, C, L)
         return self.drop(self.norm(h.transpose(1, 2))), pad  # (B, L, C)
-
-    def forward_head(self, h, pad=None):
-        return self.head(h, pad)
-
-    # -- seq2seq ------------------------------------------------------------------------------------
-    def encode(self, src):
-        """src (B, S) → (memory (B, S, C), src_pad (B, S) or None)."""
-        return self.forward_features(src)
-
-    def decode(self, memory, tgt_in):
-        """memory from :meth:`encode`, tgt_in (B, T) → logits (B, T, tgt_vocab_size)."""
-        return self.decoder(*memory, tgt_in)
-
-    def forward(self, x, tgt_in=None):
-        if self.spec.output_kind == "sequence":
-            return self.decode(self.encode(x), tgt_in)  # (B, T, tgt_vocab_size)
-        return self.forward_head(*self.forward_features(x))

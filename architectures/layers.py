@@ -14,6 +14,30 @@ from harness.errors import ConfigError
 from tasks.base import TaskSpec
 
 
+# --------------------------------------------------------------------------------------------- the base
+class Architecture(nn.Module):
+    """What every architecture shares: class and per-position outputs run ``forward_features`` (→ hidden
+    states (B, L, d) and padding (B, L)) then ``forward_head``; sequence outputs (seq2seq) run ``encode``
+    (→ a tuple of batch-first tensors, reorderable for beam search) then ``decode`` on the target prefix."""
+
+    spec: TaskSpec
+
+    def forward_head(self, h, pad=None):
+        return self.head(h, pad)
+
+    def encode(self, src):
+        return self.forward_features(src)
+
+    def decode(self, memory, tgt_in):
+        """memory from :meth:`encode`, tgt_in (B, T) → logits (B, T, tgt_vocab_size)."""
+        return self.decoder(*memory, tgt_in)
+
+    def forward(self, x, tgt_in=None):
+        if self.spec.output_kind == "sequence":
+            return self.decode(self.encode(x), tgt_in)  # (B, T, tgt_vocab_size)
+        return self.forward_head(*self.forward_features(x))
+
+
 # --------------------------------------------------------------------------------------------- attention
 def attention(q, k, v, mask=None, dropout: nn.Module | None = None):
     """Plain softmax(QKᵀ/√d_k)·V, the test oracle and the source of attention maps.
@@ -198,12 +222,20 @@ class PositionalEncoding(nn.Module):
 
 # --------------------------------------------------------------------------------------------- input ends
 class TokenEmbedding(nn.Module):
-    """Token ids (B, L) → (B, L, d), optionally scaled by √d as in the seed."""
+    """Token ids (B, L) → (B, L, d), optionally scaled by √d as in the seed.
+
+    With ``scale`` the table starts at N(0, 1/d), so that scaled embeddings have unit variance like the
+    positional encoding they are added to (as in fairseq/tensor2tensor); otherwise N(0, 1) as nn.Embedding.
+    """
 
     def __init__(self, vocab_size: int, d_model: int, pad_id: int | None = None, scale: bool = False):
         super().__init__()
         self.emb = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
         self.scale = math.sqrt(d_model) if scale else 1.0
+        if scale:
+            nn.init.normal_(self.emb.weight, std=d_model ** -0.5)
+            if pad_id is not None:
+                nn.init.zeros_(self.emb.weight[pad_id])
 
     def forward(self, x):
         return self.emb(x) * self.scale

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from architectures.layers import output_head, padding_mask, sequence_input
+from architectures.layers import Architecture, output_head, padding_mask, sequence_input
 from architectures.seq2seq import RecurrentDecoder, wants_decoder
 from harness.errors import ConfigError
 from tasks.base import TaskSpec
@@ -19,7 +19,7 @@ from tasks.base import TaskSpec
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
-class RNN(nn.Module):
+class RNN(Architecture):
     """Recurrent stack.
 
     Args:
@@ -61,31 +61,22 @@ class RNN(nn.Module):
             self.head = output_head(spec, out_width, pool, arch=cell)
 
     def forward_features(self, x):
-        pad = padding_mask(self.spec, x)
-        h, _ = self.rnn(self.embed(x))  # (B, L, hidden·directions)
-        return self.drop(h), pad
+        h, pad, _ = self.encode(x)
+        return h, pad
 
-    def forward_head(self, h, pad=None):
-        return self.head(h, pad)
-
-    # -- seq2seq ------------------------------------------------------------------------------------
     def encode(self, src):
-        """src (B, S) → (memory (B, S, hidden·dirs), src_pad (B, S) or None, final state (B, hidden·dirs))."""
-        B, S = src.shape
+        """src (B, S) → (states (B, S, hidden·dirs), src_pad (B, S) or None, final state (B, hidden·dirs)).
+
+        Padded batches run packed, so padding reaches no state (in either direction)."""
+        B, S = src.shape[:2]
         pad = padding_mask(self.spec, src)  # (B, S) or None
-        lengths = torch.full((B,), S) if pad is None else (~pad).sum(1).clamp(min=1).cpu()  # (B,)
-        packed = pack_padded_sequence(self.embed(src), lengths, batch_first=True, enforce_sorted=False)
-        out, state = self.rnn(packed)
-        h, _ = pad_packed_sequence(out, batch_first=True, total_length=S)  # (B, S, hidden·dirs)
+        e = self.embed(src)  # (B, S, hidden)
+        if pad is None:
+            h, state = self.rnn(e)  # (B, S, hidden·dirs)
+        else:
+            lengths = (~pad).sum(1).clamp(min=1).cpu()  # (B,)
+            out, state = self.rnn(pack_padded_sequence(e, lengths, batch_first=True, enforce_sorted=False))
+            h, _ = pad_packed_sequence(out, batch_first=True, total_length=S)  # (B, S, hidden·dirs)
         h_n = state[0] if isinstance(state, tuple) else state  # (layers·dirs, B, hidden)
         final = h_n[-(2 if self.rnn.bidirectional else 1):].transpose(0, 1).reshape(B, -1)  # (B, hidden·dirs)
         return self.drop(h), pad, final
-
-    def decode(self, memory, tgt_in):
-        """memory from :meth:`encode`, tgt_in (B, T) → logits (B, T, tgt_vocab_size)."""
-        return self.decoder(*memory, tgt_in)
-
-    def forward(self, x, tgt_in=None):
-        if self.spec.output_kind == "sequence":
-            return self.decode(self.encode(x), tgt_in)  # (B, T, tgt_vocab_size)
-        return self.forward_head(*self.forward_features(x))

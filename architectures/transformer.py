@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from architectures.layers import (EncoderBlock, PositionalEncoding, Stack, output_head, padding_mask,
+from architectures.layers import (Architecture, EncoderBlock, PositionalEncoding, Stack, output_head, padding_mask,
                                   sequence_input)
 from architectures.seq2seq import TransformerDecoder, wants_decoder
 from harness.errors import ConfigError
 from tasks.base import TaskSpec
 
 
-class Transformer(nn.Module):
+class Transformer(Architecture):
     """Transformer encoder.
 
     Args:
@@ -59,20 +59,3 @@ class Transformer(nn.Module):
         pad = padding_mask(self.spec, x)  # (B, L) or None
         h = self.pos(self.embed(x))  # (B, L, d)
         return self.encoder(h, key_pad=pad, causal=self.causal), pad
-
-    def forward_head(self, h, pad=None):
-        return self.head(h, pad)
-
-    # -- seq2seq ------------------------------------------------------------------------------------
-    def encode(self, src):
-        """src (B, S) → (memory (B, S, d), src_pad (B, S) or None)."""
-        return self.forward_features(src)
-
-    def decode(self, memory, tgt_in):
-        """memory from :meth:`encode`, tgt_in (B, T) → logits (B, T, tgt_vocab_size)."""
-        return self.decoder(*memory, tgt_in)
-
-    def forward(self, x, tgt_in=None):
-        if self.spec.output_kind == "sequence":
-            return self.decode(self.encode(x), tgt_in)  # (B, T, tgt_vocab_size)
-        return self.forward_head(*self.forward_features(x))

@@ -12,13 +12,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from architectures.layers import EncoderBlock, PositionalEncoding, Stack, output_head, padding_mask
+from architectures.layers import Architecture, EncoderBlock, PositionalEncoding, Stack, output_head, padding_mask
 from architectures.seq2seq import TransformerDecoder, wants_decoder
 from harness.errors import ConfigError
 from tasks.base import TaskSpec
 
 
-class ViT(nn.Module):
+class ViT(Architecture):
     """ViT encoder.
 
     Args:
@@ -87,24 +87,13 @@ class ViT(nn.Module):
             pad = F.pad(pad, (1, 0), value=False)
         return self.encoder(self.pos(h), key_pad=pad), pad
 
-    def forward_head(self, h, pad=None, length: int | None = None):
-        if self.spec.output_kind == "tokens":
+    def forward_head(self, h, pad=None):
+        if self.spec.output_kind == "tokens":  # un-patching: each patch token → p positions
             B, N1, _ = h.shape
-            out = self.head(h[:, 1:]).reshape(B, (N1 - 1) * self.p, -1)  # (B, N·p, classes)
-            return out[:, :length]
+            return self.head(h[:, 1:]).reshape(B, (N1 - 1) * self.p, -1)  # (B, N·p, classes)
         return self.head(h, pad)
 
-    # -- seq2seq ------------------------------------------------------------------------------------
-    def encode(self, src):
-        """src (B, S) → (memory (B, 1 + N, d): CLS and patch tokens, pad (B, 1 + N) or None)."""
-        return self.forward_features(src)
-
-    def decode(self, memory, tgt_in):
-        """memory from :meth:`encode`, tgt_in (B, T) → logits (B, T, tgt_vocab_size)."""
-        return self.decoder(*memory, tgt_in)
-
     def forward(self, x, tgt_in=None):
-        if self.spec.output_kind == "sequence":
-            return self.decode(self.encode(x), tgt_in)  # (B, T, tgt_vocab_size)
-        h, pad = self.forward_features(x)
-        return self.forward_head(h, pad, x.shape[1] if self.spec.input_kind == "tokens" else None)
+        if self.spec.output_kind == "tokens":  # drop the positions added to fill the last patch
+            return super().forward(x)[:, :x.shape[1]]  # (B, L, classes)
+        return super().forward(x, tgt_in)
