@@ -152,8 +152,6 @@ class Trainer:
             torch.set_num_threads(int(t.threads))
         self.device = pick_device(str(t.device))
         self.bf16 = t.precision == "bf16" or (t.precision == "auto" and self.device.type == "cuda")
-        if self.bf16 and self.device.type == "cpu" and t.precision == "auto":
-            self.bf16 = False
         torch.manual_seed(int(cfg.seed))
         if t.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
