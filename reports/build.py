@@ -19,7 +19,7 @@ from reports.load import Records, find_records, to_frame
 CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1300px;color:#222}
 h1{margin-bottom:.2em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
 table.t{border-collapse:collapse;font-size:13px;margin:.5em 0 1.2em} table.t th,table.t td{padding:3px 9px;
-border-bottom:1px solid #e4e4e4;text-align:right} table.t th{background:#f3f3f3}
+border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap} table.t th{background:#f3f3f3}
 table.t td:first-child,table.t th:first-child{text-align:left} .note{color:#666;font-size:13px}
 img{max-width:100%;border:1px solid #eee;margin:.4em 0 1.4em} code{background:#f5f5f5;padding:1px 4px}"""
 
@@ -131,7 +131,7 @@ def terminal_summary(rep: Report, dirs: list[str]) -> str:
     for title, _, table in rep.sections:
         if title.startswith("Skipped") or title.startswith("Runs not"):
             continue
-        keep = [c for c in table.columns if c in ("Arch", "Setting", "n") or c.startswith("test/")
+        keep = [c for c in table.columns if c in ("Source", "Arch", "Setting", "n") or c.startswith("test/")
                 or c.startswith("delay") or c in ("ms/step", "Params")]
         lines += ["", title, tb.to_markdown(table[keep])]
     lines += ["", f"report: {rep.out / 'index.html'}  (tables.md, results.csv, {len(rep.figures)} figures)"]

@@ -23,6 +23,11 @@ def archs(df: pd.DataFrame) -> list[str]:
     return [a for a in ARCH_ORDER if a in present] + sorted(a for a in present if a not in ARCH_ORDER)
 
 
+def sources(df: pd.DataFrame) -> str | None:
+    """Line style by source folder when runs come from several (e.g. two sweeps)."""
+    return "source" if df["source"].nunique() > 1 else None
+
+
 def log_x(ax, values) -> None:
     """Log x axis labelled at the values themselves (delays, lengths), without minor labels."""
     ticks = sorted({int(v) for v in values})
@@ -46,7 +51,7 @@ def accuracy_vs_delay(df: pd.DataFrame) -> dict:
             continue
         fig, ax = plt.subplots(figsize=(7, 4.2))
         sns.lineplot(g, x="task_info.delay", y="main_value", hue="arch", hue_order=archs(g), marker="o",
-                     errorbar="sd", ax=ax)
+                     errorbar="sd", ax=ax, style=sources(g))
         ax.set(xlabel="delay (steps between a symbol and its copy)", ylabel=f"test {g['main_metric'].iloc[0]}",
                title=f"{task}: long-range accuracy vs delay (mean ± sd over seeds)")
         log_x(ax, g["task_info.delay"])
@@ -70,9 +75,10 @@ def speed_vs_length(df: pd.DataFrame) -> dict:
         runs["speed.peak_mem_kind"].notna().any() else ""
     for ax, (col, label) in zip(axes[0], panels):
         sns.lineplot(runs, x="task_info.seq_len", y=col, hue="arch", hue_order=archs(runs), marker="o",
-                     errorbar="sd", ax=ax, legend=ax is axes[0][0])
+                     errorbar="sd", ax=ax, legend=ax is axes[0][-1], style=sources(runs))
         ax.set(yscale="log", xlabel="sequence length", ylabel=label)
         log_x(ax, runs["task_info.seq_len"])
+    sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1))
     fig.suptitle(f"Throughput and memory vs sequence length ({kind or 'memory kind unknown'})")
     fig.tight_layout()
     return {"speed_vs_length": fig}

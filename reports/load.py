@@ -70,7 +70,7 @@ def find_records(dirs: list[str | Path]) -> Records:
             if why:
                 rec.skip(path, why)
                 continue
-            summary["_dir"] = str(path.parent)
+            summary["_dir"], summary["_source"] = str(path.parent), str(root)
             rec.runs.append(summary)
         for marker in RUN_MARKERS:
             for path in sorted(root.rglob(marker)):
@@ -112,7 +112,7 @@ def to_frame(runs: list[dict]) -> pd.DataFrame:
     rows = []
     for s in runs:
         name, value = main_metric(s)
-        row = {"path": s["_dir"], "status": s["status"], "task": s["task"], "arch": s["arch"], "seed": s["seed"],
+        row = {"path": s["_dir"], "source": s.get("_source", ""), "status": s["status"], "task": s["task"], "arch": s["arch"], "seed": s["seed"],
                "main_metric": name, "main_value": value}
         row.update(flatten({k: v for k, v in s.items() if k not in row and not k.startswith("_")}))
         rows.append(row)

@@ -1,10 +1,12 @@
 """Aggregate completed runs over seeds (mean ± std, n) and render the tables as Markdown and HTML.
 
-Runs are grouped by task, architecture and *setting*: the config keys that differ between that task's and
-architecture's runs (e.g. ``task.delay=50``), so that only seeds are ever averaged together.
+Runs are grouped by source folder (a RUN_DIR argument), task, architecture and *setting*: the config keys that
+differ between those runs (e.g. ``task.delay=50``), so that only seeds are ever averaged together. Tables show
+at most ``SHOWN_KEYS`` keys of a setting (the most varied first) and a short hash when there are more.
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 import re
@@ -13,6 +15,7 @@ import pandas as pd
 
 IGNORED_KEYS = ("seed", "run_dir", "trainer.resume", "trainer.progress", "trainer.threads")
 IGNORED_PREFIXES = ("logger.",)
+SHOWN_KEYS = 3
 
 # (column in the runs table, heading, digits)
 NUMBERS = [
@@ -40,20 +43,29 @@ def setting_keys(runs: pd.DataFrame) -> list[str]:
         if key in IGNORED_KEYS or key.startswith(IGNORED_PREFIXES) or key == budget_width:
             continue
         if runs[col].astype(str).nunique(dropna=False) > 1:
-            keys.append(key)
-    return sorted(keys)
+            keys.append((-runs[col].astype(str).nunique(dropna=False), key))
+    return [k for _, k in sorted(keys)]
 
 
 def with_settings(df: pd.DataFrame) -> pd.DataFrame:
-    """Add ``setting`` (e.g. ``task.delay=50``; empty when the task/arch has one setting) to every run."""
+    """Add ``setting`` (e.g. ``task.delay=50``; empty when the runs of a source/task/arch share one setting)."""
     df = df.copy()
     df["setting"] = ""
-    for _, idx in df.groupby(["task", "arch"]).groups.items():
+    for _, idx in df.groupby(["source", "task", "arch"]).groups.items():
         part = df.loc[idx]
         keys = setting_keys(part)
-        df.loc[idx, "setting"] = part.apply(lambda r: ", ".join(f"{k}={show(r[f'config.{k}'])}" for k in keys),
-                                            axis=1) if keys else ""
+        if keys:
+            df.loc[idx, "setting"] = part.apply(lambda r: label([(k, r[f"config.{k}"]) for k in keys]), axis=1)
     return df
+
+
+def label(items: list[tuple[str, object]]) -> str:
+    """``k=v, …`` of the first SHOWN_KEYS items, then ``+n #hash`` so that different settings stay apart."""
+    text = [f"{k}={show(v)}" for k, v in items]
+    if len(text) <= SHOWN_KEYS:
+        return ", ".join(text)
+    digest = hashlib.sha1("|".join(text).encode()).hexdigest()[:4]
+    return ", ".join(text[:SHOWN_KEYS]) + f", +{len(text) - SHOWN_KEYS} #{digest}"
 
 
 ARCH_ORDER = ["rnn", "lstm", "cnn", "transformer", "vit"]
@@ -69,6 +81,8 @@ def arch_rank(arch: str) -> tuple:
 
 
 def show(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "null"
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
@@ -79,8 +93,8 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     numbers, and steps to target (mean over the runs that reached it, and how many did)."""
     done = with_settings(df[df["status"] == "completed"])
     rows = []
-    for (task, arch, setting), g in done.groupby(["task", "arch", "setting"], sort=True):
-        row = {"task": task, "arch": arch, "setting": setting, "n": len(g), "main_metric": g["main_metric"].iloc[0]}
+    for (source, task, arch, setting), g in done.groupby(["source", "task", "arch", "setting"], sort=True):
+        row = {"source": source, "task": task, "arch": arch, "setting": setting, "n": len(g), "main_metric": g["main_metric"].iloc[0]}
         for col, *_ in [("main_value",)] + NUMBERS:
             values = pd.to_numeric(g[col], errors="coerce") if col in g else pd.Series(dtype=float)
             row[f"{col}_mean"], row[f"{col}_std"] = values.mean(), values.std()
@@ -95,7 +109,7 @@ def order(table: pd.DataFrame) -> pd.DataFrame:
     """Rows by task, then rnn, lstm, cnn, transformer, vit (others after), then setting in natural order."""
     if table.empty:
         return table
-    key = table.apply(lambda r: (r["task"], arch_rank(r["arch"]), natural(r["setting"])), axis=1)
+    key = table.apply(lambda r: (r["task"], r["source"], arch_rank(r["arch"]), natural(r["setting"])), axis=1)
     return table.iloc[sorted(range(len(table)), key=lambda i: key.iloc[i])].reset_index(drop=True)
 
 
@@ -108,10 +122,12 @@ def long_range(df: pd.DataFrame) -> pd.DataFrame:
     runs["setting"] = runs["setting"].map(lambda s: ", ".join(p for p in s.split(", ") if p and
                                                             not p.startswith("task.delay=")))
     rows = []
-    for (task, arch, setting, delay), g in runs.groupby(["task", "arch", "setting", "task_info.delay"]):
+    for (source, task, arch, setting, delay), g in runs.groupby(["source", "task", "arch", "setting",
+                                                                 "task_info.delay"]):
         steps = pd.to_numeric(g.get("long_range.steps_to_target", pd.Series(dtype=float)), errors="coerce").dropna()
         value = pd.to_numeric(g["main_value"], errors="coerce")
-        rows.append({"task": task, "arch": arch, "setting": setting, "delay": int(delay), "n": len(g),
+        rows.append({"source": source, "task": task, "arch": arch, "setting": setting, "delay": int(delay),
+                     "n": len(g),
                      "main_metric": g["main_metric"].iloc[0], "main_value_mean": value.mean(),
                      "main_value_std": value.std(), "steps_to_target_mean": steps.mean(),
                      "steps_to_target_std": steps.std(), "reached": len(steps)})
@@ -143,6 +159,8 @@ def main_table(summary: pd.DataFrame, task: str) -> pd.DataFrame:
     part = summary[summary["task"] == task]
     metric = part["main_metric"].iloc[0]
     out = pd.DataFrame({"Arch": part["arch"]})
+    if part["source"].nunique() > 1:
+        out.insert(0, "Source", part["source"])
     if part["setting"].astype(bool).any():
         out["Setting"] = part["setting"]
     out["n"] = part["n"]
@@ -158,7 +176,9 @@ def long_range_tables(lr: pd.DataFrame, task: str) -> dict[str, pd.DataFrame]:
     """Two arch × delay tables for ``task``: test main metric, and steps to solve."""
     part = lr[lr["task"] == task].copy()
     metric = part["main_metric"].iloc[0]
-    part["row"] = part["arch"] + part["setting"].map(lambda s: f" ({s})" if s else "")
+    several = part["source"].nunique() > 1
+    part["row"] = part.apply(lambda r: r["arch"] + "".join(f" ({x})" for x in (r["source"] if several else "",
+                                                                               r["setting"]) if x), axis=1)
     cells = {
         f"test/{metric} by delay": part.apply(lambda r: f"{pm(r['main_value_mean'], r['main_value_std'])} "
                                                         f"(n={r['n']})", axis=1),
@@ -167,7 +187,8 @@ def long_range_tables(lr: pd.DataFrame, task: str) -> dict[str, pd.DataFrame]:
     out = {}
     for title, values in cells.items():
         table = part.assign(cell=values).pivot(index="row", columns="delay", values="cell").fillna("")
-        table = table.loc[sorted(table.index, key=lambda r: (arch_rank(r.split(" ")[0]), natural(r)))]
+        table = table.loc[sorted(table.index, key=lambda r: (natural(r.split(" ", 1)[1:]), arch_rank(r.split(" ")[0]),
+                                                             natural(r)))]
         table.columns = [f"delay {c}" for c in table.columns]
         out[title] = table.rename_axis("Arch").reset_index()
     return out
