@@ -12,7 +12,8 @@ def describe(summary: dict) -> str:
     if lr.get("steps_to_target") is not None:
         lines.append(f"  reached {lr['target']['metric']} ≥ {lr['target']['value']} at step {lr['steps_to_target']}")
     if s.get("train_samples_per_s"):
-        lines.append(f"  {s['train_samples_per_s']:.0f} samples/s, {s['step_ms']:.1f} ms/step")
+        step = f", {s['step_ms']:.1f} ms/step" if s.get("step_ms") is not None else ""  # None: resumed at the end
+        lines.append(f"  {s['train_samples_per_s']:.0f} samples/s{step}")
     run_dir = summary.get("run_dir")
     if run_dir:
         lines.append(f"  record: {run_dir}/summary.json")

@@ -21,7 +21,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from harness import checkpoint
+from harness import budget, checkpoint, probes
 from harness.errors import ConfigError, DivergedError
 from harness.records import (CHECKPOINT, SUMMARY, MetricsLog, PeakMemory, atomic_write_bytes, environment,
                              read_json, write_json)
@@ -156,6 +156,7 @@ class Trainer:
         if t.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         self.task = build(cfg.task, "task")
+        self.budget = budget.fit(cfg, self.task.spec, lambda node, spec: build(node, "arch", spec=spec))
         self.model = build(cfg.arch, "arch", spec=self.task.spec).to(self.device)
         self.params = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         self.optimizer = build(cfg.optimizer, "optimizer", params=self.model.parameters())
@@ -215,6 +216,8 @@ class Trainer:
             print(f"resuming {self.run_dir} from step {self.step}", file=sys.stderr)
         elif self.log.path.exists():
             self.log.path.unlink()
+        if self.step == 0 and t.probes:  # long-range probes at initialisation (a resumed run keeps its own)
+            self.state["probes_init"] = probes.at_start(self.model, self.task)
         logger_cfg = OmegaConf.to_container(cfg, resolve=True)
         self.logger = build(cfg.logger, "logger", run_dir=str(self.run_dir), config=logger_cfg)
         self.peak = PeakMemory(self.device)
@@ -363,10 +366,13 @@ class Trainer:
             "arch_info": {k: v for k, v in {"receptive_field": getattr(self.model, "receptive_field", None),
                                             "n_layers": getattr(self.model, "n_layers", None)}.items()
                           if v is not None},
+            "budget": self.budget,
             "env": environment(self.device),
             "wall_s": time.perf_counter() - t_start,
             "config": OmegaConf.to_container(self.cfg, resolve=True),
         }
+        if t.probes and self.status in ("completed", "interrupted"):  # after the speed/memory numbers
+            long_range.update(probes.at_end(self.model, self.task, self.run_dir, st.get("probes_init")))
         write_json(self.summary_path, summary)
         if getattr(self, "logger", None) is not None:
             self.logger.finish(summary)

@@ -150,6 +150,11 @@ class Task:
         samples). The harness writes them; tasks never touch the run folder."""
         return {}
 
+    def answer_positions(self, length: int) -> list[int]:
+        """Output positions whose loss the long-range probes differentiate (per-position outputs of a
+        sequence of ``length``); by default all of them."""
+        return list(range(length))
+
     def long_range(self, metrics: dict) -> dict:
         """Long-range view of the final test metrics (e.g. accuracy by distance); {} when not a sequence task."""
         return {}

@@ -108,6 +108,10 @@ class CopyLong(Task):
         return {"delay": self.delay, "n_memorize": self.n, "seq_len": self.length,
                 "baseline_loss": self.baseline_loss}
 
+    def answer_positions(self, length: int) -> list[int]:
+        """The last n positions, where the symbols are written back."""
+        return list(range(length - self.n, length))
+
     def long_range(self, metrics: dict) -> dict:
         """Symbol i is read at position i and written at position T + n + i: every distance is T + n."""
         return {"delay": self.delay, "distance": self.delay + self.n,

@@ -1,0 +1,25 @@
+"""``python -m reports [RUN_DIRS…] [--out DIR]``: every summary.json under the folders → one report folder."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from reports.build import build_report, default_out, terminal_summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m reports", description=__doc__)
+    p.add_argument("dirs", nargs="*", default=["runs"], help="folders searched recursively for summary.json "
+                                                             "(default: runs/)")
+    p.add_argument("--out", help="report folder (default: <first folder>/report)")
+    args = p.parse_args(argv)
+    logging.basicConfig(format="warning: %(message)s", level=logging.WARNING, stream=sys.stderr)
+    out = args.out or default_out(args.dirs)
+    rep = build_report(args.dirs, out)
+    print(terminal_summary(rep, args.dirs))
+    return 0 if rep.counts["runs"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

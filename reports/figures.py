@@ -1,0 +1,211 @@
+"""Seaborn figures of the runs; each function returns {name: Figure} (nothing when the data is not there)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from reports.load import is_number, metrics_lines  # noqa: E402
+from reports.tables import ARCH_ORDER, natural, with_settings  # noqa: E402
+
+MAX_PANELS = 6  # settings (e.g. delays) shown side by side; more are left out with a note in the title
+
+
+def archs(df: pd.DataFrame) -> list[str]:
+    present = list(dict.fromkeys(df["arch"]))
+    return [a for a in ARCH_ORDER if a in present] + sorted(a for a in present if a not in ARCH_ORDER)
+
+
+def sources(df: pd.DataFrame) -> str | None:
+    """Line style by source folder when runs come from several (e.g. two sweeps)."""
+    return "source" if df["source"].nunique() > 1 else None
+
+
+def log_x(ax, values) -> None:
+    """Log x axis labelled at the values themselves (delays, lengths), without minor labels."""
+    ticks = sorted({int(v) for v in values})
+    ax.set_xscale("log")
+    ax.set_xticks(ticks, labels=[str(t) for t in ticks])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def completed(df: pd.DataFrame) -> pd.DataFrame:
+    return df[df["status"] == "completed"]
+
+
+def accuracy_vs_delay(df: pd.DataFrame) -> dict:
+    """Test main metric vs copy delay, per arch (mean and sd over seeds)."""
+    out = {}
+    if "task_info.delay" not in df:
+        return out
+    runs = completed(df).dropna(subset=["task_info.delay", "main_value"])
+    for task, g in runs.groupby("task"):
+        if g["task_info.delay"].nunique() < 2:
+            continue
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        sns.lineplot(g, x="task_info.delay", y="main_value", hue="arch", hue_order=archs(g), marker="o",
+                     errorbar="sd", ax=ax, style=sources(g))
+        ax.set(xlabel="delay (steps between a symbol and its copy)", ylabel=f"test {g['main_metric'].iloc[0]}",
+               title=f"{task}: long-range accuracy vs delay (mean ± sd over seeds)")
+        log_x(ax, g["task_info.delay"])
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1))
+        out[f"accuracy_vs_delay_{task}"] = fig
+    return out
+
+
+def speed_vs_length(df: pd.DataFrame) -> dict:
+    """Train tokens/s and peak memory vs sequence length, per arch (log–log)."""
+    if "task_info.seq_len" not in df:
+        return {}
+    runs = completed(df).dropna(subset=["task_info.seq_len"])
+    if runs["task_info.seq_len"].nunique() < 2:
+        return {}
+    panels = [(c, label) for c, label in (("speed.train_tokens_per_s", "train tokens/s"),
+                                          ("speed.step_ms", "ms per step"),
+                                          ("speed.peak_mem_mb", "peak memory (MB)")) if c in runs]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2), squeeze=False)
+    kind = runs["speed.peak_mem_kind"].dropna().iloc[0] if "speed.peak_mem_kind" in runs and \
+        runs["speed.peak_mem_kind"].notna().any() else ""
+    for ax, (col, label) in zip(axes[0], panels):
+        sns.lineplot(runs, x="task_info.seq_len", y=col, hue="arch", hue_order=archs(runs), marker="o",
+                     errorbar="sd", ax=ax, legend=ax is axes[0][-1], style=sources(runs))
+        ax.set(yscale="log", xlabel="sequence length", ylabel=label)
+        log_x(ax, runs["task_info.seq_len"])
+    sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1))
+    fig.suptitle(f"Throughput and memory vs sequence length ({kind or 'memory kind unknown'})")
+    fig.tight_layout()
+    return {"speed_vs_length": fig}
+
+
+def settings_panels(g: pd.DataFrame) -> tuple[list[str], str]:
+    settings = sorted(g["setting"].unique(), key=natural)
+    note = f" (first {MAX_PANELS} of {len(settings)} settings)" if len(settings) > MAX_PANELS else ""
+    return settings[:MAX_PANELS], note
+
+
+def training_curves(df: pd.DataFrame) -> dict:
+    """Train loss and validation main metric vs step (from metrics.jsonl), per arch, per setting."""
+    out = {}
+    runs = with_settings(completed(df))
+    for task, g in runs.groupby("task"):
+        metric = g["main_metric"].iloc[0]
+        rows = []
+        for _, r in g.iterrows():
+            for line in metrics_lines(r["path"]):
+                value = None
+                if line.get("split") == "train":
+                    panel, value = "train loss", (line.get("metrics") or {}).get("loss")
+                elif line.get("split") == "val":
+                    panel, value = f"val {metric}", (line.get("metrics") or {}).get(metric)
+                if is_number(value) and is_number(line.get("step")):
+                    rows.append({"arch": r["arch"], "setting": r["setting"] or "all", "run": r["path"],
+                                 "step": line["step"], "panel": panel, "value": value})
+        data = pd.DataFrame(rows)
+        if data.empty:
+            continue
+        data["setting"] = data["setting"].astype(str)
+        settings, note = settings_panels(data)
+        data = data[data["setting"].isin(settings)]
+        grid = sns.relplot(data, x="step", y="value", hue="arch", hue_order=archs(data), row="panel",
+                           col="setting", col_order=settings, kind="line", errorbar="sd", marker="o",
+                           height=2.8, aspect=1.3, facet_kws={"sharey": "row", "margin_titles": True})
+        grid.set_titles(row_template="{row_name}", col_template="{col_name}")
+        grid.figure.suptitle(f"{task}: training curves (mean ± sd over seeds){note}", y=1.02)
+        out[f"training_curves_{task}"] = grid.figure
+    return out
+
+
+def grad_norm_vs_distance(df: pd.DataFrame, runs_by_path: dict[str, dict]) -> dict:
+    """‖∂L_out/∂e_t‖ vs distance, at initialisation and at the end, per arch (log y)."""
+    out = {}
+    runs = with_settings(completed(df))
+    for task, g in runs.groupby("task"):
+        rows = []
+        for _, r in g.iterrows():
+            curve = (runs_by_path[r["path"]].get("long_range") or {}).get("grad_norm_by_distance") or {}
+            for when in ("init", "end"):
+                for d, v in zip(curve.get("distance") or [], curve.get(when) or []):
+                    if is_number(v) and v > 0:
+                        rows.append({"arch": r["arch"], "setting": r["setting"] or "all", "when": when,
+                                     "distance": d, "grad norm": v})
+        data = pd.DataFrame(rows)
+        if data.empty:
+            continue
+        settings, note = settings_panels(data)
+        data = data[data["setting"].isin(settings)]
+        grid = sns.relplot(data, x="distance", y="grad norm", hue="arch", hue_order=archs(data), style="when",
+                           style_order=["init", "end"], col="setting", col_order=settings, col_wrap=min(3, len(settings)),
+                           kind="line", errorbar=None, height=3.2, aspect=1.3, facet_kws={"sharex": False})
+        grid.set(yscale="log")
+        grid.set_titles(col_template="{col_name}")
+        grid.figure.suptitle(f"{task}: gradient norm at the input vs distance to the output{note}", y=1.03)
+        out[f"grad_norm_vs_distance_{task}"] = grid.figure
+    return out
+
+
+def layer_similarity(df: pd.DataFrame, runs_by_path: dict[str, dict]) -> dict:
+    """Linear CKA between consecutive layers, per arch (mean over runs)."""
+    rows = []
+    for _, r in completed(df).iterrows():
+        lr = runs_by_path[r["path"]].get("long_range") or {}
+        for i, (pair, v) in enumerate(zip(lr.get("cka_pairs") or [], lr.get("cka") or [])):
+            if is_number(v):
+                rows.append({"task": r["task"], "arch": r["arch"], "layer step": i + 1, "CKA": v})
+    data = pd.DataFrame(rows)
+    if data.empty:
+        return {}
+    grid = sns.catplot(data, x="layer step", y="CKA", hue="arch", hue_order=archs(data), col="task", kind="bar",
+                       errorbar="sd", height=3.2, aspect=1.3)
+    grid.figure.suptitle("Similarity of consecutive layers (linear CKA; step 1 = embedding → first block)", y=1.04)
+    return {"layer_similarity": grid.figure}
+
+
+def attention_heatmaps(df: pd.DataFrame) -> dict:
+    """Attention maps of one fixed example (``attention.npz``) per task and arch, from its run with the
+    longest sequence (then the lowest seed); layers × heads, colours scaled per panel."""
+    out = {}
+    runs = with_settings(completed(df))
+    runs = runs[[(Path(p) / "attention.npz").exists() for p in runs["path"]]]
+    if "task_info.seq_len" not in runs:
+        runs = runs.assign(**{"task_info.seq_len": 0})
+    for (task, arch), g in runs.groupby(["task", "arch"]):
+        r = g.sort_values(["task_info.seq_len", "seed"], ascending=[False, True]).iloc[0]
+        with np.load(Path(r["path"]) / "attention.npz") as z:
+            layers = [z[k].astype(np.float32) for k in sorted((k for k in z.files if k.startswith("layer")),
+                                                               key=lambda k: int(k[5:]))]
+        layers = layers[:4]
+        heads = min(4, layers[0].shape[0])
+        fig, axes = plt.subplots(len(layers), heads, figsize=(2.6 * heads + 0.6, 2.5 * len(layers)), squeeze=False)
+        for i, w in enumerate(layers):
+            for h in range(heads):
+                ax = axes[i][h]
+                ax.imshow(w[h], cmap="viridis", aspect="auto", interpolation="nearest")
+                ax.set_title(f"layer {i} head {h}", fontsize=9)
+                ax.set_xticks([]), ax.set_yticks([])
+            axes[i][0].set_ylabel("query position")
+        for h in range(heads):
+            axes[-1][h].set_xlabel("key position")
+        fig.suptitle(f"{task} / {arch}: attention of one example ({r['setting'] or 'default'}, seed {r['seed']}); "
+                     "colours per panel", fontsize=10)
+        fig.tight_layout()
+        out[f"attention_{task}_{arch}"] = fig
+    return out
+
+
+def all_figures(df: pd.DataFrame, runs: list[dict]) -> dict:
+    sns.set_theme(style="whitegrid", context="notebook")
+    by_path = {r["_dir"]: r for r in runs}
+    figs = {}
+    for make in (accuracy_vs_delay, speed_vs_length, training_curves):
+        figs.update(make(df))
+    figs.update(grad_norm_vs_distance(df, by_path))
+    figs.update(layer_similarity(df, by_path))
+    figs.update(attention_heatmaps(df))
+    return figs

@@ -1,0 +1,217 @@
+"""Aggregate completed runs over seeds (mean ± std, n) and render the tables as Markdown and HTML.
+
+Runs are grouped by source folder (a RUN_DIR argument), task, architecture and *setting*: the config keys that
+differ between those runs (e.g. ``task.delay=50``), so that only seeds are ever averaged together. Tables show
+at most ``SHOWN_KEYS`` keys of a setting (the most varied first) and a short hash when there are more.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import math
+import re
+
+import pandas as pd
+
+IGNORED_KEYS = ("seed", "run_dir", "trainer.resume", "trainer.progress", "trainer.threads")
+IGNORED_PREFIXES = ("logger.",)
+SHOWN_KEYS = 3
+
+# (column in the runs table, heading, digits)
+NUMBERS = [
+    ("params", "Params", 0),
+    ("speed.train_samples_per_s", "Train samples/s", 0),
+    ("speed.train_tokens_per_s", "Train tokens/s", 0),
+    ("speed.step_ms", "ms/step", 1),
+    ("speed.eval_samples_per_s", "Eval samples/s", 0),
+    ("speed.peak_mem_mb", "Peak MB", 1),
+]
+
+
+# -- grouping ---------------------------------------------------------------------------------------------
+def setting_keys(runs: pd.DataFrame) -> list[str]:
+    """Config columns (without the ``config.`` prefix) whose value differs between ``runs``."""
+    keys = []
+    budget_width = None
+    if "config.budget.params" in runs and runs["config.budget.params"].notna().any() and \
+            "config.budget.width_key" in runs:
+        budget_width = f"arch.{runs['config.budget.width_key'].dropna().iloc[0]}"  # an outcome of the budget
+    for col in runs.columns:
+        if not col.startswith("config."):
+            continue
+        key = col.removeprefix("config.")
+        if key in IGNORED_KEYS or key.startswith(IGNORED_PREFIXES) or key == budget_width:
+            continue
+        if runs[col].astype(str).nunique(dropna=False) > 1:
+            keys.append((-runs[col].astype(str).nunique(dropna=False), key))
+    return [k for _, k in sorted(keys)]
+
+
+def with_settings(df: pd.DataFrame) -> pd.DataFrame:
+    """Add ``setting`` (e.g. ``task.delay=50``; empty when the runs of a source/task/arch share one setting)."""
+    df = df.copy()
+    df["setting"] = ""
+    for _, idx in df.groupby(["source", "task", "arch"]).groups.items():
+        part = df.loc[idx]
+        keys = setting_keys(part)
+        if keys:
+            df.loc[idx, "setting"] = part.apply(lambda r: label([(k, r[f"config.{k}"]) for k in keys]), axis=1)
+    return df
+
+
+def label(items: list[tuple[str, object]]) -> str:
+    """``k=v, …`` of the first SHOWN_KEYS items, then ``+n #hash`` so that different settings stay apart."""
+    text = [f"{k}={show(v)}" for k, v in items]
+    if len(text) <= SHOWN_KEYS:
+        return ", ".join(text)
+    digest = hashlib.sha1("|".join(text).encode()).hexdigest()[:4]
+    return ", ".join(text[:SHOWN_KEYS]) + f", +{len(text) - SHOWN_KEYS} #{digest}"
+
+
+ARCH_ORDER = ["rnn", "lstm", "cnn", "transformer", "vit"]
+
+
+def natural(text: str) -> tuple:
+    """Sort key that puts ``task.delay=5`` before ``task.delay=20``."""
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(text)))
+
+
+def arch_rank(arch: str) -> tuple:
+    return (ARCH_ORDER.index(arch), "") if arch in ARCH_ORDER else (len(ARCH_ORDER), arch)
+
+
+def show(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "null"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """Completed runs → one row per (task, arch, setting): n, mean and std of the main metric and the speed
+    numbers, and steps to target (mean over the runs that reached it, and how many did)."""
+    done = with_settings(df[df["status"] == "completed"])
+    rows = []
+    for (source, task, arch, setting), g in done.groupby(["source", "task", "arch", "setting"], sort=True):
+        row = {"source": source, "task": task, "arch": arch, "setting": setting, "n": len(g), "main_metric": g["main_metric"].iloc[0]}
+        for col, *_ in [("main_value",)] + NUMBERS:
+            values = pd.to_numeric(g[col], errors="coerce") if col in g else pd.Series(dtype=float)
+            row[f"{col}_mean"], row[f"{col}_std"] = values.mean(), values.std()
+        steps = pd.to_numeric(g.get("long_range.steps_to_target", pd.Series(dtype=float)), errors="coerce").dropna()
+        row["steps_to_target_mean"], row["steps_to_target_std"] = steps.mean(), steps.std()
+        row["reached"] = len(steps)
+        rows.append(row)
+    return order(pd.DataFrame(rows))
+
+
+def order(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows by task, then rnn, lstm, cnn, transformer, vit (others after), then setting in natural order."""
+    if table.empty:
+        return table
+    key = table.apply(lambda r: (r["task"], r["source"], arch_rank(r["arch"]), natural(r["setting"])), axis=1)
+    return table.iloc[sorted(range(len(table)), key=lambda i: key.iloc[i])].reset_index(drop=True)
+
+
+def long_range(df: pd.DataFrame) -> pd.DataFrame:
+    """Completed runs of tasks that record a delay (copy_long) → one row per (task, arch, other setting,
+    delay): test main metric and steps to solve, mean ± std and n."""
+    if "task_info.delay" not in df:
+        return pd.DataFrame()
+    runs = with_settings(df[(df["status"] == "completed") & df["task_info.delay"].notna()])
+    runs["setting"] = runs["setting"].map(lambda s: ", ".join(p for p in s.split(", ") if p and
+                                                            not p.startswith("task.delay=")))
+    rows = []
+    for (source, task, arch, setting, delay), g in runs.groupby(["source", "task", "arch", "setting",
+                                                                 "task_info.delay"]):
+        steps = pd.to_numeric(g.get("long_range.steps_to_target", pd.Series(dtype=float)), errors="coerce").dropna()
+        value = pd.to_numeric(g["main_value"], errors="coerce")
+        rows.append({"source": source, "task": task, "arch": arch, "setting": setting, "delay": int(delay),
+                     "n": len(g),
+                     "main_metric": g["main_metric"].iloc[0], "main_value_mean": value.mean(),
+                     "main_value_std": value.std(), "steps_to_target_mean": steps.mean(),
+                     "steps_to_target_std": steps.std(), "reached": len(steps)})
+    return pd.DataFrame(rows)
+
+
+# -- formatting -------------------------------------------------------------------------------------------
+def fmt(v, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{v:,.{digits}f}"
+
+
+def pm(mean, std, digits: int = 3) -> str:
+    """``mean ± std`` (just the mean when there is one run)."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "–"
+    return fmt(mean, digits) if std is None or math.isnan(std) else f"{fmt(mean, digits)} ± {fmt(std, digits)}"
+
+
+def steps_cell(row) -> str:
+    reached = f"({row['reached']}/{row['n']})"
+    return f"{pm(row['steps_to_target_mean'], row['steps_to_target_std'], 0)} {reached}" if row["reached"] \
+        else f"– {reached}"
+
+
+def main_table(summary: pd.DataFrame, task: str) -> pd.DataFrame:
+    """The display table of one task: one row per arch (and setting)."""
+    part = summary[summary["task"] == task]
+    metric = part["main_metric"].iloc[0]
+    out = pd.DataFrame({"Arch": part["arch"]})
+    if part["source"].nunique() > 1:
+        out.insert(0, "Source", part["source"])
+    if part["setting"].astype(bool).any():
+        out["Setting"] = part["setting"]
+    out["n"] = part["n"]
+    out[f"test/{metric}"] = [pm(m, s) for m, s in zip(part["main_value_mean"], part["main_value_std"])]
+    for col, head, digits in NUMBERS:
+        out[head] = [pm(m, s, digits) for m, s in zip(part[f"{col}_mean"], part[f"{col}_std"])]
+    out["Params"] = [fmt(m, 0) for m in part["params_mean"]]  # the same for every seed
+    out["Steps to target (reached)"] = [steps_cell(r) for _, r in part.iterrows()]
+    return out.reset_index(drop=True)
+
+
+def long_range_tables(lr: pd.DataFrame, task: str) -> dict[str, pd.DataFrame]:
+    """Two arch × delay tables for ``task``: test main metric, and steps to solve."""
+    part = lr[lr["task"] == task].copy()
+    metric = part["main_metric"].iloc[0]
+    several = part["source"].nunique() > 1
+    part["row"] = part.apply(lambda r: r["arch"] + "".join(f" ({x})" for x in (r["source"] if several else "",
+                                                                               r["setting"]) if x), axis=1)
+    cells = {
+        f"test/{metric} by delay": part.apply(lambda r: f"{pm(r['main_value_mean'], r['main_value_std'])} "
+                                                        f"(n={r['n']})", axis=1),
+        "steps to solve by delay": part.apply(steps_cell, axis=1),
+    }
+    out = {}
+    for title, values in cells.items():
+        table = part.assign(cell=values).pivot(index="row", columns="delay", values="cell").fillna("")
+        table = table.loc[sorted(table.index, key=lambda r: (natural(r.split(" ", 1)[1:]), arch_rank(r.split(" ")[0]),
+                                                             natural(r)))]
+        table.columns = [f"delay {c}" for c in table.columns]
+        out[title] = table.rename_axis("Arch").reset_index()
+    return out
+
+
+def not_completed(df: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in ("status", "task", "arch", "seed", "step", "error", "path") if c in df]
+    return df.loc[df["status"] != "completed", cols].reset_index(drop=True)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    def cell(v) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(map(cell, table.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def to_html(table: pd.DataFrame) -> str:
+    return table.to_html(index=False, escape=True, border=0, classes="t", na_rep="")
+
+
+def heading_html(text: str, level: int = 2) -> str:
+    return f"<h{level}>{html.escape(text)}</h{level}>"
