@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from harness.errors import ConfigError
-from tasks.base import Batch, Task, TaskSpec, batches_of
-from tasks.text_data import (PAD, EpochSampler, fit_length, get_tokenizer, integer_labels, load_text_data, longest,
+from tasks.base import Batch, TaskSpec
+from tasks.text_data import (PAD, TextTask, fit_length, get_tokenizer, integer_labels, load_text_data, longest,
                              pad_sequences, texts)
 
 
@@ -31,7 +31,7 @@ def macro_f1(confusion: torch.Tensor) -> tuple[float, list[float]]:
     return (float(f1[present].mean()) if present.any() else 0.0), f1.tolist()
 
 
-class Sentiment(Task):
+class Sentiment(TextTask):
     """Text classification from a text column and an integer label column.
 
     Args:
@@ -83,31 +83,11 @@ class Sentiment(Task):
                              max_len=self.max_len, num_classes=self.num_classes, pad_id=PAD)
 
     # -- data ---------------------------------------------------------------------------------------
-    def setup(self, device: torch.device, seed: int) -> None:
-        self.device = torch.device(device)
-        self.data = {s: tuple(t.to(self.device) for t in r) for s, r in self.rows.items()}
-        self.sampler = EpochSampler(len(self.rows["train"][0]), seed)
-
     def make_batch(self, split: str, idx) -> Batch:
         x, lengths, y = self.data[split]
         lengths = lengths[idx]  # (B,)
         longest_in_batch = int(lengths.max())
         return Batch((x[idx, :longest_in_batch],), y[idx], n_tokens=int(lengths.sum()))  # x: (B, L ≤ max_len)
-
-    def train_batch(self, batch_size: int) -> Batch:
-        return self.make_batch("train", self.sampler.next(batch_size).to(self.device))
-
-    def eval_batches(self, split: str, batch_size: int):
-        if split not in self.data:
-            raise ConfigError(f"unknown split {split!r}; use one of {list(self.data)}")
-        for s in batches_of(len(self.data[split][0]), batch_size):
-            yield self.make_batch(split, s)
-
-    def state_dict(self) -> dict:
-        return self.sampler.state_dict()
-
-    def load_state_dict(self, state: dict) -> None:
-        self.sampler.load_state_dict(state)
 
     # -- metrics ------------------------------------------------------------------------------------
     def eval_stats(self, logits: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:

@@ -25,12 +25,13 @@ from urllib.parse import urlparse
 import torch
 
 from harness.errors import ConfigError
+from tasks.base import Batch, Task, batches_of
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 TOKENIZERS = ("word", "bpe", "byte")
-SPLITS = ("train", "validation", "test")
-SPLIT_ALIASES = {"train": ("train",), "validation": ("validation", "valid", "val", "dev"), "test": ("test",)}
+SPLITS = ("train", "val", "test")  # the names the harness evaluates ("val", "test")
+SPLIT_ALIASES = {"train": ("train",), "val": ("validation", "valid", "val", "dev"), "test": ("test",)}
 BUILDERS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}
 _NONE = object()  # "no bad value found"
 CACHE_VERSION = 1  # bump when the tokenizer recipe changes, so old cache files are not reused
@@ -47,7 +48,7 @@ class TextData:
     """Columns of every split as Python lists, and what identifies the data (for the tokenizer cache).
 
     Args:
-        splits: ``{"train"|"validation"|"test": {column: list}}``.
+        splits: ``{"train"|"val"|"test": {column: list}}``.
         identity: a JSON-able description of the source (hub id, or files with sizes and mtimes).
         carved_validation: True when validation was cut from train.
     """
@@ -75,6 +76,20 @@ def find_split_files(folder: Path) -> dict[str, list[Path]]:
         if hits:
             found[split] = hits
     return found
+
+
+def holds_no_rows(path: Path) -> bool:
+    """True when a data file has no rows: parquet by its metadata, text formats by their content."""
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows == 0
+    if path.stat().st_size > 4096:
+        return False
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    if path.suffix.lower() == ".csv":
+        return len(lines) <= 1  # at most a header
+    return not lines or "".join(lines).strip() == "[]"
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
@@ -105,6 +120,9 @@ def load_local(folder: Path, columns: list[str], cache_dir: Path) -> tuple[dict,
         kinds = {BUILDERS[p.suffix.lower()] for p in paths}
         if len(kinds) > 1:
             raise ConfigError(f"{folder}: the {split} split mixes file types ({[p.name for p in paths]}); keep one")
+        if all(holds_no_rows(p) for p in paths):  # datasets cannot read empty files: say so plainly
+            raise ConfigError(f"the {split} split of {folder} is empty ({[p.name for p in paths]} hold no rows); "
+                              "every split needs at least one row")
         try:
             ds = datasets.load_dataset(kinds.pop(), data_files=[str(p) for p in paths], split="train",
                                        cache_dir=str(cache_dir / "datasets"))
@@ -135,10 +153,10 @@ def load_hub(path: str, name: str | None, split_names: dict[str, str | None]) ->
         if source is None:
             continue
         if source not in dd:
-            if split == "validation":
+            if split == "val":
                 continue  # carved from train below
-            raise ConfigError(f"{path} has no split {source!r}; its splits are {list(dd)}. Choose with "
-                              f"task.data.{'train' if split == 'train' else 'test'}_split=...")
+            fix = "archbench trains on 'train'" if split == "train" else "choose one with task.data.test_split=..."
+            raise ConfigError(f"{path} has no split {source!r}; its splits are {list(dd)}; {fix}")
         splits[split] = dd[source]
     return splits, {"hub": path, "name": name, "splits": split_names}
 
@@ -165,9 +183,9 @@ def load_text_data(path: str, columns: list[str], *, name: str | None = None, va
                               "test files (parquet, csv or json/jsonl) or a hub id such as rotten_tomatoes")
         raw, identity = load_local(folder, columns, cache_root(cache_dir))
         if val_split is None:
-            raw.pop("validation", None)
+            raw.pop("val", None)
     else:
-        raw, identity = load_hub(path, name, {"train": "train", "validation": val_split, "test": test_split})
+        raw, identity = load_hub(path, name, {"train": "train", "val": val_split, "test": test_split})
     splits = {}
     for split, ds in raw.items():
         missing = [c for c in columns if c not in ds.column_names]
@@ -178,9 +196,9 @@ def load_text_data(path: str, columns: list[str], *, name: str | None = None, va
         if len(ds) == 0:
             raise ConfigError(f"the {split} split of {path} is empty; every split needs at least one row")
         splits[split] = {c: ds.data.column(c).to_pylist() for c in columns}
-    carved = "validation" not in splits
+    carved = "val" not in splits
     if carved:
-        splits["train"], splits["validation"] = carve(splits["train"], columns, val_fraction, split_seed, path)
+        splits["train"], splits["val"] = carve(splits["train"], columns, val_fraction, split_seed, path)
         identity = {**identity, "carved": [val_fraction, split_seed]}
     return TextData({s: splits[s] for s in SPLITS}, identity, carved)
 
@@ -371,3 +389,34 @@ class EpochSampler:
         self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
         self.perm = state["perm"].clone()
         self.gen.set_state(state["gen"])
+
+
+class TextTask(Task):
+    """What the text tasks share: the rows of each split as tensors (``self.rows[split]``, set in ``__init__``,
+    first tensor (N, ...) per row), moved to the device in ``setup``; shuffled resumable training batches; eval
+    batches in file order. Subclasses build a :class:`Batch` from row indices in ``make_batch``."""
+
+    rows: dict[str, tuple[torch.Tensor, ...]]
+
+    def setup(self, device: torch.device, seed: int) -> None:
+        self.device = torch.device(device)
+        self.data = {s: tuple(t.to(self.device) for t in r) for s, r in self.rows.items()}
+        self.sampler = EpochSampler(len(self.rows["train"][0]), seed)
+
+    def make_batch(self, split: str, idx) -> Batch:
+        raise NotImplementedError
+
+    def train_batch(self, batch_size: int) -> Batch:
+        return self.make_batch("train", self.sampler.next(batch_size).to(self.device))
+
+    def eval_batches(self, split: str, batch_size: int):
+        if split not in self.data:
+            raise ConfigError(f"unknown split {split!r}; use one of {list(self.data)}")
+        for s in batches_of(len(self.data[split][0]), batch_size):
+            yield self.make_batch(split, s)
+
+    def state_dict(self) -> dict:
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.load_state_dict(state)
