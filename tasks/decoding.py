@@ -15,9 +15,11 @@ def reorder(memory: tuple, index: torch.Tensor) -> tuple:
     return tuple(None if m is None else m.index_select(0, index) for m in memory)
 
 
-def next_log_probs(model, memory: tuple, prefix: torch.Tensor) -> torch.Tensor:
-    """log P(next token | prefix), (B, V), in float32."""
-    return model.decode(memory, prefix)[:, -1].float().log_softmax(-1)
+def next_log_probs(model, memory: tuple, prefix: torch.Tensor, forbid: tuple[int, ...]) -> torch.Tensor:
+    """log P(next token | prefix), (B, V), in float32; ``forbid`` tokens (BOS, padding) get -inf."""
+    logp = model.decode(memory, prefix)[:, -1].float().log_softmax(-1)  # (B, V)
+    logp[:, list(forbid)] = float("-inf")
+    return logp
 
 
 def strip(tokens: list[int], eos: int) -> list[int]:
@@ -26,7 +28,7 @@ def strip(tokens: list[int], eos: int) -> list[int]:
 
 
 @torch.no_grad()
-def greedy(model, src: torch.Tensor, max_len: int, bos: int, eos: int) -> list[list[int]]:
+def greedy(model, src: torch.Tensor, max_len: int, bos: int, eos: int, forbid: tuple[int, ...] = ()) -> list[list[int]]:
     """Pick the most likely token at each step.
 
     Args:
@@ -34,6 +36,7 @@ def greedy(model, src: torch.Tensor, max_len: int, bos: int, eos: int) -> list[l
         src: source ids (B, S).
         max_len: most tokens to generate (EOS included).
         bos, eos: ids of the start and end tokens.
+        forbid: ids never generated besides ``bos`` (e.g. padding).
 
     Returns:
         B token lists, without BOS and EOS.
@@ -42,7 +45,7 @@ def greedy(model, src: torch.Tensor, max_len: int, bos: int, eos: int) -> list[l
     prefix = torch.full((src.shape[0], 1), bos, dtype=torch.long, device=src.device)  # (B, 1)
     done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)  # (B,)
     for _ in range(max_len):
-        token = next_log_probs(model, memory, prefix).argmax(-1)  # (B,)
+        token = next_log_probs(model, memory, prefix, (bos, *forbid)).argmax(-1)  # (B,)
         prefix = torch.cat([prefix, token[:, None]], 1)  # (B, t + 1)
         done |= token == eos
         if bool(done.all()):
@@ -52,7 +55,7 @@ def greedy(model, src: torch.Tensor, max_len: int, bos: int, eos: int) -> list[l
 
 @torch.no_grad()
 def beam_search(model, src: torch.Tensor, beam: int, max_len: int, bos: int, eos: int,
-                length_penalty: float = 1.0) -> list[list[int]]:
+                length_penalty: float = 1.0, forbid: tuple[int, ...] = ()) -> list[list[int]]:
     """Keep the ``beam`` best prefixes per sentence; return the best finished hypothesis.
 
     A hypothesis is scored by its summed log-probability divided by ``length ** length_penalty`` (length
@@ -78,7 +81,7 @@ def beam_search(model, src: torch.Tensor, beam: int, max_len: int, bos: int, eos
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(B)]
     norm = lambda total, length: total / (length ** length_penalty)  # noqa: E731
     for step in range(1, max_len + 1):
-        logp = next_log_probs(model, memory, prefix)  # (B·k, V)
+        logp = next_log_probs(model, memory, prefix, (bos, *forbid))  # (B·k, V)
         V = logp.shape[-1]
         cand = (scores[:, :, None] + logp.view(B, k, V)).view(B, k * V)  # (B, k·V)
         top, idx = cand.topk(min(2 * k, k * V), dim=1)  # (B, 2k): enough to refill k after EOS ends some
@@ -86,11 +89,11 @@ def beam_search(model, src: torch.Tensor, beam: int, max_len: int, bos: int, eos
         new_rows, new_tokens, new_scores = [], [], []
         for b in range(B):
             rows, toks, scs = [], [], []
-            for s, o, t in zip(top[b].tolist(), origin[b].tolist(), token[b].tolist()):
+            for rank, (s, o, t) in enumerate(zip(top[b].tolist(), origin[b].tolist(), token[b].tolist())):
                 if s == float("-inf"):
                     break
                 if t == eos:
-                    if len(finished[b]) < k:
+                    if rank < k and len(finished[b]) < k:  # an ending counts only if it ranks among the k best
                         finished[b].append((norm(s, step), prefix[b * k + o, 1:].tolist()))
                 elif len(rows) < k:
                     rows.append(b * k + o)

@@ -131,9 +131,9 @@ class Translation(TextTask):
     def translate(self, model, src: torch.Tensor) -> list[str]:
         """Detokenized translations of source ids (B, S)."""
         if self.beam == 1:
-            out = greedy(model, src, self.max_decode_len, BOS, EOS)
+            out = greedy(model, src, self.max_decode_len, BOS, EOS, forbid=(PAD,))
         else:
-            out = beam_search(model, src, self.beam, self.max_decode_len, BOS, EOS, self.length_penalty)
+            out = beam_search(model, src, self.beam, self.max_decode_len, BOS, EOS, self.length_penalty, forbid=(PAD,))
         return [self.tgt_tok.decode(ids) for ids in out]
 
     @torch.no_grad()

@@ -83,7 +83,7 @@ class CopyOracle(nn.Module):
         B, T = tgt_in.shape
         nxt = torch.cat([src, torch.full((B, T), self.pad, dtype=src.dtype, device=src.device)], 1)[:, :T]
         nxt = nxt.masked_fill(nxt == self.pad, self.eos)  # (B, T) next token at each position
-        return torch.nn.functional.one_hot(nxt, self.vocab).float() * 10.0  # (B, T, V)
+        return torch.nn.functional.one_hot(nxt, self.vocab).float() * 30.0  # (B, T, V)
 
     def forward(self, src, tgt_in):
         return self.decode(self.encode(src), tgt_in)
