@@ -13,8 +13,8 @@ import torch.nn.functional as F
 
 from harness.errors import ConfigError
 from tasks.base import Batch, TaskSpec
-from tasks.text_data import (PAD, TextTask, fit_length, get_tokenizer, integer_labels, load_text_data, longest,
-                             pad_sequences, texts)
+from tasks.text_data import (PAD, TextTask, check_data_keys, fit_length, get_tokenizer, integer_labels,
+                             load_text_data, longest, pad_sequences, texts)
 
 
 def macro_f1(confusion: torch.Tensor) -> tuple[float, list[float]]:
@@ -50,10 +50,8 @@ class Sentiment(TextTask):
     def __init__(self, *, data: dict, tokenizer: str = "word", vocab_size: int = 20000, max_len: int | None = 64,
                  lowercase: bool = True, val_fraction: float = 0.1, split_seed: int = 0,
                  cache_dir: str | None = None):
-        data = dict(data)
-        self.path = str(data.get("path") or "")
-        if not self.path:
-            raise ConfigError("task.data.path is empty; give a hub id (e.g. rotten_tomatoes) or a local folder")
+        data = check_data_keys(data, ("path", "name", "text_column", "label_column", "val_split", "test_split"))
+        self.path = str(data["path"])
         self.text_col, self.label_col = str(data.get("text_column", "text")), str(data.get("label_column", "label"))
         if max_len is not None and int(max_len) < 1:
             raise ConfigError(f"task.max_len={max_len} must be ≥ 1, or null for the longest training text")

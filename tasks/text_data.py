@@ -61,6 +61,17 @@ class TextData:
         return {s: len(next(iter(cols.values()))) for s, cols in self.splits.items()}
 
 
+def check_data_keys(data: dict, allowed: tuple[str, ...]) -> dict:
+    """``data`` as a dict, refusing keys the task does not read (a typo would otherwise be ignored)."""
+    data = dict(data)
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ConfigError(f"task.data has unknown key(s) {unknown}; valid keys: {', '.join(allowed)}")
+    if not data.get("path"):
+        raise ConfigError("task.data.path is empty; give a hub id (e.g. rotten_tomatoes) or a local folder")
+    return data
+
+
 def is_local(path: str) -> bool:
     """A folder (existing, or written like a path: ``./x``, ``../x``, ``/x``, ``~/x``) rather than a hub id."""
     return Path(path).expanduser().exists() or path.startswith((".", "/", "~")) or path.count("/") > 1
@@ -226,9 +237,9 @@ def integer_labels(data: TextData, column: str, path: str) -> int:
         if bad is not _NONE:
             kinds = sorted({type(v).__name__ for v in values})
             examples = sorted({str(v) for v in values})[:5]
-            how = ("map them to integer class ids 0..K-1 first, e.g. in pandas "
-                   f"df[{column!r}] = df[{column!r}].map({{{', '.join(f'{e!r}: {i}' for i, e in enumerate(examples))}}})"
-                   if isinstance(bad, str) else "it must hold integer class ids 0..K-1")
+            mapping = "{" + ", ".join(f"{e!r}: {i}" for i, e in enumerate(examples)) + "}"
+            how = (f"map them to integer class ids 0..K-1 first, e.g. in pandas df[{column!r}] = "
+                   f"df[{column!r}].map({mapping})" if isinstance(bad, str) else "it must hold integer class ids 0..K-1")
             raise ConfigError(f"task.data.label_column={column!r} in the {split} split of {path} holds {kinds} "
                               f"(e.g. {examples}), not integer class ids; {how}")
         if min(values) < 0:
@@ -346,9 +357,11 @@ def get_tokenizer(kind: str, corpus_fn, *, vocab_size: int, lowercase: bool, ide
 # ------------------------------------------------------------------------------------------------ tensors
 def pad_sequences(seqs: list[list[int]], pad: int = PAD) -> torch.Tensor:
     """Right-pad id lists into LongTensor (N, longest)."""
-    out = torch.full((len(seqs), max(1, max((len(s) for s in seqs), default=1))), pad, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        out[i, :len(s)] = torch.tensor(s, dtype=torch.long)
+    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)  # (N,)
+    flat = torch.tensor([i for s in seqs for i in s], dtype=torch.long)  # (sum of lengths,)
+    width = max(1, int(lengths.max())) if len(seqs) else 1
+    out = torch.full((len(seqs), width), pad, dtype=torch.long)  # (N, longest)
+    out[torch.arange(width)[None, :] < lengths[:, None]] = flat  # row-major order matches ``flat``
     return out
 
 

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from harness.errors import ConfigError
 from tasks.base import Batch, TaskSpec, batches_of
 from tasks.decoding import beam_search, greedy
-from tasks.text_data import (BOS, EOS, PAD, TextTask, fit_length, get_tokenizer, load_text_data, longest,
-                             pad_sequences, texts)
+from tasks.text_data import (BOS, EOS, PAD, TextTask, check_data_keys, fit_length, get_tokenizer,
+                             load_text_data, longest, pad_sequences, texts)
 
 
 class Translation(TextTask):
@@ -50,10 +50,8 @@ class Translation(TextTask):
                  length_penalty: float = 1.0, max_decode_len: int | None = None, eval_decode_max: int | None = 500,
                  test_decode_max: int | None = None, val_fraction: float = 0.1, split_seed: int = 0,
                  cache_dir: str | None = None):
-        data = dict(data)
-        self.path = str(data.get("path") or "")
-        if not self.path:
-            raise ConfigError("task.data.path is empty; give a hub id (e.g. bentrevett/multi30k) or a local folder")
+        data = check_data_keys(data, ("path", "name", "src", "tgt", "val_split", "test_split"))
+        self.path = str(data["path"])
         self.src_col, self.tgt_col = str(data.get("src", "de")), str(data.get("tgt", "en"))
         if self.src_col == self.tgt_col:
             raise ConfigError(f"task.data.src and task.data.tgt are both {self.src_col!r}; name two columns")

@@ -129,6 +129,11 @@ def test_folder_without_split_files_lists_what_it_found(tmp_path):
         make(folder, tmp_path)
 
 
+def test_unknown_data_key_lists_the_valid_ones(sentiment_folder, tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['text_col'\]; valid keys: path, name, text_column"):
+        make(sentiment_folder, tmp_path, data={"text_col": "text"})
+
+
 def test_path_that_is_not_a_folder(tmp_path):
     with pytest.raises(ConfigError, match="is not a folder"):
         make(tmp_path / "missing", tmp_path)
