@@ -99,3 +99,14 @@ def test_end_to_end_through_hydra_and_the_harness(cfg_factory, sentiment_folder,
     assert summary["status"] == on_disk["status"] == "completed"
     assert 0 <= on_disk["metrics"]["test/acc"] <= 1 and 0 <= on_disk["metrics"]["test/macro_f1"] <= 1
     assert on_disk["task_info"]["num_classes"] == 2 and on_disk["task_info"]["main_metric"] == "acc"
+
+
+@pytest.mark.parametrize("name, path, column, val_split, test_split", [
+    ("sentiment", "rotten_tomatoes", "text", "validation", "test"),
+    ("imdb", "imdb", "text", None, "test"),
+    ("sst2", "stanfordnlp/sst2", "sentence", None, "validation"),
+])
+def test_task_configs_compose(cfg_factory, name, path, column, val_split, test_split):
+    t = cfg_factory(f"task={name}").task
+    assert t._target_ == "tasks.sentiment.Sentiment" and t.data.path == path and t.data.text_column == column
+    assert t.data.val_split == val_split and t.data.test_split == test_split
