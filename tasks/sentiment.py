@@ -1,0 +1,111 @@
+"""Sentence / document classification (sentiment): text in, one class out.
+
+Data through :mod:`tasks.text_data` (hub id such as ``rotten_tomatoes``, ``imdb``, ``stanfordnlp/sst2``, or a local
+folder); the number of classes is read from the labels. Each batch is padded to its longest text (texts are
+truncated to ``max_len`` tokens first), so short-sentence sets do not pay for ``max_len`` positions.
+Metrics: ``acc``, ``macro_f1`` (mean per-class F1 over the classes that occur in the labels or the predictions,
+as scikit-learn's default) and ``loss`` (mean cross-entropy).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from harness.errors import ConfigError
+from tasks.base import Batch, TaskSpec
+from tasks.text_data import (PAD, TextTask, check_data_keys, fit_length, get_tokenizer, integer_labels,
+                             load_text_data, longest, pad_sequences, texts)
+
+
+def macro_f1(confusion: torch.Tensor) -> tuple[float, list[float]]:
+    """(macro F1, per-class F1) from a confusion matrix (K, K), rows = true class, columns = predicted.
+
+    Classes absent from both labels and predictions are left out of the mean (their F1 is reported as 0).
+    """
+    c = confusion.double()
+    tp = c.diag()
+    fp, fn = c.sum(0) - tp, c.sum(1) - tp
+    denom = 2 * tp + fp + fn  # (K,)
+    f1 = torch.where(denom > 0, 2 * tp / denom.clamp(min=1), torch.zeros_like(tp))
+    present = denom > 0
+    return (float(f1[present].mean()) if present.any() else 0.0), f1.tolist()
+
+
+class Sentiment(TextTask):
+    """Text classification from a text column and an integer label column.
+
+    Args:
+        data: ``path`` (hub id or folder), ``text_column``, ``label_column``, optional ``name`` (hub config),
+            ``val_split`` (hub split used for validation; null = carve from train) and ``test_split``.
+        tokenizer: ``word``, ``bpe`` or ``byte``.
+        vocab_size: largest vocabulary for word/bpe (ignored by byte, which has 260 ids).
+        max_len: texts are truncated to this many tokens; null = the longest training text.
+        lowercase: lower-case the text before tokenizing (word/bpe).
+        val_fraction, split_seed: how validation is carved from train when the data has none.
+        cache_dir: cache root (default ``$ARCHBENCH_CACHE`` or ``~/.cache/archbench``).
+    """
+
+    main_metric = "acc"
+
+    def __init__(self, *, data: dict, tokenizer: str = "word", vocab_size: int = 20000, max_len: int | None = 64,
+                 lowercase: bool = True, val_fraction: float = 0.1, split_seed: int = 0,
+                 cache_dir: str | None = None):
+        data = check_data_keys(data, ("path", "name", "text_column", "label_column", "val_split", "test_split"))
+        self.path = str(data["path"])
+        self.text_col, self.label_col = str(data.get("text_column", "text")), str(data.get("label_column", "label"))
+        if max_len is not None and int(max_len) < 1:
+            raise ConfigError(f"task.max_len={max_len} must be ≥ 1, or null for the longest training text")
+        raw = load_text_data(self.path, [self.text_col, self.label_col], name=data.get("name"),
+                             val_split=data.get("val_split", "validation"), test_split=data.get("test_split", "test"),
+                             val_fraction=float(val_fraction), split_seed=int(split_seed), cache_dir=cache_dir)
+        self.num_classes = integer_labels(raw, self.label_col, self.path)
+        if self.num_classes < 2:
+            raise ConfigError(f"{self.path}: column {self.label_col!r} holds only class 0; classification needs "
+                              "at least two classes")
+        text = {s: texts(cols[self.text_col], self.text_col, s) for s, cols in raw.splits.items()}
+        identity = {**raw.identity, "columns": [self.text_col]}
+        self.tokenizer, self.tokenizer_file = get_tokenizer(tokenizer, lambda: text["train"],
+                                                            vocab_size=vocab_size, lowercase=lowercase,
+                                                            identity=identity, cache_dir=cache_dir)
+        ids = {s: self.tokenizer.encode_batch(t) for s, t in text.items()}
+        self.max_len = int(max_len) if max_len is not None else longest(ids["train"])
+        self.truncated = {}
+        self.rows = {}  # split -> (ids (N, L) padded, lengths (N,), labels (N,)) on the CPU until setup
+        for s in ids:
+            fitted, self.truncated[s] = fit_length(ids[s], self.max_len)
+            self.rows[s] = (pad_sequences(fitted), torch.tensor([len(x) for x in fitted]),
+                            torch.tensor(raw.splits[s][self.label_col], dtype=torch.long))
+        self.sizes, self.carved = raw.sizes(), raw.carved_validation
+        self.kind = tokenizer
+        self.spec = TaskSpec(input_kind="tokens", output_kind="class", vocab_size=self.tokenizer.vocab_size,
+                             max_len=self.max_len, num_classes=self.num_classes, pad_id=PAD)
+
+    # -- data ---------------------------------------------------------------------------------------
+    def make_batch(self, split: str, idx) -> Batch:
+        x, lengths, y = self.data[split]
+        lengths = lengths[idx]  # (B,)
+        longest_in_batch = int(lengths.max())
+        return Batch((x[idx, :longest_in_batch],), y[idx], n_tokens=int(lengths.sum()))  # x: (B, L ≤ max_len)
+
+    # -- metrics ------------------------------------------------------------------------------------
+    def eval_stats(self, logits: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        y, K = batch.targets, self.num_classes
+        pred = logits.argmax(-1)  # (B,)
+        confusion = torch.bincount(y * K + pred, minlength=K * K).reshape(K, K)  # rows true, columns predicted
+        loss_sum = F.cross_entropy(logits.float(), y, reduction="sum")
+        return {"confusion": confusion, "loss_sum": loss_sum}
+
+    def finalize(self, s: dict[str, torch.Tensor]) -> dict:
+        c = s["confusion"]
+        n = float(c.sum())
+        f1, per_class = macro_f1(c)
+        return {"acc": float(c.diag().sum()) / n, "macro_f1": f1, "loss": float(s["loss_sum"]) / n,
+                "f1_by_class": per_class}
+
+    def describe(self) -> dict:
+        return {"data": self.path, "text_column": self.text_col, "label_column": self.label_col,
+                "tokenizer": self.kind, "vocab_size": self.spec.vocab_size, "max_len": self.max_len,
+                "num_classes": self.num_classes, "rows": self.sizes, "validation_carved": self.carved,
+                "truncated_share": self.truncated,
+                "tokenizer_file": str(self.tokenizer_file) if self.tokenizer_file else None,
+                "padding": "each batch padded to its longest text"}
