@@ -381,12 +381,12 @@ class ImageClassification(Task):
 
     # -- metrics ---------------------------------------------------------------------------------------
     def eval_stats(self, logits: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
-        y, K = batch.targets, self.spec.num_classes
+        y = batch.targets
         right = (logits.argmax(-1) == y).double()  # (B,)
+        one_hot = F.one_hot(y, self.spec.num_classes).double()  # (B, K); sums stay deterministic on CUDA
         return {"loss_sum": F.cross_entropy(logits.float(), y, reduction="sum").double(),
                 "correct": right.sum(), "count": torch.tensor(float(len(y)), dtype=torch.float64),
-                "correct_by_class": torch.zeros(K, dtype=torch.float64, device=y.device).index_add_(0, y, right),
-                "count_by_class": torch.bincount(y, minlength=K).double()}
+                "correct_by_class": right @ one_hot, "count_by_class": one_hot.sum(0)}
 
     def finalize(self, s: dict[str, torch.Tensor]) -> dict:
         by_class = [float(c / n) if n else None for c, n in zip(s["correct_by_class"], s["count_by_class"])]

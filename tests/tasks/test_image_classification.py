@@ -230,3 +230,33 @@ def test_resumed_training_matches_an_uninterrupted_run(cfg_factory, tmp_path):
     resumed = train(rest)
     assert resumed["step"] == whole["step"] == 6
     assert resumed["metrics"]["test/loss"] == whole["metrics"]["test/loss"]
+
+
+def test_metrics_sum_over_batches_with_per_class_accuracy():
+    task = ImageClassification()
+    task.setup("cpu", 0)
+    logits = torch.zeros(3, 10)
+    logits[:, 0] = 5.0  # always predicts class 0
+    batches = [task.eval_stats(logits[:2], _batch(torch.tensor([0, 1]))),
+               task.eval_stats(logits[2:], _batch(torch.tensor([0])))]
+    sums = {k: batches[0][k] + batches[1][k] for k in batches[0]}
+    metrics = task.finalize(sums)
+    assert metrics["acc"] == pytest.approx(2 / 3)
+    assert metrics["acc_per_class"][:2] == [1.0, 0.0] and metrics["acc_per_class"][2:] == [None] * 8
+    expected = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 0])).item()
+    assert metrics["loss"] == pytest.approx(expected)
+
+
+def _batch(targets: torch.Tensor):
+    from tasks.base import Batch
+
+    return Batch((torch.zeros(len(targets), 1, 16, 16),), targets, n_tokens=0)
+
+
+@pytest.mark.parametrize("arch", ["cnn", "vit", "transformer"])
+def test_presets_compose_and_train(cfg_factory, arch):
+    cfg = cfg_factory(f"experiment=image_classification_{arch}", "trainer.max_steps=2", "trainer.eval_every=2",
+                      "trainer.progress=false", "trainer.threads=1", "trainer.eval_batch_size=512", tiny=False)
+    assert cfg.task._target_.endswith("ImageClassification") and cfg.trainer.stop_at is None
+    summary = train(cfg)
+    assert summary["status"] == "completed" and summary["arch"] == arch
