@@ -260,3 +260,25 @@ def test_presets_compose_and_train(cfg_factory, arch):
     assert cfg.task._target_.endswith("ImageClassification") and cfg.trainer.stop_at is None
     summary = train(cfg)
     assert summary["status"] == "completed" and summary["arch"] == arch
+
+
+def test_download_flag_goes_through_torchvision_and_reports_failures(tmp_path, monkeypatch):
+    calls = []
+
+    class FakeFashionMNIST:  # stands in for torchvision.datasets.FashionMNIST(root, train, download=True)
+        def __init__(self, root, train, download):
+            calls.append((root, train, download))
+            fake_fashion_root(Path(root) / "FashionMNIST" / "raw", gz=False)
+
+    monkeypatch.setattr(ImageClassification, "_torchvision_class", lambda self: FakeFashionMNIST)
+    task = ImageClassification(data={"name": "fashion_mnist", "root": str(tmp_path / "new"), "download": True})
+    assert calls and all(download for _, _, download in calls)
+    assert task.spec.image_shape == (1, 28, 28)
+
+    class Offline:
+        def __init__(self, root, train, download):
+            raise OSError("Name or service not known")
+
+    monkeypatch.setattr(ImageClassification, "_torchvision_class", lambda self: Offline)
+    with pytest.raises(ConfigError, match="could not fetch fashion_mnist.*Name or service not known"):
+        ImageClassification(data={"name": "fashion_mnist", "root": str(tmp_path / "other"), "download": True})
