@@ -200,6 +200,8 @@ class ImageClassification(Task):
             "task.data.name=digits needs no files.")
 
     def _locate(self):
+        """IDX paths per official split (mnist, fashion_mnist), the CIFAR root (cifar10) or None (digits);
+        downloads first when allowed and needed."""
         if self.name == "digits":
             return None
         if self.name in IDX_FOLDERS:
