@@ -35,6 +35,17 @@ def component_name(node: DictConfig) -> str:
     return str(node._target_).rsplit(".", 2)[-2]
 
 
+def choice_name(cfg: DictConfig, group: str) -> str:
+    """The name the user chose (``task=imdb`` → ``imdb``); without Hydra, the module name."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        chosen = HydraConfig.get().runtime.choices.get(group)
+        if chosen:
+            return str(chosen)
+    return component_name(cfg[group])
+
+
 def build(node: DictConfig, what: str, **runtime):
     """Instantiate ``node`` with runtime objects (spec, params, run_dir), turning bad settings into one
     clear ConfigError that names the valid ones. Runtime objects are passed as they are (Hydra would turn a
@@ -155,6 +166,7 @@ class Trainer:
         torch.manual_seed(int(cfg.seed))
         if t.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.utils.deterministic.fill_uninitialized_memory = False  # NaN-filling new tensors costs ~20%/step
         self.task = build(cfg.task, "task")
         self.budget = budget.fit(cfg, self.task.spec, lambda node, spec: build(node, "arch", spec=spec))
         self.model = build(cfg.arch, "arch", spec=self.task.spec).to(self.device)
@@ -162,7 +174,7 @@ class Trainer:
         self.optimizer = build(cfg.optimizer, "optimizer", params=self.model.parameters())
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(t))
         self.forward_model = torch.compile(self.model) if t.compile else self.model
-        self.arch_name, self.task_name = component_name(cfg.arch), component_name(cfg.task)
+        self.arch_name, self.task_name = choice_name(cfg, "arch"), choice_name(cfg, "task")
 
     def autocast(self):
         if self.bf16:
@@ -182,7 +194,8 @@ class Trainer:
             counted.append(batch.n_samples)
             return self.forward(model, batch)
 
-        metrics = self.task.evaluate(self.model, split, self.cfg.trainer.eval_batch_size, forward=forward)
+        with self.autocast():  # also covers what tasks run themselves (e.g. decoding)
+            metrics = self.task.evaluate(self.model, split, self.cfg.trainer.eval_batch_size, forward=forward)
         self.sync()
         self.model.train()
         n = sum(counted)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ARCHS
+from tests.conftest import ARCHS
 
 from harness import budget
 from harness.errors import ConfigError

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ARCHS
+from tests.conftest import ARCHS
 
 from harness import probes
 from harness.train import build, train

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import make_cfg
+from tests.conftest import make_cfg
 
 from harness.train import train
 from reports import build_report, tables

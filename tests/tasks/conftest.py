@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from text_fixtures import PAIRS, sentiment_frame, write_folder
+from tests.tasks.text_fixtures import PAIRS, sentiment_frame, write_folder
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-from text_fixtures import TinySeq2Seq
+from tests.tasks.text_fixtures import TinySeq2Seq
 
 from tasks.decoding import beam_search, greedy
 

@@ -5,7 +5,7 @@ import time
 
 import pandas as pd
 import pytest
-from text_fixtures import sentiment_frame, write_folder
+from tests.tasks.text_fixtures import sentiment_frame, write_folder
 
 import tasks.text_data as td
 from harness.errors import ConfigError

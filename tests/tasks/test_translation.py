@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import sacrebleu
 import torch
-from text_fixtures import PAIRS, CopyOracle, TinySeq2Seq, write_folder
+from tests.tasks.text_fixtures import PAIRS, CopyOracle, TinySeq2Seq, write_folder
 
 from harness.errors import ConfigError
 from tasks.text_data import BOS, EOS, PAD
