@@ -120,6 +120,9 @@ class CNN(Architecture):
         else:
             self.head = output_head(spec, head_width, pool, arch="cnn")
 
+    def input_reading(self) -> str:
+        return "image as 2-D convolutions" if self.spec.input_kind == "image" else "tokens"
+
     def forward_features(self, x):
         if self.spec.input_kind == "image":
             h = self.body(x)  # (B, C', H', W')

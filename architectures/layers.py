@@ -22,6 +22,13 @@ class Architecture(nn.Module):
 
     spec: TaskSpec
 
+    def input_reading(self) -> str:
+        """How this model reads its input, for the run record (an image may be read as rows, pixels, …)."""
+        if self.spec.input_kind == "tokens":
+            return "tokens"
+        return f"image as {self.spec.image_as}" + (f" {self.spec.patch_size}x{self.spec.patch_size}"
+                                                   if self.spec.image_as == "patches" else "")
+
     def forward_head(self, h, pad=None):
         return self.head(h, pad)
 

@@ -67,6 +67,10 @@ class ViT(Architecture):
         else:
             self.head = output_head(spec, d_model, pool, arch="vit")
 
+    def input_reading(self) -> str:
+        p = self.p
+        return f"image as {p}x{p} patches" if self.spec.input_kind == "image" else f"1-D patches of {p} tokens"
+
     def patchify(self, x):
         """Input → (B, N, d) patch tokens and (B, N) patch padding (True where a patch is all padding)."""
         if self.spec.input_kind == "image":

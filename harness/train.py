@@ -377,7 +377,8 @@ class Trainer:
             "task_info": {**self.task.describe(), "main_metric": self.task.main_metric,
                           "spec": self.task.spec.to_dict()},
             "arch_info": {k: v for k, v in {"receptive_field": getattr(self.model, "receptive_field", None),
-                                            "n_layers": getattr(self.model, "n_layers", None)}.items()
+                                            "n_layers": getattr(self.model, "n_layers", None),
+                                            "input": getattr(self.model, "input_reading", lambda: None)()}.items()
                           if v is not None},
             "budget": self.budget,
             "env": environment(self.device),

@@ -55,3 +55,5 @@ def test_cell_runs_and_writes_a_complete_record(cfg_factory, data, arch, task):
         assert 0 <= s["metrics"]["test/bleu"] <= 100 and 0 <= s["metrics"]["test/chrf"] <= 100
     if task == "image_classification":
         assert s["task_info"]["image_as"] == "rows"
+        expected = {"cnn": "image as 2-D convolutions", "vit": "image as 2x2 patches"}.get(arch, "image as rows")
+        assert s["arch_info"]["input"] == expected
