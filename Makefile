@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast venv bench clean-venv
+.PHONY: run test test-fast venv bench report report-check clean-venv
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; archbench needs Python 3.11 (set PYTHON=...)"; exit 1; }
@@ -27,6 +27,14 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py
+
+# python -m reports over RUNS (default runs/), written to OUT (default <RUNS>/report)
+report: $(STAMP)
+	$(PY) -m reports $(or $(RUNS),runs) $(if $(OUT),--out $(OUT))
+
+# renders the report's index.html in headless Chromium (apt-get install chromium) to screenshot.png
+report-check: report
+	$(PY) benchmarks/report_check.py $(or $(OUT),$(or $(RUNS),runs)/report)
 
 clean-venv:
 	rm -rf $(VENV)
