@@ -94,7 +94,7 @@ def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Repor
 def header(rep: Report, dirs: list[str]) -> str:
     c = rep.counts
     return (f"{c['runs']} runs from {', '.join(dirs)}: {c['completed']} completed, {c['not_completed']} not "
-            f"completed, {c['skipped']} folders skipped")
+            f"completed, {c['skipped']} folder{'' if c['skipped'] == 1 else 's'} skipped")
 
 
 def write_tables(rep: Report, dirs: list[str]) -> None:
