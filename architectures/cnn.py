@@ -82,6 +82,8 @@ class CNN(Architecture):
                  n_dec_layers: int | None = None, n_heads: int = 1, tie_embeddings: bool = False):
         super().__init__()
         self.spec = spec
+        if channels < 1:
+            raise ConfigError(f"arch.channels={channels} must be at least 1")
         head_width = channels
         if spec.input_kind == "image":
             if stages < 1:

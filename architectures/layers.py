@@ -76,6 +76,8 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, cross: bool = False):
         super().__init__()
+        if d_model < 1 or n_heads < 1:
+            raise ConfigError(f"d_model={d_model} and n_heads={n_heads} must be at least 1")
         if d_model % n_heads:
             raise ConfigError(f"d_model={d_model} is not divisible by n_heads={n_heads}; pick n_heads among "
                               f"{[h for h in range(1, d_model + 1) if d_model % h == 0 and h <= 16]}")
@@ -288,6 +290,8 @@ class ImageAsSequence(nn.Module):
 
 def sequence_input(spec: TaskSpec, d_model: int, scale_embedding: bool = False) -> tuple[nn.Module, int]:
     """The input end of a sequence architecture and the longest sequence it yields."""
+    if d_model < 1:
+        raise ConfigError(f"the model width ({d_model}: d_model, hidden or channels) must be at least 1")
     if spec.input_kind == "tokens":
         return TokenEmbedding(spec.vocab_size, d_model, spec.pad_id, scale_embedding), spec.max_len
     return ImageAsSequence(spec, d_model), image_sequence_shape(spec)[0]
@@ -307,10 +311,13 @@ POOLS = ("mean", "max", "last", "cls")
 class ClassHead(nn.Module):
     """Pools (B, L, d) over valid positions, then Linear → (B, num_classes). Every architecture uses it."""
 
-    def __init__(self, d_model: int, num_classes: int, pool: str = "mean", dropout: float = 0.0):
+    def __init__(self, d_model: int, num_classes: int, pool: str = "mean", dropout: float = 0.0,
+                 has_cls: bool = False):
         super().__init__()
         if pool not in POOLS:
             raise ConfigError(f"pool={pool!r} is not known; use one of {', '.join(POOLS)}")
+        if pool == "cls" and not has_cls:
+            raise ConfigError("pool=cls needs a CLS token, which only vit has; use mean, max or last")
         self.pool, self.drop, self.fc = pool, nn.Dropout(dropout), nn.Linear(d_model, num_classes)
 
     def forward(self, h, pad=None):
@@ -341,10 +348,11 @@ class TokenHead(nn.Module):
         return self.fc(h)
 
 
-def output_head(spec: TaskSpec, d_model: int, pool: str = "mean", dropout: float = 0.0, arch: str = "") -> nn.Module:
-    """The output end for ``class`` or per-position ``tokens`` outputs."""
+def output_head(spec: TaskSpec, d_model: int, pool: str = "mean", dropout: float = 0.0, arch: str = "",
+                has_cls: bool = False) -> nn.Module:
+    """The output end for ``class`` or per-position ``tokens`` outputs (``has_cls``: position 0 is a CLS token)."""
     if spec.output_kind == "class":
-        return ClassHead(d_model, spec.num_classes, pool, dropout)
+        return ClassHead(d_model, spec.num_classes, pool, dropout, has_cls)
     if spec.output_kind == "tokens":
         if spec.input_kind == "image":
             raise ConfigError(f"{arch or 'this architecture'}: per-position outputs need token inputs, "

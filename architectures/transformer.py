@@ -30,7 +30,7 @@ class Transformer(Architecture):
         pos_encoding: ``sinusoidal`` (the seed), ``learned`` or ``none``.
         norm_first: pre-norm blocks instead of the seed's post-norm "Add & Norm".
         causal: mask attention to the future (position i sees j ≤ i).
-        pool: how class outputs pool positions (``mean``, ``max``, ``last``, ``cls``).
+        pool: how class outputs pool positions (``mean``, ``max``, ``last``).
         activation: FFN activation, ``relu`` (the seed) or ``gelu``.
         n_dec_layers: seq2seq only: decoder blocks (``None`` = ``n_layers``).
         tie_embeddings: seq2seq only: share the target embedding with the output projection (as the seed).

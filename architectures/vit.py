@@ -65,7 +65,7 @@ class ViT(Architecture):
         elif spec.output_kind == "tokens" and spec.input_kind == "tokens":
             self.head = nn.Linear(d_model, p * spec.num_classes)  # un-patching: one patch token → p positions
         else:
-            self.head = output_head(spec, d_model, pool, arch="vit")
+            self.head = output_head(spec, d_model, pool, arch="vit", has_cls=True)
 
     def input_reading(self) -> str:
         p = self.p

@@ -90,6 +90,10 @@ def check_trainer(t: DictConfig) -> None:
             raise ConfigError(f"trainer.{key}={t[key]} must be a whole number ≥ 1")
     if t.warmup_steps < 0:
         raise ConfigError(f"trainer.warmup_steps={t.warmup_steps} must be ≥ 0")
+    if not 0 <= t.min_lr_ratio <= 1:
+        raise ConfigError(f"trainer.min_lr_ratio={t.min_lr_ratio} must be between 0 and 1 (the cosine's floor)")
+    if not str(t.stop_metric).startswith("val/"):
+        raise ConfigError(f"trainer.stop_metric={t.stop_metric!r} must name a validation metric, e.g. val/acc")
     if t.schedule not in ("cosine", "constant"):
         raise ConfigError(f"trainer.schedule={t.schedule!r} is not known; use cosine or constant")
     if t.precision not in ("auto", "fp32", "bf16"):
@@ -159,6 +163,8 @@ class Trainer:
         self.ckpt_path, self.summary_path = self.run_dir / CHECKPOINT, self.run_dir / SUMMARY
         self.log = MetricsLog(self.run_dir)
         check_trainer(t)
+        if not isinstance(cfg.seed, int):
+            raise ConfigError(f"seed={cfg.seed!r} must be a whole number")
         if t.threads:
             torch.set_num_threads(int(t.threads))
         self.device = pick_device(str(t.device))
@@ -225,6 +231,9 @@ class Trainer:
             self.task.load_state_dict(ck["task"])
             checkpoint.set_rng_state(ck["rng"], self.device)
             self.step, self.state = int(ck["step"]), dict(ck["state"])
+            st = self.state
+            if st["stop_reason"] == "time" and (t.max_time_s is None or st["elapsed_s"] < t.max_time_s):
+                st["stop_reason"] = "max_steps"  # a larger time budget lets the run go on
             self.log.truncate_after(self.step)
             print(f"resuming {self.run_dir} from step {self.step}", file=sys.stderr)
         elif self.log.path.exists():
@@ -262,7 +271,7 @@ class Trainer:
         run_loss, run_n, last_val = 0.0, 0, {}
         last_eval = self.step
         try:
-            while self.step < t.max_steps and not stop.reason:
+            while self.step < t.max_steps and not stop.reason and self.state["stop_reason"] == "max_steps":
                 t0 = time.perf_counter()
                 batch = task.train_batch(t.batch_size)
                 logits = self.forward(model, batch)
@@ -321,8 +330,11 @@ class Trainer:
     def reached(self, val: dict) -> bool:
         t, st = self.cfg.trainer, self.state
         key = str(t.stop_metric).removeprefix("val/")
-        if t.stop_at is None or key not in val:
+        if t.stop_at is None:
             return False
+        if key not in val:
+            raise ConfigError(f"trainer.stop_metric={t.stop_metric} is not a metric of this task; validation "
+                              f"reports {', '.join('val/' + k for k, v in val.items() if isinstance(v, float))}")
         value = val[key]
         hit = value <= t.stop_at if "loss" in key else value >= t.stop_at
         if hit and st["steps_to_target"] is None:
@@ -396,11 +408,18 @@ class Trainer:
 
 
 def save_config(cfg: DictConfig, run_dir: Path) -> None:
-    """Runs started without Hydra (tests, notebooks) get the same ``.hydra/config.yaml`` as Hydra runs."""
-    path = run_dir / ".hydra" / "config.yaml"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(cfg, path, resolve=True)
+    """``.hydra/config.yaml`` (resolved) and, under Hydra, ``.hydra/overrides.yaml``. The harness writes them
+    (``hydra.output_subdir`` is null) so that a refused launch never touches the folder's existing record; a
+    resumed run keeps the files of its first launch."""
+    folder = run_dir / ".hydra"
+    if (folder / "config.yaml").exists():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, folder / "config.yaml", resolve=True)
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        OmegaConf.save(OmegaConf.create(list(HydraConfig.get().overrides.task)), folder / "overrides.yaml")
 
 
 def train(cfg: DictConfig) -> dict:

@@ -85,6 +85,20 @@ def test_bad_config_from_the_command_line_is_one_line_and_exit_2(tmp_path):
     assert not (tmp_path / "bad" / "summary.json").exists()
 
 
+def test_a_refused_launch_leaves_the_existing_record_untouched(tmp_path):
+    run = tmp_path / "taken"
+    first = subprocess.run([sys.executable, "run.py", *RUN, "trainer.max_steps=4", f"hydra.run.dir={run}"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in [run / ".hydra" / "config.yaml", run / ".hydra" / "overrides.yaml",
+                                               run / "summary.json"]}
+    assert b"trainer.max_steps=4" in before["overrides.yaml"]
+    again = subprocess.run([sys.executable, "run.py", *RUN, "seed=5", f"hydra.run.dir={run}"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+    assert {p: (run / ".hydra" / p if p != "summary.json" else run / p).read_bytes() for p in before} == before
+
+
 def test_divergence_from_the_command_line_exits_1_with_a_reason(tmp_path):
     proc = subprocess.run([sys.executable, "run.py", *RUN, "optimizer=sgd", "optimizer.lr=1e30",
                            "trainer.grad_clip=null", "trainer.warmup_steps=0", f"hydra.run.dir={tmp_path / 'nan'}"],

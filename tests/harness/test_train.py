@@ -47,6 +47,22 @@ def test_stop_at_target_records_steps_to_target(cfg_factory):
     assert s["step"] == 2 and s["stop_reason"] == "target" and s["long_range"]["steps_to_target"] == 2
 
 
+def test_an_unknown_stop_metric_is_named_at_the_first_evaluation(cfg_factory):
+    cfg = cfg_factory(*COPY, "trainer.stop_metric=val/bleu")
+    with pytest.raises(ConfigError, match="val/bleu is not a metric of this task; validation reports val/acc"):
+        train(cfg)
+
+
+def test_a_run_stopped_at_its_target_stays_stopped_when_resumed(cfg_factory):
+    cfg = cfg_factory(*COPY, "trainer.stop_at=0.0", "trainer.max_steps=10")
+    first = train(cfg)
+    (Path(cfg.run_dir) / "summary.json").unlink()  # e.g. killed between the last checkpoint and the summary
+    cfg.trainer.resume = True
+    again = train(cfg)
+    assert first["step"] == again["step"] == 2 and again["stop_reason"] == "target"
+    assert again["metrics"] == first["metrics"]
+
+
 def test_time_budget_stops_the_run(cfg_factory):
     cfg = cfg_factory(*COPY, "trainer.max_time_s=0.001", "trainer.max_steps=1000", "trainer.stop_at=null")
     s = train(cfg)
@@ -72,6 +88,10 @@ def test_divergence_writes_the_record_and_raises(cfg_factory):
     (("+arch.depth=3",), "valid settings: d_model, n_heads"),
     (("optimizer.lr=-1",), "Invalid learning rate"),
     (("trainer.device=cuda:0",), "no CUDA device"),
+    (("arch.d_model=0",), "the model width \\(0: d_model, hidden or channels\\) must be at least 1"),
+    (("trainer.min_lr_ratio=-0.5",), "min_lr_ratio=-0.5 must be between 0 and 1"),
+    (("trainer.stop_metric=acc",), "must name a validation metric"),
+    (("seed=abc",), "seed='abc' must be a whole number"),
 ])
 def test_bad_settings_fail_before_training_with_one_clear_message(cfg_factory, overrides, message):
     cfg = cfg_factory(*COPY, *overrides)
@@ -79,6 +99,13 @@ def test_bad_settings_fail_before_training_with_one_clear_message(cfg_factory, o
         train(cfg)
     assert not (Path(cfg.run_dir) / "summary.json").exists()
     assert not (Path(cfg.run_dir) / "metrics.jsonl").exists()
+
+
+@pytest.mark.parametrize("arch", ["rnn", "lstm", "cnn", "transformer"])
+def test_cls_pooling_needs_a_cls_token(cfg_factory, arch):
+    with pytest.raises(ConfigError, match="pool=cls needs a CLS token, which only vit has"):
+        train(cfg_factory("task=image_classification", f"arch={arch}", "arch.pool=cls"))
+    assert train(cfg_factory("task=image_classification", "arch=vit", "arch.pool=cls"))["status"] == "completed"
 
 
 def test_unknown_optimizer_is_refused_by_the_config_registry(cfg_factory):
