@@ -94,6 +94,8 @@ def check_trainer(t: DictConfig) -> None:
         raise ConfigError(f"trainer.min_lr_ratio={t.min_lr_ratio} must be between 0 and 1 (the cosine's floor)")
     if not str(t.stop_metric).startswith("val/"):
         raise ConfigError(f"trainer.stop_metric={t.stop_metric!r} must name a validation metric, e.g. val/acc")
+    if t.select not in ("last", "best"):
+        raise ConfigError(f"trainer.select={t.select!r} is not known; use last or best")
     if t.schedule not in ("cosine", "constant"):
         raise ConfigError(f"trainer.schedule={t.schedule!r} is not known; use cosine or constant")
     if t.precision not in ("auto", "fp32", "bf16"):
@@ -214,7 +216,8 @@ class Trainer:
     def save_checkpoint(self):
         checkpoint.save(self.ckpt_path, step=self.step, model=self.model.state_dict(),
                         optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
-                        task=self.task.state_dict(), rng=checkpoint.rng_state(self.device), state=self.state)
+                        task=self.task.state_dict(), rng=checkpoint.rng_state(self.device), state=self.state,
+                        best_model=self.best_weights or {})
 
     def run(self) -> dict:
         cfg, t = self.cfg, self.cfg.trainer
@@ -223,6 +226,7 @@ class Trainer:
         self.state = {"steps_to_target": None, "time_to_target_s": None, "train_time_s": 0.0, "samples": 0,
                       "tokens": 0, "eval_time_s": 0.0, "eval_samples": 0, "stop_reason": "max_steps",
                       "elapsed_s": 0.0, "best": None}
+        self.best_weights = None  # the weights at the best validation result, with trainer.select=best
         if t.resume and self.ckpt_path.exists():
             ck = checkpoint.load(self.ckpt_path)
             self.model.load_state_dict(ck["model"])
@@ -231,6 +235,7 @@ class Trainer:
             self.task.load_state_dict(ck["task"])
             checkpoint.set_rng_state(ck["rng"], self.device)
             self.step, self.state = int(ck["step"]), dict(ck["state"])
+            self.best_weights = ck.get("best_model") or None
             st = self.state
             if st["stop_reason"] == "time" and (t.max_time_s is None or st["elapsed_s"] < t.max_time_s):
                 st["stop_reason"] = "max_steps"  # a larger time budget lets the run go on
@@ -327,16 +332,26 @@ class Trainer:
             self.eval_val(self.scheduler.get_last_lr()[0])
         self.save_checkpoint()
 
+    def monitored(self, val: dict) -> float:
+        """The value of ``trainer.stop_metric`` (watched by stop_at and select=best) in a validation result."""
+        metric = str(self.cfg.trainer.stop_metric)
+        key = metric.removeprefix("val/")
+        if key not in val:
+            raise ConfigError(f"trainer.stop_metric={metric} is not a metric of this task; validation "
+                              f"reports {', '.join('val/' + k for k, v in val.items() if isinstance(v, float))}")
+        return val[key]
+
+    def better(self, value: float, than: float, strict: bool = False) -> bool:
+        """Higher is better, lower for losses; ``strict`` = ties do not count."""
+        if "loss" in str(self.cfg.trainer.stop_metric):
+            return value < than if strict else value <= than
+        return value > than if strict else value >= than
+
     def reached(self, val: dict) -> bool:
         t, st = self.cfg.trainer, self.state
-        key = str(t.stop_metric).removeprefix("val/")
         if t.stop_at is None:
             return False
-        if key not in val:
-            raise ConfigError(f"trainer.stop_metric={t.stop_metric} is not a metric of this task; validation "
-                              f"reports {', '.join('val/' + k for k, v in val.items() if isinstance(v, float))}")
-        value = val[key]
-        hit = value <= t.stop_at if "loss" in key else value >= t.stop_at
+        hit = self.better(self.monitored(val), t.stop_at)
         if hit and st["steps_to_target"] is None:
             st["steps_to_target"], st["time_to_target_s"] = self.step, st["elapsed_s"]
         return hit
@@ -349,11 +364,21 @@ class Trainer:
                          "throughput": {"eval_samples_per_s": n / dt if dt else None},
                          "time_s": self.state["elapsed_s"]})
         self.logger.log(self.step, {"val": metrics})
+        if self.cfg.trainer.select == "best":
+            value, best = self.monitored(metrics), self.state["best"]
+            if best is None or self.better(value, best["value"], strict=True):
+                self.state["best"] = {"step": self.step, "value": value}
+                self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         return metrics
 
     def finish(self, t_start: float) -> dict:
         st, t = self.state, self.cfg.trainer
-        val = next((line["metrics"] for line in reversed(self.log.lines()) if line["split"] == "val"), {})
+        selected = self.step
+        if self.status == "completed" and t.select == "best" and self.best_weights:
+            self.model.load_state_dict(self.best_weights)  # test (and probe) the best validated weights
+            selected = st["best"]["step"]
+        val = next((line["metrics"] for line in reversed(self.log.lines())
+                    if line["split"] == "val" and line["step"] <= selected), {})
         metrics, long_range, failure = {f"val/{k}": v for k, v in val.items()}, {}, None
         if self.status == "completed":  # an interrupted run keeps its last validation metrics only
             try:
@@ -378,6 +403,7 @@ class Trainer:
             "status": self.status, "error": self.error, "arch": self.arch_name, "task": self.task_name,
             "seed": int(self.cfg.seed), "params": self.params, "run_dir": str(self.run_dir), "step": self.step,
             "stop_reason": st["stop_reason"] if self.status == "completed" else self.status,
+            "selection": {"weights": t.select, "metric": t.stop_metric, "step": selected},
             "metrics": metrics,
             "speed": {"train_samples_per_s": st["samples"] / train_s, "train_tokens_per_s": st["tokens"] / train_s,
                       "step_ms": 1000 * statistics.median(times) if times else None,

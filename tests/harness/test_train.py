@@ -7,7 +7,7 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 
 from harness.errors import ConfigError, DivergedError
 from harness.records import MetricsLog
-from harness.train import train
+from harness.train import Trainer, train
 from tests.conftest import ARCHS
 
 COPY = ("task=copy_long", "task.delay=6", "task.n_memorize=3")
@@ -63,6 +63,29 @@ def test_a_run_stopped_at_its_target_stays_stopped_when_resumed(cfg_factory):
     assert again["metrics"] == first["metrics"]
 
 
+@pytest.mark.parametrize("metric,pick", [("val/acc", max), ("val/loss", min)])
+def test_select_best_tests_the_weights_of_the_best_evaluation(cfg_factory, metric, pick):
+    cfg = cfg_factory(*COPY, "trainer.select=best", f"trainer.stop_metric={metric}", "trainer.stop_at=null",
+                      "trainer.max_steps=16", "trainer.eval_every=2", "trainer.ckpt_every=8", "arch.dropout=0.1",
+                      "optimizer.lr=0.05")  # a noisy run, so that the best evaluation is not the last one
+    s = train(cfg)
+    key = metric.removeprefix("val/")
+    vals = [(l["step"], l["metrics"]) for l in MetricsLog(Path(cfg.run_dir)).lines() if l["split"] == "val"]
+    best = pick(v[key] for _, v in vals)
+    step, chosen = next((st, m) for st, m in vals if m[key] == best)  # the first evaluation reaching it
+    assert s["selection"] == {"weights": "best", "metric": metric, "step": step} and step < 16
+    assert s["metrics"]["val/acc"] == chosen["acc"] and s["metrics"]["val/loss"] == chosen["loss"]
+    import torch
+
+    ck = torch.load(Path(cfg.run_dir) / "checkpoint.pt", weights_only=True)
+    assert ck["step"] == 16 and set(ck["best_model"]) == set(ck["model"])
+    rebuilt = Trainer(cfg)  # the test metrics are those of the best weights, not of the last ones
+    rebuilt.task.setup("cpu", 0)
+    rebuilt.model.load_state_dict(ck["best_model"])
+    again = rebuilt.task.evaluate(rebuilt.model.eval(), "test", 16)
+    assert again["acc"] == s["metrics"]["test/acc"] and again["loss"] == s["metrics"]["test/loss"]
+
+
 def test_time_budget_stops_the_run(cfg_factory):
     cfg = cfg_factory(*COPY, "trainer.max_time_s=0.001", "trainer.max_steps=1000", "trainer.stop_at=null")
     s = train(cfg)
@@ -92,6 +115,7 @@ def test_divergence_writes_the_record_and_raises(cfg_factory):
     (("trainer.min_lr_ratio=-0.5",), "min_lr_ratio=-0.5 must be between 0 and 1"),
     (("trainer.stop_metric=acc",), "must name a validation metric"),
     (("seed=abc",), "seed='abc' must be a whole number"),
+    (("trainer.select=final",), "trainer.select='final' is not known; use last or best"),
 ])
 def test_bad_settings_fail_before_training_with_one_clear_message(cfg_factory, overrides, message):
     cfg = cfg_factory(*COPY, *overrides)
