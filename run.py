@@ -25,16 +25,12 @@ def main(cfg: DictConfig) -> float | None:
 
     try:
         summary = train(cfg)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ConfigError, DivergedError) as e:  # one line; in a sweep the other jobs go on
+        bad_config = isinstance(e, ConfigError)
+        print(f"{'error' if bad_config else 'diverged'}: {e}", file=sys.stderr)
         if is_multirun():
             return None
-        sys.exit(2)
-    except DivergedError as e:
-        print(f"diverged: {e}", file=sys.stderr)
-        if is_multirun():
-            return None
-        sys.exit(1)
+        sys.exit(2 if bad_config else 1)
     from harness.report_line import describe
 
     print(describe(summary), flush=True)

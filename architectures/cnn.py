@@ -122,6 +122,10 @@ class CNN(Architecture):
         else:
             self.head = output_head(spec, head_width, pool, arch="cnn")
 
+    def describe(self) -> dict:
+        info = {**super().describe(), "receptive_field": self.receptive_field, "n_layers": self.n_layers}
+        return {k: v for k, v in info.items() if v is not None}
+
     def input_reading(self) -> str:
         return "image as 2-D convolutions" if self.spec.input_kind == "image" else "tokens"
 

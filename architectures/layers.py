@@ -22,6 +22,10 @@ class Architecture(nn.Module):
 
     spec: TaskSpec
 
+    def describe(self) -> dict:
+        """What the run record says about the built model (``arch_info``)."""
+        return {"input": self.input_reading()}
+
     def input_reading(self) -> str:
         """How this model reads its input, for the run record (an image may be read as rows, pixels, …)."""
         if self.spec.input_kind == "tokens":
@@ -360,6 +364,3 @@ def output_head(spec: TaskSpec, d_model: int, pool: str = "mean", dropout: float
         return TokenHead(d_model, spec.num_classes)
     raise ConfigError(f"{arch or 'this architecture'} has no {spec.output_kind!r} output end yet")
 
-
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -54,16 +54,19 @@ def bare_samples_per_s(steps: int) -> float:
     task.setup("cpu", 0)
     model = Transformer(task.spec, d_model=D, n_heads=H, n_layers=LAYERS, d_ff=FF, dropout=0.0)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, betas=(0.9, 0.98), weight_decay=0.01)
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        b = task.train_batch(BATCH)
+    return timed_steps(model, opt, task, (task.train_batch(BATCH) for _ in range(steps)))  # batches made in the loop
+
+
+def timed_steps(model: nn.Module, opt, task: CopyLong, batches) -> float:
+    """Training samples/s of a plain loop (forward, loss, backward, step) over ``batches``."""
+    n, t0 = 0, time.perf_counter()
+    for b in batches:
         loss = task.loss(model(*b.inputs), b)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        times.append(time.perf_counter() - t0)
-    return BATCH * len(times) / sum(times)
+        n += b.n_samples
+    return n / (time.perf_counter() - t0)
 
 
 class TorchEncoder(nn.Module):
@@ -89,15 +92,8 @@ class TorchLSTM(nn.Module):
 
 
 def train_step_samples_per_s(model: nn.Module, task: CopyLong, steps: int) -> float:
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    batches = [task.train_batch(BATCH) for _ in range(steps)]
-    t0 = time.perf_counter()
-    for b in batches:
-        loss = task.loss(model(*b.inputs), b)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return BATCH * steps / (time.perf_counter() - t0)
+    batches = [task.train_batch(BATCH) for _ in range(steps)]  # made ahead: only the model is timed
+    return timed_steps(model, torch.optim.AdamW(model.parameters(), lr=1e-3), task, batches)
 
 
 def paired(name: str, ours, reference, repeats: int) -> float:

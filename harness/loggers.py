@@ -4,19 +4,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from harness.records import MetricsLog
+from harness.records import MetricsLog, flatten
 
 
-def scalars(d: dict, prefix: str = "") -> dict:
-    """Flatten nested metrics to ``a/b`` keys, keeping numbers only."""
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(scalars(v, key + "/"))
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            out[key] = v
-    return out
+def scalars(d: dict) -> dict:
+    """Nested metrics → ``a/b`` keys, numbers only."""
+    return {k: v for k, v in flatten(d, "/").items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 class CSVLogger:

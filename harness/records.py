@@ -43,6 +43,23 @@ def _clean(x):
     return x
 
 
+def flatten(d: dict, sep: str = ".", prefix: str = "") -> dict:
+    """Nested dicts → one level, keys joined by ``sep``; lists are left out (they stay in the records)."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, sep, key + sep))
+        elif not isinstance(v, (list, tuple)):
+            out[key] = v
+    return out
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    """One JSON object per line, written atomically."""
+    atomic_write_bytes(path, "".join(json.dumps(_clean(r), ensure_ascii=False) + "\n" for r in rows).encode())
+
+
 def write_json(path: Path, obj: dict) -> None:
     atomic_write_bytes(path, (json.dumps(_clean(obj), indent=2) + "\n").encode())
 
@@ -76,8 +93,7 @@ class MetricsLog:
         return out
 
     def truncate_after(self, step: int) -> None:
-        keep = [line for line in self.lines() if line.get("step", 0) <= step]
-        atomic_write_bytes(self.path, "".join(json.dumps(line) + "\n" for line in keep).encode())
+        write_jsonl(self.path, [line for line in self.lines() if line.get("step", 0) <= step])
 
 
 def git_commit() -> str | None:

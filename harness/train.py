@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import json
 import math
 import signal
 import statistics
@@ -23,8 +22,8 @@ from tqdm.auto import tqdm
 
 from harness import budget, checkpoint, probes
 from harness.errors import ConfigError, DivergedError
-from harness.records import (CHECKPOINT, SUMMARY, MetricsLog, PeakMemory, atomic_write_bytes, environment,
-                             read_json, write_json)
+from harness.records import (CHECKPOINT, SUMMARY, MetricsLog, PeakMemory, environment, read_json, write_json,
+                             write_jsonl)
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
 
@@ -178,7 +177,7 @@ class Trainer:
         self.task = build(cfg.task, "task")
         self.budget = budget.fit(cfg, self.task.spec, lambda node, spec: build(node, "arch", spec=spec))
         self.model = build(cfg.arch, "arch", spec=self.task.spec).to(self.device)
-        self.params = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        self.params = budget.count_params(self.model)
         self.optimizer = build(cfg.optimizer, "optimizer", params=self.model.parameters())
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(t))
         self.forward_model = torch.compile(self.model) if t.compile else self.model
@@ -189,25 +188,24 @@ class Trainer:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def forward(self, model, batch):
+    def forward(self, batch):
         with self.autocast():
             return self.forward_model(*batch.inputs)
 
     def evaluate(self, split: str) -> tuple[dict, float, int]:
+        """Metrics on ``split``, seconds taken, samples run through the (possibly compiled) model."""
         self.model.eval()
-        n, t0 = 0, time.perf_counter()
-        counted = []
+        t0, counted = time.perf_counter(), []
 
-        def forward(model, batch):
+        def forward(_model, batch):
             counted.append(batch.n_samples)
-            return self.forward(model, batch)
+            return self.forward_model(*batch.inputs)
 
         with self.autocast():  # also covers what tasks run themselves (e.g. decoding)
             metrics = self.task.evaluate(self.model, split, self.cfg.trainer.eval_batch_size, forward=forward)
         self.sync()
         self.model.train()
-        n = sum(counted)
-        return metrics, time.perf_counter() - t0, n
+        return metrics, time.perf_counter() - t0, sum(counted)
 
     def sync(self):
         if self.device.type == "cuda":
@@ -279,7 +277,7 @@ class Trainer:
             while self.step < t.max_steps and not stop.reason and self.state["stop_reason"] == "max_steps":
                 t0 = time.perf_counter()
                 batch = task.train_batch(t.batch_size)
-                logits = self.forward(model, batch)
+                logits = self.forward(batch)
                 loss = task.loss(logits, batch)
                 loss_value = loss.item()
                 if not math.isfinite(loss_value):
@@ -313,7 +311,7 @@ class Trainer:
                     run_loss, run_n = 0.0, 0
                     last_val = self.eval_val(lr)
                     last_eval = self.step
-                    if self.reached(last_val) and t.stop_at is not None:
+                    if self.reached(last_val):
                         st["stop_reason"] = "target"
                         break
                 if out_of_time:
@@ -390,8 +388,7 @@ class Trainer:
                 metrics.update({f"test/{k}": v for k, v in test.items()})
                 long_range = self.task.long_range(test)
                 for name, rows in self.task.artifacts().items():
-                    atomic_write_bytes(self.run_dir / f"{name}.jsonl",
-                                       "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode())
+                    write_jsonl(self.run_dir / f"{name}.jsonl", rows)
             except Exception as e:  # noqa: BLE001 - recorded, then raised after the summary is written
                 self.status, self.error, failure = "failed", f"test evaluation: {type(e).__name__}: {e}", e
         long_range["steps_to_target"] = st["steps_to_target"]
@@ -408,16 +405,12 @@ class Trainer:
             "speed": {"train_samples_per_s": st["samples"] / train_s, "train_tokens_per_s": st["tokens"] / train_s,
                       "step_ms": 1000 * statistics.median(times) if times else None,
                       "eval_samples_per_s": st["eval_samples"] / st["eval_time_s"] if st["eval_time_s"] else None,
-                      "peak_mem_mb": self.peak.peak_mb() if hasattr(self, "peak") else None,
-                      "peak_mem_kind": getattr(getattr(self, "peak", None), "kind", None),
+                      "peak_mem_mb": self.peak.peak_mb(), "peak_mem_kind": self.peak.kind,
                       "precision": "bf16" if self.bf16 else "fp32", "compiled": bool(t.compile)},
             "long_range": long_range,
             "task_info": {**self.task.describe(), "main_metric": self.task.main_metric,
                           "spec": self.task.spec.to_dict()},
-            "arch_info": {k: v for k, v in {"receptive_field": getattr(self.model, "receptive_field", None),
-                                            "n_layers": getattr(self.model, "n_layers", None),
-                                            "input": getattr(self.model, "input_reading", lambda: None)()}.items()
-                          if v is not None},
+            "arch_info": self.model.describe() if hasattr(self.model, "describe") else {},
             "budget": self.budget,
             "env": environment(self.device),
             "wall_s": time.perf_counter() - t_start,
@@ -426,8 +419,7 @@ class Trainer:
         if t.probes and self.status in ("completed", "interrupted"):  # after the speed/memory numbers
             long_range.update(probes.at_end(self.model, self.task, self.run_dir, st.get("probes_init")))
         write_json(self.summary_path, summary)
-        if getattr(self, "logger", None) is not None:
-            self.logger.finish(summary)
+        self.logger.finish(summary)
         if failure is not None:
             raise failure
         return summary

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness import records
+
 log = logging.getLogger("reports")
 
 SUMMARY, METRICS = "summary.json", "metrics.jsonl"
@@ -88,16 +90,9 @@ def number(v):
     return v
 
 
-def flatten(d: dict, prefix: str = "") -> dict:
+def flatten(d: dict) -> dict:
     """Nested dict → ``a.b.c`` keys, scalars only (lists stay in the records, not in the table)."""
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(flatten(v, key + "."))
-        elif v is None or isinstance(v, (str, int, float, bool)):
-            out[key] = number(v)
-    return out
+    return {k: number(v) for k, v in records.flatten(d).items() if v is None or isinstance(v, (str, int, float, bool))}
 
 
 def main_metric(summary: dict) -> tuple[str, float | None]:

@@ -160,6 +160,39 @@ class Task:
         return {}
 
 
+class EpochSampler:
+    """Shuffled epochs over ``n`` training rows from a seeded CPU ``torch.Generator`` (the same stream on every
+    device); every batch is full, the last one of an epoch running into the next. Resumable bitwise."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.gen = n, torch.Generator().manual_seed(int(seed))
+        self.epoch, self.pos = 0, 0
+        self.order = torch.randperm(n, generator=self.gen)
+
+    def next(self, batch_size: int) -> torch.Tensor:
+        """Indices (batch_size,) of the next batch."""
+        parts, need = [], batch_size
+        while need:
+            take = min(need, self.n - self.pos)
+            parts.append(self.order[self.pos:self.pos + take])
+            self.pos, need = self.pos + take, need - take
+            if self.pos == self.n:
+                self.epoch, self.pos = self.epoch + 1, 0
+                self.order = torch.randperm(self.n, generator=self.gen)
+        return torch.cat(parts)
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "pos": self.pos, "order": self.order.clone(), "gen": self.gen.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if len(state["order"]) != self.n:
+            raise ConfigError(f"the checkpoint's data order covers {len(state['order'])} training rows but this "
+                              f"task has {self.n}; resume with the same task.data settings")
+        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
+        self.order = state["order"].clone()
+        self.gen.set_state(state["gen"])
+
+
 def batches_of(n: int, batch_size: int) -> Iterator[slice]:
     for start in range(0, n, batch_size):
         yield slice(start, min(start + batch_size, n))

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torchvision.transforms import v2
 
 from harness.errors import ConfigError
-from tasks.base import IMAGE_AS, Batch, Task, TaskSpec, batches_of
+from tasks.base import IMAGE_AS, Batch, EpochSampler, Task, TaskSpec, batches_of
 
 
 @dataclass(frozen=True)
@@ -312,9 +312,7 @@ class ImageClassification(Task):
         self.data = {s: (x.to(self.device), y.to(self.device)) for s, (x, y) in self.load().items()}
         self.normalize = v2.Compose([v2.ToDtype(torch.float32, scale=True),  # uint8 0..255 → [0, 1]
                                      v2.Normalize(list(self.info.mean), list(self.info.std))])
-        self.gen = torch.Generator().manual_seed(int(seed))  # on the CPU: the same stream on every device
-        self.epoch, self.pos = 0, 0
-        self.order = torch.randperm(self.n_train, generator=self.gen)
+        self.sampler = EpochSampler(self.n_train, seed)  # its generator also draws the augmentations
 
     @property
     def n_train(self) -> int:
@@ -325,18 +323,6 @@ class ImageClassification(Task):
         _, H, W = self.spec.image_shape
         return {"rows": H, "pixels": H * W, "patches": (H // self.patch_size) * (W // self.patch_size)}[self.image_as]
 
-    def _next_indices(self, batch_size: int) -> torch.Tensor:
-        """The next ``batch_size`` positions of the shuffled epochs; a batch may run into the next epoch."""
-        parts, need = [], batch_size
-        while need:
-            take = min(need, self.n_train - self.pos)
-            parts.append(self.order[self.pos:self.pos + take])
-            self.pos, need = self.pos + take, need - take
-            if self.pos == self.n_train:
-                self.epoch, self.pos = self.epoch + 1, 0
-                self.order = torch.randperm(self.n_train, generator=self.gen)
-        return torch.cat(parts)
-
     def augment_batch(self, x: torch.Tensor) -> torch.Tensor:
         """Random crop after zero padding, and random horizontal flips, drawn per sample from the run's
         generator (``v2.RandomCrop`` on a batch would crop every image alike, from the global RNG).
@@ -346,19 +332,19 @@ class ImageClassification(Task):
         B, C, H, W = x.shape
         pad = self.info.crop_pad * self.upsample
         if pad:
-            offsets = torch.randint(0, 2 * pad + 1, (2, B), generator=self.gen).to(x.device)  # (2, B)
+            offsets = torch.randint(0, 2 * pad + 1, (2, B), generator=self.sampler.gen).to(x.device)  # (2, B)
             padded = F.pad(x, (pad, pad, pad, pad))  # (B, C, H + 2p, W + 2p)
             rows = (offsets[0][:, None] + torch.arange(H, device=x.device))[:, :, None]  # (B, H, 1)
             cols = (offsets[1][:, None] + torch.arange(W, device=x.device))[:, None, :]  # (B, 1, W)
             b = torch.arange(B, device=x.device)[:, None, None]
             x = padded.permute(0, 2, 3, 1)[b, rows, cols].permute(0, 3, 1, 2)  # (B, C, H, W)
         if self.info.flip:
-            flip = (torch.rand(B, generator=self.gen) < 0.5).to(x.device)[:, None, None, None]
+            flip = (torch.rand(B, generator=self.sampler.gen) < 0.5).to(x.device)[:, None, None, None]
             x = torch.where(flip, x.flip(-1), x)
         return x.contiguous()
 
     def train_batch(self, batch_size: int) -> Batch:
-        idx = self._next_indices(batch_size).to(self.device)
+        idx = self.sampler.next(batch_size).to(self.device)
         x, y = self.data["train"]
         images = x[idx]  # uint8 (B, C, H, W)
         if self.augment:
@@ -371,15 +357,10 @@ class ImageClassification(Task):
             yield Batch((self.normalize(x[s]),), y[s], n_tokens=len(y[s]) * self._seq_steps())
 
     def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "pos": self.pos, "order": self.order.clone(), "gen": self.gen.get_state()}
+        return self.sampler.state_dict()
 
     def load_state_dict(self, state: dict) -> None:
-        if len(state["order"]) != self.n_train:
-            raise ConfigError(f"the checkpoint's data order covers {len(state['order'])} training images but "
-                              f"this task has {self.n_train}; resume with the same task.data settings")
-        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
-        self.order = state["order"].clone()
-        self.gen.set_state(state["gen"])
+        self.sampler.load_state_dict(state)
 
     # -- metrics ---------------------------------------------------------------------------------------
     def eval_stats(self, logits: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
@@ -398,8 +379,6 @@ class ImageClassification(Task):
     def describe(self) -> dict:
         out = {"dataset": self.name, "image_shape": list(self.spec.image_shape), "upsample": self.upsample,
                "classes": list(self.info.classes), "image_as": self.image_as,
-               "image_as_applies_to": "rnn, lstm, transformer (cnn convolves the 2-D image; vit cuts "
-                                      "arch.patch_size patches)",
                "seq_len": self._seq_steps(), "val_fraction": self.val_fraction, "split_seed": self.split_seed,
                "augment": self.augment, "normalize": {"mean": list(self.info.mean), "std": list(self.info.std)},
                "source": "sklearn.datasets.load_digits" if self.name == "digits" else str(self.root)}

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 import torch
 
 from harness.errors import ConfigError
-from tasks.base import Batch, Task, batches_of
+from tasks.base import Batch, EpochSampler, Task, batches_of
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -373,35 +373,6 @@ def fit_length(ids: list[list[int]], max_len: int) -> tuple[list[list[int]], flo
 
 def longest(ids: list[list[int]], cap: int = 4096) -> int:
     return min(cap, max(1, max((len(s) for s in ids), default=1)))
-
-
-class EpochSampler:
-    """Shuffled epochs over ``n`` rows from a seeded CPU ``torch.Generator``; resumable bitwise.
-
-    Batches never cross an epoch: the last one of an epoch may be smaller.
-    """
-
-    def __init__(self, n: int, seed: int):
-        self.n, self.gen = n, torch.Generator().manual_seed(int(seed))
-        self.epoch, self.pos = 0, 0
-        self.perm = torch.randperm(n, generator=self.gen)
-
-    def next(self, batch_size: int) -> torch.Tensor:
-        """Indices (≤ batch_size,) of the next batch."""
-        idx = self.perm[self.pos:self.pos + batch_size]
-        self.pos += len(idx)
-        if self.pos >= self.n:
-            self.epoch, self.pos = self.epoch + 1, 0
-            self.perm = torch.randperm(self.n, generator=self.gen)
-        return idx
-
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "pos": self.pos, "perm": self.perm.clone(), "gen": self.gen.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
-        self.perm = state["perm"].clone()
-        self.gen.set_state(state["gen"])
 
 
 class TextTask(Task):

@@ -92,10 +92,10 @@ def test_epochs_visit_every_training_image_once():
     task = ImageClassification()
     task.setup("cpu", 0)
     n = task.n_train
-    first = torch.cat([task._next_indices(100) for _ in range(n // 100)] + [task._next_indices(n % 100)])
-    assert task.epoch == 1 and task.pos == 0
+    first = torch.cat([task.sampler.next(100) for _ in range(n // 100)] + [task.sampler.next(n % 100)])
+    assert task.sampler.epoch == 1 and task.sampler.pos == 0
     assert torch.equal(first.sort().values, torch.arange(n))
-    second = task._next_indices(n)
+    second = task.sampler.next(n)
     assert not torch.equal(first, second) and torch.equal(second.sort().values, torch.arange(n))
 
 
@@ -112,7 +112,7 @@ def test_resume_state_gives_identical_next_batches():
     for want in expected:
         got = resumed.train_batch(64)
         assert torch.equal(got.inputs[0], want.inputs[0]) and torch.equal(got.targets, want.targets)
-    assert resumed.epoch == task.epoch and resumed.pos == task.pos
+    assert resumed.sampler.epoch == task.sampler.epoch and resumed.sampler.pos == task.sampler.pos
 
 
 def test_augmentation_shifts_each_image_within_the_padding():
@@ -203,7 +203,8 @@ def test_every_architecture_trains_on_digits(cfg_factory, arch, image_as):
     assert 0.0 <= on_disk["metrics"]["test/acc"] <= 1.0 and len(on_disk["metrics"]["test/acc_per_class"]) == 10
     info = on_disk["task_info"]
     assert info["image_as"] == info["spec"]["image_as"] == image_as and info["dataset"] == "digits"
-    assert on_disk["arch"] == arch and "cnn convolves" in info["image_as_applies_to"]
+    read = {"cnn": "image as 2-D convolutions", "vit": "image as 2x2 patches"}.get(arch, f"image as {image_as}")
+    assert on_disk["arch"] == arch and on_disk["arch_info"]["input"].startswith(read)  # what the model really read
 
 
 def test_fashion_mnist_from_a_fake_root_trains_through_hydra(cfg_factory, tmp_path):
