@@ -9,7 +9,6 @@ import contextlib
 import inspect
 import math
 import signal
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -20,12 +19,13 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from harness import budget, checkpoint, probes
+from harness import budget, checkpoint, precision, probes, speed
 from harness.errors import ConfigError, DivergedError
 from harness.records import (CHECKPOINT, SUMMARY, MetricsLog, PeakMemory, environment, read_json, write_json,
                              write_jsonl)
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 
 
 # -- building -------------------------------------------------------------------------------------------
@@ -79,6 +79,9 @@ def pick_device(name: str) -> torch.device:
         raise ConfigError(f"trainer.device={name!r} is not a device; use auto, cpu or cuda") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("trainer.device=cuda but no CUDA device is available; use trainer.device=auto or cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"trainer.device={name} does not exist; this machine has {torch.cuda.device_count()} "
+                          f"CUDA device(s): use cuda:0 … cuda:{torch.cuda.device_count() - 1}")
     return device
 
 
@@ -97,8 +100,22 @@ def check_trainer(t: DictConfig) -> None:
         raise ConfigError(f"trainer.select={t.select!r} is not known; use last or best")
     if t.schedule not in ("cosine", "constant"):
         raise ConfigError(f"trainer.schedule={t.schedule!r} is not known; use cosine or constant")
-    if t.precision not in ("auto", "fp32", "bf16"):
-        raise ConfigError(f"trainer.precision={t.precision!r} is not known; use auto, fp32 or bf16")
+    if t.precision not in precision.PRECISIONS:
+        raise ConfigError(f"trainer.precision={t.precision!r} is not known; use {', '.join(precision.PRECISIONS)}")
+    if t.compile_mode not in COMPILE_MODES:
+        raise ConfigError(f"trainer.compile_mode={t.compile_mode!r} is not known; use {', '.join(COMPILE_MODES)}")
+    if t.compile_mode != "default" and not t.compile:
+        raise ConfigError(f"trainer.compile_mode={t.compile_mode} needs trainer.compile=true")
+    if not isinstance(t.warmup_measure, int) or t.warmup_measure < 0:
+        raise ConfigError(f"trainer.warmup_measure={t.warmup_measure} must be a whole number ≥ 0 (steps left out "
+                          "of the speed figures)")
+    if not isinstance(t.sync_every, int) or t.sync_every < 1:
+        raise ConfigError(f"trainer.sync_every={t.sync_every} must be a whole number ≥ 1 (steps between loss checks)")
+    if t.peak_tflops is not None and t.peak_tflops <= 0:
+        raise ConfigError(f"trainer.peak_tflops={t.peak_tflops} must be > 0, or null to look the device up")
+    if t.cuda_memory_fraction is not None and not 0 < t.cuda_memory_fraction <= 1:
+        raise ConfigError(f"trainer.cuda_memory_fraction={t.cuda_memory_fraction} must be in (0, 1], or null for "
+                          "no limit")
     if t.grad_clip is not None and t.grad_clip <= 0:
         raise ConfigError(f"trainer.grad_clip={t.grad_clip} must be > 0, or null to turn clipping off")
     if t.max_time_s is not None and t.max_time_s <= 0:
@@ -169,7 +186,8 @@ class Trainer:
         if t.threads:
             torch.set_num_threads(int(t.threads))
         self.device = pick_device(str(t.device))
-        self.bf16 = t.precision == "bf16" or (t.precision == "auto" and self.device.type == "cuda")
+        if t.cuda_memory_fraction is not None and self.device.type == "cuda":  # runs sharing one GPU
+            torch.cuda.set_per_process_memory_fraction(float(t.cuda_memory_fraction), self.device)
         torch.manual_seed(int(cfg.seed))
         if t.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
@@ -178,9 +196,15 @@ class Trainer:
         self.budget = budget.fit(cfg, self.task.spec, lambda node, spec: build(node, "arch", spec=spec))
         self.model = build(cfg.arch, "arch", spec=self.task.spec).to(self.device)
         self.params = budget.count_params(self.model)
+        self.precision, self.precision_rule = precision.choose(str(t.precision), self.device, self.params)
+        self.bf16 = self.precision == "bf16"
         self.optimizer = build(cfg.optimizer, "optimizer", params=self.model.parameters())
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(t))
-        self.forward_model = torch.compile(self.model) if t.compile else self.model
+        self.forward_model = self.model
+        if t.compile:
+            self.forward_model = torch.compile(self.model, mode=None if t.compile_mode == "default" else t.compile_mode)
+        # CUDA graphs (compile_mode=reduce-overhead) reuse their output buffers: each step is marked as new
+        self.cuda_graphs = t.compile and t.compile_mode == "reduce-overhead" and self.device.type == "cuda"
         self.arch_name, self.task_name = choice_name(cfg, "arch"), choice_name(cfg, "task")
 
     def autocast(self):
@@ -245,11 +269,14 @@ class Trainer:
             self.state["probes_init"] = probes.at_start(self.model, self.task)
         logger_cfg = OmegaConf.to_container(cfg, resolve=True)
         self.logger = build(cfg.logger, "logger", run_dir=str(self.run_dir), config=logger_cfg)
-        self.peak = PeakMemory(self.device)
-        self.step_times: list[float] = []
+        self.flops, self.peak = None, PeakMemory(self.device)
+        self.clock = speed.StepClock(self.device)
+        self.meter = speed.SpeedMeter(self.state, t.warmup_measure, compiled=bool(t.compile))
         self.status, self.error = "failed", None
         t_start = time.perf_counter() - self.state["elapsed_s"]
         try:
+            self.flops = self.count_flops()
+            self.peak = PeakMemory(self.device)  # from here: the count's activations are not the run's
             with StopFlag() as stop:
                 self.loop(stop, t_start)
                 if stop.reason:
@@ -266,66 +293,104 @@ class Trainer:
             raise
         return self.finish(t_start)
 
+    def count_flops(self) -> int:
+        """FLOPs of one training step (forward + backward) on a batch like the run's, counted once; the model,
+        the data stream and the random state are left as they were."""
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            stream = self.task.state_dict()
+            batch = self.task.train_batch(self.cfg.trainer.batch_size)
+            self.task.load_state_dict(stream)
+
+        def step_loss(model):
+            with self.autocast():
+                logits = model(*batch.inputs)
+            return self.task.loss(logits, batch)
+
+        return speed.count_flops(self.model, step_loss, self.device)
+
+    def train_step(self, batch) -> torch.Tensor:
+        """One optimizer step on ``batch``; returns its loss, detached and on the device (no host sync)."""
+        t = self.cfg.trainer
+        if self.cuda_graphs:
+            torch.compiler.cudagraph_mark_step_begin()
+        loss = self.task.loss(self.forward(batch), batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if t.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        return loss.detach()
+
+    def check(self) -> None:
+        """Wait for the device once for the steps since the last check: their losses must be finite (else the
+        first step that was not is named), their times go to the speed meter."""
+        if not self.losses:
+            return
+        values = torch.stack(self.losses).float().cpu()  # (k,) the one host sync of these k steps
+        first, self.losses = self.step - len(values) + 1, []
+        for seconds, samples, tokens in self.clock.read():
+            self.meter.add(seconds, samples, tokens)
+        bad = (~torch.isfinite(values)).nonzero().flatten().tolist()
+        if bad:
+            at = first + bad[0]
+            lr = self.scheduler.base_lrs[0] * self.scheduler.lr_lambdas[0](at - 1)
+            raise DivergedError(f"loss is {values[bad[0]].item()} at step {at} (lr {lr:.3g}); lower optimizer.lr "
+                                "or keep trainer.grad_clip on")
+        self.run_loss, self.run_n = self.run_loss + values.sum().item(), self.run_n + len(values)
+        rate = self.meter.rates()["train_samples_per_s"]
+        self.postfix.update(loss=f"{values[-1].item():.3f}", sps=f"{rate:.0f}" if rate else "-")
+        self.bar.set_postfix(self.postfix, refresh=False)
+
     def loop(self, stop: StopFlag, t_start: float):
-        t, task, model = self.cfg.trainer, self.task, self.model
-        model.train()
-        bar = tqdm(total=t.max_steps, initial=self.step, desc=f"{self.arch_name}/{self.task_name}",
-                   disable=None if t.progress == "auto" else not t.progress, dynamic_ncols=True, leave=False)
-        run_loss, run_n, last_val = 0.0, 0, {}
+        t, task = self.cfg.trainer, self.task
+        self.model.train()
+        self.bar = tqdm(total=t.max_steps, initial=self.step, desc=f"{self.arch_name}/{self.task_name}",
+                        disable=None if t.progress == "auto" else not t.progress, dynamic_ncols=True, leave=False)
+        self.losses: list[torch.Tensor] = []  # losses of the steps since the last check, on the device
+        self.run_loss, self.run_n = 0.0, 0  # summed since the last train line of metrics.jsonl
+        self.postfix: dict[str, str] = {}  # what the progress bar shows
         last_eval = self.step
         try:
             while self.step < t.max_steps and not stop.reason and self.state["stop_reason"] == "max_steps":
-                t0 = time.perf_counter()
+                self.clock.start()
                 batch = task.train_batch(t.batch_size)
-                logits = self.forward(batch)
-                loss = task.loss(logits, batch)
-                loss_value = loss.item()
-                if not math.isfinite(loss_value):
-                    raise DivergedError(f"loss is {loss_value} at step {self.step + 1} "
-                                        f"(lr {self.scheduler.get_last_lr()[0]:.3g}); lower optimizer.lr or "
-                                        "keep trainer.grad_clip on")
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if t.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-                self.optimizer.step()
-                self.scheduler.step()
-                self.sync()
-                dt = time.perf_counter() - t0
+                self.losses.append(self.train_step(batch))
+                self.clock.stop(batch.n_samples, batch.n_tokens)
                 self.step += 1
-                self.step_times.append(dt)
                 st = self.state
-                st["train_time_s"] += dt
-                st["samples"] += batch.n_samples
-                st["tokens"] += batch.n_tokens
-                run_loss, run_n = run_loss + loss_value, run_n + 1
                 st["elapsed_s"] = time.perf_counter() - t_start
                 out_of_time = t.max_time_s is not None and st["elapsed_s"] >= t.max_time_s
-                if self.step % t.eval_every == 0 or self.step == t.max_steps or out_of_time or stop.reason:
+                evaluate = self.step % t.eval_every == 0 or self.step == t.max_steps or out_of_time or stop.reason
+                save = self.step % t.ckpt_every == 0
+                if evaluate or save or len(self.losses) >= t.sync_every:
+                    self.check()
+                if evaluate:
+                    self.clock.pause()
                     lr = self.scheduler.get_last_lr()[0]
-                    speed = {"train_samples_per_s": st["samples"] / st["train_time_s"],
-                             "train_tokens_per_s": st["tokens"] / st["train_time_s"]}
-                    self.log.append({"step": self.step, "split": "train", "metrics": {"loss": run_loss / run_n},
-                                     "lr": lr, "throughput": speed, "time_s": st["elapsed_s"]})
-                    self.logger.log(self.step, {"train": {"loss": run_loss / run_n}, "lr": lr, "speed": speed})
-                    run_loss, run_n = 0.0, 0
+                    rates = self.meter.rates()
+                    self.log.append({"step": self.step, "split": "train",
+                                     "metrics": {"loss": self.run_loss / self.run_n}, "lr": lr, "throughput": rates,
+                                     "time_s": st["elapsed_s"]})
+                    self.logger.log(self.step, {"train": {"loss": self.run_loss / self.run_n}, "lr": lr,
+                                                "speed": rates})
+                    self.run_loss, self.run_n = 0.0, 0
                     last_val = self.eval_val(lr)
                     last_eval = self.step
+                    self.postfix.update({k: f"{v:.3f}" for k, v in last_val.items() if k in ("acc", "bleu")})
                     if self.reached(last_val):
                         st["stop_reason"] = "target"
                         break
                 if out_of_time:
                     st["stop_reason"] = "time"
                     break
-                if self.step % t.ckpt_every == 0:
+                if save:
+                    self.clock.pause()
                     self.save_checkpoint()
-                if self.step % 10 == 0 or self.step == 1:
-                    bar.set_postfix(loss=f"{loss_value:.3f}", **{k: f"{v:.3f}" for k, v in last_val.items()
-                                                                  if k in ("acc", "bleu")},
-                                    sps=f"{st['samples'] / st['train_time_s']:.0f}", refresh=False)
-                bar.update(self.step - bar.n)
+                self.bar.update(self.step - self.bar.n)
         finally:
-            bar.close()
+            self.bar.close()
+        self.check()
         if last_eval != self.step:  # e.g. stopped by a signal between evaluations
             self.eval_val(self.scheduler.get_last_lr()[0])
         self.save_checkpoint()
@@ -394,19 +459,19 @@ class Trainer:
         long_range["steps_to_target"] = st["steps_to_target"]
         long_range["time_to_target_s"] = st["time_to_target_s"]
         long_range["target"] = {"metric": t.stop_metric, "value": t.stop_at}
-        train_s = st["train_time_s"] or float("nan")
-        times = self.step_times[5:] or self.step_times
+        peak = speed.peak_tflops(torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else None,
+                                 self.precision, t.peak_tflops)
         summary = {
             "status": self.status, "error": self.error, "arch": self.arch_name, "task": self.task_name,
             "seed": int(self.cfg.seed), "params": self.params, "run_dir": str(self.run_dir), "step": self.step,
             "stop_reason": st["stop_reason"] if self.status == "completed" else self.status,
             "selection": {"weights": t.select, "metric": t.stop_metric, "step": selected},
             "metrics": metrics,
-            "speed": {"train_samples_per_s": st["samples"] / train_s, "train_tokens_per_s": st["tokens"] / train_s,
-                      "step_ms": 1000 * statistics.median(times) if times else None,
+            "speed": {**self.meter.summary(self.flops, peak),
                       "eval_samples_per_s": st["eval_samples"] / st["eval_time_s"] if st["eval_time_s"] else None,
                       "peak_mem_mb": self.peak.peak_mb(), "peak_mem_kind": self.peak.kind,
-                      "precision": "bf16" if self.bf16 else "fp32", "compiled": bool(t.compile)},
+                      "precision": self.precision, "precision_rule": self.precision_rule,
+                      "compiled": bool(t.compile), "compile_mode": t.compile_mode if t.compile else None},
             "long_range": long_range,
             "task_info": {**self.task.describe(), "main_metric": self.task.main_metric,
                           "spec": self.task.spec.to_dict()},

@@ -1,0 +1,194 @@
+"""Speed figures of a run: steady-state step times (warm-up and compilation reported apart), FLOPs, MFU.
+
+- :class:`StepClock` times training steps without a host sync per step: on CUDA each step's end is a recorded
+  event, read when the loop synchronises anyway (every ``trainer.sync_every`` steps); on the CPU a
+  ``perf_counter``. Consecutive steps chain (a step lasts from the previous step's end to its own), so a step's
+  time is what the run really spends per step, GPU idle gaps included.
+- :class:`SpeedMeter` keeps the sums a record needs: the first ``trainer.warmup_measure`` steps of each process
+  (CUDA start, autotuning, CUDA-graph recording) and the first compiled step are counted apart, so throughput
+  and ``step_ms`` (p50, p90) come from the steady state.
+- :func:`count_flops` counts one training step's FLOPs (forward + backward) with
+  ``torch.utils.flop_counter.FlopCounterMode``; :func:`peak_tflops` looks the device's peak up in a small table
+  of known GPUs (or takes ``trainer.peak_tflops``), and MFU = FLOPs per step / median step time / peak.
+"""
+from __future__ import annotations
+
+import re
+import statistics
+import time
+
+import torch
+from torch.utils import flop_counter
+from torch.utils.flop_counter import FlopCounterMode
+
+# Dense (no sparsity) peak TFLOP/s from the vendors' data sheets: bf16 on tensor cores, fp32 without TF32
+# (the harness leaves torch's default, TF32 off). First match of the pattern in the device name wins.
+PEAK_TFLOPS: list[tuple[str, str, dict[str, float]]] = [
+    (r"H200", "H200", {"bf16": 989.4, "fp32": 66.9}),
+    (r"H100.*PCIe", "H100 PCIe", {"bf16": 756.5, "fp32": 51.2}),
+    (r"H100.*NVL", "H100 NVL", {"bf16": 835.5, "fp32": 60.0}),
+    (r"H100", "H100 SXM", {"bf16": 989.4, "fp32": 66.9}),
+    (r"A100", "A100", {"bf16": 312.0, "fp32": 19.5}),
+    (r"L40S", "L40S", {"bf16": 362.1, "fp32": 91.6}),
+    (r"\bL4\b", "L4", {"bf16": 121.0, "fp32": 30.3}),
+    (r"\bA10\b", "A10", {"bf16": 125.0, "fp32": 31.2}),
+    (r"RTX 4090", "RTX 4090", {"bf16": 165.2, "fp32": 82.6}),
+]
+
+
+
+# FlopCounterMode has no formula for the CPU's fused attention kernel; it costs what the GPU kernels cost.
+def _cpu_attention(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    return flop_counter.sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+def _cpu_attention_backward(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None,
+                            **kwargs) -> int:
+    return flop_counter.sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
+
+
+CPU_ATTENTION = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_attention,
+                 torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_attention_backward}
+
+
+def peak_tflops(device_name: str | None, precision: str, override: float | None = None) -> tuple[float | None, str | None]:
+    """(peak TFLOP/s, where it comes from) for ``precision`` on the device called ``device_name``; (None, None)
+    for a device not in the table (e.g. a CPU) unless ``override`` (``trainer.peak_tflops``) is given."""
+    if override is not None:
+        return float(override), "trainer.peak_tflops"
+    for pattern, name, peaks in PEAK_TFLOPS:
+        if device_name and re.search(pattern, device_name) and precision in peaks:
+            return peaks[precision], f"table: {name} {precision}"
+    return None, None
+
+
+def count_flops(model: torch.nn.Module, step_loss, device: torch.device) -> int:
+    """FLOPs of one forward + backward of ``step_loss(model)`` (a scalar loss). The model is left as it was:
+    its buffers (e.g. BatchNorm statistics) and the random streams are put back, its gradients cleared. Ops
+    without a FLOP formula (e.g. the fused recurrent kernels of nn.RNN/nn.LSTM) count 0; attention counts its
+    full score matrix."""
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), FlopCounterMode(display=False, custom_mapping=CPU_ATTENTION) as fc:
+        step_loss(model).backward()
+    with torch.no_grad():
+        for b, saved in buffers:
+            b.copy_(saved)
+    model.zero_grad(set_to_none=True)
+    return int(fc.get_total_flops())
+
+
+class StepClock:
+    """``start()`` before a step, ``stop(samples, tokens)`` after it, ``pause()`` when other work (evaluation,
+    checkpoint) follows; ``read()`` (after a host sync) returns (seconds, samples, tokens) of each step stopped
+    since the last read."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+        self.last_end, self.begin, self.pending = None, None, []
+
+    def now(self):
+        if self.cuda:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            return event
+        return time.perf_counter()
+
+    def start(self) -> None:
+        self.begin = self.last_end if self.last_end is not None else self.now()
+
+    def stop(self, samples: int, tokens: int) -> None:
+        self.last_end = self.now()
+        self.pending.append((self.begin, self.last_end, samples, tokens))
+
+    def pause(self) -> None:
+        self.last_end = None
+
+    def read(self) -> list[tuple[float, int, int]]:
+        if self.cuda and self.pending:
+            self.pending[-1][1].synchronize()
+        seconds = (lambda a, b: a.elapsed_time(b) / 1000) if self.cuda else (lambda a, b: b - a)
+        out = [(seconds(a, b), n, k) for a, b, n, k in self.pending]
+        self.pending = []
+        return out
+
+
+class SpeedMeter:
+    """Running sums of the training steps (kept in the checkpoint, so a resumed run reports the whole run).
+
+    ``state``: ``train_time_s``, ``samples``, ``tokens`` over every step; ``warmup_s`` and ``compile_s`` (the
+    excluded steps); ``steady`` (``steps``, ``time_s``, ``samples``, ``tokens``) and ``step_s`` (each steady
+    step's seconds, for the percentiles). ``warmup`` steps are excluded at the start of every process (a
+    resumed run warms up again); with ``compiled``, the first step of a process is the compilation.
+    """
+
+    def __init__(self, state: dict, warmup: int, compiled: bool):
+        self.state, self.warmup, self.compiled = state, warmup, compiled
+        for key in ("train_time_s", "samples", "tokens", "warmup_s", "compile_s"):
+            state.setdefault(key, 0 if key in ("samples", "tokens") else 0.0)
+        state.setdefault("steady", {"steps": 0, "time_s": 0.0, "samples": 0, "tokens": 0})
+        state.setdefault("step_s", [])
+        self.seen = 0  # steps of this process
+        self.warm: list[tuple[float, int, int]] = []  # this process's excluded steps (compilation apart)
+
+    def add(self, seconds: float, samples: int, tokens: int) -> None:
+        st = self.state
+        st["train_time_s"] += seconds
+        st["samples"] += samples
+        st["tokens"] += tokens
+        self.seen += 1
+        if self.compiled and self.seen == 1:
+            st["compile_s"] += seconds
+        elif self.seen <= self.warmup:
+            st["warmup_s"] += seconds
+            self.warm.append((seconds, samples, tokens))
+        else:
+            steady = st["steady"]
+            steady["steps"] += 1
+            steady["time_s"] += seconds
+            steady["samples"] += samples
+            steady["tokens"] += tokens
+            st["step_s"].append(seconds)
+
+    def measured(self) -> tuple[list[float], int, int]:
+        """(step seconds, samples, tokens) the rates come from: the steady steps, or, in a run too short to
+        have any, the second half of its warm-up steps (at least one)."""
+        steady = self.state["steady"]
+        if steady["steps"]:
+            return self.state["step_s"], steady["samples"], steady["tokens"]
+        rest = self.warm[len(self.warm) // 2:]
+        return [s for s, _, _ in rest], sum(n for _, n, _ in rest), sum(t for _, _, t in rest)
+
+    def rates(self) -> dict:
+        """Training samples/s and tokens/s of the measured steps (for the metrics lines during the run)."""
+        times, samples, tokens = self.measured()
+        total = sum(times)
+        return {"train_samples_per_s": samples / total if total else None,
+                "train_tokens_per_s": tokens / total if total else None}
+
+    def summary(self, flops: int | None = None, peak: tuple[float | None, str | None] = (None, None)) -> dict:
+        """The training part of ``summary["speed"]``."""
+        times, _, _ = self.measured()
+        st = self.state
+        p50 = statistics.median(times) if times else None
+        p90 = percentile(times, 90) if times else None
+        out = {**self.rates(),
+               "step_ms": 1000 * p50 if p50 else None, "step_ms_p90": 1000 * p90 if p90 else None,
+               "measured_steps": len(times), "steady": bool(st["steady"]["steps"]),
+               "warmup_s": st["warmup_s"], "compile_s": st["compile_s"] if self.compiled else None,
+               "train_time_s": st["train_time_s"]}
+        if flops:
+            out["flops_per_step"] = flops
+            out["model_tflops"] = flops / p50 / 1e12 if p50 else None
+            if peak[0] and p50:
+                out.update(peak_tflops=peak[0], peak_source=peak[1], mfu=flops / p50 / (peak[0] * 1e12))
+        return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile with linear interpolation between the closest ranks (numpy's default)."""
+    xs = sorted(values)
+    pos = (len(xs) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
