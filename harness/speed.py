@@ -119,7 +119,8 @@ class SpeedMeter:
     ``state``: ``train_time_s``, ``samples``, ``tokens`` over every step; ``warmup_s`` and ``compile_s`` (the
     excluded steps); ``steady`` (``steps``, ``time_s``, ``samples``, ``tokens``) and ``step_s`` (each steady
     step's seconds, for the percentiles). ``warmup`` steps are excluded at the start of every process (a
-    resumed run warms up again); with ``compiled``, the first step of a process is the compilation.
+    resumed run warms up again); with ``compiled``, the first step of a process is the compilation, counted
+    apart before them.
     """
 
     def __init__(self, state: dict, warmup: int, compiled: bool):
@@ -139,7 +140,7 @@ class SpeedMeter:
         self.seen += 1
         if self.compiled and self.seen == 1:
             st["compile_s"] += seconds
-        elif self.seen <= self.warmup:
+        elif self.seen <= self.warmup + self.compiled:
             st["warmup_s"] += seconds
             self.warm.append((seconds, samples, tokens))
         else:

@@ -19,6 +19,12 @@ os.environ.setdefault("WANDB_SILENT", "true")
 torch.set_num_threads(1)
 
 ARCHS = ["rnn", "lstm", "cnn", "transformer", "vit"]
+# Where trainer.device=auto trains in these tests: expectations that depend on it are parametrised by it.
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+PEAK_MEM_KIND = {"cpu": "cpu_rss_above_start", "cuda": "cuda_max_allocated"}
+# A resumed run ends bitwise equal to an uninterrupted one on the CPU; CUDA kernels are not all bitwise
+# repeatable, so there losses may differ by this relative amount and accuracies by this absolute one.
+CUDA_RESUME_REL, CUDA_RESUME_ABS = 1e-3, 0.02
 
 # Small enough that a few steps take well under a second on a laptop CPU.
 TINY_ARCH = {
@@ -49,3 +55,31 @@ def make_cfg(tmp_path: Path, *overrides: str, tiny: bool = True) -> DictConfig:
 @pytest.fixture
 def cfg_factory(tmp_path):
     return lambda *ov, **kw: make_cfg(tmp_path, *ov, **kw)
+
+
+@pytest.fixture
+def device() -> torch.device:
+    """The device the harness trains on with trainer.device=auto."""
+    return DEVICE
+
+
+def assert_same_metrics(a: dict, b: dict, device: torch.device) -> None:
+    """Bitwise on the CPU; on CUDA within CUDA_RESUME_REL (losses) / CUDA_RESUME_ABS (accuracies)."""
+    if device.type != "cuda":
+        assert a == b
+        return
+    assert set(a) == set(b)
+    for key in a:
+        x, y = (a[key], b[key]) if isinstance(a[key], list) else ([a[key]], [b[key]])
+        tol = {"rel": CUDA_RESUME_REL} if "loss" in key else {"abs": CUDA_RESUME_ABS}
+        assert x == pytest.approx(y, **tol), key
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` check GPU-only behaviour: they run where a CUDA device is, and are skipped elsewhere."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (tests GPU-only behaviour)")
+    for item in items:
+        if item.get_closest_marker("cuda"):
+            item.add_marker(skip)

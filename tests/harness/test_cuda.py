@@ -1,0 +1,86 @@
+"""GPU-only behaviour: these tests carry the ``cuda`` marker, run wherever a CUDA device is and are skipped
+elsewhere (tests/conftest.py). Resume on CUDA is in test_resume.py (parametrised by device)."""
+import pytest
+import torch
+
+from harness import precision, speed
+from harness.train import Trainer, train
+
+pytestmark = pytest.mark.cuda
+
+COPY = ("task=copy_long", "task.delay=6", "task.n_memorize=3", "trainer.stop_at=null", "trainer.probes=false",
+        "trainer.device=cuda")
+
+
+def test_bf16_autocast_runs_the_model_in_bf16(cfg_factory, monkeypatch):
+    dtypes, real_forward = [], Trainer.forward
+
+    def forward(self, batch):
+        logits = real_forward(self, batch)
+        dtypes.append(logits.dtype)
+        return logits
+
+    monkeypatch.setattr(Trainer, "forward", forward)
+    s = train(cfg_factory(*COPY, "trainer.precision=bf16"))
+    assert set(dtypes) == {torch.bfloat16} and s["speed"]["precision"] == "bf16"
+    assert s["status"] == "completed" and 0 < s["metrics"]["test/loss"] < 10
+
+
+def test_auto_precision_on_cuda_follows_the_rule(cfg_factory):
+    small = Trainer(cfg_factory(*COPY))
+    assert small.params < precision.BF16_MIN_PARAMS and small.precision == "fp32"
+    large = Trainer(cfg_factory(*COPY, "arch.d_model=256", "arch.n_heads=4", "arch.d_ff=1024", "arch.n_layers=2"))
+    assert large.params >= precision.BF16_MIN_PARAMS
+    assert large.precision == ("bf16" if torch.cuda.is_bf16_supported() else "fp32")
+
+
+@pytest.mark.parametrize("mode", ["default", "reduce-overhead"])
+def test_compiled_training_reports_compile_time_apart(cfg_factory, mode):
+    s = train(cfg_factory(*COPY, "trainer.compile=true", f"trainer.compile_mode={mode}", "trainer.max_steps=20",
+                          "trainer.eval_every=10", "trainer.warmup_measure=3"))
+    sp = s["speed"]
+    assert s["status"] == "completed" and sp["compiled"] and sp["compile_mode"] == mode
+    assert sp["compile_s"] > 0 and sp["measured_steps"] == 16 and sp["steady"]
+    assert sp["compile_s"] > sp["step_ms"] / 1000  # compiling costs more than a steady step
+    assert all(torch.isfinite(torch.tensor(s["metrics"][k])) for k in ("val/loss", "test/loss"))
+
+
+def test_cuda_record_has_the_allocator_peak_flops_and_mfu(cfg_factory):
+    s = train(cfg_factory(*COPY))
+    sp, name = s["speed"], s["env"]["device_name"]
+    assert sp["peak_mem_kind"] == "cuda_max_allocated" and sp["peak_mem_mb"] > 0
+    assert sp["flops_per_step"] > 0 and sp["model_tflops"] > 0
+    assert ("mfu" in sp) == (speed.peak_tflops(name, sp["precision"])[0] is not None)
+    given = train(cfg_factory(*COPY, "trainer.peak_tflops=1000", "seed=1"))["speed"]
+    assert 0 < given["mfu"] < 1 and given["peak_source"] == "trainer.peak_tflops"
+
+
+def test_a_training_step_does_not_wait_for_the_gpu(cfg_factory):
+    trainer = Trainer(cfg_factory(*COPY, "task.delay=100", "trainer.batch_size=64"))
+    trainer.task.setup(trainer.device, 0)
+    trainer.step, trainer.state = 0, {}
+    clock = speed.StepClock(trainer.device)
+    for _ in range(3):  # first calls create handles and optimizer state
+        trainer.train_step(trainer.task.train_batch(64))
+    torch.cuda.synchronize()
+    losses = []
+    torch.cuda.set_sync_debug_mode("error")  # any host sync (.item(), a copy to the CPU, ...) raises
+    try:
+        for _ in range(5):
+            clock.start()
+            batch = trainer.task.train_batch(64)
+            losses.append(trainer.train_step(batch))
+            clock.stop(batch.n_samples, batch.n_tokens)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    assert torch.isfinite(torch.stack(losses)).all()
+    times = clock.read()
+    assert len(times) == 5 and all(s > 0 and n == 64 for s, n, _ in times)
+
+
+def test_memory_fraction_caps_this_process(cfg_factory):
+    trainer = Trainer(cfg_factory(*COPY, "trainer.cuda_memory_fraction=0.5"))
+    try:
+        assert torch.cuda.get_per_process_memory_fraction(trainer.device) == pytest.approx(0.5)
+    finally:
+        torch.cuda.set_per_process_memory_fraction(1.0, trainer.device)
