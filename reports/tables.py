@@ -25,7 +25,9 @@ NUMBERS = [
     ("speed.step_ms", "ms/step", 1),
     ("speed.eval_samples_per_s", "Eval samples/s", 0),
     ("speed.peak_mem_mb", "Peak MB", 1),
+    ("speed.mfu", "MFU", 3),  # model FLOPs utilisation: CUDA runs (or a given trainer.peak_tflops) only
 ]
+OPTIONAL = {"speed.mfu"}  # a column shown only when some run of the table has it (older records lack it)
 
 
 # -- grouping ---------------------------------------------------------------------------------------------
@@ -166,6 +168,8 @@ def main_table(summary: pd.DataFrame, task: str) -> pd.DataFrame:
     out["n"] = part["n"]
     out[f"test/{metric}"] = [pm(m, s) for m, s in zip(part["main_value_mean"], part["main_value_std"])]
     for col, head, digits in NUMBERS:
+        if col in OPTIONAL and part[f"{col}_mean"].isna().all():
+            continue
         out[head] = [pm(m, s, digits) for m, s in zip(part[f"{col}_mean"], part[f"{col}_std"])]
     out["Params"] = [fmt(m, 0) for m in part["params_mean"]]  # the same for every seed
     out["Steps to target (reached)"] = [steps_cell(r) for _, r in part.iterrows()]

@@ -88,6 +88,25 @@ def test_mean_std_over_seeds_on_hand_made_records(tmp_path):
     assert "200 ± 141 (2/3)" in md and "diverged" in md
 
 
+def test_mfu_is_shown_where_records_have_it_and_older_records_still_read(tmp_path):
+    def record(folder, arch, seed, speed):
+        (tmp_path / folder / f"{arch}_{seed}").mkdir(parents=True)
+        (tmp_path / folder / f"{arch}_{seed}" / "summary.json").write_text(json.dumps({
+            "status": "completed", "arch": arch, "task": "copy_long", "seed": seed, "params": 1000,
+            "metrics": {"test/acc": 0.5}, "speed": {"step_ms": 10.0, "train_samples_per_s": 100.0, **speed},
+            "long_range": {}, "task_info": {"main_metric": "acc"}}))
+
+    record("gpu", "transformer", 0, {"mfu": 0.30, "flops_per_step": 1e9})
+    record("gpu", "transformer", 1, {"mfu": 0.40, "flops_per_step": 1e9})
+    record("gpu", "lstm", 0, {})  # no MFU for this one: an empty cell
+    record("old", "transformer", 0, {})  # a record from before MFU existed
+    build_report([tmp_path / "gpu"], tmp_path / "gpu_report")
+    md = (tmp_path / "gpu_report" / "tables.md").read_text()
+    assert "| MFU |" in md and "0.350 ± 0.071" in md
+    build_report([tmp_path / "old"], tmp_path / "old_report")
+    assert "MFU" not in (tmp_path / "old_report" / "tables.md").read_text()
+
+
 def test_corrupt_partial_and_foreign_folders_are_skipped_with_one_warning_each(tmp_path, caplog, capsys):
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "summary.json").write_text("{not json")
