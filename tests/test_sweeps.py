@@ -84,3 +84,37 @@ def test_relaunched_sweep_skips_completed_runs_and_resumes_cut_ones(tmp_path):
     assert second.stderr.count("already completed") == 1 and "resuming" in second.stderr
     assert json.loads(records[0].read_text())["wall_s"] == wall[records[0]]  # not run again
     assert json.loads(records[1].read_text())["status"] == "completed"
+
+
+def test_the_gpu_seq_scaling_preset_covers_1k_to_16k_at_a_fixed_token_budget():
+    sweep = composed("experiment=seq_scaling_gpu", hydra=True)
+    assert set(sweep.hydra.sweeper.params.arch.split(",")) == {"lstm", "cnn", "transformer"}
+    assert sweep.hydra.launcher._target_.endswith("BasicLauncher")  # one run at a time on the GPU
+    assert sweep.trainer.precision == "bf16" and sweep.trainer.device == "cuda" and sweep.trainer.warmup_measure
+    lengths = []
+    for name in sweep.hydra.sweeper.params.seq_len.split(","):
+        cfg = composed("experiment=seq_scaling_gpu", f"seq_len={name}")
+        length = cfg.task.delay + 2 * cfg.task.n_memorize
+        assert cfg.trainer.batch_size * length == 65536
+        lengths.append(length)
+    assert lengths == [1024, 4096, 16384]
+
+
+def test_the_gpu_seq_scaling_preset_trains_and_records_speed_per_length(tmp_path):
+    from harness.train import train
+    from tests.conftest import make_cfg
+
+    cfg = make_cfg(tmp_path, "experiment=seq_scaling_gpu", "seq_len=1k", "arch=cnn", "arch.channels=8",
+                   "trainer.device=auto", "trainer.precision=auto", "trainer.batch_size=2", "trainer.max_steps=3",
+                   "trainer.warmup_measure=1", "trainer.threads=1", "trainer.progress=false", tiny=False)
+    s = train(cfg)
+    assert s["status"] == "completed" and s["task_info"]["seq_len"] == 1024
+    assert s["speed"]["train_tokens_per_s"] > 0 and s["speed"]["peak_mem_mb"] is not None
+    assert s["speed"]["measured_steps"] == 2
+
+
+def test_several_runs_can_share_one_gpu_through_the_joblib_launcher():
+    cfg = composed("experiment=long_range", "hydra/launcher=gpu_shared", "trainer.cuda_memory_fraction=0.24",
+                   hydra=True)
+    assert cfg.hydra.launcher._target_.endswith("JoblibLauncher") and cfg.hydra.launcher.n_jobs > 1
+    assert cfg.trainer.cuda_memory_fraction == 0.24
