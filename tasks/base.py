@@ -193,6 +193,14 @@ class EpochSampler:
         self.gen.set_state(state["gen"])
 
 
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor (e.g. a batch's indices) on ``device`` without making the host wait for the GPU: on CUDA it
+    is pinned and copied asynchronously (a copy from pageable memory would synchronise every step)."""
+    if torch.device(device).type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
 def batches_of(n: int, batch_size: int) -> Iterator[slice]:
     for start in range(0, n, batch_size):
         yield slice(start, min(start + batch_size, n))

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torchvision.transforms import v2
 
 from harness.errors import ConfigError
-from tasks.base import IMAGE_AS, Batch, EpochSampler, Task, TaskSpec, batches_of
+from tasks.base import IMAGE_AS, Batch, EpochSampler, Task, TaskSpec, batches_of, to_device
 
 
 @dataclass(frozen=True)
@@ -332,19 +332,19 @@ class ImageClassification(Task):
         B, C, H, W = x.shape
         pad = self.info.crop_pad * self.upsample
         if pad:
-            offsets = torch.randint(0, 2 * pad + 1, (2, B), generator=self.sampler.gen).to(x.device)  # (2, B)
+            offsets = to_device(torch.randint(0, 2 * pad + 1, (2, B), generator=self.sampler.gen), x.device)  # (2, B)
             padded = F.pad(x, (pad, pad, pad, pad))  # (B, C, H + 2p, W + 2p)
             rows = (offsets[0][:, None] + torch.arange(H, device=x.device))[:, :, None]  # (B, H, 1)
             cols = (offsets[1][:, None] + torch.arange(W, device=x.device))[:, None, :]  # (B, 1, W)
             b = torch.arange(B, device=x.device)[:, None, None]
             x = padded.permute(0, 2, 3, 1)[b, rows, cols].permute(0, 3, 1, 2)  # (B, C, H, W)
         if self.info.flip:
-            flip = (torch.rand(B, generator=self.sampler.gen) < 0.5).to(x.device)[:, None, None, None]
+            flip = to_device(torch.rand(B, generator=self.sampler.gen) < 0.5, x.device)[:, None, None, None]
             x = torch.where(flip, x.flip(-1), x)
         return x.contiguous()
 
     def train_batch(self, batch_size: int) -> Batch:
-        idx = self.sampler.next(batch_size).to(self.device)
+        idx = to_device(self.sampler.next(batch_size), self.device)
         x, y = self.data["train"]
         images = x[idx]  # uint8 (B, C, H, W)
         if self.augment:

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 import torch
 
 from harness.errors import ConfigError
-from tasks.base import Batch, EpochSampler, Task, batches_of
+from tasks.base import Batch, EpochSampler, Task, batches_of, to_device
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -391,7 +391,7 @@ class TextTask(Task):
         raise NotImplementedError
 
     def train_batch(self, batch_size: int) -> Batch:
-        return self.make_batch("train", self.sampler.next(batch_size).to(self.device))
+        return self.make_batch("train", to_device(self.sampler.next(batch_size), self.device))
 
     def eval_batches(self, split: str, batch_size: int):
         if split not in self.data:

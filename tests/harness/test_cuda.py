@@ -8,8 +8,8 @@ from harness.train import Trainer, train
 
 pytestmark = pytest.mark.cuda
 
-COPY = ("task=copy_long", "task.delay=6", "task.n_memorize=3", "trainer.stop_at=null", "trainer.probes=false",
-        "trainer.device=cuda")
+CUDA = ("trainer.stop_at=null", "trainer.probes=false", "trainer.device=cuda")
+COPY = ("task=copy_long", "task.delay=6", "task.n_memorize=3", *CUDA)
 
 
 def test_bf16_autocast_runs_the_model_in_bf16(cfg_factory, monkeypatch):
@@ -55,16 +55,17 @@ def test_cuda_record_has_the_allocator_peak_flops_and_mfu(cfg_factory):
     assert 0 < given["mfu"] < 1 and given["peak_source"] == "trainer.peak_tflops"
 
 
-def test_a_training_step_does_not_wait_for_the_gpu(cfg_factory):
-    trainer = Trainer(cfg_factory(*COPY, "task.delay=100", "trainer.batch_size=64"))
+@pytest.mark.parametrize("task", [("task=copy_long", "task.delay=100"),  # generated on the device
+                                  ("task=image_classification", "arch=cnn", "task.augment=true")])
+def test_a_training_step_does_not_wait_for_the_gpu(cfg_factory, task):
+    trainer = Trainer(cfg_factory(*CUDA, *task, "trainer.batch_size=64"))
     trainer.task.setup(trainer.device, 0)
-    trainer.step, trainer.state = 0, {}
     clock = speed.StepClock(trainer.device)
     for _ in range(3):  # first calls create handles and optimizer state
         trainer.train_step(trainer.task.train_batch(64))
     torch.cuda.synchronize()
     losses = []
-    torch.cuda.set_sync_debug_mode("error")  # any host sync (.item(), a copy to the CPU, ...) raises
+    torch.cuda.set_sync_debug_mode("error")  # any host sync (.item(), a copy to or from pageable memory) raises
     try:
         for _ in range(5):
             clock.start()
