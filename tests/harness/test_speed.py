@@ -113,7 +113,7 @@ def test_the_record_has_flops_and_mfu_against_the_given_peak(cfg_factory):
     assert sp["model_tflops"] == pytest.approx(achieved / 1e12) and sp["mfu"] == pytest.approx(achieved / 0.5e12)
 
 
-def test_without_a_known_peak_the_cpu_record_has_flops_but_no_mfu(cfg_factory, device):
+def test_without_a_known_peak_the_cpu_record_has_flops_but_no_mfu(cfg_factory):
     sp = train(cfg_factory(*COPY, "trainer.device=cpu"))["speed"]
     assert sp["flops_per_step"] > 0 and "mfu" not in sp
 
