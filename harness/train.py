@@ -203,8 +203,9 @@ class Trainer:
         self.forward_model = self.model
         if t.compile:
             self.forward_model = torch.compile(self.model, mode=None if t.compile_mode == "default" else t.compile_mode)
-        # CUDA graphs (compile_mode=reduce-overhead) reuse their output buffers: each step is marked as new
-        self.cuda_graphs = t.compile and t.compile_mode == "reduce-overhead" and self.device.type == "cuda"
+        # CUDA graphs (compile_mode reduce-overhead and max-autotune) reuse their output buffers: each step is
+        # marked as new
+        self.cuda_graphs = t.compile and t.compile_mode != "default" and self.device.type == "cuda"
         self.arch_name, self.task_name = choice_name(cfg, "arch"), choice_name(cfg, "task")
 
     def autocast(self):
