@@ -43,10 +43,11 @@ def settings(smoke: bool) -> dict:
                                          "16k": ["task.delay=236", "trainer.batch_size=1"]},
                 "big": ["arch=transformer", "arch.d_model=32", "arch.n_heads=2", "arch.n_layers=2", "arch.d_ff=64",
                         "task.delay=44", "trainer.batch_size=4", "trainer.precision=fp32"],
-                "compile": False, "precision": "fp32"}
+                "compile": False, "precision": "fp32",
+                "sweep": ["arch=rnn,cnn", "task.delay=10", "seed=0,1", "trainer.max_steps=5", "budget.params=null"]}
     return {"device": "cuda", "steps": 40, "warmup": 10, "default": [], "delay": 100,
             "lengths": {name: [f"seq_len={name}"] for name in ("1k", "4k", "16k")}, "big": BIG, "compile": True,
-            "precision": "bf16"}
+            "precision": "bf16", "sweep": ["task.delay=10,20", "seed=0,1", "trainer.max_steps=200"]}
 
 
 def run(overrides: list[str], s: dict) -> dict:
@@ -95,14 +96,14 @@ def default_job(s: dict) -> dict:
 
 
 def sweep(s: dict) -> list[str]:
-    """Runs per minute of a shrunk long_range sweep (5 archs × 2 delays × 2 seeds), one job at a time vs four."""
+    """Runs per minute of a shrunk long_range sweep (5 archs × 2 delays × 2 seeds, 200 steps at most), one job at a
+    time vs four sharing the GPU."""
     lines = []
     for launcher in (["hydra/launcher=basic"],
                      ["hydra/launcher=gpu_shared", "hydra.launcher.n_jobs=4", "trainer.cuda_memory_fraction=0.24"]):
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "run.py", "-m", "experiment=long_range", f"hydra.sweep.dir={tmp}",
-                   "task.delay=10,20", "seed=0,1", "trainer.max_steps=200" if s["device"] == "cuda" else
-                   "trainer.max_steps=5", "trainer.progress=false", f"trainer.device={s['device']}", *launcher]
+            cmd = [sys.executable, "run.py", "-m", "experiment=long_range", f"hydra.sweep.dir={tmp}", *s["sweep"],
+                   "trainer.progress=false", f"trainer.device={s['device']}", *launcher]
             t0 = time.perf_counter()
             proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             wall = time.perf_counter() - t0
