@@ -37,7 +37,9 @@ PEAK_TFLOPS: list[tuple[str, str, dict[str, float]]] = [
 
 
 
-# FlopCounterMode has no formula for the CPU's fused attention kernel; it costs what the GPU kernels cost.
+# Formulas FlopCounterMode lacks: the CPU's fused attention kernel (it costs what the GPU kernels cost) and the
+# fused recurrent kernels (cuDNN on CUDA, oneDNN for nn.LSTM on the CPU): each token meets every weight matrix
+# once, 2 FLOPs a weight forward, twice that backward (input and weight gradients).
 def _cpu_attention(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
     return flop_counter.sdpa_flop_count(query_shape, key_shape, value_shape)
 
@@ -47,8 +49,35 @@ def _cpu_attention_backward(grad_out_shape, query_shape, key_shape, value_shape,
     return flop_counter.sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
 
 
-CPU_ATTENTION = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_attention,
-                 torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_attention_backward}
+def _recurrent(input_shape, weight_shapes) -> int:
+    """2 · tokens · weights of the matrices in ``weight_shapes`` (input (T, B, in), (B, T, in) or packed (N, in))."""
+    tokens = 1
+    for n in input_shape[:-1]:
+        tokens *= n
+    return 2 * tokens * sum(w[0] * w[1] for w in weight_shapes if len(w) == 2)
+
+
+def _cudnn_rnn(input_shape, weight_shapes, *args, out_shape=None, **kwargs) -> int:
+    return _recurrent(input_shape, weight_shapes)
+
+
+def _cudnn_rnn_backward(input_shape, weight_shapes, *args, out_shape=None, **kwargs) -> int:
+    return 2 * _recurrent(input_shape, weight_shapes)
+
+
+def _onednn_rnn_layer(input_shape, w_ih, w_hh, *args, out_shape=None, **kwargs) -> int:
+    return _recurrent(input_shape, [w_ih, w_hh])
+
+
+def _onednn_rnn_layer_backward(input_shape, w_ih, w_hh, *args, out_shape=None, **kwargs) -> int:
+    return 2 * _recurrent(input_shape, [w_ih, w_hh])
+
+
+aten = torch.ops.aten
+FORMULAS = {aten._scaled_dot_product_flash_attention_for_cpu: _cpu_attention,
+            aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_attention_backward,
+            aten._cudnn_rnn: _cudnn_rnn, aten._cudnn_rnn_backward: _cudnn_rnn_backward,
+            aten.mkldnn_rnn_layer: _onednn_rnn_layer, aten.mkldnn_rnn_layer_backward: _onednn_rnn_layer_backward}
 
 
 def peak_tflops(device_name: str | None, precision: str, override: float | None = None) -> tuple[float | None, str | None]:
@@ -64,12 +93,12 @@ def peak_tflops(device_name: str | None, precision: str, override: float | None 
 
 def count_flops(model: torch.nn.Module, step_loss, device: torch.device) -> int:
     """FLOPs of one forward + backward of ``step_loss(model)`` (a scalar loss). The model is left as it was:
-    its buffers (e.g. BatchNorm statistics) and the random streams are put back, its gradients cleared. Ops
-    without a FLOP formula (e.g. the fused recurrent kernels of nn.RNN/nn.LSTM) count 0; attention counts its
-    full score matrix."""
+    its buffers (e.g. BatchNorm statistics) and the random streams are put back, its gradients cleared. Matrix
+    products, convolutions, attention (its full score matrix, causal or not) and recurrent kernels are counted;
+    elementwise work is not."""
     buffers = [(b, b.detach().clone()) for b in model.buffers()]
     devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices), FlopCounterMode(display=False, custom_mapping=CPU_ATTENTION) as fc:
+    with torch.random.fork_rng(devices=devices), FlopCounterMode(display=False, custom_mapping=FORMULAS) as fc:
         step_loss(model).backward()
     with torch.no_grad():
         for b, saved in buffers:

@@ -91,9 +91,23 @@ def test_attention_flops_are_counted_on_the_cpu():
     B, h, L, d = 2, 4, 16, 8
     q = torch.randn(B, h, L, d)
     with torch.no_grad(), torch.utils.flop_counter.FlopCounterMode(display=False,
-                                                                   custom_mapping=speed.CPU_ATTENTION) as fc:
+                                                                   custom_mapping=speed.FORMULAS) as fc:
         torch.nn.functional.scaled_dot_product_attention(q, q, q)
     assert fc.get_total_flops() == 2 * (2 * B * h * L * L * d)  # QKᵀ and weights·V
+
+
+@pytest.mark.parametrize("kind,gates", [(nn.LSTM, 4), (nn.GRU, 3), (nn.RNN, 1)])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_recurrent_flops_are_counted_whichever_kernel_runs(kind, gates, bidirectional):
+    B, T, I, H, layers = 3, 7, 5, 6, 2
+    rnn = kind(I, H, num_layers=layers, bidirectional=bidirectional, batch_first=True)
+    x = torch.randn(B, T, I, requires_grad=True)
+    flops = speed.count_flops(rnn, lambda m: m(x)[0].sum(), torch.device("cpu"))
+    d = 2 if bidirectional else 1
+    weights = d * gates * H * (I + H) + (layers - 1) * d * gates * H * (d * H + H)  # w_ih and w_hh of each layer
+    # forward, then input and weight gradients; kernels run op by op (the CPU's GRU and RNN) skip the gradient
+    # into the initial state, a step's worth of one matrix
+    assert flops == pytest.approx(3 * 2 * B * T * weights, rel=0.03)
 
 
 @pytest.mark.parametrize("name,prec,expected", [
