@@ -110,6 +110,14 @@ def test_recurrent_flops_are_counted_whichever_kernel_runs(kind, gates, bidirect
     assert flops == pytest.approx(3 * 2 * B * T * weights, rel=0.03)
 
 
+def test_the_cudnn_formula_counts_every_layer_and_direction():
+    T, B, I, H = 7, 3, 5, 6  # a 2-layer bidirectional LSTM: cuDNN gets w_ih, w_hh, b_ih, b_hh per layer and direction
+    weights = [(4 * H, I), (4 * H, H), (4 * H,), (4 * H,)] * 2 + [(4 * H, 2 * H), (4 * H, H), (4 * H,), (4 * H,)] * 2
+    forward = speed.FORMULAS[torch.ops.aten._cudnn_rnn]((T, B, I), weights)
+    assert forward == 2 * T * B * (2 * 4 * H * (I + H) + 2 * 4 * H * (2 * H + H))
+    assert speed.FORMULAS[torch.ops.aten._cudnn_rnn_backward]((T, B, I), weights) == 2 * forward
+
+
 @pytest.mark.parametrize("name,prec,expected", [
     ("NVIDIA H100 80GB HBM3", "bf16", 989.4), ("NVIDIA H100 PCIe", "bf16", 756.5), ("NVIDIA H200", "fp32", 66.9),
     ("NVIDIA A100-SXM4-80GB", "bf16", 312.0), ("NVIDIA A10", "bf16", 125.0), ("NVIDIA L4", "fp32", 30.3),
