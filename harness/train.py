@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
+import os
 import signal
 import sys
 import time
@@ -190,6 +191,8 @@ class Trainer:
             torch.cuda.set_per_process_memory_fraction(float(t.cuda_memory_fraction), self.device)
         torch.manual_seed(int(cfg.seed))
         if t.deterministic:
+            if self.device.type == "cuda":  # cuBLAS is repeatable only with a fixed workspace (else: a warning a matmul)
+                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.utils.deterministic.fill_uninitialized_memory = False  # NaN-filling new tensors costs ~20%/step
         self.task = build(cfg.task, "task")

@@ -114,3 +114,12 @@ def test_memory_fraction_caps_this_process(cfg_factory):
         assert torch.cuda.get_per_process_memory_fraction(trainer.device) == pytest.approx(0.5)
     finally:
         torch.cuda.set_per_process_memory_fraction(1.0, trainer.device)
+
+
+def test_a_deterministic_cuda_run_makes_cublas_repeatable_without_warnings(cfg_factory, monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = train(cfg_factory(*COPY))
+    assert s["status"] == "completed" and s["config"]["trainer"]["deterministic"]
+    assert not [w for w in caught if "CUBLAS_WORKSPACE_CONFIG" in str(w.message)]
