@@ -61,22 +61,3 @@ def check(settings: dict, cls, prefix: str) -> None:
             continue
         if fits(value, hints[key]) is False:
             raise ConfigError(f"{prefix}.{key}={value!r} must be {words(hints[key])}")
-
-
-def whole(name: str, value, low: int | None = None, allow_none: bool = False) -> int | None:
-    """``value`` as an int when it is a whole number (≥ ``low``); one ConfigError line otherwise."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low):
-        bound = f" ≥ {low}" if low is not None else ""
-        raise ConfigError(f"{name}={value!r} must be a whole number{bound}{', or null' if allow_none else ''}")
-    return value
-
-
-def number(name: str, value, allow_none: bool = False) -> float | None:
-    """``value`` when it is a number (int or float); one ConfigError line otherwise."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name}={value!r} must be a number{', or null' if allow_none else ''}")
-    return value

@@ -11,17 +11,12 @@ import sys
 from pathlib import Path
 
 from harness import checkpoint
-from harness.errors import ConfigError
+from harness.errors import ConfigError, first_line
 
 MAY_CHANGE = ("trainer.max_steps", "trainer.max_time_s", "trainer.eval_every", "trainer.ckpt_every",
               "trainer.resume", "trainer.progress", "trainer.device", "run_dir")
 MAY_CHANGE_PREFIXES = ("logger.",)
 REQUIRED = ("step", "model", "optimizer", "scheduler", "task", "rng", "state")
-
-
-def first_line(e: BaseException, limit: int = 160) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0][:limit] if text else ''}".rstrip(": ")
 
 
 def differences(old, new, prefix: str = "") -> list[str]:

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from harness import budget, checkpoint, config_types, lock, probes, resume_check
-from harness.errors import ConfigError, DivergedError
+from harness.errors import ConfigError, DivergedError, number, whole
 from harness.records import (CHECKPOINT, METRICS, SUMMARY, MetricsLog, PeakMemory, atomic_write_bytes, environment,
                              read_record, remove_temp_files, write_json, write_jsonl)
 from harness.signals import StopFlag, StopRequested
@@ -85,12 +85,12 @@ def pick_device(name: str) -> torch.device:
 
 def check_trainer(t: DictConfig) -> None:
     for key in ("max_steps", "batch_size", "eval_every", "eval_batch_size", "ckpt_every"):
-        config_types.whole(f"trainer.{key}", t[key], low=1)
-    config_types.whole("trainer.warmup_steps", t.warmup_steps, low=0)
-    config_types.whole("trainer.threads", t.threads, low=1, allow_none=True)
-    config_types.number("trainer.min_lr_ratio", t.min_lr_ratio)
+        whole(f"trainer.{key}", t[key], low=1)
+    whole("trainer.warmup_steps", t.warmup_steps, low=0)
+    whole("trainer.threads", t.threads, low=1, allow_none=True)
+    number("trainer.min_lr_ratio", t.min_lr_ratio)
     for key in ("stop_at", "grad_clip", "max_time_s"):
-        config_types.number(f"trainer.{key}", t[key], allow_none=True)
+        number(f"trainer.{key}", t[key], allow_none=True)
     for key in ("resume", "compile", "deterministic", "probes"):
         if not isinstance(t[key], bool):
             raise ConfigError(f"trainer.{key}={t[key]!r} must be true or false")
