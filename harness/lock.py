@@ -47,9 +47,10 @@ def hold(run_dir: Path):
         raise ConfigError(f"{run_dir} is in use by another archbench process (pid {holder}); wait for it to end, "
                           "or choose another hydra.run.dir") from None
     try:
-        with open(path, "r+") as f:
-            f.write(str(os.getpid()))
-            f.truncate()
+        path.write_text(str(os.getpid()))  # opened without O_CREAT races: the file exists, the lock is ours
         yield run_dir
     finally:
-        lock.release()
+        try:
+            path.write_text("")  # a free folder names no holder
+        finally:
+            lock.release()

@@ -79,3 +79,14 @@ def restore(what: str, load_fn, state, path: Path) -> None:
     except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as e:
         raise ConfigError(f"{path} does not fit this run's {what} ({first_line(e)}); resume with the settings "
                           "it was written with (.hydra/config.yaml), or move it away to start over") from None
+
+
+def load_optimizer(optimizer, state: dict) -> None:
+    """``optimizer.load_state_dict(state)``, refusing the state of another kind of optimizer (torch would load
+    it and fail at the next step, e.g. ``KeyError: 'momentum'``)."""
+    have = set(optimizer.state_dict()["param_groups"][0]) - {"params"}
+    got = set(state["param_groups"][0]) - {"params"} if state.get("param_groups") else set()
+    if have != got:
+        raise ValueError(f"it holds the state of an optimizer with settings {sorted(got)}, this one has "
+                         f"{sorted(have)}")
+    optimizer.load_state_dict(state)

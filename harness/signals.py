@@ -11,6 +11,8 @@ import signal
 
 import torch
 
+from harness import faults
+
 
 class StopRequested(KeyboardInterrupt):
     """A signal asked the run to stop while it was evaluating, decoding or probing."""
@@ -44,10 +46,16 @@ class StopFlag:
             raise StopRequested(self.reason)
 
     @contextlib.contextmanager
-    def watching(self):
-        """Raise StopRequested at the next ``nn.Module`` call after a signal (evaluation, decoding, probes)."""
+    def watching(self, phase: str):
+        """Raise StopRequested at the next ``nn.Module`` call after a signal (evaluation, decoding, probes).
+        ``phase`` names the moment for :mod:`harness.faults`."""
         self.check()
-        handle = torch.nn.modules.module.register_module_forward_pre_hook(self.check)
+
+        def hook(*_):
+            faults.point(phase)
+            self.check()
+
+        handle = torch.nn.modules.module.register_module_forward_pre_hook(hook)
         try:
             yield
         finally:

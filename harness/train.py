@@ -19,7 +19,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from harness import budget, checkpoint, config_types, lock, probes, resume_check
+from harness import budget, checkpoint, config_types, faults, lock, probes, resume_check
 from harness.errors import ConfigError, DivergedError, number, whole
 from harness.records import (CHECKPOINT, METRICS, SUMMARY, MetricsLog, PeakMemory, atomic_write_bytes, environment,
                              read_record, remove_temp_files, write_json, write_jsonl)
@@ -203,7 +203,8 @@ class Trainer:
         """Continue from checkpoint ``ck`` (settings already checked against this launch's)."""
         t, path = self.cfg.trainer, self.ckpt_path
         resume_check.restore("model", self.model.load_state_dict, ck["model"], path)
-        resume_check.restore("optimizer", self.optimizer.load_state_dict, ck["optimizer"], path)
+        resume_check.restore("optimizer", lambda s: resume_check.load_optimizer(self.optimizer, s), ck["optimizer"],
+                             path)
         resume_check.restore("schedule", self.scheduler.load_state_dict, ck["scheduler"], path)
         resume_check.restore("task's data stream", self.task.load_state_dict, ck["task"], path)
         checkpoint.set_rng_state(ck["rng"], self.device)
@@ -241,7 +242,7 @@ class Trainer:
         t_start = time.perf_counter() - self.state["elapsed_s"]
         try:
             if self.step == 0 and t.probes:  # long-range probes at initialisation (a resumed run keeps its own)
-                with stop.watching():
+                with stop.watching("probes_start"):
                     self.state["probes_init"] = probes.at_start(self.model, self.task)
             self.loop(stop, t_start)
             if stop.reason:
@@ -282,6 +283,7 @@ class Trainer:
                 if t.grad_clip:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
                 self.optimizer.step()
+                faults.point("step")
                 self.scheduler.step()
                 self.sync()
                 dt = time.perf_counter() - t0
@@ -317,7 +319,7 @@ class Trainer:
         the time budget; True = stop training."""
         st, t = self.state, self.cfg.trainer
         if st["eval_due"]:
-            with stop.watching():
+            with stop.watching("eval"):
                 self.last_val = self.eval_val()
             st["eval_due"] = False
             if self.reached(self.last_val):
@@ -390,7 +392,7 @@ class Trainer:
         metrics, long_range, failure = {f"val/{k}": v for k, v in val.items()}, {}, None
         if self.status == "completed":  # an interrupted run keeps its last validation metrics only
             try:
-                with self.stop.watching():
+                with self.stop.watching("test"):
                     test, dt, n = self.evaluate("test")
                 st["eval_time_s"] += dt
                 st["eval_samples"] += n
@@ -407,7 +409,7 @@ class Trainer:
         peak_mb = self.peak.peak_mb()  # before the probes
         if t.probes and self.status == "completed":
             try:
-                with self.stop.watching():
+                with self.stop.watching("probes"):
                     long_range.update(probes.at_end(self.model, self.task, self.run_dir, st.get("probes_init")))
             except KeyboardInterrupt as e:
                 self.interrupted(e, "the probes")
