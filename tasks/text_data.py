@@ -138,12 +138,15 @@ def load_local(folder: Path, columns: list[str], cache_dir: Path) -> tuple[dict,
         if all(holds_no_rows(p) for p in paths):  # datasets cannot read empty files: say so plainly
             raise ConfigError(f"the {split} split of {folder} is empty ({[p.name for p in paths]} hold no rows); "
                               "every split needs at least one row")
+        datasets.disable_progress_bars()  # converting a small local file is instant: no bars on stderr
         try:
             ds = datasets.load_dataset(kinds.pop(), data_files=[str(p) for p in paths], split="train",
                                        cache_dir=str(cache_dir / "datasets"))
         except Exception as e:  # noqa: BLE001 - any parse failure is a data problem the user must fix
             raise ConfigError(f"could not read the {split} files {[p.name for p in paths]} in {folder}: "
                               f"{checks.explain_read_error(paths, e)}") from None
+        finally:
+            datasets.enable_progress_bars()
         splits[split] = ds
         identity["files"][split] = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in paths]
     return splits, identity
