@@ -13,6 +13,7 @@ import json
 import pytest
 import torch
 
+from harness import resume_check
 from harness.errors import ConfigError
 from harness.train import train
 from tests.conftest import make_cfg
@@ -39,8 +40,11 @@ def test_resume_with_other_settings_is_refused_listing_the_keys(finished):
 def test_resume_may_change_the_budget_eval_checkpoint_and_reporting_keys(finished, tmp_path):
     (finished / "summary.json").unlink()  # cut at its end (a completed run is returned as it is)
     s = train(make_cfg(tmp_path, *SHORT, "trainer.resume=true", "trainer.max_steps=20", "trainer.eval_every=5",
-                       "trainer.ckpt_every=4", "trainer.progress=true", "trainer.device=cpu", tiny=False))
+                       "trainer.ckpt_every=4", "trainer.progress=true", tiny=False))
     assert s["status"] == "completed" and s["step"] == 20
+    keys = ["trainer.device", "trainer.max_time_s", "trainer.resume", "logger._target_", "logger.mode", "run_dir",
+            "task.delay", "trainer.batch_size", "seed"]
+    assert resume_check.refused(keys) == ["task.delay", "trainer.batch_size", "seed"]
 
 
 def test_resume_of_a_completed_run_with_other_settings_is_refused_too(finished, tmp_path):
