@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import warnings
 
 import torch
 
 from harness import faults
+
+# The stop check is meant to fire at the compiled module's call too (trainer.compile=true): no warning for that.
+warnings.filterwarnings("ignore", message=r"Using `torch.compile\(module\)` when there are global hooks")
 
 
 class StopRequested(KeyboardInterrupt):

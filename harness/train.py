@@ -228,7 +228,7 @@ class Trainer:
         self.step, self.stop = 0, stop
         self.state = {"steps_to_target": None, "time_to_target_s": None, "train_time_s": 0.0, "samples": 0,
                       "tokens": 0, "eval_time_s": 0.0, "eval_samples": 0, "stop_reason": "max_steps",
-                      "elapsed_s": 0.0, "best": None, "run_loss": 0.0, "run_n": 0}
+                      "elapsed_s": 0.0, "best": None, "run_loss": 0.0, "run_n": 0, "eval_due": False}
         self.best_weights = None  # the weights at the best validation result, with trainer.select=best
         self.step_times: list[float] = []
         if ck is not None:
