@@ -199,8 +199,8 @@ def long_range_tables(lr: pd.DataFrame, task: str) -> dict[str, pd.DataFrame]:
     part["row"] = part.apply(lambda r: r["arch"] + "".join(f" ({x})" for x in (r["source"] if several else "",
                                                                                r["setting"]) if x), axis=1)
     cells = {
-        f"test/{metric} by delay": part.apply(lambda r: f"{pm(r['main_value_mean'], r['main_value_std'])} "
-                                                        f"(n={r['n']}{'; ' + r['not_averaged'] if r['not_averaged'] else ''})",
+        f"test/{metric} by delay": part.apply(lambda r: f"{pm(r['main_value_mean'], r['main_value_std'])} (n={r['n']}"
+                                                        + (f"; {r['not_averaged']})" if r["not_averaged"] else ")"),
                                               axis=1),
         "steps to solve by delay": part.apply(steps_cell, axis=1),
     }

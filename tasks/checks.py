@@ -86,7 +86,8 @@ def class_ids(splits: dict[str, dict[str, list]], column: str, path: str, num_cl
                        "task.label_map")
             else:
                 found = sorted({str(values[i]) for i in bad})[:10]
-                fix = f"map them to class ids 0..K-1, e.g. 'task.label_map={{{','.join(f'{v}:{i}' for i, v in enumerate(found))}}}'"
+                pairs = ",".join(f"{v}:{i}" for i, v in enumerate(found))
+                fix = f"map them to class ids 0..K-1, e.g. 'task.label_map={{{pairs}}}'"
             raise ConfigError(f"{column!r} in the {split} split of {path} holds {kinds} values, not integer class "
                               f"ids ({len(bad)} rows: {rows_text(bad)}; e.g. {', '.join(examples)}); {fix}")
         cols[column] = [int(v) for v in values]

@@ -163,7 +163,8 @@ class Translation(TextTask):
         return {"data": self.path, "src": self.src_col, "tgt": self.tgt_col, "tokenizer": self.kind,
                 "joint_vocab": self.joint, "vocab_size": self.spec.vocab_size,
                 "tgt_vocab_size": self.spec.tgt_vocab_size, "max_len": self.max_len, "tgt_max_len": self.tgt_max_len,
-                "rows": self.sizes, "rows_dropped_empty": self.dropped, "validation_carved": self.carved, "truncated_share": self.truncated,
+                "rows": self.sizes, "rows_dropped_empty": self.dropped, "validation_carved": self.carved,
+                "truncated_share": self.truncated,
                 "decoding": {"beam": self.beam, "length_penalty": self.length_penalty,
                              "max_decode_len": self.max_decode_len, "decode_max": self.decode_max},
                 "tokenizer_files": [str(f) for f in self.tokenizer_files if f]}

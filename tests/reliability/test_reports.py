@@ -27,9 +27,11 @@ def record(folder, seed, acc, delay=10):
         "config": {"seed": seed, "task": {"delay": delay}}}))
 
 
-def test_n_counts_the_values_averaged_and_the_others_are_shown_apart(tmp_path):
+def test_n_counts_the_values_averaged_and_the_others_are_shown_apart(tmp_path, capsys):
     for seed, acc in enumerate([0.5, 0.7, "nan", None, "absent", "inf"]):
         record(tmp_path / "runs" / f"s{seed}", seed, acc)
+    assert reports_main([str(tmp_path / "runs"), "--out", str(tmp_path / "report")]) == 0
+    assert "| lstm | 2 | 1 NaN, 1 inf, 2 missing | 0.600 ± 0.141 |" in capsys.readouterr().out  # the terminal
     rep = build_report([tmp_path / "runs"], tmp_path / "report")
     row = tables.summarize(rep.frame).iloc[0]
     assert (row["n"], row["runs"]) == (2, 6)
