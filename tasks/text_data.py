@@ -349,7 +349,8 @@ def pad_sequences(seqs: list[list[int]], pad: int = PAD) -> torch.Tensor:
 
 
 def fit_length(ids: list[list[int]], max_len: int) -> tuple[list[list[int]], float]:
-    """Truncate to ``max_len`` (an empty text becomes ``[UNK]`` so no row is all padding); share truncated."""
+    """Truncate to ``max_len`` (a text that tokenizes to nothing becomes ``[UNK]`` so no row is all padding;
+    empty texts were refused or dropped when loading); share truncated."""
     cut = sum(len(s) > max_len for s in ids)
     return [s[:max_len] or [UNK] for s in ids], cut / max(1, len(ids))
 
