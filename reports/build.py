@@ -64,7 +64,9 @@ def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Repor
         for task in sorted(summary["task"].unique()) if len(summary) else []:
             rep.sections.append((f"{task}: test {summary.loc[summary.task == task, 'main_metric'].iloc[0]}, "
                                  "speed and memory by architecture",
-                                 "mean ± std over seeds (n runs); completed runs only", tb.main_table(summary, task)))
+                                 "mean ± std over seeds; n = runs averaged (NaN, inf and missing values are never "
+                                 "averaged: they are counted under Not averaged); completed runs only",
+                                 tb.main_table(summary, task)))
         lr = tb.long_range(frame)
         for task in sorted(lr["task"].unique()) if len(lr) else []:
             for title, table in tb.long_range_tables(lr, task).items():
@@ -131,8 +133,8 @@ def terminal_summary(rep: Report, dirs: list[str]) -> str:
     for title, _, table in rep.sections:
         if title.startswith("Skipped") or title.startswith("Runs not"):
             continue
-        keep = [c for c in table.columns if c in ("Source", "Arch", "Setting", "n") or c.startswith("test/")
-                or c.startswith("delay") or c in ("ms/step", "Params")]
+        keep = [c for c in table.columns if c in ("Source", "Arch", "Setting", "n", "Not averaged", "ms/step", "Params")
+                or c.startswith(("test/", "delay"))]
         lines += ["", title, tb.to_markdown(table[keep])]
     lines += ["", f"report: {rep.out / 'index.html'}  (tables.md, results.csv, {len(rep.figures)} figures)"]
     return "\n".join(lines)
