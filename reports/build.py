@@ -14,6 +14,7 @@ import pandas as pd
 
 from reports import figures as figs
 from reports import tables as tb
+from reports import tuning
 from reports.load import Records, find_records, to_frame
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1300px;color:#222}
@@ -73,6 +74,7 @@ def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Repor
         bad = tb.not_completed(frame)
         if len(bad):
             rep.sections.append(("Runs not completed", "not averaged into the tables above", bad))
+    rep.sections += tuning.sections(dirs)
     if records.skipped:
         rep.sections.append(("Skipped folders", "not readable as archbench run records",
                              pd.DataFrame(records.skipped, columns=["path", "why"])))
@@ -128,8 +130,11 @@ def write_index(rep: Report, dirs: list[str], images: dict[str, bytes]) -> None:
 
 def terminal_summary(rep: Report, dirs: list[str]) -> str:
     lines = [header(rep, dirs)]
-    for title, _, table in rep.sections:
+    for title, note, table in rep.sections:
         if title.startswith("Skipped") or title.startswith("Runs not"):
+            continue
+        if title.startswith("Tuning"):
+            lines += ["", title, note]
             continue
         keep = [c for c in table.columns if c in ("Source", "Arch", "Setting", "n") or c.startswith("test/")
                 or c.startswith("delay") or c in ("ms/step", "Params")]
