@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
@@ -45,6 +46,7 @@ class TuneRecord(Callback):
     """Hydra callback of ``experiment=tune`` (``hydra.callbacks.tune``)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        HydraConfig.instance().set_config(config)  # the sweep folder's name reads ${hydra:runtime.choices...}
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)  # the sqlite study is created before any job runs
         setting = "\n".join(config.hydra.overrides.task) + "\n"
@@ -59,6 +61,7 @@ class TuneRecord(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         import optuna
 
+        HydraConfig.instance().set_config(config)
         sweeper, sweep_dir = config.hydra.sweeper, Path(config.hydra.sweep.dir)
         study = optuna.load_study(study_name=sweeper.study_name, storage=sweeper.storage)
         runs = run_overrides(sweep_dir)

@@ -1,5 +1,5 @@
-"""Turn run folders into a report folder: results.csv, tables.md, tables.html, figures/*.png and a
-self-contained index.html (tables and base64-embedded figures)."""
+"""Turn run folders into a report folder: results.csv, tables.md, tables.html, figures/*.png, a
+self-contained index.html (tables and base64-embedded figures) and the interactive explore.html."""
 from __future__ import annotations
 
 import base64
@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from reports import explore
 from reports import figures as figs
 from reports import tables as tb
 from reports import tuning
@@ -90,6 +91,7 @@ def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Repor
 
     write_tables(rep, dirs)
     write_index(rep, dirs, images)
+    explore.write_explorer(out, frame, records.runs, CSS)
     return rep
 
 
@@ -139,5 +141,6 @@ def terminal_summary(rep: Report, dirs: list[str]) -> str:
         keep = [c for c in table.columns if c in ("Source", "Arch", "Setting", "n") or c.startswith("test/")
                 or c.startswith("delay") or c in ("ms/step", "Params")]
         lines += ["", title, tb.to_markdown(table[keep])]
-    lines += ["", f"report: {rep.out / 'index.html'}  (tables.md, results.csv, {len(rep.figures)} figures)"]
+    lines += ["", f"report: {rep.out / 'index.html'}  (tables.md, results.csv, {len(rep.figures)} figures)",
+              f"explorer: {rep.out / 'explore.html'}  (attention, positional encoding, hidden states, gradients)"]
     return "\n".join(lines)

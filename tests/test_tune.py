@@ -17,7 +17,9 @@ TINY = ["task.delay=3", "task.n_memorize=2", "task.n_val=16", "task.n_test=16", 
         "trainer.eval_every=3", "trainer.batch_size=8", "trainer.progress=false", "trainer.probes=false"]
 
 
-def tune(sweep_dir: Path, n_trials: int, *extra: str) -> subprocess.CompletedProcess:
+def tune(root: Path, n_trials: int, *extra: str) -> subprocess.CompletedProcess:
+    """experiment=tune in ``root/lstm_copy_long`` (named through ${hydra:runtime.choices…}, as by default)."""
+    sweep_dir = f"{root}/${{hydra:runtime.choices.arch}}_${{hydra:runtime.choices.task}}"
     cmd = [sys.executable, "run.py", "-m", "experiment=tune", "arch=lstm", "task=copy_long", *TINY, *extra,
            "hydra/launcher=basic", f"hydra.sweep.dir={sweep_dir}", f"hydra.sweeper.n_trials={n_trials}"]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
@@ -31,18 +33,19 @@ def trials(sweep_dir: Path) -> list[dict]:
 
 def test_tune_writes_trials_and_best_overrides_resumes_its_study_and_keeps_it_to_one_setting(tmp_path):
     first = tune(tmp_path, 2)
+    sweep = tmp_path / "lstm_copy_long"
     assert first.returncode == 0, first.stderr[-3000:]
-    assert (tmp_path / "optuna.db").exists()
-    rows = trials(tmp_path)
+    assert (sweep / "optuna.db").exists()
+    rows = trials(sweep)
     assert [r["trial"] for r in rows] == ["0", "1"] and {r["state"] for r in rows} == {"COMPLETE"}
     tuned = {"optimizer.lr", "optimizer.weight_decay", "arch.dropout", "budget.width"}
     assert tuned <= set(rows[0])
     best = max(rows, key=lambda r: float(r["value"]))
-    summary = json.loads((tmp_path / best["run"] / "summary.json").read_text())
+    summary = json.loads((sweep / best["run"] / "summary.json").read_text())
     assert summary["metrics"]["val/acc"] == float(best["value"])  # scored on validation
     assert summary["budget"]["width"] == int(best["budget.width"]) == summary["config"]["arch"]["hidden"]
 
-    lines = (tmp_path / "best_overrides.txt").read_text().split()
+    lines = (sweep / "best_overrides.txt").read_text().split()
     assert all("=" in line for line in lines) and "arch=lstm" in lines and "task=copy_long" in lines
     assert not any(line.startswith("experiment=") for line in lines)
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
@@ -52,16 +55,16 @@ def test_tune_writes_trials_and_best_overrides_resumes_its_study_and_keeps_it_to
 
     again = tune(tmp_path, 1)  # the same command continues the same study
     assert again.returncode == 0, again.stderr[-3000:]
-    assert [r["trial"] for r in trials(tmp_path)] == ["0", "1", "2"]
-    assert len(list(tmp_path.rglob("summary.json"))) == 3
+    assert [r["trial"] for r in trials(sweep)] == ["0", "1", "2"]
+    assert len(list(sweep.rglob("summary.json"))) == 3
 
-    rep = build_report([tmp_path], tmp_path / "report")  # the report lists the trials, best first
+    rep = build_report([sweep], sweep / "report")  # the report lists the trials, best first
     (title, note, table), = [s for s in rep.sections if s[0].startswith("Tuning")]
-    assert len(table) == 3 and table["Value"].iloc[0] == max(float(r["value"]) for r in trials(tmp_path))
+    assert len(table) == 3 and table["Value"].iloc[0] == max(float(r["value"]) for r in trials(sweep))
     assert "3 trials, 3 completed" in note and "arch=lstm" in note
-    assert "Tuning:" in (tmp_path / "report" / "index.html").read_text()
+    assert "Tuning:" in (sweep / "report" / "index.html").read_text()
 
     other = tune(tmp_path, 1, "seed=1")  # one study, one setting
     assert other.returncode == 2
     assert other.stderr.count("error:") == 1 and "was started with the overrides" in other.stderr
-    assert len(trials(tmp_path)) == 3 and len(list(tmp_path.rglob("summary.json"))) == 3
+    assert len(trials(sweep)) == 3 and len(list(sweep.rglob("summary.json"))) == 3
