@@ -47,9 +47,10 @@ bench: $(STAMP)
 report: $(STAMP)
 	$(PY) -m reports $(or $(RUNS),runs) $(if $(OUT),--out $(OUT))
 
-# renders the report's index.html in headless Chromium (apt-get install chromium) to screenshot.png
-report-check: report
+# renders the report's index.html and explore.html in headless Chromium to screenshot.png and explore.png
+report-check: report browser
 	$(PY) benchmarks/report_check.py $(or $(OUT),$(or $(RUNS),runs)/report)
+	$(PY) benchmarks/report_check.py $(or $(OUT),$(or $(RUNS),runs)/report)/explore.html --out $(or $(OUT),$(or $(RUNS),runs)/report)/explore.png
 
 clean-venv:
 	rm -rf $(VENV)
