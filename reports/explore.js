@@ -59,7 +59,7 @@
          {title: {text: `${run().label}: ${layer.name}, head ${$("head").value}`},
           xaxis: Object.assign({title: {text: "key (attended) position"}}, ticks(k, z[0].length)),
           yaxis: Object.assign({title: {text: "query position"}, autorange: "reversed"}, ticks(q, z.length)),
-          height: Math.min(900, 260 + 7 * z.length)});
+          height: Math.min(900, 260 + 12 * z.length)});
   }
 
   // -- positional encoding -----------------------------------------------------------------------------

@@ -163,7 +163,8 @@ def hidden_view(z: dict | None) -> dict:
         layers.append({"x": rounded(xy[:, 0], 3), "y": rounded(xy[:, 1], 3), "explained": rounded(ratio, 3),
                        "position": meta["pos"].tolist(), "seq": meta["seq"].tolist(),
                        "text": meta["text"].tolist() if meta["text"] is not None else None,
-                       "cls": meta["cls"].tolist() if meta["cls"] is not None else None})
+                       "cls": None if meta["cls"] is None else  # a negative label is the ignore index
+                       [int(c) if c >= 0 else None for c in meta["cls"]]})
     return {"names": names, "cka": rounded(np.array(cka), 3), "layers": layers}
 
 
