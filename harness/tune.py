@@ -22,6 +22,7 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 SETTING, TRIALS, BEST = "setting.txt", "trials.csv", "best_overrides.txt"
@@ -42,11 +43,25 @@ def without_experiment(overrides: list[str]) -> list[str]:
     return [o for o in overrides if not o.startswith(("experiment=", "+experiment="))]
 
 
+def check_direction(config: DictConfig) -> None:
+    """Refuse a study that would maximize a metric the task declares lower-is-better (or the reverse)."""
+    declared = getattr(get_class(config.task._target_), "directions", None) or {}
+    metric = str(config.trainer.stop_metric)
+    want = {"max": "maximize", "min": "minimize"}.get(declared.get(metric.removeprefix("val/")))
+    direction = config.hydra.sweeper.direction
+    direction = getattr(direction, "name", str(direction))
+    if want and direction != want:
+        print(f"error: trainer.stop_metric={metric} is better {'higher' if want == 'maximize' else 'lower'} but "
+              f"hydra.sweeper.direction={direction}; pass hydra.sweeper.direction={want}", file=sys.stderr)
+        sys.exit(2)
+
+
 class TuneRecord(Callback):
     """Hydra callback of ``experiment=tune`` (``hydra.callbacks.tune``)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         HydraConfig.instance().set_config(config)  # the sweep folder's name reads ${hydra:runtime.choices...}
+        check_direction(config)
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)  # the sqlite study is created before any job runs
         setting = "\n".join(config.hydra.overrides.task) + "\n"

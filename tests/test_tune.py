@@ -8,10 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
 from tests.conftest import CONF, ROOT
 
+from harness.tune import TuneRecord
 from reports import build_report
+from tasks.copy_long import CopyLong
 
 TINY = ["task.delay=3", "task.n_memorize=2", "task.n_val=16", "task.n_test=16", "trainer.max_steps=3",
         "trainer.eval_every=3", "trainer.batch_size=8", "trainer.progress=false", "trainer.probes=false"]
@@ -68,3 +72,26 @@ def test_tune_writes_trials_and_best_overrides_resumes_its_study_and_keeps_it_to
     assert other.returncode == 2
     assert other.stderr.count("error:") == 1 and "was started with the overrides" in other.stderr
     assert len(trials(sweep)) == 3 and len(list(sweep.rglob("summary.json"))) == 3
+
+
+class DirectedCopy(CopyLong):
+    directions = {"acc": "max", "loss": "min"}  # as every task declares them (Task.directions)
+
+
+@pytest.mark.parametrize("metric, direction, refused", [("val/loss", "maximize", True), ("val/loss", "minimize", False),
+                                                        ("val/acc", "maximize", False), ("val/acc", "minimize", True)])
+def test_the_study_direction_must_match_the_metric(tmp_path, capsys, metric, direction, refused):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(config_name="config", return_hydra_config=True,
+                      overrides=["experiment=tune", f"trainer.stop_metric={metric}", f"hydra.sweeper.direction={direction}",
+                                 f"hydra.sweep.dir={tmp_path}", f"task._target_={__name__}.DirectedCopy"])
+    try:
+        if refused:
+            with pytest.raises(SystemExit) as e:
+                TuneRecord().on_multirun_start(cfg)
+            assert e.value.code == 2 and capsys.readouterr().err.count("error:") == 1
+        else:
+            TuneRecord().on_multirun_start(cfg)
+            assert (tmp_path / "setting.txt").exists()
+    finally:
+        HydraConfig.instance().cfg = None  # the callback set Hydra's global config; later tests run without
