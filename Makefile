@@ -20,6 +20,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 venv: $(STAMP)
+	@echo "$(VENV) uses $$($(PY) --version)"
 
 run: $(STAMP)
 	$(PY) run.py $(ARGS)
