@@ -66,15 +66,19 @@ def texts(z: dict, key: str, n: int) -> list[str] | None:
 
 
 # -- per run ----------------------------------------------------------------------------------------------
-def attention_view(run_dir: Path) -> dict:
-    """Maps, layer names and the query/key token texts of ``attention.npz`` (or a note why there are none)."""
+def attention_view(run_dir: Path, seq2seq: bool = False) -> dict:
+    """Maps, layer names and the query/key token texts of ``attention.npz`` (or a note why there are none).
+    Records written before layers had names label no seq2seq layer (which are the decoder's is unknown)."""
     z = load_npz(run_dir / ATTENTION_FILE)
     if z is None:
         return {"note": "no attention maps in this run (attention models on token tasks write attention.npz)"}
     if "_error" in z:
         return {"note": f"attention.npz unreadable: {z['_error']}"}
     keys = layer_keys(z)
-    names = texts(z, "names", len(keys)) or [f"layer {i}" for i in range(len(keys))]
+    names = texts(z, "names", len(keys))
+    if names is None and seq2seq:
+        z = {k: v for k, v in z.items() if not k.endswith(("text", "tokens"))}
+    names = names or [f"layer {i}" for i in range(len(keys))]
     layers = []
     for key, name in zip(keys, names):
         w = z[key].astype(np.float32)[:, :MAX_POS, :MAX_POS]  # (heads, L, S)
@@ -187,7 +191,8 @@ def run_views(df: pd.DataFrame) -> tuple[list[dict], int]:
     for _, r in runs.head(MAX_RUNS).iterrows():
         run_dir = Path(r["path"])
         hidden = load_npz(run_dir / HIDDEN_FILE)
-        views.append({"label": run_label(r), "path": str(run_dir), "attention": attention_view(run_dir),
+        seq2seq = r.get("task_info.spec.output_kind") == "sequence"
+        views.append({"label": run_label(r), "path": str(run_dir), "attention": attention_view(run_dir, seq2seq),
                       "pe": pe_view(hidden),
                       "hidden": hidden_view(hidden)})
     return views, max(0, len(runs) - MAX_RUNS)

@@ -101,6 +101,14 @@ def test_seq2seq_attention_shows_source_and_target_tokens(tmp_path):
     assert np.array(cross["weights"]).shape == (2, 4, 5)
 
 
+def test_unnamed_seq2seq_layers_get_no_token_labels(tmp_path):
+    z = write_seq2seq_attention(tmp_path)
+    del z["names"]
+    np.savez(tmp_path / "attention.npz", **z)  # the format before names: which layer is the decoder's is unknown
+    assert all(l["query_text"] is None and l["key_text"] is None for l in attention_view(tmp_path, True)["layers"])
+    assert attention_view(tmp_path, False)["layers"][0]["key_text"] == ["the", "cat", "sat", "down", "."]
+
+
 def test_long_maps_are_cropped_with_a_note(tmp_path):
     L = MAX_POS + 7
     np.savez(tmp_path / "attention.npz", tokens=np.zeros(L, int), layer0=np.full((1, L, L), 1 / L, np.float16))
