@@ -44,6 +44,11 @@ def rounded(a: np.ndarray, digits: int = DIGITS) -> list:
     return out.tolist()
 
 
+def significant(a: np.ndarray, digits: int = DIGITS) -> list:
+    """A 1-D float array rounded to significant digits (gradient norms span many decades); NaN → None."""
+    return [float(f"{v:.{digits}g}") if math.isfinite(v) else None for v in np.asarray(a, dtype=np.float64)]
+
+
 def load_npz(path: Path) -> dict[str, np.ndarray] | None:
     if not path.exists():
         return None
@@ -199,6 +204,13 @@ def run_views(df: pd.DataFrame) -> tuple[list[dict], int]:
 
 
 # -- across runs ------------------------------------------------------------------------------------------
+def mean_over_runs(rows: list[list[float]]) -> np.ndarray:
+    """Column means over the runs' curves, leaving out NaN (a distance no run measured stays NaN)."""
+    a = np.array(rows, dtype=np.float64)
+    ok = np.isfinite(a)
+    return np.where(ok.any(0), np.where(ok, a, 0).sum(0) / np.maximum(ok.sum(0), 1), np.nan)
+
+
 def grad_views(df: pd.DataFrame, runs_by_path: dict[str, dict]) -> list[dict]:
     """Per task and setting: each arch's gradient norm by distance at init and at the end (mean over seeds)."""
     out = []
@@ -219,7 +231,7 @@ def grad_views(df: pd.DataFrame, runs_by_path: dict[str, dict]) -> list[dict]:
                     rows = [[v if isinstance(v, (int, float)) and math.isfinite(v) and v > 0 else np.nan
                              for v in (c.get(when) or [])] for c in per_run if c.get(when)]
                     rows = [r for r in rows if len(r) == len(curve["distance"])]
-                    curve[when] = rounded(np.nanmean(np.array(rows, dtype=np.float64), axis=0), 8) if rows else None
+                    curve[when] = significant(mean_over_runs(rows)) if rows else None
                 curves.append(curve)
             if curves:
                 settings.append({"name": setting or "all runs", "curves": curves})

@@ -57,6 +57,19 @@ def test_explorer_is_written_self_contained_from_real_runs(runs, tmp_path):
     assert all((w is None and g is None) or g == pytest.approx(w, rel=1e-3) for w, g in zip(want, got))
 
 
+def test_gradient_curves_are_averaged_over_seeds_keeping_tiny_values(tmp_path):
+    for seed, end in [(0, [1.0, 1e-9, None]), (1, [3.0, 2e-9, None])]:
+        (tmp_path / str(seed)).mkdir()
+        (tmp_path / str(seed) / "summary.json").write_text(json.dumps({
+            "status": "completed", "arch": "lstm", "task": "copy_long", "seed": seed, "metrics": {}, "speed": {},
+            "long_range": {"grad_norm_by_distance": {"distance": [0, 1, 2], "init": [1.0, 0.5, 0.25], "end": end}}}))
+    records = find_records([tmp_path])
+    (task,) = grad_views(to_frame(records.runs), {r["_dir"]: r for r in records.runs})
+    (curve,) = task["settings"][0]["curves"]
+    assert curve["n"] == 2 and curve["init"] == [1.0, 0.5, 0.25]
+    assert curve["end"] == [2.0, 1.5e-9, None]  # significant digits, not decimals; no value stays missing
+
+
 def test_hidden_states_view_from_a_hand_written_file(tmp_path):
     z = write_hidden(tmp_path, N=6, L=10, d=8, K=2)
     view = hidden_view(dict(np.load(tmp_path / "hidden.npz")))
