@@ -30,6 +30,7 @@ class Verdict:
     rule: str
     evidence: dict = field(default_factory=dict)
     condition: str | None = None
+    key: str = ""  # the number that decided it, in a few words (the README table's column)
     caveats: list[str] = field(default_factory=list)
 
     def __post_init__(self):
@@ -37,8 +38,12 @@ class Verdict:
             raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")
 
     def to_dict(self) -> dict:
-        return {"verdict": self.verdict, "condition": self.condition, "rule": self.rule,
-                "evidence": self.evidence, "caveats": self.caveats}
+        return {"verdict": self.verdict, "condition": self.condition, "key": self.key or self.shortfall(),
+                "rule": self.rule, "evidence": self.evidence, "caveats": self.caveats}
+
+    def shortfall(self) -> str:
+        why = self.evidence.get("insufficient") or []
+        return (why[0] + (f" (+{len(why) - 1} more)" if len(why) > 1 else "")) if why else ""
 
 
 # -- reading records ------------------------------------------------------------------------------------------
@@ -118,14 +123,17 @@ def c1_speed(runs: list[dict], min_seeds: int = 2) -> Verdict:
         rows.append({"length": L, "transformer/lstm": vs_lstm.to_dict(), "transformer/rnn": vs_rnn.to_dict(),
                      "faster": ok})
     ev = {"device": devices, "by_length": rows}
+    last = rows[-1]
+    key = (f"L={last['length']}: transformer/lstm {last['transformer/lstm']['value']:.2f}×, "
+           f"transformer/rnn {last['transformer/rnn']['value']:.2f}×")
     if all(faster):
-        return Verdict(SUPPORTED, rule, ev, condition=f"at every length measured ({lengths[0]}–{lengths[-1]}) on {', '.join(devices)}")
+        return Verdict(SUPPORTED, rule, ev, key=key, condition=f"at every length measured ({lengths[0]}–{lengths[-1]}) on {', '.join(devices)}")
     if not any(faster):
-        return Verdict(NOT_SUPPORTED, rule, ev, condition=f"at no length measured on {', '.join(devices)}")
+        return Verdict(NOT_SUPPORTED, rule, ev, key=key, condition=f"at no length measured on {', '.join(devices)}")
     first = faster.index(True)
     if all(faster[first:]):
-        return Verdict(MIXED, rule, ev, condition=f"supported for L ≥ {lengths[first]} on {', '.join(devices)}")
-    return Verdict(MIXED, rule, ev, condition="faster at lengths " + ", ".join(str(L) for L, f in zip(lengths, faster) if f))
+        return Verdict(MIXED, rule, ev, key=key, condition=f"supported for L ≥ {lengths[first]} on {', '.join(devices)}")
+    return Verdict(MIXED, rule, ev, key=key, condition="faster at lengths " + ", ".join(str(L) for L, f in zip(lengths, faster) if f))
 
 
 # -- C2: long-range dependencies --------------------------------------------------------------------------------
@@ -157,11 +165,13 @@ def c2_long_range(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
     rank = lambda d: -1 if d is None else d  # noqa: E731
     beats = [a for a in ("lstm", "rnn") if rank(solved["transformer"]) > rank(solved[a])]
     ev = {"delays": delays, "largest_solved": solved, "test_acc_by_delay": acc}
+    key = "largest delay solved: " + ", ".join(f"{a} {solved[a] if solved[a] is not None else 'none'}"
+                                               for a in ("transformer", "lstm", "rnn"))
     if len(beats) == 2:
-        return Verdict(SUPPORTED, rule, ev)
+        return Verdict(SUPPORTED, rule, ev, key=key)
     if beats:
-        return Verdict(MIXED, rule, ev, condition=f"the transformer reaches further than {beats[0]} only")
-    return Verdict(NOT_SUPPORTED, rule, ev)
+        return Verdict(MIXED, rule, ev, key=key, condition=f"the transformer reaches further than {beats[0]} only")
+    return Verdict(NOT_SUPPORTED, rule, ev, key=key)
 
 
 # -- C3: no vanishing gradient through time ---------------------------------------------------------------------
@@ -199,15 +209,16 @@ def c3_gradients(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
     if missing:
         return inconclusive(rule, [f"{a}: no gradient-by-distance curves in ≥ 2 runs" for a in missing], ev)
     t = est["transformer"]
+    key = "slope (decades/step): " + ", ".join(f"{a} {est[a].value:+.4f}" for a in ("transformer", "lstm", "rnn"))
     flat = (t.lo >= -FLAT and t.hi <= FLAT) or (t.lo <= 0 <= t.hi)
     decaying = [a for a in ("rnn", "lstm") if est[a].below(0)]
     if flat and len(decaying) == 2:
-        return Verdict(SUPPORTED, rule, ev)
+        return Verdict(SUPPORTED, rule, ev, key=key)
     if not flat and t.below(-FLAT) or not decaying:
-        return Verdict(NOT_SUPPORTED, rule, ev)
+        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
     cond = ("the transformer's gradient is flat but only " + decaying[0] + "'s decays") if flat else \
         "recurrent gradients decay, but the transformer's is not flat either"
-    return Verdict(MIXED, rule, ev, condition=cond)
+    return Verdict(MIXED, rule, ev, key=key, condition=cond)
 
 
 # -- C4: positional encoding is needed for order ----------------------------------------------------------------
@@ -241,9 +252,10 @@ def c4_positions(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
                 if m is not None:
                     ev[f"{task}, {'causal' if causal else 'bidirectional'}, {pe}: test acc"] = m.to_dict()
     gap = stats.difference(acc(need[0]), acc(need[1]))
+    key = f"copy acc, sinusoidal − none: {gap.text()}"
     if gap.value >= MARGIN and gap.above(0):
-        return Verdict(SUPPORTED, rule, ev)
-    return Verdict(NOT_SUPPORTED, rule, ev)
+        return Verdict(SUPPORTED, rule, ev, key=key)
+    return Verdict(NOT_SUPPORTED, rule, ev, key=key)
 
 
 # -- C5: multiple heads -----------------------------------------------------------------------------------------
@@ -272,11 +284,12 @@ def c5_heads(runs: list[dict], min_seeds: int = MIN_SEEDS, metric: str = "metric
     if not div:
         return inconclusive(rule, ["no head-diversity measurements"], ev)
     better, diverse = gain.above(0), sum(d > b for d, b in div) * 2 > len(div)
+    key = f"{best} heads − 1 head: {gain.text()}; diverse beyond baseline in {ev['diversity_above_baseline']}"
     if better and diverse:
-        return Verdict(SUPPORTED, rule, ev)
+        return Verdict(SUPPORTED, rule, ev, key=key)
     if not better and not diverse:
-        return Verdict(NOT_SUPPORTED, rule, ev)
-    return Verdict(MIXED, rule, ev, condition="more heads score better but do not differ beyond the baseline"
+        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
+    return Verdict(MIXED, rule, ev, key=key, condition="more heads score better but do not differ beyond the baseline"
                    if better else "heads differ, but more heads do not score better")
 
 
@@ -323,11 +336,13 @@ def c6_locality(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
         holds.append(short.value < 0.5 and tr.value >= 0.9 and (cover is None or cover.value >= 0.9))
         contradicts.append(short.value >= 0.9)
     ev = {"copy": rows, "images": image_finding(runs)}
+    key = "; ".join(f"delay {r['delay']}: short cnn {r['cnn_short']['value']:.2f}, transformer "
+                    f"{r['transformer']['value']:.2f}" for r in rows)
     if all(holds):
-        return Verdict(SUPPORTED, rule, ev)
+        return Verdict(SUPPORTED, rule, ev, key=key)
     if any(contradicts):
-        return Verdict(NOT_SUPPORTED, rule, ev)
-    return Verdict(MIXED, rule, ev, condition="holds at delays " + ", ".join(str(d) for d, h in zip(delays, holds) if h))
+        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
+    return Verdict(MIXED, rule, ev, key=key, condition="holds at delays " + ", ".join(str(d) for d, h in zip(delays, holds) if h))
 
 
 def image_finding(runs: list[dict]) -> dict:
@@ -370,11 +385,12 @@ def c7_abstraction(runs: list[dict], min_seeds: int = MIN_SEEDS, arch: str = "tr
         return inconclusive(rule, ["probe accuracy or CKA by depth missing (needs ≥ 3 layers and the probes)"], ev)
     need = 2 * min_seeds / 3
     rises, falls = sum(rise) >= need, sum(fall) >= need
+    key = f"probe acc rises in {sum(rise)}/{len(rise)} seeds, CKA to input falls in {sum(fall)}/{len(fall)}"
     if rises and falls:
-        return Verdict(SUPPORTED, rule, ev)
+        return Verdict(SUPPORTED, rule, ev, key=key)
     if not rises and not falls:
-        return Verdict(NOT_SUPPORTED, rule, ev)
-    return Verdict(MIXED, rule, ev, condition="probe accuracy rises with depth, but CKA to the input does not fall"
+        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
+    return Verdict(MIXED, rule, ev, key=key, condition="probe accuracy rises with depth, but CKA to the input does not fall"
                    if rises else "states move away from the input, but the label is not more linearly readable")
 
 
@@ -401,11 +417,12 @@ def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float
                 if f == fraction:
                     gains[a] = d
     yes = [a for a in archs if gains[a].above(0)]
+    key = f"gain at {fraction:g} of labels: " + ", ".join(f"{a} {gains[a].value:+.3f}" for a in archs)
     if len(yes) == len(archs):
-        return Verdict(SUPPORTED, rule, ev)
+        return Verdict(SUPPORTED, rule, ev, key=key)
     if not yes:
-        return Verdict(NOT_SUPPORTED, rule, ev)
-    return Verdict(MIXED, rule, ev, condition="supported for " + ", ".join(yes))
+        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
+    return Verdict(MIXED, rule, ev, key=key, condition="supported for " + ", ".join(yes))
 
 
 # -- C9: attention weights are interpretable --------------------------------------------------------------------
@@ -436,9 +453,10 @@ def c9_interpretable(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
     ev = {"alignment_per_seed": rates}
     if len(rates) < min_seeds:
         return inconclusive(rule, ["alignment rates missing (needs attention.npz from the probes)"], ev)
+    key = "best head's alignment per seed: " + ", ".join(f"{r:.2f}" for r in rates)
     if sum(r >= ALIGNED for r in rates) * 3 >= 2 * len(rates):
-        return Verdict(SUPPORTED, rule, ev)
-    return Verdict(NOT_SUPPORTED, rule, ev)
+        return Verdict(SUPPORTED, rule, ev, key=key)
+    return Verdict(NOT_SUPPORTED, rule, ev, key=key)
 
 
 # -- C10: residual + LayerNorm make deep training stable --------------------------------------------------------
@@ -483,11 +501,12 @@ def c10_residual_norm(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
     rate = lambda k: np.mean([failed_run(r, get(r, "config.trainer.stop_at")) for r in cells[(deep, k)]])  # noqa: E731
     base, ablated = rate("post-norm"), {k: rate(k) for k in ("no residual", "no layernorm")}
     broken = [k for k, v in ablated.items() if v > 0.5]
+    key = f"failure rate at depth {deep}: post-norm {base:.0%}, " + ", ".join(f"{k} {v:.0%}" for k, v in ablated.items())
     if base == 0 and len(broken) == 2:
-        return Verdict(SUPPORTED, rule, ev)
+        return Verdict(SUPPORTED, rule, ev, key=key)
     if not broken or base > 0.5:
-        return Verdict(NOT_SUPPORTED, rule, ev)
-    return Verdict(MIXED, rule, ev, condition=f"at depth {deep} only {broken[0]} breaks training" if base == 0
+        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
+    return Verdict(MIXED, rule, ev, key=key, condition=f"at depth {deep} only {broken[0]} breaks training" if base == 0
                    else "the seed's block fails too in some seeds")
 
 
