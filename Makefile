@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast venv bench report report-check clean-venv
+.PHONY: run test test-fast venv bench report report-check claims clean-venv
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; archbench needs Python 3.11 (set PYTHON=...)"; exit 1; }
@@ -35,6 +35,11 @@ report: $(STAMP)
 # renders the report's index.html in headless Chromium (apt-get install chromium) to screenshot.png
 report-check: report
 	$(PY) benchmarks/report_check.py $(or $(OUT),$(or $(RUNS),runs)/report)
+
+# the claims report: every claim's sweep (conf/claims/$(PRESET).yaml), then verdicts in runs/claims/$(PRESET)/report
+PRESET ?= quick
+claims: $(STAMP)
+	HF_DATASETS_OFFLINE=$${HF_DATASETS_OFFLINE:-0} $(PY) -m reports.claims.sweeps --preset $(PRESET) $(if $(CLAIMS_OUT),--out $(CLAIMS_OUT))
 
 clean-venv:
 	rm -rf $(VENV)

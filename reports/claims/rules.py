@@ -310,14 +310,14 @@ def head_diversity(maps: np.ndarray) -> float | None:
 
 # -- C6: CNNs are local, attention is global --------------------------------------------------------------------
 def c6_locality(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
-    rule = (f"copy task at several delays: a cnn whose receptive field is smaller than the distance to bridge "
+    rule = (f"copy task at several delays: a cnn whose receptive field does not reach back the distance to bridge "
             f"(delay + n) must fail (test acc < 0.5) while the transformer, and a cnn whose receptive field covers "
             f"the distance, succeed (≥ 0.9) at the same delays; supported if so at every such delay, not supported "
             "if the short-sighted cnn succeeds there; images (cnn vs vit at 10% and 100% of the labels) are "
             "reported as a finding, not a verdict")
     copy = [r for r in runs if "copy" in str(r.get("task"))]
     dist = lambda r: get(r, "long_range.distance") or ((get(r, "config.task.delay") or 0) + (get(r, "config.task.n_memorize") or 0))  # noqa: E731
-    reach = lambda r: "covers" if (get(r, "arch_info.receptive_field") or 0) >= dist(r) else "short"  # noqa: E731
+    reach = lambda r: "covers" if conv_reach(r) >= dist(r) else "short"  # noqa: E731
     key = lambda r: (r.get("arch"), reach(r) if r.get("arch") == "cnn" else "-", get(r, "config.task.delay"))  # noqa: E731
     cells = group(copy, key)
     delays = sorted({k[2] for k in cells if k[0] == "cnn" and k[1] == "short" and k[2] is not None})
@@ -343,6 +343,12 @@ def c6_locality(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
     if any(contradicts):
         return Verdict(NOT_SUPPORTED, rule, ev, key=key)
     return Verdict(MIXED, rule, ev, key=key, condition="holds at delays " + ", ".join(str(d) for d, h in zip(delays, holds) if h))
+
+
+def conv_reach(run: dict) -> int:
+    """How far back an output position sees: the whole receptive field when causal, half of it otherwise."""
+    rf = get(run, "arch_info.receptive_field") or 0
+    return rf - 1 if get(run, "config.arch.causal") else (rf - 1) // 2
 
 
 def image_finding(runs: list[dict]) -> dict:
