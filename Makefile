@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast venv browser bench report report-check clean-venv
+.PHONY: run test test-fast venv browser bench report report-check claims clean-venv
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON)" && command -v $(PYTHON) >/dev/null || { echo "error: no Python found (looked for python3.11, python3.12, python3.13, python3.10, python3); archbench needs Python 3.11–3.13 (set PYTHON=...)"; exit 1; }
@@ -52,6 +52,11 @@ report: $(STAMP)
 report-check: report browser
 	$(PY) benchmarks/report_check.py $(or $(OUT),$(or $(RUNS),runs)/report)
 	$(PY) benchmarks/report_check.py $(or $(OUT),$(or $(RUNS),runs)/report)/explore.html --out $(or $(OUT),$(or $(RUNS),runs)/report)/explore.png
+
+# the claims report: every claim's sweep (conf/claims/$(PRESET).yaml), then verdicts in runs/claims/$(PRESET)/report
+PRESET ?= quick
+claims: $(STAMP)
+	$(PY) -m reports.claims.sweeps --preset $(PRESET) $(if $(CLAIMS_OUT),--out $(CLAIMS_OUT))
 
 clean-venv:
 	rm -rf $(VENV)
