@@ -37,8 +37,8 @@ def setting_keys(runs: pd.DataFrame) -> list[str]:
     """Config columns (without the ``config.`` prefix) whose value differs between ``runs``."""
     keys = []
     budget_width = None
-    if "config.budget.params" in runs and runs["config.budget.params"].notna().any() and \
-            "config.budget.width_key" in runs:
+    if "config.budget.width_key" in runs and any(c in runs and runs[c].notna().any()
+                                                 for c in ("config.budget.params", "config.budget.width")):
         budget_width = f"arch.{runs['config.budget.width_key'].dropna().iloc[0]}"  # an outcome of the budget
     for col in runs.columns:
         if not col.startswith("config."):
