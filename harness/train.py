@@ -182,8 +182,8 @@ class Trainer:
             source.check_task(self.task)
         self.budget = budget.fit(cfg, self.task.spec, lambda node, spec: build(node, "arch", spec=spec))
         self.model = build(cfg.arch, "arch", spec=self.task.spec).to(self.device)
+        self.params = budget.count_params(self.model)  # all of them, also those init_freeze holds fixed
         self.init = source.load(self.model, cfg.get("init_freeze"), cfg.get("init_weights", True)) if source else None
-        self.params = budget.count_params(self.model)
         self.optimizer = build(cfg.optimizer, "optimizer", params=[p for p in self.model.parameters() if p.requires_grad])
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(t))
         self.forward_model = torch.compile(self.model) if t.compile else self.model

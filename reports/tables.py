@@ -13,7 +13,9 @@ import re
 
 import pandas as pd
 
-IGNORED_KEYS = ("seed", "run_dir", "trainer.resume", "trainer.progress", "trainer.threads")
+# init_from names each seed's own source run (as run_dir names the run); init_weights and the record's init tell
+# pre-trained runs apart
+IGNORED_KEYS = ("seed", "run_dir", "trainer.resume", "trainer.progress", "trainer.threads", "init_from")
 IGNORED_PREFIXES = ("logger.",)
 SHOWN_KEYS = 3
 
