@@ -184,7 +184,8 @@ class Trainer:
         self.model = build(cfg.arch, "arch", spec=self.task.spec).to(self.device)
         self.params = budget.count_params(self.model)  # all of them, also those init_freeze holds fixed
         self.init = source.load(self.model, cfg.get("init_freeze"), cfg.get("init_weights", True)) if source else None
-        self.optimizer = build(cfg.optimizer, "optimizer", params=[p for p in self.model.parameters() if p.requires_grad])
+        trainable = [p for p in self.model.parameters() if p.requires_grad]  # all but what init_freeze holds
+        self.optimizer = build(cfg.optimizer, "optimizer", params=trainable)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(t))
         self.forward_model = torch.compile(self.model) if t.compile else self.model
         self.arch_name, self.task_name = choice_name(cfg, "arch"), choice_name(cfg, "task")

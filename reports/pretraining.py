@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from reports.tables import ARCH_ORDER, arch_rank, pm
+from reports.tables import ARCH_ORDER, arch_rank, pm, row_heads
 
 KEYS = ["source", "task", "arch", "fraction"]
 
@@ -61,9 +61,7 @@ def gains(pairs: pd.DataFrame) -> pd.DataFrame:
 def table(g: pd.DataFrame, task: str) -> pd.DataFrame:
     part = g[g["task"] == task]
     metric = part["metric"].iloc[0]
-    out = pd.DataFrame({"Arch": part["arch"]})
-    if part["source"].nunique() > 1:
-        out.insert(0, "Source", part["source"])
+    out = row_heads(part)
     out["Setting"] = [f"train_fraction={f:g}" for f in part["fraction"]]
     out["Pre-trained on"] = part["pretrain"]
     out["n"] = [f"{a}/{b}" for a, b in zip(part["n_scratch"], part["n_pre"])]

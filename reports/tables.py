@@ -156,13 +156,19 @@ def steps_cell(row) -> str:
         else f"– {reached}"
 
 
+def row_heads(part: pd.DataFrame) -> pd.DataFrame:
+    """The first columns of a display table: Arch, with Source before it when the rows come from several."""
+    out = pd.DataFrame({"Arch": part["arch"]})
+    if part["source"].nunique() > 1:
+        out.insert(0, "Source", part["source"])
+    return out
+
+
 def main_table(summary: pd.DataFrame, task: str) -> pd.DataFrame:
     """The display table of one task: one row per arch (and setting)."""
     part = summary[summary["task"] == task]
     metric = part["main_metric"].iloc[0]
-    out = pd.DataFrame({"Arch": part["arch"]})
-    if part["source"].nunique() > 1:
-        out.insert(0, "Source", part["source"])
+    out = row_heads(part)
     if part["setting"].astype(bool).any():
         out["Setting"] = part["setting"]
     out["n"] = part["n"]

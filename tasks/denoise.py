@@ -15,9 +15,9 @@ from __future__ import annotations
 import torch
 
 from harness.errors import ConfigError
-from tasks.base import Batch, TaskSpec, check_train_fraction, token_metrics, token_stats
-from tasks.text_data import (BOS, EOS, N_SENTINELS, PAD, TextTask, check_data_keys, load_text_data, pad_sequences,
-                             tokenize_column)
+from tasks.base import Batch, TaskSpec
+from tasks.corpus import CorpusTask
+from tasks.text_data import BOS, EOS, N_SENTINELS, PAD, pad_sequences
 
 
 def span_counts(length: int, noise_density: float, mean_span: float) -> tuple[int, int]:
@@ -61,7 +61,7 @@ def rebuild(src: list[int], tgt: list[int], sentinels: list[int]) -> list[int]:
     return out
 
 
-class Denoise(TextTask):
+class Denoise(CorpusTask):
     """Span-corruption pre-training over a text column.
 
     Args:
@@ -72,28 +72,18 @@ class Denoise(TextTask):
         noise_seed: seed of the fixed validation/test corruptions.
     """
 
-    main_metric = "acc"
-    directions = {"acc": "max", "loss": "min", "perplexity": "min"}
-
     def __init__(self, *, data: dict, tokenizer: str = "word", vocab_size: int = 20000, max_len: int | None = 64,
                  lowercase: bool = True, noise_density: float = 0.15, mean_span: float = 3.0, noise_seed: int = 1234,
                  val_fraction: float = 0.1, split_seed: int = 0, train_fraction: float = 1.0,
                  cache_dir: str | None = None):
-        data = check_data_keys(data, ("path", "name", "text_column", "label_column", "val_split", "test_split"))
-        self.path, self.text_col = str(data["path"]), str(data.get("text_column", "text"))
         if not 0 < float(noise_density) < 1:
             raise ConfigError(f"task.noise_density={noise_density} must lie strictly between 0 and 1 (T5: 0.15)")
         if float(mean_span) < 1:
             raise ConfigError(f"task.mean_span={mean_span} must be ≥ 1 token (T5: 3)")
         self.noise_density, self.mean_span, self.noise_seed = float(noise_density), float(mean_span), int(noise_seed)
-        self.train_fraction = check_train_fraction(train_fraction)
-        raw = load_text_data(self.path, [self.text_col], name=data.get("name"),
-                             val_split=data.get("val_split", "validation"), test_split=data.get("test_split", "test"),
-                             val_fraction=float(val_fraction), split_seed=int(split_seed), cache_dir=cache_dir)
-        tt = tokenize_column(raw, self.text_col, tokenizer=tokenizer, vocab_size=vocab_size, lowercase=lowercase,
-                             max_len=max_len, cache_dir=cache_dir)
-        self.tokenizer, self.tokenizer_file, self.max_len, self.truncated = (tt.tokenizer, tt.tokenizer_file,
-                                                                              tt.max_len, tt.truncated)
+        tt = self.load_corpus(data, tokenizer=tokenizer, vocab_size=vocab_size, max_len=max_len, lowercase=lowercase,
+                              val_fraction=val_fraction, split_seed=split_seed, train_fraction=train_fraction,
+                              cache_dir=cache_dir)
         noise, spans = span_counts(self.max_len, self.noise_density, self.mean_span)
         if spans > N_SENTINELS:
             raise ConfigError(f"texts of task.max_len={self.max_len} tokens need {spans} spans but the vocabulary "
@@ -103,7 +93,6 @@ class Denoise(TextTask):
         self.tgt_max_len = max(noise + spans, 2) + 1  # BOS/EOS + sentinels + span tokens, for the longest text
         self.ids = tt.ids  # split -> id lists (corrupted per batch / once for eval)
         self.rows = {s: (torch.arange(len(ids)),) for s, ids in tt.ids.items()}  # row numbers; text in self.ids
-        self.sizes, self.carved, self.kind = raw.sizes(), raw.carved_validation, self.tokenizer.kind
         V = self.tokenizer.vocab_size
         self.spec = TaskSpec(input_kind="tokens", output_kind="sequence", vocab_size=V, max_len=self.max_len,
                              pad_id=PAD, ignore_index=-100, tgt_vocab_size=V, tgt_max_len=self.tgt_max_len,
@@ -122,7 +111,6 @@ class Denoise(TextTask):
     # -- data ---------------------------------------------------------------------------------------
     def setup(self, device: torch.device, seed: int) -> None:
         super().setup(device, seed)
-        self.gen = torch.Generator().manual_seed(int(seed) + 1)  # training corruptions (the sampler has its own)
         fixed = torch.Generator().manual_seed(self.noise_seed)
         self.fixed = {s: self.corrupt(list(range(len(self.ids[s]))), s, fixed) for s in self.ids if s != "train"}
 
@@ -137,25 +125,7 @@ class Denoise(TextTask):
         n_tokens = int((src != PAD).sum() + (targets != -100).sum())
         return Batch((src[:, :S], tgt_in[:, :T]), targets[:, :T], n_tokens).to(self.device)
 
-    def state_dict(self) -> dict:
-        return {**super().state_dict(), "noise_gen": self.gen.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        super().load_state_dict(state)
-        self.gen.set_state(state["noise_gen"])
-
-    # -- metrics ------------------------------------------------------------------------------------
-    def eval_stats(self, logits: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
-        return token_stats(logits, batch.targets, self.spec.ignore_index)
-
-    def finalize(self, s: dict[str, torch.Tensor]) -> dict:
-        return token_metrics(s)
-
     def describe(self) -> dict:
-        return {"data": self.path, "text_column": self.text_col, "tokenizer": self.kind,
-                "vocab_size": self.spec.vocab_size, "max_len": self.max_len, "tgt_max_len": self.tgt_max_len,
-                "rows": self.sizes, "validation_carved": self.carved, "truncated_share": self.truncated,
-                "tokenizer_file": str(self.tokenizer_file) if self.tokenizer_file else None,
+        return {**super().describe(), "tgt_max_len": self.tgt_max_len,
                 "corruption": {"noise_density": self.noise_density, "mean_span": self.mean_span,
-                               "eval_noise_seed": self.noise_seed, "train": "drawn per batch"},
-                **self.subset_info()}
+                               "eval_noise_seed": self.noise_seed, "train": "drawn per batch"}}

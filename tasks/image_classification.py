@@ -33,7 +33,8 @@ import torch.nn.functional as F
 from torchvision.transforms import v2
 
 from harness.errors import ConfigError
-from tasks.base import IMAGE_AS, Batch, EpochSampler, Task, TaskSpec, batches_of, check_train_fraction, train_subset
+from tasks.base import (IMAGE_AS, Batch, EpochSampler, Task, TaskSpec, batches_of, check_train_fraction,
+                        train_subset)
 
 
 @dataclass(frozen=True)
@@ -385,7 +386,8 @@ class ImageClassification(Task):
         out = {"dataset": self.name, "image_shape": list(self.spec.image_shape), "upsample": self.upsample,
                "classes": list(self.info.classes), "image_as": self.image_as,
                "seq_len": self._seq_steps(), "val_fraction": self.val_fraction, "split_seed": self.split_seed,
-               "augment": self.augment, **self.subset_info(), "normalize": {"mean": list(self.info.mean), "std": list(self.info.std)},
+               "augment": self.augment, **self.subset_info(),
+               "normalize": {"mean": list(self.info.mean), "std": list(self.info.std)},
                "source": "sklearn.datasets.load_digits" if self.name == "digits" else str(self.root)}
         if self.image_as == "patches":
             out["patch_size"] = self.patch_size

@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from harness.errors import ConfigError
-from tasks.base import Batch, TaskSpec, check_train_fraction, token_metrics, token_stats
-from tasks.text_data import PAD, SPECIALS, TextTask, check_data_keys, load_text_data, pad_sequences, tokenize_column
+from tasks.base import Batch, TaskSpec
+from tasks.corpus import CorpusTask
+from tasks.text_data import PAD, SPECIALS, pad_sequences
 
 MASK_SPLIT = (0.8, 0.1, 0.1)  # of the selected positions: <mask>, a random token, unchanged
 EVAL_LOGITS = 2 ** 26  # most logits (batch × length × vocabulary) per evaluation batch: 256 MB in fp32
@@ -48,42 +49,30 @@ def mask_tokens(ids: torch.Tensor, real: torch.Tensor, mask_prob: float, mask_id
     return inputs.to(ids.device), targets.to(ids.device)
 
 
-class MaskedLM(TextTask):
+class MaskedLM(CorpusTask):
     """Masked language modelling over a text column.
 
     Args:
         data: ``path`` (hub id or folder), ``text_column``, optional ``name`` (hub config), ``val_split`` (null =
-            carve from train) and ``test_split``; a ``label_column`` key is accepted and ignored, so that the
-            sentiment settings of a data set carry over unchanged.
+            carve from train) and ``test_split`` (``label_column`` is accepted and ignored).
         tokenizer, vocab_size, max_len, lowercase, val_fraction, split_seed, cache_dir: as for sentiment.
         mask_prob: share of real positions selected for prediction (0.15 in BERT).
         mask_seed: seed of the fixed validation/test masks.
         train_fraction: share of the training texts used (a subset drawn with the run seed; 1 = all).
     """
 
-    main_metric = "acc"
-    directions = {"acc": "max", "loss": "min", "perplexity": "min"}
-
     def __init__(self, *, data: dict, tokenizer: str = "word", vocab_size: int = 20000, max_len: int | None = 64,
                  lowercase: bool = True, mask_prob: float = 0.15, mask_seed: int = 1234, val_fraction: float = 0.1,
                  split_seed: int = 0, train_fraction: float = 1.0, cache_dir: str | None = None):
-        data = check_data_keys(data, ("path", "name", "text_column", "label_column", "val_split", "test_split"))
-        self.path, self.text_col = str(data["path"]), str(data.get("text_column", "text"))
         if not 0 < float(mask_prob) < 1:
             raise ConfigError(f"task.mask_prob={mask_prob} must lie strictly between 0 and 1 (BERT: 0.15)")
         self.mask_prob, self.mask_seed = float(mask_prob), int(mask_seed)
-        self.train_fraction = check_train_fraction(train_fraction)
-        raw = load_text_data(self.path, [self.text_col], name=data.get("name"),
-                             val_split=data.get("val_split", "validation"), test_split=data.get("test_split", "test"),
-                             val_fraction=float(val_fraction), split_seed=int(split_seed), cache_dir=cache_dir)
-        tt = tokenize_column(raw, self.text_col, tokenizer=tokenizer, vocab_size=vocab_size, lowercase=lowercase,
-                             max_len=max_len, cache_dir=cache_dir)
-        self.tokenizer, self.tokenizer_file, self.max_len, self.truncated = (tt.tokenizer, tt.tokenizer_file,
-                                                                              tt.max_len, tt.truncated)
+        tt = self.load_corpus(data, tokenizer=tokenizer, vocab_size=vocab_size, max_len=max_len, lowercase=lowercase,
+                              val_fraction=val_fraction, split_seed=split_seed, train_fraction=train_fraction,
+                              cache_dir=cache_dir)
         self.mask_id = self.tokenizer.reserved[0]
         self.random_ids = (len(SPECIALS), min(self.tokenizer.reserved))  # the ordinary tokens
         self.rows = {s: (pad_sequences(ids), torch.tensor([len(x) for x in ids])) for s, ids in tt.ids.items()}
-        self.sizes, self.carved, self.kind = raw.sizes(), raw.carved_validation, self.tokenizer.kind
         self.spec = TaskSpec(input_kind="tokens", output_kind="tokens", vocab_size=self.tokenizer.vocab_size,
                              max_len=self.max_len, num_classes=self.tokenizer.vocab_size, pad_id=PAD,
                              prefers_bidirectional=True)
@@ -95,7 +84,6 @@ class MaskedLM(TextTask):
     # -- data ---------------------------------------------------------------------------------------
     def setup(self, device: torch.device, seed: int) -> None:
         super().setup(device, seed)
-        self.gen = torch.Generator().manual_seed(int(seed) + 1)  # training masks (the sampler has its own)
         fixed = torch.Generator().manual_seed(self.mask_seed)
         self.fixed = {s: self.corrupt(self.data[s][0], fixed) for s in self.data if s != "train"}
 
@@ -113,13 +101,6 @@ class MaskedLM(TextTask):
         cap = max(1, EVAL_LOGITS // (self.max_len * self.spec.num_classes))
         return super().eval_batches(split, min(batch_size, cap))
 
-    def state_dict(self) -> dict:
-        return {**super().state_dict(), "mask_gen": self.gen.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        super().load_state_dict(state)
-        self.gen.set_state(state["mask_gen"])
-
     # -- loss and metrics ---------------------------------------------------------------------------
     def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Mean cross-entropy over the selected positions (0 when a batch has none)."""
@@ -128,17 +109,7 @@ class MaskedLM(TextTask):
                                    reduction="sum")
         return loss_sum / (y != self.spec.ignore_index).sum().clamp(min=1)
 
-    def eval_stats(self, logits: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
-        return token_stats(logits, batch.targets, self.spec.ignore_index)
-
-    def finalize(self, s: dict[str, torch.Tensor]) -> dict:
-        return token_metrics(s)
-
     def describe(self) -> dict:
-        return {"data": self.path, "text_column": self.text_col, "tokenizer": self.kind,
-                "vocab_size": self.spec.vocab_size, "max_len": self.max_len, "rows": self.sizes,
-                "validation_carved": self.carved, "truncated_share": self.truncated,
-                "tokenizer_file": str(self.tokenizer_file) if self.tokenizer_file else None,
+        return {**super().describe(),
                 "masking": {"mask_prob": self.mask_prob, "split": dict(zip(("mask", "random", "keep"), MASK_SPLIT)),
-                            "eval_mask_seed": self.mask_seed, "train": "drawn per batch (dynamic)"},
-                **self.subset_info()}
+                            "eval_mask_seed": self.mask_seed, "train": "drawn per batch (dynamic)"}}

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 
 from harness.errors import ConfigError
 from tasks.base import Batch, TaskSpec, check_train_fraction
-from tasks.text_data import PAD, TextTask, check_data_keys, integer_labels, load_text_data, pad_sequences, tokenize_column
+from tasks.text_data import (PAD, TextTask, check_data_keys, integer_labels, load_text_data, pad_sequences,
+                             tokenize_column)
 
 
 def macro_f1(confusion: torch.Tensor) -> tuple[float, list[float]]:

@@ -81,3 +81,16 @@ def test_spec_metrics_and_record(sentiment_folder, tmp_path):
 def test_bad_mask_prob_is_refused(sentiment_folder, tmp_path, prob):
     with pytest.raises(ConfigError, match="mask_prob"):
         make(sentiment_folder, tmp_path, mask_prob=prob)
+
+
+def test_the_masking_stream_resumes_where_it_stood(sentiment_folder, tmp_path):
+    task = make(sentiment_folder, tmp_path)
+    task.setup(torch.device("cpu"), seed=0)
+    task.train_batch(8)
+    state = task.state_dict()
+    after = task.train_batch(8)
+    again = make(sentiment_folder, tmp_path)
+    again.setup(torch.device("cpu"), seed=0)
+    again.load_state_dict(state)
+    resumed = again.train_batch(8)
+    assert torch.equal(resumed.inputs[0], after.inputs[0]) and torch.equal(resumed.targets, after.targets)
