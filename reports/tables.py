@@ -44,8 +44,9 @@ def setting_keys(runs: pd.DataFrame) -> list[str]:
         key = col.removeprefix("config.")
         if key in IGNORED_KEYS or key.startswith(IGNORED_PREFIXES) or key == budget_width:
             continue
-        if runs[col].astype(str).nunique(dropna=False) > 1:
-            keys.append((-runs[col].astype(str).nunique(dropna=False), key))
+        shown = runs[col].map(show).nunique(dropna=False)
+        if shown > 1:
+            keys.append((-shown, key))
     return [k for _, k in sorted(keys)]
 
 
@@ -85,6 +86,8 @@ def arch_rank(arch: str) -> tuple:
 def show(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "null"
+    if isinstance(v, str) and v.endswith("/tokenizer.json"):  # each seed's own source run (init_from)
+        return "saved tokenizer.json"
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)

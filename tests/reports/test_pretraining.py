@@ -22,7 +22,8 @@ def record(folder: Path, arch: str, seed: int, task: str, acc: float, fraction: 
     summary = {"status": "completed", "arch": arch, "task": task, "seed": seed, "params": 100, "step": 10,
                "metrics": {"test/acc": acc, "test/loss": 0.5}, "speed": {"step_ms": 1.0},
                "task_info": {"main_metric": "acc", "train_fraction": fraction}, "init": init,
-               "config": {"seed": seed, "init_weights": bool(loaded), "task": {"train_fraction": fraction}}}
+               "config": {"seed": seed, "init_weights": bool(loaded), "init_from": f"/mlm/seed={seed}",
+                          "task": {"train_fraction": fraction, "tokenizer": f"/mlm/seed={seed}/tokenizer.json"}}}
     (folder / "summary.json").write_text(json.dumps(summary))
 
 
@@ -55,6 +56,8 @@ def test_report_shows_the_gain_table_and_figure(sweep, tmp_path):
     assert "## sentiment: gain from pre-training" in md
     assert "| lstm | train_fraction=0.1 | mlm | 2/2 | 0.610 ± 0.014 | 0.680 ± 0.028 | +0.070 ± 0.042 |" in md
     assert "| transformer | train_fraction=0.1 | mlm | 2/2 | 0.560 ± 0.014 | 0.590 ± 0.014 | +0.030 ± 0.028 |" in md
+    # each seed's own source run (init_from, its tokenizer.json) does not split the seeds apart
+    assert "| lstm | init_weights=False, task.train_fraction=0.1 | 2 |" in md
     assert "pretraining_gain_sentiment" in rep.figures
     assert (tmp_path / "report" / "figures" / "pretraining_gain_sentiment.png").read_bytes()[:4] == b"\x89PNG"
 
