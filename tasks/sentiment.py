@@ -13,8 +13,8 @@ import torch.nn.functional as F
 
 from harness.errors import ConfigError
 from tasks.base import Batch, TaskSpec, check_train_fraction
-from tasks.text_data import (PAD, TextTask, check_data_keys, integer_labels, load_text_data, pad_sequences,
-                             tokenize_column)
+from tasks.checks import class_ids
+from tasks.text_data import (PAD, TextTask, check_data_keys, load_text_data, pad_sequences, tokenize_column)
 
 
 def macro_f1(confusion: torch.Tensor) -> tuple[float, list[float]]:
@@ -44,6 +44,10 @@ class Sentiment(TextTask):
         val_fraction, split_seed: how validation is carved from train when the data has none.
         train_fraction: share of the labelled training rows used (a subset drawn with the run seed; 1 = all).
         cache_dir: cache root (default ``$ARCHBENCH_CACHE`` or ``~/.cache/archbench``).
+        num_classes: K when some class has no training example; null = the classes of the train split, which
+            must be exactly 0..K-1.
+        label_map: raw label → class id (e.g. ``{neg: 0, pos: 1}`` or ``{1: 0, 2: 1}``), applied before the check.
+        drop_empty: drop rows whose text or label is empty or missing (refused otherwise).
     """
 
     main_metric = "acc"
@@ -51,18 +55,20 @@ class Sentiment(TextTask):
 
     def __init__(self, *, data: dict, tokenizer: str = "word", vocab_size: int = 20000, max_len: int | None = 64,
                  lowercase: bool = True, val_fraction: float = 0.1, split_seed: int = 0,
-                 train_fraction: float = 1.0, cache_dir: str | None = None):
+                 train_fraction: float = 1.0, cache_dir: str | None = None, num_classes: int | None = None,
+                 label_map: dict | None = None, drop_empty: bool = False):
         data = check_data_keys(data, ("path", "name", "text_column", "label_column", "val_split", "test_split"))
         self.path = str(data["path"])
         self.text_col, self.label_col = str(data.get("text_column", "text")), str(data.get("label_column", "label"))
         self.train_fraction = check_train_fraction(train_fraction)
         raw = load_text_data(self.path, [self.text_col, self.label_col], name=data.get("name"),
                              val_split=data.get("val_split", "validation"), test_split=data.get("test_split", "test"),
-                             val_fraction=float(val_fraction), split_seed=int(split_seed), cache_dir=cache_dir)
-        self.num_classes = integer_labels(raw, self.label_col, self.path)
-        if self.num_classes < 2:
-            raise ConfigError(f"{self.path}: column {self.label_col!r} holds only class 0; classification needs "
-                              "at least two classes")
+                             val_fraction=float(val_fraction), split_seed=int(split_seed), cache_dir=cache_dir,
+                             drop_empty=drop_empty)
+        if num_classes is not None and int(num_classes) < 2:
+            raise ConfigError(f"task.num_classes={num_classes} must be ≥ 2, or null to read it from the labels")
+        self.num_classes = class_ids(raw.splits, self.label_col, self.path, num_classes, label_map)
+        self.label_map, self.dropped = dict(label_map) if label_map else None, raw.dropped
         tt = tokenize_column(raw, self.text_col, tokenizer=tokenizer, vocab_size=vocab_size, lowercase=lowercase,
                              max_len=max_len, cache_dir=cache_dir)
         self.tokenizer, self.tokenizer_file, self.max_len, self.truncated = (tt.tokenizer, tt.tokenizer_file,
@@ -101,7 +107,8 @@ class Sentiment(TextTask):
     def describe(self) -> dict:
         return {"data": self.path, "text_column": self.text_col, "label_column": self.label_col,
                 "tokenizer": self.kind, "vocab_size": self.spec.vocab_size, "max_len": self.max_len,
-                "num_classes": self.num_classes, "rows": self.sizes, "validation_carved": self.carved,
+                "num_classes": self.num_classes, "label_map": self.label_map, "rows": self.sizes,
+                "rows_dropped_empty": self.dropped, "validation_carved": self.carved,
                 "truncated_share": self.truncated,
                 "tokenizer_file": str(self.tokenizer_file) if self.tokenizer_file else None,
                 "padding": "each batch padded to its longest text", **self.subset_info()}
