@@ -38,7 +38,8 @@ class Sentiment(TextTask):
         data: ``path`` (hub id or folder), ``text_column``, ``label_column``, optional ``name`` (hub config),
             ``val_split`` (hub split used for validation; null = carve from train) and ``test_split``.
         tokenizer: ``word``, ``bpe``, ``byte`` or a saved ``tokenizer.json`` (``init_from`` sets it).
-        vocab_size: largest vocabulary for word/bpe (ignored by byte, which has 260 ids).
+        vocab_size: largest learned vocabulary for word/bpe (ignored by byte, which has 260 ids); the 33 reserved
+            pre-training ids come on top.
         max_len: texts are truncated to this many tokens; null = the longest training text.
         lowercase: lower-case the text before tokenizing (word/bpe).
         val_fraction, split_seed: how validation is carved from train when the data has none.
