@@ -81,7 +81,7 @@ class CNN(Architecture):
                  causal: bool = False, dropout: float = 0.1, stages: int = 3, pool: str = "mean",
                  n_dec_layers: int | None = None, n_heads: int = 1, tie_embeddings: bool = False):
         super().__init__()
-        self.spec = spec
+        self.spec, self.causal = spec, bool(causal) and spec.input_kind == "tokens"
         if channels < 1:
             raise ConfigError(f"arch.channels={channels} must be at least 1")
         head_width = channels

@@ -24,7 +24,11 @@ class Architecture(nn.Module):
 
     def describe(self) -> dict:
         """What the run record says about the built model (``arch_info``)."""
-        return {"input": self.input_reading()}
+        return {"input": self.input_reading(), "context": self.context()}
+
+    def context(self) -> str:
+        """``causal`` when a position's output depends on earlier positions only, else ``bidirectional``."""
+        return "causal" if getattr(self, "causal", False) else "bidirectional"
 
     def input_reading(self) -> str:
         """How this model reads its input, for the run record (an image may be read as rows, pixels, …)."""

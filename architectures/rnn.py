@@ -26,7 +26,8 @@ class RNN(Architecture):
         spec: the task's spec.
         hidden: hidden state size (per direction); also the embedding width.
         n_layers: stacked recurrent layers.
-        bidirectional: read the sequence both ways (per-position outputs then see the future).
+        bidirectional: read the sequence both ways (per-position outputs then see the future); ``None`` = as the
+            task prefers (``spec.prefers_bidirectional``: both ways for masked language modelling).
         dropout: between stacked layers and before the head.
         cell: ``rnn`` (tanh Elman), ``lstm`` or ``gru``.
         pool: how class outputs pool positions (``mean``, ``max``, ``last``).
@@ -38,7 +39,7 @@ class RNN(Architecture):
 
     cell_default = "rnn"
 
-    def __init__(self, spec: TaskSpec, *, hidden: int = 128, n_layers: int = 1, bidirectional: bool = False,
+    def __init__(self, spec: TaskSpec, *, hidden: int = 128, n_layers: int = 1, bidirectional: bool | None = None,
                  dropout: float = 0.0, cell: str | None = None, pool: str = "mean", n_dec_layers: int | None = None,
                  input_feeding: bool = False, tie_embeddings: bool = False):
         super().__init__()
@@ -48,6 +49,8 @@ class RNN(Architecture):
         if n_layers < 1 or hidden < 1:
             raise ConfigError(f"arch.n_layers={n_layers} and arch.hidden={hidden} must be at least 1")
         self.spec = spec
+        if bidirectional is None:
+            bidirectional = spec.prefers_bidirectional
         self.embed, _ = sequence_input(spec, hidden)
         self.rnn = CELLS[cell](hidden, hidden, num_layers=n_layers, batch_first=True, bidirectional=bidirectional,
                                dropout=dropout if n_layers > 1 else 0.0)
@@ -59,6 +62,9 @@ class RNN(Architecture):
                                             input_feeding=input_feeding, tie_embeddings=tie_embeddings)
         else:
             self.head = output_head(spec, out_width, pool, arch=cell)
+
+    def context(self) -> str:
+        return "bidirectional" if self.rnn.bidirectional else "causal"
 
     def forward_features(self, x):
         h, pad, _ = self.encode(x)

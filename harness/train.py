@@ -19,7 +19,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from harness import budget, checkpoint, config_types, faults, lock, precision, probes, resume_check, speed
+from harness import budget, checkpoint, config_types, faults, lock, precision, pretrain, probes, resume_check, speed
 from harness.errors import ConfigError, DivergedError, number, whole
 from harness.records import (CHECKPOINT, METRICS, SUMMARY, MetricsLog, PeakMemory, atomic_write_bytes, environment,
                              read_record, remove_temp_files, write_json, write_jsonl)
@@ -174,13 +174,20 @@ class Trainer:
                 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.utils.deterministic.fill_uninitialized_memory = False  # NaN-filling new tensors costs ~20%/step
+        source = pretrain.Source(cfg.init_from) if cfg.get("init_from") else None
+        if source:
+            source.adapt(cfg)  # the source's architecture and tokenizer
         self.task = build(cfg.task, "task")
+        if source:
+            source.check_task(self.task)
         self.budget = budget.fit(cfg, self.task.spec, lambda node, spec: build(node, "arch", spec=spec))
         self.model = build(cfg.arch, "arch", spec=self.task.spec).to(self.device)
-        self.params = budget.count_params(self.model)
+        self.params = budget.count_params(self.model)  # all of them, also those init_freeze holds fixed
         self.precision, self.precision_rule = precision.choose(str(t.precision), self.device, self.params)
         self.bf16 = self.precision == "bf16"
-        self.optimizer = build(cfg.optimizer, "optimizer", params=self.model.parameters())
+        self.init = source.load(self.model, cfg.get("init_freeze"), cfg.get("init_weights", True)) if source else None
+        trainable = [p for p in self.model.parameters() if p.requires_grad]  # all but what init_freeze holds
+        self.optimizer = build(cfg.optimizer, "optimizer", params=trainable)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(t))
         self.forward_model = self.model
         if t.compile:
@@ -189,6 +196,12 @@ class Trainer:
         # marked as new
         self.cuda_graphs = t.compile and t.compile_mode != "default" and self.device.type == "cuda"
         self.arch_name, self.task_name = choice_name(cfg, "arch"), choice_name(cfg, "task")
+        note = pretrain.context_note(self.task.spec, getattr(self.model, "describe", dict)(), self.arch_name)
+        self.notes = [note] if note else []
+        for line in self.notes:
+            print(line, file=sys.stderr)
+        for name, text in self.task.run_files().items():  # e.g. the tokenizer, which init_from reuses
+            atomic_write_bytes(self.run_dir / name, text.encode())
 
     def autocast(self):
         if self.bf16:
@@ -500,6 +513,7 @@ class Trainer:
             "task_info": {**self.task.describe(), "main_metric": self.task.main_metric,
                           "spec": self.task.spec.to_dict()},
             "arch_info": self.model.describe() if hasattr(self.model, "describe") else {},
+            "init": self.init, "notes": self.notes,
             "budget": self.budget,
             "env": environment(self.device),
             "wall_s": time.perf_counter() - t_start,

@@ -14,6 +14,7 @@ import pandas as pd
 
 from reports import explore
 from reports import figures as figs
+from reports import pretraining
 from reports import tables as tb
 from reports import tuning
 from reports.load import Records, find_records, to_frame
@@ -74,6 +75,7 @@ def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Repor
             for title, table in tb.long_range_tables(lr, task).items():
                 rep.sections.append((f"{task}: {title}", "long-range: mean ± std over seeds; steps to solve = "
                                      "steps until the stop target (runs that reached it / runs)", table))
+        rep.sections += pretraining.sections(frame, records.runs)
         bad = tb.not_completed(frame)
         if len(bad):
             rep.sections.append(("Runs not completed", "not averaged into the tables above", bad))
@@ -86,7 +88,8 @@ def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Repor
     if len(frame):
         fig_dir = out / "figures"
         fig_dir.mkdir(exist_ok=True)
-        for name, fig in figs.all_figures(frame, records.runs).items():
+        made = {**figs.all_figures(frame, records.runs), **pretraining.figures(frame, records.runs)}
+        for name, fig in made.items():
             images[name] = png_bytes(fig)
             (fig_dir / f"{name}.png").write_bytes(images[name])
             rep.figures.append(name)

@@ -15,7 +15,9 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-IGNORED_KEYS = ("seed", "run_dir", "trainer.resume", "trainer.progress", "trainer.threads")
+# init_from names each seed's own source run (as run_dir names the run); init_weights and the record's init tell
+# pre-trained runs apart
+IGNORED_KEYS = ("seed", "run_dir", "trainer.resume", "trainer.progress", "trainer.threads", "init_from")
 IGNORED_PREFIXES = ("logger.",)
 SHOWN_KEYS = 3
 
@@ -46,8 +48,9 @@ def setting_keys(runs: pd.DataFrame) -> list[str]:
         key = col.removeprefix("config.")
         if key in IGNORED_KEYS or key.startswith(IGNORED_PREFIXES) or key == budget_width:
             continue
-        if runs[col].astype(str).nunique(dropna=False) > 1:
-            keys.append((-runs[col].astype(str).nunique(dropna=False), key))
+        shown = runs[col].map(show).nunique(dropna=False)
+        if shown > 1:
+            keys.append((-shown, key))
     return [k for _, k in sorted(keys)]
 
 
@@ -87,6 +90,8 @@ def arch_rank(arch: str) -> tuple:
 def show(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "null"
+    if isinstance(v, str) and v.endswith("/tokenizer.json"):  # each seed's own source run (init_from)
+        return "saved tokenizer.json"
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
@@ -173,13 +178,19 @@ def steps_cell(row) -> str:
         else f"– {reached}"
 
 
+def row_heads(part: pd.DataFrame) -> pd.DataFrame:
+    """The first columns of a display table: Arch, with Source before it when the rows come from several."""
+    out = pd.DataFrame({"Arch": part["arch"]})
+    if part["source"].nunique() > 1:
+        out.insert(0, "Source", part["source"])
+    return out
+
+
 def main_table(summary: pd.DataFrame, task: str) -> pd.DataFrame:
     """The display table of one task: one row per arch (and setting)."""
     part = summary[summary["task"] == task]
     metric = part["main_metric"].iloc[0]
-    out = pd.DataFrame({"Arch": part["arch"]})
-    if part["source"].nunique() > 1:
-        out.insert(0, "Source", part["source"])
+    out = row_heads(part)
     if part["setting"].astype(bool).any():
         out["Setting"] = part["setting"]
     out["n"] = part["n"]

@@ -5,6 +5,7 @@ from the spec only; the harness only calls the methods of :class:`Task`.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Iterator
 
@@ -36,6 +37,9 @@ class TaskSpec:
         image_as: how sequence architectures read an image: ``rows`` (H steps of C·W values), ``pixels``
             (H·W steps of C values, as in sequential MNIST / LRA Image) or ``patches`` (non-overlapping
             ``patch_size`` squares).
+        prefers_bidirectional: a position's output should depend on the positions after it too (masked language
+            modelling); architectures whose reading direction is left open (recurrent ``bidirectional=null``)
+            follow it.
     """
 
     input_kind: str
@@ -53,6 +57,7 @@ class TaskSpec:
     tgt_pad_id: int = 0
     image_as: str = "rows"
     patch_size: int = 4  # side of the square patches when image_as == "patches"
+    prefers_bidirectional: bool = False  # outputs should see both sides (MLM); recurrent bidirectional=null follows
 
     def __post_init__(self):
         if self.input_kind not in INPUT_KINDS:
@@ -94,7 +99,9 @@ class Task:
     """
 
     spec: TaskSpec
-    main_metric: str = "acc"  # what reports show first; higher is better unless it names a loss
+    main_metric: str = "acc"  # what reports show first
+    directions: dict[str, str] = {"acc": "max", "loss": "min"}  # metric → "max" (higher is better) or "min"
+    train_fraction: float = 1.0  # share of the training rows used; setup keeps ``train_rows`` (drawn with the seed)
 
     # -- data ---------------------------------------------------------------------------------------
     def setup(self, device: torch.device, seed: int) -> None:
@@ -150,6 +157,18 @@ class Task:
         samples). The harness writes them; tasks never touch the run folder."""
         return {}
 
+    def subset_info(self) -> dict:
+        """What the record says about the training subset (``train_fraction`` < 1 keeps part of the rows)."""
+        info = {"train_fraction": self.train_fraction}
+        if hasattr(self, "train_rows"):
+            info.update(train_rows_used=len(self.train_rows), subset_seed=self.subset_seed)
+        return info
+
+    def run_files(self) -> dict[str, str]:
+        """Text files to save in the run folder, ``{name: content}`` (e.g. the trained tokenizer, which a run
+        started with ``init_from`` reuses). The harness writes them."""
+        return {}
+
     def answer_positions(self, length: int) -> list[int]:
         """Output positions whose loss the long-range probes differentiate (per-position outputs of a
         sequence of ``length``); by default all of them."""
@@ -199,6 +218,43 @@ def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
     if torch.device(device).type == "cuda":
         return t.pin_memory().to(device, non_blocking=True)
     return t.to(device)
+
+
+def check_train_fraction(value) -> float:
+    """``task.train_fraction`` as a float in (0, 1], or one clear ConfigError."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        f = float("nan")
+    if not 0 < f <= 1:
+        raise ConfigError(f"task.train_fraction={value} must be a fraction in (0, 1] (1 = the whole train split)")
+    return f
+
+
+def train_subset(n: int, fraction: float, seed: int) -> torch.Tensor:
+    """Indices (sorted) of ``round(n · fraction)`` training rows (at least one), drawn by a permutation seeded with
+    ``seed``: the labelled subset of a data-efficiency run. ``fraction == 1`` keeps every row."""
+    if fraction >= 1:
+        return torch.arange(n)
+    keep = max(1, round(n * fraction))
+    return torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))[:keep].sort().values
+
+
+def token_stats(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int) -> dict[str, torch.Tensor]:
+    """Sums for per-token metrics over the positions whose target is not ``ignore_index``: cross-entropy
+    ``loss_sum``, ``right`` (argmax hits) and ``tokens``. logits (..., V), targets (...)."""
+    keep = targets != ignore_index
+    loss_sum = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                               ignore_index=ignore_index, reduction="sum")
+    right = (logits.argmax(-1) == targets) & keep
+    return {"loss_sum": loss_sum, "right": right.sum().double(), "tokens": keep.sum().double()}
+
+
+def token_metrics(s: dict[str, torch.Tensor]) -> dict:
+    """``acc``, ``loss`` (mean cross-entropy per scored token) and ``perplexity`` from :func:`token_stats` sums."""
+    n = max(float(s["tokens"]), 1.0)
+    loss = float(s["loss_sum"]) / n
+    return {"acc": float(s["right"]) / n, "loss": loss, "perplexity": math.exp(min(loss, 50.0))}
 
 
 def batches_of(n: int, batch_size: int) -> Iterator[slice]:

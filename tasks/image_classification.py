@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from torchvision.transforms import v2
 
 from harness.errors import ConfigError, first_line, whole
-from tasks.base import IMAGE_AS, Batch, EpochSampler, Task, TaskSpec, batches_of, to_device
+from tasks.base import (IMAGE_AS, Batch, EpochSampler, Task, TaskSpec, batches_of, check_train_fraction, to_device,
+                        train_subset)
 
 
 @dataclass(frozen=True)
@@ -157,12 +158,13 @@ class ImageClassification(Task):
         val_fraction: share of the official training set held out for validation.
         augment: random crop (zero padding, per data set) and, for fashion_mnist / cifar10, horizontal flips,
             drawn per sample from the run's generator.
+        train_fraction: share of the labelled training images used (a subset drawn with the run seed; 1 = all).
     """
 
     main_metric = "acc"
 
     def __init__(self, *, data: dict | None = None, image_as: str = "rows", patch_size: int = 4,
-                 val_fraction: float = 0.1, augment: bool = False):
+                 val_fraction: float = 0.1, augment: bool = False, train_fraction: float = 1.0):
         data = dict(data or {})
         known = {"name", "root", "download", "split_seed", "upsample"}
         if set(data) - known:
@@ -183,6 +185,7 @@ class ImageClassification(Task):
         self.upsample = upsample if upsample is not None else (2 if self.name == "digits" else 1)
         self.image_as, self.patch_size = str(image_as), int(patch_size)
         self.val_fraction, self.augment = float(val_fraction), bool(augment)
+        self.train_fraction = check_train_fraction(train_fraction)
 
         self.sources = self._locate()  # where the files are (ConfigError when they are not)
         C, H, W = self._native_shape()
@@ -322,7 +325,10 @@ class ImageClassification(Task):
     # -- data ------------------------------------------------------------------------------------------
     def setup(self, device: torch.device, seed: int) -> None:
         self.device = torch.device(device)
-        self.data = {s: (x.to(self.device), y.to(self.device)) for s, (x, y) in self.load().items()}
+        splits = self.load()
+        self.train_rows, self.subset_seed = train_subset(len(splits["train"][1]), self.train_fraction, seed), int(seed)
+        splits = {**splits, "train": tuple(t[self.train_rows] for t in splits["train"])}
+        self.data = {s: (x.to(self.device), y.to(self.device)) for s, (x, y) in splits.items()}
         self.normalize = v2.Compose([v2.ToDtype(torch.float32, scale=True),  # uint8 0..255 → [0, 1]
                                      v2.Normalize(list(self.info.mean), list(self.info.std))])
         self.sampler = EpochSampler(self.n_train, seed)  # its generator also draws the augmentations
@@ -393,7 +399,8 @@ class ImageClassification(Task):
         out = {"dataset": self.name, "image_shape": list(self.spec.image_shape), "upsample": self.upsample,
                "classes": list(self.info.classes), "image_as": self.image_as,
                "seq_len": self._seq_steps(), "val_fraction": self.val_fraction, "split_seed": self.split_seed,
-               "augment": self.augment, "normalize": {"mean": list(self.info.mean), "std": list(self.info.std)},
+               "augment": self.augment, **self.subset_info(),
+               "normalize": {"mean": list(self.info.mean), "std": list(self.info.std)},
                "source": "sklearn.datasets.load_digits" if self.name == "digits" else str(self.root)}
         if self.image_as == "patches":
             out["patch_size"] = self.patch_size

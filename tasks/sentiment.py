@@ -12,10 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from harness.errors import ConfigError
-from tasks.base import Batch, TaskSpec
+from tasks.base import Batch, TaskSpec, check_train_fraction
 from tasks.checks import class_ids
-from tasks.text_data import (PAD, TextTask, check_data_keys, fit_length, get_tokenizer, load_text_data, longest,
-                             pad_sequences, texts)
+from tasks.text_data import (PAD, TextTask, check_data_keys, load_text_data, pad_sequences, tokenize_column)
 
 
 def macro_f1(confusion: torch.Tensor) -> tuple[float, list[float]]:
@@ -38,11 +37,13 @@ class Sentiment(TextTask):
     Args:
         data: ``path`` (hub id or folder), ``text_column``, ``label_column``, optional ``name`` (hub config),
             ``val_split`` (hub split used for validation; null = carve from train) and ``test_split``.
-        tokenizer: ``word``, ``bpe`` or ``byte``.
-        vocab_size: largest vocabulary for word/bpe (ignored by byte, which has 260 ids).
+        tokenizer: ``word``, ``bpe``, ``byte`` or a saved ``tokenizer.json`` (``init_from`` sets it).
+        vocab_size: largest learned vocabulary for word/bpe (ignored by byte, which has 260 ids); the 33 reserved
+            pre-training ids come on top.
         max_len: texts are truncated to this many tokens; null = the longest training text.
         lowercase: lower-case the text before tokenizing (word/bpe).
         val_fraction, split_seed: how validation is carved from train when the data has none.
+        train_fraction: share of the labelled training rows used (a subset drawn with the run seed; 1 = all).
         cache_dir: cache root (default ``$ARCHBENCH_CACHE`` or ``~/.cache/archbench``).
         num_classes: K when some class has no training example; null = the classes of the train split, which
             must be exactly 0..K-1.
@@ -51,16 +52,16 @@ class Sentiment(TextTask):
     """
 
     main_metric = "acc"
+    directions = {"acc": "max", "loss": "min", "macro_f1": "max"}
 
     def __init__(self, *, data: dict, tokenizer: str = "word", vocab_size: int = 20000, max_len: int | None = 64,
                  lowercase: bool = True, val_fraction: float = 0.1, split_seed: int = 0,
-                 cache_dir: str | None = None, num_classes: int | None = None, label_map: dict | None = None,
-                 drop_empty: bool = False):
+                 train_fraction: float = 1.0, cache_dir: str | None = None, num_classes: int | None = None,
+                 label_map: dict | None = None, drop_empty: bool = False):
         data = check_data_keys(data, ("path", "name", "text_column", "label_column", "val_split", "test_split"))
         self.path = str(data["path"])
         self.text_col, self.label_col = str(data.get("text_column", "text")), str(data.get("label_column", "label"))
-        if max_len is not None and int(max_len) < 1:
-            raise ConfigError(f"task.max_len={max_len} must be ≥ 1, or null for the longest training text")
+        self.train_fraction = check_train_fraction(train_fraction)
         raw = load_text_data(self.path, [self.text_col, self.label_col], name=data.get("name"),
                              val_split=data.get("val_split", "validation"), test_split=data.get("test_split", "test"),
                              val_fraction=float(val_fraction), split_seed=int(split_seed), cache_dir=cache_dir,
@@ -69,21 +70,16 @@ class Sentiment(TextTask):
             raise ConfigError(f"task.num_classes={num_classes} must be ≥ 2, or null to read it from the labels")
         self.num_classes = class_ids(raw.splits, self.label_col, self.path, num_classes, label_map)
         self.label_map, self.dropped = dict(label_map) if label_map else None, raw.dropped
-        text = {s: texts(cols[self.text_col], self.text_col, s) for s, cols in raw.splits.items()}
-        identity = {**raw.identity, "columns": [self.text_col]}
-        self.tokenizer, self.tokenizer_file = get_tokenizer(tokenizer, lambda: text["train"],
-                                                            vocab_size=vocab_size, lowercase=lowercase,
-                                                            identity=identity, cache_dir=cache_dir)
-        ids = {s: self.tokenizer.encode_batch(t) for s, t in text.items()}
-        self.max_len = int(max_len) if max_len is not None else longest(ids["train"], key="task.max_len")
-        self.truncated = {}
+        tt = tokenize_column(raw, self.text_col, tokenizer=tokenizer, vocab_size=vocab_size, lowercase=lowercase,
+                             max_len=max_len, cache_dir=cache_dir)
+        self.tokenizer, self.tokenizer_file, self.max_len, self.truncated = (tt.tokenizer, tt.tokenizer_file,
+                                                                              tt.max_len, tt.truncated)
         self.rows = {}  # split -> (ids (N, L) padded, lengths (N,), labels (N,)) on the CPU until setup
-        for s in ids:
-            fitted, self.truncated[s] = fit_length(ids[s], self.max_len)
+        for s, fitted in tt.ids.items():
             self.rows[s] = (pad_sequences(fitted), torch.tensor([len(x) for x in fitted]),
                             torch.tensor(raw.splits[s][self.label_col], dtype=torch.long))
         self.sizes, self.carved = raw.sizes(), raw.carved_validation
-        self.kind = tokenizer
+        self.kind = self.tokenizer.kind
         self.spec = TaskSpec(input_kind="tokens", output_kind="class", vocab_size=self.tokenizer.vocab_size,
                              max_len=self.max_len, num_classes=self.num_classes, pad_id=PAD)
 
@@ -116,4 +112,4 @@ class Sentiment(TextTask):
                 "rows_dropped_empty": self.dropped, "validation_carved": self.carved,
                 "truncated_share": self.truncated,
                 "tokenizer_file": str(self.tokenizer_file) if self.tokenizer_file else None,
-                "padding": "each batch padded to its longest text"}
+                "padding": "each batch padded to its longest text", **self.subset_info()}

@@ -7,7 +7,10 @@ A missing validation split is carved from train (a fixed fraction, chosen by a f
 
 Tokenizers: ``word`` (word-level), ``bpe`` (byte-pair encoding over SentencePiece-style ``▁`` pieces, so decoding
 is lossless) — both trained with Hugging Face ``tokenizers`` on the train split only and cached on disk — or
-``byte`` (ids = UTF-8 bytes + 4, as in LRA's Text task; nothing to train). Special ids: pad 0, bos 1, eos 2, unk 3.
+``byte`` (ids = UTF-8 bytes + 4, as in LRA's Text task; nothing to train), or the path of a saved tokenizer file
+(the ``tokenizer.json`` of a run folder, which ``init_from`` reuses). Special ids: pad 0, bos 1, eos 2, unk 3; every
+vocabulary ends with the pre-training ids ``<mask>`` and ``N_SENTINELS`` sentinels ``<extra_id_i>`` (BERT's mask,
+T5's span sentinels), so that a pre-trained model and its fine-tuned copy share one vocabulary.
 
 Every problem with the data becomes one :class:`ConfigError` that says how to fix it.
 """
@@ -27,16 +30,18 @@ import torch
 from harness.errors import ConfigError
 from harness.records import atomic_write_bytes
 from tasks import checks
-from tasks.base import Batch, EpochSampler, Task, batches_of, to_device
+from tasks.base import Batch, EpochSampler, Task, batches_of, to_device, train_subset
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
+N_SENTINELS = 32  # T5 span sentinels reserved in every vocabulary (denoise refuses settings needing more)
+RESERVED = ["<mask>"] + [f"<extra_id_{i}>" for i in range(N_SENTINELS)]  # appended after the learned vocabulary
 TOKENIZERS = ("word", "bpe", "byte")
 SPLITS = ("train", "val", "test")  # the names the harness evaluates ("val", "test")
 SPLIT_ALIASES = {"train": ("train",), "val": ("validation", "valid", "val", "dev"), "test": ("test",)}
 BUILDERS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}
 _NONE = object()  # "no bad value found"
-CACHE_VERSION = 1  # bump when the tokenizer recipe changes, so old cache files are not reused
+CACHE_VERSION = 2  # bump when the tokenizer recipe changes, so old cache files are not reused
 
 
 def cache_root(cache_dir: str | None = None) -> Path:
@@ -250,9 +255,11 @@ def texts(values: list, column: str, split: str) -> list[str]:
 
 # ------------------------------------------------------------------------------------------------ tokenizers
 class ByteTokenizer:
-    """ids = UTF-8 bytes + 4 (0..3 are pad, bos, eos, unk); vocabulary 260."""
+    """ids = UTF-8 bytes + 4 (0..3 are pad, bos, eos, unk), then the reserved ids from 260; vocabulary 293."""
 
-    vocab_size = 256 + len(SPECIALS)
+    kind = "byte"
+    vocab_size = 256 + len(SPECIALS) + len(RESERVED)
+    reserved = list(range(256 + len(SPECIALS), vocab_size))  # <mask>, sentinels
 
     def encode_batch(self, batch: list[str]) -> list[list[int]]:
         return [[b + len(SPECIALS) for b in s.encode("utf-8")] for s in batch]
@@ -267,6 +274,11 @@ class HFTokenizer:
     def __init__(self, tok):
         self.tok = tok
         self.vocab_size = tok.get_vocab_size()
+        self.kind = "word" if json.loads(tok.to_str())["model"]["type"] == "WordLevel" else "bpe"
+        self.reserved = [tok.token_to_id(t) for t in RESERVED]  # <mask>, sentinels
+        if None in self.reserved:
+            raise ConfigError("this tokenizer file has no <mask>/<extra_id_i> tokens (it predates them); "
+                              "retrain it by giving task.tokenizer=word or bpe")
 
     def encode_batch(self, batch: list[str]) -> list[list[int]]:
         return [e.ids for e in self.tok.encode_batch(batch, add_special_tokens=False)]
@@ -299,6 +311,7 @@ def train_tokenizer(kind: str, corpus: list[str], vocab_size: int, lowercase: bo
     make = trainers.WordLevelTrainer if kind == "word" else trainers.BpeTrainer
     tok.train_from_iterator(corpus, trainer=make(vocab_size=vocab_size, special_tokens=SPECIALS,
                                                  show_progress=False))
+    tok.add_special_tokens(RESERVED)  # after the learned vocabulary
     return tok
 
 
@@ -307,9 +320,10 @@ def get_tokenizer(kind: str, corpus_fn, *, vocab_size: int, lowercase: bool, ide
     """A tokenizer of ``kind``, loaded from the cache or trained on ``corpus_fn()`` and cached atomically.
 
     Args:
-        kind: ``word``, ``bpe`` or ``byte``.
+        kind: ``word``, ``bpe``, ``byte``, or the path of a saved tokenizer file (loaded as it is).
         corpus_fn: returns the training texts (called only on a cache miss).
-        vocab_size: largest vocabulary (specials included); the result may be smaller on little data.
+        vocab_size: largest learned vocabulary (specials included; the reserved ids come on top); the result may
+            be smaller on little data.
         lowercase: lower-case before tokenizing.
         identity: what the corpus is (data source and columns); part of the cache key with the settings.
         cache_dir: cache root (tokenizers go to ``<root>/tokenizers``).
@@ -319,8 +333,13 @@ def get_tokenizer(kind: str, corpus_fn, *, vocab_size: int, lowercase: bool, ide
     """
     from tokenizers import Tokenizer
 
+    if kind.endswith(".json"):
+        if not Path(kind).is_file():
+            raise ConfigError(f"task.tokenizer={kind!r} is not a file; give word, bpe, byte or a saved tokenizer.json")
+        return HFTokenizer(Tokenizer.from_file(kind)), Path(kind)
     if kind not in TOKENIZERS:
-        raise ConfigError(f"task.tokenizer={kind!r} is not known; use one of {', '.join(TOKENIZERS)}")
+        raise ConfigError(f"task.tokenizer={kind!r} is not known; use one of {', '.join(TOKENIZERS)} or the path "
+                          "of a saved tokenizer.json")
     if kind == "byte":
         return ByteTokenizer(), None
     if int(vocab_size) <= len(SPECIALS):
@@ -366,17 +385,61 @@ def longest(ids: list[list[int]], cap: int = 4096, key: str = "task.max_len") ->
     return top
 
 
+@dataclass
+class TokenizedText:
+    """One text column of every split, tokenized and cut to ``max_len``.
+
+    Args:
+        tokenizer, tokenizer_file: from :func:`get_tokenizer` (file None for ``byte``).
+        ids: ``{split: id lists}``, each at most ``max_len`` long (an empty text is ``[UNK]``).
+        max_len: the cut (given, or the longest training text).
+        truncated: ``{split: share of texts cut}``.
+    """
+
+    tokenizer: object
+    tokenizer_file: Path | None
+    ids: dict[str, list[list[int]]]
+    max_len: int
+    truncated: dict[str, float]
+
+
+def tokenize_column(raw: TextData, column: str, *, tokenizer: str, vocab_size: int, lowercase: bool,
+                    max_len: int | None, cache_dir: str | None) -> TokenizedText:
+    """The text column ``column`` of ``raw`` through the cached tokenizer (trained on the train split)."""
+    if max_len is not None and int(max_len) < 1:
+        raise ConfigError(f"task.max_len={max_len} must be ≥ 1, or null for the longest training text")
+    text = {s: texts(cols[column], column, s) for s, cols in raw.splits.items()}
+    tok, file = get_tokenizer(tokenizer, lambda: text["train"], vocab_size=vocab_size, lowercase=lowercase,
+                              identity={**raw.identity, "columns": [column]}, cache_dir=cache_dir)
+    ids = {s: tok.encode_batch(t) for s, t in text.items()}
+    limit = int(max_len) if max_len is not None else longest(ids["train"], key="task.max_len")
+    fitted, truncated = {}, {}
+    for s in ids:
+        fitted[s], truncated[s] = fit_length(ids[s], limit)
+    return TokenizedText(tok, file, fitted, limit, truncated)
+
+
 class TextTask(Task):
     """What the text tasks share: the rows of each split as tensors (``self.rows[split]``, set in ``__init__``,
     first tensor (N, ...) per row), moved to the device in ``setup``; shuffled resumable training batches; eval
-    batches in file order. Subclasses build a :class:`Batch` from row indices in ``make_batch``."""
+    batches in file order. Subclasses build a :class:`Batch` from row indices in ``make_batch``.
+    ``train_fraction`` < 1 keeps a subset of the training rows drawn with the run seed (recorded by ``describe``)."""
 
     rows: dict[str, tuple[torch.Tensor, ...]]
+    tokenizer = None  # the input tokenizer (ByteTokenizer or HFTokenizer), where there is one
 
     def setup(self, device: torch.device, seed: int) -> None:
         self.device = torch.device(device)
-        self.data = {s: tuple(t.to(self.device) for t in r) for s, r in self.rows.items()}
-        self.sampler = EpochSampler(len(self.rows["train"][0]), seed)
+        self.train_rows = train_subset(len(self.rows["train"][0]), self.train_fraction, seed)  # (n_kept,)
+        self.subset_seed = int(seed)
+        rows = {**self.rows, "train": tuple(t[self.train_rows] for t in self.rows["train"])}
+        self.data = {s: tuple(t.to(self.device) for t in r) for s, r in rows.items()}
+        self.sampler = EpochSampler(len(self.train_rows), seed)
+
+    def run_files(self) -> dict[str, str]:
+        """``tokenizer.json`` (the trained tokenizer, which ``init_from`` reuses); none for ``byte``."""
+        tok = getattr(self.tokenizer, "tok", None)
+        return {"tokenizer.json": tok.to_str()} if tok is not None else {}
 
     def make_batch(self, split: str, idx) -> Batch:
         raise NotImplementedError

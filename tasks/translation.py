@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import sacrebleu
 import torch
-import torch.nn.functional as F
 
 from harness.errors import ConfigError
-from tasks.base import Batch, TaskSpec, batches_of
+from tasks.base import Batch, TaskSpec, batches_of, check_train_fraction, token_metrics, token_stats
 from tasks.decoding import beam_search, greedy
 from tasks.text_data import (BOS, EOS, PAD, TextTask, check_data_keys, fit_length, get_tokenizer,
                              load_text_data, longest, pad_sequences, texts)
@@ -40,17 +39,19 @@ class Translation(TextTask):
             null = all.
         test_decode_max: test sentences decoded at the end; null = all.
         val_fraction, split_seed: how validation is carved from train when the data has none.
+        train_fraction: share of the training pairs used (a subset drawn with the run seed; 1 = all).
         cache_dir: cache root (default ``$ARCHBENCH_CACHE`` or ``~/.cache/archbench``).
         drop_empty: drop sentence pairs with an empty or missing side (refused otherwise).
     """
 
     main_metric = "bleu"
+    directions = {"acc": "max", "loss": "min", "perplexity": "min", "bleu": "max", "chrf": "max"}
 
     def __init__(self, *, data: dict, tokenizer: str = "bpe", vocab_size: int = 8000, joint_vocab: bool = True,
                  max_len: int | None = 64, tgt_max_len: int | None = 64, lowercase: bool = False, beam: int = 1,
                  length_penalty: float = 1.0, max_decode_len: int | None = None, eval_decode_max: int | None = 500,
                  test_decode_max: int | None = None, val_fraction: float = 0.1, split_seed: int = 0,
-                 cache_dir: str | None = None, drop_empty: bool = False):
+                 train_fraction: float = 1.0, cache_dir: str | None = None, drop_empty: bool = False):
         data = check_data_keys(data, ("path", "name", "src", "tgt", "val_split", "test_split"))
         self.path = str(data["path"])
         self.src_col, self.tgt_col = str(data.get("src", "de")), str(data.get("tgt", "en"))
@@ -63,6 +64,7 @@ class Translation(TextTask):
                 raise ConfigError(f"task.{key}={value} must be ≥ {low}, or null")
         if int(beam) < 1:
             raise ConfigError(f"task.beam={beam} must be ≥ 1 (1 = greedy decoding)")
+        self.train_fraction = check_train_fraction(train_fraction)
         raw = load_text_data(self.path, [self.src_col, self.tgt_col], name=data.get("name"),
                              val_split=data.get("val_split", "validation"), test_split=data.get("test_split", "test"),
                              val_fraction=float(val_fraction), split_seed=int(split_seed), cache_dir=cache_dir,
@@ -76,6 +78,9 @@ class Translation(TextTask):
                                  identity={**raw.identity, "columns": cols}, cache_dir=cache_dir)
 
         self.joint = bool(joint_vocab)
+        if str(tokenizer).endswith(".json") and not self.joint:
+            raise ConfigError(f"task.tokenizer={tokenizer} is one saved tokenizer, which serves both languages; "
+                              "use task.joint_vocab=true with it")
         if self.joint:
             self.src_tok, file = tok([self.src_col, self.tgt_col], lambda: train["src"] + train["tgt"])
             self.tgt_tok, self.tokenizer_files = self.src_tok, [file]
@@ -103,7 +108,8 @@ class Translation(TextTask):
             self.rows[s] = (pad_sequences(src), torch.tensor([len(t) for t in src]),
                             pad_sequences([[BOS] + t for t in y]), pad_sequences([t + [EOS] for t in y], pad=-100),
                             torch.tensor([len(t) + 1 for t in y]))  # src, src_len, tgt_in, targets, tgt_len
-        self.sizes, self.carved, self.kind, self.samples = raw.sizes(), raw.carved_validation, tokenizer, []
+        self.sizes, self.carved, self.kind, self.samples = raw.sizes(), raw.carved_validation, self.src_tok.kind, []
+        self.tokenizer = self.src_tok if self.joint else None  # the one tokenizer a pre-trained model can share
         self.spec = TaskSpec(input_kind="tokens", output_kind="sequence", vocab_size=self.src_tok.vocab_size,
                              max_len=self.max_len, pad_id=PAD, ignore_index=-100,
                              tgt_vocab_size=self.tgt_tok.vocab_size, tgt_max_len=self.tgt_max_len,
@@ -119,16 +125,10 @@ class Translation(TextTask):
 
     # -- metrics ------------------------------------------------------------------------------------
     def eval_stats(self, logits: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
-        y = batch.targets  # (B, T)
-        keep = y != self.spec.ignore_index  # (B, T)
-        loss_sum = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
-                                   ignore_index=self.spec.ignore_index, reduction="sum")
-        right = (logits.argmax(-1) == y) & keep  # (B, T)
-        return {"loss_sum": loss_sum, "right": right.sum().double(), "tokens": keep.sum().double()}
+        return token_stats(logits, batch.targets, self.spec.ignore_index)  # over y + EOS, padding ignored
 
     def finalize(self, s: dict[str, torch.Tensor]) -> dict:
-        n = float(s["tokens"])
-        return {"acc": float(s["right"]) / n, "loss": float(s["loss_sum"]) / n}
+        return token_metrics(s)
 
     def translate(self, model, src: torch.Tensor) -> list[str]:
         """Detokenized translations of source ids (B, S)."""
@@ -167,4 +167,4 @@ class Translation(TextTask):
                 "truncated_share": self.truncated,
                 "decoding": {"beam": self.beam, "length_penalty": self.length_penalty,
                              "max_decode_len": self.max_decode_len, "decode_max": self.decode_max},
-                "tokenizer_files": [str(f) for f in self.tokenizer_files if f]}
+                "tokenizer_files": [str(f) for f in self.tokenizer_files if f], **self.subset_info()}

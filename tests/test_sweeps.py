@@ -44,6 +44,24 @@ def test_long_range_and_seq_scaling_settings():
     assert [int(d) for d in seq.hydra.sweeper.params["task.delay"].split(",")] == [64, 128, 256, 512, 1024]
 
 
+def test_pretrain_finetune_is_two_resumable_stages_in_one_folder():
+    mlm = composed("experiment=pretrain_finetune", "stage=mlm", hydra=True)
+    fine = composed("experiment=pretrain_finetune", hydra=True)
+    assert mlm.task._target_.endswith("MaskedLM") and fine.task._target_.endswith("Sentiment")
+    for cfg in (mlm, fine):
+        assert cfg.trainer.resume is True and cfg.trainer.threads == 1 and cfg.task.vocab_size == 2000
+        assert set(cfg.hydra.sweeper.params.arch.split(",")) == set(ARCHS) and cfg.hydra.sweeper.params.seed == "0,1,2"
+        assert cfg.hydra.launcher.n_jobs == 2
+    assert OmegaConf.to_container(mlm.hydra.sweep, resolve=False) == {
+        "dir": "${sweep_root}/${stage_name}", "subdir": "arch=${hydra:runtime.choices.arch}/seed=${seed}"}
+    p = fine.hydra.sweeper.params
+    assert p["task.train_fraction"] == "0.1,1.0" and p.init_weights == "false,true"
+    # stage 2 finds stage 1's run of its own arch and seed by the folder layout
+    assert OmegaConf.to_container(fine, resolve=False)["init_from"] == (
+        "${sweep_root}/mlm/arch=${hydra:runtime.choices.arch}/seed=${seed}")
+    assert mlm.sweep_root == fine.sweep_root == "runs/sweeps/pretrain_finetune" and mlm.stage_name == "mlm"
+
+
 @pytest.mark.parametrize("task", TASKS)
 def test_matrix_composes_for_every_task_that_exists(task):
     matrix = composed("experiment=matrix", hydra=True)

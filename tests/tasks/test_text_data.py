@@ -5,6 +5,7 @@ import time
 
 import pandas as pd
 import pytest
+import torch
 from tests.tasks.text_fixtures import sentiment_frame, write_folder
 
 import tasks.text_data as td
@@ -43,6 +44,8 @@ def test_tokenizer_is_trained_on_train_only_and_cached(sentiment_folder, tmp_pat
     assert first.tokenizer_file.exists() and first.tokenizer_file.parent == tmp_path / "cache" / "tokenizers"
     vocab = first.tokenizer.tok.get_vocab()
     assert [vocab[s] for s in td.SPECIALS] == [0, 1, 2, 3]
+    V = first.spec.vocab_size  # the pre-training ids (<mask>, sentinels) close every vocabulary
+    assert [vocab[s] for s in td.RESERVED] == list(range(V - len(td.RESERVED), V)) == first.tokenizer.reserved
     assert "good" in vocab and "filmx" not in vocab
     mtime = first.tokenizer_file.stat().st_mtime_ns
 
@@ -74,13 +77,26 @@ def test_cache_dir_from_environment(sentiment_folder, tmp_path, monkeypatch):
 
 def test_byte_and_bpe_tokenizers(sentiment_folder, tmp_path):
     byte = make(sentiment_folder, tmp_path, tokenizer="byte")
-    assert byte.spec.vocab_size == 260 and byte.tokenizer_file is None
+    assert byte.spec.vocab_size == 260 + len(td.RESERVED) and byte.tokenizer_file is None
+    assert byte.tokenizer.reserved == list(range(260, 260 + len(td.RESERVED)))
     assert byte.tokenizer.encode_batch(["añ"]) == [[ord("a") + 4, 0xC3 + 4, 0xB1 + 4]]
     assert byte.tokenizer.decode([1] + byte.tokenizer.encode_batch(["añ"])[0] + [2]) == "añ"
     bpe = make(sentiment_folder, tmp_path, tokenizer="bpe", vocab_size=60, lowercase=False)
     ids = bpe.tokenizer.encode_batch(["great fun and good acting"])[0]
     assert bpe.tokenizer.decode(ids) == "great fun and good acting"
-    assert bpe.spec.vocab_size <= 60
+    assert bpe.spec.vocab_size <= 60 + len(td.RESERVED) and bpe.tokenizer.kind == "bpe"
+
+
+def test_a_saved_tokenizer_file_is_loaded_as_it_is(sentiment_folder, tmp_path):
+    first = make(sentiment_folder, tmp_path, tokenizer="bpe", vocab_size=60)
+    saved = tmp_path / "tokenizer.json"
+    saved.write_text(first.run_files()["tokenizer.json"])
+    again = make(sentiment_folder, tmp_path, tokenizer=str(saved))
+    assert again.tokenizer.kind == "bpe" and again.tokenizer_file == saved and again.spec == first.spec
+    assert torch.equal(again.rows["train"][0], first.rows["train"][0])
+    with pytest.raises(ConfigError, match="is not a file"):
+        make(sentiment_folder, tmp_path, tokenizer=str(tmp_path / "missing.json"))
+    assert make(sentiment_folder, tmp_path, tokenizer="byte").run_files() == {}  # nothing to save
 
 
 def test_max_len_truncates_and_null_uses_the_longest_text(sentiment_folder, tmp_path):

@@ -8,7 +8,7 @@ import torch
 from tests.tasks.text_fixtures import PAIRS, CopyOracle, TinySeq2Seq, write_folder
 
 from harness.errors import ConfigError
-from tasks.text_data import BOS, EOS, PAD
+from tasks.text_data import BOS, EOS, PAD, RESERVED
 from tasks.translation import Translation
 
 
@@ -22,7 +22,7 @@ def test_spec(translation_folder, tmp_path):
     s = task.spec
     assert (s.input_kind, s.output_kind, s.pad_id, s.bos_id, s.eos_id, s.tgt_pad_id, s.ignore_index) == \
         ("tokens", "sequence", 0, 1, 2, 0, -100)
-    assert s.max_len == 10 and s.tgt_max_len == 12 and s.vocab_size == s.tgt_vocab_size <= 80
+    assert s.max_len == 10 and s.tgt_max_len == 12 and s.vocab_size == s.tgt_vocab_size <= 80 + len(RESERVED)
     separate = make(translation_folder, tmp_path, joint_vocab=False, vocab_size=60)
     assert separate.src_tok is not separate.tgt_tok
     assert "▁casa" in separate.tgt_tok.tok.get_vocab() and "▁casa" not in separate.src_tok.tok.get_vocab()

@@ -1,0 +1,115 @@
+"""Masked language modelling (BERT's pre-training task): tokens in, the masked tokens predicted per position.
+
+Data and tokenizer exactly as :mod:`tasks.sentiment` (hub id or local folder, ``data.text_column``, the same cached
+tokenizers, so a sentiment run on the same texts gets the same vocabulary); labels are not read. Each text is
+cut to ``max_len`` tokens. ``mask_prob`` of the real (non-padding) positions are selected; of those 80% become
+``<mask>``, 10% a random ordinary token and 10% stay unchanged (Devlin et al. 2019). The loss and the metrics
+count the selected positions only. Training masks are drawn afresh for every batch (dynamic masking) from a
+generator seeded with the run seed; validation and test masks are drawn once from ``mask_seed``, so every run
+is scored on the same positions. Metrics: ``acc`` (masked-token accuracy), ``loss``, ``perplexity``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from harness.errors import ConfigError
+from tasks.base import Batch, TaskSpec
+from tasks.corpus import CorpusTask
+from tasks.text_data import PAD, SPECIALS, pad_sequences
+
+MASK_SPLIT = (0.8, 0.1, 0.1)  # of the selected positions: <mask>, a random token, unchanged
+EVAL_LOGITS = 2 ** 26  # most logits (batch × length × vocabulary) per evaluation batch: 256 MB in fp32
+
+
+def mask_tokens(ids: torch.Tensor, real: torch.Tensor, mask_prob: float, mask_id: int, random_ids: tuple[int, int],
+                gen: torch.Generator, ignore_index: int = -100) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT's corruption of a batch.
+
+    Args:
+        ids: (B, L) token ids.
+        real: (B, L) True where a position may be selected (not padding).
+        mask_prob: chance that a real position is selected.
+        mask_id: id of ``<mask>``.
+        random_ids: [low, high) range the random replacements are drawn from (the ordinary tokens).
+        gen: CPU generator the draws come from.
+
+    Returns:
+        inputs (B, L): the corrupted ids; targets (B, L): the original id at selected positions, ``ignore_index``
+        elsewhere.
+    """
+    shape = ids.shape
+    selected = (torch.rand(shape, generator=gen) < mask_prob) & real.cpu()  # (B, L)
+    how = torch.rand(shape, generator=gen)  # (B, L): < 0.8 mask, < 0.9 random, else unchanged
+    random = torch.randint(random_ids[0], random_ids[1], shape, generator=gen)  # (B, L)
+    cpu = ids.cpu()
+    inputs = torch.where(selected & (how < MASK_SPLIT[0]), mask_id, cpu)
+    inputs = torch.where(selected & (how >= MASK_SPLIT[0]) & (how < MASK_SPLIT[0] + MASK_SPLIT[1]), random, inputs)
+    targets = torch.where(selected, cpu, ignore_index)
+    return inputs.to(ids.device), targets.to(ids.device)
+
+
+class MaskedLM(CorpusTask):
+    """Masked language modelling over a text column.
+
+    Args:
+        data: ``path`` (hub id or folder), ``text_column``, optional ``name`` (hub config), ``val_split`` (null =
+            carve from train) and ``test_split`` (``label_column`` is accepted and ignored).
+        tokenizer, vocab_size, max_len, lowercase, val_fraction, split_seed, cache_dir: as for sentiment.
+        mask_prob: share of real positions selected for prediction (0.15 in BERT).
+        mask_seed: seed of the fixed validation/test masks.
+        train_fraction: share of the training texts used (a subset drawn with the run seed; 1 = all).
+    """
+
+    def __init__(self, *, data: dict, tokenizer: str = "word", vocab_size: int = 20000, max_len: int | None = 64,
+                 lowercase: bool = True, mask_prob: float = 0.15, mask_seed: int = 1234, val_fraction: float = 0.1,
+                 split_seed: int = 0, train_fraction: float = 1.0, cache_dir: str | None = None):
+        if not 0 < float(mask_prob) < 1:
+            raise ConfigError(f"task.mask_prob={mask_prob} must lie strictly between 0 and 1 (BERT: 0.15)")
+        self.mask_prob, self.mask_seed = float(mask_prob), int(mask_seed)
+        tt = self.load_corpus(data, tokenizer=tokenizer, vocab_size=vocab_size, max_len=max_len, lowercase=lowercase,
+                              val_fraction=val_fraction, split_seed=split_seed, train_fraction=train_fraction,
+                              cache_dir=cache_dir)
+        self.mask_id = self.tokenizer.reserved[0]
+        self.random_ids = (len(SPECIALS), min(self.tokenizer.reserved))  # the ordinary tokens
+        self.rows = {s: (pad_sequences(ids), torch.tensor([len(x) for x in ids])) for s, ids in tt.ids.items()}
+        self.spec = TaskSpec(input_kind="tokens", output_kind="tokens", vocab_size=self.tokenizer.vocab_size,
+                             max_len=self.max_len, num_classes=self.tokenizer.vocab_size, pad_id=PAD,
+                             prefers_bidirectional=True)
+
+    def corrupt(self, ids: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return mask_tokens(ids, ids != PAD, self.mask_prob, self.mask_id, self.random_ids, gen,
+                           self.spec.ignore_index)
+
+    # -- data ---------------------------------------------------------------------------------------
+    def setup(self, device: torch.device, seed: int) -> None:
+        super().setup(device, seed)
+        fixed = torch.Generator().manual_seed(self.mask_seed)
+        self.fixed = {s: self.corrupt(self.data[s][0], fixed) for s in self.data if s != "train"}
+
+    def make_batch(self, split: str, idx) -> Batch:
+        x, lengths = self.data[split]
+        L = int(lengths[idx].max())
+        if split == "train":
+            inputs, targets = self.corrupt(x[idx, :L], self.gen)
+        else:
+            inputs, targets = (t[idx, :L] for t in self.fixed[split])
+        return Batch((inputs,), targets, n_tokens=int(lengths[idx].sum()))  # (B, L), (B, L) -100 where unselected
+
+    def eval_batches(self, split: str, batch_size: int):
+        """As for every text task, with batches capped so that their logits stay under ``EVAL_LOGITS`` values."""
+        cap = max(1, EVAL_LOGITS // (self.max_len * self.spec.num_classes))
+        return super().eval_batches(split, min(batch_size, cap))
+
+    # -- loss and metrics ---------------------------------------------------------------------------
+    def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Mean cross-entropy over the selected positions (0 when a batch has none)."""
+        y = batch.targets.reshape(-1)
+        loss_sum = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y, ignore_index=self.spec.ignore_index,
+                                   reduction="sum")
+        return loss_sum / (y != self.spec.ignore_index).sum().clamp(min=1)
+
+    def describe(self) -> dict:
+        return {**super().describe(),
+                "masking": {"mask_prob": self.mask_prob, "split": dict(zip(("mask", "random", "keep"), MASK_SPLIT)),
+                            "eval_mask_seed": self.mask_seed, "train": "drawn per batch (dynamic)"}}
