@@ -23,11 +23,25 @@ import torch.nn as nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from architectures.lstm import LSTM  # noqa: E402
-from architectures.transformer import Transformer  # noqa: E402
 from tasks.copy_long import CopyLong  # noqa: E402
 
+CONF = str(Path(__file__).resolve().parent.parent / "conf")
+
 D, H, FF, LAYERS, BATCH, DELAY = 64, 4, 128, 2, 64, 100
+
+
+def model_of(arch: str, spec, **overrides) -> nn.Module:
+    """The suite's model of ``arch`` (its YAML, with ``overrides``) for ``spec``."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import open_dict
+
+    from harness.train import build
+
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        node = compose("config", overrides=[f"arch={arch}"]).arch
+    with open_dict(node):
+        node.update(overrides)
+    return build(node, "arch", spec=spec)
 
 
 def harness_samples_per_s(steps: int, clip: bool) -> float:
@@ -36,8 +50,7 @@ def harness_samples_per_s(steps: int, clip: bool) -> float:
 
     from harness.train import train
 
-    conf = str(Path(__file__).resolve().parent.parent / "conf")
-    with initialize_config_dir(config_dir=conf, version_base="1.3"):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose("config", overrides=[
             f"trainer.max_steps={steps}", f"trainer.eval_every={steps}", f"trainer.ckpt_every={steps}",
             "trainer.stop_at=null", "trainer.progress=false", "task.n_val=64", "task.n_test=64",
@@ -52,7 +65,7 @@ def bare_samples_per_s(steps: int) -> float:
     torch.manual_seed(0)
     task = CopyLong(delay=DELAY, n_val=8, n_test=8)
     task.setup("cpu", 0)
-    model = Transformer(task.spec, d_model=D, n_heads=H, n_layers=LAYERS, d_ff=FF, dropout=0.0)
+    model = model_of("transformer", task.spec, d_model=D, n_heads=H, n_layers=LAYERS, d_ff=FF, dropout=0.0)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, betas=(0.9, 0.98), weight_decay=0.01)
     return timed_steps(model, opt, task, (task.train_batch(BATCH) for _ in range(steps)))  # batches made in the loop
 
@@ -131,13 +144,13 @@ def main() -> None:
             lambda: bare_samples_per_s(args.steps), args.repeats)
     if args.only in (None, "transformer"):
         torch.manual_seed(0)
-        ours = Transformer(task.spec, d_model=D, n_heads=H, n_layers=LAYERS, d_ff=FF, dropout=0.0)
+        ours = model_of("transformer", task.spec, d_model=D, n_heads=H, n_layers=LAYERS, d_ff=FF, dropout=0.0)
         ref = TorchEncoder(task.spec)
         results["own transformer / nn.TransformerEncoder"] = paired(
             "own transformer / nn.TransformerEncoder", lambda: train_step_samples_per_s(ours, task, args.steps),
             lambda: train_step_samples_per_s(ref, task, args.steps), args.repeats)
     if args.only in (None, "lstm"):
-        ours, ref = LSTM(task.spec, hidden=128), TorchLSTM(task.spec, 128)
+        ours, ref = model_of("lstm", task.spec, hidden=128), TorchLSTM(task.spec, 128)
         results["own lstm / nn.LSTM"] = paired(
             "own lstm / nn.LSTM", lambda: train_step_samples_per_s(ours, task, args.steps // 2),
             lambda: train_step_samples_per_s(ref, task, args.steps // 2), args.repeats)

@@ -20,7 +20,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from harness import budget, checkpoint, probes
+from harness import budget, checkpoint, optim, probes
 from harness.errors import ConfigError, DivergedError
 from harness.records import (CHECKPOINT, SUMMARY, MetricsLog, PeakMemory, environment, read_json, write_json,
                              write_jsonl)
@@ -30,8 +30,9 @@ OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
 
 # -- building -------------------------------------------------------------------------------------------
 def component_name(node: DictConfig) -> str:
-    """``architectures.lstm.LSTM`` → ``lstm``: the module name is the registry name (one file each)."""
-    return str(node._target_).rsplit(".", 2)[-2]
+    """``architectures.lstm.LSTM`` → ``lstm``: the module name is the registry name (one file each); for an
+    architecture, the module of its ``backbone``."""
+    return str(node.get("backbone") or node._target_).rsplit(".", 2)[-2]
 
 
 def choice_name(cfg: DictConfig, group: str) -> str:
@@ -107,6 +108,15 @@ def check_trainer(t: DictConfig) -> None:
         raise ConfigError(f"trainer.threads={t.threads} must be ≥ 1, or null for PyTorch's default")
 
 
+def metric_direction(task, metric: str) -> str:
+    """``max`` or ``min``: the task's declared direction of ``metric`` (``val/<name>``)."""
+    key = metric.removeprefix("val/")
+    if key not in task.directions:
+        raise ConfigError(f"trainer.stop_metric={metric} has no declared direction in this task; use one of "
+                          f"{', '.join('val/' + k for k in task.directions)}")
+    return task.directions[key]
+
+
 def lr_lambda(t: DictConfig):
     warmup, total, floor = t.warmup_steps, t.max_steps, t.min_lr_ratio
 
@@ -175,10 +185,12 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.utils.deterministic.fill_uninitialized_memory = False  # NaN-filling new tensors costs ~20%/step
         self.task = build(cfg.task, "task")
+        self.direction = metric_direction(self.task, str(t.stop_metric))
         self.budget = budget.fit(cfg, self.task.spec, lambda node, spec: build(node, "arch", spec=spec))
         self.model = build(cfg.arch, "arch", spec=self.task.spec).to(self.device)
         self.params = budget.count_params(self.model)
-        self.optimizer = build(cfg.optimizer, "optimizer", params=self.model.parameters())
+        groups, self.decay_record = optim.param_groups(self.model, float(cfg.optimizer.get("weight_decay") or 0.0))
+        self.optimizer = build(cfg.optimizer, "optimizer", params=groups)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(t))
         self.forward_model = torch.compile(self.model) if t.compile else self.model
         self.arch_name, self.task_name = choice_name(cfg, "arch"), choice_name(cfg, "task")
@@ -321,7 +333,7 @@ class Trainer:
                     self.save_checkpoint()
                 if self.step % 10 == 0 or self.step == 1:
                     bar.set_postfix(loss=f"{loss_value:.3f}", **{k: f"{v:.3f}" for k, v in last_val.items()
-                                                                  if k in ("acc", "bleu")},
+                                                                  if k in ("acc", task.main_metric)},
                                     sps=f"{st['samples'] / st['train_time_s']:.0f}", refresh=False)
                 bar.update(self.step - bar.n)
         finally:
@@ -340,8 +352,8 @@ class Trainer:
         return val[key]
 
     def better(self, value: float, than: float, strict: bool = False) -> bool:
-        """Higher is better, lower for losses; ``strict`` = ties do not count."""
-        if "loss" in str(self.cfg.trainer.stop_metric):
+        """By the task's direction of ``stop_metric``; ``strict`` = ties do not count."""
+        if self.direction == "min":
             return value < than if strict else value <= than
         return value > than if strict else value >= than
 
@@ -409,7 +421,8 @@ class Trainer:
                       "precision": "bf16" if self.bf16 else "fp32", "compiled": bool(t.compile)},
             "long_range": long_range,
             "task_info": {**self.task.describe(), "main_metric": self.task.main_metric,
-                          "spec": self.task.spec.to_dict()},
+                          "directions": dict(self.task.directions), "spec": self.task.spec.to_dict()},
+            "optimizer": self.decay_record,
             "arch_info": self.model.describe() if hasattr(self.model, "describe") else {},
             "budget": self.budget,
             "env": environment(self.device),

@@ -13,6 +13,8 @@ import re
 
 import pandas as pd
 
+from harness import registry
+
 IGNORED_KEYS = ("seed", "run_dir", "trainer.resume", "trainer.progress", "trainer.threads")
 IGNORED_PREFIXES = ("logger.",)
 SHOWN_KEYS = 3
@@ -68,7 +70,7 @@ def label(items: list[tuple[str, object]]) -> str:
     return ", ".join(text[:SHOWN_KEYS]) + f", +{len(text) - SHOWN_KEYS} #{digest}"
 
 
-ARCH_ORDER = ["rnn", "lstm", "cnn", "transformer", "vit"]
+ARCH_ORDER = registry.names("arch")  # the registry (conf/arch/*.yaml); unknown archs of older runs go last
 
 
 def natural(text: str) -> tuple:
@@ -94,7 +96,8 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     done = with_settings(df[df["status"] == "completed"])
     rows = []
     for (source, task, arch, setting), g in done.groupby(["source", "task", "arch", "setting"], sort=True):
-        row = {"source": source, "task": task, "arch": arch, "setting": setting, "n": len(g), "main_metric": g["main_metric"].iloc[0]}
+        row = {"source": source, "task": task, "arch": arch, "setting": setting, "n": len(g), "main_metric": g["main_metric"].iloc[0],
+               "main_direction": g["main_direction"].iloc[0]}
         for col, *_ in [("main_value",)] + NUMBERS:
             values = pd.to_numeric(g[col], errors="coerce") if col in g else pd.Series(dtype=float)
             row[f"{col}_mean"], row[f"{col}_std"] = values.mean(), values.std()
@@ -106,7 +109,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def order(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows by task, then rnn, lstm, cnn, transformer, vit (others after), then setting in natural order."""
+    """Rows by task, then arch in registry order (archs no longer in conf/arch after), then setting."""
     if table.empty:
         return table
     key = table.apply(lambda r: (r["task"], r["source"], arch_rank(r["arch"]), natural(r["setting"])), axis=1)
@@ -128,7 +131,8 @@ def long_range(df: pd.DataFrame) -> pd.DataFrame:
         value = pd.to_numeric(g["main_value"], errors="coerce")
         rows.append({"source": source, "task": task, "arch": arch, "setting": setting, "delay": int(delay),
                      "n": len(g),
-                     "main_metric": g["main_metric"].iloc[0], "main_value_mean": value.mean(),
+                     "main_metric": g["main_metric"].iloc[0], "main_direction": g["main_direction"].iloc[0],
+                     "main_value_mean": value.mean(),
                      "main_value_std": value.std(), "steps_to_target_mean": steps.mean(),
                      "steps_to_target_std": steps.std(), "reached": len(steps)})
     return pd.DataFrame(rows)
@@ -154,6 +158,11 @@ def steps_cell(row) -> str:
         else f"– {reached}"
 
 
+def arrow(part: pd.DataFrame) -> str:
+    """↑ when higher is better for the main metric of these rows, ↓ when lower is."""
+    return "↓" if part["main_direction"].iloc[0] == "min" else "↑"
+
+
 def main_table(summary: pd.DataFrame, task: str) -> pd.DataFrame:
     """The display table of one task: one row per arch (and setting)."""
     part = summary[summary["task"] == task]
@@ -164,7 +173,7 @@ def main_table(summary: pd.DataFrame, task: str) -> pd.DataFrame:
     if part["setting"].astype(bool).any():
         out["Setting"] = part["setting"]
     out["n"] = part["n"]
-    out[f"test/{metric}"] = [pm(m, s) for m, s in zip(part["main_value_mean"], part["main_value_std"])]
+    out[f"test/{metric} {arrow(part)}"] = [pm(m, s) for m, s in zip(part["main_value_mean"], part["main_value_std"])]
     for col, head, digits in NUMBERS:
         out[head] = [pm(m, s, digits) for m, s in zip(part[f"{col}_mean"], part[f"{col}_std"])]
     out["Params"] = [fmt(m, 0) for m in part["params_mean"]]  # the same for every seed
@@ -180,7 +189,7 @@ def long_range_tables(lr: pd.DataFrame, task: str) -> dict[str, pd.DataFrame]:
     part["row"] = part.apply(lambda r: r["arch"] + "".join(f" ({x})" for x in (r["source"] if several else "",
                                                                                r["setting"]) if x), axis=1)
     cells = {
-        f"test/{metric} by delay": part.apply(lambda r: f"{pm(r['main_value_mean'], r['main_value_std'])} "
+        f"test/{metric} {arrow(part)} by delay": part.apply(lambda r: f"{pm(r['main_value_mean'], r['main_value_std'])} "
                                                         f"(n={r['n']})", axis=1),
         "steps to solve by delay": part.apply(steps_cell, axis=1),
     }

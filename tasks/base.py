@@ -15,7 +15,6 @@ from harness.errors import ConfigError
 
 INPUT_KINDS = ("tokens", "image")
 OUTPUT_KINDS = ("class", "tokens", "sequence")
-IMAGE_AS = ("rows", "pixels", "patches")
 
 
 @dataclass(frozen=True)
@@ -33,9 +32,7 @@ class TaskSpec:
         pad_id: id of padding in token inputs, or None when inputs are never padded.
         ignore_index: target value the loss ignores.
         tgt_vocab_size, tgt_max_len, bos_id, eos_id, tgt_pad_id: the target side of seq2seq tasks.
-        image_as: how sequence architectures read an image: ``rows`` (H steps of C·W values), ``pixels``
-            (H·W steps of C values, as in sequential MNIST / LRA Image) or ``patches`` (non-overlapping
-            ``patch_size`` squares).
+        (How a model reads an image is the model's setting, ``arch.image_as``.)
     """
 
     input_kind: str
@@ -51,16 +48,12 @@ class TaskSpec:
     bos_id: int = 1
     eos_id: int = 2
     tgt_pad_id: int = 0
-    image_as: str = "rows"
-    patch_size: int = 4  # side of the square patches when image_as == "patches"
 
     def __post_init__(self):
         if self.input_kind not in INPUT_KINDS:
             raise ConfigError(f"input_kind {self.input_kind!r} is not one of {INPUT_KINDS}")
         if self.output_kind not in OUTPUT_KINDS:
             raise ConfigError(f"output_kind {self.output_kind!r} is not one of {OUTPUT_KINDS}")
-        if self.image_as not in IMAGE_AS:
-            raise ConfigError(f"image_as={self.image_as!r} is not valid; use one of {', '.join(IMAGE_AS)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -94,7 +87,8 @@ class Task:
     """
 
     spec: TaskSpec
-    main_metric: str = "acc"  # what reports show first; higher is better unless it names a loss
+    main_metric: str = "acc"  # what reports show first
+    directions: dict[str, str] = {"acc": "max", "loss": "min"}  # per metric: max = higher is better, min = lower
 
     # -- data ---------------------------------------------------------------------------------------
     def setup(self, device: torch.device, seed: int) -> None:
@@ -142,13 +136,17 @@ class Task:
 
     # -- what the record says about the task -------------------------------------------------------
     def describe(self) -> dict:
-        """Settings worth recording in the summary (data source, image_as, ...)."""
+        """Settings worth recording in the summary (data source, sizes, ...)."""
         return {}
 
     def artifacts(self) -> dict[str, list[dict]]:
         """Rows to save beside the record after the test evaluation, as ``<name>.jsonl`` (e.g. translation
         samples). The harness writes them; tasks never touch the run folder."""
         return {}
+
+    def token_strings(self, ids: list[int]) -> list[str]:
+        """Input token ids as text, for the probes' files (text tasks decode with their tokenizer)."""
+        return [str(i) for i in ids]
 
     def answer_positions(self, length: int) -> list[int]:
         """Output positions whose loss the long-range probes differentiate (per-position outputs of a
