@@ -28,7 +28,7 @@ def test_architecture_settings_come_from_the_yaml_alone(arch):
         params = settings(cls)
         assert params, cls
         assert [n for n, p in params.items() if p.default is not p.empty] == [], f"{cls.__name__} has Python defaults"
-        missing = [n for n in params if n not in node and n != "backbone" or (n == "backbone" and cls is not Model)]
+        missing = [n for n in params if n not in node]
         assert missing == [], f"{arch}.yaml lacks {missing}"
 
 
