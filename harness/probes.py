@@ -153,6 +153,11 @@ def attention_maps(model: nn.Module, task, batch: Batch, run_dir: Path) -> dict:
     ids = one[0][0].cpu().tolist()
     text = [t if i != task.spec.pad_id else "" for t, i in zip(task.token_strings(ids), ids)]
     arrays = {f"layer{i}": w.numpy().astype(np.float16) for i, w in enumerate(maps)}
+    if task.spec.output_kind == "sequence":  # queries of the decoder's maps are target positions
+        tgt = one[1][0].cpu().tolist()
+        arrays["src_text"] = np.array(text, dtype=str)
+        arrays["tgt_text"] = np.array([t if i != task.spec.tgt_pad_id else "" for t, i in
+                                       zip(task.target_token_strings(tgt), tgt)], dtype=str)
     np.savez_compressed(Path(run_dir) / ATTENTION_FILE, tokens=one[0][0].cpu().numpy(), names=np.array(names, dtype=str),
                         token_text=np.array(text, dtype=str), **arrays)
     mean_distance = []
@@ -176,6 +181,13 @@ def at_end(model: nn.Module, task, run_dir: Path, init: dict | None) -> dict:
     """Everything for ``summary["long_range"]``; a probe that fails is reported there, never fatal."""
     why_not = applicable(task)
     if why_not:
+        if task.spec.input_kind == "tokens" and task.spec.output_kind == "sequence":  # seq2seq: the maps only
+            try:
+                out = attention_maps(model, task, probe_batch(task), run_dir)
+                return {"probe_note": why_not + " (attention maps only)", **out,
+                        "probes": ["attention_maps"] if "attention" in out else []}
+            except Exception as e:  # noqa: BLE001 - the run record matters more than one probe
+                return {"probe_error": f"{type(e).__name__}: {e}"}
         return {"probe_note": why_not}
     try:
         batch = probe_batch(task)

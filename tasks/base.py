@@ -148,6 +148,10 @@ class Task:
         """Input token ids as text, for the probes' files (text tasks decode with their tokenizer)."""
         return [str(i) for i in ids]
 
+    def target_token_strings(self, ids: list[int]) -> list[str]:
+        """Target-side token ids as text (seq2seq tasks with their own target vocabulary override it)."""
+        return self.token_strings(ids)
+
     def answer_positions(self, length: int) -> list[int]:
         """Output positions whose loss the long-range probes differentiate (per-position outputs of a
         sequence of ``length``); by default all of them."""

@@ -163,6 +163,9 @@ class Translation(TextTask):
     def token_strings(self, ids: list[int]) -> list[str]:
         return [self.src_tok.token(i) for i in ids]
 
+    def target_token_strings(self, ids: list[int]) -> list[str]:
+        return [self.tgt_tok.token(i) for i in ids]
+
     def describe(self) -> dict:
         return {"data": self.path, "src": self.src_col, "tgt": self.tgt_col, "tokenizer": self.kind,
                 "joint_vocab": self.joint, "vocab_size": self.spec.vocab_size,

@@ -3,6 +3,7 @@ complete record (tiny fixture data built here: never the shared data, never a do
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -54,6 +55,11 @@ def test_cell_runs_and_writes_a_complete_record(cfg_factory, data, arch, task):
         assert 0 <= s["metrics"]["test/bleu"] <= 100 and 0 <= s["metrics"]["test/chrf"] <= 100
         assert s["task_info"]["decoding"]["incremental"] is True
         assert s["arch_info"]["decoder"] in ("own", "generic")  # which one: tests/architectures/test_seq2seq.py
+        with np.load(run / "attention.npz") as z:  # every decoder attends to the source: its maps are saved
+            names = list(z["names"])
+            cross = next(i for i, n in enumerate(names) if n.startswith("decoder.") and n.endswith("cross"))
+            assert z[f"layer{cross}"].shape[1] == len(z["tgt_text"]) and len(z["src_text"]) == len(z["tokens"])
+        assert s["long_range"]["probes"] == ["attention_maps"]
     if task == "image_classification":
         reading = arch_config(arch).image_as
         assert s["arch_info"]["input"] == {"conv": "image as 2-D convolutions", "patches": "image as 2x2 patches"}.get(
