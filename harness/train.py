@@ -332,9 +332,11 @@ class Trainer:
                 if self.step % t.ckpt_every == 0:
                     self.save_checkpoint()
                 if self.step % 10 == 0 or self.step == 1:
-                    bar.set_postfix(loss=f"{loss_value:.3f}", **{k: f"{v:.3f}" for k, v in last_val.items()
-                                                                  if k in ("acc", task.main_metric)},
-                                    sps=f"{st['samples'] / st['train_time_s']:.0f}", refresh=False)
+                    shown = {"acc", task.main_metric, str(t.stop_metric).removeprefix("val/")}  # ↑/↓: its direction
+                    val = {f"val_{k}" + ("↓" if task.directions.get(k) == "min" else "↑"): f"{v:.3f}"
+                           for k, v in last_val.items() if k in shown}
+                    bar.set_postfix(loss=f"{loss_value:.3f}", **val, sps=f"{st['samples'] / st['train_time_s']:.0f}",
+                                    refresh=False)
                 bar.update(self.step - bar.n)
         finally:
             bar.close()
