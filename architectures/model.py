@@ -175,7 +175,8 @@ class InputAdapter(nn.Module):
         else:
             _, features = image_sequence_shape(spec.image_shape, image_as, patch_size)
             self.embed = ImageReader(image_as, patch_size, features, d)
-            self.reading = f"image as {patch_size}x{patch_size} patches" if image_as == "patches" else f"image as {image_as}"
+            self.reading = f"image as {patch_size}x{patch_size} patches" if image_as == "patches" else \
+                f"image as {image_as}"
         self.cls = nn.Parameter(torch.zeros(1, 1, d)) if cls_token else None
         self.n_cls = int(cls_token)
         self.pos = PositionalEncoding(pos_encoding, self.length + self.n_cls, d, dropout)

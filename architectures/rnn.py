@@ -71,6 +71,6 @@ class RNN(Backbone):
         self.final = nn.Identity()
 
     def own_decoder(self, spec: TaskSpec, *, n_layers, tie_embeddings, pos_encoding, scale_embedding):
-        return RecurrentDecoder(spec, hidden=self.width, memory_dim=self.out_width, n_layers=n_layers or len(self.layers),
-                                cell=self.cell, dropout=self.dropout, input_feeding=self.input_feeding,
+        return RecurrentDecoder(spec, hidden=self.width, memory_dim=self.out_width,
+                                n_layers=n_layers or len(self.layers), cell=self.cell, dropout=self.dropout, input_feeding=self.input_feeding,
                                 tie_embeddings=tie_embeddings, bidirectional=not self.causal)

@@ -41,8 +41,8 @@ def main() -> None:
         cfg = compose("config", overrides=[
             "experiment=translation_cpu", f"arch={args.arch}", f"task.data.path={args.data}", "task.data.src=en",
             "task.data.tgt=es", f"trainer.max_time_s={args.train_s}", "task.eval_decode_max=1",
-            "task.test_decode_max=1", "trainer.progress=false", f"trainer.threads={args.threads}", "trainer.probes=false",
-            f"task.beam={args.beam}"])
+            "task.test_decode_max=1", "trainer.progress=false", f"trainer.threads={args.threads}",
+            "trainer.probes=false", f"task.beam={args.beam}"])
     with tempfile.TemporaryDirectory() as tmp, open_dict(cfg):
         cfg.run_dir = tmp
         trainer = Trainer(cfg)

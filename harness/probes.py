@@ -158,8 +158,8 @@ def attention_maps(model: nn.Module, task, batch: Batch, run_dir: Path) -> dict:
         arrays["src_text"] = np.array(text, dtype=str)
         arrays["tgt_text"] = np.array([t if i != task.spec.tgt_pad_id else "" for t, i in
                                        zip(task.target_token_strings(tgt), tgt)], dtype=str)
-    np.savez_compressed(Path(run_dir) / ATTENTION_FILE, tokens=one[0][0].cpu().numpy(), names=np.array(names, dtype=str),
-                        token_text=np.array(text, dtype=str), **arrays)
+    np.savez_compressed(Path(run_dir) / ATTENTION_FILE, tokens=one[0][0].cpu().numpy(),
+                        names=np.array(names, dtype=str), token_text=np.array(text, dtype=str), **arrays)
     mean_distance = []
     for w in maps:
         h, L, S = w.shape

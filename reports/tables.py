@@ -189,8 +189,8 @@ def long_range_tables(lr: pd.DataFrame, task: str) -> dict[str, pd.DataFrame]:
     part["row"] = part.apply(lambda r: r["arch"] + "".join(f" ({x})" for x in (r["source"] if several else "",
                                                                                r["setting"]) if x), axis=1)
     cells = {
-        f"test/{metric} {arrow(part)} by delay": part.apply(lambda r: f"{pm(r['main_value_mean'], r['main_value_std'])} "
-                                                        f"(n={r['n']})", axis=1),
+        f"test/{metric} {arrow(part)} by delay": part.apply(
+            lambda r: f"{pm(r['main_value_mean'], r['main_value_std'])} (n={r['n']})", axis=1),
         "steps to solve by delay": part.apply(steps_cell, axis=1),
     }
     out = {}
