@@ -51,7 +51,7 @@ class GRU(Backbone):
 
     causal_settings = {"bidirectional": False}  # what makes it causal (the generic decoder uses it)
 
-    def __init__(self, max_len: int, *, hidden: int, n_layers: int, bidirectional: bool, dropout: float):
+    def __init__(self, max_len: int, *, hidden: int, n_layers: int, bidirectional: bool | None, dropout: float):
         super().__init__()
         if hidden < 2 or n_layers < 1 or (bidirectional and hidden % 2):
             raise ConfigError(f"arch.hidden={hidden} must be ≥ 2 (even when bidirectional) and "

@@ -44,6 +44,7 @@ class Backbone(nn.Module):
     sets ``width`` (d in), ``out_width`` (d out; 2·hidden when bidirectional) and ``causal`` (position i sees
     only positions ≤ i). Its constructor is ``(max_len, *, typed hyper-parameters)`` where ``max_len`` is the
     longest sequence it will see; the hyper-parameters' defaults live in its YAML (``conf/arch/<name>.yaml``).
+    A ``bidirectional: bool | None`` setting reaches it resolved (None = the task's ``prefers_bidirectional``).
 
     Class attributes:
         causal_settings: the settings that make it causal; the generic decoder builds a causal copy with them.

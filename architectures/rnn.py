@@ -56,8 +56,8 @@ class RNN(Backbone):
 
     causal_settings = {"bidirectional": False}
 
-    def __init__(self, max_len: int, *, hidden: int, n_layers: int, bidirectional: bool, dropout: float, cell: str,
-                 input_feeding: bool):
+    def __init__(self, max_len: int, *, hidden: int, n_layers: int, bidirectional: bool | None, dropout: float,
+                 cell: str, input_feeding: bool):
         super().__init__()
         if cell not in RECURRENT_CELLS:
             raise ConfigError(f"arch.cell={cell!r} is not known; use one of {', '.join(RECURRENT_CELLS)}")

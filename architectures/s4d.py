@@ -103,7 +103,7 @@ class S4D(Backbone):
 
     causal_settings = {"bidirectional": False}
 
-    def __init__(self, max_len: int, *, d_model: int, n_layers: int, d_state: int, bidirectional: bool,
+    def __init__(self, max_len: int, *, d_model: int, n_layers: int, d_state: int, bidirectional: bool | None,
                  dropout: float, dt_min: float, dt_max: float):
         super().__init__()
         if d_model < 1 or n_layers < 1 or d_state < 2 or d_state % 2:

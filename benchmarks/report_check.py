@@ -1,6 +1,7 @@
-"""Render a report's index.html in headless Chromium to a PNG, to look at it: the page is the product.
+"""Render a report's index.html (or explore.html) in headless Chromium to a PNG, to look at it: the page is
+the product.
 
-    python benchmarks/report_check.py [REPORT_DIR_OR_INDEX_HTML] [--out report.png]
+    python benchmarks/report_check.py [REPORT_DIR_OR_HTML_FILE] [--out report.png]
 
 Needs Debian's ``chromium`` (``apt-get install -y chromium``); no network is used (the page is self-contained).
 """
@@ -32,7 +33,7 @@ def screenshot(index: Path, png: Path, width: int = 1400, height: int = 3000, ti
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("report", nargs="?", default="runs/report", help="report folder or its index.html")
+    p.add_argument("report", nargs="?", default="runs/report", help="report folder (its index.html) or an HTML file")
     p.add_argument("--out", help="PNG to write (default: <report>/screenshot.png)")
     p.add_argument("--height", type=int, default=3000)
     args = p.parse_args(argv)

@@ -1,5 +1,6 @@
 """Fair comparisons at equal size: ``budget.params=N`` sizes the architecture's width so that its parameter
 count is within ±10% of N (the rule of the Long Range Arena), and the run records what was chosen.
+``budget.width=W`` sets that width directly, whatever the architecture calls it (what tuning searches over).
 
 Each arch YAML names its width key (``defaults: [/budget/width@_global_.budget: d_model]`` sets
 ``budget.width_key``). The search builds the model at candidate widths (construction is cheap), skipping
@@ -27,16 +28,24 @@ def fit(cfg: DictConfig, spec, build) -> dict | None:
     ``budget.params`` is null). Raises ConfigError when no width lands within ±10%.
     """
     budget = cfg.get("budget") or {}
-    target = budget.get("params")
-    if target is None:
+    target, width = budget.get("params"), budget.get("width")
+    if target is None and width is None:
         return None
     key = budget.get("width_key")
+    if not key or key not in cfg.arch:
+        raise ConfigError(f"budget.{'params' if target is not None else 'width'} is set but budget.width_key={key!r} "
+                          f"is not a key of the arch config (keys: {', '.join(k for k in cfg.arch if not k.startswith('_'))}); "
+                          "name it in the arch YAML or pass budget.width_key=...")
+    if width is not None:
+        if target is not None:
+            raise ConfigError(f"budget.width={width} and budget.params={target} both size {key}; set one of them")
+        if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+            raise ConfigError(f"budget.width={width} must be a whole number ≥ 1 (it sets arch.{key}), or null")
+        with open_dict(cfg.arch):
+            cfg.arch[key] = width
+        return {"width_key": key, "width": width}
     if not isinstance(target, int) or target < 1:
         raise ConfigError(f"budget.params={target} must be a whole number ≥ 1, or null for no budget")
-    if not key or key not in cfg.arch:
-        raise ConfigError(f"budget.params is set but budget.width_key={key!r} is not a key of the arch config "
-                          f"(keys: {', '.join(k for k in cfg.arch if not k.startswith('_'))}); name it in the "
-                          "arch YAML or pass budget.width_key=...")
     node = cfg.arch.copy()
     cache: dict[int, int | None] = {}
 

@@ -11,19 +11,32 @@ from pathlib import Path
 
 import torch
 
+from harness import faults
+from harness.errors import ConfigError
+
 SUMMARY, METRICS, CHECKPOINT = "summary.json", "metrics.jsonl", "checkpoint.pt"
+TEMP_SUFFIX = ".tmp"  # atomic writes go through ".<name>.<random>.tmp" beside the file
 STATUSES = ("completed", "diverged", "failed", "interrupted")
 
 
+def umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of it."""
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of it. The file
+    gets the mode an ordinary write would give it (0666 less the umask), not mkstemp's 0600."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
+        os.fchmod(fd, 0o666 & ~umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        faults.point(f"write:{path.name}")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -71,6 +84,25 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
+def read_record(path: Path) -> dict | None:
+    """``summary.json`` as a dict; None when there is none; one ConfigError line when it exists but cannot be
+    read (a damaged record is never taken for an empty folder, which a new run would overwrite)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    summary = read_json(path)
+    if not isinstance(summary, dict):
+        raise ConfigError(f"{path} exists but is not a readable run record; move it (or the folder) away, or "
+                          "choose another hydra.run.dir")
+    return summary
+
+
+def remove_temp_files(folder: Path) -> None:
+    """Delete the temporary files of atomic writes that a crash cut short (the caller owns ``folder``)."""
+    for tmp in [*Path(folder).glob(f".*{TEMP_SUFFIX}"), *Path(folder).glob(f".hydra/.*{TEMP_SUFFIX}")]:
+        tmp.unlink(missing_ok=True)
+
+
 class MetricsLog:
     """Append-only ``metrics.jsonl``; on resume, lines written after the checkpoint are dropped."""
 
@@ -93,7 +125,9 @@ class MetricsLog:
         return out
 
     def truncate_after(self, step: int) -> None:
-        write_jsonl(self.path, [line for line in self.lines() if line.get("step", 0) <= step])
+        """Keep the lines up to ``step`` except test lines (a resumed run writes its test line again)."""
+        write_jsonl(self.path, [line for line in self.lines()
+                                if line.get("step", 0) <= step and line.get("split") != "test"])
 
 
 def git_commit() -> str | None:

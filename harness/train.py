@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
-import signal
 import statistics
 import sys
 import time
@@ -20,10 +19,11 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from harness import budget, checkpoint, optim, probes
-from harness.errors import ConfigError, DivergedError
-from harness.records import (CHECKPOINT, SUMMARY, MetricsLog, PeakMemory, environment, read_json, write_json,
-                             write_jsonl)
+from harness import budget, checkpoint, config_types, faults, lock, optim, probes, resume_check
+from harness.errors import ConfigError, DivergedError, number, whole
+from harness.records import (CHECKPOINT, METRICS, SUMMARY, MetricsLog, PeakMemory, atomic_write_bytes, environment,
+                             read_record, remove_temp_files, write_json, write_jsonl)
+from harness.signals import StopFlag, StopRequested
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
 
@@ -54,6 +54,9 @@ def build(node: DictConfig, what: str, **runtime):
         factory = instantiate(node, _partial_=True, _convert_="all")
     except InstantiationException as e:
         raise ConfigError(f"{what}: {e}") from None
+    settings = OmegaConf.to_container(node, resolve=True)
+    for cls in (get_class(node._target_), *([get_class(node.backbone)] if "backbone" in node else [])):
+        config_types.check(settings, cls, what)  # an architecture's settings: the model's and its backbone's
     try:
         return factory(**runtime)
     except ConfigError:
@@ -84,12 +87,18 @@ def pick_device(name: str) -> torch.device:
 
 
 def check_trainer(t: DictConfig) -> None:
-    positive = ("max_steps", "batch_size", "eval_every", "eval_batch_size", "ckpt_every")
-    for key in positive:
-        if not isinstance(t[key], int) or t[key] < 1:
-            raise ConfigError(f"trainer.{key}={t[key]} must be a whole number ≥ 1")
-    if t.warmup_steps < 0:
-        raise ConfigError(f"trainer.warmup_steps={t.warmup_steps} must be ≥ 0")
+    for key in ("max_steps", "batch_size", "eval_every", "eval_batch_size", "ckpt_every"):
+        whole(f"trainer.{key}", t[key], low=1)
+    whole("trainer.warmup_steps", t.warmup_steps, low=0)
+    whole("trainer.threads", t.threads, low=1, allow_none=True)
+    number("trainer.min_lr_ratio", t.min_lr_ratio)
+    for key in ("stop_at", "grad_clip", "max_time_s"):
+        number(f"trainer.{key}", t[key], allow_none=True)
+    for key in ("resume", "compile", "deterministic", "probes"):
+        if not isinstance(t[key], bool):
+            raise ConfigError(f"trainer.{key}={t[key]!r} must be true or false")
+    if t.progress not in ("auto", True, False):
+        raise ConfigError(f"trainer.progress={t.progress!r} is not known; use auto, true or false")
     if not 0 <= t.min_lr_ratio <= 1:
         raise ConfigError(f"trainer.min_lr_ratio={t.min_lr_ratio} must be between 0 and 1 (the cosine's floor)")
     if not str(t.stop_metric).startswith("val/"):
@@ -104,8 +113,6 @@ def check_trainer(t: DictConfig) -> None:
         raise ConfigError(f"trainer.grad_clip={t.grad_clip} must be > 0, or null to turn clipping off")
     if t.max_time_s is not None and t.max_time_s <= 0:
         raise ConfigError(f"trainer.max_time_s={t.max_time_s} must be > 0, or null for no time budget")
-    if t.threads is not None and t.threads < 1:
-        raise ConfigError(f"trainer.threads={t.threads} must be ≥ 1, or null for PyTorch's default")
 
 
 def metric_direction(task, metric: str) -> str:
@@ -131,30 +138,6 @@ def lr_lambda(t: DictConfig):
     return f
 
 
-class StopFlag:
-    """SIGINT/SIGTERM ask the loop to stop after the current step (a second Ctrl-C stops at once)."""
-
-    def __init__(self):
-        self.reason, self.old = None, {}
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self.old[sig] = signal.signal(sig, self.handle)
-            except ValueError:  # not the main thread (some launchers): keep the default behaviour
-                pass
-        return self
-
-    def handle(self, signum, frame):
-        if self.reason is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.reason = signal.Signals(signum).name
-
-    def __exit__(self, *exc):
-        for sig, old in self.old.items():
-            signal.signal(sig, old)
-
-
 def resolve_run_dir(cfg: DictConfig) -> Path:
     if cfg.get("run_dir"):
         return Path(cfg.run_dir)
@@ -169,6 +152,7 @@ def resolve_run_dir(cfg: DictConfig) -> Path:
 class Trainer:
     def __init__(self, cfg: DictConfig):
         self.cfg, t = cfg, cfg.trainer
+        self.given = OmegaConf.to_container(cfg, resolve=True)  # as launched (budget.fit sets the width below)
         self.run_dir = resolve_run_dir(cfg)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.ckpt_path, self.summary_path = self.run_dir / CHECKPOINT, self.run_dir / SUMMARY
@@ -227,51 +211,63 @@ class Trainer:
         checkpoint.save(self.ckpt_path, step=self.step, model=self.model.state_dict(),
                         optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                         task=self.task.state_dict(), rng=checkpoint.rng_state(self.device), state=self.state,
-                        best_model=self.best_weights or {})
+                        best_model=self.best_weights or {}, config=self.given, step_times=self.step_times)
 
-    def run(self) -> dict:
+    def restore(self, ck: dict) -> None:
+        """Continue from checkpoint ``ck`` (settings already checked against this launch's)."""
+        t, path = self.cfg.trainer, self.ckpt_path
+        resume_check.restore("model", self.model.load_state_dict, ck["model"], path)
+        resume_check.restore("optimizer", lambda s: resume_check.load_optimizer(self.optimizer, s), ck["optimizer"],
+                             path)
+        resume_check.restore("schedule", self.scheduler.load_state_dict, ck["scheduler"], path)
+        resume_check.restore("task's data stream", self.task.load_state_dict, ck["task"], path)
+        checkpoint.set_rng_state(ck["rng"], self.device)
+        self.step, self.state = int(ck["step"]), {**self.state, **ck["state"]}
+        self.best_weights = ck.get("best_model") or None
+        self.step_times = list(ck.get("step_times", []))
+        st = self.state
+        if st["stop_reason"] == "time" and (t.max_time_s is None or st["elapsed_s"] < t.max_time_s):
+            st["stop_reason"] = "max_steps"  # a larger time budget lets the run go on
+        self.log.truncate_after(self.step)
+        print(f"resuming {self.run_dir} from step {self.step}", file=sys.stderr)
+
+    def run(self, ck: dict | None = None, stop: StopFlag | None = None) -> dict:
+        """Train (from checkpoint ``ck`` when given), evaluate, write the record. ``stop``: the signal flag
+        (train() installs it before building anything); one is installed here when none is given."""
+        if stop is None:
+            with StopFlag() as stop:
+                return self.run(ck, stop)
         cfg, t = self.cfg, self.cfg.trainer
         self.task.setup(self.device, int(cfg.seed))
-        self.step = 0
+        self.step, self.stop = 0, stop
         self.state = {"steps_to_target": None, "time_to_target_s": None, "train_time_s": 0.0, "samples": 0,
                       "tokens": 0, "eval_time_s": 0.0, "eval_samples": 0, "stop_reason": "max_steps",
-                      "elapsed_s": 0.0, "best": None}
+                      "elapsed_s": 0.0, "best": None, "run_loss": 0.0, "run_n": 0, "eval_due": False}
         self.best_weights = None  # the weights at the best validation result, with trainer.select=best
-        if t.resume and self.ckpt_path.exists():
-            ck = checkpoint.load(self.ckpt_path)
-            self.model.load_state_dict(ck["model"])
-            self.optimizer.load_state_dict(ck["optimizer"])
-            self.scheduler.load_state_dict(ck["scheduler"])
-            self.task.load_state_dict(ck["task"])
-            checkpoint.set_rng_state(ck["rng"], self.device)
-            self.step, self.state = int(ck["step"]), dict(ck["state"])
-            self.best_weights = ck.get("best_model") or None
-            st = self.state
-            if st["stop_reason"] == "time" and (t.max_time_s is None or st["elapsed_s"] < t.max_time_s):
-                st["stop_reason"] = "max_steps"  # a larger time budget lets the run go on
-            self.log.truncate_after(self.step)
-            print(f"resuming {self.run_dir} from step {self.step}", file=sys.stderr)
+        self.step_times: list[float] = []
+        if ck is not None:
+            self.restore(ck)
         elif self.log.path.exists():
             self.log.path.unlink()
-        if self.step == 0 and t.probes:  # long-range probes at initialisation (a resumed run keeps its own)
-            self.state["probes_init"] = probes.at_start(self.model, self.task)
         logger_cfg = OmegaConf.to_container(cfg, resolve=True)
         self.logger = build(cfg.logger, "logger", run_dir=str(self.run_dir), config=logger_cfg)
         self.peak = PeakMemory(self.device)
-        self.step_times: list[float] = []
         self.status, self.error = "failed", None
         t_start = time.perf_counter() - self.state["elapsed_s"]
         try:
-            with StopFlag() as stop:
-                self.loop(stop, t_start)
-                if stop.reason:
-                    self.status, self.error = "interrupted", f"stopped by {stop.reason} at step {self.step}"
-                else:
-                    self.status = "completed"
+            if self.step == 0 and t.probes:  # long-range probes at initialisation (a resumed run keeps its own)
+                with stop.watching("probes_start"):
+                    self.state["probes_init"] = probes.at_start(self.model, self.task)
+            self.loop(stop, t_start)
+            if stop.reason:
+                self.status, self.error = "interrupted", f"stopped by {stop.reason} at step {self.step}"
+            else:
+                self.status = "completed"
         except DivergedError as e:
             self.status, self.error = "diverged", str(e)
-        except KeyboardInterrupt:
-            self.status, self.error = "interrupted", f"stopped by SIGINT at step {self.step}"
+        except KeyboardInterrupt as e:  # a second Ctrl-C, or a signal during the first probes / an evaluation
+            reason = str(e) if isinstance(e, StopRequested) else "SIGINT"
+            self.status, self.error = "interrupted", f"stopped by {reason} at step {self.step}"
         except BaseException as e:
             self.status, self.error = "failed", f"{type(e).__name__}: {e}"
             self.finish(t_start)
@@ -279,70 +275,76 @@ class Trainer:
         return self.finish(t_start)
 
     def loop(self, stop: StopFlag, t_start: float):
-        t, task, model = self.cfg.trainer, self.task, self.model
+        t, task, model, st = self.cfg.trainer, self.task, self.model, self.state
         model.train()
         bar = tqdm(total=t.max_steps, initial=self.step, desc=f"{self.arch_name}/{self.task_name}",
                    disable=None if t.progress == "auto" else not t.progress, dynamic_ncols=True, leave=False)
-        run_loss, run_n, last_val = 0.0, 0, {}
-        last_eval = self.step
+        self.last_val = {}
         try:
-            while self.step < t.max_steps and not stop.reason and self.state["stop_reason"] == "max_steps":
+            if self.state.get("eval_due") and self.after_step(stop):  # resumed where a signal cut an evaluation
+                return
+            while self.step < t.max_steps and not stop.reason and st["stop_reason"] == "max_steps":
                 t0 = time.perf_counter()
                 batch = task.train_batch(t.batch_size)
                 logits = self.forward(batch)
                 loss = task.loss(logits, batch)
                 loss_value = loss.item()
                 if not math.isfinite(loss_value):
-                    raise DivergedError(f"loss is {loss_value} at step {self.step + 1} "
-                                        f"(lr {self.scheduler.get_last_lr()[0]:.3g}); lower optimizer.lr or "
-                                        "keep trainer.grad_clip on")
+                    raise DivergedError(divergence_message(loss_value, self.step + 1,
+                                                           self.scheduler.get_last_lr()[0], t.grad_clip))
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if t.grad_clip:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
                 self.optimizer.step()
+                faults.point("step")
                 self.scheduler.step()
                 self.sync()
                 dt = time.perf_counter() - t0
                 self.step += 1
                 self.step_times.append(dt)
-                st = self.state
                 st["train_time_s"] += dt
                 st["samples"] += batch.n_samples
                 st["tokens"] += batch.n_tokens
-                run_loss, run_n = run_loss + loss_value, run_n + 1
+                st["run_loss"], st["run_n"] = st["run_loss"] + loss_value, st["run_n"] + 1
                 st["elapsed_s"] = time.perf_counter() - t_start
                 out_of_time = t.max_time_s is not None and st["elapsed_s"] >= t.max_time_s
-                if self.step % t.eval_every == 0 or self.step == t.max_steps or out_of_time or stop.reason:
-                    lr = self.scheduler.get_last_lr()[0]
-                    speed = {"train_samples_per_s": st["samples"] / st["train_time_s"],
-                             "train_tokens_per_s": st["tokens"] / st["train_time_s"]}
-                    self.log.append({"step": self.step, "split": "train", "metrics": {"loss": run_loss / run_n},
-                                     "lr": lr, "throughput": speed, "time_s": st["elapsed_s"]})
-                    self.logger.log(self.step, {"train": {"loss": run_loss / run_n}, "lr": lr, "speed": speed})
-                    run_loss, run_n = 0.0, 0
-                    last_val = self.eval_val(lr)
-                    last_eval = self.step
-                    if self.reached(last_val):
-                        st["stop_reason"] = "target"
-                        break
-                if out_of_time:
-                    st["stop_reason"] = "time"
+                st["eval_due"] = self.step % t.eval_every == 0 or self.step == t.max_steps or out_of_time
+                if stop.reason:  # checkpoint now; the evaluation due (if any) runs on resume, not in a grace period
+                    break
+                if self.after_step(stop):
                     break
                 if self.step % t.ckpt_every == 0:
                     self.save_checkpoint()
                 if self.step % 10 == 0 or self.step == 1:
                     shown = {"acc", task.main_metric, str(t.stop_metric).removeprefix("val/")}  # ↑/↓: its direction
                     val = {f"val_{k}" + ("↓" if task.directions.get(k) == "min" else "↑"): f"{v:.3f}"
-                           for k, v in last_val.items() if k in shown}
+                           for k, v in self.last_val.items() if k in shown}
                     bar.set_postfix(loss=f"{loss_value:.3f}", **val, sps=f"{st['samples'] / st['train_time_s']:.0f}",
                                     refresh=False)
                 bar.update(self.step - bar.n)
+        except KeyboardInterrupt:
+            self.save_checkpoint()  # an evaluation cut by a signal: the steps are kept, it reruns on resume
+            raise
         finally:
             bar.close()
-        if last_eval != self.step:  # e.g. stopped by a signal between evaluations
-            self.eval_val(self.scheduler.get_last_lr()[0])
         self.save_checkpoint()
+
+    def after_step(self, stop: StopFlag) -> bool:
+        """The evaluation due at this step (also one a signal cut short, after a resume), then the target and
+        the time budget; True = stop training."""
+        st, t = self.state, self.cfg.trainer
+        if st["eval_due"]:
+            with stop.watching("eval"):
+                self.last_val = self.eval_val()
+            st["eval_due"] = False
+            if self.reached(self.last_val):
+                st["stop_reason"] = "target"
+                return True
+        if t.max_time_s is not None and st["elapsed_s"] >= t.max_time_s:
+            st["stop_reason"] = "time"
+            return True
+        return False
 
     def monitored(self, val: dict) -> float:
         """The value of ``trainer.stop_metric`` (watched by stop_at and select=best) in a validation result."""
@@ -368,20 +370,32 @@ class Trainer:
             st["steps_to_target"], st["time_to_target_s"] = self.step, st["elapsed_s"]
         return hit
 
-    def eval_val(self, lr: float) -> dict:
+    def eval_val(self) -> dict:
+        """A validation pass; then the running training loss and the validation line (both or neither)."""
+        st, lr = self.state, self.scheduler.get_last_lr()[0]
         metrics, dt, n = self.evaluate("val")
-        self.state["eval_time_s"] += dt
-        self.state["eval_samples"] += n
+        speed = {"train_samples_per_s": st["samples"] / st["train_time_s"],
+                 "train_tokens_per_s": st["tokens"] / st["train_time_s"]}
+        train_loss = st["run_loss"] / max(1, st["run_n"])
+        self.log.append({"step": self.step, "split": "train", "metrics": {"loss": train_loss}, "lr": lr,
+                         "throughput": speed, "time_s": st["elapsed_s"]})
+        self.logger.log(self.step, {"train": {"loss": train_loss}, "lr": lr, "speed": speed})
+        st["run_loss"], st["run_n"] = 0.0, 0
+        st["eval_time_s"] += dt
+        st["eval_samples"] += n
         self.log.append({"step": self.step, "split": "val", "metrics": metrics, "lr": lr,
-                         "throughput": {"eval_samples_per_s": n / dt if dt else None},
-                         "time_s": self.state["elapsed_s"]})
+                         "throughput": {"eval_samples_per_s": n / dt if dt else None}, "time_s": st["elapsed_s"]})
         self.logger.log(self.step, {"val": metrics})
         if self.cfg.trainer.select == "best":
-            value, best = self.monitored(metrics), self.state["best"]
+            value, best = self.monitored(metrics), st["best"]
             if best is None or self.better(value, best["value"], strict=True):
-                self.state["best"] = {"step": self.step, "value": value}
+                st["best"] = {"step": self.step, "value": value}
                 self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         return metrics
+
+    def interrupted(self, e: KeyboardInterrupt, where: str) -> None:
+        reason = str(e) if isinstance(e, StopRequested) else "SIGINT"
+        self.status, self.error = "interrupted", f"stopped by {reason} during {where} at step {self.step}"
 
     def finish(self, t_start: float) -> dict:
         st, t = self.state, self.cfg.trainer
@@ -394,7 +408,8 @@ class Trainer:
         metrics, long_range, failure = {f"val/{k}": v for k, v in val.items()}, {}, None
         if self.status == "completed":  # an interrupted run keeps its last validation metrics only
             try:
-                test, dt, n = self.evaluate("test")
+                with self.stop.watching("test"):
+                    test, dt, n = self.evaluate("test")
                 st["eval_time_s"] += dt
                 st["eval_samples"] += n
                 self.log.append({"step": self.step, "split": "test", "metrics": test,
@@ -403,8 +418,19 @@ class Trainer:
                 long_range = self.task.long_range(test)
                 for name, rows in self.task.artifacts().items():
                     write_jsonl(self.run_dir / f"{name}.jsonl", rows)
+            except KeyboardInterrupt as e:
+                self.interrupted(e, "the test evaluation")
             except Exception as e:  # noqa: BLE001 - recorded, then raised after the summary is written
                 self.status, self.error, failure = "failed", f"test evaluation: {type(e).__name__}: {e}", e
+        peak_mb = self.peak.peak_mb()  # before the probes
+        if t.probes and self.status == "completed":
+            try:
+                with self.stop.watching("probes"):
+                    long_range.update(probes.at_end(self.model, self.task, self.run_dir, st.get("probes_init")))
+            except KeyboardInterrupt as e:
+                self.interrupted(e, "the probes")
+        if self.status == "interrupted":  # resuming redoes the test evaluation and the probes
+            metrics, long_range = {k: v for k, v in metrics.items() if k.startswith("val/")}, {}
         long_range["steps_to_target"] = st["steps_to_target"]
         long_range["time_to_target_s"] = st["time_to_target_s"]
         long_range["target"] = {"metric": t.stop_metric, "value": t.stop_at}
@@ -419,7 +445,7 @@ class Trainer:
             "speed": {"train_samples_per_s": st["samples"] / train_s, "train_tokens_per_s": st["tokens"] / train_s,
                       "step_ms": 1000 * statistics.median(times) if times else None,
                       "eval_samples_per_s": st["eval_samples"] / st["eval_time_s"] if st["eval_time_s"] else None,
-                      "peak_mem_mb": self.peak.peak_mb(), "peak_mem_kind": self.peak.kind,
+                      "peak_mem_mb": peak_mb, "peak_mem_kind": self.peak.kind,
                       "precision": "bf16" if self.bf16 else "fp32", "compiled": bool(t.compile)},
             "long_range": long_range,
             "task_info": {**self.task.describe(), "main_metric": self.task.main_metric,
@@ -431,8 +457,6 @@ class Trainer:
             "wall_s": time.perf_counter() - t_start,
             "config": OmegaConf.to_container(self.cfg, resolve=True),
         }
-        if t.probes and self.status in ("completed", "interrupted"):  # after the speed/memory numbers
-            long_range.update(probes.at_end(self.model, self.task, self.run_dir, st.get("probes_init")))
         write_json(self.summary_path, summary)
         self.logger.finish(summary)
         if failure is not None:
@@ -440,19 +464,29 @@ class Trainer:
         return summary
 
 
-def save_config(cfg: DictConfig, run_dir: Path) -> None:
+def divergence_message(loss: float, step: int, lr: float, grad_clip: float | None) -> str:
+    fix = (f"lower optimizer.lr (gradient clipping is on at trainer.grad_clip={grad_clip}; a smaller value clips "
+           "harder)" if grad_clip else "lower optimizer.lr, or turn gradient clipping on (trainer.grad_clip=1.0)")
+    return f"loss is {loss} at step {step} (lr {lr:.3g}); {fix}"
+
+
+def save_config(cfg: DictConfig, run_dir: Path, fresh: bool) -> None:
     """``.hydra/config.yaml`` (resolved) and, under Hydra, ``.hydra/overrides.yaml``. The harness writes them
     (``hydra.output_subdir`` is null) so that a refused launch never touches the folder's existing record; a
-    resumed run keeps the files of its first launch."""
+    resumed run keeps the files of its first launch, a fresh start (no checkpoint) writes its own."""
     folder = run_dir / ".hydra"
-    if (folder / "config.yaml").exists():
+    if not fresh and (folder / "config.yaml").exists():
         return
     folder.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, folder / "config.yaml", resolve=True)
+    atomic_write_bytes(folder / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True).encode())
     from hydra.core.hydra_config import HydraConfig
 
+    overrides = folder / "overrides.yaml"
     if HydraConfig.initialized():
-        OmegaConf.save(OmegaConf.create(list(HydraConfig.get().overrides.task)), folder / "overrides.yaml")
+        atomic_write_bytes(overrides, OmegaConf.to_yaml(OmegaConf.create(list(HydraConfig.get().overrides.task)))
+                           .encode())
+    else:
+        overrides.unlink(missing_ok=True)  # an earlier launch's overrides would misstate this one's
 
 
 def train(cfg: DictConfig) -> dict:
@@ -460,19 +494,27 @@ def train(cfg: DictConfig) -> dict:
 
     Raises ConfigError (bad settings, before any training) and DivergedError (after writing the record).
     With ``trainer.resume=true`` a completed run is returned as recorded, a cut one continues from its
-    checkpoint, and a missing one starts fresh.
+    checkpoint (whose settings must match), and a missing one starts fresh. The run folder is locked for the
+    whole call, and SIGINT/SIGTERM are honoured from the start.
     """
     run_dir = resolve_run_dir(cfg)
-    old = read_json(run_dir / SUMMARY)
-    if cfg.trainer.resume and old and old.get("status") == "completed":
-        print(f"already completed: {run_dir / SUMMARY}", file=sys.stderr)
-        return old
-    if not cfg.trainer.resume and ((run_dir / CHECKPOINT).exists() or old is not None):
-        raise ConfigError(f"{run_dir} already holds a run; pass trainer.resume=true to continue it, or choose "
-                          "another hydra.run.dir")
-    trainer = Trainer(cfg)
-    save_config(cfg, run_dir)
-    summary = trainer.run()
+    with lock.hold(run_dir), StopFlag() as stop:
+        remove_temp_files(run_dir)  # left by a write that a crash cut short
+        ckpt, resume = run_dir / CHECKPOINT, bool(cfg.trainer.resume)
+        ck = None
+        if resume and ckpt.exists():
+            ck = resume_check.load(ckpt)
+            resume_check.check_settings(ck, OmegaConf.to_container(cfg, resolve=True), ckpt)
+        old = read_record(run_dir / SUMMARY)
+        if resume and old and old.get("status") == "completed":
+            print(f"already completed: {run_dir / SUMMARY}", file=sys.stderr)
+            return old
+        if not resume and (ckpt.exists() or old is not None or (run_dir / METRICS).exists()):
+            raise ConfigError(f"{run_dir} already holds a run; pass trainer.resume=true to continue it, or choose "
+                              "another hydra.run.dir")
+        trainer = Trainer(cfg)
+        save_config(cfg, run_dir, fresh=ck is None)
+        summary = trainer.run(ck, stop)
     if summary["status"] == "diverged":
         raise DivergedError(summary["error"])
     return summary

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from reports.build import build_report, default_out, terminal_summary
 
@@ -14,6 +15,11 @@ def main(argv: list[str] | None = None) -> int:
                                                              "(default: runs/)")
     p.add_argument("--out", help="report folder (default: <first folder>/report)")
     args = p.parse_args(argv)
+    for d in args.dirs:  # before anything is written: a typo must not create a report folder
+        if not Path(d).is_dir():
+            print(f"error: {d} is {'a file, not a folder' if Path(d).exists() else 'not a folder'}; give folders "
+                  "that hold run folders (e.g. runs/ or runs/sweeps/long_range)", file=sys.stderr)
+            return 2
     logging.basicConfig(format="warning: %(message)s", level=logging.WARNING, stream=sys.stderr)
     out = args.out or default_out(args.dirs)
     rep = build_report(args.dirs, out)

@@ -1,5 +1,5 @@
-"""Turn run folders into a report folder: results.csv, tables.md, tables.html, figures/*.png and a
-self-contained index.html (tables and base64-embedded figures)."""
+"""Turn run folders into a report folder: results.csv, tables.md, tables.html, figures/*.png, a
+self-contained index.html (tables and base64-embedded figures) and the interactive explore.html."""
 from __future__ import annotations
 
 import base64
@@ -12,8 +12,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from reports import explore
 from reports import figures as figs
 from reports import tables as tb
+from reports import tuning
 from reports.load import Records, find_records, to_frame
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1300px;color:#222}
@@ -64,7 +66,9 @@ def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Repor
         for task in sorted(summary["task"].unique()) if len(summary) else []:
             rep.sections.append((f"{task}: test {summary.loc[summary.task == task, 'main_metric'].iloc[0]}, "
                                  "speed and memory by architecture",
-                                 "mean ± std over seeds (n runs); completed runs only", tb.main_table(summary, task)))
+                                 "mean ± std over seeds; n = runs averaged (NaN, inf and missing values are never "
+                                 "averaged: they are counted under Not averaged); completed runs only",
+                                 tb.main_table(summary, task)))
         lr = tb.long_range(frame)
         for task in sorted(lr["task"].unique()) if len(lr) else []:
             for title, table in tb.long_range_tables(lr, task).items():
@@ -73,6 +77,7 @@ def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Repor
         bad = tb.not_completed(frame)
         if len(bad):
             rep.sections.append(("Runs not completed", "not averaged into the tables above", bad))
+    rep.sections += tuning.sections(dirs)
     if records.skipped:
         rep.sections.append(("Skipped folders", "not readable as archbench run records",
                              pd.DataFrame(records.skipped, columns=["path", "why"])))
@@ -88,6 +93,7 @@ def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Repor
 
     write_tables(rep, dirs)
     write_index(rep, dirs, images)
+    explore.write_explorer(out, frame, records.runs, CSS)
     return rep
 
 
@@ -128,11 +134,15 @@ def write_index(rep: Report, dirs: list[str], images: dict[str, bytes]) -> None:
 
 def terminal_summary(rep: Report, dirs: list[str]) -> str:
     lines = [header(rep, dirs)]
-    for title, _, table in rep.sections:
+    for title, note, table in rep.sections:
         if title.startswith("Skipped") or title.startswith("Runs not"):
             continue
-        keep = [c for c in table.columns if c in ("Source", "Arch", "Setting", "n") or c.startswith("test/")
-                or c.startswith("delay") or c in ("ms/step", "Params")]
+        if title.startswith("Tuning"):
+            lines += ["", title, note]
+            continue
+        keep = [c for c in table.columns if c in ("Source", "Arch", "Setting", "n", "Not averaged", "ms/step", "Params")
+                or c.startswith(("test/", "delay"))]
         lines += ["", title, tb.to_markdown(table[keep])]
-    lines += ["", f"report: {rep.out / 'index.html'}  (tables.md, results.csv, {len(rep.figures)} figures)"]
+    lines += ["", f"report: {rep.out / 'index.html'}  (tables.md, results.csv, {len(rep.figures)} figures)",
+              f"explorer: {rep.out / 'explore.html'}  (attention, positional encoding, hidden states, gradients)"]
     return "\n".join(lines)

@@ -46,6 +46,7 @@ def accuracy_vs_delay(df: pd.DataFrame) -> dict:
     if "task_info.delay" not in df:
         return out
     runs = completed(df).dropna(subset=["task_info.delay", "main_value"])
+    runs = runs[np.isfinite(pd.to_numeric(runs["main_value"], errors="coerce").astype(float))]  # as the tables
     for task, g in runs.groupby("task"):
         if g["task_info.delay"].nunique() < 2:
             continue

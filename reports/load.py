@@ -2,13 +2,15 @@
 
 Only the run folders are read. A folder that is not a usable archbench record — bad JSON, a foreign JSON file,
 missing keys, or a run folder without a summary (still running, or killed hard) — is skipped with one
-warning line and counted.
+warning line and counted; so is a folder that cannot be read, and a second link to a folder already read.
+Symbolic links to folders are followed (once: loops are cut).
 """
 from __future__ import annotations
 
 import json
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,35 +53,52 @@ def check(summary) -> str | None:
     return None
 
 
+def folders(root: Path, rec: Records, seen: dict[str, Path]):
+    """(folder, file names) for every folder below ``root``, in sorted order, following symbolic links once;
+    unreadable folders and second links to a folder already seen are skipped with a warning."""
+    def unreadable(e: OSError):
+        rec.skip(Path(e.filename), f"unreadable folder ({e.strerror})")
+
+    for folder, dirs, files in os.walk(root, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            rec.skip(Path(folder), f"the same folder as {seen[real]} (a symbolic link), read once")
+            dirs[:] = []
+            continue
+        seen[real] = Path(folder)
+        dirs.sort()
+        yield Path(folder), set(files)
+
+
 def find_records(dirs: list[str | Path]) -> Records:
     """Every ``summary.json`` below ``dirs`` (recursively), checked; partial run folders are reported."""
     rec = Records()
-    seen: set[Path] = set()
+    seen: dict[str, Path] = {}
     for root in map(Path, dirs):
-        if not root.exists():
-            rec.skip(root, "no such folder")
+        if not root.is_dir():
+            rec.skip(root, "no such folder" if not root.exists() else "not a folder")
             continue
-        for path in sorted(root.rglob(SUMMARY)):
-            if path.resolve() in seen:
+        for folder, files in folders(root, rec, seen):
+            if SUMMARY not in files:
+                marker = next((m for m in RUN_MARKERS if m in files), None)
+                if marker:
+                    rec.skip(folder, f"partial run: {marker} but no {SUMMARY} (still running, or killed)")
                 continue
-            seen.add(path.resolve())
+            path = folder / SUMMARY
             try:
                 summary = json.loads(path.read_text())
-            except (OSError, UnicodeDecodeError, ValueError) as e:
+            except OSError as e:
+                rec.skip(path, f"unreadable ({type(e).__name__}: {e.strerror})")
+                continue
+            except (UnicodeDecodeError, ValueError) as e:
                 rec.skip(path, f"bad JSON ({type(e).__name__}: {str(e)[:80]})")
                 continue
             why = check(summary)
             if why:
                 rec.skip(path, why)
                 continue
-            summary["_dir"], summary["_source"] = str(path.parent), str(root)
+            summary["_dir"], summary["_source"] = str(folder), str(root)
             rec.runs.append(summary)
-        for marker in RUN_MARKERS:
-            for path in sorted(root.rglob(marker)):
-                folder = path.parent
-                if not (folder / SUMMARY).exists() and folder.resolve() not in seen:
-                    seen.add(folder.resolve())
-                    rec.skip(folder, f"partial run: {marker} but no {SUMMARY} (still running, or killed)")
     return rec
 
 
@@ -96,10 +115,19 @@ def flatten(d: dict) -> dict:
 
 
 def main_metric(summary: dict) -> tuple[str, float | None]:
-    """The task's main metric name and its test value (``metrics["test/<main>"]``)."""
+    """The task's main metric name and its test value (``metrics["test/<main>"]``; NaN/inf kept as floats)."""
     name = (summary.get("task_info") or {}).get("main_metric") or "acc"
     value = number(summary["metrics"].get(f"test/{name}"))
     return name, value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def value_kind(value) -> str:
+    """'' for a finite number, else why it cannot be averaged: ``missing``, ``NaN`` or ``inf``."""
+    if value is None:
+        return "missing"
+    if math.isnan(value):
+        return "NaN"
+    return "" if math.isfinite(value) else "inf"
 
 
 def to_frame(runs: list[dict]) -> pd.DataFrame:
@@ -108,7 +136,8 @@ def to_frame(runs: list[dict]) -> pd.DataFrame:
     for s in runs:
         name, value = main_metric(s)
         row = {"path": s["_dir"], "source": s.get("_source", ""), "status": s["status"], "task": s["task"], "arch": s["arch"], "seed": s["seed"],
-               "main_metric": name, "main_value": value, "main_direction": metric_direction(s, name)}
+               "main_metric": name, "main_value": value, "main_kind": value_kind(value),
+               "main_direction": metric_direction(s, name)}
         row.update(flatten({k: v for k, v in s.items() if k not in row and not k.startswith("_")}))
         rows.append(row)
     return pd.DataFrame(rows)

@@ -10,7 +10,9 @@ import hashlib
 import html
 import math
 import re
+from collections import Counter
 
+import numpy as np
 import pandas as pd
 
 from harness import registry
@@ -35,8 +37,8 @@ def setting_keys(runs: pd.DataFrame) -> list[str]:
     """Config columns (without the ``config.`` prefix) whose value differs between ``runs``."""
     keys = []
     budget_width = None
-    if "config.budget.params" in runs and runs["config.budget.params"].notna().any() and \
-            "config.budget.width_key" in runs:
+    if "config.budget.width_key" in runs and any(c in runs and runs[c].notna().any()
+                                                 for c in ("config.budget.params", "config.budget.width")):
         budget_width = f"arch.{runs['config.budget.width_key'].dropna().iloc[0]}"  # an outcome of the budget
     for col in runs.columns:
         if not col.startswith("config."):
@@ -90,16 +92,30 @@ def show(v) -> str:
     return str(v)
 
 
+def finite(values) -> pd.Series:
+    """The finite numbers of a column (NaN, inf and missing values are never averaged)."""
+    v = pd.to_numeric(pd.Series(values), errors="coerce").astype(float)
+    return v[np.isfinite(v)]
+
+
+def not_averaged(g: pd.DataFrame) -> str:
+    """How many runs of ``g`` have a main value that could not be averaged, by kind: ``1 NaN, 2 missing``."""
+    counts = Counter(k for k in g.get("main_kind", pd.Series(dtype=str)).fillna("missing") if k)
+    return ", ".join(f"{c} {k}" for k, c in sorted(counts.items()))
+
+
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """Completed runs → one row per (task, arch, setting): n, mean and std of the main metric and the speed
-    numbers, and steps to target (mean over the runs that reached it, and how many did)."""
+    """Completed runs → one row per (task, arch, setting): n (main values averaged), runs, the values left out
+    (NaN/inf/missing), mean and std of the main metric and of the speed numbers (finite values only), and steps
+    to target (mean over the runs that reached it, and how many did)."""
     done = with_settings(df[df["status"] == "completed"])
     rows = []
     for (source, task, arch, setting), g in done.groupby(["source", "task", "arch", "setting"], sort=True):
-        row = {"source": source, "task": task, "arch": arch, "setting": setting, "n": len(g), "main_metric": g["main_metric"].iloc[0],
-               "main_direction": g["main_direction"].iloc[0]}
+        row = {"source": source, "task": task, "arch": arch, "setting": setting,
+               "n": len(finite(g["main_value"])), "runs": len(g), "not_averaged": not_averaged(g),
+               "main_metric": g["main_metric"].iloc[0], "main_direction": g["main_direction"].iloc[0]}
         for col, *_ in [("main_value",)] + NUMBERS:
-            values = pd.to_numeric(g[col], errors="coerce") if col in g else pd.Series(dtype=float)
+            values = finite(g[col]) if col in g else pd.Series(dtype=float)
             row[f"{col}_mean"], row[f"{col}_std"] = values.mean(), values.std()
         steps = pd.to_numeric(g.get("long_range.steps_to_target", pd.Series(dtype=float)), errors="coerce").dropna()
         row["steps_to_target_mean"], row["steps_to_target_std"] = steps.mean(), steps.std()
@@ -128,9 +144,9 @@ def long_range(df: pd.DataFrame) -> pd.DataFrame:
     for (source, task, arch, setting, delay), g in runs.groupby(["source", "task", "arch", "setting",
                                                                  "task_info.delay"]):
         steps = pd.to_numeric(g.get("long_range.steps_to_target", pd.Series(dtype=float)), errors="coerce").dropna()
-        value = pd.to_numeric(g["main_value"], errors="coerce")
+        value = finite(g["main_value"])
         rows.append({"source": source, "task": task, "arch": arch, "setting": setting, "delay": int(delay),
-                     "n": len(g),
+                     "n": len(value), "runs": len(g), "not_averaged": not_averaged(g),
                      "main_metric": g["main_metric"].iloc[0], "main_direction": g["main_direction"].iloc[0],
                      "main_value_mean": value.mean(),
                      "main_value_std": value.std(), "steps_to_target_mean": steps.mean(),
@@ -153,7 +169,7 @@ def pm(mean, std, digits: int = 3) -> str:
 
 
 def steps_cell(row) -> str:
-    reached = f"({row['reached']}/{row['n']})"
+    reached = f"({row['reached']}/{row['runs']})"
     return f"{pm(row['steps_to_target_mean'], row['steps_to_target_std'], 0)} {reached}" if row["reached"] \
         else f"– {reached}"
 
@@ -173,6 +189,8 @@ def main_table(summary: pd.DataFrame, task: str) -> pd.DataFrame:
     if part["setting"].astype(bool).any():
         out["Setting"] = part["setting"]
     out["n"] = part["n"]
+    if part["not_averaged"].astype(bool).any():
+        out["Not averaged"] = part["not_averaged"]
     out[f"test/{metric} {arrow(part)}"] = [pm(m, s) for m, s in zip(part["main_value_mean"], part["main_value_std"])]
     for col, head, digits in NUMBERS:
         out[head] = [pm(m, s, digits) for m, s in zip(part[f"{col}_mean"], part[f"{col}_std"])]
@@ -190,7 +208,8 @@ def long_range_tables(lr: pd.DataFrame, task: str) -> dict[str, pd.DataFrame]:
                                                                                r["setting"]) if x), axis=1)
     cells = {
         f"test/{metric} {arrow(part)} by delay": part.apply(
-            lambda r: f"{pm(r['main_value_mean'], r['main_value_std'])} (n={r['n']})", axis=1),
+            lambda r: f"{pm(r['main_value_mean'], r['main_value_std'])} (n={r['n']}"
+                      + (f"; {r['not_averaged']})" if r["not_averaged"] else ")"), axis=1),
         "steps to solve by delay": part.apply(steps_cell, axis=1),
     }
     out = {}

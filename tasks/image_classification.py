@@ -25,6 +25,7 @@ from __future__ import annotations
 import gzip
 import math
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms import v2
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, first_line, whole
 from tasks.base import Batch, EpochSampler, Task, TaskSpec, batches_of
 
 
@@ -83,28 +84,36 @@ def _open(path: Path):
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
+def _read(path: Path, n: int | None = None) -> bytes:
+    """The first ``n`` bytes (all when None) of a plain or gzipped file; a damaged gzip stream is one line."""
+    try:
+        with _open(path) as f:
+            return f.read() if n is None else f.read(n)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise ConfigError(f"{path} is damaged ({first_line(e)}): the gzip stream is cut short or garbled; "
+                          "replace the file (or fetch it again with task.data.download=true)") from None
+
+
 def idx_header(path: Path) -> tuple[int, ...]:
     """The dimensions stored in an IDX file of unsigned bytes (plain or ``.gz``).
 
     IDX (LeCun's MNIST format): two zero bytes, a type byte (0x08 = unsigned byte), the number of
     dimensions, then each dimension as a big-endian uint32, then the data in C order.
     """
-    with _open(path) as f:
-        head = f.read(4)
-        if len(head) < 4 or head[:2] != b"\0\0" or head[2] != 0x08 or not 1 <= head[3] <= 4:
-            raise ConfigError(f"{path} is not an IDX file of unsigned bytes (magic {head.hex() or 'missing'}, "
-                              "expected 0000 08 0n)")
-        raw = f.read(4 * head[3])
-        if len(raw) < 4 * head[3]:
-            raise ConfigError(f"{path} is cut short inside its IDX header")
-        return struct.unpack(f">{head[3]}I", raw)
+    head = _read(path, 4 + 16)
+    if len(head) < 4 or head[:2] != b"\0\0" or head[2] != 0x08 or not 1 <= head[3] <= 4:
+        raise ConfigError(f"{path} is not an IDX file of unsigned bytes (magic {head[:4].hex() or 'missing'}, "
+                          "expected 0000 08 0n)")
+    raw = head[4:4 + 4 * head[3]]
+    if len(raw) < 4 * head[3]:
+        raise ConfigError(f"{path} is cut short inside its IDX header")
+    return struct.unpack(f">{head[3]}I", raw)
 
 
 def read_idx(path: Path) -> torch.Tensor:
     """An IDX file of unsigned bytes (plain or ``.gz``) as a uint8 tensor of the stored dimensions."""
     dims = idx_header(path)
-    with _open(path) as f:
-        data = f.read()
+    data = _read(path)
     body = memoryview(data)[4 + 4 * len(dims):]
     if len(body) != math.prod(dims):
         raise ConfigError(f"{path} holds {len(body)} bytes of data but its header says {dims} "
@@ -163,11 +172,9 @@ class ImageClassification(Task):
         self.info = DATASETS[self.name]
         self.root = Path(str(data.get("root") or ".cache/torchvision")).expanduser()
         self.download = bool(data.get("download", False))
-        self.split_seed = int(data.get("split_seed", 0))
-        upsample = data.get("upsample")
-        self.upsample = int(upsample) if upsample is not None else (2 if self.name == "digits" else 1)
-        if self.upsample < 1:
-            raise ConfigError(f"task.data.upsample={upsample} must be a whole number ≥ 1 (or null for the default)")
+        self.split_seed = whole("task.data.split_seed", data.get("split_seed", 0))
+        upsample = whole("task.data.upsample", data.get("upsample"), low=1, allow_none=True)
+        self.upsample = upsample if upsample is not None else (2 if self.name == "digits" else 1)
         self.val_fraction, self.augment = float(val_fraction), bool(augment)
 
         self.sources = self._locate()  # where the files are (ConfigError when they are not)
@@ -255,7 +262,13 @@ class ImageClassification(Task):
             return out
         out = {}
         for split in ("train", "test"):
-            ds = self._torchvision_class()(str(self.sources), train=split == "train", download=False)
+            try:
+                ds = self._torchvision_class()(str(self.sources), train=split == "train", download=False)
+            except Exception as e:  # noqa: BLE001 - failed checksum, cut pickle: torchvision says "download=True"
+                why = "a file failed its checksum" if "download=True" in str(e) else first_line(e)
+                raise ConfigError(f"task.data.name=cifar10: {self.sources / CIFAR_FOLDER} is damaged ({why}); "
+                                  "replace it with the unpacked python version of CIFAR-10, or fetch it again "
+                                  "with task.data.download=true") from None
             out[split] = (torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(),  # (N, 3, 32, 32)
                           torch.tensor(ds.targets, dtype=torch.long))
         return out

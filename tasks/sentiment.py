@@ -13,8 +13,9 @@ import torch.nn.functional as F
 
 from harness.errors import ConfigError
 from tasks.base import Batch, TaskSpec
-from tasks.text_data import (PAD, TextTask, check_data_keys, fit_length, get_tokenizer, integer_labels,
-                             load_text_data, longest, pad_sequences, texts)
+from tasks.checks import class_ids
+from tasks.text_data import (PAD, TextTask, check_data_keys, fit_length, get_tokenizer, load_text_data, longest,
+                             pad_sequences, texts)
 
 
 def macro_f1(confusion: torch.Tensor) -> tuple[float, list[float]]:
@@ -43,6 +44,10 @@ class Sentiment(TextTask):
         lowercase: lower-case the text before tokenizing (word/bpe).
         val_fraction, split_seed: how validation is carved from train when the data has none.
         cache_dir: cache root (default ``$ARCHBENCH_CACHE`` or ``~/.cache/archbench``).
+        num_classes: K when some class has no training example; null = the classes of the train split, which
+            must be exactly 0..K-1.
+        label_map: raw label → class id (e.g. ``{neg: 0, pos: 1}`` or ``{1: 0, 2: 1}``), applied before the check.
+        drop_empty: drop rows whose text or label is empty or missing (refused otherwise).
     """
 
     main_metric = "acc"
@@ -50,7 +55,8 @@ class Sentiment(TextTask):
 
     def __init__(self, *, data: dict, tokenizer: str = "word", vocab_size: int = 20000, max_len: int | None = 64,
                  lowercase: bool = True, val_fraction: float = 0.1, split_seed: int = 0,
-                 cache_dir: str | None = None):
+                 cache_dir: str | None = None, num_classes: int | None = None, label_map: dict | None = None,
+                 drop_empty: bool = False):
         data = check_data_keys(data, ("path", "name", "text_column", "label_column", "val_split", "test_split"))
         self.path = str(data["path"])
         self.text_col, self.label_col = str(data.get("text_column", "text")), str(data.get("label_column", "label"))
@@ -58,18 +64,19 @@ class Sentiment(TextTask):
             raise ConfigError(f"task.max_len={max_len} must be ≥ 1, or null for the longest training text")
         raw = load_text_data(self.path, [self.text_col, self.label_col], name=data.get("name"),
                              val_split=data.get("val_split", "validation"), test_split=data.get("test_split", "test"),
-                             val_fraction=float(val_fraction), split_seed=int(split_seed), cache_dir=cache_dir)
-        self.num_classes = integer_labels(raw, self.label_col, self.path)
-        if self.num_classes < 2:
-            raise ConfigError(f"{self.path}: column {self.label_col!r} holds only class 0; classification needs "
-                              "at least two classes")
+                             val_fraction=float(val_fraction), split_seed=int(split_seed), cache_dir=cache_dir,
+                             drop_empty=drop_empty)
+        if num_classes is not None and int(num_classes) < 2:
+            raise ConfigError(f"task.num_classes={num_classes} must be ≥ 2, or null to read it from the labels")
+        self.num_classes = class_ids(raw.splits, self.label_col, self.path, num_classes, label_map)
+        self.label_map, self.dropped = dict(label_map) if label_map else None, raw.dropped
         text = {s: texts(cols[self.text_col], self.text_col, s) for s, cols in raw.splits.items()}
         identity = {**raw.identity, "columns": [self.text_col]}
         self.tokenizer, self.tokenizer_file = get_tokenizer(tokenizer, lambda: text["train"],
                                                             vocab_size=vocab_size, lowercase=lowercase,
                                                             identity=identity, cache_dir=cache_dir)
         ids = {s: self.tokenizer.encode_batch(t) for s, t in text.items()}
-        self.max_len = int(max_len) if max_len is not None else longest(ids["train"])
+        self.max_len = int(max_len) if max_len is not None else longest(ids["train"], key="task.max_len")
         self.truncated = {}
         self.rows = {}  # split -> (ids (N, L) padded, lengths (N,), labels (N,)) on the CPU until setup
         for s in ids:
@@ -109,7 +116,8 @@ class Sentiment(TextTask):
     def describe(self) -> dict:
         return {"data": self.path, "text_column": self.text_col, "label_column": self.label_col,
                 "tokenizer": self.kind, "vocab_size": self.spec.vocab_size, "max_len": self.max_len,
-                "num_classes": self.num_classes, "rows": self.sizes, "validation_carved": self.carved,
+                "num_classes": self.num_classes, "label_map": self.label_map, "rows": self.sizes,
+                "rows_dropped_empty": self.dropped, "validation_carved": self.carved,
                 "truncated_share": self.truncated,
                 "tokenizer_file": str(self.tokenizer_file) if self.tokenizer_file else None,
                 "padding": "each batch padded to its longest text"}

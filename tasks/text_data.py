@@ -17,14 +17,16 @@ import hashlib
 import json
 import os
 import socket
-import tempfile
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
 
 from harness.errors import ConfigError
+from harness.records import atomic_write_bytes
+from tasks import checks
 from tasks.base import Batch, EpochSampler, Task, batches_of
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
@@ -51,11 +53,13 @@ class TextData:
         splits: ``{"train"|"val"|"test": {column: list}}``.
         identity: a JSON-able description of the source (hub id, or files with sizes and mtimes).
         carved_validation: True when validation was cut from train.
+        dropped: rows dropped per split for an empty or missing value (``drop_empty=True``).
     """
 
     splits: dict[str, dict[str, list]]
     identity: dict
     carved_validation: bool = False
+    dropped: dict[str, int] = field(default_factory=dict)
 
     def sizes(self) -> dict[str, int]:
         return {s: len(next(iter(cols.values()))) for s, cols in self.splits.items()}
@@ -134,12 +138,15 @@ def load_local(folder: Path, columns: list[str], cache_dir: Path) -> tuple[dict,
         if all(holds_no_rows(p) for p in paths):  # datasets cannot read empty files: say so plainly
             raise ConfigError(f"the {split} split of {folder} is empty ({[p.name for p in paths]} hold no rows); "
                               "every split needs at least one row")
+        datasets.disable_progress_bars()  # converting a small local file is instant: no bars on stderr
         try:
             ds = datasets.load_dataset(kinds.pop(), data_files=[str(p) for p in paths], split="train",
                                        cache_dir=str(cache_dir / "datasets"))
         except Exception as e:  # noqa: BLE001 - any parse failure is a data problem the user must fix
             raise ConfigError(f"could not read the {split} files {[p.name for p in paths]} in {folder}: "
-                              f"{type(e).__name__}: {e}") from None
+                              f"{checks.explain_read_error(paths, e)}") from None
+        finally:
+            datasets.enable_progress_bars()
         splits[split] = ds
         identity["files"][split] = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in paths]
     return splits, identity
@@ -174,7 +181,7 @@ def load_hub(path: str, name: str | None, split_names: dict[str, str | None]) ->
 
 def load_text_data(path: str, columns: list[str], *, name: str | None = None, val_split: str | None = "validation",
                    test_split: str = "test", val_fraction: float = 0.1, split_seed: int = 0,
-                   cache_dir: str | None = None) -> TextData:
+                   cache_dir: str | None = None, drop_empty: bool = False) -> TextData:
     """Load train/validation/test with ``columns`` from a hub id or a local folder.
 
     Args:
@@ -186,6 +193,8 @@ def load_text_data(path: str, columns: list[str], *, name: str | None = None, va
         val_fraction: share of train carved into validation when there is none.
         split_seed: seed of that carving (fixed, so every run sees the same split).
         cache_dir: root of archbench's caches (local files are converted to Arrow under ``<root>/datasets``).
+        drop_empty: drop rows with an empty or missing value in ``columns`` (counted in ``dropped``); without it
+            such rows are refused with their count and row numbers.
     """
     if is_local(path):
         folder = Path(path).expanduser()
@@ -207,11 +216,12 @@ def load_text_data(path: str, columns: list[str], *, name: str | None = None, va
         if len(ds) == 0:
             raise ConfigError(f"the {split} split of {path} is empty; every split needs at least one row")
         splits[split] = {c: ds.data.column(c).to_pylist() for c in columns}
+    dropped = checks.drop_empty_rows(splits, columns, bool(drop_empty), path)
     carved = "val" not in splits
     if carved:
         splits["train"], splits["val"] = carve(splits["train"], columns, val_fraction, split_seed, path)
         identity = {**identity, "carved": [val_fraction, split_seed]}
-    return TextData({s: splits[s] for s in SPLITS}, identity, carved)
+    return TextData({s: splits[s] for s in SPLITS}, identity, carved, dropped)
 
 
 def carve(train: dict, columns: list[str], fraction: float, seed: int, path: str) -> tuple[dict, dict]:
@@ -229,34 +239,13 @@ def carve(train: dict, columns: list[str], fraction: float, seed: int, path: str
     return pick(train_idx), pick(val_idx)
 
 
-def integer_labels(data: TextData, column: str, path: str) -> int:
-    """Check that ``column`` holds integer class ids 0..K-1 in every split (booleans become 0/1); return K."""
-    for split, cols in data.splits.items():
-        values = cols[column]
-        bad = next((v for v in values if not isinstance(v, int)), _NONE)
-        if bad is not _NONE:
-            kinds = sorted({type(v).__name__ for v in values})
-            examples = sorted({str(v) for v in values})[:5]
-            mapping = "{" + ", ".join(f"{e!r}: {i}" for i, e in enumerate(examples)) + "}"
-            how = (f"map them to integer class ids 0..K-1 first, e.g. in pandas df[{column!r}] = "
-                   f"df[{column!r}].map({mapping})" if isinstance(bad, str) else "it must hold integer class ids 0..K-1")
-            raise ConfigError(f"task.data.label_column={column!r} in the {split} split of {path} holds {kinds} "
-                              f"(e.g. {examples}), not integer class ids; {how}")
-        if min(values) < 0:
-            raise ConfigError(f"the {split} split of {path} has label {min(values)} in {column!r}: labels must be "
-                              "class ids 0..K-1 (a negative label usually marks an unlabelled test split, as in "
-                              "GLUE's SST-2: use task.data.test_split=validation)")
-        cols[column] = [int(v) for v in values]
-    return 1 + max(max(cols[column]) for cols in data.splits.values())
-
-
 def texts(values: list, column: str, split: str) -> list[str]:
-    """Text column as strings (missing values become empty strings)."""
+    """Text column as strings (empty and missing ones were refused or dropped by :func:`load_text_data`)."""
     bad = next((v for v in values if v is not None and not isinstance(v, str)), None)
     if bad is not None:
         raise ConfigError(f"column {column!r} of the {split} split holds {type(bad).__name__} values (e.g. {bad!r}),"
                           " not text; point task.data.*_column at a text column")
-    return [v or "" for v in values]
+    return list(values)
 
 
 # ------------------------------------------------------------------------------------------------ tokenizers
@@ -350,13 +339,7 @@ def get_tokenizer(kind: str, corpus_fn, *, vocab_size: int, lowercase: bool, ide
         return HFTokenizer(Tokenizer.from_file(str(path))), path
     tok = train_tokenizer(kind, corpus_fn(), int(vocab_size), bool(lowercase))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        tok.save(tmp)
-        os.replace(tmp, path)  # readers see no file or the whole file
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    atomic_write_bytes(path, tok.to_str().encode())  # readers see no file or the whole file
     return HFTokenizer(tok), path
 
 
@@ -372,13 +355,21 @@ def pad_sequences(seqs: list[list[int]], pad: int = PAD) -> torch.Tensor:
 
 
 def fit_length(ids: list[list[int]], max_len: int) -> tuple[list[list[int]], float]:
-    """Truncate to ``max_len`` (an empty text becomes ``[UNK]`` so no row is all padding); share truncated."""
+    """Truncate to ``max_len`` (a text that tokenizes to nothing becomes ``[UNK]`` so no row is all padding;
+    empty texts were refused or dropped when loading); share truncated."""
     cut = sum(len(s) > max_len for s in ids)
     return [s[:max_len] or [UNK] for s in ids], cut / max(1, len(ids))
 
 
-def longest(ids: list[list[int]], cap: int = 4096) -> int:
-    return min(cap, max(1, max((len(s) for s in ids), default=1)))
+def longest(ids: list[list[int]], cap: int = 4096, key: str = "task.max_len") -> int:
+    """The longest sequence (at most ``cap``), for ``key=null``; warns when a rare outlier sets it."""
+    lengths = sorted(len(s) for s in ids) or [1]
+    top, typical = min(cap, max(1, lengths[-1])), lengths[int(0.99 * (len(lengths) - 1))]
+    if top > 4 * max(typical, 16):
+        print(f"warning: {key}=null takes the longest training text, {top} tokens, while 99% are ≤ {typical}; "
+              f"every batch holding it is padded to {top} positions (and decoding may run as long): set {key}="
+              f"{max(typical, 16)} or so to cut the rare long ones", file=sys.stderr)
+    return top
 
 
 class TextTask(Task):

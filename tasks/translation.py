@@ -43,6 +43,7 @@ class Translation(TextTask):
         test_decode_max: test sentences decoded at the end; null = all.
         val_fraction, split_seed: how validation is carved from train when the data has none.
         cache_dir: cache root (default ``$ARCHBENCH_CACHE`` or ``~/.cache/archbench``).
+        drop_empty: drop sentence pairs with an empty or missing side (refused otherwise).
     """
 
     main_metric = "bleu"
@@ -52,7 +53,7 @@ class Translation(TextTask):
                  max_len: int | None = 64, tgt_max_len: int | None = 64, lowercase: bool = False, beam: int = 1,
                  length_penalty: float = 1.0, incremental: bool = True, max_decode_len: int | None = None, eval_decode_max: int | None = 500,
                  test_decode_max: int | None = None, val_fraction: float = 0.1, split_seed: int = 0,
-                 cache_dir: str | None = None):
+                 cache_dir: str | None = None, drop_empty: bool = False):
         data = check_data_keys(data, ("path", "name", "src", "tgt", "val_split", "test_split"))
         self.path = str(data["path"])
         self.src_col, self.tgt_col = str(data.get("src", "de")), str(data.get("tgt", "en"))
@@ -68,7 +69,9 @@ class Translation(TextTask):
             raise ConfigError(f"task.beam={beam} must be ≥ 1 (1 = greedy decoding)")
         raw = load_text_data(self.path, [self.src_col, self.tgt_col], name=data.get("name"),
                              val_split=data.get("val_split", "validation"), test_split=data.get("test_split", "test"),
-                             val_fraction=float(val_fraction), split_seed=int(split_seed), cache_dir=cache_dir)
+                             val_fraction=float(val_fraction), split_seed=int(split_seed), cache_dir=cache_dir,
+                             drop_empty=drop_empty)
+        self.dropped = raw.dropped
         self.text = {s: {side: texts(cols[col], col, s) for side, col in (("src", self.src_col), ("tgt", self.tgt_col))}
                      for s, cols in raw.splits.items()}
         train = self.text["train"]
@@ -86,8 +89,9 @@ class Translation(TextTask):
             self.tokenizer_files = [f1, f2]
         src_ids = {s: self.src_tok.encode_batch(t["src"]) for s, t in self.text.items()}
         tgt_ids = {s: self.tgt_tok.encode_batch(t["tgt"]) for s, t in self.text.items()}
-        self.max_len = int(max_len) if max_len is not None else longest(src_ids["train"])
-        self.tgt_max_len = int(tgt_max_len) if tgt_max_len is not None else longest(tgt_ids["train"]) + 1
+        self.max_len = int(max_len) if max_len is not None else longest(src_ids["train"], key="task.max_len")
+        self.tgt_max_len = (int(tgt_max_len) if tgt_max_len is not None
+                            else longest(tgt_ids["train"], key="task.tgt_max_len") + 1)
         self.max_decode_len = int(max_decode_len) if max_decode_len is not None else self.tgt_max_len
         if self.max_decode_len > self.tgt_max_len:
             raise ConfigError(f"task.max_decode_len={max_decode_len} is longer than task.tgt_max_len="
@@ -170,7 +174,8 @@ class Translation(TextTask):
         return {"data": self.path, "src": self.src_col, "tgt": self.tgt_col, "tokenizer": self.kind,
                 "joint_vocab": self.joint, "vocab_size": self.spec.vocab_size,
                 "tgt_vocab_size": self.spec.tgt_vocab_size, "max_len": self.max_len, "tgt_max_len": self.tgt_max_len,
-                "rows": self.sizes, "validation_carved": self.carved, "truncated_share": self.truncated,
+                "rows": self.sizes, "rows_dropped_empty": self.dropped, "validation_carved": self.carved,
+                "truncated_share": self.truncated,
                 "decoding": {"beam": self.beam, "length_penalty": self.length_penalty, "incremental": self.incremental,
                              "max_decode_len": self.max_decode_len, "decode_max": self.decode_max},
                 "tokenizer_files": [str(f) for f in self.tokenizer_files if f]}

@@ -38,3 +38,22 @@ def test_budget_off_by_default_and_unreachable_budget_is_a_config_error(cfg_fact
     task = build(cfg.task, "task")
     with pytest.raises(ConfigError, match="±10%"):
         budget.fit(cfg, task.spec, lambda node, spec: build(node, "arch", spec=spec))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_budget_width_sets_the_width_whatever_the_arch_calls_it(cfg_factory, arch):
+    cfg = cfg_factory(f"arch={arch}", "task=copy_long", "budget.width=24", tiny=False)
+    task = build(cfg.task, "task")
+    record = budget.fit(cfg, task.spec, lambda node, spec: build(node, "arch", spec=spec))
+    key = cfg.budget.width_key  # named by the arch YAML
+    assert key in ("hidden", "channels", "d_model")
+    assert record == {"width_key": key, "width": 24} and cfg.arch[key] == 24
+
+
+@pytest.mark.parametrize("bad, message", [(["budget.width=0"], "whole number ≥ 1"),
+                                          (["budget.width=32", "budget.params=30000"], "set one of them")])
+def test_bad_budget_width_is_a_config_error(cfg_factory, bad, message):
+    cfg = cfg_factory("arch=lstm", "task=copy_long", *bad)
+    task = build(cfg.task, "task")
+    with pytest.raises(ConfigError, match=message):
+        budget.fit(cfg, task.spec, lambda node, spec: build(node, "arch", spec=spec))

@@ -108,7 +108,7 @@ def test_string_labels_say_how_to_map_them(tmp_path):
     df = sentiment_frame()
     df["label"] = df["label"].map({0: "neg", 1: "pos"})
     folder = write_folder(tmp_path / "d", {"train": df, "validation": df, "test": df}, "csv")
-    with pytest.raises(ConfigError, match=r"not integer class ids.*map\(\{'neg': 0, 'pos': 1\}\)"):
+    with pytest.raises(ConfigError, match=r"not integer class ids.*'task.label_map=\{neg:0,pos:1\}'"):
         make(folder, tmp_path)
 
 

@@ -1,0 +1,38 @@
+"""Fault injection for the reliability tests: crash or signal the run at a named moment.
+
+``ARCHBENCH_FAULT=<point>:<n>[:<SIGNAL>]`` (or :func:`arm`) makes the process send itself ``SIGNAL`` (default
+SIGKILL) the n-th time it passes ``point`` in this process. Points: ``step`` (inside a training step, after the
+optimizer step), ``eval``, ``test``, ``probes_start``, ``probes`` (each module call of a validation pass, the
+test pass, the first and the last probes) and ``write:<file>`` (an atomic write whose data is written but not
+yet in place, e.g. ``write:checkpoint.pt``). Unarmed — always, outside the tests — a point is one comparison.
+"""
+from __future__ import annotations
+
+import os
+import signal
+
+_armed: tuple[str, int, int] | None = None
+_seen = 0
+
+
+def arm(spec: str | None) -> None:
+    """``<point>:<n>[:<SIGNAL>]``, or None to disarm."""
+    global _armed, _seen
+    _armed, _seen = None, 0
+    if spec:
+        parts = spec.split(":")
+        sig = parts.pop() if parts[-1].startswith("SIG") else "SIGKILL"
+        n = int(parts.pop())
+        _armed = (":".join(parts), n, int(getattr(signal, sig)))
+
+
+def point(name: str) -> None:
+    global _seen
+    if _armed is None or _armed[0] != name:
+        return
+    _seen += 1
+    if _seen == _armed[1]:
+        os.kill(os.getpid(), _armed[2])
+
+
+arm(os.environ.get("ARCHBENCH_FAULT"))

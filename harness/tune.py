@@ -1,0 +1,101 @@
+"""Tuning with Hydra's Optuna sweeper (``experiment=tune``): a Hydra callback that keeps each study to one
+setting and, when the sweep ends, writes the trials and the best setting beside the study.
+
+    python run.py -m experiment=tune arch=lstm task=copy_long hydra.sweeper.n_trials=6
+
+The sweep folder (``runs/sweeps/tune/<arch>_<task>/``) holds:
+
+* ``optuna.db`` — the study (sqlite). Relaunching the same command adds ``n_trials`` more trials to it.
+* ``setting.txt`` — the command-line overrides the study was started with; a relaunch with other ones is
+  refused (one study, one setting), so pass another ``hydra.sweep.dir`` for another setting.
+* one run folder per trial, named by the tuned values (a repeated value set finds its completed run);
+* ``trials.csv`` — one row per trial: number, state, value, direction, the tuned values, the run folder;
+* ``best_overrides.txt`` — the best trial's overrides, one ``key=value`` a line, ready for
+  ``python run.py $(cat best_overrides.txt)``; and the sweeper's own ``optimization_results.yaml``.
+"""
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.utils import get_class
+from omegaconf import DictConfig, OmegaConf
+
+SETTING, TRIALS, BEST = "setting.txt", "trials.csv", "best_overrides.txt"
+
+
+def run_overrides(sweep_dir: Path) -> dict[Path, list[str]]:
+    """Each run folder under the sweep and the overrides it was launched with (``.hydra/overrides.yaml``)."""
+    return {p.parent.parent: [str(o) for o in OmegaConf.load(p)] for p in sorted(sweep_dir.rglob(".hydra/overrides.yaml"))}
+
+
+def trial_folder(params: dict[str, Any], runs: dict[Path, list[str]]) -> Path | None:
+    """The run folder launched with the trial's values (the sweeper passes them as ``name=value``)."""
+    wanted = {f"{k}={v}" for k, v in params.items()}
+    return next((folder for folder, overrides in runs.items() if wanted <= set(overrides)), None)
+
+
+def without_experiment(overrides: list[str]) -> list[str]:
+    return [o for o in overrides if not o.startswith(("experiment=", "+experiment="))]
+
+
+def check_direction(config: DictConfig) -> None:
+    """Refuse a study that would maximize a metric the task declares lower-is-better (or the reverse)."""
+    declared = getattr(get_class(config.task._target_), "directions", None) or {}
+    metric = str(config.trainer.stop_metric)
+    want = {"max": "maximize", "min": "minimize"}.get(declared.get(metric.removeprefix("val/")))
+    direction = config.hydra.sweeper.direction
+    direction = getattr(direction, "name", str(direction))
+    if want and direction != want:
+        print(f"error: trainer.stop_metric={metric} is better {'higher' if want == 'maximize' else 'lower'} but "
+              f"hydra.sweeper.direction={direction}; pass hydra.sweeper.direction={want}", file=sys.stderr)
+        sys.exit(2)
+
+
+class TuneRecord(Callback):
+    """Hydra callback of ``experiment=tune`` (``hydra.callbacks.tune``)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        HydraConfig.instance().set_config(config)  # the sweep folder's name reads ${hydra:runtime.choices...}
+        check_direction(config)
+        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)  # the sqlite study is created before any job runs
+        setting = "\n".join(config.hydra.overrides.task) + "\n"
+        path = sweep_dir / SETTING
+        if path.exists() and path.read_text() != setting:
+            print(f"error: the study in {sweep_dir} was started with the overrides "
+                  f"'{' '.join(path.read_text().split())}', not '{' '.join(setting.split())}'; repeat them to add "
+                  "trials, or pass hydra.sweep.dir=... for a new study", file=sys.stderr)
+            sys.exit(2)
+        path.write_text(setting)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        import optuna
+
+        HydraConfig.instance().set_config(config)
+        sweeper, sweep_dir = config.hydra.sweeper, Path(config.hydra.sweep.dir)
+        study = optuna.load_study(study_name=sweeper.study_name, storage=sweeper.storage)
+        runs = run_overrides(sweep_dir)
+        names = list(dict.fromkeys(k for t in study.trials for k in t.params))
+        with open(sweep_dir / TRIALS, "w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(["trial", "state", "value", "direction", *names, "run"])
+            for t in study.trials:
+                folder = trial_folder(t.params, runs)
+                out.writerow([t.number, t.state.name, t.value, study.direction.name.lower(),
+                              *(t.params.get(k) for k in names), folder.relative_to(sweep_dir) if folder else ""])
+        done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if not done:
+            print(f"tune: no trial completed; see {sweep_dir / TRIALS}", file=sys.stderr)
+            return
+        best = study.best_trial
+        folder = trial_folder(best.params, runs)
+        overrides = without_experiment(runs[folder]) if folder else \
+            without_experiment(list(config.hydra.overrides.task)) + [f"{k}={v}" for k, v in best.params.items()]
+        (sweep_dir / BEST).write_text("\n".join(overrides) + "\n")
+        print(f"tune: best of {len(done)} completed trials: trial {best.number}, {config.trainer.stop_metric} = "
+              f"{best.value:.4g} ({sweeper.direction}); python run.py $(cat {sweep_dir / BEST})", flush=True)

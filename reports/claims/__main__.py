@@ -1,0 +1,32 @@
+"""``python -m reports.claims runs/claims/<preset> [--out DIR]``: verdicts on the course text's claims."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from reports.claims.build import build_claims, verdict_text
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m reports.claims", description=__doc__)
+    p.add_argument("root", help="a claims sweep folder, e.g. runs/claims/quick")
+    p.add_argument("--out", help="report folder (default: <root>/report)")
+    p.add_argument("--preset", help="preset name recorded in claims.json (default: the folder's name)")
+    args = p.parse_args(argv)
+    logging.basicConfig(format="warning: %(message)s", level=logging.WARNING, stream=sys.stderr)
+    root = Path(args.root)
+    if not root.is_dir():
+        print(f"error: {root} is not a folder; give the folder of a claims sweep (e.g. runs/claims/smoke)",
+              file=sys.stderr)
+        return 2
+    doc = build_claims(root, args.out, args.preset)
+    for c in doc["claims"]:
+        print(f"{c['id']:>4}  {verdict_text(c):<40.40}  {c['claim']}")
+    print(f"report: {Path(args.out) if args.out else root / 'report'}/claims.html")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""``python -m reports.claims RUNS [--out DIR] [--preset NAME]``: the claims report.
+
+Reads the run folders of a claims sweep (``runs/claims/<preset>/<experiment>/…``), adds the measures that are
+computed from the probe files (attention alignment and head diversity from ``attention.npz``; per-layer linear
+probes and CKA to the input from ``hidden.npz``), applies each claim's verdict rule (``reports.claims.rules``) and
+writes ``claims.json``, ``claims.md``, a self-contained ``claims.html`` and ``figures/claim_<id>.png``.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from reports.claims import figures, rules
+from reports.load import find_records
+
+# Which sweep folders (under the claims root) each claim reads; runs are shared where the setting is the same.
+SOURCES = {"C1": ["seq_scaling"], "C2": ["long_range"], "C3": ["long_range"], "C4": ["positions"],
+           "C5": ["heads"], "C6": ["locality", "images"], "C7": ["abstraction"], "C8": ["pretrain_finetune"],
+           "C9": ["positions"], "C10": ["depth"]}
+ATTENTION, HIDDEN, ATTENTION_INIT = "attention.npz", "hidden.npz", "attention_init.npz"
+
+
+# -- measures computed from the probe files ---------------------------------------------------------------------
+def attention_layers(path: Path) -> list[np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        keys = sorted((k for k in z.files if k.startswith("layer")), key=lambda k: int(k[5:]))
+        return [z[k].astype(np.float64) for k in keys]
+
+
+def add_attention_measures(run: dict) -> None:
+    """long_range.attention.{alignment, head_diversity, head_diversity_baseline} where the files allow."""
+    folder = Path(run["_dir"])
+    if not (folder / ATTENTION).exists():
+        return
+    att = run.setdefault("long_range", {}).setdefault("attention", {})
+    layers = attention_layers(folder / ATTENTION)
+    delay, n = rules.get(run, "task_info.delay"), rules.get(run, "task_info.n_memorize")
+    if delay and n and all(m.shape[-1] == m.shape[-2] for m in layers):
+        att["alignment"] = max(rules.copy_alignment(m, int(delay), int(n)) for m in layers)
+    div = [d for d in map(rules.head_diversity, layers) if d is not None]
+    if div:
+        att["head_diversity"] = float(np.mean(div))
+    if (folder / ATTENTION_INIT).exists():
+        base = [d for d in map(rules.head_diversity, attention_layers(folder / ATTENTION_INIT)) if d is not None]
+        if base:
+            att["head_diversity_baseline"] = float(np.mean(base))
+
+
+def pooled(states: np.ndarray, pad: np.ndarray | None) -> np.ndarray:
+    """(N, L, d) → (N, d): mean over the positions that are not padding."""
+    keep = np.ones(states.shape[:2]) if pad is None else (~pad).astype(np.float64)
+    return (states * keep[..., None]).sum(1) / np.maximum(keep.sum(1, keepdims=True), 1)
+
+
+def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
+    x, y = x - x.mean(0), y - y.mean(0)
+    k, m = x @ x.T, y @ y.T
+    denom = np.linalg.norm(k) * np.linalg.norm(m)
+    return float((k * m).sum() / denom) if denom > 0 else float("nan")
+
+
+def probe_accuracy(x: np.ndarray, y: np.ndarray, folds: int = 4) -> float | None:
+    """Cross-validated accuracy of a logistic-regression probe of labels ``y`` from features ``x``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    counts = np.bincount(y)
+    folds = min(folds, int(counts[counts > 0].min()))
+    if folds < 2 or len(np.unique(y)) < 2:
+        return None
+    model = LogisticRegression(max_iter=2000)
+    return float(cross_val_score(model, x, y, cv=folds).mean())
+
+
+def add_layer_measures(run: dict) -> None:
+    """long_range.layer_probe_acc and long_range.cka_to_input from hidden.npz (class outputs only)."""
+    path = Path(run["_dir"]) / HIDDEN
+    if not path.exists():
+        return
+    with np.load(path, allow_pickle=False) as z:
+        keys = sorted((k for k in z.files if k.startswith("layer")), key=lambda k: int(k[5:]))
+        pad = z["pad"] if "pad" in z.files else None
+        labels = z["labels"] if "labels" in z.files else None
+        states = [pooled(z[k].astype(np.float64), pad) for k in keys]
+    lr = run.setdefault("long_range", {})
+    if states:
+        lr["cka_to_input"] = [linear_cka(states[0], s) for s in states]
+    if labels is not None and labels.ndim == 1:
+        lr["layer_probe_acc"] = [probe_accuracy(s, labels.astype(int)) for s in states]
+
+
+def load_claim_runs(root: Path, claim: str) -> tuple[list[dict], list[tuple[str, str]]]:
+    folders = [root / s for s in SOURCES[claim] if (root / s).exists()]
+    if not folders:
+        return [], []
+    rec = find_records(folders)
+    for run in rec.runs:
+        add_attention_measures(run)
+        add_layer_measures(run)
+    return rec.runs, rec.skipped
+
+
+# -- the report -------------------------------------------------------------------------------------------------
+def build_claims(root: str | Path, out: str | Path | None = None, preset: str | None = None) -> dict:
+    root = Path(root)
+    out = Path(out) if out else root / "report"
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    claims, devices = [], set()
+    for cid, (claim, rule) in rules.CLAIMS.items():
+        runs, skipped = load_claim_runs(root, cid)
+        devices |= {str(rules.get(r, "env.device")) for r in runs if rules.get(r, "env.device")}
+        verdict = rule(runs)
+        figs = []
+        fig = figures.FIGURES[cid](runs, verdict) if runs else None
+        if fig is not None:
+            path = out / "figures" / f"claim_{cid}.png"
+            fig.savefig(path, dpi=110, bbox_inches="tight")
+            figures.plt.close(fig)
+            figs.append(str(path.relative_to(out)))
+        claims.append({"id": cid, "claim": claim, **verdict.to_dict(), "figures": figs,
+                       "runs": [r["_dir"] for r in runs], "skipped": [f"{p}: {w}" for p, w in skipped],
+                       "sources": SOURCES[cid]})
+    doc = {"preset": preset or root.name, "device": sorted(devices), "written": time.strftime("%Y-%m-%d %H:%M"),
+           "root": str(root), "claims": claims}
+    (out / "claims.json").write_text(json.dumps(doc, indent=1, default=str))
+    (out / "claims.md").write_text(markdown(doc))
+    (out / "claims.html").write_text(page(doc, out))
+    return doc
+
+
+def verdict_text(c: dict) -> str:
+    return c["verdict"] + (f" ({c['condition']})" if c.get("condition") else "")
+
+
+def markdown(doc: dict) -> str:
+    lines = [f"# archbench claims — preset {doc['preset']}", "",
+             f"Device: {', '.join(doc['device']) or 'none recorded'} · written {doc['written']} · runs under "
+             f"`{doc['root']}`", "", "| id | claim | verdict | key number |", "|---|---|---|---|"]
+    lines += [f"| {c['id']} | {c['claim']} | {verdict_text(c)} | {c['key']} |" for c in doc["claims"]]
+    for c in doc["claims"]:
+        lines += ["", f"## {c['id']}: {c['claim']}", "", f"**Verdict: {verdict_text(c)}.**", "",
+                  f"Rule: {c['rule']}", "", f"Runs: {len(c['runs'])} from {', '.join(c['sources'])}", "",
+                  "```json", json.dumps(c["evidence"], indent=1, default=str), "```"]
+        lines += [f"![{c['id']}]({f})" for f in c["figures"]]
+        lines += [f"- skipped: {s}" for s in c["skipped"]]
+    return "\n".join(lines) + "\n"
+
+
+CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+table{border-collapse:collapse;font-size:14px}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}
+.supported{color:#0a7a2f;font-weight:600}.not.supported{color:#b3261e;font-weight:600}.mixed{color:#9a6700;
+font-weight:600}.inconclusive{color:#666;font-weight:600}pre{background:#f6f6f6;padding:.6em;overflow:auto;
+font-size:12px;max-height:22em}img{max-width:100%;border:1px solid #eee}"""
+
+
+def page(doc: dict, out: Path) -> str:
+    esc = html.escape
+    rows = "".join(f"<tr><td><a href='#{c['id']}'>{c['id']}</a></td><td>{esc(c['claim'])}</td>"
+                   f"<td class='{esc(c['verdict'])}'>{esc(verdict_text(c))}</td><td>{esc(c['key'])}</td></tr>"
+                   for c in doc["claims"])
+    parts = [f"<h1>archbench claims — {esc(doc['preset'])}</h1><p>Device: {esc(', '.join(doc['device']) or 'none')}"
+             f" · written {esc(doc['written'])}</p><table><tr><th>id</th><th>claim</th><th>verdict</th>"
+             f"<th>key number</th></tr>{rows}</table>"]
+    for c in doc["claims"]:
+        parts.append(f"<h2 id='{c['id']}'>{c['id']}: {esc(c['claim'])}</h2><p class='{esc(c['verdict'])}'>"
+                     f"Verdict: {esc(verdict_text(c))}</p><p>Rule: {esc(c['rule'])}</p>"
+                     f"<p>{len(c['runs'])} runs from {esc(', '.join(c['sources']))}</p>")
+        for f in c["figures"]:
+            b64 = base64.b64encode((out / f).read_bytes()).decode()
+            parts.append(f"<img alt='{c['id']}' src='data:image/png;base64,{b64}'>")
+        parts.append(f"<pre>{esc(json.dumps(c['evidence'], indent=1, default=str))}</pre>")
+    return (f"<!doctype html><html><head><meta charset=utf-8><title>archbench claims</title><style>{CSS}</style>"
+            f"</head><body>{''.join(parts)}</body></html>\n")

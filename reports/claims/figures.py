@@ -1,0 +1,158 @@
+"""One figure per claim, drawn from the runs the rule read (``None`` when there is nothing to draw)."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from reports.claims import rules, stats  # noqa: E402
+from reports.claims.rules import completed, get  # noqa: E402
+
+
+def lines_by_arch(runs, x_path, y_path, xlabel, ylabel, title, logx=False, logy=False):
+    """Mean ± 95% CI of ``y`` against ``x`` per arch."""
+    data = defaultdict(lambda: defaultdict(list))
+    for r in completed(runs):
+        x, y = x_path(r) if callable(x_path) else get(r, x_path), get(r, y_path)
+        if x is not None and stats.finite([y]):
+            data[r["arch"]][x].append(y)
+    if not data:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for arch, by in sorted(data.items()):
+        xs = sorted(by)
+        est = [stats.mean(by[x]) for x in xs]
+        ax.plot(xs, [e.value for e in est], marker="o", label=arch)
+        lo = [e.lo if e.lo is not None else e.value for e in est]
+        hi = [e.hi if e.hi is not None else e.value for e in est]
+        ax.fill_between(xs, lo, hi, alpha=0.15)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def bars(labels, estimates, ylabel, title, ref=None):
+    if not labels:
+        return None
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(labels) + 2), 3.8))
+    vals = [e.value for e in estimates]
+    err = [[e.value - e.lo if e.lo is not None else 0 for e in estimates],
+           [e.hi - e.value if e.hi is not None else 0 for e in estimates]]
+    ax.bar(range(len(labels)), vals, yerr=err, capsize=3, color="#4c72b0")
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+    if ref is not None:
+        ax.axhline(ref, color="#999", lw=1, ls="--")
+    ax.set(ylabel=ylabel, title=title)
+    return fig
+
+
+def grouped(runs, key, path):
+    cells = rules.group(completed(runs), key)
+    items = [(k, stats.mean(rules.values(rs, path))) for k, rs in sorted(cells.items(), key=lambda kv: str(kv[0]))]
+    items = [(k, e) for k, e in items if e is not None]
+    return [rules.fmt(k) for k, _ in items], [e for _, e in items]
+
+
+def c1(runs, v):
+    return lines_by_arch(runs, rules.seq_len, "speed.train_tokens_per_s", "sequence length", "train tokens/s",
+                         "C1: steady-state training throughput", logx=True, logy=True)
+
+
+def c2(runs, v):
+    return lines_by_arch(runs, "config.task.delay", "metrics.test/acc", "delay", "test accuracy",
+                         "C2: copy accuracy vs delay", logx=True)
+
+
+def c3(runs, v):
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    drawn = False
+    for arch, rs in sorted(rules.group(completed(runs), lambda r: r["arch"]).items()):
+        curves = [get(r, "long_range.grad_norm_by_distance") for r in rs]
+        curves = [c for c in curves if c and c.get("end")]
+        if not curves:
+            continue
+        n = min(len(c["end"]) for c in curves)
+        vals = np.array([[x if stats.finite([x]) and x > 0 else np.nan for x in c["end"][:n]] for c in curves])
+        ax.plot(curves[0]["distance"][:n], np.nanmean(vals, 0), label=arch)
+        drawn = True
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set(yscale="log", xlabel="distance (steps)", ylabel="‖∂ℓ/∂x_t‖ after training",
+           title="C3: gradient norm by distance")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def c4(runs, v):
+    key = lambda r: (r.get("task"), "causal" if get(r, "config.arch.causal") else "bidir", get(r, "config.arch.pos_encoding"))  # noqa: E731
+    labels, est = grouped([r for r in runs if r.get("arch") == "transformer"], key, "metrics.test/acc")
+    return bars(labels, est, "test accuracy", "C4: positional encoding", ref=rules.CHANCE_COPY)
+
+
+def c5(runs, v):
+    labels, est = grouped([r for r in runs if r.get("arch") == "transformer"],
+                          lambda r: f"{get(r, 'config.arch.n_heads')} heads", "metrics.test/acc")
+    return bars(labels, est, "test metric", "C5: number of heads")
+
+
+def c6(runs, v):
+    def key(r):
+        rf = get(r, "arch_info.receptive_field")
+        return (r["arch"] + (f" rf={rf}" if rf else ""), get(r, "config.task.delay") or get(r, "config.task.train_fraction"))
+    labels, est = grouped(runs, key, "metrics.test/acc")
+    return bars(labels, est, "test accuracy", "C6: locality (copy delays; image label fractions)")
+
+
+def c7(runs, v):
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    drawn = False
+    for r in completed(runs):
+        probe = get(r, "long_range.layer_probe_acc")
+        if probe:
+            ax.plot(range(len(probe)), probe, marker="o", alpha=0.7, label=f"{r['arch']} seed {r.get('seed')}")
+            drawn = True
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set(xlabel="layer (0 = input)", ylabel="linear-probe accuracy", title="C7: label readability by depth")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def c8(runs, v):
+    key = lambda r: (r["arch"], f"{get(r, 'config.task.train_fraction', 1.0):g}", "pre" if get(r, "init.from") else "scratch")  # noqa: E731
+    labels, est = grouped([r for r in runs if "sentiment" in str(r.get("task"))], key, "metrics.test/acc")
+    return bars(labels, est, "test accuracy", "C8: pre-trained vs scratch")
+
+
+def c9(runs, v):
+    rates = [(r.get("seed"), get(r, "long_range.attention.alignment")) for r in completed(runs)
+             if r.get("arch") == "transformer"]
+    rates = [(s, a) for s, a in rates if stats.finite([a])]
+    if not rates:
+        return None
+    return bars([f"seed {s}" for s, _ in rates], [stats.Estimate(a, None, None, 1) for _, a in rates],
+                "best head's alignment rate", "C9: attention aligned to the copied symbol", ref=rules.ALIGNED)
+
+
+def c10(runs, v):
+    cells = rules.group([r for r in runs if r.get("arch") == "transformer"],
+                        lambda r: (get(r, "config.arch.n_layers"), rules.block_kind(r)))
+    labels, est = [], []
+    for (d, k), rs in sorted(cells.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])):
+        fails = [float(rules.failed_run(r, get(r, "config.trainer.stop_at"))) for r in rs]
+        labels.append(f"{d} layers, {k}")
+        est.append(stats.Estimate(float(np.mean(fails)), None, None, len(fails)))
+    return bars(labels, est, "share of runs that failed", "C10: depth and block kind")
+
+
+FIGURES = {"C1": c1, "C2": c2, "C3": c3, "C4": c4, "C5": c5, "C6": c6, "C7": c7, "C8": c8, "C9": c9, "C10": c10}

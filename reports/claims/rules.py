@@ -1,0 +1,530 @@
+"""One tested verdict rule per claim of the course text (C1–C10).
+
+Each rule is a small function ``rule(runs) -> Verdict`` over run records (the ``summary.json`` dicts the
+harness writes; only the keys a rule names are read, so tests build them by hand). A verdict is one of
+``supported``, ``not supported``, ``mixed`` (with the condition) or ``inconclusive``; it carries the rule in
+words and the numbers that decided it. Runs that failed, diverged (where divergence is not the measure) or are
+too few (fewer than ``MIN_SEEDS`` completed seeds in a cell the rule needs) make a claim **inconclusive**,
+never a guess.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+
+from reports.claims import stats
+
+SUPPORTED, NOT_SUPPORTED, MIXED, INCONCLUSIVE = "supported", "not supported", "mixed", "inconclusive"
+VERDICTS = (SUPPORTED, NOT_SUPPORTED, MIXED, INCONCLUSIVE)
+MIN_SEEDS = 3
+SOLVED = 0.99          # C2: test accuracy that counts as solved
+CHANCE_COPY = 0.125    # copy_long: guessing among 8 symbols
+
+
+@dataclass
+class Verdict:
+    verdict: str
+    rule: str
+    evidence: dict = field(default_factory=dict)
+    condition: str | None = None
+    key: str = ""  # the number that decided it, in a few words (the README table's column)
+    caveats: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")
+
+    def to_dict(self) -> dict:
+        return {"verdict": self.verdict, "condition": self.condition, "key": self.key or self.shortfall(),
+                "rule": self.rule, "evidence": self.evidence, "caveats": self.caveats}
+
+    def shortfall(self) -> str:
+        why = self.evidence.get("insufficient") or []
+        return (why[0] + (f" (+{len(why) - 1} more)" if len(why) > 1 else "")) if why else ""
+
+
+# -- reading records ------------------------------------------------------------------------------------------
+def get(run: dict, path: str, default=None):
+    """``get(run, "config.task.delay")``: walk nested dicts by dots (metric names such as ``test/acc`` keep
+    their slash)."""
+    node = run
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def group(runs: Iterable[dict], key: Callable[[dict], object]) -> dict:
+    out: dict = defaultdict(list)
+    for r in runs:
+        out[key(r)].append(r)
+    return dict(out)
+
+
+def completed(runs: list[dict]) -> list[dict]:
+    return [r for r in runs if r.get("status") == "completed"]
+
+
+def shortfall(cells: dict, need: Iterable, what: str, min_seeds: int = MIN_SEEDS,
+              allow_diverged: bool = False) -> list[str]:
+    """Why the evidence is insufficient: a needed cell with failed runs or fewer than ``min_seeds`` completed."""
+    why = []
+    for key in need:
+        runs = cells.get(key, [])
+        bad = [r for r in runs if r.get("status") not in ("completed",) + (("diverged",) if allow_diverged else ())]
+        ok = [r for r in runs if r.get("status") == "completed" or (allow_diverged and r.get("status") == "diverged")]
+        if bad:
+            why.append(f"{what} {fmt(key)}: {len(bad)} run(s) {', '.join(sorted({r.get('status', '?') for r in bad}))}")
+        if len(ok) < min_seeds:
+            why.append(f"{what} {fmt(key)}: {len(ok)} usable seed(s), {min_seeds} needed")
+    return why
+
+
+def fmt(key) -> str:
+    return "/".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
+def inconclusive(rule: str, why: list[str], evidence: dict | None = None) -> Verdict:
+    return Verdict(INCONCLUSIVE, rule, {**(evidence or {}), "insufficient": why})
+
+
+def values(runs: list[dict], path: str) -> list:
+    return [get(r, path) for r in runs]
+
+
+def seq_len(run: dict):
+    return get(run, "task_info.seq_len") or get(run, "config.task.delay")
+
+
+# -- C1: parallel training is faster ----------------------------------------------------------------------------
+def c1_speed(runs: list[dict], min_seeds: int = 2) -> Verdict:
+    rule = ("per sequence length: ratio of steady-state train tokens/s, transformer / lstm and transformer / rnn "
+            "(geometric mean over repeats, 95% CI); faster at a length when both CIs lie above 1; supported if "
+            "faster at every length, not supported if at none, mixed 'supported for L ≥ X on <device>' otherwise")
+    cells = group(runs, lambda r: (r.get("arch"), seq_len(r)))
+    lengths = sorted({seq_len(r) for r in runs if seq_len(r) is not None})
+    need = [(a, L) for L in lengths for a in ("transformer", "lstm", "rnn")]
+    devices = sorted({str(get(r, "env.device", "?")) for r in runs})
+    why = shortfall(cells, need, "arch/length", min_seeds) if lengths else ["no seq_scaling runs"]
+    if why:
+        return inconclusive(rule, why, {"device": devices})
+    tps = lambda a, L: values(completed(cells[(a, L)]), "speed.train_tokens_per_s")  # noqa: E731
+    rows, faster = [], []
+    for L in lengths:
+        vs_lstm, vs_rnn = stats.ratio(tps("transformer", L), tps("lstm", L)), stats.ratio(tps("transformer", L), tps("rnn", L))
+        if vs_lstm is None or vs_rnn is None:
+            return inconclusive(rule, [f"length {L}: no finite tokens/s"], {"device": devices})
+        ok = vs_lstm.above(1) and vs_rnn.above(1)
+        faster.append(ok)
+        rows.append({"length": L, "transformer/lstm": vs_lstm.to_dict(), "transformer/rnn": vs_rnn.to_dict(),
+                     "faster": ok})
+    ev = {"device": devices, "by_length": rows}
+    last = rows[-1]
+    key = (f"L={last['length']}: transformer/lstm {last['transformer/lstm']['value']:.2f}×, "
+           f"transformer/rnn {last['transformer/rnn']['value']:.2f}×")
+    if all(faster):
+        return Verdict(SUPPORTED, rule, ev, key=key, condition=f"at every length measured ({lengths[0]}–{lengths[-1]}) on {', '.join(devices)}")
+    if not any(faster):
+        return Verdict(NOT_SUPPORTED, rule, ev, key=key, condition=f"at no length measured on {', '.join(devices)}")
+    first = faster.index(True)
+    if all(faster[first:]):
+        return Verdict(MIXED, rule, ev, key=key, condition=f"supported for L ≥ {lengths[first]} on {', '.join(devices)}")
+    return Verdict(MIXED, rule, ev, key=key, condition="faster at lengths " + ", ".join(str(L) for L, f in zip(lengths, faster) if f))
+
+
+# -- C2: long-range dependencies --------------------------------------------------------------------------------
+def largest_solved(cells: dict, arch: str, delays: list) -> tuple[int | None, dict]:
+    """The largest delay at which ≥ 2 of 3 (a majority of) seeds reach SOLVED test accuracy, and acc per delay."""
+    best, acc = None, {}
+    for d in delays:
+        accs = stats.finite(values(completed(cells.get((arch, d), [])), "metrics.test/acc"))
+        acc[d] = stats.mean(accs).to_dict() if accs else None
+        if accs and sum(a >= SOLVED for a in accs) * 3 >= 2 * len(accs):
+            best = d
+    return best, acc
+
+
+def c2_long_range(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
+    rule = (f"largest copy delay solved (test acc ≥ {SOLVED} in ≥ 2 of 3 seeds) per arch at equal parameters and "
+            "steps; supported if the transformer's exceeds both lstm's and rnn's, mixed if only one, "
+            "not supported if neither")
+    delays = sorted({get(r, "config.task.delay") for r in runs if get(r, "config.task.delay") is not None})
+    cells = group(runs, lambda r: (r.get("arch"), get(r, "config.task.delay")))
+    why = shortfall(cells, [(a, d) for a in ("transformer", "lstm", "rnn") for d in delays], "arch/delay", min_seeds) \
+        if delays else ["no long_range runs"]
+    if why:
+        return inconclusive(rule, why)
+    archs = sorted({r.get("arch") for r in runs})
+    solved, acc = {}, {}
+    for a in archs:
+        solved[a], acc[a] = largest_solved(cells, a, delays)
+    rank = lambda d: -1 if d is None else d  # noqa: E731
+    beats = [a for a in ("lstm", "rnn") if rank(solved["transformer"]) > rank(solved[a])]
+    ev = {"delays": delays, "largest_solved": solved, "test_acc_by_delay": acc}
+    key = "largest delay solved: " + ", ".join(f"{a} {solved[a] if solved[a] is not None else 'none'}"
+                                               for a in ("transformer", "lstm", "rnn"))
+    if len(beats) == 2:
+        return Verdict(SUPPORTED, rule, ev, key=key)
+    if beats:
+        return Verdict(MIXED, rule, ev, key=key, condition=f"the transformer reaches further than {beats[0]} only")
+    return Verdict(NOT_SUPPORTED, rule, ev, key=key)
+
+
+# -- C3: no vanishing gradient through time ---------------------------------------------------------------------
+FLAT = 0.002  # decades per step: a slope within ±FLAT counts as flat
+
+
+def decay_slope(run: dict, which: str = "end") -> float | None:
+    """Slope of log10 ‖∂ℓ/∂x_t‖ against distance (decades per step) for one run."""
+    curve = get(run, "long_range.grad_norm_by_distance") or {}
+    dist, norm = curve.get("distance") or [], curve.get(which) or []
+    pairs = [(d, np.log10(v)) for d, v in zip(dist, norm) if stats.finite([v]) and v > 0]
+    if len(pairs) < 3:
+        return None
+    s = stats.slope(*zip(*pairs))
+    return None if s is None else s.value
+
+
+def c3_gradients(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
+    rule = (f"per arch: slope of log10 gradient norm vs distance after training (decades per step), mean over "
+            f"seeds with 95% CI; supported if the transformer's is flat (CI within ±{FLAT} or containing 0) while "
+            "rnn's and lstm's decay (CI below 0); not supported if the transformer's decays too or neither "
+            "recurrent one does; mixed otherwise")
+    cells = group(runs, lambda r: r.get("arch"))
+    why = shortfall(cells, ["transformer", "lstm", "rnn"], "arch", min_seeds)
+    if why:
+        return inconclusive(rule, why)
+    ev, est = {}, {}
+    for a, rs in sorted(cells.items()):
+        end = stats.mean([decay_slope(r, "end") for r in completed(rs)])
+        init = stats.mean([decay_slope(r, "init") for r in completed(rs)])
+        if end is not None:
+            est[a] = end
+        ev[a] = {"slope_end": end and end.to_dict(6), "slope_init": init and init.to_dict(6)}
+    missing = [a for a in ("transformer", "lstm", "rnn") if a not in est or est[a].lo is None]
+    if missing:
+        return inconclusive(rule, [f"{a}: no gradient-by-distance curves in ≥ 2 runs" for a in missing], ev)
+    t = est["transformer"]
+    key = "slope (decades/step): " + ", ".join(f"{a} {est[a].value:+.4f}" for a in ("transformer", "lstm", "rnn"))
+    flat = (t.lo >= -FLAT and t.hi <= FLAT) or (t.lo <= 0 <= t.hi)
+    decaying = [a for a in ("rnn", "lstm") if est[a].below(0)]
+    if flat and len(decaying) == 2:
+        return Verdict(SUPPORTED, rule, ev, key=key)
+    if not flat and t.below(-FLAT) or not decaying:
+        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
+    cond = ("the transformer's gradient is flat but only " + decaying[0] + "'s decays") if flat else \
+        "recurrent gradients decay, but the transformer's is not flat either"
+    return Verdict(MIXED, rule, ev, key=key, condition=cond)
+
+
+# -- C4: positional encoding is needed for order ----------------------------------------------------------------
+MARGIN = 0.10  # accuracy points that make a difference "much" (≪)
+
+
+def c4_positions(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
+    rule = (f"transformer, bidirectional, copy task: test acc with sinusoidal positions minus with none (Welch 95% "
+            f"CI); supported if the gap is ≥ {MARGIN} and its CI lies above 0; not supported if the CI reaches 0 or "
+            "the gap is smaller; the causal setting and sentiment are reported apart (causal attention can infer "
+            "position: Haviv et al. 2022; sentiment is the order-light control)")
+    key = lambda r: (r.get("task"), bool(get(r, "config.arch.causal", False)), get(r, "config.arch.pos_encoding"))  # noqa: E731
+    cells = group([r for r in runs if r.get("arch") == "transformer"], key)
+    copy = [c for c in {k[0] for k in cells} if "copy" in str(c)]
+    if not copy:
+        return inconclusive(rule, ["no transformer copy runs"])
+    need = [(copy[0], False, "sinusoidal"), (copy[0], False, "none")]
+    why = shortfall(cells, need, "task/causal/pos_encoding", min_seeds)
+    if why:
+        return inconclusive(rule, why)
+    acc = lambda k: values(completed(cells.get(k, [])), "metrics.test/acc")  # noqa: E731
+    ev = {}
+    for task in sorted({k[0] for k in cells}):
+        for causal in (False, True):
+            d = stats.difference(acc((task, causal, "sinusoidal")), acc((task, causal, "none")))
+            if d is not None:
+                ev[f"{task}, {'causal' if causal else 'bidirectional'}: sinusoidal − none"] = d.to_dict()
+        for pe in ("none", "sinusoidal", "learned"):
+            for causal in (False, True):
+                m = stats.mean(acc((task, causal, pe)))
+                if m is not None:
+                    ev[f"{task}, {'causal' if causal else 'bidirectional'}, {pe}: test acc"] = m.to_dict()
+    gap = stats.difference(acc(need[0]), acc(need[1]))
+    key = f"copy acc, sinusoidal − none: {gap.text()}"
+    if gap.value >= MARGIN and gap.above(0):
+        return Verdict(SUPPORTED, rule, ev, key=key)
+    return Verdict(NOT_SUPPORTED, rule, ev, key=key)
+
+
+# -- C5: multiple heads -----------------------------------------------------------------------------------------
+def c5_heads(runs: list[dict], min_seeds: int = MIN_SEEDS, metric: str = "metrics.test/acc") -> Verdict:
+    rule = ("transformer with n_heads 1/2/4/8 at fixed d_model: the best multi-head setting's test metric minus "
+            "one head's (Welch 95% CI), and head diversity (mean pairwise Jensen–Shannon distance of the heads' "
+            "attention maps) against its baseline; supported if the gain's CI lies above 0 and trained heads are "
+            "more diverse than the baseline in most seeds; not supported if neither; mixed if one")
+    cells = group([r for r in runs if r.get("arch") == "transformer"], lambda r: get(r, "config.arch.n_heads"))
+    heads = sorted(h for h in cells if h is not None)
+    if 1 not in heads or len(heads) < 2:
+        return inconclusive(rule, ["needs runs with n_heads=1 and n_heads>1"])
+    why = shortfall(cells, heads, "n_heads", min_seeds)
+    if why:
+        return inconclusive(rule, why)
+    score = {h: stats.mean(values(completed(cells[h]), metric)) for h in heads}
+    best = max((h for h in heads if h > 1 and score[h] is not None), key=lambda h: score[h].value, default=None)
+    if best is None or score[1] is None:
+        return inconclusive(rule, [f"no finite {metric}"])
+    gain = stats.difference(values(completed(cells[best]), metric), values(completed(cells[1]), metric))
+    div = [(get(r, "long_range.attention.head_diversity"), get(r, "long_range.attention.head_diversity_baseline"))
+           for h in heads if h > 1 for r in completed(cells[h])]
+    div = [(d, b) for d, b in div if stats.finite([d]) and stats.finite([b])]
+    ev = {"metric": metric, "by_heads": {h: score[h] and score[h].to_dict() for h in heads}, "best": best,
+          "gain_best_vs_1": gain.to_dict(), "diversity_above_baseline": f"{sum(d > b for d, b in div)}/{len(div)}"}
+    if not div:
+        return inconclusive(rule, ["no head-diversity measurements"], ev)
+    better, diverse = gain.above(0), sum(d > b for d, b in div) * 2 > len(div)
+    key = f"{best} heads − 1 head: {gain.text()}; diverse beyond baseline in {ev['diversity_above_baseline']}"
+    if better and diverse:
+        return Verdict(SUPPORTED, rule, ev, key=key)
+    if not better and not diverse:
+        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
+    return Verdict(MIXED, rule, ev, key=key, condition="more heads score better but do not differ beyond the baseline"
+                   if better else "heads differ, but more heads do not score better")
+
+
+def js_distance(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen–Shannon distance (base 2, in [0, 1]) between rows of two (…, S) distributions, averaged."""
+    m = (p + q) / 2
+    kl = lambda a, b: np.where(a > 0, a * np.log2(np.where(a > 0, a, 1) / np.where(b > 0, b, 1)), 0).sum(-1)  # noqa: E731
+    return float(np.sqrt(np.clip((kl(p, m) + kl(q, m)) / 2, 0, 1)).mean())
+
+
+def head_diversity(maps: np.ndarray) -> float | None:
+    """Mean pairwise JS distance between the heads of one layer's maps (heads, L, S)."""
+    h = maps.shape[0]
+    if h < 2:
+        return None
+    return float(np.mean([js_distance(maps[i], maps[j]) for i in range(h) for j in range(i + 1, h)]))
+
+
+# -- C6: CNNs are local, attention is global --------------------------------------------------------------------
+def c6_locality(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
+    rule = (f"copy task at several delays: a cnn whose receptive field does not reach back the distance to bridge "
+            f"(delay + n) must fail (test acc < 0.5) while the transformer, and a cnn whose receptive field covers "
+            f"the distance, succeed (≥ 0.9) at the same delays; supported if so at every such delay, not supported "
+            "if the short-sighted cnn succeeds there; images (cnn vs vit at 10% and 100% of the labels) are "
+            "reported as a finding, not a verdict")
+    copy = [r for r in runs if "copy" in str(r.get("task"))]
+    dist = lambda r: get(r, "long_range.distance") or ((get(r, "config.task.delay") or 0) + (get(r, "config.task.n_memorize") or 0))  # noqa: E731
+    reach = lambda r: "covers" if conv_reach(r) >= dist(r) else "short"  # noqa: E731
+    key = lambda r: (r.get("arch"), reach(r) if r.get("arch") == "cnn" else "-", get(r, "config.task.delay"))  # noqa: E731
+    cells = group(copy, key)
+    delays = sorted({k[2] for k in cells if k[0] == "cnn" and k[1] == "short" and k[2] is not None})
+    if not delays:
+        return inconclusive(rule, ["no copy runs with a cnn whose receptive field is below the distance"])
+    need = [k for d in delays for k in (("cnn", "short", d), ("transformer", "-", d))]
+    why = shortfall(cells, need, "arch/reach/delay", min_seeds)
+    if why:
+        return inconclusive(rule, why)
+    acc = lambda k: stats.mean(values(completed(cells.get(k, [])), "metrics.test/acc"))  # noqa: E731
+    rows, holds, contradicts = [], [], []
+    for d in delays:
+        short, tr, cover = acc(("cnn", "short", d)), acc(("transformer", "-", d)), acc(("cnn", "covers", d))
+        rows.append({"delay": d, "cnn_short": short and short.to_dict(), "cnn_covering": cover and cover.to_dict(),
+                     "transformer": tr and tr.to_dict()})
+        holds.append(short.value < 0.5 and tr.value >= 0.9 and (cover is None or cover.value >= 0.9))
+        contradicts.append(short.value >= 0.9)
+    ev = {"copy": rows, "images": image_finding(runs)}
+    key = "; ".join(f"delay {r['delay']}: short cnn {r['cnn_short']['value']:.2f}, transformer "
+                    f"{r['transformer']['value']:.2f}" for r in rows)
+    if all(holds):
+        return Verdict(SUPPORTED, rule, ev, key=key)
+    if any(contradicts):
+        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
+    return Verdict(MIXED, rule, ev, key=key, condition="holds at delays " + ", ".join(str(d) for d, h in zip(delays, holds) if h))
+
+
+def conv_reach(run: dict) -> int:
+    """How far back an output position sees: the whole receptive field when causal, half of it otherwise."""
+    rf = get(run, "arch_info.receptive_field") or 0
+    return rf - 1 if get(run, "config.arch.causal") else (rf - 1) // 2
+
+
+def image_finding(runs: list[dict]) -> dict:
+    img = [r for r in completed(runs) if "image" in str(r.get("task"))]
+    cells = group(img, lambda r: (r.get("arch"), get(r, "config.task.train_fraction", 1.0)))
+    out = {}
+    for (arch, frac), rs in sorted(cells.items(), key=lambda kv: (str(kv[0][0]), kv[0][1] or 0)):
+        m = stats.mean(values(rs, "metrics.test/acc"))
+        if m is not None:
+            out[f"{arch} @ {frac:g} of labels"] = m.to_dict()
+    return out
+
+
+# -- C7: hidden states grow more abstract -----------------------------------------------------------------------
+def c7_abstraction(runs: list[dict], min_seeds: int = MIN_SEEDS, arch: str = "transformer") -> Verdict:
+    rule = ("linear probe (logistic regression) of the label from each layer's pooled states, and linear CKA of "
+            "each layer with the input; supported if probe accuracy rises with depth (Spearman ρ > 0) in ≥ 2 of 3 "
+            "seeds and CKA to the input falls (ρ < 0) likewise; mixed if only one holds; not supported if neither")
+    cells = group([r for r in runs if r.get("arch") == arch], lambda r: r.get("task"))
+    if not cells:
+        return inconclusive(rule, [f"no {arch} runs"])
+    task = sorted(cells)[0] if len(cells) == 1 else next((t for t in cells if "sentiment" in str(t)), sorted(cells)[0])
+    why = shortfall(cells, [task], "task", min_seeds)
+    if why:
+        return inconclusive(rule, why)
+    rise, fall, per_seed = [], [], []
+    for r in completed(cells[task]):
+        probe = get(r, "long_range.layer_probe_acc") or []
+        cka = get(r, "long_range.cka_to_input") or []
+        rho_p = stats.spearman(range(len(probe)), probe)
+        rho_c = stats.spearman(range(len(cka)), cka)
+        per_seed.append({"seed": r.get("seed"), "probe_acc": probe, "rho_probe": rho_p, "cka_to_input": cka,
+                         "rho_cka": rho_c})
+        if rho_p is not None:
+            rise.append(rho_p > 0)
+        if rho_c is not None:
+            fall.append(rho_c < 0)
+    ev = {"arch": arch, "task": task, "per_seed": per_seed}
+    if len(rise) < min_seeds or len(fall) < min_seeds:
+        return inconclusive(rule, ["probe accuracy or CKA by depth missing (needs ≥ 3 layers and the probes)"], ev)
+    need = 2 * min_seeds / 3
+    rises, falls = sum(rise) >= need, sum(fall) >= need
+    key = f"probe acc rises in {sum(rise)}/{len(rise)} seeds, CKA to input falls in {sum(fall)}/{len(fall)}"
+    if rises and falls:
+        return Verdict(SUPPORTED, rule, ev, key=key)
+    if not rises and not falls:
+        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
+    return Verdict(MIXED, rule, ev, key=key, condition="probe accuracy rises with depth, but CKA to the input does not fall"
+                   if rises else "states move away from the input, but the label is not more linearly readable")
+
+
+# -- C8: pre-training -------------------------------------------------------------------------------------------
+def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float = 0.1) -> Verdict:
+    rule = (f"sentiment at {fraction:g} of the labels: test acc of MLM-pre-trained minus from-scratch runs per arch "
+            "(Welch 95% CI); supported for an arch if the CI lies above 0; supported overall if for every arch, "
+            "not supported if for none, mixed otherwise (naming the archs)")
+    ft = [r for r in runs if "sentiment" in str(r.get("task"))]
+    cells = group(ft, lambda r: (r.get("arch"), get(r, "config.task.train_fraction", 1.0),
+                                 "pre-trained" if get(r, "init.from") else "scratch"))
+    archs = sorted({k[0] for k in cells})
+    need = [(a, fraction, s) for a in archs for s in ("pre-trained", "scratch")]
+    why = shortfall(cells, need, "arch/fraction/start", min_seeds) if archs else ["no fine-tuning runs"]
+    if why:
+        return inconclusive(rule, why)
+    acc = lambda k: values(completed(cells.get(k, [])), "metrics.test/acc")  # noqa: E731
+    ev, gains = {}, {}
+    for a in archs:
+        for f in sorted({k[1] for k in cells if k[0] == a}):
+            d = stats.difference(acc((a, f, "pre-trained")), acc((a, f, "scratch")))
+            if d is not None:
+                ev[f"{a} @ {f:g}"] = d.to_dict()
+                if f == fraction:
+                    gains[a] = d
+    yes = [a for a in archs if gains[a].above(0)]
+    key = f"gain at {fraction:g} of labels: " + ", ".join(f"{a} {gains[a].value:+.3f}" for a in archs)
+    if len(yes) == len(archs):
+        return Verdict(SUPPORTED, rule, ev, key=key)
+    if not yes:
+        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
+    return Verdict(MIXED, rule, ev, key=key, condition="supported for " + ", ".join(yes))
+
+
+# -- C9: attention weights are interpretable --------------------------------------------------------------------
+ALIGNED = 0.9
+
+
+def copy_alignment(maps: np.ndarray, delay: int, n: int) -> float:
+    """Share of answer positions (the last n) whose strongest attention falls on the symbol they copy.
+    maps (heads, L, L) of one copy example; the symbol for answer position j sits at j − (delay + n)."""
+    L = maps.shape[-1]
+    answers = np.arange(L - n, L)
+    src = answers - (delay + n)
+    top = maps[:, answers].argmax(-1)  # (heads, n)
+    return float((top == src[None]).mean(-1).max())
+
+
+def c9_interpretable(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
+    rule = (f"copy task, transformer: per run the best head's alignment rate (share of output positions whose "
+            f"strongest attention falls on their source symbol); supported if some head aligns ≥ {ALIGNED} in "
+            "≥ 2 of 3 seeds, not supported otherwise; translation heatmaps are shown, not scored")
+    cells = group([r for r in runs if r.get("arch") == "transformer" and "copy" in str(r.get("task"))],
+                  lambda r: "copy")
+    why = shortfall(cells, ["copy"], "task", min_seeds)
+    if why:
+        return inconclusive(rule, why)
+    rates = [get(r, "long_range.attention.alignment") for r in completed(cells["copy"])]
+    rates = stats.finite(rates)
+    ev = {"alignment_per_seed": rates}
+    if len(rates) < min_seeds:
+        return inconclusive(rule, ["alignment rates missing (needs attention.npz from the probes)"], ev)
+    key = "best head's alignment per seed: " + ", ".join(f"{r:.2f}" for r in rates)
+    if sum(r >= ALIGNED for r in rates) * 3 >= 2 * len(rates):
+        return Verdict(SUPPORTED, rule, ev, key=key)
+    return Verdict(NOT_SUPPORTED, rule, ev, key=key)
+
+
+# -- C10: residual + LayerNorm make deep training stable --------------------------------------------------------
+def block_kind(run: dict) -> str:
+    if get(run, "config.arch.residual") is False:
+        return "no residual"
+    if get(run, "config.arch.layer_norm") is False:
+        return "no layernorm"
+    return "pre-norm" if get(run, "config.arch.norm_first") else "post-norm"
+
+
+def failed_run(run: dict, target: float | None) -> bool:
+    """Diverged, or (when a target is set) never reached it."""
+    if run.get("status") == "diverged":
+        return True
+    return target is not None and get(run, "long_range.steps_to_target") is None
+
+
+def c10_residual_norm(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
+    rule = ("transformer at depths 2/6/12 with the seed's post-norm block, pre-norm, no residual, no LayerNorm: "
+            "a run fails if it diverges or never reaches the stop target; at the deepest depth, supported if the "
+            "no-residual or no-LayerNorm blocks fail in most seeds while post-norm fails in none; not supported "
+            "if they train as well as post-norm; mixed otherwise")
+    tr = [r for r in runs if r.get("arch") == "transformer"]
+    cells = group(tr, lambda r: (get(r, "config.arch.n_layers"), block_kind(r)))
+    depths = sorted({k[0] for k in cells if k[0] is not None})
+    if not depths:
+        return inconclusive(rule, ["no transformer depth runs"])
+    deep = depths[-1]
+    need = [(deep, k) for k in ("post-norm", "no residual", "no layernorm")]
+    why = shortfall(cells, need, "depth/block", min_seeds, allow_diverged=True)
+    if why:
+        return inconclusive(rule, why)
+    ev = {}
+    for (d, k), rs in sorted(cells.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])):
+        target = get(rs[0], "config.trainer.stop_at")
+        fails = sum(failed_run(r, target) for r in rs)
+        loss = stats.mean(values(completed(rs), "metrics.test/loss"))
+        ev[f"depth {d}, {k}"] = {"fail_rate": f"{fails}/{len(rs)}", "test_loss": loss and loss.to_dict(),
+                                 "steps_to_target": stats.mean(values(rs, "long_range.steps_to_target")) and
+                                 stats.mean(values(rs, "long_range.steps_to_target")).to_dict()}
+    rate = lambda k: np.mean([failed_run(r, get(r, "config.trainer.stop_at")) for r in cells[(deep, k)]])  # noqa: E731
+    base, ablated = rate("post-norm"), {k: rate(k) for k in ("no residual", "no layernorm")}
+    broken = [k for k, v in ablated.items() if v > 0.5]
+    key = f"failure rate at depth {deep}: post-norm {base:.0%}, " + ", ".join(f"{k} {v:.0%}" for k, v in ablated.items())
+    if base == 0 and len(broken) == 2:
+        return Verdict(SUPPORTED, rule, ev, key=key)
+    if not broken or base > 0.5:
+        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
+    return Verdict(MIXED, rule, ev, key=key, condition=f"at depth {deep} only {broken[0]} breaks training" if base == 0
+                   else "the seed's block fails too in some seeds")
+
+
+CLAIMS = {
+    "C1": ("parallel training makes the Transformer faster", c1_speed),
+    "C2": ("long-range dependencies are handled better", c2_long_range),
+    "C3": ("no vanishing or exploding gradient through time", c3_gradients),
+    "C4": ("positional encoding is needed for order", c4_positions),
+    "C5": ("multiple heads capture different relations", c5_heads),
+    "C6": ("CNNs are local, attention is global", c6_locality),
+    "C7": ("hidden states grow more abstract layer by layer", c7_abstraction),
+    "C8": ("pre-training (MLM) improves accuracy and data efficiency", c8_pretraining),
+    "C9": ("attention weights are interpretable", c9_interpretable),
+    "C10": ("residual connections and LayerNorm make deep training stable", c10_residual_norm),
+}

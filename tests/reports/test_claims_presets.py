@@ -1,0 +1,42 @@
+"""Every claims preset names experiments that exist, and every sweep composes with its overrides."""
+import pytest
+from hydra import compose, initialize_config_dir
+
+from reports.claims import sweeps
+from reports.claims.build import SOURCES
+from tests.conftest import CONF
+
+PRESETS = sorted(p.stem for p in sweeps.PRESETS.glob("*.yaml"))
+
+
+def first_values(overrides: list[str]) -> list[str]:
+    return [o.split(",")[0] for o in overrides]
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_sweeps_compose(name):
+    preset = sweeps.load_preset(name)
+    assert preset["sweeps"], name
+    for sweep_name, sweep in preset["sweeps"].items():
+        assert any(sweep_name in srcs for srcs in SOURCES.values()), f"{sweep_name} feeds no claim"
+        with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+            cfg = compose(config_name="config", overrides=[f"experiment={sweep['experiment']}",
+                                                           *first_values(sweeps.overrides_of(preset, sweep))])
+        assert cfg.trainer.resume is True, sweep_name  # relaunching a claims sweep resumes it
+
+
+def test_unknown_preset_names_the_known_ones():
+    with pytest.raises(SystemExit, match="use one of .*quick.*smoke"):
+        sweeps.load_preset("nope")
+
+
+def test_best_lr_picks_the_best_validation_value(tmp_path):
+    import json
+    for i, (arch, lr, acc) in enumerate([("lstm", 0.001, 0.5), ("lstm", 0.01, 0.7), ("rnn", 0.001, 0.3),
+                                         ("rnn", 0.01, 0.2)]):
+        d = tmp_path / str(i)
+        d.mkdir()
+        (d / "summary.json").write_text(json.dumps({
+            "status": "completed", "arch": arch, "task": "copy_long", "seed": 0, "speed": {},
+            "metrics": {"val/acc": acc}, "selection": {"metric": "val/acc"}, "config": {"optimizer": {"lr": lr}}}))
+    assert sweeps.best_lr(tmp_path) == {"lstm": 0.01, "rnn": 0.001}

@@ -1,0 +1,86 @@
+"""The claims report over hand-made run folders: claims.json lists C1…C10 with allowed verdicts, its figures
+exist, the page and the Markdown are written; measures derived from attention.npz / hidden.npz."""
+import json
+
+import numpy as np
+import pytest
+
+from reports.claims import rules
+from reports.claims.__main__ import main
+from reports.claims.build import add_attention_measures, add_layer_measures, build_claims
+from tests.reports.test_claims_rules import grad_runs, long_range_runs
+
+
+def write_runs(folder, runs):
+    for i, r in enumerate(runs):
+        d = folder / f"run{i}"
+        d.mkdir(parents=True)
+        r.setdefault("metrics", {})
+        r.setdefault("speed", {})
+        (d / "summary.json").write_text(json.dumps(r))
+
+
+def test_report_lists_every_claim_with_allowed_verdicts_and_figures(tmp_path):
+    runs = long_range_runs({"transformer": 200, "lstm": 50, "rnn": 10})
+    curves = {(g["arch"], g["seed"]): g["long_range"] for g in grad_runs({"transformer": 0.0, "lstm": -0.02, "rnn": -0.1})}
+    for r in runs:
+        r["long_range"] = curves[(r["arch"], r["seed"])]
+    write_runs(tmp_path / "long_range", runs)
+    (tmp_path / "long_range" / "junk").mkdir()
+    (tmp_path / "long_range" / "junk" / "summary.json").write_text("{broken")
+    doc = build_claims(tmp_path, preset="smoke")
+    assert [c["id"] for c in doc["claims"]] == list(rules.CLAIMS)
+    assert all(c["verdict"] in rules.VERDICTS for c in doc["claims"])
+    by = {c["id"]: c for c in doc["claims"]}
+    assert by["C2"]["verdict"] == rules.SUPPORTED and "transformer 200" in by["C2"]["key"]
+    assert by["C3"]["verdict"] == rules.SUPPORTED
+    assert by["C1"]["verdict"] == rules.INCONCLUSIVE and by["C1"]["key"]  # no seq_scaling runs: says so
+    assert any("bad JSON" in s for s in by["C2"]["skipped"])
+    out = tmp_path / "report"
+    for c in doc["claims"]:
+        for f in c["figures"]:
+            assert (out / f).stat().st_size > 1000
+    assert by["C2"]["figures"] and by["C3"]["figures"]
+    saved = json.loads((out / "claims.json").read_text())
+    assert saved["preset"] == "smoke" and saved["device"] == ["cpu"]
+    page = (out / "claims.html").read_text()
+    assert "data:image/png;base64," in page and "C10" in page and "<script" not in page
+    assert "| C2 | long-range dependencies are handled better | supported |" in (out / "claims.md").read_text()
+
+
+def test_cli_refuses_a_missing_folder_with_one_line(tmp_path, capsys):
+    assert main([str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a folder" in err[0]
+
+
+def test_attention_measures_from_the_probe_file(tmp_path):
+    delay, n = 4, 2
+    L = delay + 2 * n
+    aligned = np.full((L, L), 1.0 / L)
+    for j in range(L - n, L):
+        aligned[j] = 0
+        aligned[j, j - delay - n] = 1
+    layer = np.stack([aligned, np.full((L, L), 1.0 / L)]).astype(np.float16)  # (heads, L, L)
+    np.savez(tmp_path / "attention.npz", tokens=np.arange(L), layer0=layer)
+    np.savez(tmp_path / "attention_init.npz", tokens=np.arange(L), layer0=np.full((2, L, L), 1.0 / L))
+    run = {"_dir": str(tmp_path), "task_info": {"delay": delay, "n_memorize": n}}
+    add_attention_measures(run)
+    att = run["long_range"]["attention"]
+    assert att["alignment"] == 1.0
+    assert att["head_diversity"] > 0.1 and att["head_diversity_baseline"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_layer_measures_from_hidden_states(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1] * 16)
+    noise = rng.normal(size=(32, 5, 8))
+    signal = labels[:, None, None] * np.ones((32, 5, 8))
+    np.savez(tmp_path / "hidden.npz", labels=labels, pad=np.zeros((32, 5), bool),
+             layer0=noise.astype(np.float16), layer1=(noise + signal).astype(np.float16),
+             layer2=(noise * 0.1 + 3 * signal).astype(np.float16))
+    run = {"_dir": str(tmp_path)}
+    add_layer_measures(run)
+    probe, cka = run["long_range"]["layer_probe_acc"], run["long_range"]["cka_to_input"]
+    assert probe[0] < 0.8 and probe[2] == 1.0
+    assert cka[0] == pytest.approx(1.0) and cka[2] < cka[0]

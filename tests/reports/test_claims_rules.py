@@ -1,0 +1,249 @@
+"""Each claim's verdict rule on hand-made records: where the claim holds, where it does not, and where the
+evidence is insufficient (too few seeds, failed runs)."""
+import numpy as np
+import pytest
+
+from reports.claims import rules as R
+
+
+def rec(arch, seed=0, status="completed", task="copy_long", **paths):
+    """A minimal run record: ``paths`` like ``metrics__test/acc=0.9`` or ``config__arch__causal=True``."""
+    r = {"arch": arch, "seed": seed, "status": status, "task": task, "env": {"device": "cpu"}}
+    for key, value in paths.items():
+        node, parts = r, key.split("__")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return r
+
+
+def acc(v):
+    return {"metrics": {"test/acc": v}}
+
+
+def seeds(arch, n=3, **paths):
+    return [rec(arch, s, **paths) for s in range(n)]
+
+
+# -- C1 -----------------------------------------------------------------------------------------------------------
+def speed_runs(tokens):  # tokens[arch][length] = tokens/s
+    return [rec(a, s, task_info={"seq_len": L}, speed={"train_tokens_per_s": v * (1 + 0.01 * s)})
+            for a, by in tokens.items() for L, v in by.items() for s in range(3)]
+
+
+def test_c1_mixed_names_the_crossover_length():
+    runs = speed_runs({"transformer": {64: 900, 256: 2000, 1024: 3000}, "lstm": {64: 1000, 256: 1000, 1024: 1000},
+                       "rnn": {64: 1500, 256: 1400, 1024: 1200}})
+    v = R.c1_speed(runs)
+    assert v.verdict == R.MIXED and "L ≥ 256" in v.condition and "cpu" in v.condition
+
+
+def test_c1_supported_and_not_supported():
+    fast = speed_runs({"transformer": {64: 3000, 128: 3000}, "lstm": {64: 1000, 128: 1000}, "rnn": {64: 1000, 128: 900}})
+    slow = speed_runs({"transformer": {64: 500, 128: 500}, "lstm": {64: 1000, 128: 1000}, "rnn": {64: 1000, 128: 900}})
+    assert R.c1_speed(fast).verdict == R.SUPPORTED
+    assert R.c1_speed(slow).verdict == R.NOT_SUPPORTED
+
+
+def test_c1_inconclusive_with_one_repeat_or_a_failed_run():
+    runs = speed_runs({"transformer": {64: 3000}, "lstm": {64: 1000}, "rnn": {64: 1000}})
+    assert R.c1_speed([r for r in runs if r["seed"] == 0]).verdict == R.INCONCLUSIVE
+    runs[0]["status"] = "failed"
+    v = R.c1_speed(runs)
+    assert v.verdict == R.INCONCLUSIVE and any("failed" in w for w in v.evidence["insufficient"])
+
+
+# -- C2 -----------------------------------------------------------------------------------------------------------
+def long_range_runs(solved):  # solved[arch] = largest delay with acc 1.0; beyond it acc 0.3
+    return [rec(a, s, config={"task": {"delay": d}}, **acc(1.0 if d <= top else 0.3))
+            for a, top in solved.items() for d in (10, 50, 200) for s in range(3)]
+
+
+def test_c2_three_outcomes():
+    assert R.c2_long_range(long_range_runs({"transformer": 200, "lstm": 50, "rnn": 10})).verdict == R.SUPPORTED
+    v = R.c2_long_range(long_range_runs({"transformer": 50, "lstm": 50, "rnn": 10}))
+    assert v.verdict == R.MIXED and "rnn" in v.condition
+    v = R.c2_long_range(long_range_runs({"transformer": 10, "lstm": 200, "rnn": 50}))
+    assert v.verdict == R.NOT_SUPPORTED and v.evidence["largest_solved"] == {"lstm": 200, "rnn": 50, "transformer": 10}
+
+
+def test_c2_needs_two_of_three_seeds_and_enough_seeds():
+    runs = long_range_runs({"transformer": 200, "lstm": 50, "rnn": 10})
+    for r in runs:  # only one transformer seed solves delay 200 → its largest solved delay drops to 50
+        if r["arch"] == "transformer" and r["config"]["task"]["delay"] == 200 and r["seed"] > 0:
+            r["metrics"]["test/acc"] = 0.5
+    v = R.c2_long_range(runs)
+    assert v.verdict == R.MIXED and v.evidence["largest_solved"]["transformer"] == 50
+    assert R.c2_long_range([r for r in runs if r["seed"] < 2]).verdict == R.INCONCLUSIVE
+
+
+# -- C3 -----------------------------------------------------------------------------------------------------------
+def grad_runs(decay):  # decay[arch] = decades per step
+    d = list(range(50))
+    return [rec(a, s, long_range={"grad_norm_by_distance": {
+        "distance": d, "end": [10 ** (k * rate + 0.01 * ((k * 7 + s) % 3)) for k in d],
+        "init": [1.0] * 50}}) for a, rate in decay.items() for s in range(3)]
+
+
+def test_c3_supported_when_only_recurrent_gradients_decay():
+    v = R.c3_gradients(grad_runs({"transformer": 0.0, "lstm": -0.02, "rnn": -0.1}))
+    assert v.verdict == R.SUPPORTED
+    assert v.evidence["rnn"]["slope_end"]["value"] == pytest.approx(-0.1, abs=1e-3)
+
+
+def test_c3_not_supported_and_mixed():
+    assert R.c3_gradients(grad_runs({"transformer": -0.05, "lstm": -0.02, "rnn": -0.1})).verdict == R.NOT_SUPPORTED
+    assert R.c3_gradients(grad_runs({"transformer": 0.0, "lstm": 0.0, "rnn": -0.1})).verdict == R.MIXED
+
+
+def test_c3_inconclusive_without_curves():
+    runs = seeds("transformer") + seeds("lstm") + seeds("rnn")
+    assert R.c3_gradients(runs).verdict == R.INCONCLUSIVE
+
+
+# -- C4 -----------------------------------------------------------------------------------------------------------
+def pe_runs(none_acc, sin_acc):
+    out = []
+    for pe, a in (("none", none_acc), ("sinusoidal", sin_acc)):
+        out += [rec("transformer", s, config={"arch": {"pos_encoding": pe, "causal": False}},
+                    **acc(a + 0.01 * s)) for s in range(3)]
+    return out
+
+
+def test_c4_rules():
+    v = R.c4_positions(pe_runs(0.2, 0.99))
+    assert v.verdict == R.SUPPORTED
+    assert v.evidence["copy_long, bidirectional: sinusoidal − none"]["value"] == pytest.approx(0.79)
+    assert R.c4_positions(pe_runs(0.95, 0.99)).verdict == R.NOT_SUPPORTED
+    assert R.c4_positions(pe_runs(0.2, 0.99)[:4]).verdict == R.INCONCLUSIVE
+
+
+# -- C5 -----------------------------------------------------------------------------------------------------------
+def head_runs(score, diverse):
+    return [rec("transformer", s, config={"arch": {"n_heads": h}}, **acc(score[h] + 0.005 * s),
+                long_range={"attention": {"head_diversity": 0.5 if diverse else 0.1, "head_diversity_baseline": 0.2}})
+            for h in score for s in range(3)]
+
+
+def test_c5_rules():
+    assert R.c5_heads(head_runs({1: 0.6, 4: 0.9}, True)).verdict == R.SUPPORTED
+    assert R.c5_heads(head_runs({1: 0.9, 4: 0.9}, False)).verdict == R.NOT_SUPPORTED
+    v = R.c5_heads(head_runs({1: 0.6, 4: 0.9}, False))
+    assert v.verdict == R.MIXED and "baseline" in v.condition
+    assert R.c5_heads(head_runs({4: 0.9, 8: 0.9}, True)).verdict == R.INCONCLUSIVE
+
+
+def test_head_diversity_is_zero_for_identical_heads_and_one_for_disjoint():
+    same = np.tile(np.eye(4)[None], (2, 1, 1))
+    assert R.head_diversity(same) == pytest.approx(0.0)
+    disjoint = np.stack([np.eye(4), np.roll(np.eye(4), 1, axis=1)])
+    assert R.head_diversity(disjoint) == pytest.approx(1.0)
+
+
+# -- C6 -----------------------------------------------------------------------------------------------------------
+def locality_runs(short_cnn_acc):
+    runs = []
+    for s in range(3):
+        runs.append(rec("cnn", s, config={"task": {"delay": 50, "n_memorize": 10}},
+                        arch_info={"receptive_field": 31}, **acc(short_cnn_acc)))
+        runs.append(rec("cnn", s, config={"task": {"delay": 50, "n_memorize": 10}},
+                        arch_info={"receptive_field": 127}, **acc(0.99)))
+        runs.append(rec("transformer", s, config={"task": {"delay": 50, "n_memorize": 10}}, **acc(0.99)))
+    return runs
+
+
+def test_c6_rules():
+    v = R.c6_locality(locality_runs(0.13))
+    assert v.verdict == R.SUPPORTED and v.evidence["copy"][0]["delay"] == 50
+    assert R.c6_locality(locality_runs(0.97)).verdict == R.NOT_SUPPORTED
+    assert R.c6_locality(locality_runs(0.7)).verdict == R.MIXED
+    assert R.c6_locality([r for r in locality_runs(0.1) if r["arch"] == "cnn"]).verdict == R.INCONCLUSIVE
+
+
+# -- C7 -----------------------------------------------------------------------------------------------------------
+def abstraction_runs(probe, cka, n=3):
+    return [rec("transformer", s, task="sentiment", long_range={"layer_probe_acc": probe, "cka_to_input": cka})
+            for s in range(n)]
+
+
+def test_c7_rules():
+    assert R.c7_abstraction(abstraction_runs([0.6, 0.7, 0.8], [1.0, 0.7, 0.4])).verdict == R.SUPPORTED
+    assert R.c7_abstraction(abstraction_runs([0.8, 0.7, 0.6], [0.4, 0.7, 1.0])).verdict == R.NOT_SUPPORTED
+    assert R.c7_abstraction(abstraction_runs([0.6, 0.7, 0.8], [0.4, 0.7, 1.0])).verdict == R.MIXED
+    assert R.c7_abstraction(abstraction_runs([0.6, 0.8], [1.0, 0.5])).verdict == R.INCONCLUSIVE  # 2 layers: no ρ
+    assert R.c7_abstraction(abstraction_runs([0.6, 0.7, 0.8], [1.0, 0.7, 0.4], n=2)).verdict == R.INCONCLUSIVE
+
+
+# -- C8 -----------------------------------------------------------------------------------------------------------
+def finetune_runs(gain):  # gain[arch] at 10% of labels
+    runs = []
+    for a, g in gain.items():
+        for s in range(3):
+            for frac in (0.1, 1.0):
+                base = 0.6 if frac == 0.1 else 0.75
+                runs.append(rec(a, s, task="sentiment", config={"task": {"train_fraction": frac}},
+                                **acc(base + 0.01 * s)))
+                runs.append(rec(a, s, task="sentiment", config={"task": {"train_fraction": frac}},
+                                init={"from": "runs/mlm"}, **acc(base + (g if frac == 0.1 else 0) + 0.012 * s)))
+    return runs
+
+
+def test_c8_rules():
+    assert R.c8_pretraining(finetune_runs({"lstm": 0.1, "transformer": 0.08})).verdict == R.SUPPORTED
+    assert R.c8_pretraining(finetune_runs({"lstm": 0.0, "transformer": -0.02})).verdict == R.NOT_SUPPORTED
+    v = R.c8_pretraining(finetune_runs({"lstm": 0.0, "transformer": 0.08}))
+    assert v.verdict == R.MIXED and v.condition == "supported for transformer"
+    runs = finetune_runs({"lstm": 0.1})
+    runs[0]["status"] = "diverged"
+    assert R.c8_pretraining(runs).verdict == R.INCONCLUSIVE
+
+
+# -- C9 -----------------------------------------------------------------------------------------------------------
+def test_copy_alignment_finds_the_aligned_head():
+    delay, n = 5, 2
+    L = delay + 2 * n
+    aligned = np.full((L, L), 1.0 / L)
+    for j in range(L - n, L):
+        aligned[j] = 0.0
+        aligned[j, j - (delay + n)] = 1.0
+    uniform = np.full((L, L), 1.0 / L)
+    uniform[:, -1] += 0.1  # strongest attention always on the last position: never the source
+    assert R.copy_alignment(np.stack([uniform, aligned]), delay, n) == 1.0
+    assert R.copy_alignment(uniform[None], delay, n) == 0.0
+
+
+def test_c9_rules():
+    runs = lambda rates: [rec("transformer", s, long_range={"attention": {"alignment": a}})  # noqa: E731
+                          for s, a in enumerate(rates)]
+    assert R.c9_interpretable(runs([0.95, 0.92, 0.5])).verdict == R.SUPPORTED
+    assert R.c9_interpretable(runs([0.95, 0.5, 0.5])).verdict == R.NOT_SUPPORTED
+    assert R.c9_interpretable(runs([0.95, 0.95])).verdict == R.INCONCLUSIVE
+
+
+# -- C10 ----------------------------------------------------------------------------------------------------------
+def depth_runs(fail):  # fail[kind] = True: diverges at depth 12
+    kinds = {"post-norm": {}, "no residual": {"residual": False}, "no layernorm": {"layer_norm": False}}
+    runs = []
+    for kind, extra in kinds.items():
+        for s in range(3):
+            bad = fail.get(kind, False)
+            runs.append(rec("transformer", s, status="diverged" if bad else "completed",
+                            config={"arch": {"n_layers": 12, **extra}, "trainer": {"stop_at": 0.99}},
+                            long_range={"steps_to_target": None if bad else 400}, metrics={"test/loss": 0.1}))
+    return runs
+
+
+def test_c10_rules():
+    assert R.c10_residual_norm(depth_runs({"no residual": True, "no layernorm": True})).verdict == R.SUPPORTED
+    assert R.c10_residual_norm(depth_runs({})).verdict == R.NOT_SUPPORTED
+    v = R.c10_residual_norm(depth_runs({"no residual": True}))
+    assert v.verdict == R.MIXED and "no residual" in v.condition
+    short = [r for r in depth_runs({}) if r["seed"] == 0]
+    assert R.c10_residual_norm(short).verdict == R.INCONCLUSIVE
+
+
+def test_every_claim_gives_an_allowed_verdict_on_no_runs():
+    for cid, (_claim, rule) in R.CLAIMS.items():
+        v = rule([])
+        assert v.verdict == R.INCONCLUSIVE, cid
+        assert v.rule and v.evidence["insufficient"], cid
