@@ -11,46 +11,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from harness.errors import ConfigError
-from tasks.base import TaskSpec
-
-
-# --------------------------------------------------------------------------------------------- the base
-class Architecture(nn.Module):
-    """What every architecture shares: class and per-position outputs run ``forward_features`` (→ hidden
-    states (B, L, d) and padding (B, L)) then ``forward_head``; sequence outputs (seq2seq) run ``encode``
-    (→ a tuple of batch-first tensors, reorderable for beam search) then ``decode`` on the target prefix."""
-
-    spec: TaskSpec
-
-    def describe(self) -> dict:
-        """What the run record says about the built model (``arch_info``)."""
-        return {"input": self.input_reading(), "context": self.context()}
-
-    def context(self) -> str:
-        """``causal`` when a position's output depends on earlier positions only, else ``bidirectional``."""
-        return "causal" if getattr(self, "causal", False) else "bidirectional"
-
-    def input_reading(self) -> str:
-        """How this model reads its input, for the run record (an image may be read as rows, pixels, …)."""
-        if self.spec.input_kind == "tokens":
-            return "tokens"
-        return f"image as {self.spec.image_as}" + (f" {self.spec.patch_size}x{self.spec.patch_size}"
-                                                   if self.spec.image_as == "patches" else "")
-
-    def forward_head(self, h, pad=None):
-        return self.head(h, pad)
-
-    def encode(self, src):
-        return self.forward_features(src)
-
-    def decode(self, memory, tgt_in):
-        """memory from :meth:`encode`, tgt_in (B, T) → logits (B, T, tgt_vocab_size)."""
-        return self.decoder(*memory, tgt_in)
-
-    def forward(self, x, tgt_in=None):
-        if self.spec.output_kind == "sequence":
-            return self.decode(self.encode(x), tgt_in)  # (B, T, tgt_vocab_size)
-        return self.forward_head(*self.forward_features(x))
 
 
 # --------------------------------------------------------------------------------------------- attention
@@ -124,8 +84,42 @@ class MultiHeadAttention(nn.Module):
                                                  dropout_p=self.p if self.training else 0.0)
         return self.proj(out.transpose(1, 2).reshape(B, L, d))  # (B, L, d)
 
+    def step(self, x, cache=None, context=None, key_pad=None):
+        """One new query position x (B, 1, d) → (output (B, 1, d), cache) for incremental decoding.
+
+        Self-attention appends the new key/value to ``cache`` (the keys so far: causal by construction);
+        cross-attention projects ``context`` (B, S, d) into keys/values once and keeps them in ``cache``."""
+        B = x.shape[0]
+        mask = None
+        if self.cross:
+            q = self._heads(self.q(x))  # (B, h, 1, dh)
+            if cache is None:
+                k, v = self.kv(context).chunk(2, -1)
+                cache = (self._heads(k), self._heads(v))  # (B, h, S, dh) each
+            k, v = cache
+            if key_pad is not None:
+                mask = ~key_pad[:, None, None, :]  # (B, 1, 1, S)
+        else:
+            q, k, v = (self._heads(t) for t in self.qkv(x).chunk(3, -1))  # (B, h, 1, dh)
+            if cache is not None:
+                k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)  # (B, h, t, dh)
+            cache = (k, v)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, h, 1, dh)
+        return self.proj(out.transpose(1, 2).reshape(B, 1, -1)), cache
+
 
 # --------------------------------------------------------------------------------------------- blocks
+class Layer(nn.Module):
+    """One layer of a backbone: ``forward(x (B, L, d), pad (B, L) or None) → (B, L, d)``.
+
+    ``step(x (B, 1, d), state) → (y (B, 1, d), state)`` runs one more position of a causal layer (incremental
+    decoding; ``state`` is None at the start and holds batch-first tensors, so beam search can reorder it).
+    This default keeps the inputs so far and recomputes them, which is right for any causal layer; layers
+    with a cheaper per-step state (a KV cache, a recurrent state, a rolling buffer) override it."""
+
+    def step(self, x, state=None):
+        seen = x if state is None else torch.cat([state, x], 1)  # (B, t, d)
+        return self(seen)[:, -1:], seen
 class FeedForward(nn.Module):
     """Position-wise FFN: Linear → activation → dropout → Linear."""
 
@@ -149,28 +143,47 @@ class Residual(nn.Module):
         self.fn, self.norm, self.drop, self.norm_first = fn, nn.LayerNorm(d_model), nn.Dropout(dropout), norm_first
 
     def forward(self, x, *args, **kwargs):
+        return self.wrap(x, lambda h: self.fn(h, *args, **kwargs))
+
+    def step(self, x, state=None, **kwargs):
+        """The sub-layer's ``step`` inside the same residual: (B, 1, d) → ((B, 1, d), its state)."""
+        out = {}
+
+        def fn(h):
+            y, out["state"] = self.fn.step(h, state, **kwargs)
+            return y
+
+        return self.wrap(x, fn), out["state"]
+
+    def wrap(self, x, fn):
         if self.norm_first:
-            return x + self.drop(self.fn(self.norm(x), *args, **kwargs))
-        return self.norm(x + self.drop(self.fn(x, *args, **kwargs)))
+            return x + self.drop(fn(self.norm(x)))
+        return self.norm(x + self.drop(fn(x)))
 
 
-class EncoderBlock(nn.Module):
-    """Self-attention then FFN, each inside :class:`Residual`."""
+class EncoderBlock(Layer):
+    """Self-attention then FFN, each inside :class:`Residual` (``causal``: masked self-attention)."""
 
-    def __init__(self, d_model, n_heads, d_ff, dropout=0.1, norm_first=False, activation="relu"):
+    def __init__(self, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, activation="relu", causal=False):
         super().__init__()
         self.attn = Residual(d_model, MultiHeadAttention(d_model, n_heads, dropout), dropout, norm_first)
         self.ffn = Residual(d_model, FeedForward(d_model, d_ff, dropout, activation), dropout, norm_first)
+        self.causal = causal
 
-    def forward(self, x, key_pad=None, causal=False):
-        x = self.attn(x, key_pad=key_pad, causal=causal)
+    def forward(self, x, key_pad=None, causal=None):
+        x = self.attn(x, key_pad=key_pad, causal=self.causal if causal is None else causal)
         return self.ffn(x)
+
+    def step(self, x, state=None):
+        """KV cache: the keys and values of the positions so far."""
+        x, state = self.attn.step(x, state)
+        return self.ffn(x), state
 
 
 class DecoderBlock(nn.Module):
     """Masked self-attention, attention over the encoder output, FFN; each inside :class:`Residual`."""
 
-    def __init__(self, d_model, n_heads, d_ff, dropout=0.1, norm_first=False, activation="relu"):
+    def __init__(self, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, activation="relu"):
         super().__init__()
         self.self_attn = Residual(d_model, MultiHeadAttention(d_model, n_heads, dropout), dropout, norm_first)
         self.cross_attn = Residual(d_model, MultiHeadAttention(d_model, n_heads, dropout, cross=True), dropout,
@@ -182,6 +195,13 @@ class DecoderBlock(nn.Module):
         y = self.cross_attn(y, context=memory, key_pad=memory_pad)
         return self.ffn(y)
 
+    def step(self, y, state, memory, memory_pad=None):
+        """y (B, 1, d); state = (self-attention KV cache, cross-attention keys/values) or None."""
+        self_cache, cross_cache = state or (None, None)
+        y, self_cache = self.self_attn.step(y, self_cache)
+        y, cross_cache = self.cross_attn.step(y, cross_cache, context=memory, key_pad=memory_pad)
+        return self.ffn(y), (self_cache, cross_cache)
+
 
 class Stack(nn.Module):
     """``n`` blocks then a final LayerNorm when pre-norm (post-norm blocks end normalised already)."""
@@ -192,11 +212,8 @@ class Stack(nn.Module):
         self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
 
     def forward(self, x, *args, **kwargs):
-        hidden = []
         for block in self.blocks:
             x = block(x, *args, **kwargs)
-            hidden.append(x)
-        self.hidden = hidden  # per-layer states, read by the probes
         return self.norm(x)
 
 
@@ -258,18 +275,20 @@ class TokenEmbedding(nn.Module):
         return self.emb(x) * self.scale
 
 
-def image_sequence_shape(spec: TaskSpec) -> tuple[int, int]:
-    """(length, features per step) when an image is read as a sequence, by ``spec.image_as``."""
-    C, H, W = spec.image_shape
-    if spec.image_as == "rows":
+IMAGE_AS = ("rows", "pixels", "patches", "conv")
+
+
+def image_sequence_shape(shape: tuple[int, int, int], image_as: str, patch: int) -> tuple[int, int]:
+    """(length, features per step) of a (C, H, W) image read as rows, pixels or ``patch``×``patch`` patches."""
+    C, H, W = shape
+    if image_as == "rows":
         return H, C * W
-    if spec.image_as == "pixels":
+    if image_as == "pixels":
         return H * W, C
-    p = spec.patch_size
-    if H % p or W % p:
-        raise ConfigError(f"image {H}x{W} cannot be cut into {p}x{p} patches; choose task.patch_size dividing "
-                          f"both sides (e.g. {[q for q in range(2, min(H, W) + 1) if H % q == 0 and W % q == 0][:4]})")
-    return (H // p) * (W // p), C * p * p
+    if patch < 1 or H % patch or W % patch:
+        raise ConfigError(f"arch.patch_size={patch} does not divide the {H}x{W} image; use one of "
+                          f"{[q for q in range(1, min(H, W) + 1) if H % q == 0 and W % q == 0]}")
+    return (H // patch) * (W // patch), C * patch * patch
 
 
 def image_to_sequence(img: torch.Tensor, image_as: str, patch: int) -> torch.Tensor:
@@ -281,35 +300,6 @@ def image_to_sequence(img: torch.Tensor, image_as: str, patch: int) -> torch.Ten
         return img.flatten(2).transpose(1, 2)  # (B, H*W, C)
     x = img.unfold(2, patch, patch).unfold(3, patch, patch)  # (B, C, H/p, W/p, p, p)
     return x.permute(0, 2, 3, 1, 4, 5).reshape(B, (H // patch) * (W // patch), C * patch * patch)
-
-
-class ImageAsSequence(nn.Module):
-    """Image (B, C, H, W) → (B, L, d): read as rows, pixels or patches (``spec.image_as``), then Linear."""
-
-    def __init__(self, spec: TaskSpec, d_model: int):
-        super().__init__()
-        _, feats = image_sequence_shape(spec)
-        self.image_as, self.patch = spec.image_as, spec.patch_size
-        self.proj = nn.Linear(feats, d_model)
-
-    def forward(self, img):
-        return self.proj(image_to_sequence(img, self.image_as, self.patch))
-
-
-def sequence_input(spec: TaskSpec, d_model: int, scale_embedding: bool = False) -> tuple[nn.Module, int]:
-    """The input end of a sequence architecture and the longest sequence it yields."""
-    if d_model < 1:
-        raise ConfigError(f"the model width ({d_model}: d_model, hidden or channels) must be at least 1")
-    if spec.input_kind == "tokens":
-        return TokenEmbedding(spec.vocab_size, d_model, spec.pad_id, scale_embedding), spec.max_len
-    return ImageAsSequence(spec, d_model), image_sequence_shape(spec)[0]
-
-
-def padding_mask(spec: TaskSpec, x: torch.Tensor) -> torch.Tensor | None:
-    """(B, L) True at padding for token inputs with a pad id; None otherwise."""
-    if spec.input_kind == "tokens" and spec.pad_id is not None:
-        return x == spec.pad_id
-    return None
 
 
 # --------------------------------------------------------------------------------------------- heads
@@ -325,7 +315,7 @@ class ClassHead(nn.Module):
         if pool not in POOLS:
             raise ConfigError(f"pool={pool!r} is not known; use one of {', '.join(POOLS)}")
         if pool == "cls" and not has_cls:
-            raise ConfigError("pool=cls needs a CLS token, which only vit has; use mean, max or last")
+            raise ConfigError("arch.pool=cls needs a CLS token (arch.cls_token=true); use mean, max or last")
         self.pool, self.drop, self.fc = pool, nn.Dropout(dropout), nn.Linear(d_model, num_classes)
 
     def forward(self, h, pad=None):
@@ -346,25 +336,13 @@ class ClassHead(nn.Module):
 
 
 class TokenHead(nn.Module):
-    """Per-position logits: (B, L, d) → (B, L, num_classes)."""
+    """Per-position logits: (B, L, d) → (B, L·per, num_classes); ``per`` > 1 un-patches each position (a
+    patch of ``per`` tokens) back into ``per`` outputs."""
 
-    def __init__(self, d_model: int, num_classes: int):
+    def __init__(self, d_model: int, num_classes: int, per: int = 1):
         super().__init__()
-        self.fc = nn.Linear(d_model, num_classes)
+        self.fc, self.per = nn.Linear(d_model, per * num_classes), per
 
     def forward(self, h, pad=None):
-        return self.fc(h)
-
-
-def output_head(spec: TaskSpec, d_model: int, pool: str = "mean", dropout: float = 0.0, arch: str = "",
-                has_cls: bool = False) -> nn.Module:
-    """The output end for ``class`` or per-position ``tokens`` outputs (``has_cls``: position 0 is a CLS token)."""
-    if spec.output_kind == "class":
-        return ClassHead(d_model, spec.num_classes, pool, dropout, has_cls)
-    if spec.output_kind == "tokens":
-        if spec.input_kind == "image":
-            raise ConfigError(f"{arch or 'this architecture'}: per-position outputs need token inputs, "
-                              "not images")
-        return TokenHead(d_model, spec.num_classes)
-    raise ConfigError(f"{arch or 'this architecture'} has no {spec.output_kind!r} output end yet")
-
+        B, N, _ = h.shape
+        return self.fc(h).reshape(B, N * self.per, -1)  # (B, N·per, classes)

@@ -5,6 +5,4 @@ from architectures.rnn import RNN
 
 
 class LSTM(RNN):
-    """LSTM stack; takes the same arguments as :class:`architectures.rnn.RNN` (``cell`` defaults to ``lstm``)."""
-
-    cell_default = "lstm"
+    """LSTM stack; takes the same arguments as :class:`architectures.rnn.RNN` (its YAML sets ``cell: lstm``)."""

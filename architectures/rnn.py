@@ -1,88 +1,76 @@
-"""Recurrent networks: an Elman RNN (this file) and, through the same class, the LSTM (``lstm.py``).
+"""Recurrent networks as a backbone: an Elman RNN (this file) and, through the same class, the LSTM (``lstm.py``).
 
-Input end from the shared pieces (token embedding, or an image read as rows / pixels / patches) → a fused
-``nn.RNN`` / ``nn.LSTM`` stack (optionally bidirectional) → the shared class or per-position head.
-For sequence outputs the stack is the encoder (run packed, so padding never reaches it) and a recurrent
-decoder with attention over its outputs (``architectures.seq2seq.RecurrentDecoder``) replaces the head.
+A stack of ``nn.RNN`` / ``nn.LSTM`` layers (optionally bidirectional; padded batches then run packed, so padding
+reaches no state in either direction), dropout between layers and after the last. For sequence outputs its
+own decoder is recurrent with Luong attention over the states (``architectures.seq2seq.RecurrentDecoder``).
 """
 from __future__ import annotations
 
-import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from architectures.layers import Architecture, output_head, padding_mask, sequence_input
-from architectures.seq2seq import RecurrentDecoder, wants_decoder
+from architectures.layers import Layer
+from architectures.model import Backbone
+from architectures.seq2seq import RECURRENT_CELLS, RecurrentDecoder
 from harness.errors import ConfigError
 from tasks.base import TaskSpec
 
-CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+class RecurrentLayer(Layer):
+    """One recurrent layer, (B, L, d_in) → (B, L, hidden·dirs), then dropout."""
+
+    def __init__(self, cell: str, d_in: int, hidden: int, bidirectional: bool, dropout: float):
+        super().__init__()
+        self.rnn = RECURRENT_CELLS[cell](d_in, hidden, batch_first=True, bidirectional=bidirectional)
+        self.drop, self.is_lstm = nn.Dropout(dropout), cell == "lstm"
+
+    def forward(self, x, pad=None):
+        if pad is None or not self.rnn.bidirectional:  # trailing padding reaches no real state going forward
+            return self.drop(self.rnn(x)[0])
+        lengths = (~pad).sum(1).clamp(min=1).cpu()  # (B,)
+        out, _ = self.rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+        return self.drop(pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0])  # (B, L, H·dirs)
+
+    def step(self, x, state=None):
+        """The recurrent state, batch first: (B, 1, H) (a pair of them for the LSTM)."""
+        if state is not None:
+            state = tuple(s.transpose(0, 1).contiguous() for s in state) if self.is_lstm else \
+                state.transpose(0, 1).contiguous()  # (1, B, H)
+        y, state = self.rnn(x, state)  # (B, 1, H)
+        return self.drop(y), (tuple(s.transpose(0, 1) for s in state) if self.is_lstm else state.transpose(0, 1))
 
 
-class RNN(Architecture):
+class RNN(Backbone):
     """Recurrent stack.
 
     Args:
-        spec: the task's spec.
-        hidden: hidden state size (per direction); also the embedding width.
+        max_len: longest sequence (unused).
+        hidden: hidden state size (per direction); also the input width.
         n_layers: stacked recurrent layers.
-        bidirectional: read the sequence both ways (per-position outputs then see the future); ``None`` = as the
-            task prefers (``spec.prefers_bidirectional``: both ways for masked language modelling).
-        dropout: between stacked layers and before the head.
+        bidirectional: read the sequence both ways (outputs then see the future); null in the YAML follows the
+            task (``spec.prefers_bidirectional``).
+        dropout: after every layer.
         cell: ``rnn`` (tanh Elman), ``lstm`` or ``gru``.
-        pool: how class outputs pool positions (``mean``, ``max``, ``last``).
-        n_dec_layers: seq2seq only: decoder layers (``None`` = ``n_layers``).
-        input_feeding: seq2seq only: feed the previous attentional state to the decoder (Luong et al. 2015);
-            slower, as the decoder then steps one position at a time.
-        tie_embeddings: seq2seq only: share the target embedding with the output projection.
+        input_feeding: seq2seq only: feed the previous attentional state to the decoder (Luong et al. 2015).
     """
 
-    cell_default = "rnn"
+    causal_settings = {"bidirectional": False}
 
-    def __init__(self, spec: TaskSpec, *, hidden: int = 128, n_layers: int = 1, bidirectional: bool | None = None,
-                 dropout: float = 0.0, cell: str | None = None, pool: str = "mean", n_dec_layers: int | None = None,
-                 input_feeding: bool = False, tie_embeddings: bool = False):
+    def __init__(self, max_len: int, *, hidden: int, n_layers: int, bidirectional: bool | None, dropout: float,
+                 cell: str, input_feeding: bool):
         super().__init__()
-        cell = cell or self.cell_default
-        if cell not in CELLS:
-            raise ConfigError(f"arch.cell={cell!r} is not known; use one of {', '.join(CELLS)}")
+        if cell not in RECURRENT_CELLS:
+            raise ConfigError(f"arch.cell={cell!r} is not known; use one of {', '.join(RECURRENT_CELLS)}")
         if n_layers < 1 or hidden < 1:
             raise ConfigError(f"arch.n_layers={n_layers} and arch.hidden={hidden} must be at least 1")
-        self.spec = spec
-        if bidirectional is None:
-            bidirectional = spec.prefers_bidirectional
-        self.embed, _ = sequence_input(spec, hidden)
-        self.rnn = CELLS[cell](hidden, hidden, num_layers=n_layers, batch_first=True, bidirectional=bidirectional,
-                               dropout=dropout if n_layers > 1 else 0.0)
-        self.drop = nn.Dropout(dropout)
-        out_width = hidden * (2 if bidirectional else 1)
-        if wants_decoder(spec, cell):
-            self.decoder = RecurrentDecoder(spec, hidden=hidden, memory_dim=out_width,
-                                            n_layers=n_dec_layers or n_layers, cell=cell, dropout=dropout,
-                                            input_feeding=input_feeding, tie_embeddings=tie_embeddings)
-        else:
-            self.head = output_head(spec, out_width, pool, arch=cell)
+        dirs = 2 if bidirectional else 1
+        self.width, self.out_width, self.causal = hidden, hidden * dirs, not bidirectional
+        self.cell, self.dropout, self.input_feeding = cell, dropout, input_feeding
+        self.layers = nn.ModuleList(RecurrentLayer(cell, hidden if i == 0 else hidden * dirs, hidden, bidirectional,
+                                                   dropout) for i in range(n_layers))
+        self.final = nn.Identity()
 
-    def context(self) -> str:
-        return "bidirectional" if self.rnn.bidirectional else "causal"
-
-    def forward_features(self, x):
-        h, pad, _ = self.encode(x)
-        return h, pad
-
-    def encode(self, src):
-        """src (B, S) → (states (B, S, hidden·dirs), src_pad (B, S) or None, final state (B, hidden·dirs)).
-
-        Padded batches run packed, so padding reaches no state (in either direction)."""
-        B, S = src.shape[:2]
-        pad = padding_mask(self.spec, src)  # (B, S) or None
-        e = self.embed(src)  # (B, S, hidden)
-        if pad is None:
-            h, state = self.rnn(e)  # (B, S, hidden·dirs)
-        else:
-            lengths = (~pad).sum(1).clamp(min=1).cpu()  # (B,)
-            out, state = self.rnn(pack_padded_sequence(e, lengths, batch_first=True, enforce_sorted=False))
-            h, _ = pad_packed_sequence(out, batch_first=True, total_length=S)  # (B, S, hidden·dirs)
-        h_n = state[0] if isinstance(state, tuple) else state  # (layers·dirs, B, hidden)
-        final = h_n[-(2 if self.rnn.bidirectional else 1):].transpose(0, 1).reshape(B, -1)  # (B, hidden·dirs)
-        return self.drop(h), pad, final
+    def own_decoder(self, spec: TaskSpec, *, n_layers, tie_embeddings, pos_encoding, scale_embedding):
+        return RecurrentDecoder(spec, hidden=self.width, memory_dim=self.out_width,
+                                n_layers=n_layers or len(self.layers), cell=self.cell, dropout=self.dropout, input_feeding=self.input_feeding,
+                                tie_embeddings=tie_embeddings, bidirectional=not self.causal)

@@ -29,12 +29,26 @@ import torch.nn as nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from architectures.lstm import LSTM  # noqa: E402
 from harness import speed  # noqa: E402
-from architectures.transformer import Transformer  # noqa: E402
 from tasks.copy_long import CopyLong  # noqa: E402
 
+CONF = str(Path(__file__).resolve().parent.parent / "conf")
+
 D, H, FF, LAYERS, BATCH, DELAY = 64, 4, 128, 2, 64, 100
+
+
+def model_of(arch: str, spec, **overrides) -> nn.Module:
+    """The suite's model of ``arch`` (its YAML, with ``overrides``) for ``spec``."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import open_dict
+
+    from harness.train import build
+
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        node = compose("config", overrides=[f"arch={arch}"]).arch
+    with open_dict(node):
+        node.update(overrides)
+    return build(node, "arch", spec=spec)
 
 
 WARMUP = 10  # steps left out of every measurement (--warmup)
@@ -47,8 +61,7 @@ def harness_speed(steps: int, clip: bool, *extra: str) -> dict:
 
     from harness.train import train
 
-    conf = str(Path(__file__).resolve().parent.parent / "conf")
-    with initialize_config_dir(config_dir=conf, version_base="1.3"):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose("config", overrides=[
             f"trainer.max_steps={steps}", f"trainer.eval_every={steps}", f"trainer.ckpt_every={steps}",
             "trainer.stop_at=null", "trainer.progress=false", "trainer.probes=false", "task.n_val=64",
@@ -65,7 +78,7 @@ def bare_speed(steps: int, device: str = "cpu", bf16: bool = False) -> dict:
     torch.manual_seed(0)
     task = CopyLong(delay=DELAY, n_val=8, n_test=8)
     task.setup(device, 0)
-    model = Transformer(task.spec, d_model=D, n_heads=H, n_layers=LAYERS, d_ff=FF, dropout=0.0).to(device)
+    model = model_of("transformer", task.spec, d_model=D, n_heads=H, n_layers=LAYERS, d_ff=FF, dropout=0.0).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, betas=(0.9, 0.98), weight_decay=0.01)
     return timed_steps(model, opt, task, lambda: task.train_batch(BATCH), steps, bf16)  # batches made in the loop
 
@@ -111,7 +124,7 @@ def lightning_speed(steps: int, device: str, bf16: bool) -> dict | None:
     class Module(L.LightningModule):
         def __init__(self):
             super().__init__()
-            self.model = Transformer(task.spec, d_model=D, n_heads=H, n_layers=LAYERS, d_ff=FF, dropout=0.0)
+            self.model = model_of("transformer", task.spec, d_model=D, n_heads=H, n_layers=LAYERS, d_ff=FF, dropout=0.0)
 
         def training_step(self, _index, _batch_idx):
             b = task.train_batch(BATCH)
@@ -248,13 +261,13 @@ def main() -> None:
             lambda: bare_speed(steps)["train_samples_per_s"], args.repeats)
     if args.only in (None, "transformer"):
         torch.manual_seed(0)
-        ours = Transformer(task.spec, d_model=D, n_heads=H, n_layers=LAYERS, d_ff=FF, dropout=0.0)
+        ours = model_of("transformer", task.spec, d_model=D, n_heads=H, n_layers=LAYERS, d_ff=FF, dropout=0.0)
         ref = TorchEncoder(task.spec)
         results["own transformer / nn.TransformerEncoder"] = paired(
             "own transformer / nn.TransformerEncoder", lambda: train_step_samples_per_s(ours, task, steps),
             lambda: train_step_samples_per_s(ref, task, steps), args.repeats)
     if args.only in (None, "lstm"):
-        ours, ref = LSTM(task.spec, hidden=128), TorchLSTM(task.spec, 128)
+        ours, ref = model_of("lstm", task.spec, hidden=128), TorchLSTM(task.spec, 128)
         results["own lstm / nn.LSTM"] = paired(
             "own lstm / nn.LSTM", lambda: train_step_samples_per_s(ours, task, steps // 2),
             lambda: train_step_samples_per_s(ref, task, steps // 2), args.repeats)

@@ -1,17 +1,20 @@
 """Long-range probes, run once before training and once after it (``trainer.probes``, on by default).
 
-They use only the Task/Batch interface and generic module discovery, so they work for any architecture:
+They use only the Task/Batch interface and the model's probe API (:class:`architectures.model.Model`:
+``input_embedding``, ``forward(..., embedded=)``, ``forward_intermediates``, ``attention_maps``,
+``positional_table``), so they work alike for every architecture:
 
 * gradient norm by distance — ‖∂ℓ_j/∂e_t‖, the gradient of the loss at output position j with respect to the
-  input embedding at position t, averaged per distance j − t (the vanishing-gradient curve). The embedding is
-  the output of the model's first ``nn.Embedding`` over the task's vocabulary. Output positions are the task's
-  ``answer_positions`` (copy_long: the last n); a class output counts as sitting on the last real token.
-* attention maps of one fixed example, from every module with ``keep_weights`` (MultiHeadAttention), saved as
-  ``attention.npz`` in the run folder, with the mean attended distance per layer and head in the record.
-* linear CKA between consecutive layers: the input embedding and the outputs of the longest list of repeated
-  blocks (transformer/vit encoder blocks, CNN conv blocks); fused recurrent stacks have none and get a note.
+  token embedding at position t, averaged per distance j − t (the vanishing-gradient curve). Output positions
+  are the task's ``answer_positions`` (copy_long: the last n); a class output counts as sitting on the last
+  real token.
+* hidden states layer by layer (the input adapter's output, then each backbone layer) of the probe batch →
+  ``hidden.npz``, and linear CKA between consecutive layers in the record.
+* attention maps of one fixed example from every attention module the model names → ``attention.npz``, with
+  the mean attended distance per layer and head in the record; a backbone without attention says so.
 
-Only token-input tasks with ``class`` or ``tokens`` outputs are probed; others get a ``probe_note``.
+The record lists the probes that ran (``long_range.probes``). Only token-input tasks with ``class`` or
+``tokens`` outputs are probed; others get a ``probe_note``.
 """
 from __future__ import annotations
 
@@ -27,54 +30,7 @@ from tasks.base import Batch
 PROBE_BATCH = 32      # sequences in the fixed probe batch (the first of the validation split)
 MAX_ANSWERS = 16      # output positions differentiated one by one (evenly spaced when there are more)
 ATTENTION_FILE = "attention.npz"
-
-
-# -- discovery --------------------------------------------------------------------------------------------
-def input_embedding(model: nn.Module, vocab_size: int) -> nn.Module | None:
-    """The module whose output is the input embedding (B, L, d): the first ``nn.Embedding`` over the input
-    vocabulary (``embed.emb`` of rnn/lstm/cnn/transformer, ``tok`` of vit), else the first embedding."""
-    embeddings = [m for m in model.modules() if isinstance(m, nn.Embedding)]
-    return next((m for m in embeddings if m.num_embeddings == vocab_size), embeddings[0] if embeddings else None)
-
-
-def repeated_blocks(model: nn.Module) -> tuple[str, list[nn.Module]]:
-    """The longest ``ModuleList``/``Sequential`` of ≥ 2 children of one class: the model's layers."""
-    best: tuple[str, list[nn.Module]] = ("", [])
-    for name, m in model.named_modules():
-        if isinstance(m, (nn.ModuleList, nn.Sequential)):
-            kids = list(m.children())
-            if len(kids) >= 2 and len({type(k) for k in kids}) == 1 and len(kids) > len(best[1]):
-                best = (name, kids)
-    return best
-
-
-@contextlib.contextmanager
-def leaf_output(module: nn.Module):
-    """Replace ``module``'s output by a leaf tensor that requires grad; yields the list that receives it."""
-    seen: list[torch.Tensor] = []
-
-    def hook(_mod, _inp, out):
-        seen.append(out.detach().requires_grad_(True))
-        return seen[-1]
-
-    handle = module.register_forward_hook(hook)
-    try:
-        yield seen
-    finally:
-        handle.remove()
-
-
-@contextlib.contextmanager
-def outputs_of(modules: list[nn.Module]):
-    """Collect the tensor output of each module (in call order) while the context is open."""
-    seen: list[torch.Tensor] = []
-    hooks = [m.register_forward_hook(lambda _m, _i, out: seen.append(out[0] if isinstance(out, tuple) else out))
-             for m in modules]
-    try:
-        yield seen
-    finally:
-        for h in hooks:
-            h.remove()
+HIDDEN_FILE = "hidden.npz"
 
 
 @contextlib.contextmanager
@@ -118,15 +74,12 @@ def grad_norm_by_distance(model: nn.Module, task, batch: Batch) -> dict:
     """‖∂ℓ_j/∂e_t‖ averaged over the batch and over output positions j, per distance j − t (≥ 0)."""
     spec, x = task.spec, batch.inputs[0]
     B, L = x.shape
-    embedding = input_embedding(model, spec.vocab_size)
-    if embedding is None:
-        return {"note": "no nn.Embedding found: cannot measure gradients at the input"}
     real = torch.ones_like(x, dtype=torch.bool) if spec.pad_id is None else x != spec.pad_id  # (B, L)
     pos = torch.arange(L, device=x.device)
     norms, dists = [], []
-    with probing(model), leaf_output(embedding) as seen:
-        logits = model(*batch.inputs)
-        e = seen[0]  # (B, L, d)
+    with probing(model):
+        e = model.input_embedding(x).detach().requires_grad_(True)  # (B, L, d)
+        logits = model(*batch.inputs, embedded=e)
         if spec.output_kind == "class":
             last = real.sum(1, keepdim=True) - 1  # (B, 1) the last real token
             (g,) = torch.autograd.grad(task.loss(logits, batch) * B, e)
@@ -161,48 +114,58 @@ def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
     return float((k * m).sum() / denom) if denom > 0 else float("nan")
 
 
-@torch.no_grad()
-def layer_similarity(model: nn.Module, task, batch: Batch) -> dict:
-    """CKA between consecutive states: input embedding → block 1 → block 2 …; one sequence = one example."""
-    name, blocks = repeated_blocks(model)
-    embedding = input_embedding(model, task.spec.vocab_size)
-    if not blocks or embedding is None:
-        return {"cka_note": "no list of repeated blocks (e.g. a fused nn.RNN/nn.LSTM stack): CKA skipped"}
-    with probing(model), outputs_of([embedding]) as emb, outputs_of(blocks) as states, torch.no_grad():
-        model(*batch.inputs)
-    flat = [s.reshape(s.shape[0], -1) for s in emb[:1] + states[:len(blocks)]]
-    labels = ["embedding"] + [f"{name}.{i}" for i in range(len(blocks))]
-    return {"cka": [linear_cka(a, b) for a, b in zip(flat, flat[1:])],
-            "cka_pairs": [f"{a}→{b}" for a, b in zip(labels, labels[1:])]}
+def padded(rows: list[list[str]]) -> np.ndarray:
+    return np.array(rows, dtype=str)
 
 
 @torch.no_grad()
-def attention_maps(model: nn.Module, batch: Batch, run_dir: Path) -> dict:
-    """Attention of every ``keep_weights`` module on the first probe sequence → ``attention.npz``
-    (``layer<i>``: (heads, L, S) float16, ``tokens``: the input) and mean attended distance per layer/head."""
-    modules = [m for m in model.modules() if hasattr(m, "keep_weights")]
-    if not modules:
-        return {}
+def hidden_states(model: nn.Module, task, batch: Batch, run_dir: Path) -> dict:
+    """States layer by layer → ``hidden.npz``; linear CKA between consecutive layers (one sequence = one example)."""
+    x = batch.inputs[0]
+    with probing(model), torch.no_grad():
+        names, states = model.forward_intermediates(x)
+    spec = task.spec
+    pad = torch.zeros_like(x, dtype=torch.bool) if spec.pad_id is None else x == spec.pad_id
+    ids = x.cpu().tolist()
+    arrays = {f"layer{i}": s.float().cpu().numpy().astype(np.float16) for i, s in enumerate(states)}
+    pe = model.positional_table()
+    extra = {} if pe is None else {"pe": pe.float().cpu().numpy()}
+    np.savez_compressed(Path(run_dir) / HIDDEN_FILE, tokens=x.cpu().numpy(), pad=pad.cpu().numpy(),
+                        token_text=padded([[t if not p else "" for t, p in zip(task.token_strings(row), prow)]
+                                           for row, prow in zip(ids, pad.cpu().tolist())]),
+                        labels=batch.targets.cpu().numpy(), names=np.array(names, dtype=str), **arrays, **extra)
+    flat = [s.reshape(s.shape[0], -1) for s in states]
+    return {"hidden": {"file": HIDDEN_FILE, "layers": names},
+            "cka": [linear_cka(a, b) for a, b in zip(flat, flat[1:])],
+            "cka_pairs": [f"{a}→{b}" for a, b in zip(names, names[1:])]}
+
+
+@torch.no_grad()
+def attention_maps(model: nn.Module, task, batch: Batch, run_dir: Path) -> dict:
+    """Every attention map of the model on the first probe sequence → ``attention.npz`` (``layer<i>``: (heads,
+    L, S) float16, ``names``, ``tokens``, ``token_text``) and the mean attended distance per layer/head."""
     one = tuple(t[:1] if torch.is_tensor(t) else t for t in batch.inputs)
-    try:
-        for m in modules:
-            m.keep_weights = True
-        with probing(model), torch.no_grad():
-            model(*one)
-        maps = [m.weights[0].float().cpu() for m in modules if m.weights is not None]  # (h, L, S) each
-    finally:
-        for m in modules:
-            m.keep_weights, m.weights = False, None
-    if not maps:
-        return {}
+    with probing(model), torch.no_grad():
+        found = model.attention_maps(*one)
+    if not found:
+        return {"attention_note": "the model has no attention modules"}
+    names, maps = list(found), [w[0].float().cpu() for w in found.values()]  # (h, L, S) each
+    ids = one[0][0].cpu().tolist()
+    text = [t if i != task.spec.pad_id else "" for t, i in zip(task.token_strings(ids), ids)]
     arrays = {f"layer{i}": w.numpy().astype(np.float16) for i, w in enumerate(maps)}
-    np.savez_compressed(Path(run_dir) / ATTENTION_FILE, tokens=one[0][0].cpu().numpy(), **arrays)
+    if task.spec.output_kind == "sequence":  # queries of the decoder's maps are target positions
+        tgt = one[1][0].cpu().tolist()
+        arrays["src_text"] = np.array(text, dtype=str)
+        arrays["tgt_text"] = np.array([t if i != task.spec.tgt_pad_id else "" for t, i in
+                                       zip(task.target_token_strings(tgt), tgt)], dtype=str)
+    np.savez_compressed(Path(run_dir) / ATTENTION_FILE, tokens=one[0][0].cpu().numpy(),
+                        names=np.array(names, dtype=str), token_text=np.array(text, dtype=str), **arrays)
     mean_distance = []
     for w in maps:
         h, L, S = w.shape
         gap = (torch.arange(L)[:, None] - torch.arange(S)[None, :]).abs().float()  # (L, S)
         mean_distance.append((w * gap).sum((-1, -2)).div(L).tolist())  # per head
-    return {"attention": {"file": ATTENTION_FILE, "layers": len(maps), "heads": maps[0].shape[0],
+    return {"attention": {"file": ATTENTION_FILE, "layers": len(maps), "names": names, "heads": maps[0].shape[0],
                           "mean_distance": mean_distance}}
 
 
@@ -218,18 +181,29 @@ def at_end(model: nn.Module, task, run_dir: Path, init: dict | None) -> dict:
     """Everything for ``summary["long_range"]``; a probe that fails is reported there, never fatal."""
     why_not = applicable(task)
     if why_not:
+        if task.spec.input_kind == "tokens" and task.spec.output_kind == "sequence":  # seq2seq: the maps only
+            try:
+                out = attention_maps(model, task, probe_batch(task), run_dir)
+                return {"probe_note": why_not + " (attention maps only)", **out,
+                        "probes": ["attention_maps"] if "attention" in out else []}
+            except Exception as e:  # noqa: BLE001 - the run record matters more than one probe
+                return {"probe_error": f"{type(e).__name__}: {e}"}
         return {"probe_note": why_not}
     try:
         batch = probe_batch(task)
         end = grad_norm_by_distance(model, task, batch)
-        out: dict = {}
+        out: dict = {"probes": []}
         if "values" in end:
             out["grad_norm_by_distance"] = {"distance": end["distance"], "end": end["values"],
                                             "init": (init or {}).get("values")}
+            out["probes"].append("grad_norm_by_distance")
         else:
             out["probe_note"] = end.get("note")
-        out.update(layer_similarity(model, task, batch))
-        out.update(attention_maps(model, batch, run_dir))
+        out.update(hidden_states(model, task, batch, run_dir))
+        out["probes"] += ["hidden_states", "cka"]
+        out.update(attention_maps(model, task, batch, run_dir))
+        if "attention" in out:
+            out["probes"].append("attention_maps")
         return out
     except Exception as e:  # noqa: BLE001 - the run record matters more than one probe
         return {"probe_error": f"{type(e).__name__}: {e}"}

@@ -19,7 +19,8 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from harness import budget, checkpoint, config_types, faults, lock, precision, pretrain, probes, resume_check, speed
+from harness import (budget, checkpoint, config_types, faults, lock, optim, precision, pretrain, probes, resume_check,
+                     speed)
 from harness.errors import ConfigError, DivergedError, number, whole
 from harness.records import (CHECKPOINT, METRICS, SUMMARY, MetricsLog, PeakMemory, atomic_write_bytes, environment,
                              read_record, remove_temp_files, write_json, write_jsonl)
@@ -31,8 +32,9 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 
 # -- building -------------------------------------------------------------------------------------------
 def component_name(node: DictConfig) -> str:
-    """``architectures.lstm.LSTM`` → ``lstm``: the module name is the registry name (one file each)."""
-    return str(node._target_).rsplit(".", 2)[-2]
+    """``architectures.lstm.LSTM`` → ``lstm``: the module name is the registry name (one file each); for an
+    architecture, the module of its ``backbone``."""
+    return str(node.get("backbone") or node._target_).rsplit(".", 2)[-2]
 
 
 def choice_name(cfg: DictConfig, group: str) -> str:
@@ -54,7 +56,9 @@ def build(node: DictConfig, what: str, **runtime):
         factory = instantiate(node, _partial_=True, _convert_="all")
     except InstantiationException as e:
         raise ConfigError(f"{what}: {e}") from None
-    config_types.check(OmegaConf.to_container(node, resolve=True), get_class(node._target_), what)
+    settings = OmegaConf.to_container(node, resolve=True)
+    for cls in (get_class(node._target_), *([get_class(node.backbone)] if "backbone" in node else [])):
+        config_types.check(settings, cls, what)  # an architecture's settings: the model's and its backbone's
     try:
         return factory(**runtime)
     except ConfigError:
@@ -127,6 +131,15 @@ def check_trainer(t: DictConfig) -> None:
         raise ConfigError(f"trainer.max_time_s={t.max_time_s} must be > 0, or null for no time budget")
 
 
+def metric_direction(task, metric: str) -> str:
+    """``max`` or ``min``: the task's declared direction of ``metric`` (``val/<name>``)."""
+    key = metric.removeprefix("val/")
+    if key not in task.directions:
+        raise ConfigError(f"trainer.stop_metric={metric} has no declared direction in this task; use one of "
+                          f"{', '.join('val/' + k for k in task.directions)}")
+    return task.directions[key]
+
+
 def lr_lambda(t: DictConfig):
     warmup, total, floor = t.warmup_steps, t.max_steps, t.min_lr_ratio
 
@@ -180,14 +193,16 @@ class Trainer:
         self.task = build(cfg.task, "task")
         if source:
             source.check_task(self.task)
+        self.direction = metric_direction(self.task, str(t.stop_metric))
         self.budget = budget.fit(cfg, self.task.spec, lambda node, spec: build(node, "arch", spec=spec))
         self.model = build(cfg.arch, "arch", spec=self.task.spec).to(self.device)
         self.params = budget.count_params(self.model)  # all of them, also those init_freeze holds fixed
         self.precision, self.precision_rule = precision.choose(str(t.precision), self.device, self.params)
         self.bf16 = self.precision == "bf16"
         self.init = source.load(self.model, cfg.get("init_freeze"), cfg.get("init_weights", True)) if source else None
-        trainable = [p for p in self.model.parameters() if p.requires_grad]  # all but what init_freeze holds
-        self.optimizer = build(cfg.optimizer, "optimizer", params=trainable)
+        # matrices decay, the rest not; what init_freeze holds fixed (requires_grad off) is left out
+        groups, self.decay_record = optim.param_groups(self.model, float(cfg.optimizer.get("weight_decay") or 0.0))
+        self.optimizer = build(cfg.optimizer, "optimizer", params=groups)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(t))
         self.forward_model = self.model
         if t.compile:
@@ -400,7 +415,9 @@ class Trainer:
             with stop.watching("eval"):
                 self.last_val = self.eval_val()
             st["eval_due"] = False
-            self.postfix.update({k: f"{v:.3f}" for k, v in self.last_val.items() if k in ("acc", "bleu")})
+            shown = {"acc", self.task.main_metric, str(t.stop_metric).removeprefix("val/")}  # ↑/↓: its direction
+            self.postfix.update({f"val_{k}" + ("↓" if self.task.directions.get(k) == "min" else "↑"): f"{v:.3f}"
+                                 for k, v in self.last_val.items() if k in shown})
             if self.reached(self.last_val):
                 st["stop_reason"] = "target"
                 return True
@@ -419,8 +436,8 @@ class Trainer:
         return val[key]
 
     def better(self, value: float, than: float, strict: bool = False) -> bool:
-        """Higher is better, lower for losses; ``strict`` = ties do not count."""
-        if "loss" in str(self.cfg.trainer.stop_metric):
+        """By the task's direction of ``stop_metric``; ``strict`` = ties do not count."""
+        if self.direction == "min":
             return value < than if strict else value <= than
         return value > than if strict else value >= than
 
@@ -511,7 +528,8 @@ class Trainer:
                       "compiled": bool(t.compile), "compile_mode": t.compile_mode if t.compile else None},
             "long_range": long_range,
             "task_info": {**self.task.describe(), "main_metric": self.task.main_metric,
-                          "spec": self.task.spec.to_dict()},
+                          "directions": dict(self.task.directions), "spec": self.task.spec.to_dict()},
+            "optimizer": self.decay_record,
             "arch_info": self.model.describe() if hasattr(self.model, "describe") else {},
             "init": self.init, "notes": self.notes,
             "budget": self.budget,

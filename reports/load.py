@@ -136,14 +136,21 @@ def to_frame(runs: list[dict]) -> pd.DataFrame:
     for s in runs:
         name, value = main_metric(s)
         row = {"path": s["_dir"], "source": s.get("_source", ""), "status": s["status"], "task": s["task"], "arch": s["arch"], "seed": s["seed"],
-               "main_metric": name, "main_value": value, "main_kind": value_kind(value)}
+               "main_metric": name, "main_value": value, "main_kind": value_kind(value),
+               "main_direction": metric_direction(s, name)}
         row.update(flatten({k: v for k, v in s.items() if k not in row and not k.startswith("_")}))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def higher_is_better(metric: str) -> bool:
-    return "loss" not in metric and "perplexity" not in metric
+def metric_direction(summary: dict, metric: str) -> str:
+    """``max`` (higher is better) or ``min``: as the task declared it (``task_info.directions``); records written
+    before tasks declared directions fall back to the name (losses and perplexities are lower-is-better)."""
+    key = metric.split("/", 1)[-1]
+    declared = ((summary.get("task_info") or {}).get("directions") or {}).get(key)
+    if declared in ("max", "min"):
+        return declared
+    return "min" if "loss" in key or "perplexity" in key else "max"
 
 
 def is_number(v) -> bool:

@@ -15,6 +15,8 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from harness import registry
+
 # init_from names each seed's own source run (as run_dir names the run); init_weights and the record's init tell
 # pre-trained runs apart
 IGNORED_KEYS = ("seed", "run_dir", "trainer.resume", "trainer.progress", "trainer.threads", "init_from")
@@ -75,7 +77,7 @@ def label(items: list[tuple[str, object]]) -> str:
     return ", ".join(text[:SHOWN_KEYS]) + f", +{len(text) - SHOWN_KEYS} #{digest}"
 
 
-ARCH_ORDER = ["rnn", "lstm", "cnn", "transformer", "vit"]
+ARCH_ORDER = registry.names("arch")  # the registry (conf/arch/*.yaml); unknown archs of older runs go last
 
 
 def natural(text: str) -> tuple:
@@ -118,7 +120,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     for (source, task, arch, setting), g in done.groupby(["source", "task", "arch", "setting"], sort=True):
         row = {"source": source, "task": task, "arch": arch, "setting": setting,
                "n": len(finite(g["main_value"])), "runs": len(g), "not_averaged": not_averaged(g),
-               "main_metric": g["main_metric"].iloc[0]}
+               "main_metric": g["main_metric"].iloc[0], "main_direction": g["main_direction"].iloc[0]}
         for col, *_ in [("main_value",)] + NUMBERS:
             values = finite(g[col]) if col in g else pd.Series(dtype=float)
             row[f"{col}_mean"], row[f"{col}_std"] = values.mean(), values.std()
@@ -130,7 +132,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def order(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows by task, then rnn, lstm, cnn, transformer, vit (others after), then setting in natural order."""
+    """Rows by task, then arch in registry order (archs no longer in conf/arch after), then setting."""
     if table.empty:
         return table
     key = table.apply(lambda r: (r["task"], r["source"], arch_rank(r["arch"]), natural(r["setting"])), axis=1)
@@ -152,7 +154,8 @@ def long_range(df: pd.DataFrame) -> pd.DataFrame:
         value = finite(g["main_value"])
         rows.append({"source": source, "task": task, "arch": arch, "setting": setting, "delay": int(delay),
                      "n": len(value), "runs": len(g), "not_averaged": not_averaged(g),
-                     "main_metric": g["main_metric"].iloc[0], "main_value_mean": value.mean(),
+                     "main_metric": g["main_metric"].iloc[0], "main_direction": g["main_direction"].iloc[0],
+                     "main_value_mean": value.mean(),
                      "main_value_std": value.std(), "steps_to_target_mean": steps.mean(),
                      "steps_to_target_std": steps.std(), "reached": len(steps)})
     return pd.DataFrame(rows)
@@ -186,6 +189,11 @@ def row_heads(part: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def arrow(part: pd.DataFrame) -> str:
+    """↑ when higher is better for the main metric of these rows, ↓ when lower is."""
+    return "↓" if part["main_direction"].iloc[0] == "min" else "↑"
+
+
 def main_table(summary: pd.DataFrame, task: str) -> pd.DataFrame:
     """The display table of one task: one row per arch (and setting)."""
     part = summary[summary["task"] == task]
@@ -196,7 +204,7 @@ def main_table(summary: pd.DataFrame, task: str) -> pd.DataFrame:
     out["n"] = part["n"]
     if part["not_averaged"].astype(bool).any():
         out["Not averaged"] = part["not_averaged"]
-    out[f"test/{metric}"] = [pm(m, s) for m, s in zip(part["main_value_mean"], part["main_value_std"])]
+    out[f"test/{metric} {arrow(part)}"] = [pm(m, s) for m, s in zip(part["main_value_mean"], part["main_value_std"])]
     for col, head, digits in NUMBERS:
         if col in OPTIONAL and part[f"{col}_mean"].isna().all():
             continue
@@ -214,9 +222,9 @@ def long_range_tables(lr: pd.DataFrame, task: str) -> dict[str, pd.DataFrame]:
     part["row"] = part.apply(lambda r: r["arch"] + "".join(f" ({x})" for x in (r["source"] if several else "",
                                                                                r["setting"]) if x), axis=1)
     cells = {
-        f"test/{metric} by delay": part.apply(lambda r: f"{pm(r['main_value_mean'], r['main_value_std'])} (n={r['n']}"
-                                                        + (f"; {r['not_averaged']})" if r["not_averaged"] else ")"),
-                                              axis=1),
+        f"test/{metric} {arrow(part)} by delay": part.apply(
+            lambda r: f"{pm(r['main_value_mean'], r['main_value_std'])} (n={r['n']}"
+                      + (f"; {r['not_averaged']})" if r["not_averaged"] else ")"), axis=1),
         "steps to solve by delay": part.apply(steps_cell, axis=1),
     }
     out = {}

@@ -16,7 +16,6 @@ from harness.errors import ConfigError
 
 INPUT_KINDS = ("tokens", "image")
 OUTPUT_KINDS = ("class", "tokens", "sequence")
-IMAGE_AS = ("rows", "pixels", "patches")
 
 
 @dataclass(frozen=True)
@@ -34,9 +33,7 @@ class TaskSpec:
         pad_id: id of padding in token inputs, or None when inputs are never padded.
         ignore_index: target value the loss ignores.
         tgt_vocab_size, tgt_max_len, bos_id, eos_id, tgt_pad_id: the target side of seq2seq tasks.
-        image_as: how sequence architectures read an image: ``rows`` (H steps of C·W values), ``pixels``
-            (H·W steps of C values, as in sequential MNIST / LRA Image) or ``patches`` (non-overlapping
-            ``patch_size`` squares).
+        (How a model reads an image is the model's setting, ``arch.image_as``.)
         prefers_bidirectional: a position's output should depend on the positions after it too (masked language
             modelling); architectures whose reading direction is left open (recurrent ``bidirectional=null``)
             follow it.
@@ -55,8 +52,6 @@ class TaskSpec:
     bos_id: int = 1
     eos_id: int = 2
     tgt_pad_id: int = 0
-    image_as: str = "rows"
-    patch_size: int = 4  # side of the square patches when image_as == "patches"
     prefers_bidirectional: bool = False  # outputs should see both sides (MLM); recurrent bidirectional=null follows
 
     def __post_init__(self):
@@ -64,8 +59,6 @@ class TaskSpec:
             raise ConfigError(f"input_kind {self.input_kind!r} is not one of {INPUT_KINDS}")
         if self.output_kind not in OUTPUT_KINDS:
             raise ConfigError(f"output_kind {self.output_kind!r} is not one of {OUTPUT_KINDS}")
-        if self.image_as not in IMAGE_AS:
-            raise ConfigError(f"image_as={self.image_as!r} is not valid; use one of {', '.join(IMAGE_AS)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,7 +93,7 @@ class Task:
 
     spec: TaskSpec
     main_metric: str = "acc"  # what reports show first
-    directions: dict[str, str] = {"acc": "max", "loss": "min"}  # metric → "max" (higher is better) or "min"
+    directions: dict[str, str] = {"acc": "max", "loss": "min"}  # per metric: max = higher is better, min = lower
     train_fraction: float = 1.0  # share of the training rows used; setup keeps ``train_rows`` (drawn with the seed)
 
     # -- data ---------------------------------------------------------------------------------------
@@ -149,7 +142,7 @@ class Task:
 
     # -- what the record says about the task -------------------------------------------------------
     def describe(self) -> dict:
-        """Settings worth recording in the summary (data source, image_as, ...)."""
+        """Settings worth recording in the summary (data source, sizes, ...)."""
         return {}
 
     def artifacts(self) -> dict[str, list[dict]]:
@@ -168,6 +161,14 @@ class Task:
         """Text files to save in the run folder, ``{name: content}`` (e.g. the trained tokenizer, which a run
         started with ``init_from`` reuses). The harness writes them."""
         return {}
+
+    def token_strings(self, ids: list[int]) -> list[str]:
+        """Input token ids as text, for the probes' files (text tasks decode with their tokenizer)."""
+        return [str(i) for i in ids]
+
+    def target_token_strings(self, ids: list[int]) -> list[str]:
+        """Target-side token ids as text (seq2seq tasks with their own target vocabulary override it)."""
+        return self.token_strings(ids)
 
     def answer_positions(self, length: int) -> list[int]:
         """Output positions whose loss the long-range probes differentiate (per-position outputs of a

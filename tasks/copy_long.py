@@ -31,6 +31,7 @@ class CopyLong(Task):
     """
 
     main_metric = "acc"
+    directions = {**Task.directions, "seq_acc": "max", "baseline_loss": "min"}
 
     def __init__(self, *, delay: int = 100, n_memorize: int = 10, n_val: int = 1000, n_test: int = 1000,
                  data_seed: int = 1234):

@@ -1,25 +1,50 @@
 """Greedy and beam-search decoding for seq2seq models.
 
-The model interface (every architecture's ``sequence`` output end):
-``model.encode(src) -> memory``, a tuple of tensors with the batch on dim 0 (entries may be None), and
-``model.decode(memory, tgt_in) -> logits (B, T, V)`` for the whole prefix ``tgt_in``; the last position's logits
-give the next token. The source is encoded once; each step decodes the growing prefix.
+The model interface (:class:`architectures.model.Model` with a ``sequence`` output end):
+``model.encode(src) -> memory``, a tuple of tensors with the batch on dim 0 (entries may be None);
+``model.decode(memory, tgt_in) -> logits (B, T, V)`` for the whole prefix ``tgt_in``; and
+``model.decode_step(memory, tokens (B, 1), state) -> (logits (B, 1, V), state)``, one more position from a
+per-step state (KV caches, recurrent states, buffers). The source is encoded once. With ``incremental``
+(the default) each step costs one step of every decoder layer; without it each step decodes the whole
+growing prefix again (the reference the incremental path is tested against).
 """
 from __future__ import annotations
 
 import torch
 
 
-def reorder(memory: tuple, index: torch.Tensor) -> tuple:
-    """Select rows ``index`` of every memory tensor (dim 0); None entries stay None."""
-    return tuple(None if m is None else m.index_select(0, index) for m in memory)
+def reorder(memory, index: torch.Tensor):
+    """Select rows ``index`` (dim 0) of every tensor in a nest of tuples/lists; None and numbers stay."""
+    if torch.is_tensor(memory):
+        return memory.index_select(0, index)
+    if isinstance(memory, (tuple, list)):
+        return type(memory)(reorder(m, index) for m in memory)
+    return memory
 
 
-def next_log_probs(model, memory: tuple, prefix: torch.Tensor, forbid: tuple[int, ...]) -> torch.Tensor:
-    """log P(next token | prefix), (B, V), in float32; ``forbid`` tokens (BOS, padding) get -inf."""
-    logp = model.decode(memory, prefix)[:, -1].float().log_softmax(-1)  # (B, V)
-    logp[:, list(forbid)] = float("-inf")
-    return logp
+class Stepper:
+    """Next-token log-probabilities for a batch of prefixes, incrementally or by recomputing the prefix."""
+
+    def __init__(self, model, memory: tuple, prefix: torch.Tensor, forbid: tuple[int, ...], incremental: bool):
+        self.model, self.memory, self.forbid, self.incremental = model, memory, list(forbid), incremental
+        self.prefix, self.state = prefix, None  # (B, t)
+
+    def log_probs(self) -> torch.Tensor:
+        """log P(next token | prefix), (B, V), in float32; ``forbid`` tokens get -inf."""
+        if self.incremental:
+            logits, self.state = self.model.decode_step(self.memory, self.prefix[:, -1:], self.state)
+        else:
+            logits = self.model.decode(self.memory, self.prefix)
+        logp = logits[:, -1].float().log_softmax(-1)  # (B, V)
+        logp[:, self.forbid] = float("-inf")
+        return logp
+
+    def extend(self, tokens: torch.Tensor, rows: torch.Tensor | None = None) -> None:
+        """Append ``tokens`` (B,) to the prefixes, after keeping ``rows`` (beam search) of everything."""
+        if rows is not None:
+            self.prefix, self.memory, self.state = (reorder(self.prefix, rows), reorder(self.memory, rows),
+                                                    reorder(self.state, rows))
+        self.prefix = torch.cat([self.prefix, tokens[:, None]], 1)  # (B, t + 1)
 
 
 def strip(tokens: list[int], eos: int) -> list[int]:
@@ -28,34 +53,36 @@ def strip(tokens: list[int], eos: int) -> list[int]:
 
 
 @torch.no_grad()
-def greedy(model, src: torch.Tensor, max_len: int, bos: int, eos: int, forbid: tuple[int, ...] = ()) -> list[list[int]]:
+def greedy(model, src: torch.Tensor, max_len: int, bos: int, eos: int, forbid: tuple[int, ...] = (),
+           incremental: bool = True) -> list[list[int]]:
     """Pick the most likely token at each step.
 
     Args:
-        model: seq2seq model with ``encode`` and ``decode``.
+        model: seq2seq model with ``encode``, ``decode`` and ``decode_step``.
         src: source ids (B, S).
         max_len: most tokens to generate (EOS included).
         bos, eos: ids of the start and end tokens.
         forbid: ids never generated besides ``bos`` (e.g. padding).
+        incremental: step with the per-step state (else recompute the prefix every step).
 
     Returns:
         B token lists, without BOS and EOS.
     """
-    memory = model.encode(src)
     prefix = torch.full((src.shape[0], 1), bos, dtype=torch.long, device=src.device)  # (B, 1)
+    steps = Stepper(model, model.encode(src), prefix, (bos, *forbid), incremental)
     done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)  # (B,)
     for _ in range(max_len):
-        token = next_log_probs(model, memory, prefix, (bos, *forbid)).argmax(-1)  # (B,)
-        prefix = torch.cat([prefix, token[:, None]], 1)  # (B, t + 1)
+        token = steps.log_probs().argmax(-1)  # (B,)
+        steps.extend(token)
         done |= token == eos
         if bool(done.all()):
             break
-    return [strip(row, eos) for row in prefix[:, 1:].tolist()]
+    return [strip(row, eos) for row in steps.prefix[:, 1:].tolist()]
 
 
 @torch.no_grad()
 def beam_search(model, src: torch.Tensor, beam: int, max_len: int, bos: int, eos: int,
-                length_penalty: float = 1.0, forbid: tuple[int, ...] = ()) -> list[list[int]]:
+                length_penalty: float = 1.0, forbid: tuple[int, ...] = (), incremental: bool = True) -> list[list[int]]:
     """Keep the ``beam`` best prefixes per sentence; return the best finished hypothesis.
 
     A hypothesis is scored by its summed log-probability divided by ``length ** length_penalty`` (length
@@ -63,12 +90,14 @@ def beam_search(model, src: torch.Tensor, beam: int, max_len: int, bos: int, eos
     have ended (the usual early stop); after ``max_len`` steps, unfinished beams compete too.
 
     Args:
-        model: seq2seq model with ``encode`` and ``decode``.
+        model: seq2seq model with ``encode``, ``decode`` and ``decode_step``.
         src: source ids (B, S).
         beam: hypotheses kept per sentence (1 = greedy).
         max_len: most tokens to generate (EOS included).
         bos, eos: ids of the start and end tokens.
         length_penalty: exponent of the length normalisation.
+        forbid: ids never generated besides ``bos`` (e.g. padding).
+        incremental: step with the per-step state (else recompute the prefix every step).
 
     Returns:
         B token lists, without BOS and EOS.
@@ -76,12 +105,13 @@ def beam_search(model, src: torch.Tensor, beam: int, max_len: int, bos: int, eos
     B, k, device = src.shape[0], int(beam), src.device
     memory = reorder(model.encode(src), torch.arange(B, device=device).repeat_interleave(k))  # rows (B·k, ...)
     prefix = torch.full((B * k, 1), bos, dtype=torch.long, device=device)  # (B·k, 1)
+    steps = Stepper(model, memory, prefix, (bos, *forbid), incremental)
     scores = torch.full((B, k), float("-inf"), device=device)  # (B, k) summed log-probs of alive prefixes
     scores[:, 0] = 0.0  # all k start identical: keep one so the first step yields k distinct prefixes
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(B)]
     norm = lambda total, length: total / (length ** length_penalty)  # noqa: E731
     for step in range(1, max_len + 1):
-        logp = next_log_probs(model, memory, prefix, (bos, *forbid))  # (B·k, V)
+        logp = steps.log_probs()  # (B·k, V)
         V = logp.shape[-1]
         cand = (scores[:, :, None] + logp.view(B, k, V)).view(B, k * V)  # (B, k·V)
         top, idx = cand.topk(min(2 * k, k * V), dim=1)  # (B, 2k): enough to refill k after EOS ends some
@@ -94,7 +124,7 @@ def beam_search(model, src: torch.Tensor, beam: int, max_len: int, bos: int, eos
                     break
                 if t == eos:
                     if rank < k and len(finished[b]) < k:  # an ending counts only if it ranks among the k best
-                        finished[b].append((norm(s, step), prefix[b * k + o, 1:].tolist()))
+                        finished[b].append((norm(s, step), steps.prefix[b * k + o, 1:].tolist()))
                 elif len(rows) < k:
                     rows.append(b * k + o)
                     toks.append(t)
@@ -108,9 +138,7 @@ def beam_search(model, src: torch.Tensor, beam: int, max_len: int, bos: int, eos
             new_rows += rows
             new_tokens += toks
             new_scores.append(scs)
-        rows = torch.tensor(new_rows, device=device)  # (B·k,)
-        prefix = torch.cat([prefix.index_select(0, rows), torch.tensor(new_tokens, device=device)[:, None]], 1)
-        memory = reorder(memory, rows)
+        steps.extend(torch.tensor(new_tokens, device=device), rows=torch.tensor(new_rows, device=device))
         scores = torch.tensor(new_scores, device=device)  # (B, k)
         if all(len(f) >= k for f in finished):
             break
@@ -118,7 +146,7 @@ def beam_search(model, src: torch.Tensor, beam: int, max_len: int, bos: int, eos
     for b in range(B):
         pool = finished[b] or []
         if len(pool) < k:  # ran out of steps: unfinished beams compete (their length is the step count)
-            pool = pool + [(norm(s, prefix.shape[1] - 1), prefix[b * k + j, 1:].tolist())
+            pool = pool + [(norm(s, steps.prefix.shape[1] - 1), steps.prefix[b * k + j, 1:].tolist())
                            for j, s in enumerate(scores[b].tolist()) if s > float("-inf")]
         out.append(strip(max(pool, key=lambda p: p[0])[1], eos) if pool else [])
     return out

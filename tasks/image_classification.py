@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torchvision.transforms import v2
 
 from harness.errors import ConfigError, first_line, whole
-from tasks.base import (IMAGE_AS, Batch, EpochSampler, Task, TaskSpec, batches_of, check_train_fraction, to_device,
+from tasks.base import (Batch, EpochSampler, Task, TaskSpec, batches_of, check_train_fraction, to_device,
                         train_subset)
 
 
@@ -145,16 +145,13 @@ def find_idx_files(root: Path, name: str) -> dict[str, tuple[Path, Path]] | None
 
 # ------------------------------------------------------------------------------------------------ the task
 class ImageClassification(Task):
-    """Classify images; every architecture reads them (sequence ones as rows, pixels or patches).
+    """Classify images; every architecture reads them (how is the model's setting ``arch.image_as``).
 
     Args:
         data: ``name`` (digits | mnist | fashion_mnist | cifar10), ``root`` (folder of the torchvision data
             sets or of flat IDX files), ``download`` (let torchvision fetch missing files; needs a network),
             ``split_seed`` (seed of the train/val(/test) split, independent of the run seed), ``upsample``
             (integer nearest-neighbour factor; null = 2 for digits, 1 otherwise).
-        image_as: how sequence architectures (rnn, lstm, transformer) read the image: ``rows``, ``pixels`` or
-            ``patches``. The cnn convolves the 2-D image and the vit cuts its own ``arch.patch_size`` patches.
-        patch_size: side of the square patches when ``image_as=patches``.
         val_fraction: share of the official training set held out for validation.
         augment: random crop (zero padding, per data set) and, for fashion_mnist / cifar10, horizontal flips,
             drawn per sample from the run's generator.
@@ -163,8 +160,8 @@ class ImageClassification(Task):
 
     main_metric = "acc"
 
-    def __init__(self, *, data: dict | None = None, image_as: str = "rows", patch_size: int = 4,
-                 val_fraction: float = 0.1, augment: bool = False, train_fraction: float = 1.0):
+    def __init__(self, *, data: dict | None = None, val_fraction: float = 0.1, augment: bool = False,
+                 train_fraction: float = 1.0):
         data = dict(data or {})
         known = {"name", "root", "download", "split_seed", "upsample"}
         if set(data) - known:
@@ -173,8 +170,6 @@ class ImageClassification(Task):
         if self.name not in DATASETS:
             raise ConfigError(f"task.data.name={self.name!r} is not known; use one of {', '.join(DATASETS)} "
                               "(digits is embedded and needs no files)")
-        if image_as not in IMAGE_AS:
-            raise ConfigError(f"task.image_as={image_as!r} is not valid; use one of {', '.join(IMAGE_AS)}")
         if not 0.0 < float(val_fraction) < 1.0:
             raise ConfigError(f"task.val_fraction={val_fraction} must lie strictly between 0 and 1 (e.g. 0.1)")
         self.info = DATASETS[self.name]
@@ -183,22 +178,14 @@ class ImageClassification(Task):
         self.split_seed = whole("task.data.split_seed", data.get("split_seed", 0))
         upsample = whole("task.data.upsample", data.get("upsample"), low=1, allow_none=True)
         self.upsample = upsample if upsample is not None else (2 if self.name == "digits" else 1)
-        self.image_as, self.patch_size = str(image_as), int(patch_size)
         self.val_fraction, self.augment = float(val_fraction), bool(augment)
         self.train_fraction = check_train_fraction(train_fraction)
 
         self.sources = self._locate()  # where the files are (ConfigError when they are not)
         C, H, W = self._native_shape()
         shape = (C, H * self.upsample, W * self.upsample)
-        if self.image_as == "patches":
-            p = self.patch_size
-            if p < 1 or shape[1] % p or shape[2] % p:
-                ok = [q for q in range(1, min(shape[1:]) + 1) if shape[1] % q == 0 and shape[2] % q == 0]
-                raise ConfigError(f"task.patch_size={patch_size} does not divide the {shape[1]}x{shape[2]} "
-                                  f"{self.name} images; use one of {ok}")
         self.spec = TaskSpec(input_kind="image", output_kind="class", image_shape=shape,
-                             num_classes=len(self.info.classes), image_as=self.image_as,
-                             patch_size=self.patch_size)
+                             num_classes=len(self.info.classes))
         self._cpu: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None
 
     # -- finding the files (in __init__, so that missing data fails before training) -----------------
@@ -337,10 +324,10 @@ class ImageClassification(Task):
     def n_train(self) -> int:
         return len(self.data["train"][1])
 
-    def _seq_steps(self) -> int:
-        """Steps a sequence architecture reads per image (for tokens/s)."""
+    def _pixels(self) -> int:
+        """Pixels per image: what tokens/s counts for images, however a model reads them."""
         _, H, W = self.spec.image_shape
-        return {"rows": H, "pixels": H * W, "patches": (H // self.patch_size) * (W // self.patch_size)}[self.image_as]
+        return H * W
 
     def augment_batch(self, x: torch.Tensor) -> torch.Tensor:
         """Random crop after zero padding, and random horizontal flips, drawn per sample from the run's
@@ -368,12 +355,12 @@ class ImageClassification(Task):
         images = x[idx]  # uint8 (B, C, H, W)
         if self.augment:
             images = self.augment_batch(images)
-        return Batch((self.normalize(images),), y[idx], n_tokens=len(idx) * self._seq_steps())
+        return Batch((self.normalize(images),), y[idx], n_tokens=len(idx) * self._pixels())
 
     def eval_batches(self, split: str, batch_size: int):
         x, y = self.data[split]
         for s in batches_of(len(y), batch_size):
-            yield Batch((self.normalize(x[s]),), y[s], n_tokens=len(y[s]) * self._seq_steps())
+            yield Batch((self.normalize(x[s]),), y[s], n_tokens=len(y[s]) * self._pixels())
 
     def state_dict(self) -> dict:
         return self.sampler.state_dict()
@@ -397,13 +384,10 @@ class ImageClassification(Task):
 
     def describe(self) -> dict:
         out = {"dataset": self.name, "image_shape": list(self.spec.image_shape), "upsample": self.upsample,
-               "classes": list(self.info.classes), "image_as": self.image_as,
-               "seq_len": self._seq_steps(), "val_fraction": self.val_fraction, "split_seed": self.split_seed,
-               "augment": self.augment, **self.subset_info(),
+               "classes": list(self.info.classes), "tokens_are": "pixels", "val_fraction": self.val_fraction,
+               "split_seed": self.split_seed, "augment": self.augment, **self.subset_info(),
                "normalize": {"mean": list(self.info.mean), "std": list(self.info.std)},
                "source": "sklearn.datasets.load_digits" if self.name == "digits" else str(self.root)}
-        if self.image_as == "patches":
-            out["patch_size"] = self.patch_size
         if self._cpu is not None:
             out["sizes"] = {s: len(y) for s, (_, y) in self._cpu.items()}
         if self.name in IDX_FOLDERS:

@@ -52,7 +52,7 @@ class Sentiment(TextTask):
     """
 
     main_metric = "acc"
-    directions = {"acc": "max", "loss": "min", "macro_f1": "max"}
+    directions = {**TextTask.directions, "macro_f1": "max"}
 
     def __init__(self, *, data: dict, tokenizer: str = "word", vocab_size: int = 20000, max_len: int | None = 64,
                  lowercase: bool = True, val_fraction: float = 0.1, split_seed: int = 0,
@@ -104,6 +104,9 @@ class Sentiment(TextTask):
         f1, per_class = macro_f1(c)
         return {"acc": float(c.diag().sum()) / n, "macro_f1": f1, "loss": float(s["loss_sum"]) / n,
                 "f1_by_class": per_class}
+
+    def token_strings(self, ids: list[int]) -> list[str]:
+        return [self.tokenizer.token(i) for i in ids]
 
     def describe(self) -> dict:
         return {"data": self.path, "text_column": self.text_col, "label_column": self.label_col,

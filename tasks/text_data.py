@@ -267,6 +267,9 @@ class ByteTokenizer:
     def decode(self, ids: list[int]) -> str:
         return bytes(i - len(SPECIALS) for i in ids if i >= len(SPECIALS)).decode("utf-8", errors="replace")
 
+    def token(self, i: int) -> str:
+        return SPECIALS[i] if i < len(SPECIALS) else bytes([i - len(SPECIALS)]).decode("utf-8", errors="replace")
+
 
 class HFTokenizer:
     """A trained Hugging Face ``tokenizers.Tokenizer`` with the same small interface as :class:`ByteTokenizer`."""
@@ -285,6 +288,9 @@ class HFTokenizer:
 
     def decode(self, ids: list[int]) -> str:
         return self.tok.decode(ids, skip_special_tokens=True)
+
+    def token(self, i: int) -> str:
+        return self.tok.id_to_token(i) or ""
 
 
 def new_tokenizer(kind: str, lowercase: bool):

@@ -34,6 +34,8 @@ class Translation(TextTask):
         lowercase: lower-case both sides before tokenizing (BLEU is then scored against cased references).
         beam: 1 = greedy decoding; > 1 = beam search with this many hypotheses.
         length_penalty: beam scores are divided by length ** length_penalty.
+        incremental: decode with the model's per-step state (KV caches, recurrent states); false = recompute
+            the whole prefix at every step (the reference; same hypotheses, slower).
         max_decode_len: most tokens generated per sentence (EOS included); null = tgt_max_len.
         eval_decode_max: validation sentences decoded at each evaluation (decoding is the slow part on CPU);
             null = all.
@@ -45,11 +47,11 @@ class Translation(TextTask):
     """
 
     main_metric = "bleu"
-    directions = {"acc": "max", "loss": "min", "perplexity": "min", "bleu": "max", "chrf": "max"}
+    directions = {**TextTask.directions, "perplexity": "min", "bleu": "max", "chrf": "max"}
 
     def __init__(self, *, data: dict, tokenizer: str = "bpe", vocab_size: int = 8000, joint_vocab: bool = True,
                  max_len: int | None = 64, tgt_max_len: int | None = 64, lowercase: bool = False, beam: int = 1,
-                 length_penalty: float = 1.0, max_decode_len: int | None = None, eval_decode_max: int | None = 500,
+                 length_penalty: float = 1.0, incremental: bool = True, max_decode_len: int | None = None, eval_decode_max: int | None = 500,
                  test_decode_max: int | None = None, val_fraction: float = 0.1, split_seed: int = 0,
                  train_fraction: float = 1.0, cache_dir: str | None = None, drop_empty: bool = False):
         data = check_data_keys(data, ("path", "name", "src", "tgt", "val_split", "test_split"))
@@ -62,6 +64,7 @@ class Translation(TextTask):
                                 ("test_decode_max", test_decode_max, 1)):
             if value is not None and int(value) < low:
                 raise ConfigError(f"task.{key}={value} must be ≥ {low}, or null")
+        self.incremental = bool(incremental)
         if int(beam) < 1:
             raise ConfigError(f"task.beam={beam} must be ≥ 1 (1 = greedy decoding)")
         self.train_fraction = check_train_fraction(train_fraction)
@@ -133,9 +136,10 @@ class Translation(TextTask):
     def translate(self, model, src: torch.Tensor) -> list[str]:
         """Detokenized translations of source ids (B, S)."""
         if self.beam == 1:
-            out = greedy(model, src, self.max_decode_len, BOS, EOS, forbid=(PAD,))
+            out = greedy(model, src, self.max_decode_len, BOS, EOS, forbid=(PAD,), incremental=self.incremental)
         else:
-            out = beam_search(model, src, self.beam, self.max_decode_len, BOS, EOS, self.length_penalty, forbid=(PAD,))
+            out = beam_search(model, src, self.beam, self.max_decode_len, BOS, EOS, self.length_penalty, forbid=(PAD,),
+                              incremental=self.incremental)
         return [self.tgt_tok.decode(ids) for ids in out]
 
     @torch.no_grad()
@@ -159,12 +163,18 @@ class Translation(TextTask):
     def artifacts(self) -> dict[str, list[dict]]:
         return {"samples": self.samples} if self.samples else {}
 
+    def token_strings(self, ids: list[int]) -> list[str]:
+        return [self.src_tok.token(i) for i in ids]
+
+    def target_token_strings(self, ids: list[int]) -> list[str]:
+        return [self.tgt_tok.token(i) for i in ids]
+
     def describe(self) -> dict:
         return {"data": self.path, "src": self.src_col, "tgt": self.tgt_col, "tokenizer": self.kind,
                 "joint_vocab": self.joint, "vocab_size": self.spec.vocab_size,
                 "tgt_vocab_size": self.spec.tgt_vocab_size, "max_len": self.max_len, "tgt_max_len": self.tgt_max_len,
                 "rows": self.sizes, "rows_dropped_empty": self.dropped, "validation_carved": self.carved,
                 "truncated_share": self.truncated,
-                "decoding": {"beam": self.beam, "length_penalty": self.length_penalty,
+                "decoding": {"beam": self.beam, "length_penalty": self.length_penalty, "incremental": self.incremental,
                              "max_decode_len": self.max_decode_len, "decode_max": self.decode_max},
                 "tokenizer_files": [str(f) for f in self.tokenizer_files if f], **self.subset_info()}

@@ -1,6 +1,7 @@
 """Shared fixtures: compose the real Hydra config and shrink it (as lightning-hydra-template does)."""
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -8,6 +9,8 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
+
+from harness import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = str(ROOT / "conf")
@@ -18,7 +21,19 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 torch.set_num_threads(1)
 
-ARCHS = ["rnn", "lstm", "cnn", "transformer", "vit"]
+ARCHS = registry.names("arch")  # every conf/arch/*.yaml
+TASKS = ["copy_long", "sentiment", "translation", "image_classification"]  # one per task kind (imdb, sst2: sentiment)
+
+# Small enough that a few steps take well under a second on a laptop CPU: by the settings an arch YAML has, so
+# that an architecture added later shrinks too.
+TINY_SETTINGS = {"hidden": 16, "channels": 16, "d_model": 16, "n_heads": 2, "d_ff": 32, "patch_size": 2,
+                 "stem_stages": 2}
+
+
+def tiny_arch(arch: str) -> list[str]:
+    node = arch_config(arch)
+    return [f"arch.{k}={v}" for k, v in TINY_SETTINGS.items() if k in node]
+
 # Where trainer.device=auto trains in these tests: expectations that depend on it are parametrised by it.
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 PEAK_MEM_KIND = {"cpu": "cpu_rss_above_start", "cuda": "cuda_max_allocated"}
@@ -26,14 +41,6 @@ PEAK_MEM_KIND = {"cpu": "cpu_rss_above_start", "cuda": "cuda_max_allocated"}
 # repeatable, so there losses may differ by this relative amount and accuracies by this absolute one.
 CUDA_RESUME_REL, CUDA_RESUME_ABS = 1e-3, 0.02
 
-# Small enough that a few steps take well under a second on a laptop CPU.
-TINY_ARCH = {
-    "rnn": ["arch.hidden=16"],
-    "lstm": ["arch.hidden=16"],
-    "cnn": ["arch.channels=16", "arch.stages=2"],
-    "transformer": ["arch.d_model=16", "arch.n_heads=2", "arch.d_ff=32"],
-    "vit": ["arch.d_model=16", "arch.n_heads=2", "arch.d_ff=32", "arch.patch_size=2"],
-}
 TINY_TRAINER = ["trainer.max_steps=4", "trainer.eval_every=2", "trainer.ckpt_every=2", "trainer.batch_size=8",
                 "trainer.eval_batch_size=16", "trainer.warmup_steps=1", "trainer.progress=false", "trainer.threads=1"]
 
@@ -44,7 +51,7 @@ def make_cfg(tmp_path: Path, *overrides: str, tiny: bool = True) -> DictConfig:
     arch = next((o.split("=", 1)[1] for o in ov if o.startswith("arch=")), "transformer")
     if tiny:
         ov = TINY_TRAINER + ["task.n_val=16", "task.n_test=16"] * any(o == "task=copy_long" for o in ov) + \
-            TINY_ARCH.get(arch, []) + ov
+            tiny_arch(arch) + ov
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose(config_name="config", overrides=ov)
     with open_dict(cfg):
@@ -83,3 +90,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("cuda"):
             item.add_marker(skip)
+
+
+@functools.cache
+def arch_config(arch: str) -> DictConfig:
+    """The composed ``conf/arch/<arch>.yaml`` (with the shared model settings it starts from)."""
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose(config_name="config", overrides=[f"arch={arch}"]).arch
+
+
+def build_arch(arch: str, spec, **overrides) -> torch.nn.Module:
+    """The model of ``arch`` for ``spec`` from its YAML (the one source of defaults), with ``overrides``."""
+    from harness.train import build
+
+    node = arch_config(arch).copy()
+    with open_dict(node):
+        node.update(overrides)
+    return build(node, "arch", spec=spec)

@@ -3,14 +3,14 @@ complete record (tiny fixture data built here: never the shared data, never a do
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from harness.train import train
-from tests.conftest import ARCHS
+from tests.conftest import ARCHS, TASKS, arch_config
 from tests.tasks.text_fixtures import PAIRS, sentiment_frame, write_folder
 
-TASKS = ["copy_long", "sentiment", "translation", "image_classification"]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def task_overrides(task: str, data: dict) -> list[str]:
         return ["task=translation", f"task.data.path={data['translation']}", "task.data.src=en", "task.data.tgt=es",
                 f"task.cache_dir={data['cache']}", "task.vocab_size=60", "task.max_len=12", "task.tgt_max_len=12",
                 "task.beam=2"]
-    return ["task=image_classification", "task.image_as=rows"]
+    return ["task=image_classification"]
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -53,7 +53,16 @@ def test_cell_runs_and_writes_a_complete_record(cfg_factory, data, arch, task):
         samples = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
         assert len(samples) == len(PAIRS) and set(samples[0]) == {"source", "reference", "hypothesis"}
         assert 0 <= s["metrics"]["test/bleu"] <= 100 and 0 <= s["metrics"]["test/chrf"] <= 100
+        assert s["task_info"]["decoding"]["incremental"] is True
+        assert s["arch_info"]["decoder"] in ("own", "generic")  # which one: tests/architectures/test_seq2seq.py
+        with np.load(run / "attention.npz") as z:  # every decoder attends to the source: its maps are saved
+            names = list(z["names"])
+            cross = next(i for i, n in enumerate(names) if n.startswith("decoder.") and n.endswith("cross"))
+            assert z[f"layer{cross}"].shape[1] == len(z["tgt_text"]) and len(z["src_text"]) == len(z["tokens"])
+        assert s["long_range"]["probes"] == ["attention_maps"]
     if task == "image_classification":
-        assert s["task_info"]["image_as"] == "rows"
-        expected = {"cnn": "image as 2-D convolutions", "vit": "image as 2x2 patches"}.get(arch, "image as rows")
-        assert s["arch_info"]["input"] == expected
+        reading = arch_config(arch).image_as
+        assert s["arch_info"]["input"] == {"conv": "image as 2-D convolutions", "patches": "image as 2x2 patches"}.get(
+            reading, f"image as {reading}")
+    if task in ("copy_long", "sentiment"):  # the probes ran through the model's API, and the record says which
+        assert {"grad_norm_by_distance", "hidden_states", "cka"} <= set(s["long_range"]["probes"])

@@ -1,53 +1,48 @@
-"""Every architecture as an encoder–decoder (``output_kind == "sequence"``): the encode/decode interface that
-greedy and beam search rely on, causality, source padding, gradients, configs, and (slow) learnability."""
+"""Every architecture as an encoder–decoder (``output_kind == "sequence"``): the encode/decode/decode_step
+interface that greedy and beam search rely on, causality, source padding, gradients, configs, incremental
+decoding against the prefix-recomputing decoder, and (slow) learnability."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 
-from architectures.cnn import CNN
-from architectures.lstm import LSTM
-from architectures.rnn import RNN
-from architectures.transformer import Transformer
-from architectures.vit import ViT
+from architectures.model import Backbone
+from architectures.seq2seq import GenericDecoder
 from harness.errors import ConfigError
 from tasks.base import TaskSpec
+from tasks.decoding import beam_search, greedy
+from tests.conftest import ARCHS, arch_config, build_arch
 
 torch.set_num_threads(1)
-CONF = str(Path(__file__).resolve().parents[2] / "conf")
 
 PAD, BOS, EOS = 0, 1, 2
 SPEC = TaskSpec(input_kind="tokens", output_kind="sequence", vocab_size=11, max_len=12, pad_id=PAD,
                 tgt_vocab_size=13, tgt_max_len=10, bos_id=BOS, eos_id=EOS, tgt_pad_id=PAD)
 
-CLASSES = {"rnn": RNN, "lstm": LSTM, "cnn": CNN, "transformer": Transformer, "vit": ViT}
-TINY = {
-    "rnn": dict(hidden=16),
-    "lstm": dict(hidden=16),
-    "cnn": dict(channels=16, dropout=0.0),
-    "transformer": dict(d_model=16, n_heads=2, d_ff=32, dropout=0.0),
-    "vit": dict(d_model=16, n_heads=2, d_ff=32, patch_size=2, dropout=0.0),
-}
-# Each arch at tiny size, plus the variants that change the code path.
-CASES = {name: (CLASSES[name], kw) for name, kw in TINY.items()} | {
-    "lstm-bi-feed-2layer": (LSTM, dict(hidden=16, bidirectional=True, input_feeding=True, n_layers=2)),
-    "gru-tied": (RNN, dict(hidden=16, cell="gru", tie_embeddings=True)),
-    "cnn-2heads-tied": (CNN, dict(channels=16, dropout=0.0, n_heads=2, tie_embeddings=True, n_dec_layers=2)),
-    "transformer-prenorm-tied": (Transformer, dict(d_model=16, n_heads=2, d_ff=32, dropout=0.0, norm_first=True,
-                                                   tie_embeddings=True, n_dec_layers=1)),
+SMALL = {"hidden": 16, "channels": 16, "d_model": 16, "n_heads": 2, "d_ff": 32, "patch_size": 2, "dropout": 0.0}
+
+
+def tiny(arch: str, **kw) -> tuple[str, dict]:
+    return arch, {**{k: v for k, v in SMALL.items() if k in arch_config(arch)}, **kw}
+
+
+# Each arch at tiny size (its own decoder, or the generic one), the generic decoder around the archs that have
+# their own, and the variants that change the code path.
+CASES = {name: tiny(name) for name in ARCHS} | {f"{name}-generic": tiny(name, decoder="generic") for name in ARCHS} | {
+    "lstm-bi-feed-2layer": tiny("lstm", bidirectional=True, input_feeding=True, n_layers=2),
+    "rnn-gru-tied": tiny("rnn", cell="gru", tie_embeddings=True),
+    "cnn-2heads-tied": tiny("cnn", n_heads=2, tie_embeddings=True, n_dec_layers=2),
+    "transformer-prenorm-tied": tiny("transformer", norm_first=True, tie_embeddings=True, n_dec_layers=1),
 }
 
 
-def build(case: str) -> torch.nn.Module:
+def build(case: str, spec: TaskSpec = SPEC) -> torch.nn.Module:
     torch.manual_seed(0)
-    cls, kw = CASES[case]
-    return cls(SPEC, **kw).eval()
+    arch, kw = CASES[case]
+    return build_arch(arch, spec, **kw).eval()
 
 
 def source(B=4, S=8, lengths=(8, 5, 3, 1), seed=1):
@@ -137,38 +132,64 @@ def test_an_all_padding_source_gives_finite_logits(case):
     assert torch.isfinite(model(src, target())).all()
 
 
-@pytest.mark.parametrize("name", CLASSES)
+@pytest.mark.parametrize("name", ARCHS)
 def test_class_and_token_outputs_keep_their_head(name):
     for kind in ("class", "tokens"):
         spec = TaskSpec(input_kind="tokens", output_kind=kind, vocab_size=11, max_len=12, pad_id=PAD, num_classes=3)
-        model = CLASSES[name](spec, **TINY[name]).eval()
+        model = build(name, spec)
         assert hasattr(model, "head") and not hasattr(model, "decoder")
         assert model(source(S=12, lengths=(12, 5, 3, 1))).shape == ((4, 3) if kind == "class" else (4, 12, 3))
 
 
-# --------------------------------------------------------------------------------------------- configs
-@pytest.mark.parametrize("name", CLASSES)
-def test_arch_yaml_builds_an_encoder_decoder(name):
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"arch={name}"] + [f"arch.{k}={v}" for k, v in TINY[name].items()])
-    model = instantiate(cfg.arch, spec=SPEC).eval()
+@pytest.mark.parametrize("case", CASES)
+def test_arch_yaml_builds_an_encoder_decoder(case):
+    model = build(case)
     assert not hasattr(model, "head") and hasattr(model, "decoder")
-    assert model(source(), target()).shape == (4, 6, SPEC.tgt_vocab_size)
+    has_own = type(model.backbone).own_decoder is not Backbone.own_decoder
+    expected = "own" if has_own and CASES[case][1].get("decoder", "own") == "own" else "generic"
+    assert model.describe()["decoder"] == expected
+    assert isinstance(model.decoder, GenericDecoder) == (expected == "generic")
 
 
-@pytest.mark.parametrize("name", CLASSES)
+@pytest.mark.parametrize("name", ARCHS)
 def test_image_input_with_sequence_output_is_a_config_error(name):
     spec = TaskSpec(input_kind="image", output_kind="sequence", image_shape=(1, 8, 8), tgt_vocab_size=13,
                     tgt_max_len=10)
     with pytest.raises(ConfigError, match="token inputs"):
-        CLASSES[name](spec, **TINY[name])
+        build(name, spec)
 
 
-@pytest.mark.parametrize("name", CLASSES)
+@pytest.mark.parametrize("name", ARCHS)
 def test_sequence_spec_without_target_sizes_is_a_config_error(name):
     spec = TaskSpec(input_kind="tokens", output_kind="sequence", vocab_size=11, max_len=12, pad_id=PAD)
     with pytest.raises(ConfigError, match="tgt_vocab_size"):
-        CLASSES[name](spec, **TINY[name])
+        build(name, spec)
+
+
+# --------------------------------------------------------------------------------------------- incremental decoding
+@pytest.mark.parametrize("case", CASES)
+def test_decode_step_equals_the_last_position_of_decode(case):
+    """Feeding the target one token at a time through the per-step state gives the logits of the whole prefix."""
+    model, src, tgt = build(case), source(), target()
+    memory = model.encode(src)
+    full, state = model.decode(memory, tgt[:, :4]), None  # no padding in the first 4 target positions
+    for t in range(4):
+        logits, state = model.decode_step(memory, tgt[:, t:t + 1], state)
+        torch.testing.assert_close(logits[:, 0], full[:, t], atol=1e-5, rtol=1e-4, msg=f"{case} position {t}")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_incremental_search_finds_the_prefix_recomputing_hypotheses(case):
+    """Greedy and beam search with the per-step state return exactly the recomputing decoder's tokens."""
+    torch.manual_seed(3)
+    model, src = build(case), source()
+    with torch.no_grad():  # a sharper output layer and a rarer EOS: long hypotheses that differ between rows
+        model.decoder.out.fc.weight.mul_(8)
+        model.decoder.out.fc.bias[EOS] -= 4
+    for search in (lambda inc: greedy(model, src, 8, BOS, EOS, (PAD,), incremental=inc),
+                   lambda inc: beam_search(model, src, 3, 8, BOS, EOS, 1.0, (PAD,), incremental=inc)):
+        fast, slow = search(True), search(False)
+        assert fast == slow and any(len(h) > 2 for h in fast)
 
 
 def test_tied_embeddings_share_one_matrix():
@@ -199,7 +220,7 @@ def test_learns_to_reverse(name, kw, lr):
                     tgt_vocab_size=13, tgt_max_len=7)
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
-    model = CLASSES[name](spec, **kw)
+    model = build_arch(name, spec, **kw).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     src_val, tin_val, tout_val = reverse_batch(256, torch.Generator().manual_seed(99))
     acc, t0 = 0.0, time.perf_counter()

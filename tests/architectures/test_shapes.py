@@ -1,20 +1,18 @@
 """Every architecture × input kind × output kind: shapes, padding, gradients, and the invalid combinations."""
 import pytest
 import torch
-from hydra.utils import get_class
-from omegaconf import OmegaConf
 
 from harness.errors import ConfigError
 from tasks.base import TaskSpec
-from tests.conftest import ARCHS, CONF
+from tests.conftest import ARCHS, arch_config, build_arch
 
-SMALL = {"rnn": dict(hidden=12), "lstm": dict(hidden=12, bidirectional=True), "cnn": dict(channels=8, stages=2),
-         "transformer": dict(d_model=16, n_heads=2, d_ff=32), "vit": dict(d_model=16, n_heads=2, d_ff=32, patch_size=4)}
+# Small sizes by the width settings each backbone has (an architecture added later gets its YAML defaults).
+SMALL = {"hidden": 12, "channels": 8, "d_model": 16, "n_heads": 2, "d_ff": 32}
 
 
 def build(arch: str, spec: TaskSpec, **kw):
-    cls = get_class(OmegaConf.load(f"{CONF}/arch/{arch}.yaml")._target_)
-    return cls(spec, **{**SMALL[arch], **kw})
+    small = {k: v for k, v in SMALL.items() if k in arch_config(arch)}
+    return build_arch(arch, spec, **{**small, **kw})
 
 
 TOKENS = dict(input_kind="tokens", vocab_size=11, max_len=18, pad_id=0)
@@ -35,11 +33,13 @@ def test_token_inputs(arch, output):
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-@pytest.mark.parametrize("image_as", ["rows", "pixels", "patches"])
+@pytest.mark.parametrize("image_as", ["rows", "pixels", "patches", "conv"])
 def test_image_inputs_to_class(arch, image_as):
-    spec = TaskSpec(output_kind="class", image_as=image_as, patch_size=2, **IMAGE)
-    model = build(arch, spec)
+    spec = TaskSpec(output_kind="class", **IMAGE)
+    model = build(arch, spec, image_as=image_as, patch_size=2, stem_stages=2)
     assert model(torch.randn(4, 3, 8, 8)).shape == (4, 5)
+    expected = {"rows": 8, "pixels": 64, "patches": 16, "conv": 16}[image_as] + model.adapter.n_cls
+    assert model.adapter(torch.randn(4, 3, 8, 8))[0].shape == (4, expected, model.backbone.width)
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -62,14 +62,19 @@ def test_per_position_output_needs_token_input(arch):
         build(arch, spec)
 
 
-def test_causal_transformer_and_cnn_outputs_ignore_the_future():
+@pytest.mark.parametrize("arch", ARCHS)
+def test_causal_backbones_ignore_the_future(arch):
+    """Every backbone made causal by its ``causal_settings`` (as the generic decoder makes it): outputs at
+    positions < 10 do not change when positions ≥ 10 do; and its record says so."""
+    cls = build(arch, TaskSpec(output_kind="class", num_classes=2, **TOKENS)).backbone
     spec = TaskSpec(output_kind="tokens", num_classes=5, **TOKENS)
-    for arch, kw in (("transformer", {"causal": True}), ("cnn", {"causal": True})):
-        model = build(arch, spec, **kw).eval()
-        x = torch.randint(1, 11, (2, 18))
-        x2 = x.clone()
-        x2[:, 10:] = torch.randint(1, 11, (2, 8))
-        torch.testing.assert_close(model(x)[:, :10], model(x2)[:, :10], msg=arch)
+    model = build(arch, spec, **cls.causal_settings, patch_tokens=False).eval()
+    assert model.describe()["context"] == "causal"
+    x = torch.randint(1, 11, (2, 18))
+    x2 = x.clone()
+    x2[:, 10:] = torch.randint(1, 11, (2, 8))
+    torch.testing.assert_close(model(x)[:, :10], model(x2)[:, :10], msg=arch)
+    assert not torch.allclose(model(x)[:, 10:], model(x2)[:, 10:])
 
 
 def test_cnn_receptive_field_covers_the_sequence():
@@ -77,8 +82,8 @@ def test_cnn_receptive_field_covers_the_sequence():
         for causal in (False, True):
             spec = TaskSpec(output_kind="tokens", num_classes=3, **{**TOKENS, "max_len": max_len})
             model = build("cnn", spec, causal=causal)
-            reach = (model.receptive_field - 1) // (1 if causal else 2)
-            assert reach >= max_len - 1, (max_len, causal, model.receptive_field)
+            reach = (model.backbone.receptive_field - 1) // (1 if causal else 2)
+            assert reach >= max_len - 1, (max_len, causal, model.backbone.receptive_field)
 
 
 def test_cnn_first_token_reaches_the_last_output():
@@ -91,7 +96,7 @@ def test_cnn_first_token_reaches_the_last_output():
 
 
 def test_vit_patch_size_is_checked():
-    with pytest.raises(ConfigError, match="does not divide the 8x8 image"):
+    with pytest.raises(ConfigError, match="patch_size=3 does not divide the 8x8 image"):
         build("vit", TaskSpec(output_kind="class", **IMAGE), patch_size=3)
     with pytest.raises(ConfigError, match="longer than the sequence"):
         build("vit", TaskSpec(output_kind="tokens", num_classes=3, **TOKENS), patch_size=40)
@@ -99,5 +104,22 @@ def test_vit_patch_size_is_checked():
 
 def test_lstm_is_an_lstm_and_rnn_an_rnn():
     spec = TaskSpec(output_kind="class", num_classes=2, **TOKENS)
-    assert isinstance(build("lstm", spec).rnn, torch.nn.LSTM)
-    assert isinstance(build("rnn", spec).rnn, torch.nn.RNN)
+    assert isinstance(build("lstm", spec).backbone.layers[0].rnn, torch.nn.LSTM)
+    assert isinstance(build("rnn", spec).backbone.layers[0].rnn, torch.nn.RNN)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_backbone_contract(arch):
+    """(B, L, d) + padding → (B, L, out_width), one state per layer, and a record of how it reads and sees."""
+    model = build(arch, TaskSpec(output_kind="class", num_classes=2, **TOKENS)).eval()
+    bb = model.backbone
+    x, pad = torch.randn(3, 7, bb.width), torch.zeros(3, 7, dtype=torch.bool)
+    out, states = bb.forward_intermediates(x, pad, keep=True)
+    assert out.shape == (3, 7, bb.out_width) and len(states) == len(bb.layers) >= 1
+    info = model.describe()
+    assert info["context"] in ("causal", "bidirectional") and info["layers"] == len(bb.layers)
+
+
+def test_unknown_arch_setting_names_the_valid_ones():
+    with pytest.raises(ConfigError, match="valid settings: .*hidden"):
+        build("rnn", TaskSpec(output_kind="class", num_classes=2, **TOKENS), d_model=3)

@@ -26,18 +26,25 @@ def test_probes_give_finite_gradient_norms_per_distance(cfg_factory, arch):
         assert all(isinstance(v, float) and math.isfinite(v) and v >= 0 for v in curve[when])
     assert curve["init"] != curve["end"]  # measured before step 1 and after training
     run_dir = Path(cfg.run_dir)
-    if arch in ("transformer", "vit"):
+    info = summary["arch_info"]
+    assert {"grad_norm_by_distance", "hidden_states", "cka"} <= set(lr["probes"])
+    with np.load(run_dir / "hidden.npz") as z:  # the input adapter's output, then one state per backbone layer
+        names = list(z["names"])
+        assert names == ["input"] + [f"layers.{i}" for i in range(info["layers"])] == lr["hidden"]["layers"]
+        assert z["tokens"].shape == z["pad"].shape == z["token_text"].shape and z["tokens"].shape[0] <= 32
+        assert z["layer0"].dtype == np.float16 and z["layer0"].shape[0] == z["tokens"].shape[0]
+        assert ("pe" in z) == (cfg.arch.pos_encoding != "none")
+    assert len(lr["cka"]) == info["layers"] and all(0 <= v <= 1 + 1e-6 for v in lr["cka"])
+    if info["attention"]:
+        assert "attention_maps" in lr["probes"]
         with np.load(run_dir / "attention.npz") as z:
             maps = [z[f"layer{i}"] for i in range(lr["attention"]["layers"])]
+            assert list(z["names"]) == lr["attention"]["names"] and z["token_text"].shape == z["tokens"].shape
         assert len(maps) == 2 and maps[0].shape[0] == 2  # TINY_ARCH: 2 layers, 2 heads
         assert np.allclose(maps[0].astype(np.float32).sum(-1), 1, atol=1e-2)  # rows are distributions
-        assert len(lr["cka"]) == 2 and all(0 <= v <= 1 + 1e-6 for v in lr["cka"])
     else:
+        assert "attention_maps" not in lr["probes"] and "no attention" in lr["attention_note"]
         assert not (run_dir / "attention.npz").exists()
-    if arch in ("rnn", "lstm"):
-        assert "fused" in lr["cka_note"]
-    if arch == "cnn":
-        assert len(lr["cka"]) == summary["arch_info"]["n_layers"]
 
 
 def test_gradient_reaches_the_symbol_only_through_memory(cfg_factory):
@@ -66,8 +73,8 @@ def test_probes_off(cfg_factory):
     cfg = cfg_factory("arch=transformer", "task=copy_long", "task.delay=4", "task.n_memorize=2",
                       "trainer.probes=false", "trainer.max_steps=2")
     summary = train(cfg)
-    assert "grad_norm_by_distance" not in summary["long_range"] and "cka" not in summary["long_range"]
-    assert not (Path(cfg.run_dir) / "attention.npz").exists()
+    assert "grad_norm_by_distance" not in summary["long_range"] and "probes" not in summary["long_range"]
+    assert not (Path(cfg.run_dir) / "attention.npz").exists() and not (Path(cfg.run_dir) / "hidden.npz").exists()
     assert json.loads((Path(cfg.run_dir) / "summary.json").read_text())["long_range"]["delay"] == 4
 
 

@@ -10,7 +10,7 @@ from harness.errors import ConfigError, DivergedError
 from harness.records import MetricsLog
 from harness.train import Trainer, train
 from tasks.copy_long import CopyLong
-from tests.conftest import ARCHS, PEAK_MEM_KIND
+from tests.conftest import ARCHS, PEAK_MEM_KIND, arch_config
 
 COPY = ("task=copy_long", "task.delay=6", "task.n_memorize=3")
 REPORT_KEYS = {"status", "arch", "task", "seed", "params", "metrics", "speed", "long_range", "env", "wall_s"}
@@ -49,10 +49,11 @@ def test_stop_at_target_records_steps_to_target(cfg_factory):
     assert s["step"] == 2 and s["stop_reason"] == "target" and s["long_range"]["steps_to_target"] == 2
 
 
-def test_an_unknown_stop_metric_is_named_at_the_first_evaluation(cfg_factory):
+def test_an_unknown_stop_metric_is_refused_before_training(cfg_factory):
     cfg = cfg_factory(*COPY, "trainer.stop_metric=val/bleu")
-    with pytest.raises(ConfigError, match="val/bleu is not a metric of this task; validation reports val/acc"):
+    with pytest.raises(ConfigError, match="val/bleu has no declared direction in this task; use one of val/acc"):
         train(cfg)
+    assert not (Path(cfg.run_dir) / "metrics.jsonl").exists()
 
 
 def test_a_run_stopped_at_its_target_stays_stopped_when_resumed(cfg_factory):
@@ -116,7 +117,7 @@ def test_divergence_writes_the_record_and_raises(cfg_factory):
     (("task.delay=0",), "task.delay=0 must be at least 1"),
     (("trainer.max_steps=0",), "trainer.max_steps=0 must be a whole number"),
     (("arch.pos_encoding=rotary",), "use one of sinusoidal, learned, none"),
-    (("+arch.depth=3",), "valid settings: d_model, n_heads"),
+    (("+arch.depth=3",), "valid settings: .*d_model, .*n_heads"),
     (("optimizer.lr=-1",), "Invalid learning rate"),
     (("trainer.device=cuda:64",), "trainer.device=cuda:64 does not exist" if torch.cuda.is_available()
      else "no CUDA device is available"),
@@ -127,7 +128,7 @@ def test_divergence_writes_the_record_and_raises(cfg_factory):
     (("trainer.sync_every=0",), "trainer.sync_every=0 must be a whole number ≥ 1"),
     (("trainer.peak_tflops=0",), "trainer.peak_tflops=0 must be > 0"),
     (("trainer.cuda_memory_fraction=1.5",), "trainer.cuda_memory_fraction=1.5 must be in \\(0, 1\\]"),
-    (("arch.d_model=0",), "the model width \\(0: d_model, hidden or channels\\) must be at least 1"),
+    (("arch.d_model=0",), "arch.d_model=0 must be at least 1"),
     (("trainer.min_lr_ratio=-0.5",), "min_lr_ratio=-0.5 must be between 0 and 1"),
     (("trainer.stop_metric=acc",), "must name a validation metric"),
     (("seed=abc",), "seed='abc' must be a whole number"),
@@ -141,9 +142,9 @@ def test_bad_settings_fail_before_training_with_one_clear_message(cfg_factory, o
     assert not (Path(cfg.run_dir) / "metrics.jsonl").exists()
 
 
-@pytest.mark.parametrize("arch", ["rnn", "lstm", "cnn", "transformer"])
+@pytest.mark.parametrize("arch", [a for a in ARCHS if not arch_config(a).cls_token])
 def test_cls_pooling_needs_a_cls_token(cfg_factory, arch):
-    with pytest.raises(ConfigError, match="pool=cls needs a CLS token, which only vit has"):
+    with pytest.raises(ConfigError, match="pool=cls needs a CLS token \\(arch.cls_token=true\\)"):
         train(cfg_factory("task=image_classification", f"arch={arch}", "arch.pool=cls"))
     assert train(cfg_factory("task=image_classification", "arch=vit", "arch.pool=cls"))["status"] == "completed"
 
@@ -185,3 +186,28 @@ def test_wandb_logger_writes_offline_run_in_the_run_folder(cfg_factory, monkeypa
     assert s["status"] == "completed"
     runs = list((Path(cfg.run_dir) / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and any(runs[0].glob("*.wandb"))
+
+
+def test_weight_decay_only_on_matrices_and_recorded(cfg_factory):
+    from harness.optim import param_groups
+    from harness.train import build
+
+    cfg = cfg_factory("arch=vit", *COPY)
+    s = train(cfg)
+    assert s["optimizer"]["weight_decay"] == cfg.optimizer.weight_decay > 0
+    assert s["optimizer"]["decayed_params"] + s["optimizer"]["not_decayed_params"] == s["params"]
+    trainer = Trainer(cfg_factory("arch=vit", *COPY))
+    groups, _ = param_groups(trainer.model, 0.1)
+    decayed = {id(p) for p in groups[0]["params"]}
+    names = {n for n, p in trainer.model.named_parameters() if id(p) in decayed}
+    assert all(p.dim() >= 2 for p in groups[0]["params"]) and groups[1]["weight_decay"] == 0.0
+    assert "adapter.embed.emb.weight" not in names and "adapter.pos.pe" not in names and "adapter.cls" not in names
+    assert "backbone.layers.0.attn.fn.qkv.weight" in names and "backbone.layers.0.attn.norm.weight" not in names
+    assert not any(n.endswith(".bias") for n in names)
+    assert trainer.optimizer.param_groups[0]["weight_decay"] == cfg.optimizer.weight_decay
+
+
+def test_a_lower_is_better_metric_stops_when_it_falls_to_the_target(cfg_factory):
+    s = train(cfg_factory(*COPY, "trainer.stop_metric=val/loss", "trainer.stop_at=100.0"))
+    assert s["stop_reason"] == "target" and s["step"] == 2  # the first evaluation: loss ≤ 100
+    assert s["task_info"]["directions"]["loss"] == "min" and s["task_info"]["directions"]["acc"] == "max"

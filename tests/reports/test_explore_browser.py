@@ -109,7 +109,8 @@ def test_layer_and_head_change_the_heatmap_without_errors(browser, report, tmp_p
     layer1 = plot_data(browser, "attn")
     assert layer1[0]["z"] not in (first[0]["z"], head1[0]["z"])
     assert browser.find_element("id", "head").get_attribute("value") == "1"  # the head is kept
-    assert "layer 1, head 1" in browser.execute_script("return document.getElementById('attn').layout.title.text")
+    assert "encoder.1.self, head 1" in browser.execute_script(
+        "return document.getElementById('attn').layout.title.text")  # attention.npz names its layers
 
     # gradient norm vs distance: unticking an architecture removes its curves
     names = {t["name"].split(" ")[0] for t in plot_data(browser, "grad")}
@@ -144,8 +145,9 @@ def test_hand_written_hidden_states_and_seq2seq_attention_draw(browser, report, 
     browser.save_screenshot(str(tmp_path / "explore_hidden.png"))
     assert js_errors(browser) == []
 
-    choose(browser, "run", str(labels.index(next(l for l in labels if "lstm" in l))))  # no attention, no hidden
+    choose(browser, "run", str(labels.index(next(l for l in labels if "lstm" in l))))  # no attention; hidden states
     assert browser.find_element("id", "layer").get_attribute("disabled") == "true"
     assert "no attention maps" in browser.find_element("id", "attn-note").text
-    assert "no hidden.npz" in browser.find_element("id", "hidden-note").text
+    assert "no hidden.npz" not in browser.find_element("id", "hidden-note").text  # every model writes hidden.npz
+    assert len(plot_data(browser, "pca")[0]["x"]) > 0
     assert js_errors(browser) == []

@@ -126,3 +126,23 @@ def test_corrupt_partial_and_foreign_folders_are_skipped_with_one_warning_each(t
     out = capsys.readouterr().out
     assert "0 runs" in out and "4 folders skipped" in out
     assert (tmp_path / "report" / "index.html").exists()
+
+
+def test_metric_directions_come_from_the_record_and_older_records_still_read(tmp_path):
+    from reports.load import metric_direction
+
+    new = {"task_info": {"main_metric": "perplexity_gap", "directions": {"perplexity_gap": "max", "acc": "max"}}}
+    assert metric_direction(new, "test/perplexity_gap") == "max"  # declared beats the name rule
+    old = {"task_info": {"main_metric": "acc"}}  # written before tasks declared directions
+    assert metric_direction(old, "test/acc") == "max" and metric_direction(old, "val/loss") == "min"
+    assert metric_direction(old, "test/perplexity") == "min"
+    for arch, value, directions in (("lstm", 3.0, {"loss": "min"}), ("rnn", 0.5, None)):
+        folder = tmp_path / arch
+        folder.mkdir()
+        info = {"main_metric": "loss" if directions else "acc", **({"directions": directions} if directions else {})}
+        (folder / "summary.json").write_text(json.dumps({
+            "status": "completed", "arch": arch, "task": f"t_{arch}", "seed": 0, "params": 10,
+            "metrics": {f"test/{info['main_metric']}": value}, "speed": {}, "long_range": {}, "task_info": info}))
+    build_report([tmp_path], tmp_path / "report")
+    md = (tmp_path / "report" / "tables.md").read_text()
+    assert "test/loss ↓" in md and "test/acc ↑" in md

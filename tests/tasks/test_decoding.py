@@ -43,6 +43,16 @@ def test_decoding_matches_teacher_forcing_per_sentence():
     assert batched == alone
 
 
+def test_incremental_decoding_finds_the_prefix_recomputing_hypotheses():
+    torch.manual_seed(2)
+    model = TinySeq2Seq(12, 9).eval()
+    src = torch.randint(3, 12, (6, 5))
+    for beam in (1, 3):
+        fast = beam_search(model, src, beam=beam, max_len=7, bos=BOS, eos=EOS, incremental=True)
+        assert fast == beam_search(model, src, beam=beam, max_len=7, bos=BOS, eos=EOS, incremental=False)
+    assert greedy(model, src, 7, BOS, EOS) == greedy(model, src, 7, BOS, EOS, incremental=False)
+
+
 class Table(nn.Module):
     """Ignores the source; the next-token distribution depends on the prefix only:
     after BOS: A 0.6, B 0.4; after A: C, D, E, EOS at 0.25 each; after B: EOS 0.9; after anything else: EOS.
@@ -71,6 +81,11 @@ class Table(nn.Module):
         assert memory[0].shape[0] == tgt_in.shape[0]  # memory rows follow the beams
         rows = [[self.next_probs(seq[:t + 1]) for t in range(len(seq))] for seq in tgt_in.tolist()]
         return torch.stack([torch.stack(r) for r in rows]).log()  # (B, T, V)
+
+    def decode_step(self, memory, tokens, state=None):
+        """Its per-step state is the prefix so far."""
+        prefix = tokens if state is None else torch.cat([state, tokens], 1)
+        return self.decode(memory, prefix)[:, -1:], prefix
 
     def __call__(self, src, tgt_in):
         return self.decode(self.encode(src), tgt_in)

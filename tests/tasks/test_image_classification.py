@@ -13,6 +13,7 @@ import torch
 from harness.errors import ConfigError
 from harness.train import train
 from tasks.image_classification import DATASETS, ImageClassification, read_idx
+from tests.conftest import ARCHS
 
 
 def write_idx(path: Path, array: torch.Tensor, gz: bool = False) -> None:
@@ -82,7 +83,7 @@ def test_batches_are_normalised_with_the_dataset_statistics():
     x = batch.inputs[0]
     assert x.shape == (1294, 1, 16, 16) and x.dtype == torch.float32
     assert abs(x.mean().item()) < 0.05 and abs(x.std().item() - 1) < 0.05
-    assert batch.targets.dtype == torch.long and batch.n_tokens == 1294 * 16  # rows: 16 steps per image
+    assert batch.targets.dtype == torch.long and batch.n_tokens == 1294 * 16 * 16  # tokens/s counts pixels
     raw = task.data["val"][0][:3].float() / 255
     mean, std = DATASETS["digits"].mean[0], DATASETS["digits"].std[0]
     torch.testing.assert_close(next(iter(task.eval_batches("val", 3))).inputs[0], (raw - mean) / std)
@@ -172,8 +173,6 @@ def test_missing_root_names_the_layout_and_the_download_flag(tmp_path):
 @pytest.mark.parametrize("kwargs, match", [
     ({"data": {"name": "svhn"}}, "digits, mnist, fashion_mnist, cifar10"),
     ({"data": {"nmae": "digits"}}, "unknown keys"),
-    ({"image_as": "columns"}, "rows, pixels, patches"),
-    ({"image_as": "patches", "patch_size": 5}, r"16x16 digits images; use one of \[1, 2, 4, 8, 16\]"),
     ({"val_fraction": 0.0}, "strictly between 0 and 1"),
 ])
 def test_bad_settings_fail_in_init(kwargs, match):
@@ -181,30 +180,38 @@ def test_bad_settings_fail_in_init(kwargs, match):
         ImageClassification(**kwargs)
 
 
-def test_bad_settings_fail_through_hydra_before_training(cfg_factory):
-    cfg = cfg_factory("task=image_classification", "task.data.name=imagenet")
-    with pytest.raises(ConfigError, match="task.data.name='imagenet'"):
+@pytest.mark.parametrize("overrides, match", [
+    (("task.data.name=imagenet",), "task.data.name='imagenet'"),
+    (("arch.image_as=columns",), "arch.image_as='columns' is not valid; use one of rows, pixels, patches, conv"),
+    (("arch.image_as=patches", "arch.patch_size=5"), r"patch_size=5 does not divide the 16x16 image; use one of "
+                                                     r"\[1, 2, 4, 8, 16\]"),
+])
+def test_bad_settings_fail_through_hydra_before_training(cfg_factory, overrides, match):
+    cfg = cfg_factory("task=image_classification", *overrides)
+    with pytest.raises(ConfigError, match=match):
         train(cfg)
     assert not (Path(cfg.run_dir) / "summary.json").exists()
 
 
 # -------------------------------------------------------------------------------------------- end to end
-CELLS = [(a, i) for a in ("rnn", "lstm", "transformer") for i in ("rows", "pixels", "patches")] + \
-        [("cnn", "rows"), ("vit", "rows")]
+# Every architecture with its own way of reading images (its YAML's image_as), and other readings on a few.
+CELLS = [(a, None) for a in ARCHS] + [("lstm", "pixels"), ("transformer", "patches"), ("rnn", "conv")]
+READ = {"rows": "image as rows", "pixels": "image as pixels", "patches": "image as 2x2 patches",
+        "conv": "image as 2-D convolutions"}
 
 
 @pytest.mark.parametrize("arch, image_as", CELLS)
 def test_every_architecture_trains_on_digits(cfg_factory, arch, image_as):
     extra = ["task.data.upsample=1"] if image_as == "pixels" else []  # 64 steps instead of 256: fast
-    cfg = cfg_factory("task=image_classification", f"arch={arch}", f"task.image_as={image_as}", *extra)
+    cfg = cfg_factory("task=image_classification", f"arch={arch}", *extra,
+                      *([f"arch.image_as={image_as}"] if image_as else []))
     summary = train(cfg)
     on_disk = json.loads((Path(cfg.run_dir) / "summary.json").read_text())
     assert summary["status"] == on_disk["status"] == "completed"
     assert 0.0 <= on_disk["metrics"]["test/acc"] <= 1.0 and len(on_disk["metrics"]["test/acc_per_class"]) == 10
-    info = on_disk["task_info"]
-    assert info["image_as"] == info["spec"]["image_as"] == image_as and info["dataset"] == "digits"
-    read = {"cnn": "image as 2-D convolutions", "vit": "image as 2x2 patches"}.get(arch, f"image as {image_as}")
-    assert on_disk["arch"] == arch and on_disk["arch_info"]["input"].startswith(read)  # what the model really read
+    assert on_disk["task_info"]["dataset"] == "digits" and "image_as" not in on_disk["task_info"]["spec"]
+    read = READ[cfg.arch.image_as]  # the model's setting, recorded as what the model really read
+    assert on_disk["arch"] == arch and on_disk["arch_info"]["input"] == read
 
 
 def test_fashion_mnist_from_a_fake_root_trains_through_hydra(cfg_factory, tmp_path):

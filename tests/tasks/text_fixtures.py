@@ -44,7 +44,8 @@ PAIRS = [("the house is small", "la casa es pequeña"), ("the dog is big", "el p
 class TinySeq2Seq(nn.Module):
     """GRU encoder + GRU decoder with dot-product attention, implementing the seq2seq interface:
     ``forward(src, tgt_in)``, ``encode(src) -> (states (B, S, d), pad (B, S), last (B, d))``,
-    ``decode(memory, tgt_in) -> (B, T, V)``."""
+    ``decode(memory, tgt_in) -> (B, T, V)``, ``decode_step(memory, tokens (B, 1), state) -> ((B, 1, V), state)``
+    with the decoder GRU's state (batch first)."""
 
     def __init__(self, src_vocab: int, tgt_vocab: int, d: int = 16, pad: int = 0):
         super().__init__()
@@ -58,11 +59,15 @@ class TinySeq2Seq(nn.Module):
         return states, src == self.pad, last[0]
 
     def decode(self, memory, tgt_in):
+        return self.decode_step(memory, tgt_in)[0]
+
+    def decode_step(self, memory, tokens, state=None):
         states, pad, last = memory
-        h, _ = self.dec(self.tgt_emb(tgt_in), last[None].contiguous())  # (B, T, d)
+        h0 = last[None] if state is None else state.transpose(0, 1)  # (1, B, d)
+        h, h_n = self.dec(self.tgt_emb(tokens), h0.contiguous())  # (B, T, d)
         scores = (h @ states.transpose(1, 2)).masked_fill(pad[:, None, :], float("-inf"))  # (B, T, S)
         context = scores.softmax(-1) @ states  # (B, T, d)
-        return self.out(torch.cat([h, context], -1))  # (B, T, V)
+        return self.out(torch.cat([h, context], -1)), h_n.transpose(0, 1)  # (B, T, V), (B, 1, d)
 
     def forward(self, src, tgt_in):
         return self.decode(self.encode(src), tgt_in)
@@ -84,6 +89,15 @@ class CopyOracle(nn.Module):
         nxt = torch.cat([src, torch.full((B, T), self.pad, dtype=src.dtype, device=src.device)], 1)[:, :T]
         nxt = nxt.masked_fill(nxt == self.pad, self.eos)  # (B, T) next token at each position
         return torch.nn.functional.one_hot(nxt, self.vocab).float() * 30.0  # (B, T, V)
+
+    def decode_step(self, memory, tokens, state=None):
+        """Its per-step state is the number of positions decoded so far (one per row: reorderable)."""
+        t = torch.zeros(len(tokens), dtype=torch.long, device=tokens.device) if state is None else state
+        (src,) = memory
+        src = torch.nn.functional.pad(src, (0, 1), value=self.pad)
+        nxt = src.gather(1, t.clamp(max=src.shape[1] - 1)[:, None])  # (B, 1)
+        nxt = nxt.masked_fill(nxt == self.pad, self.eos)
+        return torch.nn.functional.one_hot(nxt, self.vocab).float() * 30.0, t + 1
 
     def forward(self, src, tgt_in):
         return self.decode(self.encode(src), tgt_in)
