@@ -35,6 +35,12 @@ def context_note(spec, arch_info: dict, arch: str) -> str | None:
     return None
 
 
+def architecture_of(node) -> str:
+    """What makes two runs the same architecture: the backbone class (``_target_`` for records written before
+    the shared model composed backbones)."""
+    return str(node.get("backbone") or node._target_)
+
+
 class Source:
     """The run that ``init_from`` names: its folder, record, config and weights."""
 
@@ -60,7 +66,7 @@ class Source:
     # -- before the task is built ------------------------------------------------------------------------
     def adapt(self, cfg: DictConfig) -> None:
         """Refuse another architecture; give the task the source's tokenizer (and its kind must agree)."""
-        mine, theirs = str(cfg.arch._target_), str(self.cfg.arch._target_)
+        mine, theirs = architecture_of(cfg.arch), architecture_of(self.cfg.arch)
         if mine != theirs:
             raise ConfigError(f"init_from={self.path} was trained as arch={self.summary.get('arch')} ({theirs}); this "
                               f"run builds {mine}. Weights carry over within one architecture: use "

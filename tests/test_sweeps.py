@@ -50,7 +50,7 @@ def test_pretrain_finetune_is_two_resumable_stages_in_one_folder():
     assert mlm.task._target_.endswith("MaskedLM") and fine.task._target_.endswith("Sentiment")
     for cfg in (mlm, fine):
         assert cfg.trainer.resume is True and cfg.trainer.threads == 1 and cfg.task.vocab_size == 2000
-        assert set(cfg.hydra.sweeper.params.arch.split(",")) == set(ARCHS) and cfg.hydra.sweeper.params.seed == "0,1,2"
+        assert cfg.hydra.sweeper.params.arch.startswith("glob(*)") and cfg.hydra.sweeper.params.seed == "0,1,2"
         assert cfg.hydra.launcher.n_jobs == 2
     assert OmegaConf.to_container(mlm.hydra.sweep, resolve=False) == {
         "dir": "${sweep_root}/${stage_name}", "subdir": "arch=${hydra:runtime.choices.arch}/seed=${seed}"}

@@ -100,7 +100,7 @@ def test_init_from_a_checkpoint_file_and_the_control_without_weights(cfg_factory
                                 tmp_path / "control"))
     assert control.init["loaded"] == [] and control.init["weights"].startswith("none")
     weights = checkpoint.load(source / "checkpoint.pt")["model"]
-    assert not torch.equal(control.model.state_dict()["embed.emb.weight"], weights["embed.emb.weight"])
+    assert not torch.equal(control.model.state_dict()["adapter.embed.emb.weight"], weights["adapter.embed.emb.weight"])
     assert control.task.spec.vocab_size == from_file.task.spec.vocab_size  # the source's tokenizer all the same
 
 
