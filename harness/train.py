@@ -185,7 +185,10 @@ class Trainer:
         if t.deterministic:
             if self.device.type == "cuda":  # cuBLAS is repeatable only with a fixed workspace (else: a warning a matmul)
                 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-            torch.use_deterministic_algorithms(True, warn_only=True)
+            if t.compile:
+                torch.use_deterministic_algorithms(True, warn_only=True)
+            else:  # the public wrapper imports torch._inductor (~3 s a start) only to set a flag for compiled code
+                torch._C._set_deterministic_algorithms(True, warn_only=True)
             torch.utils.deterministic.fill_uninitialized_memory = False  # NaN-filling new tensors costs ~20%/step
         source = pretrain.Source(cfg.init_from) if cfg.get("init_from") else None
         if source:

@@ -211,3 +211,11 @@ def test_a_lower_is_better_metric_stops_when_it_falls_to_the_target(cfg_factory)
     s = train(cfg_factory(*COPY, "trainer.stop_metric=val/loss", "trainer.stop_at=100.0"))
     assert s["stop_reason"] == "target" and s["step"] == 2  # the first evaluation: loss ≤ 100
     assert s["task_info"]["directions"]["loss"] == "min" and s["task_info"]["directions"]["acc"] == "max"
+
+
+def test_deterministic_mode_is_on_without_importing_the_compiler(cfg_factory):
+    """trainer.deterministic sets PyTorch's flag (warn-only) itself; the public wrapper would import
+    torch._inductor at every start just to set a flag that matters only for compiled models."""
+    torch.use_deterministic_algorithms(False)
+    Trainer(cfg_factory("trainer.deterministic=true", "trainer.compile=false"))
+    assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
