@@ -92,6 +92,16 @@ def inconclusive(rule: str, why: list[str], evidence: dict | None = None) -> Ver
     return Verdict(INCONCLUSIVE, rule, {**(evidence or {}), "insufficient": why})
 
 
+def both_parts(first: bool, second: bool, rule: str, evidence: dict, key: str, only_first: str,
+               only_second: str) -> Verdict:
+    """A claim with two parts: supported if both hold, not supported if neither, mixed (saying which) otherwise."""
+    if first and second:
+        return Verdict(SUPPORTED, rule, evidence, key=key)
+    if not first and not second:
+        return Verdict(NOT_SUPPORTED, rule, evidence, key=key)
+    return Verdict(MIXED, rule, evidence, key=key, condition=only_first if first else only_second)
+
+
 def values(runs: list[dict], path: str) -> list:
     return [get(r, path) for r in runs]
 
@@ -285,12 +295,8 @@ def c5_heads(runs: list[dict], min_seeds: int = MIN_SEEDS, metric: str = "metric
         return inconclusive(rule, ["no head-diversity measurements"], ev)
     better, diverse = gain.above(0), sum(d > b for d, b in div) * 2 > len(div)
     key = f"{best} heads − 1 head: {gain.text()}; diverse beyond baseline in {ev['diversity_above_baseline']}"
-    if better and diverse:
-        return Verdict(SUPPORTED, rule, ev, key=key)
-    if not better and not diverse:
-        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
-    return Verdict(MIXED, rule, ev, key=key, condition="more heads score better but do not differ beyond the baseline"
-                   if better else "heads differ, but more heads do not score better")
+    return both_parts(better, diverse, rule, ev, key, "more heads score better but do not differ beyond the baseline",
+                      "heads differ, but more heads do not score better")
 
 
 def js_distance(p: np.ndarray, q: np.ndarray) -> float:
@@ -392,12 +398,8 @@ def c7_abstraction(runs: list[dict], min_seeds: int = MIN_SEEDS, arch: str = "tr
     need = 2 * min_seeds / 3
     rises, falls = sum(rise) >= need, sum(fall) >= need
     key = f"probe acc rises in {sum(rise)}/{len(rise)} seeds, CKA to input falls in {sum(fall)}/{len(fall)}"
-    if rises and falls:
-        return Verdict(SUPPORTED, rule, ev, key=key)
-    if not rises and not falls:
-        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
-    return Verdict(MIXED, rule, ev, key=key, condition="probe accuracy rises with depth, but CKA to the input does not fall"
-                   if rises else "states move away from the input, but the label is not more linearly readable")
+    return both_parts(rises, falls, rule, ev, key, "probe accuracy rises with depth, but CKA to the input does not fall",
+                      "states move away from the input, but the label is not more linearly readable")
 
 
 # -- C8: pre-training -------------------------------------------------------------------------------------------
