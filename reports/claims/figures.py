@@ -129,7 +129,7 @@ def c7(runs, v):
 
 
 def c8(runs, v):
-    key = lambda r: (r["arch"], f"{get(r, 'config.task.train_fraction', 1.0):g}", "pre" if get(r, "init.from") else "scratch")  # noqa: E731
+    key = lambda r: (r["arch"], f"{get(r, 'config.task.train_fraction', 1.0):g}", rules.start(r))  # noqa: E731
     labels, est = grouped([r for r in runs if "sentiment" in str(r.get("task"))], key, "metrics.test/acc")
     return bars(labels, est, "test accuracy", "C8: pre-trained vs scratch")
 

@@ -403,13 +403,20 @@ def c7_abstraction(runs: list[dict], min_seeds: int = MIN_SEEDS, arch: str = "tr
 
 
 # -- C8: pre-training -------------------------------------------------------------------------------------------
+def start(run: dict) -> str:
+    """"pre-trained" when the run loaded a source's weights; "scratch" otherwise — including the control of
+    ``init_weights=false``, which records its source (tokenizer and settings) in ``init.from`` too."""
+    weights = get(run, "config.init_weights", True) is not False and not str(get(run, "init.weights", "")).startswith("none")
+    return "pre-trained" if get(run, "init.from") and weights else "scratch"
+
+
 def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float = 0.1) -> Verdict:
     rule = (f"sentiment at {fraction:g} of the labels: test acc of MLM-pre-trained minus from-scratch runs per arch "
             "(Welch 95% CI); supported for an arch if the CI lies above 0; supported overall if for every arch, "
             "not supported if for none, mixed otherwise (naming the archs)")
     ft = [r for r in runs if "sentiment" in str(r.get("task"))]
     cells = group(ft, lambda r: (r.get("arch"), get(r, "config.task.train_fraction", 1.0),
-                                 "pre-trained" if get(r, "init.from") else "scratch"))
+                                 start(r)))
     archs = sorted({k[0] for k in cells})
     need = [(a, fraction, s) for a in archs for s in ("pre-trained", "scratch")]
     why = shortfall(cells, need, "arch/fraction/start", min_seeds) if archs else ["no fine-tuning runs"]

@@ -6,7 +6,11 @@ overrides that size it. Sweeps go through Hydra multirun (``run.py -m``; local j
 ``--launcher slurm``) into ``<out>/<sweep>/``, so launching again skips completed runs and resumes cut ones.
 Where a sweep sets ``tune_lr`` (and the preset an ``lr_grid``), each architecture's learning rate is first picked
 on validation in a short pre-sweep (seed 0, ``lr_steps`` steps) into ``<out>/<sweep>/lr/``; the choice is written to
-``<out>/<sweep>/lr_choice.json`` and reused by the main sweep and by any relaunch.
+``<out>/<sweep>/lr_choice.json`` and reused by the main sweep and by any relaunch. A sweep with ``stages`` (the
+pre-training claim: ``stage=mlm`` then ``stage=finetune`` of ``experiment=pretrain_finetune``) launches each stage in
+turn with ``sweep_root=<out>/<sweep>``, where the experiment puts each stage's folder. A sweep whose local data
+folder (an override ``…data.path`` / ``…data.root`` naming a path) is missing is skipped with one line saying which
+variable sets it; its claims come out inconclusive.
 """
 from __future__ import annotations
 
@@ -34,13 +38,15 @@ def load_preset(name: str):
 
 
 def overrides_of(preset: dict, sweep: dict, extra: dict | None = None) -> list[str]:
-    merged = {**preset.get("common", {}), **sweep.get("overrides", {}), **(extra or {})}
+    merged = {**(preset.get("common") or {}), **(sweep.get("overrides") or {}), **(extra or {})}
     merged.setdefault("seed", preset.get("seeds", "0"))
     return [f"{k}={'null' if v is None else str(v).lower() if isinstance(v, bool) else v}" for k, v in merged.items()]
 
 
-def launch(experiment: str, folder: Path, overrides: list[str], launcher: str | None) -> int:
-    cmd = [sys.executable, str(ROOT / "run.py"), "-m", f"experiment={experiment}", f"hydra.sweep.dir={folder}",
+def launch(experiment: str, folder: Path | None, overrides: list[str], launcher: str | None) -> int:
+    """``run.py -m`` into ``folder`` (None: the experiment places its folders itself, e.g. from ``sweep_root``)."""
+    where = [f"hydra.sweep.dir={folder}"] if folder is not None else []
+    cmd = [sys.executable, str(ROOT / "run.py"), "-m", f"experiment={experiment}", *where,
            *overrides] + ([f"hydra/launcher={launcher}"] if launcher else [])
     print("$", " ".join(cmd[1:]), flush=True)
     return subprocess.call(cmd, cwd=ROOT)
@@ -63,9 +69,32 @@ def best_lr(folder: Path) -> dict[str, float]:
     return {a: lr for a, (_, lr) in best.items()}
 
 
+def missing_data(preset: dict, sweep: dict) -> str | None:
+    """The first local data folder named by the sweep's overrides that does not exist (hub ids are left alone)."""
+    merged = {**(preset.get("common") or {}), **(sweep.get("overrides") or {})}
+    for stage in sweep.get("stages", []):
+        merged.update(stage.get("overrides", {}))
+    for key, value in merged.items():
+        text = str(value)
+        if key.endswith(("data.path", "data.root")) and text.startswith((".", "/", "~")):
+            if not (ROOT / Path(text).expanduser()).exists():
+                return f"{key}={text}"
+    return None
+
+
 def run_sweep(name: str, sweep: dict, preset: dict, out: Path, launcher: str | None) -> list[str]:
     """Launch one sweep (with its lr pre-sweep); returns the problems met (a failed launch, a missing lr)."""
     folder, problems = out / name, []
+    gone = missing_data(preset, sweep)
+    if gone:
+        hint = sweep.get("data_hint", "")
+        return [f"{name}: skipped, its data folder is missing ({gone}){'; ' + hint if hint else ''}"]
+    if sweep.get("stages"):
+        for stage in sweep["stages"]:
+            extra = {"stage": stage["stage"], "sweep_root": folder, **stage.get("overrides", {})}
+            if launch(sweep["experiment"], None, overrides_of(preset, sweep, extra), launcher):
+                problems.append(f"{name}: stage {stage['stage']} exited with an error")
+        return problems
     grid = preset.get("lr_grid") or []
     if sweep.get("tune_lr", True) and grid:
         choice_file = folder / "lr_choice.json"

@@ -19,10 +19,12 @@ def test_preset_sweeps_compose(name):
     assert preset["sweeps"], name
     for sweep_name, sweep in preset["sweeps"].items():
         assert any(sweep_name in srcs for srcs in SOURCES.values()), f"{sweep_name} feeds no claim"
-        with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-            cfg = compose(config_name="config", overrides=[f"experiment={sweep['experiment']}",
-                                                           *first_values(sweeps.overrides_of(preset, sweep))])
-        assert cfg.trainer.resume is True, sweep_name  # relaunching a claims sweep resumes it
+        for stage in sweep.get("stages") or [{}]:
+            extra = {"stage": stage["stage"], **stage.get("overrides", {})} if stage else {}
+            with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+                cfg = compose(config_name="config", overrides=[
+                    f"experiment={sweep['experiment']}", *first_values(sweeps.overrides_of(preset, sweep, extra))])
+            assert cfg.trainer.resume is True, sweep_name  # relaunching a claims sweep resumes it
 
 
 def test_unknown_preset_names_the_known_ones():

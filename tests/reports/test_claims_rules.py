@@ -181,10 +181,11 @@ def finetune_runs(gain):  # gain[arch] at 10% of labels
         for s in range(3):
             for frac in (0.1, 1.0):
                 base = 0.6 if frac == 0.1 else 0.75
-                runs.append(rec(a, s, task="sentiment", config={"task": {"train_fraction": frac}},
+                runs.append(rec(a, s, task="sentiment", config={"task": {"train_fraction": frac}, "init_weights": False},
+                                init={"from": "runs/mlm", "weights": "none (init_weights=false)"},
                                 **acc(base + 0.01 * s)))
                 runs.append(rec(a, s, task="sentiment", config={"task": {"train_fraction": frac}},
-                                init={"from": "runs/mlm"}, **acc(base + (g if frac == 0.1 else 0) + 0.012 * s)))
+                                init={"from": "runs/mlm", "weights": "last"}, **acc(base + (g if frac == 0.1 else 0) + 0.012 * s)))
     return runs
 
 
