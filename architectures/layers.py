@@ -306,6 +306,14 @@ def image_to_sequence(img: torch.Tensor, image_as: str, patch: int) -> torch.Ten
 POOLS = ("mean", "max", "last", "cls")
 
 
+def masked_mean(h, pad=None):
+    """(B, L, d) → (B, d): the mean over the positions that are not padding (``pad`` (B, L), True = padding)."""
+    if pad is None:
+        return h.mean(1)
+    keep = (~pad)[..., None].to(h.dtype)  # (B, L, 1)
+    return (h * keep).sum(1) / keep.sum(1).clamp(min=1)
+
+
 class ClassHead(nn.Module):
     """Pools (B, L, d) over valid positions, then Linear → (B, num_classes). Every architecture uses it."""
 
@@ -327,11 +335,7 @@ class ClassHead(nn.Module):
         elif self.pool == "max":
             z = (h if pad is None else h.masked_fill(pad[..., None], float("-inf"))).amax(1)
         else:
-            if pad is None:
-                z = h.mean(1)
-            else:
-                keep = (~pad)[..., None].to(h.dtype)  # (B, L, 1)
-                z = (h * keep).sum(1) / keep.sum(1).clamp(min=1)
+            z = masked_mean(h, pad)
         return self.fc(self.drop(z))
 
 

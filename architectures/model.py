@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from architectures.layers import (IMAGE_AS, ClassHead, MultiHeadAttention, PositionalEncoding, TokenEmbedding,
-                                  TokenHead, image_sequence_shape, image_to_sequence)
+                                  TokenHead, image_sequence_shape, image_to_sequence, masked_mean)
 from architectures.seq2seq import GenericDecoder, wants_decoder
 from harness.errors import ConfigError
 from tasks.base import TaskSpec
@@ -307,12 +307,16 @@ class Model(nn.Module):
         """Token embeddings (B, L, d) that ``forward(x, embedded=...)`` accepts; None for image inputs."""
         return self.adapter.embed(x) if self.adapter.tokens else None
 
-    def forward_intermediates(self, x) -> tuple[list[str], list[torch.Tensor]]:
+    def forward_intermediates(self, x, pooled: bool = False) -> tuple[list[str], list[torch.Tensor]]:
         """Names and states (B, L', d_i): the adapter's output (embedding + positions), then each layer's output
-        of the backbone (the encoder for seq2seq)."""
+        of the backbone (the encoder for seq2seq). ``pooled``: each state averaged over the positions that are
+        not padding (B, d_i), as the class head's mean pooling reads them (CLS and patches included)."""
         h, pad = self.adapter(x)
         _, states = self.backbone.forward_intermediates(h, pad, keep=True)
-        return ["input"] + [f"layers.{i}" for i in range(len(states))], [h] + states
+        states = [h] + states
+        if pooled:
+            states = [masked_mean(s, pad) for s in states]
+        return ["input"] + [f"layers.{i}" for i in range(len(states) - 1)], states
 
     def attention_modules(self) -> dict[str, MultiHeadAttention]:
         mods = {f"encoder.{k}": m for k, m in self.backbone.attentions().items()}

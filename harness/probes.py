@@ -9,12 +9,16 @@ They use only the Task/Batch interface and the model's probe API (:class:`archit
   are the task's ``answer_positions`` (copy_long: the last n); a class output counts as sitting on the last
   real token.
 * hidden states layer by layer (the input adapter's output, then each backbone layer) of the probe batch →
-  ``hidden.npz``, and linear CKA between consecutive layers in the record.
+  ``hidden.npz``, and linear CKA between consecutive layers in the record. For ``class`` outputs, also each
+  layer's states mean-pooled over the non-padding positions of up to ``POOLED_EXAMPLES`` validation sequences
+  (``pooled<i>``, ``pooled_labels``): enough examples for a cross-validated linear probe of the label by layer.
 * attention maps of one fixed example from every attention module the model names → ``attention.npz``, with
-  the mean attended distance per layer and head in the record; a backbone without attention says so.
+  the mean attended distance per layer and head in the record; a backbone without attention says so. The same
+  maps of the model at initialisation → ``attention_init.npz`` (``long_range.attention_init``): the untrained
+  heads, the baseline that trained heads' diversity is compared with.
 
 The record lists the probes that ran (``long_range.probes``). Only token-input tasks with ``class`` or
-``tokens`` outputs are probed; others get a ``probe_note``.
+``tokens`` outputs are probed; seq2seq (``sequence``) gets the attention maps only; others get a ``probe_note``.
 """
 from __future__ import annotations
 
@@ -29,7 +33,10 @@ from tasks.base import Batch
 
 PROBE_BATCH = 32      # sequences in the fixed probe batch (the first of the validation split)
 MAX_ANSWERS = 16      # output positions differentiated one by one (evenly spaced when there are more)
+POOLED_EXAMPLES = 512  # validation sequences whose pooled states per layer are kept (class outputs)
+POOLED_BATCH = 64      # sequences per forward pass of that pooled pass
 ATTENTION_FILE = "attention.npz"
+ATTENTION_INIT_FILE = "attention_init.npz"
 HIDDEN_FILE = "hidden.npz"
 
 
@@ -54,6 +61,11 @@ def applicable(task) -> str | None:
     if spec.output_kind not in ("class", "tokens"):
         return f"output_kind={spec.output_kind}: no single output position to measure distances from"
     return None
+
+
+def maps_apply(task) -> bool:
+    """Whether the attention maps are read: every probed task, and seq2seq (its maps only)."""
+    return task.spec.input_kind == "tokens" and (applicable(task) is None or task.spec.output_kind == "sequence")
 
 
 def probe_batch(task) -> Batch:
@@ -119,8 +131,31 @@ def padded(rows: list[list[str]]) -> np.ndarray:
 
 
 @torch.no_grad()
+def pooled_states(model: nn.Module, task, limit: int = POOLED_EXAMPLES,
+                  batch_size: int = POOLED_BATCH) -> dict[str, np.ndarray]:
+    """Each layer's states mean-pooled over the non-padding positions of the first ``limit`` validation
+    sequences (forward only, one ``forward_intermediates`` per batch): ``pooled<i>`` float32 (N, d_i) and
+    ``pooled_labels`` (N,)."""
+    layers, labels, n = [], [], 0
+    with probing(model), torch.no_grad():
+        for batch in task.eval_batches("val", batch_size):
+            x, y = batch.inputs[0][:limit - n], batch.targets[:limit - n]
+            _, states = model.forward_intermediates(x, pooled=True)  # (B, d_i) each
+            layers.append([s.float().cpu() for s in states])
+            labels.append(y.cpu())
+            n += len(x)
+            if n >= limit:
+                break
+    if not layers:
+        return {}
+    pooled = {f"pooled{i}": torch.cat(col).numpy() for i, col in enumerate(zip(*layers))}
+    return {**pooled, "pooled_labels": torch.cat(labels).numpy()}
+
+
+@torch.no_grad()
 def hidden_states(model: nn.Module, task, batch: Batch, run_dir: Path) -> dict:
-    """States layer by layer → ``hidden.npz``; linear CKA between consecutive layers (one sequence = one example)."""
+    """States layer by layer → ``hidden.npz``; linear CKA between consecutive layers (one sequence = one example).
+    Class outputs add the pooled states of more validation sequences (:func:`pooled_states`)."""
     x = batch.inputs[0]
     with probing(model), torch.no_grad():
         names, states = model.forward_intermediates(x)
@@ -130,20 +165,25 @@ def hidden_states(model: nn.Module, task, batch: Batch, run_dir: Path) -> dict:
     arrays = {f"layer{i}": s.float().cpu().numpy().astype(np.float16) for i, s in enumerate(states)}
     pe = model.positional_table()
     extra = {} if pe is None else {"pe": pe.float().cpu().numpy()}
+    if spec.output_kind == "class":
+        extra.update(pooled_states(model, task))
     np.savez_compressed(Path(run_dir) / HIDDEN_FILE, tokens=x.cpu().numpy(), pad=pad.cpu().numpy(),
                         token_text=padded([[t if not p else "" for t, p in zip(task.token_strings(row), prow)]
                                            for row, prow in zip(ids, pad.cpu().tolist())]),
                         labels=batch.targets.cpu().numpy(), names=np.array(names, dtype=str), **arrays, **extra)
     flat = [s.reshape(s.shape[0], -1) for s in states]
-    return {"hidden": {"file": HIDDEN_FILE, "layers": names},
+    hidden = {"file": HIDDEN_FILE, "layers": names}
+    if "pooled_labels" in extra:
+        hidden["pooled_examples"] = len(extra["pooled_labels"])
+    return {"hidden": hidden,
             "cka": [linear_cka(a, b) for a, b in zip(flat, flat[1:])],
             "cka_pairs": [f"{a}→{b}" for a, b in zip(names, names[1:])]}
 
 
 @torch.no_grad()
-def attention_maps(model: nn.Module, task, batch: Batch, run_dir: Path) -> dict:
-    """Every attention map of the model on the first probe sequence → ``attention.npz`` (``layer<i>``: (heads,
-    L, S) float16, ``names``, ``tokens``, ``token_text``) and the mean attended distance per layer/head."""
+def attention_maps(model: nn.Module, task, batch: Batch, run_dir: Path, file: str = ATTENTION_FILE) -> dict:
+    """Every attention map of the model on the first probe sequence → ``file`` (``layer<i>``: (heads, L, S)
+    float16, ``names``, ``tokens``, ``token_text``) and the mean attended distance per layer/head."""
     one = tuple(t[:1] if torch.is_tensor(t) else t for t in batch.inputs)
     with probing(model), torch.no_grad():
         found = model.attention_maps(*one)
@@ -158,52 +198,65 @@ def attention_maps(model: nn.Module, task, batch: Batch, run_dir: Path) -> dict:
         arrays["src_text"] = np.array(text, dtype=str)
         arrays["tgt_text"] = np.array([t if i != task.spec.tgt_pad_id else "" for t, i in
                                        zip(task.target_token_strings(tgt), tgt)], dtype=str)
-    np.savez_compressed(Path(run_dir) / ATTENTION_FILE, tokens=one[0][0].cpu().numpy(),
+    np.savez_compressed(Path(run_dir) / file, tokens=one[0][0].cpu().numpy(),
                         names=np.array(names, dtype=str), token_text=np.array(text, dtype=str), **arrays)
     mean_distance = []
     for w in maps:
         h, L, S = w.shape
         gap = (torch.arange(L)[:, None] - torch.arange(S)[None, :]).abs().float()  # (L, S)
         mean_distance.append((w * gap).sum((-1, -2)).div(L).tolist())  # per head
-    return {"attention": {"file": ATTENTION_FILE, "layers": len(maps), "names": names, "heads": maps[0].shape[0],
+    return {"attention": {"file": file, "layers": len(maps), "names": names, "heads": maps[0].shape[0],
                           "mean_distance": mean_distance}}
 
 
 # -- what the harness calls -------------------------------------------------------------------------------
-def at_start(model: nn.Module, task) -> dict | None:
-    """The gradient curve at initialisation (kept in the checkpoint state so that a resumed run keeps it)."""
-    if applicable(task):
-        return None
-    return grad_norm_by_distance(model, task, probe_batch(task))
+def at_start(model: nn.Module, task, run_dir: Path | None = None) -> dict | None:
+    """At initialisation: the gradient curve and, given ``run_dir`` and a model with attention, its maps →
+    ``attention_init.npz``. The harness keeps the result in the checkpoint state and calls this on a fresh run
+    only, so that a resumed run keeps both."""
+    out: dict = {}
+    if applicable(task) is None:
+        out.update(grad_norm_by_distance(model, task, probe_batch(task)))
+    if run_dir is not None and maps_apply(task):
+        try:
+            Path(run_dir).mkdir(parents=True, exist_ok=True)
+            maps = attention_maps(model, task, probe_batch(task), run_dir, ATTENTION_INIT_FILE)
+            if "attention" in maps:
+                out["attention_init"] = maps["attention"]
+        except Exception as e:  # noqa: BLE001 - the run matters more than one probe
+            out["attention_init_error"] = f"{type(e).__name__}: {e}"
+    return out or None
 
 
 def at_end(model: nn.Module, task, run_dir: Path, init: dict | None) -> dict:
-    """Everything for ``summary["long_range"]``; a probe that fails is reported there, never fatal."""
-    why_not = applicable(task)
-    if why_not:
-        if task.spec.input_kind == "tokens" and task.spec.output_kind == "sequence":  # seq2seq: the maps only
-            try:
-                out = attention_maps(model, task, probe_batch(task), run_dir)
-                return {"probe_note": why_not + " (attention maps only)", **out,
-                        "probes": ["attention_maps"] if "attention" in out else []}
-            except Exception as e:  # noqa: BLE001 - the run record matters more than one probe
-                return {"probe_error": f"{type(e).__name__}: {e}"}
+    """Everything for ``summary["long_range"]``; a probe that fails is reported there, never fatal. ``init``:
+    what :func:`at_start` returned."""
+    init, why_not = init or {}, applicable(task)
+    if why_not and not maps_apply(task):
         return {"probe_note": why_not}
     try:
         batch = probe_batch(task)
-        end = grad_norm_by_distance(model, task, batch)
         out: dict = {"probes": []}
-        if "values" in end:
-            out["grad_norm_by_distance"] = {"distance": end["distance"], "end": end["values"],
-                                            "init": (init or {}).get("values")}
-            out["probes"].append("grad_norm_by_distance")
+        if why_not:  # seq2seq: the maps only
+            out["probe_note"] = why_not + " (attention maps only)"
         else:
-            out["probe_note"] = end.get("note")
-        out.update(hidden_states(model, task, batch, run_dir))
-        out["probes"] += ["hidden_states", "cka"]
+            end = grad_norm_by_distance(model, task, batch)
+            if "values" in end:
+                out["grad_norm_by_distance"] = {"distance": end["distance"], "end": end["values"],
+                                                "init": init.get("values")}
+                out["probes"].append("grad_norm_by_distance")
+            else:
+                out["probe_note"] = end.get("note")
+            out.update(hidden_states(model, task, batch, run_dir))
+            out["probes"] += ["hidden_states", "cka"]
         out.update(attention_maps(model, task, batch, run_dir))
         if "attention" in out:
             out["probes"].append("attention_maps")
+        if "attention_init" in init:
+            out["attention_init"] = init["attention_init"]
+            out["probes"].append("attention_maps_init")
+        elif "attention_init_error" in init:
+            out["attention_init_error"] = init["attention_init_error"]
         return out
     except Exception as e:  # noqa: BLE001 - the run record matters more than one probe
         return {"probe_error": f"{type(e).__name__}: {e}"}

@@ -301,7 +301,7 @@ class Trainer:
             self.peak = PeakMemory(self.device)  # from here: the count's activations are not the run's
             if self.step == 0 and t.probes:  # long-range probes at initialisation (a resumed run keeps its own)
                 with stop.watching("probes_start"):
-                    self.state["probes_init"] = probes.at_start(self.model, self.task)
+                    self.state["probes_init"] = probes.at_start(self.model, self.task, self.run_dir)
             self.loop(stop, t_start)
             if stop.reason:
                 self.status, self.error = "interrupted", f"stopped by {stop.reason} at step {self.step}"

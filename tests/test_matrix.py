@@ -59,7 +59,10 @@ def test_cell_runs_and_writes_a_complete_record(cfg_factory, data, arch, task):
             names = list(z["names"])
             cross = next(i for i, n in enumerate(names) if n.startswith("decoder.") and n.endswith("cross"))
             assert z[f"layer{cross}"].shape[1] == len(z["tgt_text"]) and len(z["src_text"]) == len(z["tokens"])
-        assert s["long_range"]["probes"] == ["attention_maps"]
+        with np.load(run / "attention_init.npz") as z0, np.load(run / "attention.npz") as z:  # and at step 0
+            assert list(z0["names"]) == names and all(z0[f"layer{i}"].shape == z[f"layer{i}"].shape
+                                                      for i in range(len(names)))
+        assert s["long_range"]["probes"] == ["attention_maps", "attention_maps_init"]
     if task == "image_classification":
         reading = arch_config(arch).image_as
         assert s["arch_info"]["input"] == {"conv": "image as 2-D convolutions", "patches": "image as 2x2 patches"}.get(

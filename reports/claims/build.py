@@ -26,10 +26,15 @@ ATTENTION, HIDDEN, ATTENTION_INIT = "attention.npz", "hidden.npz", "attention_in
 
 
 # -- measures computed from the probe files ---------------------------------------------------------------------
+def numbered(files: list[str], prefix: str) -> list[str]:
+    """``prefix0``, ``prefix1``, … among ``files``, in numeric order."""
+    return sorted((k for k in files if k.startswith(prefix) and k[len(prefix):].isdigit()),
+                  key=lambda k: int(k[len(prefix):]))
+
+
 def attention_layers(path: Path) -> list[np.ndarray]:
     with np.load(path, allow_pickle=False) as z:
-        keys = sorted((k for k in z.files if k.startswith("layer")), key=lambda k: int(k[5:]))
-        return [z[k].astype(np.float64) for k in keys]
+        return [z[k].astype(np.float64) for k in numbered(z.files, "layer")]
 
 
 def add_attention_measures(run: dict) -> None:
@@ -52,8 +57,11 @@ def add_attention_measures(run: dict) -> None:
 
 
 def pooled(states: np.ndarray, pad: np.ndarray | None) -> np.ndarray:
-    """(N, L, d) → (N, d): mean over the positions that are not padding."""
-    keep = np.ones(states.shape[:2]) if pad is None else (~pad).astype(np.float64)
+    """(N, L, d) → (N, d): the mean over the positions that are not padding (all positions when ``pad`` does not
+    match them, e.g. 1-D patches or a CLS token)."""
+    if pad is None or pad.shape != states.shape[:2]:
+        return states.mean(1)
+    keep = (~pad).astype(np.float64)
     return (states * keep[..., None]).sum(1) / np.maximum(keep.sum(1, keepdims=True), 1)
 
 
@@ -78,18 +86,28 @@ def probe_accuracy(x: np.ndarray, y: np.ndarray, folds: int = 4) -> float | None
 
 
 def add_layer_measures(run: dict) -> None:
-    """long_range.layer_probe_acc and long_range.cka_to_input from hidden.npz (class outputs only)."""
+    """long_range.layer_probe_acc and long_range.cka_to_input from hidden.npz (class outputs only): from the
+    pooled states of up to 512 validation sequences (``pooled<i>``, ``pooled_labels``) where the run wrote them,
+    else from the probe batch's states (``layer<i>``) pooled here."""
     path = Path(run["_dir"]) / HIDDEN
     if not path.exists():
         return
     with np.load(path, allow_pickle=False) as z:
-        keys = sorted((k for k in z.files if k.startswith("layer")), key=lambda k: int(k[5:]))
-        pad = z["pad"] if "pad" in z.files else None
-        labels = z["labels"] if "labels" in z.files else None
-        states = [pooled(z[k].astype(np.float64), pad) for k in keys]
+        if numbered(z.files, "pooled") and "pooled_labels" in z.files:
+            states = [z[k].astype(np.float64) for k in numbered(z.files, "pooled")]
+            labels = z["pooled_labels"]
+        else:
+            pad = z["pad"] if "pad" in z.files else None
+            labels = z["labels"] if "labels" in z.files else None
+            states = [pooled(z[k].astype(np.float64), pad) for k in numbered(z.files, "layer")]
+        names = [str(n) for n in z["names"]] if "names" in z.files else []
     lr = run.setdefault("long_range", {})
     if states:
-        lr["cka_to_input"] = [linear_cka(states[0], s) for s in states]
+        # The input is the first state forward_intermediates returns, named "input": the input adapter's output
+        # (token embedding + positional encoding, the CLS token and 1-D patches where the model has them), i.e.
+        # what the first backbone layer reads.
+        first = names.index("input") if "input" in names else 0
+        lr["cka_to_input"] = [linear_cka(states[first], s) for s in states]
     if labels is not None and labels.ndim == 1:
         lr["layer_probe_acc"] = [probe_accuracy(s, labels.astype(int)) for s in states]
 

@@ -83,3 +83,71 @@ def test_linear_cka():
     assert probes.linear_cka(x, x) == pytest.approx(1.0)
     assert probes.linear_cka(x, 3 * x @ torch.linalg.qr(torch.randn(5, 5))[0]) == pytest.approx(1.0)  # invariances
     assert probes.linear_cka(x, torch.randn(20, 7)) < 0.9
+
+
+@pytest.mark.parametrize("arch", ["transformer", "rnn"])
+def test_attention_maps_at_initialisation(cfg_factory, arch):
+    """A model with attention writes its untrained maps beside the trained ones (the head-diversity baseline)."""
+    cfg = cfg_factory(f"arch={arch}", "task=copy_long", "task.delay=4", "task.n_memorize=2", "trainer.max_steps=4")
+    lr = train(cfg)["long_range"]
+    run_dir = Path(cfg.run_dir)
+    if arch == "rnn":
+        assert not (run_dir / "attention_init.npz").exists() and not (run_dir / "attention.npz").exists()
+        assert "attention_init" not in lr and "attention_maps_init" not in lr["probes"]
+        return
+    assert lr["attention_init"]["file"] == "attention_init.npz" and "attention_maps_init" in lr["probes"]
+    assert lr["attention_init"]["names"] == lr["attention"]["names"]
+    with np.load(run_dir / "attention_init.npz") as z0, np.load(run_dir / "attention.npz") as z1:
+        assert list(z0["names"]) == list(z1["names"]) and (z0["tokens"] == z1["tokens"]).all()
+        for i in range(lr["attention"]["layers"]):
+            init, end = z0[f"layer{i}"].astype(np.float32), z1[f"layer{i}"].astype(np.float32)
+            assert init.shape == end.shape and np.allclose(init.sum(-1), 1, atol=1e-2)
+            assert np.abs(init - end).max() > 1e-3  # measured before step 1 and after training
+    with np.load(run_dir / "hidden.npz") as z:  # per-position outputs: no pooled states
+        assert "pooled_labels" not in z.files
+
+
+def test_resume_keeps_the_initial_attention_maps(cfg_factory):
+    cfg = cfg_factory("arch=transformer", "task=copy_long", "task.delay=4", "task.n_memorize=2", "trainer.max_steps=2")
+    first = train(cfg)
+    init_file = Path(cfg.run_dir) / "attention_init.npz"
+    written = init_file.read_bytes()
+    (Path(cfg.run_dir) / "summary.json").unlink()  # as if cut after its last checkpoint
+    cfg.trainer.resume, cfg.trainer.max_steps = True, 4
+    second = train(cfg)
+    assert second["step"] == 4 and init_file.read_bytes() == written
+    assert second["long_range"]["attention_init"] == first["long_range"]["attention_init"]
+    assert second["long_range"]["attention"] != first["long_range"]["attention"]
+
+
+def test_pooled_states_of_more_validation_sequences(cfg_factory, tmp_path):
+    """Class outputs: each layer's states mean-pooled over the real tokens of every validation sequence (here 80,
+    more than the 32 of the probe batch), beside the probe batch's own states."""
+    from tests.tasks.text_fixtures import sentiment_frame, write_folder
+
+    val = sentiment_frame(5)
+    folder = write_folder(tmp_path / "sent", {"train": sentiment_frame(2), "validation": val, "test": val})
+    cfg = cfg_factory("arch=transformer", "task=sentiment", f"task.data.path={folder}",
+                      f"task.cache_dir={tmp_path / 'cache'}", "task.max_len=8", "trainer.stop_at=null")
+    summary = train(cfg)
+    width, layers = cfg.arch.d_model, summary["arch_info"]["layers"]
+    assert summary["long_range"]["hidden"]["pooled_examples"] == len(val)
+    with np.load(Path(cfg.run_dir) / "hidden.npz") as z:
+        pooled = [z[f"pooled{i}"] for i in range(layers + 1)]
+        assert f"pooled{layers + 1}" not in z.files
+        assert all(p.dtype == np.float32 and p.shape == (len(val), width) for p in pooled)
+        assert (z["pooled_labels"] == val["label"].to_numpy()).all()
+        n = len(z["labels"])  # the probe batch: the first validation sequences, pooled here by hand
+        for i in (0, layers):
+            keep = ~z["pad"][..., None]
+            by_hand = (z[f"layer{i}"].astype(np.float32) * keep).sum(1) / keep.sum(1)
+            assert np.allclose(pooled[i][:n], by_hand, atol=2e-2)
+
+
+def test_pooled_states_stop_at_the_limit(cfg_factory):
+    cfg = cfg_factory("arch=transformer", "task=copy_long", "task.delay=4", "task.n_memorize=2")
+    task = build(cfg.task, "task")
+    task.setup(torch.device("cpu"), 0)
+    model = build(cfg.arch, "arch", spec=task.spec)
+    out = probes.pooled_states(model, task, limit=11, batch_size=4)  # across three batches, the last one cut
+    assert out["pooled_labels"].shape[0] == 11 and out["pooled0"].shape == (11, cfg.arch.d_model)

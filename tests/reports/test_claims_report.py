@@ -84,3 +84,35 @@ def test_layer_measures_from_hidden_states(tmp_path):
     probe, cka = run["long_range"]["layer_probe_acc"], run["long_range"]["cka_to_input"]
     assert probe[0] < 0.8 and probe[2] == 1.0
     assert cka[0] == pytest.approx(1.0) and cka[2] < cka[0]
+
+
+def test_layer_measures_prefer_the_pooled_states(tmp_path):
+    """pooled<i> (many validation sequences, pooled by the run) win over the probe batch's layer<i>; the label
+    grows more readable layer by layer, and CKA is taken against the state named "input"."""
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1] * 100)
+    noise = rng.normal(size=(200, 8))
+    signal = (2 * labels[:, None] - 1) * np.ones((200, 8))
+    pooled = {f"pooled{i}": (noise + s * signal).astype(np.float32) for i, s in enumerate([0.0, 0.15, 0.5, 3.0])}
+    decoy = np.zeros((32, 5, 8), np.float16)
+    decoy[1::2] = 1  # the probe batch alone would make layer 0 perfectly readable
+    np.savez(tmp_path / "hidden.npz", labels=np.array([0, 1] * 16), pad=np.zeros((32, 5), bool),
+             names=np.array(["input", "layers.0", "layers.1", "layers.2"]), pooled_labels=labels,
+             **{f"layer{i}": decoy for i in range(4)}, **pooled)
+    run = {"_dir": str(tmp_path)}
+    add_layer_measures(run)
+    probe, cka = run["long_range"]["layer_probe_acc"], run["long_range"]["cka_to_input"]
+    assert len(probe) == len(cka) == 4
+    assert probe[0] < 0.65 and probe[0] < probe[1] < probe[2] < probe[3] and probe[3] == 1.0
+    assert cka[0] == pytest.approx(1.0) and cka[3] < cka[1] < cka[0]
+
+
+def test_layer_pooling_ignores_a_padding_mask_of_other_positions(tmp_path):
+    """Older files of patched models: the token padding (N, L) does not match the states' positions (N, L')."""
+    labels = np.array([0, 1] * 8)
+    states = np.repeat(labels[:, None, None], 3, 1) * np.ones((16, 3, 4)) + np.random.default_rng(1).normal(
+        size=(16, 3, 4)) * 0.01
+    np.savez(tmp_path / "hidden.npz", labels=labels, pad=np.zeros((16, 6), bool), layer0=states, layer1=states)
+    run = {"_dir": str(tmp_path)}
+    add_layer_measures(run)
+    assert run["long_range"]["layer_probe_acc"] == [1.0, 1.0]
