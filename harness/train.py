@@ -341,8 +341,8 @@ class Trainer:
         loss = self.task.loss(self.forward(batch), batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if t.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip)
+        if t.grad_clip:  # the norm before clipping, kept on the device until the next check
+            self.grad_norms.append(torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip).detach())
         self.optimizer.step()
         faults.point("step")
         self.scheduler.step()
@@ -354,8 +354,12 @@ class Trainer:
         if not self.losses:
             return
         st, t = self.state, self.cfg.trainer
-        values = torch.stack(self.losses).float().cpu()  # (k,) the one host sync of these k steps
-        first, self.losses = self.step - len(values) + 1, []
+        k = len(self.losses)
+        both = torch.stack(self.losses + [n.to(self.losses[0].device) for n in self.grad_norms]).float().cpu()
+        values, norms = both[:k], both[k:]  # (k,) losses and their gradient norms: the one host sync of k steps
+        first, self.losses, self.grad_norms = self.step - k + 1, [], []
+        if len(norms):
+            grad_norm_stats(st, norms, t.grad_clip)
         for seconds, samples, tokens in self.clock.read():
             self.meter.add(seconds, samples, tokens)
         bad = (~torch.isfinite(values)).nonzero().flatten().tolist()
@@ -374,6 +378,7 @@ class Trainer:
         self.bar = tqdm(total=t.max_steps, initial=self.step, desc=f"{self.arch_name}/{self.task_name}",
                         disable=None if t.progress == "auto" else not t.progress, dynamic_ncols=True, leave=False)
         self.losses: list[torch.Tensor] = []  # losses of the steps since the last check, on the device
+        self.grad_norms: list[torch.Tensor] = []  # their gradient norms before clipping (with trainer.grad_clip)
         self.postfix: dict[str, str] = {}  # what the progress bar shows
         self.last_val = {}
         try:
@@ -524,6 +529,7 @@ class Trainer:
             "stop_reason": st["stop_reason"] if self.status == "completed" else self.status,
             "selection": {"weights": t.select, "metric": t.stop_metric, "step": selected},
             "metrics": metrics,
+            "grad_norm": grad_norm_summary(st, t.grad_clip),
             "speed": {**self.meter.summary(self.flops, peak),
                       "eval_samples_per_s": st["eval_samples"] / st["eval_time_s"] if st["eval_time_s"] else None,
                       "peak_mem_mb": peak_mb, "peak_mem_kind": self.peak.kind,
@@ -545,6 +551,36 @@ class Trainer:
         if failure is not None:
             raise failure
         return summary
+
+
+SPIKE = 10.0  # a gradient norm this many times the median of its check window is a spike
+
+
+def grad_norm_stats(state: dict, norms: torch.Tensor, clip: float) -> None:
+    """Accumulate gradient-norm statistics of training steps into ``state["grad_norm"]`` (kept in checkpoints):
+    steps, clipped (norm > trainer.grad_clip), spikes (> SPIKE × the window's median), max, sum, non-finite."""
+    g = state.setdefault("grad_norm", {"steps": 0, "clipped": 0, "spikes": 0, "max": 0.0, "sum": 0.0,
+                                       "nonfinite": 0})
+    finite = norms[torch.isfinite(norms)]
+    g["steps"] += len(norms)
+    g["nonfinite"] += len(norms) - len(finite)
+    if len(finite):
+        g["clipped"] += int((finite > clip).sum())
+        g["max"] = max(g["max"], float(finite.max()))
+        g["sum"] += float(finite.sum())
+        if len(finite) >= 5:
+            g["spikes"] += int((finite > SPIKE * finite.median()).sum())
+
+
+def grad_norm_summary(state: dict, clip: float | None) -> dict | None:
+    """The record's ``grad_norm``: what clipping did during training (None without clipping: no norm computed)."""
+    g = state.get("grad_norm")
+    if not clip or not g or not g["steps"]:
+        return None
+    finite = g["steps"] - g["nonfinite"]
+    return {"clip": clip, "steps": g["steps"], "clipped_rate": g["clipped"] / g["steps"], "spikes": g["spikes"],
+            "spike_rule": f"norm > {SPIKE:g}× the median of its window of steps", "max": g["max"],
+            "mean": g["sum"] / finite if finite else None, "nonfinite": g["nonfinite"]}
 
 
 def divergence_message(loss: float, step: int, lr: float, grad_clip: float | None) -> str:

@@ -111,6 +111,27 @@ def test_divergence_writes_the_record_and_raises(cfg_factory):
     assert s["status"] == "diverged" and "lower optimizer.lr" in s["error"] and s["step"] < 50
 
 
+@pytest.mark.parametrize("clip,rate", [(1e-9, 1.0), (1e9, 0.0)])
+def test_the_record_says_how_often_gradients_were_clipped(cfg_factory, clip, rate):
+    s = train(cfg_factory(*COPY, f"trainer.grad_clip={clip}", "trainer.max_steps=12", "trainer.sync_every=6"))
+    g = s["grad_norm"]
+    assert g["steps"] == 12 and g["clipped_rate"] == rate and g["clip"] == clip
+    assert g["max"] >= g["mean"] > 0 and g["nonfinite"] == 0 and 0 <= g["spikes"] <= 12
+
+
+def test_no_clipping_no_gradient_norms(cfg_factory):
+    assert train(cfg_factory(*COPY, "trainer.grad_clip=null"))["grad_norm"] is None
+
+
+def test_a_spike_is_a_norm_far_above_its_window():
+    from harness.train import grad_norm_stats, grad_norm_summary
+    st = {}
+    grad_norm_stats(st, torch.tensor([1.0, 1.1, 0.9, 1.0, 50.0, float("nan")]), clip=2.0)
+    g = grad_norm_summary(st, 2.0)
+    assert (g["steps"], g["spikes"], g["nonfinite"], g["max"]) == (6, 1, 1, 50.0)
+    assert g["clipped_rate"] == pytest.approx(1 / 6) and g["mean"] == pytest.approx(54.0 / 5)
+
+
 @pytest.mark.parametrize("overrides,message", [
     (("arch.n_heads=3",), "d_model=16 is not divisible by n_heads=3"),
     (("arch=vit", "arch.patch_size=64"), "patch_size=64 is longer than the sequence"),
