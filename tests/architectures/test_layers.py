@@ -86,7 +86,8 @@ def test_residual_is_post_norm_by_default_and_pre_norm_on_request():
 def test_without_residual_x_reaches_the_output_only_through_the_sublayer(norm_first):
     """A sub-layer that outputs 0: with the skip path the output is x (post-norm: LayerNorm(x)), without it 0."""
     zero = torch.nn.Linear(16, 16)
-    torch.nn.init.zeros_(zero.weight), torch.nn.init.zeros_(zero.bias)
+    torch.nn.init.zeros_(zero.weight)
+    torch.nn.init.zeros_(zero.bias)
     x = torch.randn(2, 4, 16) * 3 + 1
     skip = Residual(16, zero, norm_first=norm_first)
     torch.testing.assert_close(skip(x), x if norm_first else skip.norm(x))

@@ -202,15 +202,18 @@ def test_incremental_search_finds_the_prefix_recomputing_hypotheses(case):
         assert fast == slow and any(len(h) > 2 for h in fast)
 
 
-@pytest.mark.parametrize("case", [c for c, (arch, kw) in CASES.items() if arch == "transformer" and "decoder" not in kw])
-def test_transformer_layer_norm_option_reaches_encoder_and_decoder(case):
-    """layer_norm=false leaves no LayerNorm module (nor its parameters) anywhere; the default keeps them."""
-    model = build(case)
+@pytest.mark.parametrize("case", [c for c, (a, kw) in CASES.items() if a == "transformer" and "decoder" not in kw])
+def test_transformer_block_options_reach_encoder_and_decoder(case):
+    """layer_norm=false leaves no LayerNorm module (nor its parameters) anywhere, the default keeps them; every
+    Residual of encoder and decoder has the residual setting."""
+    model, settings = build(case), CASES[case][1]
     norms = [n for n, m in model.named_modules() if isinstance(m, torch.nn.LayerNorm)]
-    layer_norm = CASES[case][1].get("layer_norm", True)
+    layer_norm = settings.get("layer_norm", True)
     assert (norms == []) != layer_norm, norms
     assert any(n.startswith("decoder.") for n in norms) == layer_norm
-    assert all(m.residual == CASES[case][1].get("residual", True) for m in model.modules() if isinstance(m, Residual))
+    residual = settings.get("residual", True)
+    skips = {(n.split(".")[0], m.residual) for n, m in model.named_modules() if isinstance(m, Residual)}
+    assert skips == {("backbone", residual), ("decoder", residual)}
 
 
 def test_tied_embeddings_share_one_matrix():
