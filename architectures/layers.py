@@ -136,11 +136,16 @@ class FeedForward(nn.Module):
 
 
 class Residual(nn.Module):
-    """Add & Norm around a sub-layer: post-norm ``norm(x + f(x))`` (the seed) or pre-norm ``x + f(norm(x))``."""
+    """Add & Norm around a sub-layer: post-norm ``norm(x + f(x))`` (the seed) or pre-norm ``x + f(norm(x))``.
 
-    def __init__(self, d_model: int, fn: nn.Module, dropout: float = 0.0, norm_first: bool = False):
+    Ablations: without ``residual`` the sub-layer's output replaces x (post-norm ``norm(f(x))``, pre-norm
+    ``f(norm(x))``); without ``layer_norm`` the norm is ``nn.Identity()`` (no LayerNorm parameters)."""
+
+    def __init__(self, d_model: int, fn: nn.Module, dropout: float = 0.0, norm_first: bool = False, *,
+                 residual: bool = True, layer_norm: bool = True):
         super().__init__()
-        self.fn, self.norm, self.drop, self.norm_first = fn, nn.LayerNorm(d_model), nn.Dropout(dropout), norm_first
+        self.fn, self.drop, self.norm_first, self.residual = fn, nn.Dropout(dropout), norm_first, residual
+        self.norm = nn.LayerNorm(d_model) if layer_norm else nn.Identity()
 
     def forward(self, x, *args, **kwargs):
         return self.wrap(x, lambda h: self.fn(h, *args, **kwargs))
@@ -156,18 +161,22 @@ class Residual(nn.Module):
         return self.wrap(x, fn), out["state"]
 
     def wrap(self, x, fn):
+        skip = x if self.residual else 0.0
         if self.norm_first:
-            return x + self.drop(fn(self.norm(x)))
-        return self.norm(x + self.drop(fn(x)))
+            return skip + self.drop(fn(self.norm(x)))
+        return self.norm(skip + self.drop(fn(x)))
 
 
 class EncoderBlock(Layer):
-    """Self-attention then FFN, each inside :class:`Residual` (``causal``: masked self-attention)."""
+    """Self-attention then FFN, each inside :class:`Residual` (``causal``: masked self-attention;
+    ``residual``/``layer_norm``: as :class:`Residual`'s)."""
 
-    def __init__(self, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, activation="relu", causal=False):
+    def __init__(self, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, activation="relu", causal=False, *,
+                 residual=True, layer_norm=True):
         super().__init__()
-        self.attn = Residual(d_model, MultiHeadAttention(d_model, n_heads, dropout), dropout, norm_first)
-        self.ffn = Residual(d_model, FeedForward(d_model, d_ff, dropout, activation), dropout, norm_first)
+        wrap = dict(dropout=dropout, norm_first=norm_first, residual=residual, layer_norm=layer_norm)
+        self.attn = Residual(d_model, MultiHeadAttention(d_model, n_heads, dropout), **wrap)
+        self.ffn = Residual(d_model, FeedForward(d_model, d_ff, dropout, activation), **wrap)
         self.causal = causal
 
     def forward(self, x, key_pad=None, causal=None):
@@ -183,12 +192,13 @@ class EncoderBlock(Layer):
 class DecoderBlock(nn.Module):
     """Masked self-attention, attention over the encoder output, FFN; each inside :class:`Residual`."""
 
-    def __init__(self, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, activation="relu"):
+    def __init__(self, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, activation="relu", *,
+                 residual=True, layer_norm=True):
         super().__init__()
-        self.self_attn = Residual(d_model, MultiHeadAttention(d_model, n_heads, dropout), dropout, norm_first)
-        self.cross_attn = Residual(d_model, MultiHeadAttention(d_model, n_heads, dropout, cross=True), dropout,
-                                   norm_first)
-        self.ffn = Residual(d_model, FeedForward(d_model, d_ff, dropout, activation), dropout, norm_first)
+        wrap = dict(dropout=dropout, norm_first=norm_first, residual=residual, layer_norm=layer_norm)
+        self.self_attn = Residual(d_model, MultiHeadAttention(d_model, n_heads, dropout), **wrap)
+        self.cross_attn = Residual(d_model, MultiHeadAttention(d_model, n_heads, dropout, cross=True), **wrap)
+        self.ffn = Residual(d_model, FeedForward(d_model, d_ff, dropout, activation), **wrap)
 
     def forward(self, y, memory, memory_pad=None, tgt_pad=None):
         y = self.self_attn(y, key_pad=tgt_pad, causal=True)
@@ -203,13 +213,19 @@ class DecoderBlock(nn.Module):
         return self.ffn(y), (self_cache, cross_cache)
 
 
-class Stack(nn.Module):
-    """``n`` blocks then a final LayerNorm when pre-norm (post-norm blocks end normalised already)."""
+def final_norm(d_model: int, norm_first: bool, layer_norm: bool) -> nn.Module:
+    """The LayerNorm after a stack of pre-norm blocks (whose residual stream is not normalised), else Identity."""
+    return nn.LayerNorm(d_model) if norm_first and layer_norm else nn.Identity()
 
-    def __init__(self, make_block, n: int, d_model: int, norm_first: bool):
+
+class Stack(nn.Module):
+    """``n`` blocks then a final LayerNorm when pre-norm (post-norm blocks end normalised already; none at all
+    without ``layer_norm``)."""
+
+    def __init__(self, make_block, n: int, d_model: int, norm_first: bool, *, layer_norm: bool = True):
         super().__init__()
         self.blocks = nn.ModuleList(make_block() for _ in range(n))
-        self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
+        self.norm = final_norm(d_model, norm_first, layer_norm)
 
     def forward(self, x, *args, **kwargs):
         for block in self.blocks:

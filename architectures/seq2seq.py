@@ -85,6 +85,7 @@ class TransformerDecoder(nn.Module):
     Args:
         spec: the task's spec (target vocabulary, length and pad id).
         d_model, n_heads, n_layers, d_ff, dropout, norm_first, activation: block sizes, as in the encoder.
+        residual, layer_norm: the blocks' skip connections and LayerNorms, as in the encoder.
         pos_encoding: ``sinusoidal``, ``learned`` or ``none``.
         scale_embedding: multiply target embeddings by √d (the seed).
         tie_embeddings: share the target embedding matrix with the output projection.
@@ -92,15 +93,17 @@ class TransformerDecoder(nn.Module):
 
     def __init__(self, spec: TaskSpec, *, d_model: int, n_heads: int, n_layers: int, d_ff: int,
                  dropout: float = 0.1, norm_first: bool = False, activation: str = "relu",
-                 pos_encoding: str = "sinusoidal", scale_embedding: bool = True, tie_embeddings: bool = False):
+                 pos_encoding: str = "sinusoidal", scale_embedding: bool = True, tie_embeddings: bool = False,
+                 residual: bool = True, layer_norm: bool = True):
         super().__init__()
         if n_layers < 1:
             raise ConfigError(f"arch.n_dec_layers={n_layers} must be at least 1")
         self.pad_id = spec.tgt_pad_id
         self.embed = target_embedding(spec, d_model, scale_embedding)
         self.pos = PositionalEncoding(pos_encoding, spec.tgt_max_len, d_model, dropout)
-        self.blocks = Stack(lambda: DecoderBlock(d_model, n_heads, d_ff, dropout, norm_first, activation),
-                            n_layers, d_model, norm_first)
+        self.blocks = Stack(lambda: DecoderBlock(d_model, n_heads, d_ff, dropout, norm_first, activation,
+                                                 residual=residual, layer_norm=layer_norm),
+                            n_layers, d_model, norm_first, layer_norm=layer_norm)
         self.out = output_projection(spec, d_model, self.embed, tie_embeddings)
 
     def forward(self, memory, memory_pad, tgt_in):

@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from architectures.layers import (DecoderBlock, EncoderBlock, MultiHeadAttention, PositionalEncoding, attention,
-                                  causal_mask, image_to_sequence, sinusoidal_table)
+from architectures.layers import (DecoderBlock, EncoderBlock, MultiHeadAttention, PositionalEncoding, Residual,
+                                  attention, causal_mask, image_to_sequence, sinusoidal_table)
 from harness.errors import ConfigError
 
 torch.manual_seed(0)
@@ -80,6 +80,38 @@ def test_residual_is_post_norm_by_default_and_pre_norm_on_request():
     torch.testing.assert_close(post.mean(-1), torch.zeros(2, 4), atol=1e-5, rtol=0)  # ends in LayerNorm
     pre = EncoderBlock(16, 2, 32, dropout=0.0, norm_first=True).eval()(x)
     assert pre.mean(-1).abs().mean() > 0.5  # the residual stream is not normalised
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_without_residual_x_reaches_the_output_only_through_the_sublayer(norm_first):
+    """A sub-layer that outputs 0: with the skip path the output is x (post-norm: LayerNorm(x)), without it 0."""
+    zero = torch.nn.Linear(16, 16)
+    torch.nn.init.zeros_(zero.weight)
+    torch.nn.init.zeros_(zero.bias)
+    x = torch.randn(2, 4, 16) * 3 + 1
+    skip = Residual(16, zero, norm_first=norm_first)
+    torch.testing.assert_close(skip(x), x if norm_first else skip.norm(x))
+    torch.testing.assert_close(Residual(16, zero, norm_first=norm_first, residual=False)(x), torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("residual,layer_norm", [(False, True), (True, False), (False, False)])
+def test_block_ablations_follow_their_formula(norm_first, residual, layer_norm):
+    """The encoder block against a manual computation: post-norm norm(skip + f(x)), pre-norm skip + f(norm(x)),
+    skip = x or nothing, norm = LayerNorm or nothing (then the block has no LayerNorm at all)."""
+    block = EncoderBlock(16, 2, 32, norm_first=norm_first, residual=residual, layer_norm=layer_norm).eval()
+    x = torch.randn(2, 5, 16)
+    norms = [block.attn.norm, block.ffn.norm] if layer_norm else [torch.nn.Identity()] * 2
+    h = x
+    for sub, norm in zip((block.attn.fn, block.ffn.fn), norms):
+        skip = h if residual else 0
+        h = skip + sub(norm(h)) if norm_first else norm(skip + sub(h))
+    torch.testing.assert_close(block(x), h)
+    has_norm = any(isinstance(m, torch.nn.LayerNorm) for m in block.modules())
+    assert has_norm == layer_norm
+    seed = EncoderBlock(16, 2, 32, norm_first=norm_first).eval()
+    seed.load_state_dict(block.state_dict(), strict=layer_norm)  # the same weights with the seed's wrapping
+    assert not torch.allclose(seed(x), block(x), atol=1e-4)
 
 
 def test_sinusoidal_table_follows_the_formula():

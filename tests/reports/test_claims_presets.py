@@ -42,3 +42,20 @@ def test_best_lr_picks_the_best_validation_value(tmp_path):
             "status": "completed", "arch": arch, "task": "copy_long", "seed": 0, "speed": {},
             "metrics": {"val/acc": acc}, "selection": {"metric": "val/acc"}, "config": {"optimizer": {"lr": lr}}}))
     assert sweeps.best_lr(tmp_path) == {"lstm": 0.01, "rnn": 0.001}
+
+
+@pytest.mark.parametrize("block, kind", [("post_norm", "post-norm"), ("pre_norm", "pre-norm"),
+                                         ("no_residual", "no residual"), ("no_layernorm", "no layernorm")])
+def test_depth_sweep_blocks_are_the_kinds_the_c10_rule_reads(block, kind):
+    """Each conf/block choice of experiment=claims_depth sets the arch keys that C10's rule tells apart."""
+    from omegaconf import OmegaConf
+
+    from reports.claims.rules import block_kind
+
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["experiment=claims_depth", f"block={block}"],
+                      return_hydra_config=True)
+    assert block in cfg.hydra.sweeper.params.block.split(",")
+    assert cfg.trainer.stop_at is not None  # "never reached the target" is what a failed run means
+    run = {"arch": "transformer", "config": OmegaConf.to_container(cfg, resolve=False)}
+    assert block_kind(run) == kind
