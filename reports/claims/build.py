@@ -19,7 +19,7 @@ from reports.claims import figures, rules
 from reports.load import find_records
 
 # Which sweep folders (under the claims root) each claim reads; runs are shared where the setting is the same.
-SOURCES = {"C1": ["seq_scaling"], "C2": ["long_range"], "C3": ["long_range"], "C4": ["positions"],
+SOURCES = {"C1": ["seq_scaling", "long_range"], "C2": ["long_range"], "C3": ["long_range"], "C4": ["positions"],
            "C5": ["heads"], "C6": ["locality", "images"], "C7": ["abstraction"], "C8": ["pretrain_finetune"],
            "C9": ["positions"], "C10": ["depth"]}
 ATTENTION, HIDDEN, ATTENTION_INIT = "attention.npz", "hidden.npz", "attention_init.npz"
@@ -117,7 +117,8 @@ def load_claim_runs(root: Path, claim: str) -> tuple[list[dict], list[tuple[str,
     if not folders:
         return [], []
     rec = find_records(folders)
-    for run in rec.runs:
+    for run in rec.runs:  # which sweep it came from (C1 reads speed from seq_scaling, time-to-target from long_range)
+        run["_source"] = next((f.name for f in folders if Path(run["_dir"]).resolve().is_relative_to(f.resolve())), None)
         add_attention_measures(run)
         add_layer_measures(run)
     return rec.runs, rec.skipped

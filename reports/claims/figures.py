@@ -62,7 +62,7 @@ def grouped(runs, key, path):
 
 
 def c1(runs, v):
-    return lines_by_arch(runs, rules.seq_len, "speed.train_tokens_per_s", "sequence length", "train tokens/s",
+    return lines_by_arch(rules.speed_runs(runs), rules.seq_len, "speed.train_tokens_per_s", "sequence length", "train tokens/s",
                          "C1: steady-state training throughput", logx=True, logy=True)
 
 

@@ -111,10 +111,16 @@ def seq_len(run: dict):
 
 
 # -- C1: parallel training is faster ----------------------------------------------------------------------------
+def speed_runs(runs: list[dict]) -> list[dict]:
+    """The throughput runs (the seq_scaling sweep; hand-made records without a source count as such)."""
+    return [r for r in runs if r.get("_source", "seq_scaling") == "seq_scaling"]
+
+
 def c1_speed(runs: list[dict], min_seeds: int = 2) -> Verdict:
     rule = ("per sequence length: ratio of steady-state train tokens/s, transformer / lstm and transformer / rnn "
             "(geometric mean over repeats, 95% CI); faster at a length when both CIs lie above 1; supported if "
             "faster at every length, not supported if at none, mixed 'supported for L ≥ X on <device>' otherwise")
+    runs, trained = speed_runs(runs), [r for r in runs if r.get("_source") == "long_range"]
     cells = group(runs, lambda r: (r.get("arch"), seq_len(r)))
     lengths = sorted({seq_len(r) for r in runs if seq_len(r) is not None})
     need = [(a, L) for L in lengths for a in ("transformer", "lstm", "rnn")]
@@ -132,7 +138,7 @@ def c1_speed(runs: list[dict], min_seeds: int = 2) -> Verdict:
         faster.append(ok)
         rows.append({"length": L, "transformer/lstm": vs_lstm.to_dict(), "transformer/rnn": vs_rnn.to_dict(),
                      "faster": ok})
-    ev = {"device": devices, "by_length": rows}
+    ev = {"device": devices, "by_length": rows, "time_to_target": time_to_target(trained)}
     last = rows[-1]
     key = (f"L={last['length']}: transformer/lstm {last['transformer/lstm']['value']:.2f}×, "
            f"transformer/rnn {last['transformer/rnn']['value']:.2f}×")
@@ -144,6 +150,18 @@ def c1_speed(runs: list[dict], min_seeds: int = 2) -> Verdict:
     if all(faster[first:]):
         return Verdict(MIXED, rule, ev, key=key, condition=f"supported for L ≥ {lengths[first]} on {', '.join(devices)}")
     return Verdict(MIXED, rule, ev, key=key, condition="faster at lengths " + ", ".join(str(L) for L, f in zip(lengths, faster) if f))
+
+
+def time_to_target(runs: list[dict]) -> dict:
+    """Evidence beside C1's rule: per arch and copy delay (the long_range sweep, each arch at its chosen lr), how
+    many seeds reached the stop target and their mean wall time to it (seconds of training, this device)."""
+    out = {}
+    for (arch, delay), rs in sorted(group(runs, lambda r: (r.get("arch"), get(r, "config.task.delay"))).items(),
+                                    key=lambda kv: (str(kv[0][0]), kv[0][1] or 0)):
+        t = stats.finite(values(completed(rs), "long_range.time_to_target_s"))
+        out[f"{arch} @ delay {delay}"] = {"reached": f"{len(t)}/{len(rs)}",
+                                          "mean_s": round(float(np.mean(t)), 2) if t else None}
+    return out
 
 
 # -- C2: long-range dependencies --------------------------------------------------------------------------------
@@ -201,7 +219,8 @@ def decay_slope(run: dict, which: str = "end") -> float | None:
 
 def c3_gradients(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
     rule = (f"per arch: slope of log10 gradient norm vs distance after training (decades per step), mean over "
-            f"seeds with 95% CI; supported if the transformer's is flat (CI within ±{FLAT} or containing 0) while "
+            f"seeds with 95% CI (beside it, from training: the share of steps whose gradient was clipped, the "
+            f"gradient-norm spikes and the largest norm); supported if the transformer's is flat (CI within ±{FLAT} or containing 0) while "
             "rnn's and lstm's decay (CI below 0); not supported if the transformer's decays too or neither "
             "recurrent one does; mixed otherwise")
     cells = group(runs, lambda r: r.get("arch"))
@@ -214,7 +233,11 @@ def c3_gradients(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
         init = stats.mean([decay_slope(r, "init") for r in completed(rs)])
         if end is not None:
             est[a] = end
-        ev[a] = {"slope_end": end and end.to_dict(6), "slope_init": init and init.to_dict(6)}
+        clip = [g for g in values(completed(rs), "grad_norm") if isinstance(g, dict)]
+        ev[a] = {"slope_end": end and end.to_dict(6), "slope_init": init and init.to_dict(6),
+                 "clipped_rate": round(float(np.mean([g["clipped_rate"] for g in clip])), 4) if clip else None,
+                 "grad_spikes": sum(g["spikes"] for g in clip) if clip else None,
+                 "grad_norm_max": max(g["max"] for g in clip) if clip else None}
     missing = [a for a in ("transformer", "lstm", "rnn") if a not in est or est[a].lo is None]
     if missing:
         return inconclusive(rule, [f"{a}: no gradient-by-distance curves in ≥ 2 runs" for a in missing], ev)

@@ -53,6 +53,18 @@ def test_c1_inconclusive_with_one_repeat_or_a_failed_run():
     assert v.verdict == R.INCONCLUSIVE and any("failed" in w for w in v.evidence["insufficient"])
 
 
+def test_c1_reads_speed_from_seq_scaling_and_time_to_target_from_long_range():
+    runs = speed_runs({"transformer": {64: 3000, 128: 3000}, "lstm": {64: 1000, 128: 1000}, "rnn": {64: 1000, 128: 900}})
+    for r in runs:
+        r["_source"] = "seq_scaling"
+    trained = [rec("lstm", s, _source="long_range", config={"task": {"delay": 20}},
+                   long_range={"time_to_target_s": None if s == 2 else 10.0 + s}) for s in range(3)]
+    trained[0]["speed"] = {"train_tokens_per_s": 1.0}  # a slow training run must not count as a speed repeat
+    v = R.c1_speed(runs + trained)
+    assert v.verdict == R.SUPPORTED
+    assert v.evidence["time_to_target"] == {"lstm @ delay 20": {"reached": "2/3", "mean_s": 10.5}}
+
+
 # -- C2 -----------------------------------------------------------------------------------------------------------
 def long_range_runs(solved):  # solved[arch] = largest delay with acc 1.0; beyond it acc 0.3
     return [rec(a, s, config={"task": {"delay": d}}, **acc(1.0 if d <= top else 0.3))
@@ -89,6 +101,15 @@ def test_c3_supported_when_only_recurrent_gradients_decay():
     v = R.c3_gradients(grad_runs({"transformer": 0.0, "lstm": -0.02, "rnn": -0.1}))
     assert v.verdict == R.SUPPORTED
     assert v.evidence["rnn"]["slope_end"]["value"] == pytest.approx(-0.1, abs=1e-3)
+
+
+def test_c3_evidence_has_the_clipping_rate_and_spikes():
+    runs = grad_runs({"transformer": 0.0, "lstm": -0.02, "rnn": -0.1})
+    for i, r in enumerate(runs):
+        r["grad_norm"] = {"clipped_rate": 0.5 if r["arch"] == "rnn" else 0.0, "spikes": 1, "max": 2.0 + i}
+    ev = R.c3_gradients(runs).evidence
+    assert ev["rnn"]["clipped_rate"] == 0.5 and ev["transformer"]["clipped_rate"] == 0.0
+    assert ev["lstm"]["grad_spikes"] == 3 and ev["rnn"]["grad_norm_max"] > 2.0
 
 
 def test_c3_not_supported_and_mixed():
