@@ -124,6 +124,29 @@ def load_claim_runs(root: Path, claim: str) -> tuple[list[dict], list[tuple[str,
     return rec.runs, rec.skipped
 
 
+EQUAL_PARAMS = {"C1", "C2", "C3"}  # claims that compare architectures at one parameter budget (±10%)
+
+
+def setting(cid: str, runs: list[dict]) -> dict:
+    """What the runs of a claim were given, per arch: parameters, learning rate(s), step budget, seeds; and for
+    the claims compared at equal parameters, the spread of parameter counts (largest / smallest median)."""
+    out: dict = {"seeds": sorted({r.get("seed") for r in runs if r.get("seed") is not None}), "by_arch": {}}
+    medians = {}
+    for arch, rs in sorted(rules.group(runs, lambda r: r.get("arch")).items(), key=lambda kv: str(kv[0])):
+        params = sorted(p for p in rules.values(rs, "params") if isinstance(p, (int, float)))
+        lrs = sorted({rules.get(r, "config.optimizer.lr") for r in rs} - {None})
+        steps = sorted({rules.get(r, "config.trainer.max_steps") for r in rs} - {None})
+        out["by_arch"][arch] = {"params": f"{params[0]:,}–{params[-1]:,}" if params else None, "lr": lrs,
+                                "max_steps": steps, "runs": len(rs)}
+        if params:
+            medians[arch] = params[len(params) // 2]
+    if cid in EQUAL_PARAMS and len(medians) > 1:
+        spread = max(medians.values()) / max(min(medians.values()), 1)
+        out["param_spread"] = round(spread, 3)
+        out["equal_params"] = spread <= 1.1
+    return out
+
+
 # -- the report -------------------------------------------------------------------------------------------------
 def build_claims(root: str | Path, out: str | Path | None = None, preset: str | None = None) -> dict:
     root = Path(root)
@@ -141,7 +164,11 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
             fig.savefig(path, dpi=110, bbox_inches="tight")
             figures.plt.close(fig)
             figs.append(str(path.relative_to(out)))
-        claims.append({"id": cid, "claim": claim, **verdict.to_dict(), "figures": figs,
+        found = setting(cid, runs)
+        if found.get("equal_params") is False:
+            verdict.caveats.append(f"parameter counts differ by more than 10% between archs "
+                                   f"(largest/smallest median {found['param_spread']})")
+        claims.append({"id": cid, "claim": claim, **verdict.to_dict(), "setting": found, "figures": figs,
                        "runs": [r["_dir"] for r in runs], "skipped": [f"{p}: {w}" for p, w in skipped],
                        "sources": SOURCES[cid]})
     doc = {"preset": preset or root.name, "device": sorted(devices), "written": time.strftime("%Y-%m-%d %H:%M"),
@@ -156,6 +183,14 @@ def verdict_text(c: dict) -> str:
     return c["verdict"] + (f" ({c['condition']})" if c.get("condition") else "")
 
 
+def setting_text(st: dict) -> str:
+    arch = "; ".join(f"{a}: {v['params'] or '?'} params, lr {', '.join(f'{x:g}' for x in v['lr']) or '?'}, "
+                     f"{', '.join(map(str, v['max_steps'])) or '?'} steps, {v['runs']} runs"
+                     for a, v in st.get("by_arch", {}).items())
+    spread = f"; parameter spread {st['param_spread']}×" if "param_spread" in st else ""
+    return f"seeds {', '.join(map(str, st.get('seeds', []))) or 'none'}; {arch or 'no runs'}{spread}"
+
+
 def markdown(doc: dict) -> str:
     lines = [f"# archbench claims — preset {doc['preset']}", "",
              f"Device: {', '.join(doc['device']) or 'none recorded'} · written {doc['written']} · runs under "
@@ -164,7 +199,9 @@ def markdown(doc: dict) -> str:
     for c in doc["claims"]:
         lines += ["", f"## {c['id']}: {c['claim']}", "", f"**Verdict: {verdict_text(c)}.**", "",
                   f"Rule: {c['rule']}", "", f"Runs: {len(c['runs'])} from {', '.join(c['sources'])}", "",
-                  "```json", json.dumps(c["evidence"], indent=1, default=str), "```"]
+                  "Setting: " + setting_text(c["setting"]), ""]
+        lines += [f"- caveat: {w}" for w in c.get("caveats") or []]
+        lines += ["", "```json", json.dumps(c["evidence"], indent=1, default=str), "```"]
         lines += [f"![{c['id']}]({f})" for f in c["figures"]]
         lines += [f"- skipped: {s}" for s in c["skipped"]]
     return "\n".join(lines) + "\n"
@@ -188,7 +225,9 @@ def page(doc: dict, out: Path) -> str:
     for c in doc["claims"]:
         parts.append(f"<h2 id='{c['id']}'>{c['id']}: {esc(c['claim'])}</h2><p class='{esc(c['verdict'])}'>"
                      f"Verdict: {esc(verdict_text(c))}</p><p>Rule: {esc(c['rule'])}</p>"
-                     f"<p>{len(c['runs'])} runs from {esc(', '.join(c['sources']))}</p>")
+                     f"<p>{len(c['runs'])} runs from {esc(', '.join(c['sources']))}</p>"
+                     f"<p>Setting: {esc(setting_text(c['setting']))}</p>"
+                     + "".join(f"<p class='caveat'>Caveat: {esc(w)}</p>" for w in c.get("caveats") or []))
         for f in c["figures"]:
             b64 = base64.b64encode((out / f).read_bytes()).decode()
             parts.append(f"<img alt='{c['id']}' src='data:image/png;base64,{b64}'>")

@@ -116,3 +116,25 @@ def test_layer_pooling_ignores_a_padding_mask_of_other_positions(tmp_path):
     run = {"_dir": str(tmp_path)}
     add_layer_measures(run)
     assert run["long_range"]["layer_probe_acc"] == [1.0, 1.0]
+
+
+def test_setting_lists_budgets_and_flags_unequal_parameters(tmp_path):
+    runs = long_range_runs({"transformer": 200, "lstm": 50, "rnn": 10})
+    for r in runs:
+        r["params"] = {"transformer": 60_000, "lstm": 61_000, "rnn": 80_000}[r["arch"]]
+        r["config"]["optimizer"] = {"lr": {"transformer": 0.001, "lstm": 0.003, "rnn": 0.01}[r["arch"]]}
+        r["config"]["trainer"] = {"max_steps": 600}
+    write_runs(tmp_path / "long_range", runs)
+    by = {c["id"]: c for c in build_claims(tmp_path)["claims"]}
+    st = by["C2"]["setting"]
+    assert st["seeds"] == [0, 1, 2] and st["by_arch"]["lstm"]["lr"] == [0.003]
+    assert st["by_arch"]["rnn"]["params"] == "80,000–80,000" and st["by_arch"]["rnn"]["max_steps"] == [600]
+    assert st["param_spread"] == pytest.approx(80 / 60, abs=1e-3) and st["equal_params"] is False
+    assert any("more than 10%" in w for w in by["C2"]["caveats"])
+    md = (tmp_path / "report" / "claims.md").read_text()
+    assert "lstm: 61,000–61,000 params, lr 0.003, 600 steps, 9 runs" in md
+    for r in runs:
+        r["params"] = 60_000 + (r["arch"] == "rnn") * 5_000
+    write_runs(tmp_path / "again" / "long_range", runs)
+    c2 = {c["id"]: c for c in build_claims(tmp_path / "again")["claims"]}["C2"]
+    assert c2["setting"]["equal_params"] is True and not any("10%" in w for w in c2["caveats"])
