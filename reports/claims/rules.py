@@ -478,10 +478,11 @@ def copy_alignment(maps: np.ndarray, delay: int, n: int) -> float:
 
 
 def c9_interpretable(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
-    rule = (f"copy task, transformer: per run the best head's alignment rate (share of output positions whose "
+    rule = (f"copy task, the seed's transformer (bidirectional, sinusoidal positions): per run the best head's alignment rate (share of output positions whose "
             f"strongest attention falls on their source symbol); supported if some head aligns ≥ {ALIGNED} in "
             "≥ 2 of 3 seeds, not supported otherwise; translation heatmaps are shown, not scored")
-    cells = group([r for r in runs if r.get("arch") == "transformer" and "copy" in str(r.get("task"))],
+    seed_block = lambda r: get(r, "config.arch.pos_encoding") in (None, "sinusoidal") and not get(r, "config.arch.causal")  # noqa: E731
+    cells = group([r for r in runs if r.get("arch") == "transformer" and "copy" in str(r.get("task")) and seed_block(r)],
                   lambda r: "copy")
     why = shortfall(cells, ["copy"], "task", min_seeds)
     if why:

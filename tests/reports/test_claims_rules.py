@@ -240,6 +240,10 @@ def test_c9_rules():
     assert R.c9_interpretable(runs([0.95, 0.92, 0.5])).verdict == R.SUPPORTED
     assert R.c9_interpretable(runs([0.95, 0.5, 0.5])).verdict == R.NOT_SUPPORTED
     assert R.c9_interpretable(runs([0.95, 0.95])).verdict == R.INCONCLUSIVE
+    ablated = [rec("transformer", s, config={"arch": {"pos_encoding": "none", "causal": c}},
+                   long_range={"attention": {"alignment": 0.1}}) for s in range(3) for c in (False, True)]
+    v = R.c9_interpretable(runs([0.95, 0.92, 0.93]) + ablated)  # the positions sweep's other settings don't count
+    assert v.verdict == R.SUPPORTED and v.evidence["alignment_per_seed"] == [0.95, 0.92, 0.93]
 
 
 # -- C10 ----------------------------------------------------------------------------------------------------------
