@@ -20,7 +20,7 @@ from reports.load import find_records
 
 # Which sweep folders (under the claims root) each claim reads; runs are shared where the setting is the same.
 SOURCES = {"C1": ["seq_scaling", "long_range"], "C2": ["long_range"], "C3": ["long_range"], "C4": ["positions"],
-           "C5": ["heads"], "C6": ["locality", "images"], "C7": ["abstraction"], "C8": ["pretrain_finetune"],
+           "C5": ["heads"], "C6": ["locality", "long_range", "images"], "C7": ["abstraction"], "C8": ["pretrain_finetune"],
            "C9": ["positions"], "C10": ["depth"]}
 ATTENTION, HIDDEN, ATTENTION_INIT = "attention.npz", "hidden.npz", "attention_init.npz"
 
