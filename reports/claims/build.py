@@ -23,6 +23,7 @@ SOURCES = {"C1": ["seq_scaling", "long_range"], "C2": ["long_range"], "C3": ["lo
            "C5": ["heads"], "C6": ["locality", "long_range", "images"], "C7": ["abstraction"], "C8": ["pretrain_finetune"],
            "C9": ["positions"], "C10": ["depth"]}
 ATTENTION, HIDDEN, ATTENTION_INIT = "attention.npz", "hidden.npz", "attention_init.npz"
+LR_PRESWEEP = "lr"  # <sweep>/lr/: the learning-rate pre-sweep (reports.claims.sweeps), left out of the evidence
 
 
 # -- measures computed from the probe files ---------------------------------------------------------------------
@@ -117,11 +118,17 @@ def load_claim_runs(root: Path, claim: str) -> tuple[list[dict], list[tuple[str,
     if not folders:
         return [], []
     rec = find_records(folders)
+    runs = []
     for run in rec.runs:  # which sweep it came from (C1 reads speed from seq_scaling, time-to-target from long_range)
-        run["_source"] = next((f.name for f in folders if Path(run["_dir"]).resolve().is_relative_to(f.resolve())), None)
+        where = Path(run["_dir"]).resolve()
+        source = next((f for f in folders if where.is_relative_to(f.resolve())), None)
+        if source is not None and where.relative_to(source.resolve()).parts[:1] == (LR_PRESWEEP,):
+            continue  # the learning-rate pre-sweep's short runs choose the lr; they are not evidence
+        run["_source"] = source.name if source is not None else None
         add_attention_measures(run)
         add_layer_measures(run)
-    return rec.runs, rec.skipped
+        runs.append(run)
+    return runs, rec.skipped
 
 
 EQUAL_PARAMS = {"C1", "C2", "C3"}  # claims that compare architectures at one parameter budget (±10%)

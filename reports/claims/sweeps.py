@@ -23,6 +23,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from reports.claims.build import LR_PRESWEEP
 from reports.load import find_records
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,9 +104,9 @@ def run_sweep(name: str, sweep: dict, preset: dict, out: Path, launcher: str | N
         else:
             pre = {"optimizer.lr": ",".join(map(str, grid)), "seed": 0, "trainer.max_steps": preset["lr_steps"],
                    "trainer.stop_at": None}
-            if launch(sweep["experiment"], folder / "lr", overrides_of(preset, sweep, pre), launcher):
+            if launch(sweep["experiment"], folder / LR_PRESWEEP, overrides_of(preset, sweep, pre), launcher):
                 problems.append(f"{name}: the learning-rate pre-sweep failed")
-            choice = best_lr(folder / "lr")
+            choice = best_lr(folder / LR_PRESWEEP)
             folder.mkdir(parents=True, exist_ok=True)
             choice_file.write_text(json.dumps(choice, indent=1))
         archs = str(sweep.get("overrides", {}).get("arch", "")).split(",") if sweep.get("overrides", {}).get("arch") \

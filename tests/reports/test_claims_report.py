@@ -138,3 +138,12 @@ def test_setting_lists_budgets_and_flags_unequal_parameters(tmp_path):
     write_runs(tmp_path / "again" / "long_range", runs)
     c2 = {c["id"]: c for c in build_claims(tmp_path / "again")["claims"]}["C2"]
     assert c2["setting"]["equal_params"] is True and not any("10%" in w for w in c2["caveats"])
+
+
+def test_the_lr_pre_sweep_is_not_evidence(tmp_path):
+    write_runs(tmp_path / "long_range", long_range_runs({"transformer": 200, "lstm": 50, "rnn": 10}))
+    write_runs(tmp_path / "long_range" / "lr", [{**r, "metrics": {"test/acc": 0.0}} for r in
+                                                 long_range_runs({"transformer": 10, "lstm": 10, "rnn": 10})])
+    c2 = {c["id"]: c for c in build_claims(tmp_path)["claims"]}["C2"]
+    assert c2["verdict"] == rules.SUPPORTED and len(c2["runs"]) == 27
+    assert not any("/lr/" in r for r in c2["runs"])

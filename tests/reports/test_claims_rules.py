@@ -178,6 +178,9 @@ def test_c6_rules():
     assert v.verdict == R.SUPPORTED and v.evidence["copy"][0]["delay"] == 50
     assert R.c6_locality(locality_runs(0.97)).verdict == R.NOT_SUPPORTED
     assert R.c6_locality(locality_runs(0.7)).verdict == R.MIXED
+    weak = [{**r, "metrics": {"test/acc": 0.5}} if r["arch"] == "transformer" else r for r in locality_runs(0.1)]
+    v = R.c6_locality(weak)
+    assert v.verdict == R.MIXED and "does not reach 0.9 either" in v.condition
     assert R.c6_locality([r for r in locality_runs(0.1) if r["arch"] == "cnn"]).verdict == R.INCONCLUSIVE
 
 
