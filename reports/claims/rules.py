@@ -249,8 +249,10 @@ def c3_gradients(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
         return Verdict(SUPPORTED, rule, ev, key=key)
     if not flat and t.below(-FLAT) or not decaying:
         return Verdict(NOT_SUPPORTED, rule, ev, key=key)
+    trend = "rises" if t.above(0) else "falls"
     cond = ("the transformer's gradient is flat but only " + decaying[0] + "'s decays") if flat else \
-        "recurrent gradients decay, but the transformer's is not flat either"
+        f"{' and '.join(decaying)} decay{'s' if len(decaying) == 1 else ''}, but the transformer's is not flat either: " \
+        f"it {trend} with distance ({t.value:+.4f} decades/step)"
     return Verdict(MIXED, rule, ev, key=key, condition=cond)
 
 

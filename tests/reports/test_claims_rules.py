@@ -115,6 +115,8 @@ def test_c3_evidence_has_the_clipping_rate_and_spikes():
 def test_c3_not_supported_and_mixed():
     assert R.c3_gradients(grad_runs({"transformer": -0.05, "lstm": -0.02, "rnn": -0.1})).verdict == R.NOT_SUPPORTED
     assert R.c3_gradients(grad_runs({"transformer": 0.0, "lstm": 0.0, "rnn": -0.1})).verdict == R.MIXED
+    v = R.c3_gradients(grad_runs({"transformer": 0.02, "lstm": 0.0, "rnn": -0.1}))
+    assert v.verdict == R.MIXED and v.condition.startswith("rnn decays") and "it rises with distance" in v.condition
 
 
 def test_c3_inconclusive_without_curves():
