@@ -13,7 +13,17 @@ from reports.claims import rules, stats  # noqa: E402
 from reports.claims.rules import completed, get  # noqa: E402
 
 
-def lines_by_arch(runs, x_path, y_path, xlabel, ylabel, title, logx=False, logy=False):
+UNIT = (0.0, 1.0)  # every bar chart here shows an accuracy or a share
+
+
+def interval(e, bounds=None) -> tuple[float, float]:
+    """An estimate's 95% CI (its value where there is none), cut to ``bounds`` (a share or accuracy lies in [0, 1];
+    the t-interval of 3 seeds can reach past them)."""
+    lo, hi = (e.lo if e.lo is not None else e.value), (e.hi if e.hi is not None else e.value)
+    return (max(lo, bounds[0]), min(hi, bounds[1])) if bounds else (lo, hi)
+
+
+def lines_by_arch(runs, x_path, y_path, xlabel, ylabel, title, logx=False, logy=False, bounds=None):
     """Mean ± 95% CI of ``y`` against ``x`` per arch."""
     data = defaultdict(lambda: defaultdict(list))
     for r in completed(runs):
@@ -27,8 +37,7 @@ def lines_by_arch(runs, x_path, y_path, xlabel, ylabel, title, logx=False, logy=
         xs = sorted(by)
         est = [stats.mean(by[x]) for x in xs]
         ax.plot(xs, [e.value for e in est], marker="o", label=arch)
-        lo = [e.lo if e.lo is not None else e.value for e in est]
-        hi = [e.hi if e.hi is not None else e.value for e in est]
+        lo, hi = zip(*(interval(e, bounds) for e in est))
         ax.fill_between(xs, lo, hi, alpha=0.15)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     if logx:
@@ -39,13 +48,14 @@ def lines_by_arch(runs, x_path, y_path, xlabel, ylabel, title, logx=False, logy=
     return fig
 
 
-def bars(labels, estimates, ylabel, title, ref=None):
+def bars(labels, estimates, ylabel, title, ref=None, bounds=UNIT):
     if not labels:
         return None
     fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(labels) + 2), 3.8))
     vals = [e.value for e in estimates]
-    err = [[e.value - e.lo if e.lo is not None else 0 for e in estimates],
-           [e.hi - e.value if e.hi is not None else 0 for e in estimates]]
+    cis = [interval(e, bounds) for e in estimates]
+    err = [[max(e.value - lo, 0) for e, (lo, _) in zip(estimates, cis)],
+           [max(hi - e.value, 0) for e, (_, hi) in zip(estimates, cis)]]
     ax.bar(range(len(labels)), vals, yerr=err, capsize=3, color="#4c72b0")
     ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
     if ref is not None:
@@ -68,7 +78,7 @@ def c1(runs, v):
 
 def c2(runs, v):
     return lines_by_arch(runs, "config.task.delay", "metrics.test/acc", "delay", "test accuracy",
-                         "C2: copy accuracy vs delay", logx=True)
+                         "C2: copy accuracy vs delay", logx=True, bounds=UNIT)
 
 
 def c3(runs, v):
@@ -101,7 +111,7 @@ def c4(runs, v):
 def c5(runs, v):
     labels, est = grouped([r for r in runs if r.get("arch") == "transformer"],
                           lambda r: f"{get(r, 'config.arch.n_heads')} heads", "metrics.test/acc")
-    return bars(labels, est, "test metric", "C5: number of heads")
+    return bars(labels, est, "test metric", "C5: number of heads", bounds=None)  # the metric may be BLEU
 
 
 def c6(runs, v):

@@ -147,3 +147,11 @@ def test_the_lr_pre_sweep_is_not_evidence(tmp_path):
     c2 = {c["id"]: c for c in build_claims(tmp_path)["claims"]}["C2"]
     assert c2["verdict"] == rules.SUPPORTED and len(c2["runs"]) == 27
     assert not any("/lr/" in r for r in c2["runs"])
+
+
+def test_figure_intervals_stay_within_an_accuracys_range():
+    from reports.claims import figures, stats
+    e = stats.mean([0.2, 1.0, 1.0])  # the t-interval of 3 seeds reaches past 1 and below 0
+    assert e.lo < 0 and e.hi > 1
+    assert figures.interval(e, figures.UNIT) == (0.0, 1.0) and figures.interval(e) == (e.lo, e.hi)
+    assert figures.interval(stats.Estimate(0.5, None, None, 1), figures.UNIT) == (0.5, 0.5)
