@@ -24,7 +24,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from reports.claims.build import LR_PRESWEEP
-from reports.load import find_records
+from reports.load import find_records, metric_direction
 
 ROOT = Path(__file__).resolve().parents[2]
 PRESETS = ROOT / "conf" / "claims"
@@ -63,8 +63,7 @@ def best_lr(folder: Path) -> dict[str, float]:
         lr = (run.get("config") or {}).get("optimizer", {}).get("lr")
         if run["status"] != "completed" or not isinstance(value, (int, float)) or lr is None:
             continue
-        lower = "loss" in metric or "perplexity" in metric
-        score = -value if lower else value
+        score = -value if metric_direction(run, metric) == "min" else value
         if run["arch"] not in best or score > best[run["arch"]][0]:
             best[run["arch"]] = (score, float(lr))
     return {a: lr for a, (_, lr) in best.items()}

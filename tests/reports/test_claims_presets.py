@@ -59,3 +59,15 @@ def test_depth_sweep_blocks_are_the_kinds_the_c10_rule_reads(block, kind):
     assert cfg.trainer.stop_at is not None  # "never reached the target" is what a failed run means
     run = {"arch": "transformer", "config": OmegaConf.to_container(cfg, resolve=False)}
     assert block_kind(run) == kind
+
+
+def test_best_lr_follows_the_declared_direction(tmp_path):
+    import json
+    for i, (lr, loss) in enumerate([(0.001, 0.9), (0.01, 0.4)]):
+        d = tmp_path / str(i)
+        d.mkdir()
+        (d / "summary.json").write_text(json.dumps({
+            "status": "completed", "arch": "rnn", "task": "t", "seed": 0, "speed": {},
+            "task_info": {"directions": {"score": "min"}}, "metrics": {"val/score": loss},
+            "selection": {"metric": "val/score"}, "config": {"optimizer": {"lr": lr}}}))
+    assert sweeps.best_lr(tmp_path) == {"rnn": 0.01}  # "score" would read as higher-is-better by its name
