@@ -355,7 +355,7 @@ class Trainer:
             return
         st, t = self.state, self.cfg.trainer
         k = len(self.losses)
-        both = torch.stack(self.losses + [n.to(self.losses[0].device) for n in self.grad_norms]).float().cpu()
+        both = torch.stack(self.losses + self.grad_norms).float().cpu()
         values, norms = both[:k], both[k:]  # (k,) losses and their gradient norms: the one host sync of k steps
         first, self.losses, self.grad_norms = self.step - k + 1, [], []
         if len(norms):

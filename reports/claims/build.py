@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from reports.claims import figures, rules
+from reports.claims.sweeps import LR_PRESWEEP
 from reports.load import find_records
 
 # Which sweep folders (under the claims root) each claim reads; runs are shared where the setting is the same.
@@ -23,7 +24,6 @@ SOURCES = {"C1": ["seq_scaling", "long_range"], "C2": ["long_range"], "C3": ["lo
            "C5": ["heads"], "C6": ["locality", "long_range", "images"], "C7": ["abstraction"], "C8": ["pretrain_finetune"],
            "C9": ["positions"], "C10": ["depth"]}
 ATTENTION, HIDDEN, ATTENTION_INIT = "attention.npz", "hidden.npz", "attention_init.npz"
-LR_PRESWEEP = "lr"  # <sweep>/lr/: the learning-rate pre-sweep (reports.claims.sweeps), left out of the evidence
 
 
 # -- measures computed from the probe files ---------------------------------------------------------------------

@@ -433,8 +433,7 @@ def c7_abstraction(runs: list[dict], min_seeds: int = MIN_SEEDS, arch: str = "tr
 def start(run: dict) -> str:
     """"pre-trained" when the run loaded a source's weights; "scratch" otherwise — including the control of
     ``init_weights=false``, which records its source (tokenizer and settings) in ``init.from`` too."""
-    weights = get(run, "config.init_weights", True) is not False and not str(get(run, "init.weights", "")).startswith("none")
-    return "pre-trained" if get(run, "init.from") and weights else "scratch"
+    return "pre-trained" if get(run, "init.from") and get(run, "config.init_weights", True) is not False else "scratch"
 
 
 def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float = 0.1) -> Verdict:

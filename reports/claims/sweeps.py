@@ -23,11 +23,11 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from reports.claims.build import LR_PRESWEEP
 from reports.load import find_records, metric_direction
 
 ROOT = Path(__file__).resolve().parents[2]
 PRESETS = ROOT / "conf" / "claims"
+LR_PRESWEEP = "lr"  # <sweep>/lr/: the learning-rate pre-sweep; the report leaves its runs out of the evidence
 
 
 def load_preset(name: str):
