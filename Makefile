@@ -56,7 +56,7 @@ report-check: report browser
 # the claims report: every claim's sweep (conf/claims/$(PRESET).yaml), then verdicts in runs/claims/$(PRESET)/report
 PRESET ?= quick
 claims: $(STAMP)
-	$(PY) -m reports.claims.sweeps --preset $(PRESET) $(if $(CLAIMS_OUT),--out $(CLAIMS_OUT))
+	$(PY) -m harness.sweeps --preset $(PRESET) $(if $(CLAIMS_OUT),--out $(CLAIMS_OUT))
 
 clean-venv:
 	rm -rf $(VENV)

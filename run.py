@@ -9,7 +9,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from harness.errors import ConfigError, DivergedError  # noqa: E402
+from core.errors import ConfigError, DivergedError  # noqa: E402
 
 
 def is_multirun() -> bool:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from architectures.layers import Layer
 from architectures.model import Backbone
 from architectures.seq2seq import ConvDecoder
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from tasks.base import TaskSpec
 
 

@@ -12,7 +12,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from architectures.layers import Layer
 from architectures.model import Backbone
-from harness.errors import ConfigError
+from core.errors import ConfigError
 
 
 class GRULayer(Layer):

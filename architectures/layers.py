@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 
 
 # --------------------------------------------------------------------------------------------- attention

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from architectures.layers import (IMAGE_AS, ClassHead, MultiHeadAttention, PositionalEncoding, TokenEmbedding,
                                   TokenHead, image_sequence_shape, image_to_sequence, masked_mean)
 from architectures.seq2seq import GenericDecoder, wants_decoder
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from tasks.base import TaskSpec
 
 DECODERS = ("own", "generic")

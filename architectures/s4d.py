@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from architectures.layers import Layer
 from architectures.model import Backbone
-from harness.errors import ConfigError
+from core.errors import ConfigError
 
 
 class DiagonalSSM(nn.Module):

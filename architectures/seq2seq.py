@@ -24,7 +24,7 @@ import torch.nn as nn
 
 from architectures.layers import (DecoderBlock, MultiHeadAttention, PositionalEncoding, Residual, Stack,
                                   TokenEmbedding)
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from tasks.base import TaskSpec
 
 

@@ -14,7 +14,7 @@ import torch.nn as nn
 from architectures.layers import EncoderBlock, MultiHeadAttention, final_norm
 from architectures.model import Backbone
 from architectures.seq2seq import TransformerDecoder
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from tasks.base import TaskSpec
 
 

@@ -1,10 +1,10 @@
 """The training harness: one loop for every architecture × task, run records, checkpoints, probes."""
-from harness.errors import ConfigError, DivergedError
+from core.errors import ConfigError, DivergedError
 
 __all__ = ["ConfigError", "DivergedError", "train"]
 
 
-def train(cfg):  # imported lazily so `import harness.errors` stays light
+def train(cfg):  # imported lazily so `import harness` stays light
     from harness.train import train as _train
 
     return _train(cfg)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from omegaconf import DictConfig, open_dict
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 
 TOLERANCE = 0.10
 MAX_WIDTH = 1 << 16

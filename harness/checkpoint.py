@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from harness.records import atomic_write_bytes
+from core.files import atomic_write_bytes
 
 
 def rng_state(device: torch.device) -> dict:

@@ -12,7 +12,7 @@ import typing
 
 import torch
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 
 WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a string",
          type(None): "null", torch.Tensor: "a number"}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 
 LOCK = ".archbench.lock"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from harness.records import MetricsLog, flatten
+from core.record import MetricsLog, flatten
 
 
 def scalars(d: dict) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 
 PRECISIONS = ("auto", "fp32", "bf16")
 BF16_MIN_PARAMS = 1_000_000

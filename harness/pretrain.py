@@ -20,8 +20,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from harness import checkpoint
-from harness.errors import ConfigError
-from harness.records import CHECKPOINT, SUMMARY, read_json
+from core.errors import ConfigError
+from core.record import CHECKPOINT, SUMMARY, read_json
 
 TOKENIZER_FILE = "tokenizer.json"
 

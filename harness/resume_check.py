@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from harness import checkpoint
-from harness.errors import ConfigError, first_line
+from core.errors import ConfigError, first_line
 
 MAY_CHANGE = ("trainer.max_steps", "trainer.max_time_s", "trainer.eval_every", "trainer.ckpt_every",
               "trainer.resume", "trainer.progress", "trainer.device", "trainer.warmup_measure", "trainer.sync_every",

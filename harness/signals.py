@@ -12,7 +12,7 @@ import warnings
 
 import torch
 
-from harness import faults
+from core import faults
 
 # The stop check is meant to fire at the compiled module's call too (trainer.compile=true): no warning for that.
 warnings.filterwarnings("ignore", message=r"Using `torch.compile\(module\)` when there are global hooks")
@@ -52,7 +52,7 @@ class StopFlag:
     @contextlib.contextmanager
     def watching(self, phase: str):
         """Raise StopRequested at the next ``nn.Module`` call after a signal (evaluation, decoding, probes).
-        ``phase`` names the moment for :mod:`harness.faults`."""
+        ``phase`` names the moment for :mod:`core.faults`."""
         self.check()
 
         def hook(*_):

@@ -19,11 +19,12 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from harness import (budget, checkpoint, config_types, faults, lock, optim, precision, pretrain, probes, resume_check,
-                     speed)
-from harness.errors import ConfigError, DivergedError, number, whole
-from harness.records import (CHECKPOINT, METRICS, SUMMARY, MetricsLog, PeakMemory, atomic_write_bytes, environment,
-                             read_record, remove_temp_files, write_json, write_jsonl)
+from core import faults
+from core.errors import ConfigError, DivergedError, number, whole
+from core.record import CHECKPOINT, METRICS, SUMMARY, MetricsLog, read_record, write_json, write_jsonl
+from core.files import atomic_write_bytes, remove_temp_files
+from harness import budget, checkpoint, config_types, lock, optim, precision, pretrain, probes, resume_check, speed
+from harness.records import PeakMemory, environment
 from harness.signals import StopFlag, StopRequested
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")

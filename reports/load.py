@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness import records
+from core import record as records
 
 log = logging.getLogger("reports")
 

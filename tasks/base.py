@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 import torch
 import torch.nn.functional as F
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 
 INPUT_KINDS = ("tokens", "image")
 OUTPUT_KINDS = ("class", "tokens", "sequence")

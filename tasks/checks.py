@@ -9,7 +9,7 @@ import json
 import math
 from pathlib import Path
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 
 SHOWN_ROWS = 5
 

@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from tasks.base import Batch, Task, TaskSpec, batches_of
 
 BLANK, DELIM, N_SYMBOLS = 0, 9, 8

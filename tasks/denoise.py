@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from tasks.base import Batch, TaskSpec
 from tasks.corpus import CorpusTask
 from tasks.text_data import BOS, EOS, N_SENTINELS, PAD, pad_sequences

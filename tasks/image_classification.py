@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms import v2
 
-from harness.errors import ConfigError, first_line, whole
+from core.errors import ConfigError, first_line, whole
 from tasks.base import (Batch, EpochSampler, Task, TaskSpec, batches_of, check_train_fraction, to_device,
                         train_subset)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from tasks.base import Batch, TaskSpec
 from tasks.corpus import CorpusTask
 from tasks.text_data import PAD, SPECIALS, pad_sequences

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from tasks.base import Batch, TaskSpec, check_train_fraction
 from tasks.checks import class_ids
 from tasks.text_data import (PAD, TextTask, check_data_keys, load_text_data, pad_sequences, tokenize_column)

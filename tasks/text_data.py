@@ -27,8 +27,8 @@ from urllib.parse import urlparse
 
 import torch
 
-from harness.errors import ConfigError
-from harness.records import atomic_write_bytes
+from core.errors import ConfigError
+from core.files import atomic_write_bytes
 from tasks import checks
 from tasks.base import Batch, EpochSampler, Task, batches_of, to_device, train_subset
 

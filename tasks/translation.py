@@ -12,7 +12,7 @@ from __future__ import annotations
 import sacrebleu
 import torch
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from tasks.base import Batch, TaskSpec, batches_of, check_train_fraction, token_metrics, token_stats
 from tasks.decoding import beam_search, greedy
 from tasks.text_data import (BOS, EOS, PAD, TextTask, check_data_keys, fit_length, get_tokenizer,

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from reports.claims import figures, rules
-from reports.claims.sweeps import LR_PRESWEEP
+from core.record import LR_PRESWEEP
 from reports.load import find_records
 
 # Which sweep folders (under the claims root) each claim reads; runs are shared where the setting is the same.

@@ -6,7 +6,7 @@ import torch
 
 from architectures.layers import (DecoderBlock, EncoderBlock, MultiHeadAttention, PositionalEncoding, Residual,
                                   attention, causal_mask, image_to_sequence, sinusoidal_table)
-from harness.errors import ConfigError
+from core.errors import ConfigError
 
 torch.manual_seed(0)
 

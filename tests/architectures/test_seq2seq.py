@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from architectures.model import Backbone
 from architectures.layers import Residual
 from architectures.seq2seq import GenericDecoder
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from tasks.base import TaskSpec
 from tasks.decoding import beam_search, greedy
 from tests.conftest import ARCHS, arch_config, build_arch

@@ -5,7 +5,7 @@ import pytest
 from tests.conftest import ARCHS
 
 from harness import budget
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from harness.train import build, train
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from harness import checkpoint
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from harness.train import Trainer, train
 from tests.conftest import ARCHS, ROOT
 from tests.tasks.text_fixtures import sentiment_frame, write_folder

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from harness import precision, speed
-from harness.errors import DivergedError
+from core.errors import DivergedError
 from harness.train import Trainer, train
 
 COPY = ("task=copy_long", "task.delay=6", "task.n_memorize=3", "trainer.stop_at=null", "trainer.probes=false")

@@ -6,8 +6,8 @@ import pytest
 import torch
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
-from harness.errors import ConfigError, DivergedError
-from harness.records import MetricsLog
+from core.errors import ConfigError, DivergedError
+from core.record import MetricsLog
 from harness.train import Trainer, train
 from tasks.copy_long import CopyLong
 from tests.conftest import ARCHS, PEAK_MEM_KIND, arch_config

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from harness.train import train
 from tasks.sentiment import Sentiment
 from tasks.translation import Translation

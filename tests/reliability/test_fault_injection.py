@@ -2,7 +2,7 @@
 first and last probes, the test evaluation and the summary write — and resumed after each, ends with the same
 record as an uninterrupted run: metrics bitwise equal on the CPU, every metrics line once.
 
-The kills come from :mod:`harness.faults` (the process kills itself at the n-th pass of a named point, n drawn
+The kills come from :mod:`core.faults` (the process kills itself at the n-th pass of a named point, n drawn
 at random), so that moments a timer would rarely hit, such as the middle of a checkpoint write, are hit every
 time. Each launch is a fresh process forked from a server that has already imported torch (a few seconds
 saved per launch); it dies by SIGKILL exactly as a ``kill -9``ed run.py would.
@@ -15,7 +15,7 @@ import random
 import signal
 from pathlib import Path
 
-from harness import faults
+from core import faults
 
 from harness.train import train
 from tests.conftest import make_cfg

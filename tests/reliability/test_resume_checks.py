@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from harness import resume_check
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from harness.train import train
 from tests.conftest import make_cfg
 from tests.reliability.helpers import TINY, cli, one_line_error, snapshot

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError, DivergedError
-from harness.records import atomic_write_bytes
+from core.errors import ConfigError, DivergedError
+from core.files import atomic_write_bytes
 from harness.train import train
 from tasks.image_classification import CIFAR_FILES, CIFAR_FOLDER, ImageClassification, read_idx
 from tests.conftest import ROOT, make_cfg

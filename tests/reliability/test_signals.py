@@ -2,7 +2,7 @@
 evaluation, decoding, the probes — with exit 130, ``status: interrupted`` in the record, no traceback, and a
 resume that duplicates nothing and keeps the speed numbers.
 
-Signals are sent by the run itself at a named moment (:mod:`harness.faults`), so each test hits the moment it
+Signals are sent by the run itself at a named moment (:mod:`core.faults`), so each test hits the moment it
 names; one test sends a real SIGTERM from outside during a long test evaluation.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 import pytest
 from hydra import compose, initialize_config_dir
 
-from reports.claims import sweeps
+from harness import sweeps
 from reports.claims.build import SOURCES
 from tests.conftest import CONF
 

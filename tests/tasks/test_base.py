@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from tasks.base import EpochSampler
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from tasks.copy_long import BLANK, DELIM, CopyLong
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from tasks.denoise import Denoise, rebuild, span_corrupt, span_counts
 from tasks.text_data import BOS, EOS, N_SENTINELS
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from harness.train import train
 from tasks.image_classification import DATASETS, ImageClassification, read_idx
 from tests.conftest import ARCHS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from tasks.mlm import MaskedLM, mask_tokens
 from tasks.text_data import PAD
 

@@ -9,7 +9,7 @@ import torch
 from tests.tasks.text_fixtures import sentiment_frame, write_folder
 
 import tasks.text_data as td
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from tasks.sentiment import Sentiment
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from harness.train import train
 from tasks.image_classification import ImageClassification
 from tasks.sentiment import Sentiment

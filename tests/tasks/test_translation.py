@@ -7,7 +7,7 @@ import sacrebleu
 import torch
 from tests.tasks.text_fixtures import PAIRS, CopyOracle, TinySeq2Seq, write_folder
 
-from harness.errors import ConfigError
+from core.errors import ConfigError
 from tasks.text_data import BOS, EOS, PAD, RESERVED
 from tasks.translation import Translation
 

@@ -1,4 +1,4 @@
-"""``python -m reports.claims.sweeps --preset quick|smoke|full [--out DIR]``: run every claim's sweep, then the
+"""``python -m harness.sweeps --preset quick|smoke|full [--out DIR]``: run every claim's sweep, then the
 claims report (``make claims PRESET=…``).
 
 A preset (``conf/claims/<preset>.yaml``) names, per sweep, an experiment of ``conf/experiment/`` and the
@@ -23,11 +23,11 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from core.record import LR_PRESWEEP
 from reports.load import find_records, metric_direction
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ROOT / "conf" / "claims"
-LR_PRESWEEP = "lr"  # <sweep>/lr/: the learning-rate pre-sweep; the report leaves its runs out of the evidence
 
 
 def load_preset(name: str):
@@ -123,7 +123,7 @@ def run_sweep(name: str, sweep: dict, preset: dict, out: Path, launcher: str | N
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m reports.claims.sweeps", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m harness.sweeps", description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", default="quick", help="conf/claims/<preset>.yaml (smoke, quick, full)")
     p.add_argument("--out", default=None, help="sweep folder (default: runs/claims/<preset>; or CLAIMS_OUT)")
     p.add_argument("--launcher", default=None, help="hydra/launcher to use (default: the experiments' local one)")

@@ -1,7 +1,12 @@
-"""Errors the harness turns into one clear line before (or instead of) training."""
+"""Errors told to the user as one clear line (exit 2) before, or instead of, training."""
 
 
-class ConfigError(ValueError):
+class UserError(Exception):
+    """Something the user can put right: a setting, a path, a folder in use, a damaged checkpoint. ``run.py`` and
+    the report entry points print its message as one line and exit 2."""
+
+
+class ConfigError(UserError, ValueError):
     """A setting is invalid. The message says what was wrong and what would be valid."""
 
 
