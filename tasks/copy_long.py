@@ -13,13 +13,14 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import ConfigError
-from tasks.base import Batch, Task, TaskSpec, batches_of
+from tasks.base import Batch, Task, TaskSpec
+from tasks.synthetic import GeneratedTask
 
 BLANK, DELIM, N_SYMBOLS = 0, 9, 8
 VOCAB = 10
 
 
-class CopyLong(Task):
+class CopyLong(GeneratedTask):
     """Copy ``n_memorize`` symbols across ``delay`` steps.
 
     Args:
@@ -65,29 +66,6 @@ class CopyLong(Task):
         y = torch.full_like(x, BLANK)
         y[:, -self.n:] = x[:, :self.n]
         return y
-
-    def setup(self, device: torch.device, seed: int) -> None:
-        self.device = torch.device(device)
-        self.gen = torch.Generator(device=self.device)
-        self.gen.manual_seed(int(seed))
-        fixed = torch.Generator().manual_seed(self.data_seed)
-        self.fixed = {"val": self.generate(self.n_val, fixed, "cpu"), "test": self.generate(self.n_test, fixed, "cpu")}
-        self.fixed = {k: (x.to(self.device), y.to(self.device)) for k, (x, y) in self.fixed.items()}
-
-    def train_batch(self, batch_size: int) -> Batch:
-        x, y = self.generate(batch_size, self.gen)
-        return Batch((x,), y, n_tokens=x.numel())
-
-    def eval_batches(self, split: str, batch_size: int):
-        x, y = self.fixed[split]
-        for s in batches_of(len(x), batch_size):
-            yield Batch((x[s],), y[s], n_tokens=x[s].numel())
-
-    def state_dict(self) -> dict:
-        return {"gen": self.gen.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.gen.set_state(state["gen"])
 
     # -- metrics ------------------------------------------------------------------------------------
     def eval_stats(self, logits: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:

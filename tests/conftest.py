@@ -22,7 +22,8 @@ os.environ.setdefault("WANDB_SILENT", "true")
 torch.set_num_threads(1)
 
 ARCHS = registry.names("arch")  # every conf/arch/*.yaml
-TASKS = ["copy_long", "sentiment", "translation", "image_classification"]  # one per task kind (imdb, sst2: sentiment)
+# One per task kind (imdb, sst2: sentiment), and every synthetic task
+TASKS = ["copy_long", "assoc_recall", "sentiment", "translation", "image_classification"]
 
 # Small enough that a few steps take well under a second on a laptop CPU: by the settings an arch YAML has, so
 # that an architecture added later shrinks too.

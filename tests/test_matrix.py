@@ -1,4 +1,4 @@
-"""All 20 cells of the architecture × task matrix run a few steps through the real loading code and write a
+"""Every cell of the architecture × task matrix runs a few steps through the real loading code and write a
 complete record (tiny fixture data built here: never the shared data, never a download)."""
 import json
 from pathlib import Path
@@ -28,6 +28,9 @@ def data(tmp_path_factory):
 def task_overrides(task: str, data: dict) -> list[str]:
     if task == "copy_long":
         return ["task=copy_long", "task.delay=6", "task.n_memorize=3", "task.n_val=16", "task.n_test=16"]
+    if task == "assoc_recall":
+        return ["task=assoc_recall", "task.n_pairs=3", "task.n_queries=2", "task.vocab=16", "task.seq_len=10",
+                "task.n_val=16", "task.n_test=16"]
     if task == "sentiment":
         return ["task=sentiment", f"task.data.path={data['sentiment']}", f"task.cache_dir={data['cache']}",
                 "task.max_len=8"]
@@ -67,5 +70,7 @@ def test_cell_runs_and_writes_a_complete_record(cfg_factory, data, arch, task):
         reading = arch_config(arch).image_as
         assert s["arch_info"]["input"] == {"conv": "image as 2-D convolutions", "patches": "image as 2x2 patches"}.get(
             reading, f"image as {reading}")
+    if task == "assoc_recall":  # the chance levels travel with the record
+        assert s["metrics"]["test/chance"] == pytest.approx(1 / 3) and s["metrics"]["test/uniform_chance"] == 1 / 7
     if task in ("copy_long", "sentiment"):  # the probes ran through the model's API, and the record says which
         assert {"grad_norm_by_distance", "hidden_states", "cka"} <= set(s["long_range"]["probes"])

@@ -1,0 +1,45 @@
+"""What every task generated on the fly shares: fixed validation/test sets drawn from ``data_seed`` (the same for
+every run), a training stream drawn on the device from the run's seed, and bitwise resume of that stream.
+
+A subclass sets ``n_val``, ``n_test`` and ``data_seed`` and implements ``generate(batch_size, generator, device)``
+→ (inputs, targets).
+"""
+from __future__ import annotations
+
+import torch
+
+from tasks.base import Batch, Task, batches_of
+
+
+class GeneratedTask(Task):
+    """A task whose sequences come from a seeded generator (nothing to download)."""
+
+    n_val: int
+    n_test: int
+    data_seed: int
+
+    def generate(self, batch_size: int, generator: torch.Generator, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def setup(self, device: torch.device, seed: int) -> None:
+        self.device = torch.device(device)
+        self.gen = torch.Generator(device=self.device)
+        self.gen.manual_seed(int(seed))
+        fixed = torch.Generator().manual_seed(self.data_seed)
+        self.fixed = {"val": self.generate(self.n_val, fixed, "cpu"), "test": self.generate(self.n_test, fixed, "cpu")}
+        self.fixed = {k: (x.to(self.device), y.to(self.device)) for k, (x, y) in self.fixed.items()}
+
+    def train_batch(self, batch_size: int) -> Batch:
+        x, y = self.generate(batch_size, self.gen)
+        return Batch((x,), y, n_tokens=x.numel())
+
+    def eval_batches(self, split: str, batch_size: int):
+        x, y = self.fixed[split]
+        for s in batches_of(len(x), batch_size):
+            yield Batch((x[s],), y[s], n_tokens=x[s].numel())
+
+    def state_dict(self) -> dict:
+        return {"gen": self.gen.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gen.set_state(state["gen"])
