@@ -31,6 +31,9 @@ def task_overrides(task: str, data: dict) -> list[str]:
     if task == "assoc_recall":
         return ["task=assoc_recall", "task.n_pairs=3", "task.n_queries=2", "task.vocab=16", "task.seq_len=10",
                 "task.n_val=16", "task.n_test=16"]
+    if task == "selective_copy":
+        return ["task=selective_copy", "task.seq_len=8", "task.n_memorize=3", "task.vocab=6", "task.n_val=16",
+                "task.n_test=16"]
     if task == "sentiment":
         return ["task=sentiment", f"task.data.path={data['sentiment']}", f"task.cache_dir={data['cache']}",
                 "task.max_len=8"]

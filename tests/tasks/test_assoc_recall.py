@@ -99,17 +99,6 @@ def test_metrics_of_a_perfect_model_and_loss_only_on_queries():
     assert m["acc"] == m["seq_acc"] == 1.0 and m["loss"] < 1e-6
 
 
-def test_fixed_sets_and_resumable_stream():
-    a, b = AssocRecall(n_val=20, n_test=20), AssocRecall(n_val=20, n_test=20)
-    a.setup("cpu", 0)
-    b.setup("cpu", 9)
-    assert torch.equal(a.fixed["val"][0], b.fixed["val"][0]) and not torch.equal(a.fixed["val"][0], a.fixed["test"][0])
-    state = a.state_dict()
-    first = a.train_batch(8).inputs[0]
-    a.load_state_dict(state)
-    assert torch.equal(a.train_batch(8).inputs[0], first)
-
-
 @pytest.mark.parametrize("bad, words", [({"vocab": 10, "n_pairs": 5}, "2·n_pairs + 1 = 11"),
                                         ({"n_queries": 9, "n_pairs": 8}, "at most task.n_pairs=8"),
                                         ({"seq_len": 20, "n_pairs": 8}, "at least 2·n_pairs + n_queries = 24"),
