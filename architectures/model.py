@@ -233,6 +233,10 @@ class Model(nn.Module):
         n_dec_layers: decoder layers (null = the architecture's choice, usually as many as the encoder).
         tie_embeddings: share the target embedding with the output projection.
         **hparams: the backbone's own settings; ``bidirectional: null`` follows ``spec.prefers_bidirectional``.
+
+    A task whose spec is ``causal`` (causal language modelling) gets the backbone built with its
+    ``causal_settings``, whatever its reading-direction setting, and tokens read one by one (no 1-D patches);
+    a backbone that is still not causal is refused with one line. ``arch_info.context`` records which was built.
     """
 
     def __init__(self, spec: TaskSpec, *, backbone: str, image_as: str, patch_size: int, patch_tokens: bool,
@@ -245,6 +249,9 @@ class Model(nn.Module):
         if "bidirectional" in hparams and hparams["bidirectional"] is None:
             hparams["bidirectional"] = bool(getattr(spec, "prefers_bidirectional", False))
         seq2seq = wants_decoder(spec, cls.__name__.lower())
+        if spec.causal and not seq2seq:  # the task asks for the past only: the variant the backbone declares causal,
+            hparams = {**hparams, **cls.causal_settings}  # reading tokens one by one (a 1-D patch holds future ones)
+            patch_tokens = False
         if spec.output_kind == "tokens" and spec.input_kind == "image":
             raise ConfigError(f"{cls.__name__}: per-position outputs need token inputs, not images")
         length = input_length(spec, image_as, patch_size, patch_tokens, stem_stages) + int(cls_token)
@@ -253,6 +260,9 @@ class Model(nn.Module):
         self.adapter = InputAdapter(spec, d, image_as=image_as, patch_size=patch_size, patch_tokens=patch_tokens,
                                     cls_token=cls_token, pos_encoding=pos_encoding, scale_embedding=scale_embedding,
                                     stem_stages=stem_stages, dropout=float(hparams.get("dropout", 0.0)))
+        if spec.causal and not seq2seq and not self.backbone.causal:
+            raise ConfigError(f"{cls.__name__}: this task needs a causal model (position i sees inputs ≤ i), but its "
+                              f"causal settings {cls.causal_settings} do not make it causal")
         self.decoder_kind = None
         if seq2seq:
             own = None if decoder == "generic" else self.backbone.own_decoder(

@@ -37,6 +37,8 @@ class TaskSpec:
         prefers_bidirectional: a position's output should depend on the positions after it too (masked language
             modelling); architectures whose reading direction is left open (recurrent ``bidirectional=null``)
             follow it.
+        causal: the output at position i must depend on inputs ≤ i only (causal language modelling); the
+            shared model builds the causal variant the architecture declares, or refuses.
     """
 
     input_kind: str
@@ -53,6 +55,7 @@ class TaskSpec:
     eos_id: int = 2
     tgt_pad_id: int = 0
     prefers_bidirectional: bool = False  # outputs should see both sides (MLM); recurrent bidirectional=null follows
+    causal: bool = False  # outputs may see only the past (causal LM): the model builds its causal variant or refuses
 
     def __post_init__(self):
         if self.input_kind not in INPUT_KINDS:

@@ -1,10 +1,11 @@
-"""What the pre-training tasks (``mlm``, ``denoise``) share: one text column of a data set, loaded and tokenized
+"""What the corpus tasks (``mlm``, ``denoise``, ``lm``) share: one text column of a data set, loaded and tokenized
 as sentiment does (labels are not read), a generator that corrupts each training batch afresh (seeded with the
 run seed, saved for resume), and per-token metrics over the positions the task scores: ``acc``, ``loss``,
 ``perplexity``."""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from tasks.base import Batch, check_train_fraction, token_metrics, token_stats
 from tasks.text_data import TextTask, TokenizedText, check_data_keys, load_text_data, tokenize_column
@@ -45,6 +46,13 @@ class CorpusTask(TextTask):
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.gen.set_state(state["corrupt_gen"])
+
+    def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Mean cross-entropy over the scored positions (0 when a batch has none)."""
+        y = batch.targets.reshape(-1)
+        loss_sum = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y, ignore_index=self.spec.ignore_index,
+                                   reduction="sum")
+        return loss_sum / (y != self.spec.ignore_index).sum().clamp(min=1)
 
     def eval_stats(self, logits: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
         return token_stats(logits, batch.targets, self.spec.ignore_index)

@@ -11,7 +11,6 @@ is scored on the same positions. Metrics: ``acc`` (masked-token accuracy), ``los
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from core.errors import ConfigError
 from tasks.base import Batch, TaskSpec
@@ -100,14 +99,6 @@ class MaskedLM(CorpusTask):
         """As for every text task, with batches capped so that their logits stay under ``EVAL_LOGITS`` values."""
         cap = max(1, EVAL_LOGITS // (self.max_len * self.spec.num_classes))
         return super().eval_batches(split, min(batch_size, cap))
-
-    # -- loss and metrics ---------------------------------------------------------------------------
-    def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
-        """Mean cross-entropy over the selected positions (0 when a batch has none)."""
-        y = batch.targets.reshape(-1)
-        loss_sum = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y, ignore_index=self.spec.ignore_index,
-                                   reduction="sum")
-        return loss_sum / (y != self.spec.ignore_index).sum().clamp(min=1)
 
     def describe(self) -> dict:
         return {**super().describe(),

@@ -23,7 +23,7 @@ torch.set_num_threads(1)
 
 ARCHS = registry.names("arch")  # every conf/arch/*.yaml
 # One per task kind (imdb, sst2: sentiment), and every synthetic task
-TASKS = ["copy_long", "assoc_recall", "selective_copy", "sentiment", "translation", "image_classification"]
+TASKS = ["copy_long", "assoc_recall", "selective_copy", "sentiment", "lm", "translation", "image_classification"]
 
 # Small enough that a few steps take well under a second on a laptop CPU: by the settings an arch YAML has, so
 # that an architecture added later shrinks too.

@@ -37,6 +37,8 @@ def task_overrides(task: str, data: dict) -> list[str]:
     if task == "sentiment":
         return ["task=sentiment", f"task.data.path={data['sentiment']}", f"task.cache_dir={data['cache']}",
                 "task.max_len=8"]
+    if task == "lm":
+        return ["task=lm", f"task.data.path={data['sentiment']}", f"task.cache_dir={data['cache']}", "task.max_len=8"]
     if task == "translation":
         return ["task=translation", f"task.data.path={data['translation']}", "task.data.src=en", "task.data.tgt=es",
                 f"task.cache_dir={data['cache']}", "task.vocab_size=60", "task.max_len=12", "task.tgt_max_len=12",
@@ -73,6 +75,8 @@ def test_cell_runs_and_writes_a_complete_record(cfg_factory, data, arch, task):
         reading = arch_config(arch).image_as
         assert s["arch_info"]["input"] == {"conv": "image as 2-D convolutions", "patches": "image as 2x2 patches"}.get(
             reading, f"image as {reading}")
+    if task == "lm":  # every architecture is built causal for next-token prediction
+        assert s["arch_info"]["context"] == "causal" and s["metrics"]["test/perplexity"] > 1
     if task == "assoc_recall":  # the chance levels travel with the record
         assert s["metrics"]["test/chance"] == pytest.approx(1 / 3) and s["metrics"]["test/uniform_chance"] == 1 / 7
     if task in ("copy_long", "sentiment"):  # the probes ran through the model's API, and the record says which

@@ -62,19 +62,36 @@ def test_per_position_output_needs_token_input(arch):
         build(arch, spec)
 
 
+@pytest.mark.parametrize("route", ["settings", "task"])
 @pytest.mark.parametrize("arch", ARCHS)
-def test_causal_backbones_ignore_the_future(arch):
-    """Every backbone made causal by its ``causal_settings`` (as the generic decoder makes it): outputs at
+def test_causal_backbones_ignore_the_future(arch, route):
+    """Every backbone made causal by its ``causal_settings`` (as the generic decoder makes it), or by a task whose
+    spec asks for a causal model (causal LM) from the YAML defaults, bidirectional ones included: outputs at
     positions < 10 do not change when positions ≥ 10 do; and its record says so."""
     cls = build(arch, TaskSpec(output_kind="class", num_classes=2, **TOKENS)).backbone
-    spec = TaskSpec(output_kind="tokens", num_classes=5, **TOKENS)
-    model = build(arch, spec, **cls.causal_settings, patch_tokens=False).eval()
+    if route == "settings":
+        spec = TaskSpec(output_kind="tokens", num_classes=5, **TOKENS)
+        model = build(arch, spec, **cls.causal_settings, patch_tokens=False).eval()
+    else:
+        spec = TaskSpec(output_kind="tokens", num_classes=5, causal=True, **TOKENS)
+        both_ways = {"bidirectional": True} if "bidirectional" in cls.causal_settings else {"causal": False}
+        model = build(arch, spec, **both_ways).eval()
     assert model.describe()["context"] == "causal"
     x = torch.randint(1, 11, (2, 18))
     x2 = x.clone()
     x2[:, 10:] = torch.randint(1, 11, (2, 8))
     torch.testing.assert_close(model(x)[:, :10], model(x2)[:, :10], msg=arch)
     assert not torch.allclose(model(x)[:, 10:], model(x2)[:, 10:])
+
+
+def test_a_task_that_needs_a_causal_model_refuses_a_backbone_that_cannot_be(monkeypatch):
+    from architectures.gru import GRU
+
+    monkeypatch.setattr(GRU, "causal_settings", {})  # a backbone that declares no causal variant
+    spec = TaskSpec(output_kind="tokens", num_classes=5, causal=True, **TOKENS)
+    with pytest.raises(ConfigError, match="GRU: this task needs a causal model"):
+        build("gru", spec, bidirectional=True)
+    assert build("gru", spec, bidirectional=False).describe()["context"] == "causal"
 
 
 def test_cnn_receptive_field_covers_the_sequence():
