@@ -1,4 +1,5 @@
-"""Where metrics go besides ``metrics.jsonl``: a CSV file (default) or Weights & Biases."""
+"""Where metrics go besides ``metrics.jsonl``: a CSV file (default), TensorBoard or Weights & Biases, or several
+(``logger=[csv,tensorboard]``: each logger config sits under ``logger.<name>``)."""
 from __future__ import annotations
 
 import csv
@@ -10,6 +11,16 @@ from core.record import MetricsLog, flatten
 def scalars(d: dict) -> dict:
     """Nested metrics → ``a/b`` keys, numbers only."""
     return {k: v for k, v in flatten(d, "/").items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def logger_nodes(node) -> list:
+    """The logger configs under ``logger``: one per chosen name (``logger.csv``, ``logger.tensorboard``, …), or the
+    node itself when it names a ``_target_`` directly (a config written by hand)."""
+    if node is None:
+        return []
+    if "_target_" in node:
+        return [node]
+    return [v for v in node.values() if v is not None and "_target_" in v]
 
 
 class CSVLogger:
@@ -30,6 +41,39 @@ class CSVLogger:
                     w.writerow([line.get("step"), line.get("split"), k.removeprefix("metrics/"), v])
 
 
+class TensorBoardLogger:
+    """Writes TensorBoard event files into ``<run folder>/tensorboard`` (``tensorboard --logdir runs``)."""
+
+    def __init__(self, run_dir: str | Path, config: dict | None = None, *, subdir: str = "tensorboard"):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(Path(run_dir) / subdir))
+
+    def log(self, step: int, metrics: dict) -> None:
+        for k, v in scalars(metrics).items():
+            self.writer.add_scalar(k, v, global_step=step)
+
+    def finish(self, summary: dict) -> None:
+        for k, v in scalars({"metrics": summary.get("metrics")}).items():
+            self.writer.add_scalar("final/" + k.removeprefix("metrics/"), v, global_step=summary.get("step") or 0)
+        self.writer.close()
+
+
+class Loggers:
+    """Several loggers as one."""
+
+    def __init__(self, loggers: list):
+        self.loggers = loggers
+
+    def log(self, step: int, metrics: dict) -> None:
+        for lg in self.loggers:
+            lg.log(step, metrics)
+
+    def finish(self, summary: dict) -> None:
+        for lg in self.loggers:
+            lg.finish(summary)
+
+
 class WandbLogger:
     """Logs the same lines to Weights & Biases, in the run folder; offline unless ``mode=online``."""
 
@@ -38,6 +82,8 @@ class WandbLogger:
                  tags: list | None = None):
         import wandb
 
+        if group is None:
+            group = sweep_name()  # the runs of one sweep together
         self.wandb = wandb
         self.run = wandb.init(project=project, entity=entity, mode=mode, group=group, tags=list(tags or []),
                               dir=str(run_dir), name=Path(run_dir).name, config=config, reinit="finish_previous")
@@ -50,3 +96,15 @@ class WandbLogger:
             self.run.summary[k] = v
         self.run.summary["status"] = summary.get("status")
         self.run.finish(exit_code=0 if summary.get("status") == "completed" else 1)
+
+
+def sweep_name() -> str | None:
+    """The name of the sweep folder (``hydra.sweep.dir``) when this process runs a job of a multirun, else None."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hc = HydraConfig.get()
+        return Path(hc.sweep.dir).name if hc.mode == RunMode.MULTIRUN else None
+    except (ImportError, ValueError):  # not under @hydra.main (tests, notebooks)
+        return None

@@ -14,8 +14,8 @@ from harness import checkpoint
 from core.errors import ConfigError, first_line
 
 MAY_CHANGE = ("trainer.max_steps", "trainer.max_time_s", "trainer.eval_every", "trainer.ckpt_every",
-              "trainer.resume", "trainer.progress", "trainer.device", "trainer.warmup_measure", "trainer.sync_every",
-              "trainer.peak_tflops", "trainer.cuda_memory_fraction", "run_dir")
+              "trainer.resume", "trainer.progress", "trainer.log_every", "trainer.device", "trainer.warmup_measure",
+              "trainer.sync_every", "trainer.peak_tflops", "trainer.cuda_memory_fraction", "run_dir")
 MAY_CHANGE_PREFIXES = ("logger.",)
 REQUIRED = ("step", "model", "optimizer", "scheduler", "task", "rng", "state")
 

@@ -24,6 +24,7 @@ from core.errors import ConfigError, DivergedError, number, whole
 from core.record import CHECKPOINT, METRICS, SUMMARY, MetricsLog, read_record, write_json, write_jsonl
 from core.files import atomic_write_bytes, remove_temp_files
 from harness import budget, checkpoint, config_types, lock, optim, precision, pretrain, probes, resume_check, speed
+from harness.loggers import Loggers, logger_nodes
 from harness.records import PeakMemory, environment
 from harness.signals import StopFlag, StopRequested
 
@@ -99,6 +100,7 @@ def check_trainer(t: DictConfig) -> None:
     whole("trainer.threads", t.threads, low=1, allow_none=True)
     whole("trainer.warmup_measure", t.warmup_measure, low=0)  # steps left out of the speed figures
     whole("trainer.sync_every", t.sync_every, low=1)  # steps between loss checks
+    whole("trainer.log_every", t.log_every, low=1, allow_none=True)  # steps between train-loss lines to the loggers
     number("trainer.min_lr_ratio", t.min_lr_ratio)
     for key in ("stop_at", "grad_clip", "max_time_s", "peak_tflops", "cuda_memory_fraction"):
         number(f"trainer.{key}", t[key], allow_none=True)
@@ -179,6 +181,8 @@ class Trainer:
             raise ConfigError(f"seed={cfg.seed!r} must be a whole number")
         if t.threads:
             torch.set_num_threads(int(t.threads))
+        else:
+            warn_if_busy()
         self.device = pick_device(str(t.device))
         if t.cuda_memory_fraction is not None and self.device.type == "cuda":  # runs sharing one GPU
             torch.cuda.set_per_process_memory_fraction(float(t.cuda_memory_fraction), self.device)
@@ -291,7 +295,8 @@ class Trainer:
         elif self.log.path.exists():
             self.log.path.unlink()
         logger_cfg = OmegaConf.to_container(cfg, resolve=True)
-        self.logger = build(cfg.logger, "logger", run_dir=str(self.run_dir), config=logger_cfg)
+        self.logger = Loggers([build(node, "logger", run_dir=str(self.run_dir), config=logger_cfg)
+                               for node in logger_nodes(cfg.logger)])
         self.flops, self.peak = None, PeakMemory(self.device)
         self.clock = speed.StepClock(self.device)
         self.meter = speed.SpeedMeter(self.state, t.warmup_measure, compiled=bool(t.compile))
@@ -369,9 +374,38 @@ class Trainer:
             lr = self.scheduler.base_lrs[0] * self.scheduler.lr_lambdas[0](at - 1)
             raise DivergedError(divergence_message(values[bad[0]].item(), at, lr, t.grad_clip))
         st["run_loss"], st["run_n"] = st["run_loss"] + values.sum().item(), st["run_n"] + len(values)
+        if t.log_every:  # the losses just synced: no extra wait for the device
+            for i, v in enumerate(values.tolist()):
+                if (first + i) % t.log_every == 0:
+                    self.logger.log(first + i, {"train": {"step_loss": v}, "lr": self.lr_at(first + i)})
         rate = self.meter.rates()["train_samples_per_s"]
         self.postfix.update(loss=f"{values[-1].item():.3f}", sps=f"{rate:.0f}" if rate else "-")
         self.bar.set_postfix(self.postfix, refresh=False)
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate that step ``step`` (1-based) trained with."""
+        return self.scheduler.base_lrs[0] * self.scheduler.lr_lambdas[0](step - 1)
+
+    def progress_line(self) -> None:
+        """One line per evaluation on stderr when it is not a terminal (a file, nohup, a SLURM log), where the
+        progress bar does not show."""
+        t = self.cfg.trainer
+        if t.progress is False or (t.progress == "auto" and sys.stderr.isatty()):
+            return
+        steps, seconds = self.step - self.line_start[0], time.perf_counter() - self.line_start[1]
+        rate = steps / seconds if seconds > 0 and steps > 0 else None
+        metric = str(t.stop_metric).removeprefix("val/")
+        arrow = "↓" if self.direction == "min" else "↑"
+        parts = [f"{self.arch_name}/{self.task_name} step {self.step}/{t.max_steps}",
+                 f"loss {self.last_train_loss:.4f}" if self.last_train_loss is not None else "loss -"]
+        if metric in self.last_val:
+            parts.append(f"val/{metric}{arrow} {self.last_val[metric]:.4f}")
+        parts.append(f"{rate:.2f} steps/s" if rate else "- steps/s")
+        if rate:
+            left = int((t.max_steps - self.step) / rate)
+            parts.append(f"ETA {left // 3600}h{left % 3600 // 60:02d}m{left % 60:02d}s" if left >= 3600
+                         else f"ETA {left // 60}m{left % 60:02d}s")
+        print("  ".join(parts), file=sys.stderr, flush=True)
 
     def loop(self, stop: StopFlag, t_start: float):
         t, task, st = self.cfg.trainer, self.task, self.state
@@ -381,6 +415,7 @@ class Trainer:
         self.losses: list[torch.Tensor] = []  # losses of the steps since the last check, on the device
         self.grad_norms: list[torch.Tensor] = []  # their gradient norms before clipping (with trainer.grad_clip)
         self.postfix: dict[str, str] = {}  # what the progress bar shows
+        self.line_start, self.last_train_loss = (self.step, time.perf_counter()), None  # for the progress lines
         self.last_val = {}
         try:
             if self.state.get("eval_due") and self.after_step(stop):  # resumed where a signal cut an evaluation
@@ -427,6 +462,7 @@ class Trainer:
             shown = {"acc", self.task.main_metric, str(t.stop_metric).removeprefix("val/")}  # ↑/↓: its direction
             self.postfix.update({f"val_{k}" + ("↓" if self.task.directions.get(k) == "min" else "↑"): f"{v:.3f}"
                                  for k, v in self.last_val.items() if k in shown})
+            self.progress_line()
             if self.reached(self.last_val):
                 st["stop_reason"] = "target"
                 return True
@@ -465,6 +501,7 @@ class Trainer:
         metrics, dt, n = self.evaluate("val")
         rates = self.meter.rates()
         train_loss = st["run_loss"] / max(1, st["run_n"])
+        self.last_train_loss = train_loss
         self.log.append({"step": self.step, "split": "train", "metrics": {"loss": train_loss}, "lr": lr,
                          "throughput": rates, "time_s": st["elapsed_s"]})
         self.logger.log(self.step, {"train": {"loss": train_loss}, "lr": lr, "speed": rates})
@@ -552,6 +589,19 @@ class Trainer:
         if failure is not None:
             raise failure
         return summary
+
+
+def warn_if_busy() -> None:
+    """With trainer.threads unset: one line when the machine is busier than its cores. PyTorch's OpenMP threads
+    then wait on each other (a 2-thread run on a busy 2-core machine was measured ~100x slower per step than
+    quiet, a 1-thread run ~3x)."""
+    try:
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    except OSError:  # no load average on this platform
+        return
+    if load > cores:
+        print(f"warning: this machine is busy (load average {load:.1f} on {cores} cores); "
+              f"add trainer.threads=1 for a faster run", file=sys.stderr, flush=True)
 
 
 SPIKE = 10.0  # a gradient norm this many times the median of its check window is a spike
