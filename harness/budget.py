@@ -8,6 +8,8 @@ widths the architecture refuses (e.g. d_model not divisible by n_heads), and kee
 """
 from __future__ import annotations
 
+import sys
+
 import torch
 from omegaconf import DictConfig, open_dict
 
@@ -19,6 +21,9 @@ MAX_WIDTH = 1 << 16
 
 def count_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+MIN_WIDTH = 16  # a width below this (or below the number of heads) is warned about
 
 
 def fit(cfg: DictConfig, spec, build) -> dict | None:
@@ -90,5 +95,12 @@ def fit(cfg: DictConfig, spec, build) -> dict | None:
                           f"with {got:,} parameters; tried {lo}..{hi}); change budget.params or the other sizes")
     with open_dict(cfg.arch):
         cfg.arch[key] = width
+    heads = cfg.arch.get("n_heads")
+    warning = None
+    if width < MIN_WIDTH or (isinstance(heads, int) and width < heads):
+        warning = (f"budget.params={target} leaves {key}={width} (below {MIN_WIDTH} or the {heads} heads): a degenerate "
+                   f"model, most parameters sit elsewhere (e.g. in length-dependent or embedding weights); "
+                   f"raise budget.params or shrink the other sizes")
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     return {"params": target, "width_key": key, "width": width, "actual": got,
-            "rel_error": (got - target) / target}
+            "rel_error": (got - target) / target, "warning": warning}
