@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {d} is {'a file, not a folder' if Path(d).exists() else 'not a folder'}; give folders "
                   "that hold run folders (e.g. runs/ or runs/sweeps/long_range)", file=sys.stderr)
             return 2
+    if not any(next(Path(d).rglob(name), None) for d in args.dirs for name in ("summary.json", "metrics.jsonl")):
+        print(f"error: no run records (summary.json) under {', '.join(args.dirs)}; give the folder of a run or a "
+              "sweep (e.g. runs/ or runs/sweeps/long_range), or run python run.py first", file=sys.stderr)
+        return 2
     logging.basicConfig(format="warning: %(message)s", level=logging.WARNING, stream=sys.stderr)
     out = args.out or default_out(args.dirs)
     rep = build_report(args.dirs, out)

@@ -85,18 +85,33 @@ def speed_vs_length(df: pd.DataFrame) -> dict:
     return {"speed_vs_length": fig}
 
 
+FEW_POINTS = 20  # evaluations per curve up to which each is drawn as a marker
+
+
 def settings_panels(g: pd.DataFrame) -> tuple[list[str], str]:
     settings = sorted(g["setting"].unique(), key=natural)
     note = f" (first {MAX_PANELS} of {len(settings)} settings)" if len(settings) > MAX_PANELS else ""
     return settings[:MAX_PANELS], note
 
 
+def curve_group(r, several_sources: bool) -> str:
+    """The panel a run's curve goes to: its full setting, and its source folder when the report has several, so
+    that different runs (another sweep, another step budget) are never averaged into one line."""
+    setting = r["setting"] or ""
+    if several_sources:
+        name = Path(str(r["source"])).name or str(r["source"])
+        return f"{name}: {setting}" if setting else name
+    return setting or "all"
+
+
 def training_curves(df: pd.DataFrame) -> dict:
-    """Train loss and validation main metric vs step (from metrics.jsonl), per arch, per setting."""
+    """Train loss and validation main metric vs step (from metrics.jsonl), per arch, per setting and source;
+    seeds of the same arch, setting and source are averaged (mean ± sd)."""
     out = {}
     runs = with_settings(completed(df))
     for task, g in runs.groupby("task"):
         metric = g["main_metric"].iloc[0]
+        several = g["source"].nunique() > 1
         rows = []
         for _, r in g.iterrows():
             for line in metrics_lines(r["path"]):
@@ -106,7 +121,7 @@ def training_curves(df: pd.DataFrame) -> dict:
                 elif line.get("split") == "val":
                     panel, value = f"val {metric}", (line.get("metrics") or {}).get(metric)
                 if is_number(value) and is_number(line.get("step")):
-                    rows.append({"arch": r["arch"], "setting": r["setting"] or "all", "run": r["path"],
+                    rows.append({"arch": r["arch"], "setting": curve_group(r, several), "run": r["path"],
                                  "step": line["step"], "panel": panel, "value": value})
         data = pd.DataFrame(rows)
         if data.empty:
@@ -114,9 +129,11 @@ def training_curves(df: pd.DataFrame) -> dict:
         data["setting"] = data["setting"].astype(str)
         settings, note = settings_panels(data)
         data = data[data["setting"].isin(settings)]
+        few = data.groupby(["run", "panel"]).size().max() <= FEW_POINTS  # markers when a curve has few points
         grid = sns.relplot(data, x="step", y="value", hue="arch", hue_order=archs(data), row="panel",
-                           col="setting", col_order=settings, kind="line", errorbar="sd", marker="o",
-                           height=2.8, aspect=1.3, facet_kws={"sharey": "row", "margin_titles": True})
+                           col="setting", col_order=settings, kind="line", errorbar="sd",
+                           marker="o" if few else None, height=2.8, aspect=1.3,
+                           facet_kws={"sharey": "row", "margin_titles": True})
         grid.set_titles(row_template="{row_name}", col_template="{col_name}")
         grid.figure.suptitle(f"{task}: training curves (mean ± sd over seeds){note}", y=1.02)
         out[f"training_curves_{task}"] = grid.figure
