@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast venv browser bench report report-check claims clean-venv
+.PHONY: run test test-fast venv browser bench report report-check claims replicate clean-venv
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON)" && command -v $(PYTHON) >/dev/null || { echo "error: no Python found (looked for python3.11, python3.12, python3.13, python3.10, python3); archbench needs Python 3.11–3.13 (set PYTHON=...)"; exit 1; }
@@ -57,6 +57,10 @@ report-check: report browser
 PRESET ?= quick
 claims: $(STAMP)
 	$(PY) -m harness.sweeps --preset $(PRESET) $(if $(CLAIMS_OUT),--out $(CLAIMS_OUT))
+
+# the replications: every conf/replications/*.yaml's sweeps at PRESET, then runs/replications/$(PRESET)/report
+replicate: $(STAMP)
+	$(PY) -m harness.replicate --preset $(PRESET) $(if $(REPLICATE_OUT),--out $(REPLICATE_OUT))
 
 clean-venv:
 	rm -rf $(VENV)

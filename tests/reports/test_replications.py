@@ -1,0 +1,207 @@
+"""Replications: every rule outcome on hand-made records, every replication's presets composing with the cells
+its rule reads, and the report (json, markdown, self-contained page with a figure) over run folders."""
+import json
+
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from harness import replicate, sweeps
+from reports.replications import rules as R
+from reports.replications.__main__ import main as report_main
+from reports.replications.build import build_replications
+from tests.conftest import CONF
+
+
+def rec(arch, seed, value, metric="test/acc", status="completed", **config):
+    """A run record: ``config`` like ``arch__n_heads=8`` (dotted paths of the resolved config)."""
+    r = {"arch": arch, "task": config.pop("task", "copy_long"), "seed": seed, "status": status, "speed": {},
+         "metrics": {metric: value}, "config": {}, "task_info": {"directions": {"acc": "max", "loss": "min"}}}
+    for key, v in config.items():
+        node, parts = r["config"], key.split("__")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = v
+    return r
+
+
+def runs_of(values_a, values_b, metric="test/acc"):
+    return ([rec("transformer", s, v, metric) for s, v in enumerate(values_a)]
+            + [rec("lstm", s, v, metric) for s, v in enumerate(values_b)])
+
+
+def comparison(expect, delta=0.1, metric="test/acc"):
+    return {"label": "t − l", "metric": metric, "expect": expect, "delta": delta,
+            "a": {"where": {"arch": "transformer"}}, "b": {"where": {"arch": "lstm"}}}
+
+
+@pytest.mark.parametrize("a, b, outcome", [
+    ([0.90, 0.92, 0.91], [0.30, 0.32, 0.31], R.REPRODUCED),        # clearly better, by more than δ
+    ([0.31, 0.30, 0.32], [0.30, 0.32, 0.31], R.NOT_REPRODUCED),    # no advantage: the CI excludes δ
+    ([0.20, 0.90, 0.50], [0.30, 0.32, 0.31], R.INCONCLUSIVE),      # too noisy to tell
+    ([0.90, 0.92], [0.30, 0.32], R.INCONCLUSIVE),                  # fewer than 3 seeds
+])
+def test_better_reaches_each_outcome(a, b, outcome):
+    got = R.compare(runs_of(a, b), comparison("better"))
+    assert got["outcome"] == outcome, got["why"]
+    if len(a) < R.MIN_SEEDS:
+        assert "fewer than 3 seeds" in got["why"]
+
+
+def test_better_follows_a_metric_that_is_lower_is_better():
+    runs = runs_of([0.5, 0.52, 0.51], [1.5, 1.52, 1.49], metric="test/loss")
+    got = R.compare(runs, comparison("better", metric="test/loss"))
+    assert got["outcome"] == R.REPRODUCED and got["difference"]["value"] == pytest.approx(0.99, abs=0.01)
+    flipped = R.compare(runs_of([1.5, 1.52, 1.49], [0.5, 0.52, 0.51], metric="test/loss"),
+                        comparison("better", metric="test/loss"))
+    assert flipped["outcome"] == R.NOT_REPRODUCED
+
+
+@pytest.mark.parametrize("a, b, outcome", [
+    ([1.00, 1.01, 1.02], [1.01, 1.00, 1.02], R.REPRODUCED),        # within ±δ
+    ([1.50, 1.51, 1.52], [1.00, 1.01, 1.02], R.NOT_REPRODUCED),    # wholly outside ±δ
+    ([1.00, 1.30, 1.10], [1.00, 1.01, 1.02], R.INCONCLUSIVE),      # straddles δ
+])
+def test_close_reaches_each_outcome(a, b, outcome):
+    got = R.compare(runs_of(a, b, "test/loss"), comparison("close", metric="test/loss"))
+    assert got["outcome"] == outcome, got["why"]
+
+
+def test_a_duplicate_seed_is_one_replicate_and_failed_runs_do_not_count():
+    runs = runs_of([0.9, 0.91, 0.92], [0.3, 0.31, 0.32])
+    runs += [rec("transformer", 0, 0.95), rec("lstm", 5, 0.99, status="failed")]
+    got = R.compare(runs, comparison("better"))
+    assert got["a"]["n"] == 3 and got["b"]["n"] == 3 and got["outcome"] == R.REPRODUCED
+
+
+def test_at_most_keeps_the_runs_within_a_bound_and_a_side_may_read_another_metric():
+    runs = [rec("lstm", s, 0.12) for s in range(3)] + [rec("lstm", s + 3, 0.9) for s in range(3)]
+    for r in runs:
+        r["metrics"].update({"test/loss": 0.175 if r["metrics"]["test/acc"] < 0.5 else 0.01, "test/baseline_loss": 0.173})
+    c = {"metric": "test/loss", "expect": "close", "delta": 0.02,
+         "a": {"where": {}, "at_most": {"test/acc": 0.3}},
+         "b": {"where": {}, "at_most": {"test/acc": 0.3}, "metric": "test/baseline_loss"}}
+    got = R.compare(runs, c)  # the three runs that learned are left out
+    assert got["a"]["n"] == got["b"]["n"] == 3 and got["a"]["mean"] == pytest.approx(0.175)
+    assert got["b"]["mean"] == pytest.approx(0.173) and got["outcome"] == R.REPRODUCED
+    unlearned = [r for r in runs if r["metrics"]["test/acc"] < 0.5]
+    for r, loss in zip(unlearned, (0.17, 0.25, 0.18)):
+        r["metrics"]["test/loss"] = loss
+    assert R.compare(runs, c)["outcome"] == R.INCONCLUSIVE
+    for r, loss in zip(unlearned, (0.30, 0.31, 0.32)):
+        r["metrics"]["test/loss"] = loss
+    assert R.compare(runs, c)["outcome"] == R.NOT_REPRODUCED
+
+
+def test_a_replication_combines_its_comparisons():
+    runs = runs_of([0.9, 0.91, 0.92], [0.3, 0.31, 0.32])
+    good, bad, unsure = comparison("better"), comparison("better", delta=0.9), comparison("close", delta=0.6)
+    assert R.judge(runs, {"comparisons": [good, good]})["outcome"] == R.REPRODUCED
+    assert R.judge(runs, {"comparisons": [good, bad]})["outcome"] == R.NOT_REPRODUCED
+    assert R.judge(runs, {"comparisons": [good, unsure]})["outcome"] == R.INCONCLUSIVE
+    with pytest.raises(ValueError, match="expect"):
+        R.compare(runs, comparison("bigger"))
+
+
+# -- the replications as configured ---------------------------------------------------------------------------
+SPECS = replicate.load()
+
+
+def test_every_replication_says_what_it_replicates():
+    assert len(SPECS) >= 8
+    for name, spec in SPECS.items():
+        assert spec["paper"] and spec["published"]["result"] and spec["published"]["where"], name
+        assert spec["setting"] and spec["differs"] and spec["rule"]["comparisons"], name
+        assert set(spec["presets"]) == set(replicate.PRESETS), name
+        assert len(str(spec["presets"]["quick"]["seeds"]).split(",")) >= R.MIN_SEEDS, name
+        for c in spec["rule"]["comparisons"]:
+            assert c["expect"] in R.EXPECTS and float(c["delta"]) > 0, name
+
+
+@pytest.mark.parametrize("preset_name", ["smoke", "quick", "full"])
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_sweep_composes_before_it_sweeps(name, preset_name):
+    """Hydra's multirun first composes the config without the swept (comma) settings: it must compose alone."""
+    preset = replicate.sweeps_preset(SPECS[name], preset_name)
+    for sweep in preset["sweeps"].values():
+        fixed = [o for o in sweeps.overrides_of(preset, sweep) if "," not in o.split("=", 1)[1]]
+        with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+            compose(config_name="config", overrides=[f"experiment={sweep['experiment']}", *fixed])
+
+
+def composed(sweep: dict, preset: dict, pick: dict):
+    """The config of one cell of the sweep: the first value of each swept setting, except those in ``pick``."""
+    overrides = []
+    for o in sweeps.overrides_of(preset, sweep):
+        key, value = o.split("=", 1)
+        choices = value.split(",")
+        wanted = str(pick.get(key, choices[0])).lower()
+        overrides.append(f"{key}={next((c for c in choices if c.lower() == wanted), None)}")
+    if any(o.endswith("=None") for o in overrides):
+        return None
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose(config_name="config", overrides=[f"experiment={sweep['experiment']}", *overrides])
+
+
+@pytest.mark.parametrize("preset_name", ["smoke", "quick"])
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_side_of_every_rule_is_a_cell_of_the_preset(name, preset_name):
+    """Each side's settings are a cell some sweep of the preset runs, and that cell composes."""
+    preset = replicate.sweeps_preset(SPECS[name], preset_name)
+    for c in SPECS[name]["rule"]["comparisons"]:
+        for side in ("a", "b"):
+            where = c[side].get("where") or {}
+            found = False
+            for sweep in preset["sweeps"].values():
+                cfg = composed(sweep, preset, where)
+                if cfg is None:
+                    continue
+                assert cfg.trainer.resume is True and cfg.trainer.threads == 1
+                names = {"arch": cfg.arch.backbone.rsplit(".", 1)[-1].lower(), "task": cfg.task._target_.split(".")[1]}
+                plain = {"c": OmegaConf.to_container(cfg)}
+                found = found or all(R.same(names[k] if k in names else R.get(plain, f"c.{k}"), v)
+                                     for k, v in where.items())
+            assert found, f"{name} {preset_name}: no sweep runs {where}"
+
+
+def test_an_unknown_replication_is_refused_in_one_line(capsys):
+    assert replicate.main(["--preset", "smoke", "--only", "nope"]) == 2
+    assert "no replication nope; use one of" in capsys.readouterr().err
+
+
+# -- the report -----------------------------------------------------------------------------------------------
+def write(folder, runs):
+    for i, r in enumerate(runs):
+        d = folder / f"run{i}"
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps(r))
+
+
+def test_report_writes_json_markdown_and_a_self_contained_page(tmp_path):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    spec = {"paper": "Someone 2020", "published": {"result": "t beats l", "where": "Table 1"}, "setting": "s",
+            "differs": "scale", "rule": {"comparisons": [comparison("better")]},
+            "figure": {"x": "task.delay", "series": "arch", "metric": "test/acc"}}
+    (conf / "alpha.yaml").write_text(yaml.safe_dump(spec))
+    (conf / "beta.yaml").write_text(yaml.safe_dump({**spec, "paper": "Other 2021"}))
+    runs = runs_of([0.9, 0.91, 0.92], [0.3, 0.31, 0.32])
+    for r in runs:
+        r["config"]["task"] = {"delay": 10}
+    write(tmp_path / "runs" / "alpha", runs)
+    doc = build_replications(tmp_path / "runs", tmp_path / "out", conf=conf)
+    by = {r["name"]: r for r in doc["replications"]}
+    assert by["alpha"]["outcome"] == R.REPRODUCED and by["alpha"]["runs"] == 6
+    assert by["beta"]["outcome"] == R.INCONCLUSIVE and "no runs" in by["beta"]["why"]
+    assert (tmp_path / "out" / "alpha.png").stat().st_size > 1000 and by["beta"]["figures"] == []
+    md = (tmp_path / "out" / "replications.md").read_text()
+    assert "| alpha | Someone 2020 | t beats l (Table 1) | t − l: +0.6 [" in md and "reproduced in direction |" in md
+    page = (tmp_path / "out" / "replications.html").read_text()
+    assert "data:image/png;base64," in page and "<script" not in page and "scale" in page
+    assert json.loads((tmp_path / "out" / "replications.json").read_text())["replications"][0]["name"] == "alpha"
+
+
+def test_report_cli_refuses_a_missing_folder(tmp_path, capsys):
+    assert report_main([str(tmp_path / "nope")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
