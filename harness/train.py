@@ -23,7 +23,7 @@ from core import faults
 from core.errors import ConfigError, DivergedError, number, whole
 from core.record import CHECKPOINT, METRICS, SUMMARY, MetricsLog, read_record, write_json, write_jsonl
 from core.files import atomic_write_bytes, remove_temp_files
-from harness import budget, checkpoint, config_types, lock, optim, precision, pretrain, probes, resume_check, speed
+from harness import budget, checkpoint, config_types, eager, lock, optim, precision, pretrain, probes, resume_check, speed
 from harness.loggers import Loggers, logger_nodes
 from harness.records import PeakMemory, environment
 from harness.signals import StopFlag, StopRequested
@@ -209,6 +209,7 @@ class Trainer:
         self.bf16 = self.precision == "bf16"
         self.init = source.load(self.model, cfg.get("init_freeze"), cfg.get("init_weights", True)) if source else None
         # matrices decay, the rest not; what init_freeze holds fixed (requires_grad off) is left out
+        eager.keep_dynamo_out_of_training()  # the optimizer would import torch._dynamo (~1 s) to do nothing
         groups, self.decay_record = optim.param_groups(self.model, float(cfg.optimizer.get("weight_decay") or 0.0))
         self.optimizer = build(cfg.optimizer, "optimizer", params=groups)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(t))
