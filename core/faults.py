@@ -5,14 +5,18 @@ SIGKILL) the n-th time it passes ``point`` in this process. Points: ``step`` (in
 optimizer step), ``eval``, ``test``, ``probes_start``, ``probes`` (each module call of a validation pass, the
 test pass, the first and the last probes) and ``write:<file>`` (an atomic write whose data is written but not
 yet in place, e.g. ``write:checkpoint.pt``). Unarmed — always, outside the tests — a point is one comparison.
+``ARCHBENCH_SLOW=<point>:<seconds>`` sleeps that long at each pass instead: a run of known length for the
+SLURM time-limit tests, whatever the machine's speed.
 """
 from __future__ import annotations
 
 import os
 import signal
+import time
 
 _armed: tuple[str, int, int] | None = None
 _seen = 0
+_slow: tuple[str, float] | None = None
 
 
 def arm(spec: str | None) -> None:
@@ -26,8 +30,19 @@ def arm(spec: str | None) -> None:
         _armed = (":".join(parts), n, int(getattr(signal, sig)))
 
 
+def slow(spec: str | None) -> None:
+    """``<point>:<seconds>``, or None for no delay."""
+    global _slow
+    _slow = None
+    if spec:
+        name, seconds = spec.rsplit(":", 1)
+        _slow = (name, float(seconds))
+
+
 def point(name: str) -> None:
     global _seen
+    if _slow is not None and _slow[0] == name:
+        time.sleep(_slow[1])
     if _armed is None or _armed[0] != name:
         return
     _seen += 1
@@ -36,3 +51,4 @@ def point(name: str) -> None:
 
 
 arm(os.environ.get("ARCHBENCH_FAULT"))
+slow(os.environ.get("ARCHBENCH_SLOW"))

@@ -1,4 +1,4 @@
-"""SIGINT/SIGTERM as a request to stop, honoured within moments wherever the run is.
+"""SIGINT/SIGTERM/SIGUSR2 as a request to stop, honoured within moments wherever the run is.
 
 Training stops after the current step. Evaluation, decoding and probes stop at their next module call: while
 :meth:`StopFlag.watching` is open, a global forward pre-hook raises :class:`StopRequested` once a stop was
@@ -29,7 +29,7 @@ class StopFlag:
         self.reason, self.old = None, {}
 
     def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2):  # SIGUSR2: SLURM's time limit is near
             try:
                 self.old[sig] = signal.signal(sig, self.handle)
             except ValueError:  # not the main thread (some launchers): keep the default behaviour

@@ -23,7 +23,8 @@ from core import faults
 from core.errors import ConfigError, DivergedError, number, whole
 from core.record import CHECKPOINT, METRICS, SUMMARY, MetricsLog, read_record, write_json, write_jsonl
 from core.files import atomic_write_bytes, remove_temp_files
-from harness import budget, checkpoint, config_types, eager, lock, optim, precision, pretrain, probes, resume_check, speed
+from harness import (budget, checkpoint, config_types, eager, lock, optim, precision, pretrain, probes, resume_check,
+                     slurm, speed)
 from harness.loggers import Loggers, logger_nodes
 from harness.records import PeakMemory, environment
 from harness.signals import StopFlag, StopRequested
@@ -104,7 +105,9 @@ def check_trainer(t: DictConfig) -> None:
     number("trainer.min_lr_ratio", t.min_lr_ratio)
     for key in ("stop_at", "grad_clip", "max_time_s", "peak_tflops", "cuda_memory_fraction"):
         number(f"trainer.{key}", t[key], allow_none=True)
-    for key in ("resume", "compile", "deterministic", "probes"):
+    if t.resume not in (True, False, "auto"):
+        raise ConfigError(f"trainer.resume={t.resume!r} is not known; use true, false or auto")
+    for key in ("compile", "deterministic", "probes"):
         if not isinstance(t[key], bool):
             raise ConfigError(f"trainer.{key}={t[key]!r} must be true or false")
     if t.progress not in ("auto", True, False):
@@ -179,8 +182,9 @@ class Trainer:
         check_trainer(t)
         if not isinstance(cfg.seed, int):
             raise ConfigError(f"seed={cfg.seed!r} must be a whole number")
-        if t.threads:
-            torch.set_num_threads(int(t.threads))
+        threads = t.threads or slurm.cpus_granted()  # in a SLURM job: the CPUs it was granted
+        if threads:
+            torch.set_num_threads(int(threads))
         else:
             warn_if_busy()
         self.device = pick_device(str(t.device))
@@ -664,14 +668,14 @@ def train(cfg: DictConfig) -> dict:
     """Train one run described by ``cfg`` and return its summary (also written to ``summary.json``).
 
     Raises ConfigError (bad settings, before any training) and DivergedError (after writing the record).
-    With ``trainer.resume=true`` a completed run is returned as recorded, a cut one continues from its
+    With ``trainer.resume=true`` (or ``auto``, what SLURM jobs get) a completed run is returned as recorded, a cut one continues from its
     checkpoint (whose settings must match), and a missing one starts fresh. The run folder is locked for the
     whole call, and SIGINT/SIGTERM are honoured from the start.
     """
     run_dir = resolve_run_dir(cfg)
     with lock.hold(run_dir), StopFlag() as stop:
         remove_temp_files(run_dir)  # left by a write that a crash cut short
-        ckpt, resume = run_dir / CHECKPOINT, bool(cfg.trainer.resume)
+        ckpt, resume = run_dir / CHECKPOINT, cfg.trainer.resume in (True, "auto")
         ck = None
         if resume and ckpt.exists():
             ck = resume_check.load(ckpt)
@@ -686,6 +690,8 @@ def train(cfg: DictConfig) -> dict:
         trainer = Trainer(cfg)
         save_config(cfg, run_dir, fresh=ck is None)
         summary = trainer.run(ck, stop)
+    if summary["status"] == "interrupted":
+        slurm.hand_over(stop.reason)  # in a SLURM job: requeue (no step lost), never reported finished
     if summary["status"] == "diverged":
         raise DivergedError(summary["error"])
     return summary

@@ -29,7 +29,7 @@ from tests.reliability.helpers import TINY, cli, one_line_error
     ("trainer.min_lr_ratio=abc", "trainer.min_lr_ratio='abc' must be a number"),
     ("trainer.stop_at=abc", "trainer.stop_at='abc' must be a number, or null"),
     ("arch.dropout=high", "arch.dropout='high' must be a number"),
-    ("trainer.resume=yes", "trainer.resume='yes' must be true or false"),
+    ("trainer.resume=yes", "trainer.resume='yes' is not known; use true, false or auto"),
 ])
 def test_a_setting_of_the_wrong_type_is_refused_before_training(tmp_path, override, says):
     with pytest.raises(ConfigError, match="^" + says.replace("(", r"\(").replace(")", r"\)")):
