@@ -24,6 +24,7 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLaunche
 log = logging.getLogger(__name__)
 
 REQUEUE_SIGNALS = ("SIGUSR2", "SIGTERM")
+HANDED_OVER = "checkpoint and record written"  # in a job's stderr: it stopped at a step boundary for SLURM
 
 
 def in_job() -> bool:
@@ -41,13 +42,25 @@ def hand_over(reason: str | None) -> None:
     Outside a SLURM job, or for a stop not asked by SLURM (Ctrl-C), it returns."""
     if not in_job() or reason not in REQUEUE_SIGNALS:
         return
-    print(f"SLURM job {os.environ['SLURM_JOB_ID']} stopped by {reason}: checkpoint and record written; the run "
-          "continues from there when the job is requeued", file=sys.stderr, flush=True)
+    print(f"SLURM job {os.environ['SLURM_JOB_ID']} stopped by {reason}: {HANDED_OVER}; the run continues from there "
+          "when the job is requeued", file=sys.stderr, flush=True)
     if reason == "SIGUSR2":
         handler = signal.getsignal(signal.SIGUSR2)
         if callable(handler):  # submitit's: requeues and exits, or raises UncompletedJobError when out of timeouts
             handler(signal.SIGUSR2, None)
     raise SystemExit(143)  # no result: submitit keeps waiting for a requeued job, or reports it uncompleted
+
+
+def new_lines(path, start: int) -> tuple[int, list[str]]:
+    """The whole lines of ``path`` after byte ``start``, and where they end."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(start)
+            data = f.read()
+    except OSError:  # not written yet
+        return start, []
+    data = data[:data.rfind(b"\n") + 1]
+    return start + len(data), data.decode(errors="replace").splitlines()
 
 
 def job_states(ids: Sequence[str]) -> str:
@@ -127,15 +140,14 @@ def collect(jobs: list, names: list[str], sweep_dir: str, max_timeouts: int | No
     from submitit.core.utils import UncompletedJobError
 
     again = f"rerun the same command with hydra.sweep.dir={sweep_dir} to continue from the checkpoints"
-    seen: dict[str, str] = {}
+    read = [0] * len(jobs)  # how far each job's stderr was read: hand_over's lines say when a job stopped
     try:
         while not all(j.done() for j in jobs):
-            for job, name in zip(jobs, names):
-                state = job.state
-                if seen.get(job.job_id) == "RUNNING" and state in ("PENDING", "REQUEUED"):
-                    print(f"{name}: job {job.job_id} requeued (time limit or preemption); waiting for it to resume",
-                          file=sys.stderr, flush=True)
-                seen[job.job_id] = state
+            for i, (job, name) in enumerate(zip(jobs, names)):
+                read[i], lines = new_lines(job.paths.stderr, read[i])
+                for line in lines:
+                    if HANDED_OVER in line:
+                        print(f"{name}: {line.strip()}", file=sys.stderr, flush=True)
             time.sleep(2)
     except KeyboardInterrupt:
         left = [f"{name}: job {job.job_id} {job.state}" for job, name in zip(jobs, names) if not job.done()]
