@@ -99,6 +99,20 @@ def test_a_time_limited_run_is_requeued_and_loses_no_step(cluster, tmp_path):
 
 
 @pytest.mark.slurm
+def test_a_run_out_of_requeues_is_recorded_interrupted_and_named_in_one_line(cluster, tmp_path):
+    proc = sweep(tmp_path / "sweep", "trainer.max_steps=100000", "trainer.eval_every=100",
+                 "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=1",
+                 "hydra.launcher.max_num_timeout=0", slow=0.04)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if "time limit was reached" in line]
+    assert len(lines) == 1 and lines[0].startswith("#0 (") and f"hydra.sweep.dir={tmp_path / 'sweep'}" in lines[0]
+    s = json.loads((tmp_path / "sweep" / "0_transformer_copy_long" / "summary.json").read_text())
+    assert s["status"] == "interrupted" and 0 < s["step"] < 100000
+
+
+@pytest.mark.slurm
 def test_scontrol_requeue_checkpoints_resumes_and_completes(cluster, tmp_path):
     steps, every = 600, 50
     proc = sweep(tmp_path / "sweep", f"trainer.max_steps={steps}", f"trainer.eval_every={every}", slow=0.03)
