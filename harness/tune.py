@@ -8,7 +8,9 @@ The sweep folder (``runs/sweeps/tune/<arch>_<task>/``) holds:
 * ``optuna.db`` — the study (sqlite). Relaunching the same command adds ``n_trials`` more trials to it.
 * ``setting.txt`` — the command-line overrides the study was started with; a relaunch with other ones is
   refused (one study, one setting), so pass another ``hydra.sweep.dir`` for another setting.
-* one run folder per trial, named by the tuned values (a repeated value set finds its completed run);
+* one run folder per trial, flat and short: the tuned values rounded to 3 digits and a hash of the exact ones
+  (``lr=0.00213,weight_decay=0.0421,dropout=0.1,width=64_3fa2c1``), so a repeated value set finds its completed
+  run and values that round alike stay apart;
 * ``trials.csv`` — one row per trial: number, state, value, direction, the tuned values, the run folder;
 * ``best_overrides.txt`` — the best trial's overrides, one ``key=value`` a line, ready for
   ``python run.py $(cat best_overrides.txt)``; and the sweeper's own ``optimization_results.yaml``.
@@ -16,6 +18,7 @@ The sweep folder (``runs/sweeps/tune/<arch>_<task>/``) holds:
 from __future__ import annotations
 
 import csv
+import hashlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,30 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 SETTING, TRIALS, BEST = "setting.txt", "trials.csv", "best_overrides.txt"
+NOT_IN_NAME = ("experiment", "arch", "task")  # the same for every trial of a study
+
+
+def short_value(value: str) -> str:
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return value if number.is_integer() and "." not in value and "e" not in value.lower() else f"{number:.3g}"
+
+
+def trial_dir(overrides, tuned=None) -> str:
+    """A trial's folder name from its overrides (``hydra.overrides.task``): the tuned keys' values (the keys of
+    ``hydra.sweeper.params``; all overrides when not given), short, then a hash of all the exact overrides."""
+    items = sorted(str(o) for o in overrides if str(o).split("=", 1)[0].lstrip("+~") not in NOT_IN_NAME)
+    pairs = [i.split("=", 1) for i in items if "=" in i]
+    parts = [f"{k.rsplit('.', 1)[-1]}={short_value(v)}" for k, v in pairs if tuned is None or k in tuned]
+    digest = hashlib.sha1("\n".join(items).encode()).hexdigest()[:6]
+    return (",".join(parts) or "trial") + "_" + digest
+
+
+# Registered on import: the Hydra callback below is unpickled in every launcher worker, importing this module
+# before the worker resolves hydra.sweep.subdir (conf/experiment/tune.yaml).
+OmegaConf.register_new_resolver("tune_dir", trial_dir, replace=True)
 
 
 def run_overrides(sweep_dir: Path) -> dict[Path, list[str]]:

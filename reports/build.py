@@ -117,7 +117,8 @@ def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Repor
     if len(frame):
         fig_dir = out / "figures"
         fig_dir.mkdir(exist_ok=True)
-        made = {**figs.all_figures(frame, records.runs), **pretraining.figures(frame, records.runs)}
+        made = {**figs.all_figures(frame, records.runs), **pretraining.figures(frame, records.runs),
+                **tuning.figures(dirs)}
         for name, fig in made.items():
             images[name] = png_bytes(fig)
             (fig_dir / f"{name}.png").write_bytes(images[name])

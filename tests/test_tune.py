@@ -44,6 +44,7 @@ def test_tune_writes_trials_and_best_overrides_resumes_its_study_and_keeps_it_to
     assert [r["trial"] for r in rows] == ["0", "1"] and {r["state"] for r in rows} == {"COMPLETE"}
     tuned = {"optimizer.lr", "optimizer.weight_decay", "arch.dropout", "budget.width"}
     assert tuned <= set(rows[0])
+    assert all("/" not in r["run"] and len(r["run"]) < 80 for r in rows)  # flat, short trial folders
     best = max(rows, key=lambda r: float(r["value"]))
     summary = json.loads((sweep / best["run"] / "summary.json").read_text())
     assert summary["metrics"]["val/acc"] == float(best["value"])  # scored on validation
@@ -67,6 +68,7 @@ def test_tune_writes_trials_and_best_overrides_resumes_its_study_and_keeps_it_to
     assert len(table) == 3 and table["Value"].iloc[0] == max(float(r["value"]) for r in trials(sweep))
     assert "3 trials, 3 completed" in note and "arch=lstm" in note
     assert "Tuning:" in (sweep / "report" / "index.html").read_text()
+    assert (sweep / "report" / "figures" / "tuning_lstm_copy_long.png").exists()  # history (+ importance)
 
     other = tune(tmp_path, 1, "seed=1")  # one study, one setting
     assert other.returncode == 2
@@ -95,3 +97,17 @@ def test_the_study_direction_must_match_the_metric(tmp_path, capsys, metric, dir
             assert (tmp_path / "setting.txt").exists()
     finally:
         HydraConfig.instance().cfg = None  # the callback set Hydra's global config; later tests run without
+
+
+def test_parameter_importance_names_the_parameter_that_matters(tmp_path):
+    import optuna
+
+    from reports.tuning import importances
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name="tune", storage=f"sqlite:///{tmp_path / 'optuna.db'}",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2 + 0.001 * t.suggest_float("y", 0, 1), n_trials=16)
+    imp = importances(tmp_path)
+    assert set(imp) == {"x", "y"} and imp["x"] > imp["y"]
+    assert importances(tmp_path / "none") == {}
