@@ -60,7 +60,19 @@ def test_busy_machine_warning(monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_wandb_group_is_none_outside_a_sweep():
-    from harness.loggers import sweep_name
+def test_wandb_group_is_the_sweep_folder_name_in_a_multirun():
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
 
-    assert sweep_name() is None
+    from harness.loggers import sweep_name
+    from tests.conftest import CONF
+
+    assert sweep_name() is None  # a plain run (or a test) has no sweep
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("config", overrides=["hydra.mode=MULTIRUN", "hydra.sweep.dir=runs/sweeps/long_range"],
+                      return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    try:
+        assert sweep_name() == "long_range"
+    finally:
+        HydraConfig.instance().cfg = None
