@@ -45,12 +45,12 @@ def cluster():
         subprocess.run([SCRIPT, "stop"], check=True, timeout=120)
 
 
-def sweep(sweep_dir: Path, *overrides: str, slow: float | None = None, **popen) -> subprocess.Popen:
+def sweep(sweep_dir: Path, *overrides: str, slow: float | None = None, launcher: list[str] = CPU) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if slow:
         env["ARCHBENCH_SLOW"] = f"step:{slow}"  # a known step time: the slots' lengths do not hang on load
-    return subprocess.Popen([sys.executable, "run.py", "-m", *CPU, f"hydra.sweep.dir={sweep_dir}", *RUN, *overrides],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    return subprocess.Popen([sys.executable, "run.py", "-m", *launcher, f"hydra.sweep.dir={sweep_dir}", *RUN,
+                             *overrides], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def evaluations(run: Path) -> list[tuple[int, str]]:
@@ -75,6 +75,33 @@ def test_a_two_run_sweep_completes_both_records(cluster, tmp_path):
         s = json.loads((tmp_path / "sweep" / f"{num}_transformer_copy_long" / "summary.json").read_text())
         assert s["status"] == "completed" and s["step"] == 20 and s["seed"] == seed
         assert s["env"]["threads"] == 1  # trainer.threads follows the CPUs granted (cpus_per_task=1)
+
+
+@pytest.mark.slurm
+def test_the_gpu_launcher_config_is_scheduled(cluster, tmp_path):
+    gpu = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1"]  # asks gpu:1
+    proc = sweep(tmp_path / "sweep", "trainer.max_steps=10", "trainer.eval_every=10", launcher=gpu)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    s = json.loads((tmp_path / "sweep" / "0_transformer_copy_long" / "summary.json").read_text())
+    assert s["status"] == "completed" and s["step"] == 10
+
+
+@pytest.mark.slurm
+def test_ctrl_c_on_the_sweep_lists_the_runs_still_on_slurm(cluster, tmp_path):
+    proc = sweep(tmp_path / "sweep", "trainer.max_steps=100000", "trainer.eval_every=100", slow=0.04)
+    run = tmp_path / "sweep" / "0_transformer_copy_long"
+    end = time.time() + 120
+    while not (run / "metrics.jsonl").exists():
+        assert proc.poll() is None and time.time() < end, proc.communicate()
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    jobs = subprocess.run(["squeue", "-h", "-o", "%i %T"], capture_output=True, text=True).stdout.split()
+    subprocess.run(["scancel", *jobs[::2]], check=False)
+    assert proc.returncode == 130, err
+    assert "still on SLURM" in err and "#0 (" in err and "RUNNING" in err
+    assert jobs[1::2] == ["RUNNING"]  # the sweep said the truth: the job goes on
 
 
 @pytest.mark.slurm
