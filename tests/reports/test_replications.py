@@ -19,11 +19,14 @@ def rec(arch, seed, value, metric="test/acc", status="completed", **config):
     r = {"arch": arch, "task": config.pop("task", "copy_long"), "seed": seed, "status": status, "speed": {},
          "metrics": {metric: value}, "config": {}, "task_info": {"directions": {"acc": "max", "loss": "min"}}}
     for key, v in config.items():
-        node, parts = r["config"], key.split("__")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = v
+        put(r["config"], key.split("__"), v)
     return r
+
+
+def put(node: dict, parts: list[str], value) -> None:
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+    node[parts[-1]] = value
 
 
 def runs_of(values_a, values_b, metric="test/acc"):
@@ -205,3 +208,45 @@ def test_report_writes_json_markdown_and_a_self_contained_page(tmp_path):
 def test_report_cli_refuses_a_missing_folder(tmp_path, capsys):
     assert report_main([str(tmp_path / "nope")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+# -- each configured rule reaches each outcome -----------------------------------------------------------------
+DIRECTIONS = {"acc": "max", "loss": "min", "bleu": "max", "perplexity": "min", "baseline_loss": "min"}
+# goodness of side a over side b per seed, in units of δ, that should give each outcome
+GAPS = {"better": {R.REPRODUCED: (3, 3, 3), R.NOT_REPRODUCED: (0, 0, 0), R.INCONCLUSIVE: (0, 3, 1.5)},
+        "close": {R.REPRODUCED: (0, 0, 0), R.NOT_REPRODUCED: (3, 3, 3), R.INCONCLUSIVE: (0, 2, 1)}}
+
+
+def side_run(side: dict, seed: int, metrics: dict) -> dict:
+    """A completed run that matches ``side`` (its where settings, within its at_most bounds)."""
+    where = dict(side.get("where") or {})
+    r = {"arch": where.pop("arch", "transformer"), "task": where.pop("task", "copy_long"), "seed": seed,
+         "status": "completed", "speed": {}, "config": {}, "task_info": {"directions": DIRECTIONS},
+         "metrics": {**(side.get("at_most") or {}), **metrics}}
+    for key, v in where.items():
+        put(r["config"], key.split("."), v)
+    return r
+
+
+def synthetic(c: dict, gaps) -> list[dict]:
+    delta, metric = float(c["delta"]), c["metric"]
+    sign = -1 if DIRECTIONS[metric.split("/", 1)[1]] == "min" else 1
+    ma, mb = c["a"].get("metric", metric), c["b"].get("metric", metric)
+    runs = []
+    for seed, gap in enumerate(gaps):
+        noise = 0.01 * delta * (seed - 1)
+        a, b = 0.5 + sign * (gap * delta + noise), 0.5 - sign * noise
+        if c["a"].get("where") == c["b"].get("where") and c["a"].get("at_most") == c["b"].get("at_most"):
+            runs.append(side_run(c["a"], seed, {ma: a, mb: b}))  # both sides read the same runs
+        else:
+            runs += [side_run(c["a"], seed, {ma: a}), side_run(c["b"], seed, {mb: b})]
+    return runs
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_configured_rule_reaches_each_outcome(name):
+    for c in SPECS[name]["rule"]["comparisons"]:
+        for outcome, gaps in GAPS[c["expect"]].items():
+            got = R.compare(synthetic(c, gaps), c)
+            assert got["a"]["n"] == got["b"]["n"] == 3, (name, c["label"])
+            assert got["outcome"] == outcome, (name, c["label"], got["why"])
