@@ -53,10 +53,10 @@ report-check: report browser
 	$(PY) benchmarks/report_check.py $(or $(OUT),$(or $(RUNS),runs)/report)
 	$(PY) benchmarks/report_check.py $(or $(OUT),$(or $(RUNS),runs)/report)/explore.html --out $(or $(OUT),$(or $(RUNS),runs)/report)/explore.png
 
-# the claims report: every claim's sweep (conf/claims/$(PRESET).yaml), then verdicts in runs/claims/$(PRESET)/report
+# the claims report: every claim's sweep (conf/claims/$(PRESET).yaml), then verdicts in runs/claims/$(PRESET)/report; ONLY=C5 re-runs one claim's sweeps
 PRESET ?= quick
 claims: $(STAMP)
-	$(PY) -m harness.sweeps --preset $(PRESET) $(if $(CLAIMS_OUT),--out $(CLAIMS_OUT))
+	$(PY) -m harness.sweeps --preset $(PRESET) $(if $(CLAIMS_OUT),--out $(CLAIMS_OUT)) $(if $(ONLY),--only $(ONLY))
 
 # the replications: every conf/replications/*.yaml's sweeps at PRESET, then runs/replications/$(PRESET)/report
 replicate: $(STAMP)

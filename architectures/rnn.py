@@ -6,6 +6,7 @@ own decoder is recurrent with Luong attention over the states (``architectures.s
 """
 from __future__ import annotations
 
+import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -19,10 +20,16 @@ from tasks.base import TaskSpec
 class RecurrentLayer(Layer):
     """One recurrent layer, (B, L, d_in) → (B, L, hidden·dirs), then dropout."""
 
-    def __init__(self, cell: str, d_in: int, hidden: int, bidirectional: bool, dropout: float):
+    def __init__(self, cell: str, d_in: int, hidden: int, bidirectional: bool, dropout: float,
+                 forget_bias: float | None = None):
         super().__init__()
         self.rnn = RECURRENT_CELLS[cell](d_in, hidden, batch_first=True, bidirectional=bidirectional)
         self.drop, self.is_lstm = nn.Dropout(dropout), cell == "lstm"
+        if forget_bias is not None:  # LSTM gates are ordered i, f, g, o; b_ih + b_hh is the gate's bias
+            with torch.no_grad():
+                for name, bias in self.rnn.named_parameters():
+                    if name.startswith("bias_"):
+                        bias[hidden:2 * hidden] = forget_bias / 2
 
     def forward(self, x, pad=None):
         if pad is None or not self.rnn.bidirectional:  # trailing padding reaches no real state going forward
@@ -52,22 +59,27 @@ class RNN(Backbone):
         dropout: after every layer.
         cell: ``rnn`` (tanh Elman), ``lstm`` or ``gru``.
         input_feeding: seq2seq only: feed the previous attentional state to the decoder (Luong et al. 2015).
+        forget_bias: LSTM only: the forget gate's initial bias (b_ih + b_hh; 1.0 in lstm.yaml, as in Jozefowicz et
+            al. 2015); null keeps PyTorch's uniform init.
     """
 
     causal_settings = {"bidirectional": False}
 
     def __init__(self, max_len: int, *, hidden: int, n_layers: int, bidirectional: bool | None, dropout: float,
-                 cell: str, input_feeding: bool):
+                 cell: str, input_feeding: bool, forget_bias: float | None = None):
         super().__init__()
         if cell not in RECURRENT_CELLS:
             raise ConfigError(f"arch.cell={cell!r} is not known; use one of {', '.join(RECURRENT_CELLS)}")
+        if forget_bias is not None and cell != "lstm":
+            raise ConfigError(f"arch.forget_bias={forget_bias} needs an LSTM (arch.cell=lstm), not cell={cell}; "
+                              f"set arch.forget_bias=null")
         if n_layers < 1 or hidden < 1:
             raise ConfigError(f"arch.n_layers={n_layers} and arch.hidden={hidden} must be at least 1")
         dirs = 2 if bidirectional else 1
         self.width, self.out_width, self.causal = hidden, hidden * dirs, not bidirectional
         self.cell, self.dropout, self.input_feeding = cell, dropout, input_feeding
         self.layers = nn.ModuleList(RecurrentLayer(cell, hidden if i == 0 else hidden * dirs, hidden, bidirectional,
-                                                   dropout) for i in range(n_layers))
+                                                   dropout, forget_bias) for i in range(n_layers))
         self.final = nn.Identity()
 
     def own_decoder(self, spec: TaskSpec, *, n_layers, tie_embeddings, pos_encoding, scale_embedding):

@@ -4,9 +4,16 @@ claims report (``make claims PRESET=…``).
 A preset (``conf/claims/<preset>.yaml``) names, per sweep, an experiment of ``conf/experiment/`` and the
 overrides that size it. Sweeps go through Hydra multirun (``run.py -m``; local joblib, or SLURM with
 ``--launcher slurm``) into ``<out>/<sweep>/``, so launching again skips completed runs and resumes cut ones.
-Where a sweep sets ``tune_lr`` (and the preset an ``lr_grid``), each architecture's learning rate is first picked
-on validation in a short pre-sweep (seed 0, ``lr_steps`` steps) into ``<out>/<sweep>/lr/``; the choice is written to
-``<out>/<sweep>/lr_choice.json`` and reused by the main sweep and by any relaunch. A sweep with ``stages`` (the
+Seeds: ``seeds`` are the evidence seeds; ``tune_seed`` (default 0, never one of them) is the seed the learning rates
+are tuned on. Where a sweep sets ``tune_lr`` (and the preset an ``lr_grid``), the learning rate is first picked per
+architecture **and per condition** (the sweep's multi-valued axes other than arch and seed, e.g. ``task.delay``) on
+the validation loss of a short pre-sweep (``tune_seed``, ``lr_steps`` steps) into ``<out>/<sweep>/lr/``; every
+pre-sweep run (arch × condition × lr × val metric, the chosen row marked) is written to
+``<out>/<sweep>/lr_presweep.csv`` and the choice to ``<out>/<sweep>/lr_choice.json``, reused by the main sweep and by
+any relaunch. ``arch: all`` in a sweep's overrides is every ``conf/arch/*.yaml`` (a user's own included). ``deltas``
+declares each claim's minimal effect for the report; each sweep's ``claims`` says which claims it feeds, so that
+``--only C5`` re-runs one claim's evidence (sweep names work too).
+A sweep with ``stages`` (the
 pre-training claim: ``stage=mlm`` then ``stage=finetune`` of ``experiment=pretrain_finetune``) launches each stage in
 turn with ``sweep_root=<out>/<sweep>``, where the experiment puts each stage's folder. A sweep whose local data
 folder (an override ``…data.path`` / ``…data.root`` naming a path) is missing is skipped with one line saying which
@@ -30,18 +37,44 @@ ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ROOT / "conf" / "claims"
 
 
-def load_preset(name: str):
+def fail(message: str) -> SystemExit:
+    """A user error in a preset or the command line: one line on stderr, exit 2."""
+    print(f"error: {message}", file=sys.stderr)
+    return SystemExit(2)
+
+
+def registered_archs() -> list[str]:
+    """Every architecture of the registry (``conf/arch/*.yaml``), a user's own included."""
+    return sorted(p.stem for p in (ROOT / "conf" / "arch").glob("*.yaml"))
+
+
+def load_preset(name: str) -> dict:
+    """The preset, checked: the tuning seed is not an evidence seed; ``arch: all`` becomes every registered arch."""
     path = PRESETS / f"{name}.yaml"
     if not path.exists():
         known = sorted(p.stem for p in PRESETS.glob("*.yaml"))
-        raise SystemExit(f"error: no claims preset {name!r}; use one of {', '.join(known)} (conf/claims/)")
-    return OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+        raise fail(f"no claims preset {name!r}; use one of {', '.join(known)} (conf/claims/)")
+    preset = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    return check_preset(preset, name)
+
+
+def check_preset(preset: dict, name: str = "preset") -> dict:
+    seeds = [s.strip() for s in str(preset.get("seeds", "0")).split(",")]
+    tune = str(preset.get("tune_seed", 0))
+    if preset.get("lr_grid") and tune in seeds:
+        raise fail(f"{name}: tune_seed {tune} is also an evidence seed (seeds: {','.join(seeds)}); "
+                   f"tune on a seed outside the evidence, e.g. tune_seed: 0 and seeds: \"1,2,3\"")
+    for sweep in preset.get("sweeps", {}).values():
+        over = sweep.get("overrides") or {}
+        if str(over.get("arch", "")) == "all":
+            over["arch"] = ",".join(registered_archs())
+    return preset
 
 
 def overrides_of(preset: dict, sweep: dict, extra: dict | None = None) -> list[str]:
     merged = {**(preset.get("common") or {}), **(sweep.get("overrides") or {}), **(extra or {})}
     merged.setdefault("seed", preset.get("seeds", "0"))
-    return [f"{k}={'null' if v is None else str(v).lower() if isinstance(v, bool) else v}" for k, v in merged.items()]
+    return [f"{k}={text(v)}" for k, v in merged.items()]
 
 
 def launch(experiment: str, folder: Path | None, overrides: list[str], launcher: str | None) -> int:
@@ -53,20 +86,104 @@ def launch(experiment: str, folder: Path | None, overrides: list[str], launcher:
     return subprocess.call(cmd, cwd=ROOT)
 
 
-def best_lr(folder: Path) -> dict[str, float]:
-    """Per arch, the grid learning rate with the best validation value of the run's stop metric."""
-    best: dict[str, tuple[float, float]] = {}
+# keys that are never a condition of the lr choice: the arch (chosen per arch anyway), seeds, the lr itself
+NOT_CONDITIONS = {"arch", "seed", "optimizer.lr"}
+
+
+def condition_keys(preset: dict, sweep: dict) -> list[str]:
+    """The sweep's multi-valued axes other than arch, seed and lr: the experiment's sweeper params, then the
+    preset's overrides (which win), keeping those with more than one value (e.g. ``task.delay``)."""
+    exp = ROOT / "conf" / "experiment" / f"{sweep['experiment']}.yaml"
+    params = {}
+    if exp.exists():
+        params = OmegaConf.to_container(OmegaConf.load(exp)).get("hydra", {}).get("sweeper", {}).get("params", {})
+    merged = {**(params or {}), **(preset.get("common") or {}), **(sweep.get("overrides") or {})}
+    return sorted(k for k, v in merged.items() if k not in NOT_CONDITIONS and "," in str(v))
+
+
+def config_value(config: dict, key: str):
+    value = config
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def lr_table(folder: Path, keys: list[str]) -> list[dict]:
+    """One row per pre-sweep run: arch, its condition (``keys``), lr, the metric it is ranked on and its value.
+
+    The metric is the validation loss where the run has one (accuracy ties at 1.0 say nothing), otherwise the run's
+    stop metric; ``score`` is the value turned so that higher is better (by the metric's declared direction)."""
+    rows = []
     for run in find_records([folder]).runs:
-        sel = run.get("selection") or {}
-        metric = str(sel.get("metric") or "val/acc")
-        value = run.get("metrics", {}).get(metric)
-        lr = (run.get("config") or {}).get("optimizer", {}).get("lr")
-        if run["status"] != "completed" or not isinstance(value, (int, float)) or lr is None:
+        config, metrics = run.get("config") or {}, run.get("metrics", {})
+        metric = "val/loss" if isinstance(metrics.get("val/loss"), (int, float)) else \
+            str((run.get("selection") or {}).get("metric") or "val/acc")
+        value = metrics.get(metric)
+        ok = run["status"] == "completed" and isinstance(value, (int, float)) and value == value
+        rows.append({"arch": run["arch"], **{k: config_value(config, k) for k in keys},
+                     "lr": config_value(config, "optimizer.lr"), "metric": metric, "value": value if ok else None,
+                     "status": run["status"], "score": None if not ok else
+                     (-value if metric_direction(run, metric) == "min" else value)})
+    return rows
+
+
+def choose_lr(rows: list[dict], keys: list[str]) -> list[dict]:
+    """Per arch and condition, the lr of the best score (ties: the smaller lr); marks the chosen rows."""
+    best: dict[tuple, dict] = {}
+    for row in rows:
+        if row["score"] is None or row["lr"] is None:
             continue
-        score = -value if metric_direction(run, metric) == "min" else value
-        if run["arch"] not in best or score > best[run["arch"]][0]:
-            best[run["arch"]] = (score, float(lr))
-    return {a: lr for a, (_, lr) in best.items()}
+        cell = (row["arch"], *(str(row[k]) for k in keys))
+        old = best.get(cell)
+        if old is None or row["score"] > old["score"] or (row["score"] == old["score"] and row["lr"] < old["lr"]):
+            best[cell] = row
+    for row in rows:
+        row["chosen"] = int(any(row is b for b in best.values()))
+    return [{"arch": b["arch"], "condition": {k: b[k] for k in keys}, "lr": float(b["lr"])}
+            for _, b in sorted(best.items())]
+
+
+def best_lr(folder: Path, keys: list[str] | None = None) -> list[dict]:
+    """The choice (per arch and condition) from the pre-sweep runs in ``folder``."""
+    return choose_lr(lr_table(folder, keys or []), keys or [])
+
+
+def write_presweep(folder: Path, rows: list[dict], keys: list[str], choice: list[dict], tune_seed) -> None:
+    """``lr_presweep.csv`` (every pre-sweep run: lr × condition × val metric, chosen 1/0) and ``lr_choice.json``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cols = ["arch", *keys, "lr", "metric", "value", "status", "chosen"]
+    lines = [",".join(cols)] + [",".join("" if r.get(c) is None else str(r.get(c)) for c in cols)
+                                for r in sorted(rows, key=lambda r: (r["arch"], *(str(r[k]) for k in keys),
+                                                                     r["lr"] or 0))]
+    (folder / "lr_presweep.csv").write_text("\n".join(lines) + "\n")
+    metric = sorted({r["metric"] for r in rows})
+    (folder / "lr_choice.json").write_text(json.dumps(
+        {"tune_seed": tune_seed, "metric": ",".join(metric), "condition_keys": keys, "choice": choice}, indent=1))
+
+
+def text(value) -> str:
+    """A value as a Hydra override writes it (``null``, ``true``/``false``)."""
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def main_launches(choice: list[dict], keys: list[str]) -> list[dict]:
+    """The main sweep's launches: one per arch and lr, its conditions joined where there is one condition key
+    (``task.delay=10,20`` at one lr), one per cell otherwise (a product over two keys would add unchosen cells)."""
+    groups: dict[tuple, list] = {}
+    for c in choice:
+        if len(keys) == 1:
+            groups.setdefault((c["arch"], c["lr"]), []).append(c["condition"][keys[0]])
+        else:
+            groups[(c["arch"], c["lr"], *(str(c["condition"][k]) for k in keys))] = [c["condition"]]
+    launches = []
+    for (arch, lr, *_), conds in groups.items():
+        extra = {"arch": arch, "optimizer.lr": lr}
+        if len(keys) == 1:
+            extra[keys[0]] = ",".join(text(v) for v in conds)
+        elif keys:
+            extra.update({k: text(conds[0][k]) for k in keys})
+        launches.append(extra)
+    return launches
 
 
 def missing_data(preset: dict, sweep: dict) -> str | None:
@@ -97,29 +214,44 @@ def run_sweep(name: str, sweep: dict, preset: dict, out: Path, launcher: str | N
         return problems
     grid = preset.get("lr_grid") or []
     if sweep.get("tune_lr", True) and grid:
+        keys, tune_seed = condition_keys(preset, sweep), preset.get("tune_seed", 0)
         choice_file = folder / "lr_choice.json"
-        if choice_file.exists():
-            choice = json.loads(choice_file.read_text())
+        saved = json.loads(choice_file.read_text()) if choice_file.exists() else None
+        if isinstance(saved, dict) and saved.get("condition_keys") == keys:
+            choice = saved["choice"]
         else:
-            pre = {"optimizer.lr": ",".join(map(str, grid)), "seed": 0, "trainer.max_steps": preset["lr_steps"],
-                   "trainer.stop_at": None}
+            pre = {"optimizer.lr": ",".join(map(str, grid)), "seed": tune_seed,
+                   "trainer.max_steps": preset["lr_steps"], "trainer.stop_at": None}
             if launch(sweep["experiment"], folder / LR_PRESWEEP, overrides_of(preset, sweep, pre), launcher):
                 problems.append(f"{name}: the learning-rate pre-sweep failed")
-            choice = best_lr(folder / LR_PRESWEEP)
-            folder.mkdir(parents=True, exist_ok=True)
-            choice_file.write_text(json.dumps(choice, indent=1))
-        archs = str(sweep.get("overrides", {}).get("arch", "")).split(",") if sweep.get("overrides", {}).get("arch") \
-            else list(choice)
-        for arch in archs:
-            if arch not in choice:
+            rows = lr_table(folder / LR_PRESWEEP, keys)
+            choice = choose_lr(rows, keys)
+            write_presweep(folder, rows, keys, choice, tune_seed)
+        wanted = str((sweep.get("overrides") or {}).get("arch") or "").split(",")
+        for arch in filter(None, wanted):
+            if arch not in {c["arch"] for c in choice}:
                 problems.append(f"{name}: no learning rate chosen for {arch} (its pre-sweep runs failed)")
-                continue
-            extra = {"optimizer.lr": choice[arch]} | ({"arch": arch} if sweep.get("overrides", {}).get("arch") else {})
+        for extra in main_launches(choice, keys):
             if launch(sweep["experiment"], folder, overrides_of(preset, sweep, extra), launcher):
-                problems.append(f"{name}: sweep for {arch} exited with an error")
+                problems.append(f"{name}: sweep for {extra['arch']} at lr {extra['optimizer.lr']} exited with an error")
     elif launch(sweep["experiment"], folder, overrides_of(preset, sweep), launcher):
         problems.append(f"{name}: sweep exited with an error")
     return problems
+
+
+def selected(preset: dict, only: str | None) -> list[str]:
+    """The sweeps ``--only`` names: sweep names or claim ids (a sweep's ``claims`` list), comma-separated."""
+    sweeps = preset["sweeps"]
+    if not only:
+        return list(sweeps)
+    wanted = [w.strip() for w in only.split(",") if w.strip()]
+    claims = {c for s in sweeps.values() for c in s.get("claims", [])}
+    unknown = [w for w in wanted if w not in sweeps and w.upper() not in claims]
+    if unknown:
+        raise fail(f"--only {','.join(unknown)}: not a sweep or claim of this preset; use sweeps "
+                   f"{', '.join(sweeps)} or claims {', '.join(sorted(claims, key=lambda c: int(c[1:])))}")
+    return [n for n, s in sweeps.items()
+            if n in wanted or {w.upper() for w in wanted} & set(s.get("claims", []))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,15 +259,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="quick", help="conf/claims/<preset>.yaml (smoke, quick, full)")
     p.add_argument("--out", default=None, help="sweep folder (default: runs/claims/<preset>; or CLAIMS_OUT)")
     p.add_argument("--launcher", default=None, help="hydra/launcher to use (default: the experiments' local one)")
-    p.add_argument("--only", default=None, help="comma-separated sweep names to run (default: all)")
+    p.add_argument("--only", default=None,
+                   help="comma-separated claim ids (C5) or sweep names to run (default: all); the report still "
+                        "reads the whole folder")
     args = p.parse_args(argv)
-    preset = load_preset(args.preset)
+    try:
+        preset = load_preset(args.preset)
+        names = selected(preset, args.only)
+    except SystemExit as e:
+        return int(e.code) if isinstance(e.code, int) else 2
     out = Path(args.out or os.environ.get("CLAIMS_OUT") or ROOT / "runs" / "claims" / args.preset).resolve()
-    wanted = set(args.only.split(",")) if args.only else None
     problems = []
-    for name, sweep in preset["sweeps"].items():
-        if wanted is None or name in wanted:
-            problems += run_sweep(name, sweep, preset, out, args.launcher)
+    for name in names:
+        problems += run_sweep(name, preset["sweeps"][name], preset, out, args.launcher)
     from reports.claims.__main__ import main as report
 
     code = report([str(out), "--preset", args.preset])

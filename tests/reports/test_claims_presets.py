@@ -27,9 +27,10 @@ def test_preset_sweeps_compose(name):
             assert cfg.trainer.resume is True, sweep_name  # relaunching a claims sweep resumes it
 
 
-def test_unknown_preset_names_the_known_ones():
-    with pytest.raises(SystemExit, match="use one of .*quick.*smoke"):
+def test_unknown_preset_names_the_known_ones(capsys):
+    with pytest.raises(SystemExit) as e:
         sweeps.load_preset("nope")
+    assert e.value.code == 2 and "use one of full, quick, smoke" in capsys.readouterr().err
 
 
 def test_best_lr_picks_the_best_validation_value(tmp_path):
@@ -41,7 +42,8 @@ def test_best_lr_picks_the_best_validation_value(tmp_path):
         (d / "summary.json").write_text(json.dumps({
             "status": "completed", "arch": arch, "task": "copy_long", "seed": 0, "speed": {},
             "metrics": {"val/acc": acc}, "selection": {"metric": "val/acc"}, "config": {"optimizer": {"lr": lr}}}))
-    assert sweeps.best_lr(tmp_path) == {"lstm": 0.01, "rnn": 0.001}
+    assert sweeps.best_lr(tmp_path) == [{"arch": "lstm", "condition": {}, "lr": 0.01},
+                                        {"arch": "rnn", "condition": {}, "lr": 0.001}]
 
 
 @pytest.mark.parametrize("block, kind", [("post_norm", "post-norm"), ("pre_norm", "pre-norm"),
@@ -70,4 +72,4 @@ def test_best_lr_follows_the_declared_direction(tmp_path):
             "status": "completed", "arch": "rnn", "task": "t", "seed": 0, "speed": {},
             "task_info": {"directions": {"score": "min"}}, "metrics": {"val/score": loss},
             "selection": {"metric": "val/score"}, "config": {"optimizer": {"lr": lr}}}))
-    assert sweeps.best_lr(tmp_path) == {"rnn": 0.01}  # "score" would read as higher-is-better by its name
+    assert sweeps.best_lr(tmp_path) == [{"arch": "rnn", "condition": {}, "lr": 0.01}]  # "score" would read as higher-is-better by its name

@@ -1,0 +1,116 @@
+"""The claims sweep driver: tuning seed apart from the evidence, lr per arch and condition on validation loss, the
+pre-sweep table, every registered arch, ``--only <claim>``; and the LSTM's forget-gate bias."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.errors import ConfigError
+from harness import sweeps
+from tests.conftest import ARCHS
+
+CLAIMS = [f"C{i}" for i in range(1, 11)]
+
+
+@pytest.mark.parametrize("name", ["smoke", "quick", "full"])
+def test_presets_tune_apart_from_the_evidence_declare_delta_and_cover_every_claim(name):
+    preset = sweeps.load_preset(name)
+    seeds = str(preset["seeds"]).split(",")
+    assert str(preset["tune_seed"]) not in seeds
+    assert set(preset["deltas"]) == set(CLAIMS) and all(d > 0 for d in preset["deltas"].values())
+    fed = {c for s in preset["sweeps"].values() for c in s["claims"]}
+    assert fed == set(CLAIMS)
+    for sweep in ("seq_scaling", "long_range", "pretrain_finetune"):  # family-comparing claims: the whole registry
+        assert preset["sweeps"][sweep]["overrides"]["arch"].split(",") == sorted(ARCHS)
+
+
+def test_a_tuning_seed_among_the_evidence_seeds_is_a_user_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        sweeps.check_preset({"seeds": "0,1,2", "tune_seed": 0, "lr_grid": [0.001], "sweeps": {}}, "mine")
+    assert e.value.code == 2 and "tune_seed 0 is also an evidence seed" in capsys.readouterr().err
+
+
+def test_arch_all_is_every_registered_architecture():
+    preset = sweeps.check_preset({"seeds": "1", "sweeps": {"s": {"experiment": "long_range",
+                                                                  "overrides": {"arch": "all"}}}})
+    assert preset["sweeps"]["s"]["overrides"]["arch"] == ",".join(sorted(ARCHS))
+
+
+def test_conditions_are_the_multi_valued_axes_of_experiment_and_preset():
+    assert sweeps.condition_keys({}, {"experiment": "claims_positions", "overrides": {"task.delay": 10}}) == [
+        "arch.causal", "arch.pos_encoding"]
+    assert sweeps.condition_keys({}, {"experiment": "long_range", "overrides": {"task.delay": "5"}}) == []
+    assert sweeps.condition_keys({"common": {"trainer.max_steps": 9}},
+                                 {"experiment": "long_range", "overrides": {"task.delay": "5,20"}}) == ["task.delay"]
+
+
+def rows(*cells):
+    return [{"arch": a, "task.delay": d, "lr": lr, "metric": "val/loss", "value": v, "status": "completed",
+             "score": None if v is None else -v} for a, d, lr, v in cells]
+
+
+def test_lr_is_chosen_per_arch_and_condition_on_validation_loss_ties_to_the_smaller():
+    table = rows(("lstm", 10, 0.01, 0.5), ("lstm", 10, 0.001, 0.9),      # delay 10: 0.01
+                 ("lstm", 50, 0.01, 2.0), ("lstm", 50, 0.001, 1.5),      # delay 50: 0.001 (not the pooled best)
+                 ("rnn", 10, 0.01, 0.3), ("rnn", 10, 0.003, 0.3),        # a tie goes to the smaller lr
+                 ("rnn", 50, 0.01, None), ("rnn", 50, 0.003, 1.0))       # a failed run is never chosen
+    choice = sweeps.choose_lr(table, ["task.delay"])
+    got = {(c["arch"], c["condition"]["task.delay"]): c["lr"] for c in choice}
+    assert got == {("lstm", 10): 0.01, ("lstm", 50): 0.001, ("rnn", 10): 0.003, ("rnn", 50): 0.003}
+    assert sum(r["chosen"] for r in table) == 4
+    launches = sweeps.main_launches(choice, ["task.delay"])  # one launch per arch and lr, its delays joined
+    assert sorted((l["arch"], l["optimizer.lr"], l["task.delay"]) for l in launches) == [
+        ("lstm", 0.001, "50"), ("lstm", 0.01, "10"), ("rnn", 0.003, "10,50")]
+    two = sweeps.main_launches([{"arch": "transformer", "condition": {"arch.causal": True, "x": None}, "lr": 0.1}],
+                               ["arch.causal", "x"])
+    assert two == [{"arch": "transformer", "optimizer.lr": 0.1, "arch.causal": "true", "x": "null"}]
+
+
+def test_only_selects_sweeps_by_claim_id_or_name(capsys):
+    preset = sweeps.load_preset("smoke")
+    assert sweeps.selected(preset, "C5") == ["heads"]
+    assert sweeps.selected(preset, "c6") == ["long_range", "locality", "images"]
+    assert sweeps.selected(preset, "depth,C1") == ["seq_scaling", "depth"]
+    with pytest.raises(SystemExit) as e:
+        sweeps.selected(preset, "C11")
+    assert e.value.code == 2 and "C11" in capsys.readouterr().err
+
+
+def test_the_presweep_runs_on_the_tuning_seed_and_writes_its_table(tmp_path):
+    """A real (tiny) pre-sweep and main sweep: rnn on copy_long at two delays and two learning rates."""
+    preset = {"seeds": "1", "tune_seed": 0, "lr_grid": [0.001, 0.03], "lr_steps": 2,
+              "common": {"trainer.max_steps": 2, "trainer.eval_every": 2, "trainer.batch_size": 4,
+                         "trainer.progress": False, "trainer.probes": False, "budget.params": None,
+                         "task.n_memorize": 2, "task.n_val": 8, "task.n_test": 8, "trainer.threads": 1}}
+    sweep = {"experiment": "long_range", "tune_lr": True, "overrides": {"arch": "rnn", "task.delay": "3,4"}}
+    assert sweeps.run_sweep("copy", sweep, preset, tmp_path, "basic") == []
+    folder = tmp_path / "copy"
+    table = list(csv.DictReader((folder / "lr_presweep.csv").open()))
+    assert {(r["task.delay"], r["lr"]) for r in table} == {("3", "0.001"), ("3", "0.03"), ("4", "0.001"), ("4", "0.03")}
+    assert all(r["metric"] == "val/loss" and float(r["value"]) > 0 for r in table)
+    assert sum(int(r["chosen"]) for r in table) == 2  # one lr per delay
+    saved = json.loads((folder / "lr_choice.json").read_text())
+    assert saved["tune_seed"] == 0 and saved["condition_keys"] == ["task.delay"] and len(saved["choice"]) == 2
+    pre = [json.loads(p.read_text()) for p in (folder / "lr").rglob("summary.json")]
+    main = [json.loads(p.read_text()) for p in folder.glob("arch=*/**/summary.json")]
+    assert {r["config"]["seed"] for r in pre} == {0} and {r["config"]["seed"] for r in main} == {1}
+    chosen = {int(c["condition"]["task.delay"]): c["lr"] for c in saved["choice"]}
+    assert {(r["config"]["task"]["delay"], r["config"]["optimizer"]["lr"]) for r in main} == set(chosen.items())
+
+
+def test_the_lstm_forget_gate_bias_is_set_and_only_for_lstm():
+    from architectures.rnn import RNN
+
+    args = dict(hidden=6, n_layers=2, bidirectional=False, dropout=0.0, input_feeding=False)
+    lstm = RNN(10, cell="lstm", forget_bias=1.0, **args)
+    for layer in lstm.layers:
+        b = layer.rnn.bias_ih_l0 + layer.rnn.bias_hh_l0  # gates i, f, g, o
+        assert torch.allclose(b[6:12], torch.ones(6)) and not torch.allclose(b[:6], torch.ones(6))
+    with pytest.raises(ConfigError, match="forget_bias"):
+        RNN(10, cell="rnn", forget_bias=1.0, **args)
+    plain = RNN(10, cell="lstm", forget_bias=None, **args).layers[0].rnn
+    assert not torch.allclose((plain.bias_ih_l0 + plain.bias_hh_l0)[6:12], torch.ones(6))
