@@ -21,7 +21,7 @@ from harness import registry
 # pre-trained runs apart
 IGNORED_KEYS = ("seed", "run_dir", "trainer.resume", "trainer.progress", "trainer.threads", "init_from")
 IGNORED_PREFIXES = ("logger.",)
-SHOWN_KEYS = 3
+SHOWN_KEYS = 4  # the four keys experiment=tune searches fit
 
 # (column in the runs table, heading, digits)
 NUMBERS = [
@@ -69,12 +69,15 @@ def with_settings(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def label(items: list[tuple[str, object]]) -> str:
-    """``k=v, …`` of the first SHOWN_KEYS items, then ``+n #hash`` so that different settings stay apart."""
+    """``k=v, …`` of the first SHOWN_KEYS items, floats to 4 significant digits, then ``+n`` and a ``#hash`` of
+    the exact values whenever something is left out or rounded, so that different settings stay apart."""
     text = [f"{k}={show(v)}" for k, v in items]
-    if len(text) <= SHOWN_KEYS:
+    short = [f"{k}={v:.4g}" if isinstance(v, float) and not v.is_integer() else t for (k, v), t in zip(items, text)]
+    if len(text) <= SHOWN_KEYS and short == text:
         return ", ".join(text)
     digest = hashlib.sha1("|".join(text).encode()).hexdigest()[:4]
-    return ", ".join(text[:SHOWN_KEYS]) + f", +{len(text) - SHOWN_KEYS} #{digest}"
+    more = f", +{len(text) - SHOWN_KEYS}" if len(text) > SHOWN_KEYS else ""
+    return ", ".join(short[:SHOWN_KEYS]) + f"{more} #{digest}"
 
 
 ARCH_ORDER = registry.names("arch")  # the registry (conf/arch/*.yaml); unknown archs of older runs go last

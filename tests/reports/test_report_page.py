@@ -93,3 +93,15 @@ def test_report_page_sorts_marks_links_and_reads_on_a_phone(sources, browser, tm
     assert right <= width[1]  # links, headings and notes wrap within the screen
     browser.save_screenshot(str(tmp_path / "report_390.png"))
     assert (tmp_path / "report_390.png").stat().st_size > 0
+
+
+def test_setting_labels_show_the_four_tuned_keys_rounded_and_keep_close_values_apart():
+    from reports.tables import label
+
+    tuned = [("optimizer.lr", 0.0021345678901234), ("optimizer.weight_decay", 0.04), ("arch.dropout", 0.1),
+             ("budget.width", 64)]
+    text = label(tuned)
+    assert text.startswith("optimizer.lr=0.002135, optimizer.weight_decay=0.04, arch.dropout=0.1, budget.width=64 #")
+    close = [("optimizer.lr", 0.0021345678901299)] + tuned[1:]
+    assert label(close) != text  # the same when rounded, told apart by the hash of the exact values
+    assert label([("task.delay", 50)]) == "task.delay=50"
