@@ -668,9 +668,10 @@ def train(cfg: DictConfig) -> dict:
     """Train one run described by ``cfg`` and return its summary (also written to ``summary.json``).
 
     Raises ConfigError (bad settings, before any training) and DivergedError (after writing the record).
-    With ``trainer.resume=true`` (or ``auto``, what SLURM jobs get) a completed run is returned as recorded, a cut one continues from its
-    checkpoint (whose settings must match), and a missing one starts fresh. The run folder is locked for the
-    whole call, and SIGINT/SIGTERM are honoured from the start.
+    With ``trainer.resume=true`` (or ``auto``, what SLURM jobs get) a completed run is returned as recorded, a
+    cut one continues from its checkpoint (whose settings must match), and a missing one starts fresh. The run
+    folder is locked for the whole call, and SIGINT/SIGTERM/SIGUSR2 are honoured from the start; in a SLURM job
+    an interrupted run then hands over to SLURM (:func:`harness.slurm.hand_over`).
     """
     run_dir = resolve_run_dir(cfg)
     with lock.hold(run_dir), StopFlag() as stop:
