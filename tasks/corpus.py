@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from tasks.base import Batch, check_train_fraction, token_metrics, token_stats
 from tasks.text_data import TextTask, TokenizedText, check_data_keys, load_text_data, tokenize_column
 
+EVAL_LOGITS = 2 ** 26  # most logits (batch × length × vocabulary) per evaluation batch: 256 MB in fp32
+
 
 class CorpusTask(TextTask):
     """A text column to corrupt and restore. Subclasses call :meth:`load_corpus` in ``__init__``, set the spec,
@@ -46,6 +48,13 @@ class CorpusTask(TextTask):
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.gen.set_state(state["corrupt_gen"])
+
+    def eval_batches(self, split: str, batch_size: int):
+        """As for every text task; with per-position outputs (mlm, lm) batches are capped so that their logits
+        stay under ``EVAL_LOGITS`` values."""
+        if self.spec.output_kind == "tokens":
+            batch_size = min(batch_size, max(1, EVAL_LOGITS // (self.spec.max_len * self.spec.num_classes)))
+        return super().eval_batches(split, batch_size)
 
     def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Mean cross-entropy over the scored positions (0 when a batch has none)."""

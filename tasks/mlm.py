@@ -18,7 +18,6 @@ from tasks.corpus import CorpusTask
 from tasks.text_data import PAD, SPECIALS, pad_sequences
 
 MASK_SPLIT = (0.8, 0.1, 0.1)  # of the selected positions: <mask>, a random token, unchanged
-EVAL_LOGITS = 2 ** 26  # most logits (batch × length × vocabulary) per evaluation batch: 256 MB in fp32
 
 
 def mask_tokens(ids: torch.Tensor, real: torch.Tensor, mask_prob: float, mask_id: int, random_ids: tuple[int, int],
@@ -94,11 +93,6 @@ class MaskedLM(CorpusTask):
         else:
             inputs, targets = (t[idx, :L] for t in self.fixed[split])
         return Batch((inputs,), targets, n_tokens=int(lengths[idx].sum()))  # (B, L), (B, L) -100 where unselected
-
-    def eval_batches(self, split: str, batch_size: int):
-        """As for every text task, with batches capped so that their logits stay under ``EVAL_LOGITS`` values."""
-        cap = max(1, EVAL_LOGITS // (self.max_len * self.spec.num_classes))
-        return super().eval_batches(split, min(batch_size, cap))
 
     def describe(self) -> dict:
         return {**super().describe(),

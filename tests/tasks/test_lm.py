@@ -43,3 +43,21 @@ def test_perplexity_is_exp_of_the_loss_over_predicted_tokens(sentiment_folder, t
     moved = logits.clone()
     moved[batch.targets == -100] += 10  # outputs at padding do not count
     assert torch.allclose(task.loss(moved, batch), task.loss(logits, batch))
+
+
+def test_evaluation_batches_keep_their_logits_bounded(sentiment_folder, tmp_path, monkeypatch):
+    """mlm and lm score every position over the whole vocabulary: their eval batches shrink to stay under the
+    bound, and the metrics do not depend on the batch size."""
+    import tasks.corpus
+    from tasks.mlm import MaskedLM
+
+    for task in (make(sentiment_folder, tmp_path), MaskedLM(data={"path": str(sentiment_folder)},
+                                                           cache_dir=str(tmp_path / "cache"))):
+        task.setup(torch.device("cpu"), seed=0)
+        model = lambda x: torch.zeros(*x.shape, task.spec.num_classes)  # noqa: E731
+        whole = task.evaluate(model, "val", 64)
+        per_row = task.spec.max_len * task.spec.num_classes
+        monkeypatch.setattr(tasks.corpus, "EVAL_LOGITS", 3 * per_row)
+        assert {len(b.targets) for b in task.eval_batches("val", 64)} == {3, 1}  # 16 rows: 5 × 3 + 1
+        assert task.evaluate(model, "val", 64) == pytest.approx(whole)
+        monkeypatch.undo()
