@@ -66,7 +66,7 @@ class RNN(Backbone):
     causal_settings = {"bidirectional": False}
 
     def __init__(self, max_len: int, *, hidden: int, n_layers: int, bidirectional: bool | None, dropout: float,
-                 cell: str, input_feeding: bool, forget_bias: float | None = None):
+                 cell: str, input_feeding: bool, forget_bias: float | None):
         super().__init__()
         if cell not in RECURRENT_CELLS:
             raise ConfigError(f"arch.cell={cell!r} is not known; use one of {', '.join(RECURRENT_CELLS)}")

@@ -228,9 +228,19 @@ def at_start(model: nn.Module, task, run_dir: Path | None = None) -> dict | None
     return out or None
 
 
-def at_end(model: nn.Module, task, run_dir: Path, init: dict | None) -> dict:
+def early(model: nn.Module, task, step: int) -> dict | None:
+    """The gradient curve at ``trainer.probe_early_step`` (e.g. step 50): gradient flow early in training, before
+    the trained model's reading pattern shapes the curve (C3 reads it beside the one at initialisation)."""
+    if applicable(task) is not None:
+        return None
+    curve = grad_norm_by_distance(model, task, probe_batch(task))
+    return {"step": int(step), "values": curve["values"]} if "values" in curve else None
+
+
+def at_end(model: nn.Module, task, run_dir: Path, init: dict | None, early_curve: dict | None = None) -> dict:
     """Everything for ``summary["long_range"]``; a probe that fails is reported there, never fatal. ``init``:
-    what :func:`at_start` returned."""
+    what :func:`at_start` returned; ``early_curve``: what :func:`early` returned (then ``grad_norm_by_distance``
+    has ``early`` and ``early_step`` beside ``init`` and ``end``)."""
     init, why_not = init or {}, applicable(task)
     if why_not and not maps_apply(task):
         return {"probe_note": why_not}
@@ -244,6 +254,8 @@ def at_end(model: nn.Module, task, run_dir: Path, init: dict | None) -> dict:
             if "values" in end:
                 out["grad_norm_by_distance"] = {"distance": end["distance"], "end": end["values"],
                                                 "init": init.get("values")}
+                if early_curve:
+                    out["grad_norm_by_distance"].update(early=early_curve["values"], early_step=early_curve["step"])
                 out["probes"].append("grad_norm_by_distance")
             else:
                 out["probe_note"] = end.get("note")

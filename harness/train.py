@@ -102,6 +102,7 @@ def check_trainer(t: DictConfig) -> None:
     whole("trainer.warmup_measure", t.warmup_measure, low=0)  # steps left out of the speed figures
     whole("trainer.sync_every", t.sync_every, low=1)  # steps between loss checks
     whole("trainer.log_every", t.log_every, low=1, allow_none=True)  # steps between train-loss lines to the loggers
+    whole("trainer.probe_early_step", t.get("probe_early_step"), low=1, allow_none=True)
     number("trainer.min_lr_ratio", t.min_lr_ratio)
     for key in ("stop_at", "grad_clip", "max_time_s", "peak_tflops", "cuda_memory_fraction"):
         number(f"trainer.{key}", t[key], allow_none=True)
@@ -460,6 +461,9 @@ class Trainer:
         """The evaluation due at this step (also one a signal cut short, after a resume), then the target and
         the time budget; True = stop training."""
         st, t = self.state, self.cfg.trainer
+        if t.probes and self.step == t.get("probe_early_step") and "probes_early" not in st:
+            with stop.watching("probes_early"):  # the gradient curve early in training (C3), once per run
+                st["probes_early"] = probes.early(self.model, self.task, self.step)
         if st["eval_due"]:
             with stop.watching("eval"):
                 self.last_val = self.eval_val()
@@ -556,7 +560,8 @@ class Trainer:
         if t.probes and self.status == "completed":
             try:
                 with self.stop.watching("probes"):
-                    long_range.update(probes.at_end(self.model, self.task, self.run_dir, st.get("probes_init")))
+                    long_range.update(probes.at_end(self.model, self.task, self.run_dir, st.get("probes_init"),
+                                                              st.get("probes_early")))
             except KeyboardInterrupt as e:
                 self.interrupted(e, "the probes")
         if self.status == "interrupted":  # resuming redoes the test evaluation and the probes

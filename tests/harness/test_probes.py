@@ -151,3 +151,20 @@ def test_pooled_states_stop_at_the_limit(cfg_factory):
     model = build(cfg.arch, "arch", spec=task.spec)
     out = probes.pooled_states(model, task, limit=11, batch_size=4)  # across three batches, the last one cut
     assert out["pooled_labels"].shape[0] == 11 and out["pooled0"].shape == (11, cfg.arch.d_model)
+
+
+def test_the_early_gradient_curve_is_taken_once_at_its_step_and_kept_across_a_resume(cfg_factory):
+    """C3 reads ‖∂ℓ/∂e_t‖ at initialisation and early in training (trainer.probe_early_step), not only at the end."""
+    cfg = cfg_factory("arch=lstm", "task=copy_long", "task.delay=4", "task.n_memorize=2", "trainer.max_steps=3",
+                      "trainer.probe_early_step=2", "optimizer.lr=0.05")
+    first = train(cfg)
+    curve = first["long_range"]["grad_norm_by_distance"]
+    assert curve["early_step"] == 2 and len(curve["early"]) == len(curve["init"])
+    assert curve["early"] != curve["init"] and curve["early"] != curve["end"]  # three different models
+    (Path(cfg.run_dir) / "summary.json").unlink()
+    cfg.trainer.resume, cfg.trainer.max_steps = True, 5
+    again = train(cfg)["long_range"]["grad_norm_by_distance"]
+    assert again["early"] == curve["early"] and again["early_step"] == 2
+    off = cfg_factory("arch=lstm", "task=copy_long", "task.delay=4", "task.n_memorize=2", "trainer.max_steps=2")
+    off.run_dir = str(Path(cfg.run_dir).parent / "off")
+    assert "early" not in train(off)["long_range"]["grad_norm_by_distance"]
