@@ -39,7 +39,9 @@ class MultiHeadAttention(nn.Module):
 
     Self-attention uses one fused QKV projection; cross-attention (``cross=True``) projects queries from
     ``x`` and keys/values from ``context``. With ``keep_weights=True`` the plain :func:`attention` runs
-    instead and the maps are kept in ``self.weights`` (B, h, L, S) for inspection.
+    instead and the maps are kept in ``self.weights`` (B, h, L, S) for inspection. ``head_gate`` (None, or a
+    (h,) tensor) scales each head's output before the output projection: the head-ablation probe zeroes one head
+    at a time (Michel et al. 2019); it is no parameter and never saved.
     """
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, cross: bool = False):
@@ -55,7 +57,7 @@ class MultiHeadAttention(nn.Module):
         else:
             self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = nn.Linear(d_model, d_model)
-        self.keep_weights, self.weights = False, None
+        self.keep_weights, self.weights, self.head_gate = False, None, None
 
     def _heads(self, t):  # (B, L, d) -> (B, h, L, dh)
         return t.unflatten(-1, (self.h, self.dh)).transpose(1, 2)
@@ -82,6 +84,8 @@ class MultiHeadAttention(nn.Module):
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
                                                  dropout_p=self.p if self.training else 0.0)
+        if self.head_gate is not None:
+            out = out * self.head_gate.to(out)[None, :, None, None]  # (B, h, L, dh), one head zeroed
         return self.proj(out.transpose(1, 2).reshape(B, L, d))  # (B, L, d)
 
     def step(self, x, cache=None, context=None, key_pad=None):

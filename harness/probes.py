@@ -209,6 +209,34 @@ def attention_maps(model: nn.Module, task, batch: Batch, run_dir: Path, file: st
                           "mean_distance": mean_distance}}
 
 
+@torch.no_grad()
+def head_ablation(model: nn.Module, task, batch_size: int, split: str = "test") -> dict:
+    """Zero one attention head at a time (every attention module the model names) and evaluate ``split`` again:
+    per layer and head, the main metric's drop from the intact model and the accuracy per answer position (which
+    queries break). The faithfulness half of C5 and C9 (Michel et al. 2019)."""
+    mods = model.attention_modules() if hasattr(model, "attention_modules") else {}
+    if not mods:
+        return {"head_ablation_note": "the model has no attention modules"}
+    key = task.main_metric
+    with probing(model), torch.no_grad():
+        full = task.evaluate(model, split, batch_size)
+        drop, by_position = [], []
+        for mod in mods.values():
+            drop.append([]), by_position.append([])
+            for h in range(mod.h):
+                mod.head_gate = torch.ones(mod.h)
+                mod.head_gate[h] = 0.0
+                try:
+                    cut = task.evaluate(model, split, batch_size)
+                finally:
+                    mod.head_gate = None
+                drop[-1].append(float(full[key]) - float(cut[key]))
+                by_position[-1].append(cut.get("acc_by_position"))
+    return {"head_ablation": {"metric": f"{split}/{key}", "full": float(full[key]), "names": list(mods),
+                              "drop": drop, "acc_by_position": by_position,
+                              "n_sequences": getattr(task, f"n_{split}", None)}}
+
+
 # -- what the harness calls -------------------------------------------------------------------------------
 def at_start(model: nn.Module, task, run_dir: Path | None = None) -> dict | None:
     """At initialisation: the gradient curve and, given ``run_dir`` and a model with attention, its maps →

@@ -108,7 +108,7 @@ def check_trainer(t: DictConfig) -> None:
         number(f"trainer.{key}", t[key], allow_none=True)
     if t.resume not in (True, False, "auto"):
         raise ConfigError(f"trainer.resume={t.resume!r} is not known; use true, false or auto")
-    for key in ("compile", "deterministic", "probes"):
+    for key in ("compile", "deterministic", "probes", "probe_head_ablation"):
         if not isinstance(t[key], bool):
             raise ConfigError(f"trainer.{key}={t[key]!r} must be true or false")
     if t.progress not in ("auto", True, False):
@@ -562,6 +562,8 @@ class Trainer:
                 with self.stop.watching("probes"):
                     long_range.update(probes.at_end(self.model, self.task, self.run_dir, st.get("probes_init"),
                                                               st.get("probes_early")))
+                    if t.get("probe_head_ablation"):
+                        long_range.update(probes.head_ablation(self.model, self.task, t.eval_batch_size))
             except KeyboardInterrupt as e:
                 self.interrupted(e, "the probes")
         if self.status == "interrupted":  # resuming redoes the test evaluation and the probes

@@ -168,3 +168,28 @@ def test_the_early_gradient_curve_is_taken_once_at_its_step_and_kept_across_a_re
     off = cfg_factory("arch=lstm", "task=copy_long", "task.delay=4", "task.n_memorize=2", "trainer.max_steps=2")
     off.run_dir = str(Path(cfg.run_dir).parent / "off")
     assert "early" not in train(off)["long_range"]["grad_norm_by_distance"]
+
+
+def test_the_head_gate_zeroes_exactly_one_head():
+    from architectures.layers import MultiHeadAttention
+
+    torch.manual_seed(0)
+    mha, x = MultiHeadAttention(8, 2).eval(), torch.randn(3, 5, 8)
+    intact = mha(x)
+    mha.head_gate = torch.ones(2)
+    torch.testing.assert_close(mha(x), intact)
+    mha.head_gate = torch.zeros(2)
+    torch.testing.assert_close(mha(x), mha.proj.bias.expand(3, 5, 8))  # no head left: the projection's bias
+    mha.head_gate = torch.tensor([0.0, 1.0])
+    one = mha(x)
+    assert not torch.allclose(one, intact) and not torch.allclose(one, mha.proj.bias.expand(3, 5, 8))
+
+
+def test_head_ablation_records_the_drop_per_layer_and_head(cfg_factory):
+    cfg = cfg_factory("arch=transformer", "task=copy_long", "task.delay=4", "task.n_memorize=2", "task.n_test=16",
+                      "arch.n_heads=2", "trainer.max_steps=2", "trainer.probe_head_ablation=true")
+    ab = train(cfg)["long_range"]["head_ablation"]
+    layers = len(ab["names"])
+    assert layers >= 1 and [len(d) for d in ab["drop"]] == [2] * layers and ab["n_sequences"] == 16
+    assert all(math.isfinite(v) for d in ab["drop"] for v in d) and 0 <= ab["full"] <= 1
+    assert all(len(p) == 2 for row in ab["acc_by_position"] for p in row)  # per answer position
