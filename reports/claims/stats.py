@@ -29,6 +29,8 @@ class Estimate:
     lo: float | None
     hi: float | None
     n: int
+    se: float | None = None    # standard error (None when n is too small)
+    dof: float | None = None   # degrees of freedom of the t-interval
 
     def above(self, x: float) -> bool:
         return self.lo is not None and self.lo > x
@@ -54,8 +56,9 @@ def mean(values) -> Estimate | None:
     m = float(np.mean(x))
     if len(x) < 2:
         return Estimate(m, None, None, len(x))
-    half = st.t.ppf(0.5 + LEVEL / 2, len(x) - 1) * float(np.std(x, ddof=1)) / math.sqrt(len(x))
-    return Estimate(m, m - half, m + half, len(x))
+    se = float(np.std(x, ddof=1)) / math.sqrt(len(x))
+    half = st.t.ppf(0.5 + LEVEL / 2, len(x) - 1) * se
+    return Estimate(m, m - half, m + half, len(x), se, len(x) - 1)
 
 
 def difference(a, b) -> Estimate | None:
@@ -69,10 +72,10 @@ def difference(a, b) -> Estimate | None:
     vx, vy = np.var(x, ddof=1) / len(x), np.var(y, ddof=1) / len(y)
     se = math.sqrt(vx + vy)
     if se == 0:
-        return Estimate(d, d, d, min(len(x), len(y)))
+        return Estimate(d, d, d, min(len(x), len(y)), 0.0, len(x) + len(y) - 2)
     dof = (vx + vy) ** 2 / (vx ** 2 / (len(x) - 1) + vy ** 2 / (len(y) - 1))
     half = st.t.ppf(0.5 + LEVEL / 2, dof) * se
-    return Estimate(d, d - half, d + half, min(len(x), len(y)))
+    return Estimate(d, d - half, d + half, min(len(x), len(y)), se, dof)
 
 
 def ratio(a, b) -> Estimate | None:
@@ -108,3 +111,130 @@ def spearman(x, y) -> float | None:
     if np.ptp(xs) == 0 or np.ptp(ys) == 0:
         return None
     return float(st.spearmanr(xs, ys).statistic)
+
+
+# -- three outcomes decided by a minimal effect δ ---------------------------------------------------------------
+SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
+ALPHA = 1 - LEVEL
+POWER = 0.80
+
+
+def p_value(est: Estimate) -> float | None:
+    """Two-sided p-value of "no effect" (value 0) from the estimate's t statistic; None without an interval."""
+    if est.se is None or est.dof is None:
+        return None
+    if est.se == 0:
+        return 0.0 if est.value != 0 else 1.0
+    return float(2 * st.t.sf(abs(est.value) / est.se, est.dof))
+
+
+def mde(est: Estimate, alpha: float = ALPHA, power: float = POWER) -> float | None:
+    """Minimal detectable effect at this n: (t_{1-α/2} + t_{power}) · se, the smallest true effect the test finds
+    with probability ``power``; None without an interval (fewer than 2 seeds on a side)."""
+    if est.se is None or est.dof is None:
+        return None
+    return float((st.t.ppf(1 - alpha / 2, est.dof) + st.t.ppf(power, est.dof)) * est.se)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one primary test against its minimal effect ``delta``: the estimate, the outcome, why, the
+    minimal detectable effect at this n and the (possibly Holm-adjusted) p-value."""
+
+    outcome: str
+    estimate: Estimate | None
+    delta: float
+    why: str
+    mde: float | None = None
+    p: float | None = None
+    corrected: str | None = None  # e.g. "Holm over 10 primary tests"
+
+    def to_dict(self) -> dict:
+        r = lambda v: None if v is None else round(v, 4)  # noqa: E731
+        return {"outcome": self.outcome, "estimate": self.estimate.to_dict() if self.estimate else None,
+                "delta": self.delta, "why": self.why, "mde": r(self.mde), "p": r(self.p),
+                "corrected": self.corrected}
+
+
+def decide(est: Estimate | None, delta: float, what: str = "effect") -> Decision:
+    """Three outcomes by the minimal effect ``delta`` (> 0, in the estimate's units; orient the estimate so the
+    claim predicts a positive value):
+
+    - supported: the interval lies above 0 and the estimate is ≥ δ;
+    - not supported: the interval excludes effects ≥ δ (its upper end < δ);
+    - otherwise inconclusive — underpowered, with the minimal detectable effect at this n."""
+    if delta <= 0:
+        raise ValueError(f"minimal effect δ must be > 0, got {delta}")
+    if est is None:
+        return Decision(INCONCLUSIVE, None, delta, f"no {what} measured")
+    lo, hi = est.lo, est.hi
+    md, p = mde(est), p_value(est)
+    if lo is None:
+        return Decision(INCONCLUSIVE, est, delta, f"underpowered: {what} {est.value:.3g} from n={est.n}, an interval "
+                        "needs at least 2 distinct seeds per side", md, p)
+    if lo > 0 and est.value >= delta:
+        return Decision(SUPPORTED, est, delta, f"{what} {est.text()} lies above 0 and reaches δ={delta:g}", md, p)
+    if hi < delta:
+        return Decision(NOT_SUPPORTED, est, delta, f"{what} {est.text()} excludes effects ≥ δ={delta:g}", md, p)
+    return Decision(INCONCLUSIVE, est, delta, f"underpowered: {what} {est.text()} neither above 0 with ≥ δ={delta:g} "
+                    f"nor excluding δ; minimal detectable effect at n={est.n}: "
+                    + (f"{md:.3g}" if md is not None else "?"), md, p)
+
+
+def holm(pvalues: dict, alpha: float = ALPHA) -> dict:
+    """Holm's step-down adjustment: {name: p} → {name: adjusted p} (monotone, capped at 1; None stays None)."""
+    known = sorted(((p, k) for k, p in pvalues.items() if p is not None), key=lambda t: t[0])
+    m, out, running = len(known), {k: None for k, p in pvalues.items() if p is None}, 0.0
+    for i, (p, k) in enumerate(known):
+        running = max(running, min(1.0, (m - i) * p))
+        out[k] = running
+    return out
+
+
+def holm_correct(decisions: dict, label: str, alpha: float = ALPHA) -> dict:
+    """Holm across a family of decisions ({name: Decision}): a *supported* whose adjusted p is ≥ α becomes
+    inconclusive; every decision with a p-value records which correction it went through (``label``)."""
+    adjusted = holm({k: d.p for k, d in decisions.items()}, alpha)
+    out = {}
+    for k, d in decisions.items():
+        q = adjusted.get(k)
+        if q is None:
+            out[k] = d
+            continue
+        outcome, why = d.outcome, d.why
+        if outcome == SUPPORTED and q >= alpha:
+            outcome, why = INCONCLUSIVE, f"underpowered after correction: {why}, but Holm-adjusted p={q:.3g} ≥ {alpha:g}"
+        out[k] = Decision(outcome, d.estimate, d.delta, why, d.mde, q, f"Holm over {len(adjusted)} {label}")
+    return out
+
+
+# -- replicates: distinct seeds, settings never merged ----------------------------------------------------------
+def distinct_seeds(runs: list[dict]) -> tuple[list[dict], dict]:
+    """One run per seed (the first in folder order) and the duplicates: {seed: [folders of every copy]}.
+    A duplicated seed is one replicate; runs without a seed are kept as they are."""
+    by_seed: dict = {}
+    kept = []
+    for r in sorted(runs, key=lambda r: str(r.get("_dir", ""))):
+        s = r.get("seed")
+        if s is None:
+            kept.append(r)
+            continue
+        if s in by_seed:
+            by_seed[s].append(r)
+        else:
+            by_seed[s] = [r]
+            kept.append(r)
+    dup = {s: [str(x.get("_dir", "?")) for x in rs] for s, rs in by_seed.items() if len(rs) > 1}
+    return kept, dup
+
+
+def duplicates_text(dup: dict) -> list[str]:
+    return [f"seed {s} appears {len(f)} times, counted once ({', '.join(f)})" for s, f in sorted(dup.items(), key=str)]
+
+
+def split_settings(runs: list[dict], keys=("_preset", "_source")) -> dict:
+    """Runs grouped by what they were given (preset, source sweep, …): groups are never merged into one cell."""
+    out: dict = {}
+    for r in runs:
+        out.setdefault(tuple(r.get(k) for k in keys), []).append(r)
+    return out
