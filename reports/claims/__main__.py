@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from reports.claims.build import build_claims, verdict_text
+from reports.claims.build import build_claims, no_records_error, verdict_text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,6 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     if not root.is_dir():
         print(f"error: {root} is not a folder; give the folder of a claims sweep (e.g. runs/claims/smoke)",
               file=sys.stderr)
+        return 2
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        print(f"error: --out {args.out} is a file; give a folder for the report (created if missing)", file=sys.stderr)
+        return 2
+    why = no_records_error(root)
+    if why:
+        print(f"error: {why}", file=sys.stderr)
         return 2
     doc = build_claims(root, args.out, args.preset)
     for c in doc["claims"]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import html
 import json
+import logging
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,8 @@ import numpy as np
 from reports.claims import figures, rules
 from core.record import LR_PRESWEEP
 from reports.load import find_records
+
+log = logging.getLogger(__name__)
 
 # Which sweep folders (under the claims root) each claim reads; runs are shared where the setting is the same.
 SOURCES = {"C1": ["seq_scaling", "long_range"], "C2": ["long_range"], "C3": ["long_range"], "C4": ["positions"],
@@ -113,22 +117,83 @@ def add_layer_measures(run: dict) -> None:
         lr["layer_probe_acc"] = [probe_accuracy(s, labels.astype(int)) for s in states]
 
 
-def load_claim_runs(root: Path, claim: str) -> tuple[list[dict], list[tuple[str, str]]]:
-    folders = [root / s for s in SOURCES[claim] if (root / s).exists()]
-    if not folders:
-        return [], []
-    rec = find_records(folders)
-    runs = []
-    for run in rec.runs:  # which sweep it came from (C1 reads speed from seq_scaling, time-to-target from long_range)
-        where = Path(run["_dir"]).resolve()
-        source = next((f for f in folders if where.is_relative_to(f.resolve())), None)
-        if source is not None and where.relative_to(source.resolve()).parts[:1] == (LR_PRESWEEP,):
+PROBE_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)
+
+
+def add_probe_measures(run: dict, skipped: list) -> None:
+    """The attention and hidden-state measures; a probe file that cannot be read (truncated, not an npz) is
+    skipped with one warning and the run stays (its other measures are still evidence)."""
+    for add, name in ((add_attention_measures, ATTENTION), (add_layer_measures, HIDDEN)):
+        try:
+            add(run)
+        except PROBE_ERRORS as e:
+            path = Path(run["_dir"]) / name
+            why = f"unreadable probe file ({type(e).__name__}: {str(e)[:80]}); its measures left out"
+            skipped.append((str(path), why))
+            log.warning("skipped %s: %s", path, why)
+
+
+def identity(run: dict) -> str:
+    """What makes two records the same replicate: the sweep, the resolved config (arch, task, seed, settings)."""
+    cfg = {k: v for k, v in (run.get("config") or {}).items() if k not in ("hydra", "run_dir")}
+    return json.dumps([run.get("_source"), run.get("arch"), run.get("seed"), cfg], sort_keys=True, default=str)
+
+
+def load_sweep(folder: Path) -> tuple[list[dict], list[tuple[str, str]], dict]:
+    """The evidence runs of one sweep folder (the lr pre-sweep left out), the folders skipped, and the duplicated
+    replicates: {("<arch> seed <s>", first folder): [folders]} — a copy of a run (same config and seed) counts once."""
+    rec = find_records([folder])
+    runs, skipped, first = [], list(rec.skipped), {}
+    dup: dict = {}
+    for run in sorted(rec.runs, key=lambda r: r["_dir"]):
+        if Path(run["_dir"]).resolve().relative_to(folder.resolve()).parts[:1] == (LR_PRESWEEP,):
             continue  # the learning-rate pre-sweep's short runs choose the lr; they are not evidence
-        run["_source"] = source.name if source is not None else None
-        add_attention_measures(run)
-        add_layer_measures(run)
+        run["_source"] = folder.name
+        key = identity(run)
+        if key in first:
+            dup.setdefault((f"{run.get('arch')} seed {run.get('seed')}", first[key]), [first[key]]).append(run["_dir"])
+            continue
+        first[key] = run["_dir"]
+        add_probe_measures(run, skipped)
         runs.append(run)
-    return runs, rec.skipped
+    return runs, skipped, dup
+
+
+def load_claim_runs(root: Path, claim: str, cache: dict | None = None) -> tuple[list[dict], list, dict]:
+    """The runs of a claim's source sweeps; ``cache`` ({folder: loaded}) reads each sweep once per report, so a
+    partial run's warning is printed once, not once per claim that reads its sweep."""
+    cache = {} if cache is None else cache
+    runs, skipped, dup = [], [], {}
+    for s in SOURCES[claim]:
+        folder = root / s
+        if not folder.is_dir():
+            continue
+        if folder not in cache:
+            cache[folder] = load_sweep(folder)
+        r, k, d = cache[folder]
+        runs += r
+        skipped += k
+        dup.update(d)
+    return runs, skipped, dup
+
+
+def record_count(root: Path) -> tuple[int, int]:
+    """(records in the claims' sweep folders, records anywhere under ``root``)."""
+    sweeps = {s for v in SOURCES.values() for s in v}
+    inside = sum(1 for s in sweeps if (root / s).is_dir() for _ in (root / s).rglob("summary.json"))
+    return inside, (inside or sum(1 for _ in root.rglob("summary.json")))
+
+
+def no_records_error(root: Path) -> str | None:
+    """One line when ``root`` holds no claims evidence (an empty folder, or one sweep folder: one level too deep)."""
+    inside, anywhere = record_count(root)
+    if inside:
+        return None
+    sweeps = ", ".join(f"{s}/" for s in sorted({s for v in SOURCES.values() for s in v}))
+    if anywhere:
+        return (f"no run records under {root}'s sweep folders ({sweeps}); it holds {anywhere} record(s) of its own — "
+                f"give the claims folder above it, e.g. {root.parent}")
+    return f"no run records under {root}; give the folder of a claims sweep with {sweeps} inside (e.g. runs/claims/smoke)"
 
 
 EQUAL_PARAMS = {"C1", "C2", "C3"}  # claims that compare architectures at one parameter budget (±10%)
@@ -159,9 +224,9 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
     root = Path(root)
     out = Path(out) if out else root / "report"
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    claims, devices = [], set()
+    claims, devices, cache = [], set(), {}
     for cid, (claim, rule) in rules.CLAIMS.items():
-        runs, skipped = load_claim_runs(root, cid)
+        runs, skipped, dup = load_claim_runs(root, cid, cache)
         devices |= {str(rules.get(r, "env.device")) for r in runs if rules.get(r, "env.device")}
         verdict = rule(runs)
         figs = []
@@ -172,6 +237,9 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
             figures.plt.close(fig)
             figs.append(str(path.relative_to(out)))
         found = setting(cid, runs)
+        if dup:
+            verdict.caveats += [f"{k[0]} appears {len(v)} times, counted once ({', '.join(v)})"
+                                for k, v in sorted(dup.items())]
         if found.get("equal_params") is False:
             verdict.caveats.append(f"parameter counts differ by more than 10% between archs "
                                    f"(largest/smallest median {found['param_spread']})")

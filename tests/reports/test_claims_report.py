@@ -155,3 +155,65 @@ def test_figure_intervals_stay_within_an_accuracys_range():
     assert e.lo < 0 and e.hi > 1
     assert figures.interval(e, figures.UNIT) == (0.0, 1.0) and figures.interval(e) == (e.lo, e.hi)
     assert figures.interval(stats.Estimate(0.5, None, None, 1), figures.UNIT) == (0.5, 0.5)
+
+
+def lr_folder(tmp_path):
+    runs = long_range_runs({"transformer": 200, "lstm": 50, "rnn": 10})
+    for r in runs:
+        r["config"] = {"seed": r["seed"], "arch": {"name": r["arch"]}, "task": (r.get("config") or {}).get("task"), "run_dir": None}
+    write_runs(tmp_path / "long_range", runs)
+    return runs
+
+
+def test_cli_refuses_an_empty_folder_or_one_too_deep_and_writes_nothing(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no run records under" in err[0]
+    assert list((tmp_path / "empty").iterdir()) == []
+    lr_folder(tmp_path / "claims")
+    deep = tmp_path / "claims" / "long_range"
+    assert main([str(deep)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no run records under" in err[0] and str(tmp_path / "claims") in err[0]
+    assert not (deep / "report").exists()
+
+
+def test_cli_refuses_an_out_that_is_a_file(tmp_path, capsys):
+    lr_folder(tmp_path)
+    (tmp_path / "f.txt").write_text("x")
+    assert main([str(tmp_path), "--out", str(tmp_path / "f.txt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a file" in err[0]
+    assert (tmp_path / "f.txt").read_text() == "x"
+
+
+def test_a_copied_run_counts_once_and_is_named(tmp_path):
+    import shutil
+    lr_folder(tmp_path)
+    shutil.copytree(tmp_path / "long_range" / "run0", tmp_path / "long_range" / "run0_copy")
+    shutil.copytree(tmp_path / "long_range" / "run0", tmp_path / "long_range" / "run0_copy2")
+    doc = build_claims(tmp_path)
+    by = {c["id"]: c for c in doc["claims"]}
+    runs = by["C2"]["runs"]
+    assert not any("copy" in r for r in runs)
+    dup = [w for w in by["C2"]["caveats"] if "counted once" in w]
+    assert len(dup) == 1 and "appears 3 times" in dup[0] and "run0_copy2" in dup[0]
+
+
+def test_partial_run_warned_once_and_truncated_probe_files_skipped(tmp_path, caplog):
+    lr_folder(tmp_path)
+    (tmp_path / "long_range" / "partial").mkdir()
+    (tmp_path / "long_range" / "partial" / "metrics.jsonl").write_text("")
+    np.savez(tmp_path / "long_range" / "run0" / "attention.npz", layer0=np.ones((2, 4, 4)))
+    whole = (tmp_path / "long_range" / "run0" / "attention.npz").read_bytes()
+    (tmp_path / "long_range" / "run0" / "attention.npz").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "long_range" / "run1" / "hidden.npz").write_bytes(b"PK\x03\x04 not a zip")
+    with caplog.at_level("WARNING"):
+        doc = build_claims(tmp_path)
+    warned = [r.getMessage() for r in caplog.records]
+    assert sum("partial run:" in w for w in warned) == 1  # C1, C2, C3, C6 all read long_range: one warning
+    assert sum("attention.npz" in w and "unreadable probe file" in w for w in warned) == 1
+    assert sum("hidden.npz" in w and "unreadable probe file" in w for w in warned) == 1
+    by = {c["id"]: c for c in doc["claims"]}
+    assert any(r.endswith("run0") for r in by["C2"]["runs"])  # the run stays; only its probe measures are left out
