@@ -114,3 +114,13 @@ def test_the_lstm_forget_gate_bias_is_set_and_only_for_lstm():
         RNN(10, cell="rnn", forget_bias=1.0, **args)
     plain = RNN(10, cell="lstm", forget_bias=None, **args).layers[0].rnn
     assert not torch.allclose((plain.bias_ih_l0 + plain.bias_hh_l0)[6:12], torch.ones(6))
+
+
+def test_the_full_depth_sweep_crosses_lr_warmup_and_clipping_with_block_and_depth():
+    """C10 (Xiong et al. 2020): the verdict is on the largest stable lr per block and depth, not one lr."""
+    preset = sweeps.load_preset("full")
+    assert sweeps.condition_keys(preset, preset["sweeps"]["depth"]) == [
+        "arch.n_layers", "block", "trainer.grad_clip", "trainer.warmup_steps"]  # optimizer.lr: a factor, not tuned
+    over = preset["sweeps"]["depth"]["overrides"]
+    assert len(over["optimizer.lr"].split(",")) >= 3 and over["trainer.warmup_steps"] == "0,100"
+    assert over["trainer.grad_clip"] == "null,1.0" and preset["sweeps"]["depth"]["tune_lr"] is False
