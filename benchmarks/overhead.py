@@ -30,6 +30,7 @@ import torch.nn as nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import speed  # noqa: E402
+from harness.run_state import SpeedState  # noqa: E402
 from tasks.copy_long import CopyLong  # noqa: E402
 
 CONF = str(Path(__file__).resolve().parent.parent / "conf")
@@ -86,7 +87,7 @@ def bare_speed(steps: int, device: str = "cpu", bf16: bool = False) -> dict:
 def timed_steps(model: nn.Module, opt, task: CopyLong, next_batch, steps: int, bf16: bool = False) -> dict:
     """Speed of a plain loop (batch, forward, loss, backward, step), timed as the harness times its steps."""
     device = next(model.parameters()).device
-    clock, meter = speed.StepClock(device), speed.SpeedMeter({}, WARMUP, compiled=False)
+    clock, meter = speed.StepClock(device), speed.SpeedMeter(SpeedState(), WARMUP, compiled=False)
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     for _ in range(steps):
         clock.start()
@@ -119,7 +120,7 @@ def lightning_speed(steps: int, device: str, bf16: bool) -> dict | None:
     task = CopyLong(delay=DELAY, n_val=8, n_test=8)
     task.setup(dev, 0)
     torch.manual_seed(0)
-    clock, meter = speed.StepClock(dev), speed.SpeedMeter({}, WARMUP, compiled=False)
+    clock, meter = speed.StepClock(dev), speed.SpeedMeter(SpeedState(), WARMUP, compiled=False)
 
     class Module(L.LightningModule):
         def __init__(self):

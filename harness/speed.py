@@ -21,6 +21,8 @@ import torch
 from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
 
+from harness.run_state import SpeedState
+
 # Dense (no sparsity) peak TFLOP/s from the vendors' data sheets: bf16 on tensor cores, fp32 without TF32
 # (the harness leaves torch's default, TF32 off). First match of the pattern in the device name wins.
 PEAK_TFLOPS: list[tuple[str, str, dict[str, float]]] = [
@@ -145,47 +147,43 @@ class StepClock:
 class SpeedMeter:
     """Running sums of the training steps (kept in the checkpoint, so a resumed run reports the whole run).
 
-    ``state``: ``train_time_s``, ``samples``, ``tokens`` over every step; ``warmup_s`` and ``compile_s`` (the
-    excluded steps); ``steady`` (``steps``, ``time_s``, ``samples``, ``tokens``) and ``step_s`` (each steady
-    step's seconds, for the percentiles). ``warmup`` steps are excluded at the start of every process (a
+    ``state`` (a :class:`harness.run_state.SpeedState`): ``train_time_s``, ``samples``, ``tokens`` over every
+    step; ``warmup_s`` and ``compile_s`` (the excluded steps); ``steady`` (``steps``, ``time_s``, ``samples``,
+    ``tokens``) and ``step_s`` (each steady step's seconds, for the percentiles). ``warmup`` steps are excluded at the start of every process (a
     resumed run warms up again); with ``compiled``, the first step of a process is the compilation, counted
     apart before them.
     """
 
-    def __init__(self, state: dict, warmup: int, compiled: bool):
+    def __init__(self, state: SpeedState, warmup: int, compiled: bool):
         self.state, self.warmup, self.compiled = state, warmup, compiled
-        for key in ("train_time_s", "samples", "tokens", "warmup_s", "compile_s"):
-            state.setdefault(key, 0 if key in ("samples", "tokens") else 0.0)
-        state.setdefault("steady", {"steps": 0, "time_s": 0.0, "samples": 0, "tokens": 0})
-        state.setdefault("step_s", [])
         self.seen = 0  # steps of this process
         self.warm: list[tuple[float, int, int]] = []  # this process's excluded steps (compilation apart)
 
     def add(self, seconds: float, samples: int, tokens: int) -> None:
         st = self.state
-        st["train_time_s"] += seconds
-        st["samples"] += samples
-        st["tokens"] += tokens
+        st.train_time_s += seconds
+        st.samples += samples
+        st.tokens += tokens
         self.seen += 1
         if self.compiled and self.seen == 1:
-            st["compile_s"] += seconds
+            st.compile_s += seconds
         elif self.seen <= self.warmup + self.compiled:
-            st["warmup_s"] += seconds
+            st.warmup_s += seconds
             self.warm.append((seconds, samples, tokens))
         else:
-            steady = st["steady"]
+            steady = st.steady
             steady["steps"] += 1
             steady["time_s"] += seconds
             steady["samples"] += samples
             steady["tokens"] += tokens
-            st["step_s"].append(seconds)
+            st.step_s.append(seconds)
 
     def measured(self) -> tuple[list[float], int, int]:
         """(step seconds, samples, tokens) the rates come from: the steady steps, or, in a run too short to
         have any, the second half of its warm-up steps (at least one)."""
-        steady = self.state["steady"]
+        steady = self.state.steady
         if steady["steps"]:
-            return self.state["step_s"], steady["samples"], steady["tokens"]
+            return self.state.step_s, steady["samples"], steady["tokens"]
         rest = self.warm[len(self.warm) // 2:]
         return [s for s, _, _ in rest], sum(n for _, n, _ in rest), sum(t for _, _, t in rest)
 
@@ -204,9 +202,9 @@ class SpeedMeter:
         p90 = percentile(times, 90) if times else None
         out = {**self.rates(),
                "step_ms": 1000 * p50 if p50 else None, "step_ms_p90": 1000 * p90 if p90 else None,
-               "measured_steps": len(times), "steady": bool(st["steady"]["steps"]),
-               "warmup_s": st["warmup_s"], "compile_s": st["compile_s"] if self.compiled else None,
-               "train_time_s": st["train_time_s"]}
+               "measured_steps": len(times), "steady": bool(st.steady["steps"]),
+               "warmup_s": st.warmup_s, "compile_s": st.compile_s if self.compiled else None,
+               "train_time_s": st.train_time_s}
         if flops:
             out["flops_per_step"] = flops
             out["model_tflops"] = flops / p50 / 1e12 if p50 else None

@@ -27,6 +27,7 @@ from harness import (budget, checkpoint, config_types, eager, lock, optim, preci
                      slurm, speed)
 from harness.loggers import Loggers, logger_nodes
 from harness.records import PeakMemory, environment
+from harness.run_state import RunState
 from harness.signals import StopFlag, StopRequested
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
@@ -231,6 +232,23 @@ class Trainer:
             print(line, file=sys.stderr)
         for name, text in self.task.run_files().items():  # e.g. the tokenizer, which init_from reuses
             atomic_write_bytes(self.run_dir / name, text.encode())
+        # what run() and loop() fill in
+        self.step, self.state = 0, RunState()  # progress (kept in the checkpoint with the step)
+        self.best_weights: dict | None = None  # the weights at the best validation result, with trainer.select=best
+        self.stop: StopFlag | None = None  # the signal flag of the run
+        self.logger = None
+        self.flops: int | None = None  # of one training step
+        self.peak = PeakMemory(self.device)
+        self.clock = speed.StepClock(self.device)
+        self.meter = speed.SpeedMeter(self.state.speed, t.warmup_measure, compiled=bool(t.compile))
+        self.status, self.error = "failed", None
+        self.bar = None  # the progress bar of the loop
+        self.losses: list[torch.Tensor] = []  # losses of the steps since the last check, on the device
+        self.grad_norms: list[torch.Tensor] = []  # their gradient norms before clipping (with trainer.grad_clip)
+        self.postfix: dict[str, str] = {}  # what the progress bar shows
+        self.last_val: dict = {}  # the latest validation metrics
+        self.line_start: tuple[int, float] = (0, 0.0)  # step and time of the last progress line
+        self.last_train_loss: float | None = None
 
     def autocast(self):
         if self.bf16:
@@ -263,7 +281,8 @@ class Trainer:
     def save_checkpoint(self):
         checkpoint.save(self.ckpt_path, step=self.step, model=self.model.state_dict(),
                         optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
-                        task=self.task.state_dict(), rng=checkpoint.rng_state(self.device), state=self.state,
+                        task=self.task.state_dict(), rng=checkpoint.rng_state(self.device),
+                        state=self.state.to_dict(),
                         best_model=self.best_weights or {}, config=self.given)
 
     def restore(self, ck: dict) -> None:
@@ -275,13 +294,19 @@ class Trainer:
         resume_check.restore("schedule", self.scheduler.load_state_dict, ck["scheduler"], path)
         resume_check.restore("task's data stream", self.task.load_state_dict, ck["task"], path)
         checkpoint.set_rng_state(ck["rng"], self.device)
-        self.step, self.state = int(ck["step"]), {**self.state, **ck["state"]}
+        resume_check.restore("run state", self.set_state, ck["state"], path)
+        self.step = int(ck["step"])
         self.best_weights = ck.get("best_model") or None
         st = self.state
-        if st["stop_reason"] == "time" and (t.max_time_s is None or st["elapsed_s"] < t.max_time_s):
-            st["stop_reason"] = "max_steps"  # a larger time budget lets the run go on
+        if st.stop_reason == "time" and (t.max_time_s is None or st.elapsed_s < t.max_time_s):
+            st.stop_reason = "max_steps"  # a larger time budget lets the run go on
         self.log.truncate_after(self.step)
         print(f"resuming {self.run_dir} from step {self.step}", file=sys.stderr)
+
+    def set_state(self, saved: dict) -> None:
+        """The run state of a checkpoint (also an older checkpoint's flat layout); the speed meter counts on."""
+        self.state = RunState.from_dict(saved)
+        self.meter.state = self.state.speed
 
     def run(self, ck: dict | None = None, stop: StopFlag | None = None) -> dict:
         """Train (from checkpoint ``ck`` when given), evaluate, write the record. ``stop``: the signal flag
@@ -291,11 +316,7 @@ class Trainer:
                 return self.run(ck, stop)
         cfg, t = self.cfg, self.cfg.trainer
         self.task.setup(self.device, int(cfg.seed))
-        self.step, self.stop = 0, stop
-        self.state = {"steps_to_target": None, "time_to_target_s": None, "train_time_s": 0.0, "samples": 0,
-                      "tokens": 0, "eval_time_s": 0.0, "eval_samples": 0, "stop_reason": "max_steps",
-                      "elapsed_s": 0.0, "best": None, "run_loss": 0.0, "run_n": 0, "eval_due": False}
-        self.best_weights = None  # the weights at the best validation result, with trainer.select=best
+        self.stop = stop
         if ck is not None:
             self.restore(ck)
         elif self.log.path.exists():
@@ -303,27 +324,22 @@ class Trainer:
         logger_cfg = OmegaConf.to_container(cfg, resolve=True)
         self.logger = Loggers([build(node, "logger", run_dir=str(self.run_dir), config=logger_cfg)
                                for node in logger_nodes(cfg.logger)])
-        self.flops, self.peak = None, PeakMemory(self.device)
-        self.clock = speed.StepClock(self.device)
-        self.meter = speed.SpeedMeter(self.state, t.warmup_measure, compiled=bool(t.compile))
-        self.status, self.error = "failed", None
-        t_start = time.perf_counter() - self.state["elapsed_s"]
+        t_start = time.perf_counter() - self.state.elapsed_s
         try:
             self.flops = self.count_flops()
             self.peak = PeakMemory(self.device)  # from here: the count's activations are not the run's
             if self.step == 0 and t.probes:  # long-range probes at initialisation (a resumed run keeps its own)
                 with stop.watching("probes_start"):
-                    self.state["probes_init"] = probes.at_start(self.model, self.task, self.run_dir)
+                    self.state.probes_init = probes.at_start(self.model, self.task, self.run_dir)
             self.loop(stop, t_start)
             if stop.reason:
-                self.status, self.error = "interrupted", f"stopped by {stop.reason} at step {self.step}"
+                self.interrupted(stop.reason)
             else:
                 self.status = "completed"
         except DivergedError as e:
             self.status, self.error = "diverged", str(e)
         except KeyboardInterrupt as e:  # a second Ctrl-C, or a signal during the first probes / an evaluation
-            reason = str(e) if isinstance(e, StopRequested) else "SIGINT"
-            self.status, self.error = "interrupted", f"stopped by {reason} at step {self.step}"
+            self.interrupted(e)
         except BaseException as e:
             self.status, self.error = "failed", f"{type(e).__name__}: {e}"
             self.finish(t_start)
@@ -371,7 +387,7 @@ class Trainer:
         values, norms = both[:k], both[k:]  # (k,) losses and their gradient norms: the one host sync of k steps
         first, self.losses, self.grad_norms = self.step - k + 1, [], []
         if len(norms):
-            grad_norm_stats(st, norms, t.grad_clip)
+            st.grad_norm.add(norms, t.grad_clip)
         for seconds, samples, tokens in self.clock.read():
             self.meter.add(seconds, samples, tokens)
         bad = (~torch.isfinite(values)).nonzero().flatten().tolist()
@@ -379,7 +395,7 @@ class Trainer:
             at = first + bad[0]
             lr = self.scheduler.base_lrs[0] * self.scheduler.lr_lambdas[0](at - 1)
             raise DivergedError(divergence_message(values[bad[0]].item(), at, lr, t.grad_clip))
-        st["run_loss"], st["run_n"] = st["run_loss"] + values.sum().item(), st["run_n"] + len(values)
+        st.run_loss, st.run_n = st.run_loss + values.sum().item(), st.run_n + len(values)
         if t.log_every:  # the losses just synced: no extra wait for the device
             for i, v in enumerate(values.tolist()):
                 if (first + i) % t.log_every == 0:
@@ -418,29 +434,26 @@ class Trainer:
         self.model.train()
         self.bar = tqdm(total=t.max_steps, initial=self.step, desc=f"{self.arch_name}/{self.task_name}",
                         disable=None if t.progress == "auto" else not t.progress, dynamic_ncols=True, leave=False)
-        self.losses: list[torch.Tensor] = []  # losses of the steps since the last check, on the device
-        self.grad_norms: list[torch.Tensor] = []  # their gradient norms before clipping (with trainer.grad_clip)
-        self.postfix: dict[str, str] = {}  # what the progress bar shows
+        self.losses, self.grad_norms, self.postfix, self.last_val = [], [], {}, {}
         self.line_start, self.last_train_loss = (self.step, time.perf_counter()), None  # for the progress lines
-        self.last_val = {}
         try:
-            if self.state.get("eval_due") and self.after_step(stop):  # resumed where a signal cut an evaluation
+            if st.eval_due and self.after_step(stop):  # resumed where a signal cut an evaluation
                 return
-            while self.step < t.max_steps and not stop.reason and st["stop_reason"] == "max_steps":
+            while self.step < t.max_steps and not stop.reason and st.stop_reason == "max_steps":
                 self.clock.start()
                 batch = task.train_batch(t.batch_size)
                 self.losses.append(self.train_step(batch))
                 self.clock.stop(batch.n_samples, batch.n_tokens)
                 self.step += 1
-                st["elapsed_s"] = time.perf_counter() - t_start
-                out_of_time = t.max_time_s is not None and st["elapsed_s"] >= t.max_time_s
-                st["eval_due"] = self.step % t.eval_every == 0 or self.step == t.max_steps or out_of_time
+                st.elapsed_s = time.perf_counter() - t_start
+                out_of_time = t.max_time_s is not None and st.elapsed_s >= t.max_time_s
+                st.eval_due = self.step % t.eval_every == 0 or self.step == t.max_steps or out_of_time
                 save = self.step % t.ckpt_every == 0
-                if stop.reason or st["eval_due"] or save or len(self.losses) >= t.sync_every:
+                if stop.reason or st.eval_due or save or len(self.losses) >= t.sync_every:
                     self.check()
                 if stop.reason:  # checkpoint now; the evaluation due (if any) runs on resume, not in a grace period
                     break
-                if st["eval_due"] or out_of_time:
+                if st.eval_due or out_of_time:
                     self.clock.pause()  # what follows is not a training step
                 if self.after_step(stop):
                     break
@@ -461,22 +474,22 @@ class Trainer:
         """The evaluation due at this step (also one a signal cut short, after a resume), then the target and
         the time budget; True = stop training."""
         st, t = self.state, self.cfg.trainer
-        if t.probes and self.step == t.get("probe_early_step") and "probes_early" not in st:
+        if t.probes and self.step == t.get("probe_early_step") and st.probes_early is None:
             with stop.watching("probes_early"):  # the gradient curve early in training (C3), once per run
-                st["probes_early"] = probes.early(self.model, self.task, self.step)
-        if st["eval_due"]:
+                st.probes_early = probes.early(self.model, self.task, self.step) or {}  # {}: taken, none
+        if st.eval_due:
             with stop.watching("eval"):
                 self.last_val = self.eval_val()
-            st["eval_due"] = False
+            st.eval_due = False
             shown = {"acc", self.task.main_metric, str(t.stop_metric).removeprefix("val/")}  # ↑/↓: its direction
             self.postfix.update({f"val_{k}" + ("↓" if self.task.directions.get(k) == "min" else "↑"): f"{v:.3f}"
                                  for k, v in self.last_val.items() if k in shown})
             self.progress_line()
             if self.reached(self.last_val):
-                st["stop_reason"] = "target"
+                st.stop_reason = "target"
                 return True
-        if t.max_time_s is not None and st["elapsed_s"] >= t.max_time_s:
-            st["stop_reason"] = "time"
+        if t.max_time_s is not None and st.elapsed_s >= t.max_time_s:
+            st.stop_reason = "time"
             return True
         return False
 
@@ -500,8 +513,8 @@ class Trainer:
         if t.stop_at is None:
             return False
         hit = self.better(self.monitored(val), t.stop_at)
-        if hit and st["steps_to_target"] is None:
-            st["steps_to_target"], st["time_to_target_s"] = self.step, st["elapsed_s"]
+        if hit and st.steps_to_target is None:
+            st.steps_to_target, st.time_to_target_s = self.step, st.elapsed_s
         return hit
 
     def eval_val(self) -> dict:
@@ -509,79 +522,109 @@ class Trainer:
         st, lr = self.state, self.scheduler.get_last_lr()[0]
         metrics, dt, n = self.evaluate("val")
         rates = self.meter.rates()
-        train_loss = st["run_loss"] / max(1, st["run_n"])
+        train_loss = st.run_loss / max(1, st.run_n)
         self.last_train_loss = train_loss
         self.log.append({"step": self.step, "split": "train", "metrics": {"loss": train_loss}, "lr": lr,
-                         "throughput": rates, "time_s": st["elapsed_s"]})
+                         "throughput": rates, "time_s": st.elapsed_s})
         self.logger.log(self.step, {"train": {"loss": train_loss}, "lr": lr, "speed": rates})
-        st["run_loss"], st["run_n"] = 0.0, 0
-        st["eval_time_s"] += dt
-        st["eval_samples"] += n
+        st.run_loss, st.run_n = 0.0, 0
+        st.eval_time_s += dt
+        st.eval_samples += n
         self.log.append({"step": self.step, "split": "val", "metrics": metrics, "lr": lr,
-                         "throughput": {"eval_samples_per_s": n / dt if dt else None}, "time_s": st["elapsed_s"]})
+                         "throughput": {"eval_samples_per_s": n / dt if dt else None}, "time_s": st.elapsed_s})
         self.logger.log(self.step, {"val": metrics})
         if self.cfg.trainer.select == "best":
-            value, best = self.monitored(metrics), st["best"]
+            value, best = self.monitored(metrics), st.best
             if best is None or self.better(value, best["value"], strict=True):
-                st["best"] = {"step": self.step, "value": value}
+                st.best = {"step": self.step, "value": value}
                 self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         return metrics
 
-    def interrupted(self, e: KeyboardInterrupt, where: str) -> None:
-        reason = str(e) if isinstance(e, StopRequested) else "SIGINT"
-        self.status, self.error = "interrupted", f"stopped by {reason} during {where} at step {self.step}"
+    def interrupted(self, cause: str | KeyboardInterrupt, where: str | None = None) -> None:
+        """Mark the run interrupted by ``cause`` (the signal's name, or the KeyboardInterrupt it raised)."""
+        reason = cause if isinstance(cause, str) else str(cause) if isinstance(cause, StopRequested) else "SIGINT"
+        during = f" during {where}" if where else ""
+        self.status, self.error = "interrupted", f"stopped by {reason}{during} at step {self.step}"
 
     def finish(self, t_start: float) -> dict:
-        st, t = self.state, self.cfg.trainer
-        selected = self.step
-        if self.status == "completed" and t.select == "best" and self.best_weights:
-            self.model.load_state_dict(self.best_weights)  # test (and probe) the best validated weights
-            selected = st["best"]["step"]
+        """Test the selected weights, run the probes, write the record (also for a failed or cut run)."""
+        selected = self.select()
         val = next((line["metrics"] for line in reversed(self.log.lines())
                     if line["split"] == "val" and line["step"] <= selected), {})
-        metrics, long_range, failure = {f"val/{k}": v for k, v in val.items()}, {}, None
-        if self.status == "completed":  # an interrupted run keeps its last validation metrics only
-            try:
-                with self.stop.watching("test"):
-                    test, dt, n = self.evaluate("test")
-                st["eval_time_s"] += dt
-                st["eval_samples"] += n
-                self.log.append({"step": self.step, "split": "test", "metrics": test,
-                                 "throughput": {"eval_samples_per_s": n / dt if dt else None}})
-                metrics.update({f"test/{k}": v for k, v in test.items()})
-                long_range = self.task.long_range(test)
-                for name, rows in self.task.artifacts().items():
-                    write_jsonl(self.run_dir / f"{name}.jsonl", rows)
-            except KeyboardInterrupt as e:
-                self.interrupted(e, "the test evaluation")
-            except Exception as e:  # noqa: BLE001 - recorded, then raised after the summary is written
-                self.status, self.error, failure = "failed", f"test evaluation: {type(e).__name__}: {e}", e
+        metrics = {f"val/{k}": v for k, v in val.items()}
+        test, long_range, failure = self.test()
+        metrics.update({f"test/{k}": v for k, v in test.items()})
         peak_mb = self.peak.peak_mb()  # before the probes
-        if t.probes and self.status == "completed":
-            try:
-                with self.stop.watching("probes"):
-                    long_range.update(probes.at_end(self.model, self.task, self.run_dir, st.get("probes_init"),
-                                                              st.get("probes_early")))
-                    if t.get("probe_head_ablation"):
-                        long_range.update(probes.head_ablation(self.model, self.task, t.eval_batch_size))
-            except KeyboardInterrupt as e:
-                self.interrupted(e, "the probes")
-        if self.status == "interrupted":  # resuming redoes the test evaluation and the probes
-            metrics, long_range = {k: v for k, v in metrics.items() if k.startswith("val/")}, {}
-        long_range["steps_to_target"] = st["steps_to_target"]
-        long_range["time_to_target_s"] = st["time_to_target_s"]
+        long_range.update(self.probes_at_end())
+        if self.status == "interrupted":  # an interrupted run keeps its last validation metrics only: resuming
+            metrics, long_range = {k: v for k, v in metrics.items() if k.startswith("val/")}, {}  # redoes the rest
+        summary = self.record(t_start, selected, metrics, long_range, peak_mb)
+        if failure is not None:
+            raise failure
+        return summary
+
+    def select(self) -> int:
+        """Load the weights the record reports (the best validated ones with trainer.select=best); their step."""
+        if self.status == "completed" and self.cfg.trainer.select == "best" and self.best_weights:
+            self.model.load_state_dict(self.best_weights)  # test (and probe) the best validated weights
+            return self.state.best["step"]
+        return self.step
+
+    def test(self) -> tuple[dict, dict, Exception | None]:
+        """The test evaluation of a completed run: (test metrics, long-range figures, the failure to raise after
+        the record is written). A signal marks the run interrupted; an error, failed."""
+        if self.status != "completed":
+            return {}, {}, None
+        try:
+            with self.stop.watching("test"):
+                test, dt, n = self.evaluate("test")
+            self.state.eval_time_s += dt
+            self.state.eval_samples += n
+            self.log.append({"step": self.step, "split": "test", "metrics": test,
+                             "throughput": {"eval_samples_per_s": n / dt if dt else None}})
+            long_range = self.task.long_range(test)
+            for name, rows in self.task.artifacts().items():
+                write_jsonl(self.run_dir / f"{name}.jsonl", rows)
+            return test, long_range, None
+        except KeyboardInterrupt as e:
+            self.interrupted(e, "the test evaluation")
+        except Exception as e:  # noqa: BLE001 - recorded, then raised after the summary is written
+            self.status, self.error = "failed", f"test evaluation: {type(e).__name__}: {e}"
+            return {}, {}, e
+        return {}, {}, None
+
+    def probes_at_end(self) -> dict:
+        """The long-range probes of a completed run (trainer.probes), compared with those at initialisation."""
+        if not (self.cfg.trainer.probes and self.status == "completed"):
+            return {}
+        try:
+            with self.stop.watching("probes"):
+                out = probes.at_end(self.model, self.task, self.run_dir, self.state.probes_init,
+                                    self.state.probes_early)
+                if self.cfg.trainer.get("probe_head_ablation"):
+                    out.update(probes.head_ablation(self.model, self.task, self.cfg.trainer.eval_batch_size))
+                return out
+        except KeyboardInterrupt as e:
+            self.interrupted(e, "the probes")
+            return {}
+
+    def record(self, t_start: float, selected: int, metrics: dict, long_range: dict, peak_mb) -> dict:
+        """Write ``summary.json`` (and hand it to the logger)."""
+        st, t = self.state, self.cfg.trainer
+        long_range["steps_to_target"] = st.steps_to_target
+        long_range["time_to_target_s"] = st.time_to_target_s
         long_range["target"] = {"metric": t.stop_metric, "value": t.stop_at}
         peak = speed.peak_tflops(torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else None,
                                  self.precision, t.peak_tflops)
         summary = {
             "status": self.status, "error": self.error, "arch": self.arch_name, "task": self.task_name,
             "seed": int(self.cfg.seed), "params": self.params, "run_dir": str(self.run_dir), "step": self.step,
-            "stop_reason": st["stop_reason"] if self.status == "completed" else self.status,
+            "stop_reason": st.stop_reason if self.status == "completed" else self.status,
             "selection": {"weights": t.select, "metric": t.stop_metric, "step": selected},
             "metrics": metrics,
-            "grad_norm": grad_norm_summary(st, t.grad_clip),
+            "grad_norm": st.grad_norm.summary(t.grad_clip),
             "speed": {**self.meter.summary(self.flops, peak),
-                      "eval_samples_per_s": st["eval_samples"] / st["eval_time_s"] if st["eval_time_s"] else None,
+                      "eval_samples_per_s": st.eval_samples / st.eval_time_s if st.eval_time_s else None,
                       "peak_mem_mb": peak_mb, "peak_mem_kind": self.peak.kind,
                       "precision": self.precision, "precision_rule": self.precision_rule,
                       "compiled": bool(t.compile), "compile_mode": t.compile_mode if t.compile else None},
@@ -598,8 +641,6 @@ class Trainer:
         }
         write_json(self.summary_path, summary)
         self.logger.finish(summary)
-        if failure is not None:
-            raise failure
         return summary
 
 
@@ -614,36 +655,6 @@ def warn_if_busy() -> None:
     if load > cores:
         print(f"warning: this machine is busy (load average {load:.1f} on {cores} cores); "
               f"add trainer.threads=1 for a faster run", file=sys.stderr, flush=True)
-
-
-SPIKE = 10.0  # a gradient norm this many times the median of its check window is a spike
-
-
-def grad_norm_stats(state: dict, norms: torch.Tensor, clip: float) -> None:
-    """Accumulate gradient-norm statistics of training steps into ``state["grad_norm"]`` (kept in checkpoints):
-    steps, clipped (norm > trainer.grad_clip), spikes (> SPIKE × the window's median), max, sum, non-finite."""
-    g = state.setdefault("grad_norm", {"steps": 0, "clipped": 0, "spikes": 0, "max": 0.0, "sum": 0.0,
-                                       "nonfinite": 0})
-    finite = norms[torch.isfinite(norms)]
-    g["steps"] += len(norms)
-    g["nonfinite"] += len(norms) - len(finite)
-    if len(finite):
-        g["clipped"] += int((finite > clip).sum())
-        g["max"] = max(g["max"], float(finite.max()))
-        g["sum"] += float(finite.sum())
-        if len(finite) >= 5:
-            g["spikes"] += int((finite > SPIKE * finite.median()).sum())
-
-
-def grad_norm_summary(state: dict, clip: float | None) -> dict | None:
-    """The record's ``grad_norm``: what clipping did during training (None without clipping: no norm computed)."""
-    g = state.get("grad_norm")
-    if not clip or not g or not g["steps"]:
-        return None
-    finite = g["steps"] - g["nonfinite"]
-    return {"clip": clip, "steps": g["steps"], "clipped_rate": g["clipped"] / g["steps"], "spikes": g["spikes"],
-            "spike_rule": f"norm > {SPIKE:g}× the median of its window of steps", "max": g["max"],
-            "mean": g["sum"] / finite if finite else None, "nonfinite": g["nonfinite"]}
 
 
 def divergence_message(loss: float, step: int, lr: float, grad_clip: float | None) -> str:

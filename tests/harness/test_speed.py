@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 
 from harness import precision, speed
+from harness.run_state import SpeedState
 from core.errors import DivergedError
 from harness.train import Trainer, train
 
@@ -42,7 +43,7 @@ def test_warmup_steps_are_left_out_of_the_throughput(cfg_factory, monkeypatch):
 
 
 def test_meter_counts_compilation_and_warmup_apart():
-    state = {}
+    state = SpeedState()
     meter = speed.SpeedMeter(state, warmup=2, compiled=True)
     for seconds in [30.0, 1.0, 0.5] + [0.1] * 9 + [0.3]:
         meter.add(seconds, 4, 40)
@@ -60,7 +61,7 @@ def test_meter_counts_compilation_and_warmup_apart():
 
 
 def test_a_run_shorter_than_its_warmup_is_measured_over_its_second_half():
-    meter = speed.SpeedMeter({}, warmup=10, compiled=False)
+    meter = speed.SpeedMeter(SpeedState(), warmup=10, compiled=False)
     for seconds in (5.0, 1.0, 0.2, 0.2):
         meter.add(seconds, 2, 20)
     sp = meter.summary()

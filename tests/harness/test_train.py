@@ -124,10 +124,10 @@ def test_no_clipping_no_gradient_norms(cfg_factory):
 
 
 def test_a_spike_is_a_norm_far_above_its_window():
-    from harness.train import grad_norm_stats, grad_norm_summary
-    st = {}
-    grad_norm_stats(st, torch.tensor([1.0, 1.1, 0.9, 1.0, 50.0, float("nan")]), clip=2.0)
-    g = grad_norm_summary(st, 2.0)
+    from harness.run_state import GradNormState
+    st = GradNormState()
+    st.add(torch.tensor([1.0, 1.1, 0.9, 1.0, 50.0, float("nan")]), clip=2.0)
+    g = st.summary(2.0)
     assert (g["steps"], g["spikes"], g["nonfinite"], g["max"]) == (6, 1, 1, 50.0)
     assert g["clipped_rate"] == pytest.approx(1 / 6) and g["mean"] == pytest.approx(54.0 / 5)
 
