@@ -95,7 +95,8 @@ class RunState:
         grad_norm = d.pop("grad_norm", None) or {}  # absent in the flat layout until a norm was taken
         unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)} - {"speed", "grad_norm"})
         unknown += sorted(f"speed.{k}" for k in set(speed) - speed_keys)
-        unknown += sorted(f"grad_norm.{k}" for k in set(grad_norm) - {f.name for f in dataclasses.fields(GradNormState)})
+        grad_keys = {f.name for f in dataclasses.fields(GradNormState)}
+        unknown += sorted(f"grad_norm.{k}" for k in set(grad_norm) - grad_keys)
         if unknown:
             raise ValueError(f"its run state holds keys this version does not know: {', '.join(unknown)}")
         return cls(**d, speed=SpeedState(**speed), grad_norm=GradNormState(**grad_norm))

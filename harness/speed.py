@@ -149,9 +149,9 @@ class SpeedMeter:
 
     ``state`` (a :class:`harness.run_state.SpeedState`): ``train_time_s``, ``samples``, ``tokens`` over every
     step; ``warmup_s`` and ``compile_s`` (the excluded steps); ``steady`` (``steps``, ``time_s``, ``samples``,
-    ``tokens``) and ``step_s`` (each steady step's seconds, for the percentiles). ``warmup`` steps are excluded at the start of every process (a
-    resumed run warms up again); with ``compiled``, the first step of a process is the compilation, counted
-    apart before them.
+    ``tokens``) and ``step_s`` (each steady step's seconds, for the percentiles). ``warmup`` steps are excluded
+    at the start of every process (a resumed run warms up again); with ``compiled``, the first step of a process
+    is the compilation, counted apart before them.
     """
 
     def __init__(self, state: SpeedState, warmup: int, compiled: bool):
