@@ -3,7 +3,6 @@ interface that greedy and beam search rely on, causality, source padding, gradie
 decoding against the prefix-recomputing decoder, and (slow) learnability."""
 from __future__ import annotations
 
-import time
 
 import pytest
 import torch
@@ -247,7 +246,7 @@ def test_learns_to_reverse(name, kw, lr):
     model = build_arch(name, spec, **kw).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     src_val, tin_val, tout_val = reverse_batch(256, torch.Generator().manual_seed(99))
-    acc, t0 = 0.0, time.perf_counter()
+    acc = 0.0
     for step in range(1, 3001):
         src, tin, tout = reverse_batch(64, g)
         loss = F.cross_entropy(model(src, tin).flatten(0, 1), tout.flatten())
@@ -259,6 +258,6 @@ def test_learns_to_reverse(name, kw, lr):
             with torch.no_grad():
                 acc = (model(src_val, tin_val).argmax(-1) == tout_val).float().mean().item()
             model.train()
-            if acc >= 0.9 or time.perf_counter() - t0 > 60:
+            if acc >= 0.9:
                 break
     assert acc >= 0.9, f"{name} reached only {acc:.2f} teacher-forced accuracy after {step} steps"

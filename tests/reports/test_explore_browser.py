@@ -19,6 +19,8 @@ CATCH_ERRORS = """window.__errors = [];
 addEventListener("error", (e) => window.__errors.push(String(e.message)));
 addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)));"""
 
+pytestmark = pytest.mark.browser  # needs chromium and chromedriver; make test-fast leaves them out
+
 
 @pytest.fixture(scope="module")
 def browser():

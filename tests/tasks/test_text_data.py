@@ -1,7 +1,6 @@
 """Loading and tokenizing text data: file formats, carved validation, tokenizer cache, every bad-data message."""
 from __future__ import annotations
 
-import time
 
 import pandas as pd
 import pytest
@@ -155,21 +154,18 @@ def test_path_that_is_not_a_folder(tmp_path):
         make(tmp_path / "missing", tmp_path)
 
 
-def test_unknown_hub_id_offline_fails_fast_with_the_fix(tmp_path):
-    t0 = time.perf_counter()
+def test_unknown_hub_id_offline_fails_with_the_fix(tmp_path):
     with pytest.raises(ConfigError, match="download it once while online.*task.data.path"):
         Sentiment(data={"path": "no_such_user/no_such_dataset_xyz"}, cache_dir=str(tmp_path))
-    assert time.perf_counter() - t0 < 5
 
 
-def test_unreachable_hub_without_offline_flag_fails_fast(tmp_path, monkeypatch):
-    """Without HF_HUB_OFFLINE, datasets would retry for ~24 s; the reachability probe answers at once."""
+def test_unreachable_hub_without_offline_flag_is_one_line_with_the_fix(tmp_path, monkeypatch):
+    """Without HF_HUB_OFFLINE, datasets would retry for ~24 s; the reachability probe answers first (how fast is
+    not asserted here: timing belongs in benchmarks/)."""
     import datasets
     from huggingface_hub import constants
 
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "ENDPOINT", "https://hub.invalid")
-    t0 = time.perf_counter()
     with pytest.raises(ConfigError, match="cannot be reached.*HF_HUB_OFFLINE=1"):
         Sentiment(data={"path": "rotten_tomatoes"}, cache_dir=str(tmp_path))
-    assert time.perf_counter() - t0 < 5
