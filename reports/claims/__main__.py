@@ -1,4 +1,4 @@
-"""``python -m reports.claims runs/claims/<preset> [--out DIR]``: verdicts on the course text's claims."""
+"""``python -m reports.claims runs/claims/<preset> [--out DIR] [--markdown-table]``: verdicts on the course text's claims."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from reports.claims.build import build_claims, no_records_error, verdict_text
+from reports.claims.build import build_claims, markdown_table, no_records_error, verdict_text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,6 +14,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("root", help="a claims sweep folder, e.g. runs/claims/quick")
     p.add_argument("--out", help="report folder (default: <root>/report)")
     p.add_argument("--preset", help="preset name recorded in claims.json (default: the folder's name)")
+    p.add_argument("--markdown-table", action="store_true",
+                   help="print the verdict table as Markdown (the README's) instead of the one-line summary")
     args = p.parse_args(argv)
     logging.basicConfig(format="warning: %(message)s", level=logging.WARNING, stream=sys.stderr)
     root = Path(args.root)
@@ -29,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {why}", file=sys.stderr)
         return 2
     doc = build_claims(root, args.out, args.preset)
+    if args.markdown_table:
+        print(markdown_table(doc), end="")
+        return 0
     for c in doc["claims"]:
         print(f"{c['id']:>4}  {verdict_text(c):<40.40}  {c['claim']}")
     print(f"report: {Path(args.out) if args.out else root / 'report'}/claims.html")

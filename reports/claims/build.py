@@ -18,15 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from reports.claims import figures, rules
+from reports.claims.registry import CLAIMS, deltas
 from core.record import LR_PRESWEEP
 from reports.load import find_records
 
 log = logging.getLogger(__name__)
 
 # Which sweep folders (under the claims root) each claim reads; runs are shared where the setting is the same.
-SOURCES = {"C1": ["seq_scaling", "long_range"], "C2": ["long_range"], "C3": ["long_range"], "C4": ["positions"],
-           "C5": ["heads"], "C6": ["locality", "long_range", "images"], "C7": ["abstraction"], "C8": ["pretrain_finetune"],
-           "C9": ["positions"], "C10": ["depth"]}
+SOURCES = {cid: list(c.sources) for cid, c in CLAIMS.items()}
 ATTENTION, HIDDEN, ATTENTION_INIT = "attention.npz", "hidden.npz", "attention_init.npz"
 
 
@@ -225,12 +224,15 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
     out = Path(out) if out else root / "report"
     (out / "figures").mkdir(parents=True, exist_ok=True)
     claims, devices, cache = [], set(), {}
-    for cid, (claim, rule) in rules.CLAIMS.items():
+    preset = preset or root.name
+    delta = deltas(preset)
+    for cid, c in CLAIMS.items():
+        claim, rule = c.text, c.rule
         runs, skipped, dup = load_claim_runs(root, cid, cache)
         devices |= {str(rules.get(r, "env.device")) for r in runs if rules.get(r, "env.device")}
         verdict = rule(runs)
         figs = []
-        fig = figures.FIGURES[cid](runs, verdict) if runs else None
+        fig = c.figure(runs, verdict) if runs else None
         if fig is not None:
             path = out / "figures" / f"claim_{cid}.png"
             fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -245,8 +247,8 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
                                    f"(largest/smallest median {found['param_spread']})")
         claims.append({"id": cid, "claim": claim, **verdict.to_dict(), "setting": found, "figures": figs,
                        "runs": [r["_dir"] for r in runs], "skipped": [f"{p}: {w}" for p, w in skipped],
-                       "sources": SOURCES[cid]})
-    doc = {"preset": preset or root.name, "device": sorted(devices), "written": time.strftime("%Y-%m-%d %H:%M"),
+                       "sources": SOURCES[cid], "delta": delta.get(cid), "command": c.command(preset)})
+    doc = {"preset": preset, "device": sorted(devices), "written": time.strftime("%Y-%m-%d %H:%M"),
            "root": str(root), "claims": claims}
     (out / "claims.json").write_text(json.dumps(doc, indent=1, default=str))
     (out / "claims.md").write_text(markdown(doc))
@@ -266,19 +268,33 @@ def setting_text(st: dict) -> str:
     return f"seeds {', '.join(map(str, st.get('seeds', []))) or 'none'}; {arch or 'no runs'}{spread}"
 
 
+def delta_text(c: dict) -> str:
+    return f"{c['delta']:g}" if c.get("delta") is not None else "not declared"
+
+
+def markdown_table(doc: dict) -> str:
+    """The verdict table (the README's), generated: never typed by hand."""
+    lines = [f"Preset {doc['preset']}, device {', '.join(doc['device']) or 'none recorded'}, written {doc['written']} "
+             f"(`python -m reports.claims {doc['root']} --markdown-table`)", "",
+             "| id | claim | verdict | key number | δ |", "|---|---|---|---|---|"]
+    lines += [f"| {c['id']} | {c['claim']} | {verdict_text(c)} | {c['key']} | {delta_text(c)} |" for c in doc["claims"]]
+    return "\n".join(lines) + "\n"
+
+
 def markdown(doc: dict) -> str:
     lines = [f"# archbench claims — preset {doc['preset']}", "",
              f"Device: {', '.join(doc['device']) or 'none recorded'} · written {doc['written']} · runs under "
-             f"`{doc['root']}`", "", "| id | claim | verdict | key number |", "|---|---|---|---|"]
-    lines += [f"| {c['id']} | {c['claim']} | {verdict_text(c)} | {c['key']} |" for c in doc["claims"]]
+             f"`{doc['root']}`", "", markdown_table(doc).split("\n", 2)[2].rstrip("\n")]
     for c in doc["claims"]:
         lines += ["", f"## {c['id']}: {c['claim']}", "", f"**Verdict: {verdict_text(c)}.**", "",
-                  f"Rule: {c['rule']}", "", f"Runs: {len(c['runs'])} from {', '.join(c['sources'])}", "",
+                  f"Rule: {c['rule']}", "", f"Minimal effect δ (declared in the preset): {delta_text(c)}", "",
+                  f"Runs: {len(c['runs'])} from {', '.join(c['sources'])}", "",
                   "Setting: " + setting_text(c["setting"]), ""]
         lines += [f"- caveat: {w}" for w in c.get("caveats") or []]
         lines += ["", "```json", json.dumps(c["evidence"], indent=1, default=str), "```"]
         lines += [f"![{c['id']}]({f})" for f in c["figures"]]
         lines += [f"- skipped: {s}" for s in c["skipped"]]
+        lines += ["", f"Re-run only this claim's evidence: `{c['command']}`"]
     return "\n".join(lines) + "\n"
 
 
@@ -301,11 +317,13 @@ def page(doc: dict, out: Path) -> str:
         parts.append(f"<h2 id='{c['id']}'>{c['id']}: {esc(c['claim'])}</h2><p class='{esc(c['verdict'])}'>"
                      f"Verdict: {esc(verdict_text(c))}</p><p>Rule: {esc(c['rule'])}</p>"
                      f"<p>{len(c['runs'])} runs from {esc(', '.join(c['sources']))}</p>"
+                     f"<p>Minimal effect δ (declared in the preset): {esc(delta_text(c))}</p>"
                      f"<p>Setting: {esc(setting_text(c['setting']))}</p>"
                      + "".join(f"<p class='caveat'>Caveat: {esc(w)}</p>" for w in c.get("caveats") or []))
         for f in c["figures"]:
             b64 = base64.b64encode((out / f).read_bytes()).decode()
             parts.append(f"<img alt='{c['id']}' src='data:image/png;base64,{b64}'>")
-        parts.append(f"<pre>{esc(json.dumps(c['evidence'], indent=1, default=str))}</pre>")
+        parts.append(f"<pre>{esc(json.dumps(c['evidence'], indent=1, default=str))}</pre>"
+                     f"<p>Re-run only this claim's evidence: <code>{esc(c['command'])}</code></p>")
     return (f"<!doctype html><html><head><meta charset=utf-8><title>archbench claims</title><style>{CSS}</style>"
             f"</head><body>{''.join(parts)}</body></html>\n")

@@ -164,5 +164,3 @@ def c10(runs, v):
         est.append(stats.Estimate(float(np.mean(fails)), None, None, len(fails)))
     return bars(labels, est, "share of runs that failed", "C10: depth and block kind")
 
-
-FIGURES = {"C1": c1, "C2": c2, "C3": c3, "C4": c4, "C5": c5, "C6": c6, "C7": c7, "C8": c8, "C9": c9, "C10": c10}

@@ -551,16 +551,3 @@ def c10_residual_norm(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
     return Verdict(MIXED, rule, ev, key=key, condition=f"at depth {deep} only {broken[0]} breaks training" if base == 0
                    else "the seed's block fails too in some seeds")
 
-
-CLAIMS = {
-    "C1": ("parallel training makes the Transformer faster", c1_speed),
-    "C2": ("long-range dependencies are handled better", c2_long_range),
-    "C3": ("no vanishing or exploding gradient through time", c3_gradients),
-    "C4": ("positional encoding is needed for order", c4_positions),
-    "C5": ("multiple heads capture different relations", c5_heads),
-    "C6": ("CNNs are local, attention is global", c6_locality),
-    "C7": ("hidden states grow more abstract layer by layer", c7_abstraction),
-    "C8": ("pre-training (MLM) improves accuracy and data efficiency", c8_pretraining),
-    "C9": ("attention weights are interpretable", c9_interpretable),
-    "C10": ("residual connections and LayerNorm make deep training stable", c10_residual_norm),
-}

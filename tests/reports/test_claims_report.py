@@ -7,6 +7,7 @@ import pytest
 
 from reports.claims import rules
 from reports.claims.__main__ import main
+from reports.claims.registry import CLAIMS
 from reports.claims.build import add_attention_measures, add_layer_measures, build_claims
 from tests.reports.test_claims_rules import grad_runs, long_range_runs
 
@@ -29,7 +30,7 @@ def test_report_lists_every_claim_with_allowed_verdicts_and_figures(tmp_path):
     (tmp_path / "long_range" / "junk").mkdir()
     (tmp_path / "long_range" / "junk" / "summary.json").write_text("{broken")
     doc = build_claims(tmp_path, preset="smoke")
-    assert [c["id"] for c in doc["claims"]] == list(rules.CLAIMS)
+    assert [c["id"] for c in doc["claims"]] == list(CLAIMS)
     assert all(c["verdict"] in rules.VERDICTS for c in doc["claims"])
     by = {c["id"]: c for c in doc["claims"]}
     assert by["C2"]["verdict"] == rules.SUPPORTED and "transformer 200" in by["C2"]["key"]
@@ -217,3 +218,20 @@ def test_partial_run_warned_once_and_truncated_probe_files_skipped(tmp_path, cap
     assert sum("hidden.npz" in w and "unreadable probe file" in w for w in warned) == 1
     by = {c["id"]: c for c in doc["claims"]}
     assert any(r.endswith("run0") for r in by["C2"]["runs"])  # the run stays; only its probe measures are left out
+
+
+def test_markdown_table_is_generated_with_delta_and_each_claim_ends_with_its_command(tmp_path, capsys):
+    lr_folder(tmp_path / "quick")
+    assert main([str(tmp_path / "quick"), "--markdown-table"]) == 0
+    out = capsys.readouterr().out
+    assert "| id | claim | verdict | key number | δ |" in out
+    from reports.claims.registry import deltas
+    d = deltas("quick")
+    assert d and set(d) <= set(CLAIMS)
+    row = next(line for line in out.splitlines() if line.startswith("| C2 |"))
+    assert row.endswith(f"| {d['C2']:g} |")  # C2's row carries the preset's δ
+    md = (tmp_path / "quick" / "report" / "claims.md").read_text()
+    for cid in CLAIMS:
+        section = md.split(f"## {cid}: ")[1].split("\n## ")[0]
+        assert section.rstrip().endswith(f"`python -m harness.sweeps --preset quick --only {cid}`")
+    assert deltas("no-such-preset") == {}
