@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast venv browser bench report report-check claims replicate clean-venv
+.PHONY: run test test-fast lint venv browser bench report report-check claims replicate clean-venv
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON)" && command -v $(PYTHON) >/dev/null || { echo "error: no Python found (looked for python3.11, python3.12, python3.13, python3.10, python3); archbench needs Python 3.11–3.13 (set PYTHON=...)"; exit 1; }
@@ -40,6 +40,11 @@ test: $(STAMP) browser
 
 test-fast: $(STAMP)
 	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 WANDB_MODE=offline WANDB_SILENT=true $(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+# ruff (pinned in the dev extra and requirements.lock): the rules and their exceptions are in pyproject.toml
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py
