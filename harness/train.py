@@ -187,8 +187,7 @@ class Trainer:
         threads = t.threads or slurm.cpus_granted()  # in a SLURM job: the CPUs it was granted
         if threads:
             torch.set_num_threads(int(threads))
-        else:
-            warn_if_busy()
+        self.check_busy = not threads  # said once the settings are known to be good, before training
         self.device = pick_device(str(t.device))
         if t.cuda_memory_fraction is not None and self.device.type == "cuda":  # runs sharing one GPU
             torch.cuda.set_per_process_memory_fraction(float(t.cuda_memory_fraction), self.device)
@@ -331,6 +330,8 @@ class Trainer:
             if self.step == 0 and t.probes:  # long-range probes at initialisation (a resumed run keeps its own)
                 with stop.watching("probes_start"):
                     self.state.probes_init = probes.at_start(self.model, self.task, self.run_dir)
+            if self.check_busy:
+                warn_if_busy()
             self.loop(stop, t_start)
             if stop.reason:
                 self.interrupted(stop.reason)
@@ -399,7 +400,9 @@ class Trainer:
         if t.log_every:  # the losses just synced: no extra wait for the device
             for i, v in enumerate(values.tolist()):
                 if (first + i) % t.log_every == 0:
-                    self.logger.log(first + i, {"train": {"step_loss": v}, "lr": self.lr_at(first + i)})
+                    lr = self.lr_at(first + i)
+                    self.log.append({"step": first + i, "split": "train_step", "metrics": {"loss": v}, "lr": lr})
+                    self.logger.log(first + i, {"train": {"step_loss": v}, "lr": lr})
         rate = self.meter.rates()["train_samples_per_s"]
         self.postfix.update(loss=f"{values[-1].item():.3f}", sps=f"{rate:.0f}" if rate else "-")
         self.bar.set_postfix(self.postfix, refresh=False)

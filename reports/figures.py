@@ -114,9 +114,12 @@ def training_curves(df: pd.DataFrame) -> dict:
         several = g["source"].nunique() > 1
         rows = []
         for _, r in g.iterrows():
-            for line in metrics_lines(r["path"]):
+            lines = metrics_lines(r["path"])
+            # the train loss every trainer.log_every steps where the record has it, else the one of each evaluation
+            train_split = "train_step" if any(ln.get("split") == "train_step" for ln in lines) else "train"
+            for line in lines:
                 value = None
-                if line.get("split") == "train":
+                if line.get("split") == train_split:
                     panel, value = "train loss", (line.get("metrics") or {}).get("loss")
                 elif line.get("split") == "val":
                     panel, value = f"val {metric}", (line.get("metrics") or {}).get(metric)

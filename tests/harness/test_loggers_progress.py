@@ -31,6 +31,21 @@ def test_tensorboard_and_csv_together_log_every_evaluation_and_the_step_loss(cfg
     assert tags["final/test/acc"][0][1] == s["metrics"]["test/acc"]
 
 
+def test_step_losses_are_in_the_record_and_the_training_curve(cfg_factory):
+    from core.record import MetricsLog
+    from reports import figures
+    from reports.load import find_records, to_frame
+
+    cfg = cfg_factory(*COPY, "trainer.max_steps=12", "trainer.eval_every=6", "trainer.log_every=2",
+                      "trainer.stop_at=null", "trainer.probes=false")
+    train(cfg)
+    lines = MetricsLog(Path(cfg.run_dir)).lines()
+    assert [ln["step"] for ln in lines if ln["split"] == "train_step"] == [2, 4, 6, 8, 10, 12]
+    fig = figures.training_curves(to_frame(find_records([cfg.run_dir]).runs))["training_curves_copy_long"]
+    counts = sorted(len(ln.get_xdata()) for ax in fig.axes for ln in ax.get_lines() if len(ln.get_xdata()) > 1)
+    assert counts == [2, 6]  # val: each evaluation; train loss: every log_every steps
+
+
 def test_log_every_null_logs_no_step_loss(cfg_factory):
     cfg = cfg_factory(*COPY, "logger=tensorboard", "trainer.log_every=null")
     train(cfg)
