@@ -7,7 +7,7 @@
   const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
 
   function options(select, labels) {
-    select.innerHTML = "";
+    select.replaceChildren();
     labels.forEach((label, i) => select.add(new Option(label, String(i))));
   }
   // token text goes into Plotly labels, which read a little HTML: "<s>" would vanish
@@ -133,11 +133,12 @@
   const ARCHS = [...new Set(GRAD.flatMap((g) => g.curves.map((c) => c.arch)))];
   function gradControls() {
     options($("grad-set"), GRAD.map((g) => g.label));
-    $("grad-archs").innerHTML = "";
+    $("grad-archs").replaceChildren();
     ARCHS.forEach((arch) => {
-      const box = document.createElement("label");
-      box.innerHTML = `<input type=checkbox checked value="${arch}"> ${arch}`;
-      box.firstChild.addEventListener("change", grad);
+      const box = document.createElement("label"), input = document.createElement("input");
+      input.type = "checkbox"; input.checked = true; input.value = arch;  // names as text, never as markup
+      input.addEventListener("change", grad);
+      box.append(input, document.createTextNode(" " + arch));
       $("grad-archs").appendChild(box);
     });
     $("grad-set").disabled = !GRAD.length;
@@ -152,11 +153,11 @@
       const colour = COLOURS[ARCHS.indexOf(c.arch) % COLOURS.length];
       [["end", "solid"], ["init", "dash"]].forEach(([when, dash]) => {
         if (c[when]) traces.push({type: "scatter", mode: "lines", x: c.distance, y: c[when], legendgroup: c.arch,
-          name: `${c.arch} (${when}, n=${c.n})`, line: {color: colour, dash: dash},
-          hovertemplate: `${c.arch} ${when}: distance %{x}, ‖∂L/∂e‖ %{y:.3g}<extra></extra>`});
+          name: `${esc(c.arch)} (${when}, n=${c.n})`, line: {color: colour, dash: dash},
+          hovertemplate: `${esc(c.arch)} ${when}: distance %{x}, ‖∂L/∂e‖ %{y:.3g}<extra></extra>`});
       });
     });
-    draw("grad", traces, {title: {text: set.label}, xaxis: {title: {text: "distance j − t (positions)"}},
+    draw("grad", traces, {title: {text: esc(set.label)}, xaxis: {title: {text: "distance j − t (positions)"}},
                           yaxis: {title: {text: "gradient norm"}, type: "log"}, height: 460});
   }
 

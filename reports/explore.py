@@ -251,7 +251,9 @@ def explorer_data(df: pd.DataFrame, runs: list[dict]) -> dict:
 def page(data: dict, title: str, css: str) -> str:
     from plotly.offline import get_plotlyjs
 
-    blob = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    # every "<" as \u003c (valid JSON, same string): no "</script>" or "<!--<script>" in a label can end or
+    # swallow the script element
+    blob = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
     body = f"""<h1>{html.escape(title)}</h1>
 <p class=note>Inside the models of this report's runs: attention, positional encoding, hidden states, gradients.
 Plots are interactive (hover, zoom; double-click resets). Data: each run folder's attention.npz, hidden.npz and

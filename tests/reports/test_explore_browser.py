@@ -153,3 +153,36 @@ def test_hand_written_hidden_states_and_seq2seq_attention_draw(browser, report, 
     assert "no hidden.npz" not in browser.find_element("id", "hidden-note").text  # every model writes hidden.npz
     assert len(plot_data(browser, "pca")[0]["x"]) > 0
     assert js_errors(browser) == []
+
+
+HOSTILE = ("t<img src=x onerror=document.title=7>", "<!--<script>")
+
+
+@pytest.fixture(scope="module")
+def hostile_report(report) -> Path:
+    """Runs whose arch names carry markup: an image with an onerror handler, and a label that opens an HTML
+    comment and a script (which, unescaped inside the embedded JSON, swallows the rest of the page)."""
+    root = report.parent
+    for i, name in enumerate(HOSTILE):
+        run = root / "hostile" / f"h{i}" / "run"
+        shutil.copytree(root / "transformer" / "run", run)
+        record = json.loads((run / "summary.json").read_text())
+        record["arch"] = name
+        (run / "summary.json").write_text(json.dumps(record))
+    out = root / "hostile_report"
+    build_report([root / "hostile"], out)
+    return out
+
+
+def test_markup_in_a_run_name_runs_no_script(browser, hostile_report):
+    page = hostile_report / "explore.html"
+    open_page(browser, page)
+    assert browser.title == "archbench explorer"  # the onerror handler did not run
+    assert browser.find_elements("css selector", "img") == []
+    labels = [o.text for o in browser.find_elements("css selector", "#run option")]
+    assert len(labels) == 2 and any(HOSTILE[0] in l for l in labels) and any(HOSTILE[1] in l for l in labels)
+    boxes = [b.text.strip() for b in browser.find_elements("css selector", "#grad-archs label")]
+    assert sorted(boxes) == sorted(HOSTILE)  # the names shown as text
+    assert {b.get_attribute("value") for b in browser.find_elements("css selector", "#grad-archs input")} == set(HOSTILE)
+    assert js_errors(browser) == []
+    assert "<img" not in page.read_text().split("id=explore-data>")[1].split("</script>")[0]  # \u003c in the JSON
