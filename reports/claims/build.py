@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import inspect
 import json
 import logging
 import time
@@ -230,7 +231,8 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
         claim, rule = c.text, c.rule
         runs, skipped, dup = load_claim_runs(root, cid, cache)
         devices |= {str(rules.get(r, "env.device")) for r in runs if rules.get(r, "env.device")}
-        verdict = rule(runs)
+        takes_delta = "delta" in inspect.signature(rule).parameters
+        verdict = rule(runs, delta=delta[cid]) if takes_delta and cid in delta else rule(runs)
         figs = []
         fig = c.figure(runs, verdict) if runs else None
         if fig is not None:

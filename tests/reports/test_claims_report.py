@@ -235,3 +235,17 @@ def test_markdown_table_is_generated_with_delta_and_each_claim_ends_with_its_com
         section = md.split(f"## {cid}: ")[1].split("\n## ")[0]
         assert section.rstrip().endswith(f"`python -m harness.sweeps --preset quick --only {cid}`")
     assert deltas("no-such-preset") == {}
+
+
+def test_the_preset_delta_reaches_the_rule(tmp_path, monkeypatch):
+    from tests.reports.test_claims_rules import pe_runs
+    from reports.claims import registry
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "strict.yaml").write_text("deltas:\n  C4: 0.3\n")
+    monkeypatch.setattr(registry, "PRESETS", tmp_path / "conf")
+    runs = pe_runs(0.5, 0.6, n=20, sd=0.001)  # a gap of 0.1: ≥ the default 0.05, far below the preset's 0.3
+    write_runs(tmp_path / "strict" / "positions", runs)
+    c4 = {c["id"]: c for c in build_claims(tmp_path / "strict")["claims"]}["C4"]
+    assert c4["delta"] == 0.3 and "δ=0.3" in c4["rule"]
+    assert c4["verdict"] == rules.NOT_SUPPORTED
+    assert rules.c4_positions(runs).verdict == rules.SUPPORTED  # the rule's own default would have said otherwise

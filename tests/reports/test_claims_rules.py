@@ -125,20 +125,36 @@ def test_c3_inconclusive_without_curves():
 
 
 # -- C4 -----------------------------------------------------------------------------------------------------------
-def pe_runs(none_acc, sin_acc):
+def pe_runs(none_acc, sin_acc, n=3, sd=0.01, causal=True):
     out = []
     for pe, a in (("none", none_acc), ("sinusoidal", sin_acc)):
-        out += [rec("transformer", s, config={"arch": {"pos_encoding": pe, "causal": False}},
-                    **acc(a + 0.01 * s)) for s in range(3)]
+        out += [rec("transformer", s, config={"arch": {"pos_encoding": pe, "causal": causal},
+                                              "task": {"_target_": "tasks.copy_long.CopyLong"}},
+                    **acc(a + sd * ((s % 3) - 1))) for s in range(n)]
     return out
 
 
-def test_c4_rules():
+def test_c4_every_outcome_on_the_causal_contrast():
     v = R.c4_positions(pe_runs(0.2, 0.99))
     assert v.verdict == R.SUPPORTED
-    assert v.evidence["copy_long, bidirectional: sinusoidal − none"]["value"] == pytest.approx(0.79)
-    assert R.c4_positions(pe_runs(0.95, 0.99)).verdict == R.NOT_SUPPORTED
+    assert v.evidence["causal: sinusoidal − none"]["value"] == pytest.approx(0.79)
+    assert "by construction" in v.key and "0.20 without positions" in v.key
+    v = R.c4_positions(pe_runs(0.95, 0.96, n=20))
+    assert v.verdict == R.NOT_SUPPORTED, v.key
+    v = R.c4_positions(pe_runs(0.5, 0.55, n=3, sd=0.1))  # a gap of δ, noisy: underpowered
+    assert v.verdict == R.INCONCLUSIVE and "minimal detectable effect" in v.key
     assert R.c4_positions(pe_runs(0.2, 0.99)[:4]).verdict == R.INCONCLUSIVE
+
+
+def test_c4_counts_distinct_seeds_and_selects_by_task_class_not_name():
+    runs = pe_runs(0.2, 0.99)
+    dup = [dict(r) for r in runs if r["seed"] == 0]  # copies of seed 0: still 3 distinct seeds, not 6
+    v = R.c4_positions(runs + dup)
+    assert v.evidence["causal: sinusoidal − none"]["n"] == 3
+    renamed = [{**r, "task": "my_copy"} for r in runs]  # a user's own name for the copy task: read by class
+    assert R.c4_positions(renamed).verdict == R.SUPPORTED
+    other = [{**r, "task": "copy_long", "config": {**r["config"], "task": {"_target_": "tasks.lm.LM"}}} for r in runs]
+    assert R.c4_positions(other).verdict == R.INCONCLUSIVE  # "copy" in the name is not enough
 
 
 # -- C5 -----------------------------------------------------------------------------------------------------------
