@@ -46,6 +46,10 @@ def hold(run_dir: Path):
             holder = "unknown"
         raise ConfigError(f"{run_dir} is in use by another archbench process (pid {holder}); wait for it to end, "
                           "or choose another hydra.run.dir") from None
+    except OSError as e:  # the lock path is a folder, or cannot be opened
+        kind = "a folder" if path.is_dir() else f"not usable ({e.strerror or e})"
+        raise ConfigError(f"the lock file {path} is {kind}; remove it (archbench creates it), or choose another "
+                          "hydra.run.dir") from None
     try:
         path.write_text(str(os.getpid()))  # opened without O_CREAT races: the file exists, the lock is ours
         yield run_dir

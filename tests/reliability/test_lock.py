@@ -61,3 +61,10 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     proc = cli(run, *TINY, "trainer.max_steps=2")
     assert proc.returncode == 0, proc.stderr
     assert (run / "summary.json").exists()
+
+
+def test_a_lock_path_that_is_a_folder_is_one_line(tmp_path):
+    run = tmp_path / "dirlock"
+    (run / lock.LOCK).mkdir(parents=True)
+    one_line_error(cli(run, *TINY), f"the lock file {run / lock.LOCK} is a folder")
+    assert sorted(p.name for p in run.iterdir()) == [lock.LOCK]  # nothing written
