@@ -33,6 +33,7 @@ from core.errors import ConfigError
 from tasks.base import TaskSpec
 
 DECODERS = ("own", "generic")
+INITS = ("torch", "xavier", "normal")
 
 
 # --------------------------------------------------------------------------------------------- the contract
@@ -232,6 +233,10 @@ class Model(nn.Module):
         decoder: sequence outputs: ``own`` (the architecture's specific decoder when it has one) or ``generic``.
         n_dec_layers: decoder layers (null = the architecture's choice, usually as many as the encoder).
         tie_embeddings: share the target embedding with the output projection.
+        init: initialisation of the weight matrices, applied once the model is built (:func:`init_weights`):
+            ``torch`` (each module's PyTorch default), ``xavier`` (xavier_uniform, as the Annotated Transformer)
+            or ``normal`` (N(0, 0.02), as nanoGPT); with the last two the biases of linear and conv layers start
+            at zero. Embedding and positional tables, norms and recurrent biases keep their own initialisation.
         **hparams: the backbone's own settings; ``bidirectional: null`` follows ``spec.prefers_bidirectional``.
 
     A task whose spec is ``causal`` (causal language modelling) gets the backbone built with its
@@ -241,11 +246,14 @@ class Model(nn.Module):
 
     def __init__(self, spec: TaskSpec, *, backbone: str, image_as: str, patch_size: int, patch_tokens: bool,
                  cls_token: bool, pos_encoding: str, scale_embedding: bool, stem_stages: int, pool: str,
-                 decoder: str, n_dec_layers: int | None, tie_embeddings: bool, **hparams):
+                 decoder: str, n_dec_layers: int | None, tie_embeddings: bool, init: str = "torch", **hparams):
         super().__init__()
         self.spec, cls = spec, backbone_class(backbone)
         if decoder not in DECODERS:
             raise ConfigError(f"arch.decoder={decoder!r} is not known; use one of {', '.join(DECODERS)}")
+        if init not in INITS:
+            raise ConfigError(f"arch.init={init!r} is not known; use one of {', '.join(INITS)}")
+        self.init = init
         if "bidirectional" in hparams and hparams["bidirectional"] is None:
             hparams["bidirectional"] = bool(getattr(spec, "prefers_bidirectional", False))
         seq2seq = wants_decoder(spec, cls.__name__.lower())
@@ -281,6 +289,7 @@ class Model(nn.Module):
             self.head = ClassHead(self.backbone.out_width, spec.num_classes, pool, has_cls=cls_token)
         else:
             self.head = TokenHead(self.backbone.out_width, spec.num_classes, self.adapter.per)
+        init_weights(self, init)
 
     # -- forward --------------------------------------------------------------------------------------
     def forward_features(self, x, embedded=None):
@@ -367,10 +376,33 @@ class Model(nn.Module):
         """What the run record says about the built model (``arch_info``)."""
         info = {"backbone": type(self.backbone).__name__, "input": self.adapter.reading,
                 "context": "causal" if self.backbone.causal else "bidirectional",
-                "layers": len(self.backbone.layers), "attention": bool(self.backbone.attentions())}
+                "layers": len(self.backbone.layers), "attention": bool(self.backbone.attentions()),
+                "init": self.init}
         if self.decoder_kind:
             info["decoder"] = self.decoder_kind
         return {**info, **self.backbone.describe()}
+
+
+def init_weights(model: Model, scheme: str) -> None:
+    """Re-initialise the weight matrices of ``model`` by ``scheme`` (one of :data:`INITS`; ``torch`` = leave them).
+
+    Matrices are the parameters of ≥ 2 dims that weight decay also treats as matrices (not the embedding and
+    positional tables nor the CLS token, :meth:`Model.no_weight_decay`): linear, fused-QKV, conv and recurrent
+    weights. The biases of linear and conv layers start at zero; norms and other 1-D parameters keep theirs.
+    """
+    if scheme == "torch":
+        return
+    skip = model.no_weight_decay()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() >= 2 and name not in skip:
+                if scheme == "xavier":
+                    nn.init.xavier_uniform_(p)
+                else:
+                    nn.init.normal_(p, mean=0.0, std=0.02)
+        for m in model.modules():
+            if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)) and m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 def make_backbone(cls: type[Backbone], max_len: int, hparams: dict, model_settings: list[str]) -> Backbone:
