@@ -158,18 +158,31 @@ def test_c4_counts_distinct_seeds_and_selects_by_task_class_not_name():
 
 
 # -- C5 -----------------------------------------------------------------------------------------------------------
-def head_runs(score, diverse):
-    return [rec("transformer", s, config={"arch": {"n_heads": h}}, **acc(score[h] + 0.005 * s),
+def head_runs(score, diverse, n=3, sd=0.005, task="tasks.assoc_recall.AssocRecall"):
+    return [rec("transformer", s, task="assoc_recall", config={"arch": {"n_heads": h}, "task": {"_target_": task}},
+                **acc(score[h] + sd * ((s % 3) - 1)),
                 long_range={"attention": {"head_diversity": 0.5 if diverse else 0.1, "head_diversity_baseline": 0.2}})
-            for h in score for s in range(3)]
+            for h in score for s in range(n)]
 
 
-def test_c5_rules():
-    assert R.c5_heads(head_runs({1: 0.6, 4: 0.9}, True)).verdict == R.SUPPORTED
-    assert R.c5_heads(head_runs({1: 0.9, 4: 0.9}, False)).verdict == R.NOT_SUPPORTED
-    v = R.c5_heads(head_runs({1: 0.6, 4: 0.9}, False))
+def test_c5_every_outcome():
+    assert R.c5_heads(head_runs({1: 0.6, 8: 0.9}, True)).verdict == R.SUPPORTED
+    assert R.c5_heads(head_runs({1: 0.9, 8: 0.9}, False, n=20)).verdict == R.NOT_SUPPORTED
+    v = R.c5_heads(head_runs({1: 0.6, 8: 0.9}, False))
     assert v.verdict == R.MIXED and "baseline" in v.condition
+    v = R.c5_heads(head_runs({1: 0.9, 8: 0.9}, True, n=20))
+    assert v.verdict == R.MIXED and "do not score better" in v.condition
+    v = R.c5_heads(head_runs({1: 0.6, 8: 0.65}, True, sd=0.1))
+    assert v.verdict == R.INCONCLUSIVE and "minimal detectable effect" in v.key
     assert R.c5_heads(head_runs({4: 0.9, 8: 0.9}, True)).verdict == R.INCONCLUSIVE
+
+
+def test_c5_contrast_is_declared_not_best_of_k_and_task_read_by_class():
+    # 2 heads happens to score best; the declared contrast is still 8 − 1 (no best-of-k selection)
+    v = R.c5_heads(head_runs({1: 0.6, 2: 0.95, 8: 0.9}, True))
+    assert v.evidence["contrast"] == [8, 1]
+    assert v.evidence["decision"]["estimate"]["value"] == pytest.approx(0.3)
+    assert R.c5_heads(head_runs({1: 0.6, 8: 0.9}, True, task="tasks.copy_long.CopyLong")).verdict == R.INCONCLUSIVE
 
 
 def test_head_diversity_is_zero_for_identical_heads_and_one_for_disjoint():
