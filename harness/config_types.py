@@ -2,13 +2,15 @@
 
 ``task.delay=2.5`` for ``delay: int`` or ``optimizer.lr=abc`` for ``lr: float`` would otherwise be truncated
 silently or fail deep inside with a TypeError. Only plain types are judged (int, float, bool, str, None, and
-unions of them; a tensor-or-float parameter takes a number); anything else is left to the class itself.
+unions of them; a tensor-or-float parameter takes a number), ``Literal[...]`` choices and
+``Annotated[int | float, Range(...)]`` bounds; anything else is left to the class itself.
 """
 from __future__ import annotations
 
 import inspect
 import types
 import typing
+from dataclasses import dataclass
 
 import torch
 
@@ -18,9 +20,37 @@ WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "
          type(None): "null", torch.Tensor: "a number"}
 
 
+@dataclass(frozen=True)
+class Range:
+    """Bounds of a number setting: ``Annotated[int, Range(low=1)]``; ``open`` = the low bound itself is refused."""
+
+    low: float | None = None
+    high: float | None = None
+    open: bool = False
+
+    def holds(self, value) -> bool:
+        if self.low is not None and (value <= self.low if self.open else value < self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def words(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"in ({self.low:g}, {self.high:g}]" if self.open else f"between {self.low:g} and {self.high:g}"
+        if self.low is not None:
+            return f"> {self.low:g}" if self.open else f"≥ {self.low:g}"
+        return f"≤ {self.high:g}"
+
+
 def fits(value, hint) -> bool | None:
     """Whether ``value`` suits the annotation ``hint``; None when the hint is not one this module judges."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+    origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        base, *extras = typing.get_args(hint)
+        verdict = fits(value, base)
+        return verdict and all(r.holds(value) for r in extras if isinstance(r, Range)) if verdict else verdict
+    if origin is typing.Literal:  # True is not 1: the choice's type must match too
+        return any(value == choice and type(value) is type(choice) for choice in typing.get_args(hint))
+    if origin in (typing.Union, types.UnionType):
         verdicts = [fits(value, h) for h in typing.get_args(hint)]
         return True if any(verdicts) else (None if None in verdicts else False)
     if hint is bool:
@@ -36,15 +66,40 @@ def fits(value, hint) -> bool | None:
     return None
 
 
+def show(choice) -> str:
+    """A choice as it is typed on the command line (true, not True)."""
+    return str(choice).lower() if isinstance(choice, bool) else str(choice)
+
+
+def choices(hint) -> tuple | None:
+    """The choices of a ``Literal`` hint (also inside ``Optional``); None for other hints."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        found = [choices(h) for h in typing.get_args(hint)]
+        return next((c for c in found if c), None)
+    return typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
+
+
+def one_of(options) -> str:
+    """``a, b or c``."""
+    shown = [show(o) for o in options]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+
 def words(hint) -> str:
+    if typing.get_origin(hint) is typing.Annotated:
+        base, *extras = typing.get_args(hint)
+        return " ".join([words(base), *(r.words() for r in extras if isinstance(r, Range))])
     parts = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-    names = list(dict.fromkeys(WORDS.get(p, getattr(p, "__name__", str(p))) for p in parts))
-    return " or ".join(names)
+    names = list(dict.fromkeys(words(p) if typing.get_origin(p) is typing.Annotated
+                               else WORDS.get(p, getattr(p, "__name__", str(p))) for p in parts))
+    nullable = "null" in names and len(names) > 1
+    names = [n for n in names if not (nullable and n == "null")]
+    return " or ".join(names) + (", or null" if nullable else "")
 
 
 def hints_of(cls) -> dict:
     try:
-        return typing.get_type_hints(cls.__init__)
+        return typing.get_type_hints(cls.__init__, include_extras=True)
     except Exception:  # noqa: BLE001 - unresolvable annotations: nothing to judge
         try:
             return {name: p.annotation for name, p in inspect.signature(cls).parameters.items()
@@ -60,4 +115,7 @@ def check(settings: dict, cls, prefix: str) -> None:
         if key.startswith("_") or key not in hints:
             continue
         if fits(value, hints[key]) is False:
+            options = choices(hints[key])
+            if options is not None and value is not None:
+                raise ConfigError(f"{prefix}.{key}={value!r} is not known; use {one_of(options)}")
             raise ConfigError(f"{prefix}.{key}={value!r} must be {words(hints[key])}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from core.errors import ConfigError
+from harness import config_types
 
 PRECISIONS = ("auto", "fp32", "bf16")
 BF16_MIN_PARAMS = 1_000_000
@@ -18,7 +19,7 @@ BF16_MIN_PARAMS = 1_000_000
 def choose(setting: str, device: torch.device, params: int, bf16_supported: bool | None = None) -> tuple[str, str]:
     """(``fp32`` | ``bf16``, the reason recorded beside it) for ``trainer.precision=setting``."""
     if setting not in PRECISIONS:
-        raise ConfigError(f"trainer.precision={setting!r} is not known; use {', '.join(PRECISIONS)}")
+        raise ConfigError(f"trainer.precision={setting!r} is not known; use {config_types.one_of(PRECISIONS)}")
     if setting != "auto":
         return setting, "set by trainer.precision"
     if device.type != "cuda":

@@ -20,18 +20,16 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from core import faults
-from core.errors import ConfigError, DivergedError, number, whole
+from core.errors import ConfigError, DivergedError
 from core.record import CHECKPOINT, METRICS, SUMMARY, MetricsLog, read_record, write_json, write_jsonl
 from core.files import atomic_write_bytes, remove_temp_files
 from harness import (budget, checkpoint, config_types, eager, lock, optim, precision, pretrain, probes, resume_check,
-                     slurm, speed)
+                     slurm, speed, trainer_settings)
 from harness.loggers import Loggers, logger_nodes
 from harness.records import PeakMemory, environment
 from harness.run_state import RunState
 from harness.signals import StopFlag, StopRequested
 
-OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 
 
 # -- building -------------------------------------------------------------------------------------------
@@ -95,50 +93,6 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
-def check_trainer(t: DictConfig) -> None:
-    for key in ("max_steps", "batch_size", "eval_every", "eval_batch_size", "ckpt_every"):
-        whole(f"trainer.{key}", t[key], low=1)
-    whole("trainer.warmup_steps", t.warmup_steps, low=0)
-    whole("trainer.threads", t.threads, low=1, allow_none=True)
-    whole("trainer.warmup_measure", t.warmup_measure, low=0)  # steps left out of the speed figures
-    whole("trainer.sync_every", t.sync_every, low=1)  # steps between loss checks
-    whole("trainer.log_every", t.log_every, low=1, allow_none=True)  # steps between train-loss lines to the loggers
-    whole("trainer.probe_early_step", t.get("probe_early_step"), low=1, allow_none=True)
-    number("trainer.min_lr_ratio", t.min_lr_ratio)
-    for key in ("stop_at", "grad_clip", "max_time_s", "peak_tflops", "cuda_memory_fraction"):
-        number(f"trainer.{key}", t[key], allow_none=True)
-    if t.resume not in (True, False, "auto"):
-        raise ConfigError(f"trainer.resume={t.resume!r} is not known; use true, false or auto")
-    for key in ("compile", "deterministic", "probes", "probe_head_ablation"):
-        if not isinstance(t[key], bool):
-            raise ConfigError(f"trainer.{key}={t[key]!r} must be true or false")
-    if t.progress not in ("auto", True, False):
-        raise ConfigError(f"trainer.progress={t.progress!r} is not known; use auto, true or false")
-    if not 0 <= t.min_lr_ratio <= 1:
-        raise ConfigError(f"trainer.min_lr_ratio={t.min_lr_ratio} must be between 0 and 1 (the cosine's floor)")
-    if not str(t.stop_metric).startswith("val/"):
-        raise ConfigError(f"trainer.stop_metric={t.stop_metric!r} must name a validation metric, e.g. val/acc")
-    if t.select not in ("last", "best"):
-        raise ConfigError(f"trainer.select={t.select!r} is not known; use last or best")
-    if t.schedule not in ("cosine", "constant"):
-        raise ConfigError(f"trainer.schedule={t.schedule!r} is not known; use cosine or constant")
-    if t.precision not in precision.PRECISIONS:
-        raise ConfigError(f"trainer.precision={t.precision!r} is not known; use {', '.join(precision.PRECISIONS)}")
-    if t.compile_mode not in COMPILE_MODES:
-        raise ConfigError(f"trainer.compile_mode={t.compile_mode!r} is not known; use {', '.join(COMPILE_MODES)}")
-    if t.compile_mode != "default" and not t.compile:
-        raise ConfigError(f"trainer.compile_mode={t.compile_mode} needs trainer.compile=true")
-    if t.peak_tflops is not None and t.peak_tflops <= 0:
-        raise ConfigError(f"trainer.peak_tflops={t.peak_tflops} must be > 0, or null to look the device up")
-    if t.cuda_memory_fraction is not None and not 0 < t.cuda_memory_fraction <= 1:
-        raise ConfigError(f"trainer.cuda_memory_fraction={t.cuda_memory_fraction} must be in (0, 1], or null for "
-                          "no limit")
-    if t.grad_clip is not None and t.grad_clip <= 0:
-        raise ConfigError(f"trainer.grad_clip={t.grad_clip} must be > 0, or null to turn clipping off")
-    if t.max_time_s is not None and t.max_time_s <= 0:
-        raise ConfigError(f"trainer.max_time_s={t.max_time_s} must be > 0, or null for no time budget")
-
-
 def metric_direction(task, metric: str) -> str:
     """``max`` or ``min``: the task's declared direction of ``metric`` (``val/<name>``)."""
     key = metric.removeprefix("val/")
@@ -181,7 +135,7 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.ckpt_path, self.summary_path = self.run_dir / CHECKPOINT, self.run_dir / SUMMARY
         self.log = MetricsLog(self.run_dir)
-        check_trainer(t)
+        trainer_settings.check(OmegaConf.to_container(t, resolve=True))
         if not isinstance(cfg.seed, int):
             raise ConfigError(f"seed={cfg.seed!r} must be a whole number")
         threads = t.threads or slurm.cpus_granted()  # in a SLURM job: the CPUs it was granted
