@@ -145,8 +145,7 @@ def c8(runs, v):
 
 
 def c9(runs, v):
-    rates = [(r.get("seed"), get(r, "long_range.attention.alignment")) for r in completed(runs)
-             if r.get("arch") == "transformer"]
+    rates = [(r.get("seed"), get(r, "long_range.attention.alignment")) for r in completed(rules.c9_runs(runs))]
     rates = [(s, a) for s, a in rates if stats.finite([a])]
     if not rates:
         return None

@@ -268,15 +268,38 @@ def test_copy_alignment_finds_the_aligned_head():
     assert R.copy_alignment(uniform[None], delay, n) == 0.0
 
 
-def test_c9_rules():
-    runs = lambda rates: [rec("transformer", s, long_range={"attention": {"alignment": a}})  # noqa: E731
-                          for s, a in enumerate(rates)]
-    assert R.c9_interpretable(runs([0.95, 0.92, 0.5])).verdict == R.SUPPORTED
-    assert R.c9_interpretable(runs([0.95, 0.5, 0.5])).verdict == R.NOT_SUPPORTED
-    assert R.c9_interpretable(runs([0.95, 0.95])).verdict == R.INCONCLUSIVE
-    ablated = [rec("transformer", s, config={"arch": {"pos_encoding": "none", "causal": c}},
-                   long_range={"attention": {"alignment": 0.1}}) for s in range(3) for c in (False, True)]
-    v = R.c9_interpretable(runs([0.95, 0.92, 0.93]) + ablated)  # the positions sweep's other settings don't count
+def c9_records(rates, drop=(0.0, 0.0), sd=0.005, n_seq=512, **cfg):
+    """Copy runs of the seed's block: per seed the alignment and a 1-module, 2-head ablation whose head drops are
+    ``drop`` (plus a little seed noise)."""
+    return [rec("transformer", s, config={"task": {"_target_": "tasks.copy_long.CopyLong"}, "arch": cfg},
+                long_range={"attention": {"alignment": a},
+                            "head_ablation": {"names": ["encoder.0.attn"], "n_sequences": n_seq,
+                                              "drop": [[x + sd * ((s % 3) - 1) for x in drop]]}})
+            for s, a in enumerate(rates)]
+
+
+def test_c9_every_outcome():
+    v = R.c9_interpretable(c9_records([0.95, 0.92, 0.5], drop=(0.4, 0.0)))
+    assert v.verdict == R.SUPPORTED, v.key
+    assert all("Holm over 2 heads" in d["corrected"] for d in v.evidence["faithfulness"].values())
+    v = R.c9_interpretable(c9_records([0.95, 0.92, 0.93], drop=(0.0, 0.01)))
+    assert v.verdict == R.MIXED and "aligned on copy, not faithful" in v.condition
+    assert R.c9_interpretable(c9_records([0.95, 0.5, 0.5], drop=(0.0, 0.0))).verdict == R.NOT_SUPPORTED
+    v = R.c9_interpretable(c9_records([0.5, 0.5, 0.4], drop=(0.3, 0.0)))
+    assert v.verdict == R.MIXED and "not aligned" in v.condition
+    v = R.c9_interpretable(c9_records([0.95, 0.95, 0.95], drop=(0.05, 0.0), sd=0.1))
+    assert v.verdict == R.INCONCLUSIVE and "minimal detectable effect" in v.key
+    assert R.c9_interpretable(c9_records([0.95, 0.95])).verdict == R.INCONCLUSIVE
+    assert R.c9_interpretable(c9_records([0.95, 0.95, 0.95], drop=(0.4, 0.0), n_seq=100)).verdict == R.INCONCLUSIVE
+
+
+def test_c9_distinct_seeds_and_only_the_seed_block():
+    runs = c9_records([0.95, 0.92, 0.93], drop=(0.4, 0.0))
+    copies = [dict(runs[0]) for _ in range(3)]
+    v = R.c9_interpretable(runs[:1] + copies)  # one seed four times: one seed, never "3 seeds"
+    assert v.verdict == R.INCONCLUSIVE and "1 usable seed" in v.shortfall()
+    ablated = c9_records([0.1] * 3, pos_encoding="none", causal=True)
+    v = R.c9_interpretable(runs + ablated)  # the positions sweep's other settings don't count
     assert v.verdict == R.SUPPORTED and v.evidence["alignment_per_seed"] == [0.95, 0.92, 0.93]
 
 
