@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reports.claims import figures, rules
+from reports.claims import figures, rules, stats
 from reports.claims.registry import CLAIMS, deltas
 from core.record import LR_PRESWEEP
 from reports.load import find_records
@@ -250,12 +250,35 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
         claims.append({"id": cid, "claim": claim, **verdict.to_dict(), "setting": found, "figures": figs,
                        "runs": [r["_dir"] for r in runs], "skipped": [f"{p}: {w}" for p, w in skipped],
                        "sources": SOURCES[cid], "delta": delta.get(cid), "command": c.command(preset)})
+    correct_primary(claims)
     doc = {"preset": preset, "device": sorted(devices), "written": time.strftime("%Y-%m-%d %H:%M"),
            "root": str(root), "claims": claims}
     (out / "claims.json").write_text(json.dumps(doc, indent=1, default=str))
     (out / "claims.md").write_text(markdown(doc))
     (out / "claims.html").write_text(page(doc, out))
     return doc
+
+
+def correct_primary(claims: list[dict]) -> None:
+    """Holm across the claims' primary tests (the rules that record a ``decision`` with a p-value): each such
+    decision gets its adjusted p and the list of tests corrected together; a supported primary test whose
+    adjusted p is ≥ 0.05 turns its claim inconclusive, saying why."""
+    primary = {c["id"]: c["evidence"]["decision"]["p"] for c in claims
+               if isinstance(c.get("evidence", {}).get("decision"), dict) and c["evidence"]["decision"].get("p") is not None}
+    if not primary:
+        return
+    adjusted = stats.holm(primary)
+    family = f"Holm over the claims' {len(primary)} primary tests ({', '.join(primary)})"
+    for c in claims:
+        if c["id"] not in primary:
+            continue
+        dec, q = c["evidence"]["decision"], adjusted[c["id"]]
+        dec["p_holm"], dec["corrected"] = round(q, 4), family
+        c["caveats"].append(f"{family}: adjusted p = {q:.3g}")
+        if dec.get("outcome") == stats.SUPPORTED and q >= stats.ALPHA and c["verdict"] != rules.INCONCLUSIVE:
+            why = f"underpowered after correction: {dec['why']}, but {family} gives p = {q:.3g} ≥ {stats.ALPHA:g}"
+            c["verdict"], c["condition"], c["key"] = rules.INCONCLUSIVE, None, why
+            c["evidence"].setdefault("insufficient", []).append(why)
 
 
 def verdict_text(c: dict) -> str:

@@ -249,3 +249,21 @@ def test_the_preset_delta_reaches_the_rule(tmp_path, monkeypatch):
     assert c4["delta"] == 0.3 and "δ=0.3" in c4["rule"]
     assert c4["verdict"] == rules.NOT_SUPPORTED
     assert rules.c4_positions(runs).verdict == rules.SUPPORTED  # the rule's own default would have said otherwise
+
+
+def test_holm_across_the_claims_primary_tests():
+    from reports.claims.build import correct_primary
+
+    def claim(cid, p, outcome, verdict):
+        return {"id": cid, "verdict": verdict, "condition": None, "key": "k", "caveats": [],
+                "evidence": {"decision": {"p": p, "outcome": outcome, "why": "w"}}}
+    claims = [claim("C4", 0.001, "supported", rules.SUPPORTED), claim("C5", 0.03, "supported", rules.SUPPORTED),
+              claim("C9", 0.5, "not supported", rules.NOT_SUPPORTED), {"id": "C1", "verdict": rules.MIXED,
+                                                                      "caveats": [], "evidence": {}}]
+    correct_primary(claims)
+    by = {c["id"]: c for c in claims}
+    assert by["C4"]["verdict"] == rules.SUPPORTED and by["C4"]["evidence"]["decision"]["p_holm"] == pytest.approx(0.003)
+    assert by["C5"]["verdict"] == rules.INCONCLUSIVE and "Holm" in by["C5"]["key"]  # 2 × 0.03 = 0.06 ≥ 0.05
+    assert by["C9"]["verdict"] == rules.NOT_SUPPORTED
+    assert by["C1"]["caveats"] == []  # no primary test recorded: not part of the family
+    assert "primary tests (C4, C5, C9)" in by["C4"]["caveats"][0]
