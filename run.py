@@ -9,7 +9,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from core.errors import ConfigError, DivergedError  # noqa: E402
+from core.errors import ConfigError, DivergedError, os_error_line  # noqa: E402
 
 
 def is_multirun() -> bool:
@@ -31,6 +31,14 @@ def main(cfg: DictConfig) -> float | None:
         if is_multirun():
             return None
         sys.exit(2 if bad_config else 1)
+    except OSError as e:  # disk full, no permission, a file where a folder belongs: one line naming the path
+        line = os_error_line(e)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        if is_multirun():
+            return None
+        sys.exit(2)
     from harness.report_line import describe
 
     print(describe(summary), flush=True)

@@ -1,4 +1,5 @@
 """Errors told to the user as one clear line (exit 2) before, or instead of, training."""
+import errno
 
 
 class UserError(Exception):
@@ -14,10 +15,35 @@ class DivergedError(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
+def cut(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, ``…`` marking the cut."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit - 1]
+    space = head.rfind(" ")
+    return (head[:space] if space > limit // 2 else head).rstrip(" ,;:") + "…"
+
+
 def first_line(e: BaseException, limit: int = 160) -> str:
-    """``Type: first line of the message`` of an exception (for one-line reports of a library's error)."""
+    """``Type: first line of the message`` of an exception (for one-line reports of a library's error), cut at a
+    word boundary."""
     text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0][:limit]}" if text else type(e).__name__
+    return f"{type(e).__name__}: {cut(text[0], limit)}" if text else type(e).__name__
+
+
+#: what the file system says that the user can put right (disk full, no permission, a file where a folder
+#: belongs or the reverse, a read-only file system)
+USER_OS_ERRORS = {errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.EROFS, errno.EDQUOT}
+
+
+def os_error_line(e: OSError) -> str | None:
+    """One line naming the path for an OSError the user can put right; None for any other (a real bug)."""
+    if e.errno not in USER_OS_ERRORS:
+        return None
+    path = e.filename if e.filename is not None else "a file"
+    hint = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space",
+            errno.EROFS: "choose a writable place"}.get(e.errno, "check the path and its permissions")
+    return f"cannot write {path} ({e.strerror or errno.errorcode.get(e.errno, e.errno)}); {hint}, then run again"
 
 
 def whole(name: str, value, low: int | None = None, allow_none: bool = False) -> int | None:

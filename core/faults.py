@@ -1,15 +1,18 @@
 """Fault injection for the reliability tests: crash or signal the run at a named moment.
 
 ``ARCHBENCH_FAULT=<point>:<n>[:<SIGNAL>]`` (or :func:`arm`) makes the process send itself ``SIGNAL`` (default
-SIGKILL) the n-th time it passes ``point`` in this process. Points: ``step`` (inside a training step, after the
-optimizer step), ``eval``, ``test``, ``probes_start``, ``probes`` (each module call of a validation pass, the
-test pass, the first and the last probes) and ``write:<file>`` (an atomic write whose data is written but not
-yet in place, e.g. ``write:checkpoint.pt``). Unarmed — always, outside the tests — a point is one comparison.
+SIGKILL) the n-th time it passes ``point`` in this process. Points: ``step`` (inside a training step, after
+the optimizer step), ``eval``, ``test``, ``probes_start``, ``probes`` (each module call of a validation pass,
+the test pass, the first and the last probes) and ``write:<file>`` (an atomic write whose data is written but
+not yet in place, e.g. ``write:checkpoint.pt``). An errno name instead of a signal
+(``write:hidden.npz:1:ENOSPC``) raises that OSError there, naming the file: a full disk, a lost permission.
+Unarmed — always, outside the tests — a point is one comparison.
 ``ARCHBENCH_SLOW=<point>:<seconds>`` sleeps that long at each pass instead: a run of known length for the
 SLURM time-limit tests, whatever the machine's speed.
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import time
@@ -25,9 +28,9 @@ def arm(spec: str | None) -> None:
     _armed, _seen = None, 0
     if spec:
         parts = spec.split(":")
-        sig = parts.pop() if parts[-1].startswith("SIG") else "SIGKILL"
+        action = parts.pop() if parts[-1].startswith(("SIG", "E")) else "SIGKILL"
         n = int(parts.pop())
-        _armed = (":".join(parts), n, int(getattr(signal, sig)))
+        _armed = (":".join(parts), n, action)
 
 
 def slow(spec: str | None) -> None:
@@ -39,7 +42,7 @@ def slow(spec: str | None) -> None:
         _slow = (name, float(seconds))
 
 
-def point(name: str) -> None:
+def point(name: str, path=None) -> None:
     global _seen
     if _slow is not None and _slow[0] == name:
         time.sleep(_slow[1])
@@ -47,7 +50,12 @@ def point(name: str) -> None:
         return
     _seen += 1
     if _seen == _armed[1]:
-        os.kill(os.getpid(), _armed[2])
+        action = _armed[2]
+        if action.startswith("SIG"):
+            os.kill(os.getpid(), int(getattr(signal, action)))
+        else:
+            code = int(getattr(errno, action))
+            raise OSError(code, os.strerror(code), None if path is None else str(path))
 
 
 arm(os.environ.get("ARCHBENCH_FAULT"))

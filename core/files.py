@@ -27,11 +27,22 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        faults.point(f"write:{path.name}")
+        faults.point(f"write:{path.name}", path)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_savez(path: Path, **arrays) -> None:
+    """``np.savez_compressed`` through :func:`atomic_write_bytes`: a full disk leaves no partial ``.npz``."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def remove_temp_files(folder: Path) -> None:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from core.files import atomic_savez
 from tasks.base import Batch
 
 PROBE_BATCH = 32      # sequences in the fixed probe batch (the first of the validation split)
@@ -167,7 +168,7 @@ def hidden_states(model: nn.Module, task, batch: Batch, run_dir: Path) -> dict:
     extra = {} if pe is None else {"pe": pe.float().cpu().numpy()}
     if spec.output_kind == "class":
         extra.update(pooled_states(model, task))
-    np.savez_compressed(Path(run_dir) / HIDDEN_FILE, tokens=x.cpu().numpy(), pad=pad.cpu().numpy(),
+    atomic_savez(Path(run_dir) / HIDDEN_FILE, tokens=x.cpu().numpy(), pad=pad.cpu().numpy(),
                         token_text=padded([[t if not p else "" for t, p in zip(task.token_strings(row), prow)]
                                            for row, prow in zip(ids, pad.cpu().tolist())]),
                         labels=batch.targets.cpu().numpy(), names=np.array(names, dtype=str), **arrays, **extra)
@@ -198,7 +199,7 @@ def attention_maps(model: nn.Module, task, batch: Batch, run_dir: Path, file: st
         arrays["src_text"] = np.array(text, dtype=str)
         arrays["tgt_text"] = np.array([t if i != task.spec.tgt_pad_id else "" for t, i in
                                        zip(task.target_token_strings(tgt), tgt)], dtype=str)
-    np.savez_compressed(Path(run_dir) / file, tokens=one[0][0].cpu().numpy(),
+    atomic_savez(Path(run_dir) / file, tokens=one[0][0].cpu().numpy(),
                         names=np.array(names, dtype=str), token_text=np.array(text, dtype=str), **arrays)
     mean_distance = []
     for w in maps:

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 from pathlib import Path
 
+from core.errors import os_error_line
 from reports.build import build_report, default_out, terminal_summary
 
 
@@ -24,9 +26,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no run records (summary.json) under {', '.join(args.dirs)}; give the folder of a run or a "
               "sweep (e.g. runs/ or runs/sweeps/long_range), or run python run.py first", file=sys.stderr)
         return 2
+    out = Path(args.out or default_out(args.dirs))
+    if out.exists() and not out.is_dir():
+        print(f"error: --out {out} is a file, not a folder; give a folder for the report (it is created if "
+              "missing)", file=sys.stderr)
+        return 2
     logging.basicConfig(format="warning: %(message)s", level=logging.WARNING, stream=sys.stderr)
-    out = args.out or default_out(args.dirs)
-    rep = build_report(args.dirs, out)
+    existed = out.exists()
+    try:
+        rep = build_report(args.dirs, out)
+    except OSError as e:  # disk full, no permission: one line naming the path, no half report folder left
+        line = os_error_line(e)
+        if line is None:
+            raise
+        if not existed:
+            shutil.rmtree(out, ignore_errors=True)
+        print(f"error: {line}" + ("" if not existed else f" (the report in {out} is incomplete)"), file=sys.stderr)
+        return 2
     print(terminal_summary(rep, args.dirs))
     return 0 if rep.counts["runs"] else 1
 
