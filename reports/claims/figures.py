@@ -140,7 +140,7 @@ def c7(runs, v):
 
 def c8(runs, v):
     key = lambda r: (r["arch"], f"{get(r, 'config.task.train_fraction', 1.0):g}", rules.start(r))  # noqa: E731
-    labels, est = grouped([r for r in runs if "sentiment" in str(r.get("task"))], key, "metrics.test/acc")
+    labels, est = grouped([r for r in runs if rules.task_class(r) == rules.SENTIMENT_TASK], key, "metrics.test/acc")
     return bars(labels, est, "test accuracy", "C8: pre-trained vs scratch")
 
 

@@ -461,29 +461,39 @@ def start(run: dict) -> str:
     return "pre-trained" if get(run, "init.from") and get(run, "config.init_weights", True) is not False else "scratch"
 
 
-def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float = 0.1) -> Verdict:
-    rule = (f"sentiment at {fraction:g} of the labels: test acc of MLM-pre-trained minus from-scratch runs per arch "
-            "(Welch 95% CI); supported for an arch if the CI lies above 0; supported overall if for every arch, "
-            "not supported if for none, mixed otherwise (naming the archs)")
-    ft = [r for r in runs if "sentiment" in str(r.get("task"))]
-    cells = group(ft, lambda r: (r.get("arch"), get(r, "config.task.train_fraction", 1.0),
-                                 start(r)))
+SENTIMENT_TASK = "tasks.sentiment.Sentiment"
+
+
+def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float = 0.1,
+                   delta: float = 0.02) -> Verdict:
+    rule = (f"sentiment (selected by task class) at {fraction:g} of the labels: test acc of MLM-pre-trained minus "
+            f"from-scratch runs per arch (Welch 95% CI, distinct seeds) against δ={delta:g}; supported for every arch "
+            "→ supported, excluded for every arch → not supported, some each → mixed (naming the archs); any arch "
+            "underpowered → inconclusive with its minimal detectable effect")
+    ft = [r for r in runs if task_class(r) == SENTIMENT_TASK]
+    cells = group(ft, lambda r: (r.get("arch"), get(r, "config.task.train_fraction", 1.0), start(r)))
+    cells = {k: stats.distinct_seeds(v)[0] for k, v in cells.items()}
     archs = sorted({k[0] for k in cells})
     need = [(a, fraction, s) for a in archs for s in ("pre-trained", "scratch")]
     why = shortfall(cells, need, "arch/fraction/start", min_seeds) if archs else ["no fine-tuning runs"]
     if why:
         return inconclusive(rule, why)
     acc = lambda k: values(completed(cells.get(k, [])), "metrics.test/acc")  # noqa: E731
-    ev, gains = {}, {}
+    ev, dec = {}, {}
     for a in archs:
         for f in sorted({k[1] for k in cells if k[0] == a}):
             d = stats.difference(acc((a, f, "pre-trained")), acc((a, f, "scratch")))
             if d is not None:
                 ev[f"{a} @ {f:g}"] = d.to_dict()
-                if f == fraction:
-                    gains[a] = d
-    yes = [a for a in archs if gains[a].above(0)]
-    key = f"gain at {fraction:g} of labels: " + ", ".join(f"{a} {gains[a].value:+.3f}" for a in archs)
+        dec[a] = stats.decide(stats.difference(acc((a, fraction, "pre-trained")), acc((a, fraction, "scratch"))),
+                              delta, f"{a} gain at {fraction:g} of labels")
+    ev["decisions"] = {a: d.to_dict() for a, d in dec.items()}
+    unsure = [a for a in archs if dec[a].outcome == stats.INCONCLUSIVE]
+    if unsure:
+        return Verdict(INCONCLUSIVE, rule, {**ev, "insufficient": [dec[a].why for a in unsure]},
+                       key="; ".join(dec[a].why for a in unsure))
+    yes = [a for a in archs if dec[a].outcome == stats.SUPPORTED]
+    key = f"gain at {fraction:g} of labels (δ={delta:g}): " + ", ".join(f"{a} {dec[a].estimate.text()}" for a in archs)
     if len(yes) == len(archs):
         return Verdict(SUPPORTED, rule, ev, key=key)
     if not yes:

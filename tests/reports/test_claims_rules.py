@@ -230,28 +230,39 @@ def test_c7_rules():
 
 
 # -- C8 -----------------------------------------------------------------------------------------------------------
-def finetune_runs(gain):  # gain[arch] at 10% of labels
+def finetune_runs(gain, n=3, sd=0.004):  # gain[arch] at 10% of labels
     runs = []
+    task = {"_target_": "tasks.sentiment.Sentiment"}
     for a, g in gain.items():
-        for s in range(3):
+        for s in range(n):
             for frac in (0.1, 1.0):
                 base = 0.6 if frac == 0.1 else 0.75
-                runs.append(rec(a, s, task="sentiment", config={"task": {"train_fraction": frac}, "init_weights": False},
+                runs.append(rec(a, s, task="sentiment", config={"task": {"train_fraction": frac, **task},
+                                                                "init_weights": False},
                                 init={"from": "runs/mlm", "weights": "none (init_weights=false)"},
-                                **acc(base + 0.01 * s)))
-                runs.append(rec(a, s, task="sentiment", config={"task": {"train_fraction": frac}},
-                                init={"from": "runs/mlm", "weights": "last"}, **acc(base + (g if frac == 0.1 else 0) + 0.012 * s)))
+                                **acc(base + sd * ((s % 3) - 1))))
+                runs.append(rec(a, s, task="sentiment", config={"task": {"train_fraction": frac, **task}},
+                                init={"from": "runs/mlm", "weights": "last"},
+                                **acc(base + (g if frac == 0.1 else 0) + sd * (((s + 1) % 3) - 1))))
     return runs
 
 
-def test_c8_rules():
+def test_c8_every_outcome():
     assert R.c8_pretraining(finetune_runs({"lstm": 0.1, "transformer": 0.08})).verdict == R.SUPPORTED
-    assert R.c8_pretraining(finetune_runs({"lstm": 0.0, "transformer": -0.02})).verdict == R.NOT_SUPPORTED
-    v = R.c8_pretraining(finetune_runs({"lstm": 0.0, "transformer": 0.08}))
+    v = R.c8_pretraining(finetune_runs({"lstm": 0.0, "transformer": -0.02}, n=20))
+    assert v.verdict == R.NOT_SUPPORTED, v.key
+    v = R.c8_pretraining(finetune_runs({"lstm": 0.0, "transformer": 0.08}, n=20))
     assert v.verdict == R.MIXED and v.condition == "supported for transformer"
+    v = R.c8_pretraining(finetune_runs({"lstm": 0.02, "transformer": 0.1}, sd=0.05))
+    assert v.verdict == R.INCONCLUSIVE and "minimal detectable effect" in v.key and "lstm" in v.key
     runs = finetune_runs({"lstm": 0.1})
     runs[0]["status"] = "diverged"
     assert R.c8_pretraining(runs).verdict == R.INCONCLUSIVE
+
+
+def test_c8_reads_the_task_class_not_the_name():
+    runs = [{**r, "task": "my_reviews"} for r in finetune_runs({"lstm": 0.1})]
+    assert R.c8_pretraining(runs).verdict == R.SUPPORTED
 
 
 # -- C9 -----------------------------------------------------------------------------------------------------------
