@@ -39,6 +39,7 @@ POOLED_BATCH = 64      # sequences per forward pass of that pooled pass
 ATTENTION_FILE = "attention.npz"
 ATTENTION_INIT_FILE = "attention_init.npz"
 HIDDEN_FILE = "hidden.npz"
+HIDDEN_INIT_FILE = "hidden_init.npz"  # class outputs: the pooled states of the model at initialisation (C7)
 
 
 @contextlib.contextmanager
@@ -254,6 +255,12 @@ def at_start(model: nn.Module, task, run_dir: Path | None = None) -> dict | None
                 out["attention_init"] = maps["attention"]
         except Exception as e:  # noqa: BLE001 - the run matters more than one probe
             out["attention_init_error"] = f"{type(e).__name__}: {e}"
+    if run_dir is not None and applicable(task) is None and task.spec.output_kind == "class":
+        pooled = pooled_states(model, task)  # the same validation sequences hidden.npz pools after training
+        if pooled:
+            Path(run_dir).mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(Path(run_dir) / HIDDEN_INIT_FILE, **pooled)
+            out["hidden_init"] = {"file": HIDDEN_INIT_FILE, "pooled_examples": len(pooled["pooled_labels"])}
     return out or None
 
 
@@ -293,6 +300,9 @@ def at_end(model: nn.Module, task, run_dir: Path, init: dict | None, early_curve
         out.update(attention_maps(model, task, batch, run_dir))
         if "attention" in out:
             out["probes"].append("attention_maps")
+        if "hidden_init" in init:
+            out["hidden_init"] = init["hidden_init"]
+            out["probes"].append("hidden_init")
         if "attention_init" in init:
             out["attention_init"] = init["attention_init"]
             out["probes"].append("attention_maps_init")

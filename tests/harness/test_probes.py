@@ -132,6 +132,12 @@ def test_pooled_states_of_more_validation_sequences(cfg_factory, tmp_path):
     summary = train(cfg)
     width, layers = cfg.arch.d_model, summary["arch_info"]["layers"]
     assert summary["long_range"]["hidden"]["pooled_examples"] == len(val)
+    # the same pooled states of the model at initialisation (C7's untrained control), other values
+    assert summary["long_range"]["hidden_init"] == {"file": "hidden_init.npz", "pooled_examples": len(val)}
+    with np.load(Path(cfg.run_dir) / "hidden_init.npz") as z0, np.load(Path(cfg.run_dir) / "hidden.npz") as z:
+        assert (z0["pooled_labels"] == z["pooled_labels"]).all()
+        assert z0[f"pooled{layers}"].shape == z[f"pooled{layers}"].shape
+        assert not np.allclose(z0[f"pooled{layers}"], z[f"pooled{layers}"])
     with np.load(Path(cfg.run_dir) / "hidden.npz") as z:
         pooled = [z[f"pooled{i}"] for i in range(layers + 1)]
         assert f"pooled{layers + 1}" not in z.files
