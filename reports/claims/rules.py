@@ -371,7 +371,7 @@ def c6_locality(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
             f"the distance, succeed (≥ 0.9) at the same delays; supported if so at every such delay, not supported "
             "if the short-sighted cnn succeeds there; images (cnn vs vit at 10% and 100% of the labels) are "
             "reported as a finding, not a verdict")
-    copy = [r for r in runs if "copy" in str(r.get("task"))]
+    copy = [r for r in runs if task_class(r) == COPY_TASK]
     dist = lambda r: get(r, "long_range.distance") or ((get(r, "config.task.delay") or 0) + (get(r, "config.task.n_memorize") or 0))  # noqa: E731
     reach = lambda r: "covers" if conv_reach(r) >= dist(r) else "short"  # noqa: E731
     key = lambda r: (r.get("arch"), reach(r) if r.get("arch") == "cnn" else "-", get(r, "config.task.delay"))  # noqa: E731
@@ -425,10 +425,10 @@ def c7_abstraction(runs: list[dict], min_seeds: int = MIN_SEEDS, arch: str = "tr
     rule = ("linear probe (logistic regression) of the label from each layer's pooled states, and linear CKA of "
             "each layer with the input; supported if probe accuracy rises with depth (Spearman ρ > 0) in ≥ 2 of 3 "
             "seeds and CKA to the input falls (ρ < 0) likewise; mixed if only one holds; not supported if neither")
-    cells = group([r for r in runs if r.get("arch") == arch], lambda r: r.get("task"))
+    cells = group([r for r in runs if r.get("arch") == arch], lambda r: str(task_class(r)))
     if not cells:
         return inconclusive(rule, [f"no {arch} runs"])
-    task = sorted(cells)[0] if len(cells) == 1 else next((t for t in cells if "sentiment" in str(t)), sorted(cells)[0])
+    task = sorted(cells)[0] if len(cells) == 1 else (SENTIMENT_TASK if SENTIMENT_TASK in cells else sorted(cells)[0])
     why = shortfall(cells, [task], "task", min_seeds)
     if why:
         return inconclusive(rule, why)

@@ -216,6 +216,17 @@ def test_c6_rules():
 
 
 # -- C7 -----------------------------------------------------------------------------------------------------------
+def test_c6_selects_copy_runs_by_task_class_not_name():
+    runs = locality_runs(0.2)
+    expected = R.c6_locality(runs).verdict
+    renamed = [{**r, "task": "my_copy", "config": {**r["config"], "task": {**r["config"]["task"],
+                                                                         "_target_": "tasks.copy_long.CopyLong"}}}
+               for r in runs]
+    assert R.c6_locality(renamed).verdict == expected
+    other = [{**r, "config": {**r["config"], "task": {**r["config"]["task"], "_target_": "tasks.lm.LM"}}} for r in runs]
+    assert R.c6_locality(other).verdict == R.INCONCLUSIVE
+
+
 def abstraction_runs(probe, cka, n=3):
     return [rec("transformer", s, task="sentiment", long_range={"layer_probe_acc": probe, "cka_to_input": cka})
             for s in range(n)]
