@@ -5,4 +5,6 @@ from architectures.rnn import RNN
 
 
 class LSTM(RNN):
-    """LSTM stack; takes the same arguments as :class:`architectures.rnn.RNN` (its YAML sets ``cell: lstm``)."""
+    """LSTM stack; takes the same arguments as :class:`architectures.rnn.RNN`."""
+
+    cell = "lstm"

@@ -48,7 +48,8 @@ class RecurrentLayer(Layer):
 
 
 class RNN(Backbone):
-    """Recurrent stack.
+    """Recurrent stack of ``cell`` layers: the class decides the cell (``RNN``: tanh Elman; ``LSTM(RNN)`` in
+    ``lstm.py``), so a record's arch name always says what was built.
 
     Args:
         max_len: longest sequence (unused).
@@ -57,32 +58,34 @@ class RNN(Backbone):
         bidirectional: read the sequence both ways (outputs then see the future); null in the YAML follows the
             task (``spec.prefers_bidirectional``).
         dropout: after every layer.
-        cell: ``rnn`` (tanh Elman), ``lstm`` or ``gru``.
         input_feeding: seq2seq only: feed the previous attentional state to the decoder (Luong et al. 2015).
         forget_bias: LSTM only: the forget gate's initial bias (b_ih + b_hh; 1.0 in lstm.yaml, as in Jozefowicz et
             al. 2015); null keeps PyTorch's uniform init.
     """
 
     causal_settings = {"bidirectional": False}
+    cell = "rnn"  # a key of architectures.seq2seq.RECURRENT_CELLS
 
     def __init__(self, max_len: int, *, hidden: int, n_layers: int, bidirectional: bool | None, dropout: float,
-                 cell: str, input_feeding: bool, forget_bias: float | None):
+                 input_feeding: bool, forget_bias: float | None):
         super().__init__()
-        if cell not in RECURRENT_CELLS:
-            raise ConfigError(f"arch.cell={cell!r} is not known; use one of {', '.join(RECURRENT_CELLS)}")
+        cell = self.cell
         if forget_bias is not None and cell != "lstm":
-            raise ConfigError(f"arch.forget_bias={forget_bias} needs an LSTM (arch.cell=lstm), not cell={cell}; "
+            raise ConfigError(f"arch.forget_bias={forget_bias} needs an LSTM (arch=lstm), not {cell}; "
                               f"set arch.forget_bias=null")
         if n_layers < 1 or hidden < 1:
             raise ConfigError(f"arch.n_layers={n_layers} and arch.hidden={hidden} must be at least 1")
         dirs = 2 if bidirectional else 1
         self.width, self.out_width, self.causal = hidden, hidden * dirs, not bidirectional
-        self.cell, self.dropout, self.input_feeding = cell, dropout, input_feeding
+        self.dropout, self.input_feeding = dropout, input_feeding
         self.layers = nn.ModuleList(RecurrentLayer(cell, hidden if i == 0 else hidden * dirs, hidden, bidirectional,
                                                    dropout, forget_bias) for i in range(n_layers))
         self.final = nn.Identity()
 
     def own_decoder(self, spec: TaskSpec, *, n_layers, tie_embeddings, pos_encoding, scale_embedding):
+        """The recurrent decoder with Luong attention (positions come from the recurrence: ``pos_encoding`` and
+        ``scale_embedding`` do not apply)."""
         return RecurrentDecoder(spec, hidden=self.width, memory_dim=self.out_width,
-                                n_layers=n_layers or len(self.layers), cell=self.cell, dropout=self.dropout, input_feeding=self.input_feeding,
-                                tie_embeddings=tie_embeddings, bidirectional=not self.causal)
+                                n_layers=n_layers or len(self.layers), cell=self.cell, dropout=self.dropout,
+                                input_feeding=self.input_feeding, tie_embeddings=tie_embeddings,
+                                bidirectional=not self.causal)

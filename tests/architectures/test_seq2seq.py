@@ -33,7 +33,7 @@ def tiny(arch: str, **kw) -> tuple[str, dict]:
 # their own, and the variants that change the code path.
 CASES = {name: tiny(name) for name in ARCHS} | {f"{name}-generic": tiny(name, decoder="generic") for name in ARCHS} | {
     "lstm-bi-feed-2layer": tiny("lstm", bidirectional=True, input_feeding=True, n_layers=2),
-    "rnn-gru-tied": tiny("rnn", cell="gru", tie_embeddings=True),
+    "rnn-tied": tiny("rnn", tie_embeddings=True),
     "cnn-2heads-tied": tiny("cnn", n_heads=2, tie_embeddings=True, n_dec_layers=2),
     "transformer-prenorm-tied": tiny("transformer", norm_first=True, tie_embeddings=True, n_dec_layers=1),
     # claim C10's ablations (encoder and decoder): without skip connections (one layer each: deeper, attention

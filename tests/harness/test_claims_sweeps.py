@@ -103,16 +103,17 @@ def test_the_presweep_runs_on_the_tuning_seed_and_writes_its_table(tmp_path):
 
 
 def test_the_lstm_forget_gate_bias_is_set_and_only_for_lstm():
+    from architectures.lstm import LSTM
     from architectures.rnn import RNN
 
     args = dict(hidden=6, n_layers=2, bidirectional=False, dropout=0.0, input_feeding=False)
-    lstm = RNN(10, cell="lstm", forget_bias=1.0, **args)
+    lstm = LSTM(10, forget_bias=1.0, **args)
     for layer in lstm.layers:
         b = layer.rnn.bias_ih_l0 + layer.rnn.bias_hh_l0  # gates i, f, g, o
         assert torch.allclose(b[6:12], torch.ones(6)) and not torch.allclose(b[:6], torch.ones(6))
     with pytest.raises(ConfigError, match="forget_bias"):
-        RNN(10, cell="rnn", forget_bias=1.0, **args)
-    plain = RNN(10, cell="lstm", forget_bias=None, **args).layers[0].rnn
+        RNN(10, forget_bias=1.0, **args)
+    plain = LSTM(10, forget_bias=None, **args).layers[0].rnn
     assert not torch.allclose((plain.bias_ih_l0 + plain.bias_hh_l0)[6:12], torch.ones(6))
 
 
