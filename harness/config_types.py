@@ -119,3 +119,21 @@ def check(settings: dict, cls, prefix: str) -> None:
             if options is not None and value is not None:
                 raise ConfigError(f"{prefix}.{key}={value!r} is not known; use {one_of(options)}")
             raise ConfigError(f"{prefix}.{key}={value!r} must be {words(hints[key])}")
+        if prefix == "arch":
+            arch_range(key, value, hints[key])
+
+
+#: every whole-number setting of an architecture is a size or a count (widths, layers, heads, kernel, patch,
+#: length): at least 1. A dropout is a probability below 1.
+ARCH_SIZE, ARCH_DROPOUT = Range(low=1), Range(low=0, high=1)
+
+
+def arch_range(key: str, value, hint) -> None:
+    if typing.get_origin(hint) is typing.Annotated:
+        return  # the class states its own bounds
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if whole and fits(value, hint) and not ARCH_SIZE.holds(value):
+        raise ConfigError(f"arch.{key}={value!r} must be a whole number {ARCH_SIZE.words()} (a size or a count)")
+    if "dropout" in key and isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and not (ARCH_DROPOUT.holds(value) and value < 1):
+        raise ConfigError(f"arch.{key}={value!r} must be a probability, ≥ 0 and below 1")

@@ -149,7 +149,7 @@ def test_a_spike_is_a_norm_far_above_its_window():
     (("trainer.sync_every=0",), "trainer.sync_every=0 must be a whole number ≥ 1"),
     (("trainer.peak_tflops=0",), "trainer.peak_tflops=0 must be a number > 0, or null"),
     (("trainer.cuda_memory_fraction=1.5",), "trainer.cuda_memory_fraction=1.5 must be a number in \\(0, 1\\], or null"),
-    (("arch.d_model=0",), "arch.d_model=0 must be at least 1"),
+    (("arch.d_model=0",), "arch.d_model=0 must be a whole number ≥ 1"),
     (("trainer.min_lr_ratio=-0.5",), "min_lr_ratio=-0.5 must be a number between 0 and 1"),
     (("trainer.stop_metric=acc",), "must name a validation metric"),
     (("seed=abc",), "seed='abc' must be a whole number"),
