@@ -1,0 +1,36 @@
+"""The layering rule, checked through sys.modules in a fresh interpreter: architectures and tasks know nothing of
+the harness (nor of the reports); the leaf core imports nothing of the project."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def loaded_after(statement: str) -> set[str]:
+    code = f"import json, sys; {statement}; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return {name.split(".")[0] for name in json.loads(out.stdout.splitlines()[-1])}
+
+
+def every_module(*packages: str) -> str:
+    """A statement importing every module of ``packages`` (a package's __init__ alone may import little)."""
+    return ("import importlib, pkgutil; [importlib.import_module(m.name) for p in "
+            f"({', '.join(f'importlib.import_module({p!r})' for p in packages)},) "
+            "for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.')]")
+
+
+@pytest.mark.parametrize("packages,forbidden", [
+    (("architectures", "tasks"), {"harness", "reports", "benchmarks"}),
+    (("core",), {"harness", "reports", "architectures", "tasks", "torch"}),
+])
+def test_lower_floors_import_nothing_above_them(packages, forbidden):
+    loaded = loaded_after(every_module(*packages))
+    assert set(packages) <= loaded and loaded & forbidden == set()
+
+
+def test_the_check_sees_an_import_from_above():
+    """The same check on the harness finds what it imports (so an empty intersection above means something)."""
+    assert {"tasks", "torch"} <= loaded_after(every_module("harness"))
