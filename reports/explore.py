@@ -26,6 +26,7 @@ import torch
 
 from harness.probes import ATTENTION_FILE, linear_cka
 from reports.figures import archs, completed
+from reports.load import read_npz
 from reports.tables import arch_rank, natural, with_settings
 
 HIDDEN_FILE = "hidden.npz"
@@ -52,11 +53,8 @@ def significant(a: np.ndarray, digits: int = DIGITS) -> list:
 def load_npz(path: Path) -> dict[str, np.ndarray] | None:
     if not path.exists():
         return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        return {"_error": np.array(f"{type(e).__name__}: {e}")}
+    arrays = read_npz(path)
+    return arrays if arrays is not None else {"_error": np.array("damaged (truncated, or not an .npz)")}
 
 
 def layer_keys(z: dict) -> list[str]:

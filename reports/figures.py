@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from reports.load import is_number, metrics_lines  # noqa: E402
+from reports.load import is_number, metrics_lines, read_npz  # noqa: E402
 from reports.tables import ARCH_ORDER, natural, with_settings  # noqa: E402
 
 MAX_PANELS = 6  # settings (e.g. delays) shown side by side; more are left out with a note in the title
@@ -198,9 +198,13 @@ def attention_heatmaps(df: pd.DataFrame) -> dict:
         runs = runs.assign(**{"task_info.seq_len": 0})
     for (task, arch), g in runs.groupby(["task", "arch"]):
         r = g.sort_values(["task_info.seq_len", "seed"], ascending=[False, True]).iloc[0]
-        with np.load(Path(r["path"]) / "attention.npz") as z:
-            layers = [z[k].astype(np.float32) for k in sorted((k for k in z.files if k.startswith("layer")),
-                                                               key=lambda k: int(k[5:]))]
+        z = read_npz(Path(r["path"]) / "attention.npz")
+        if z is None:  # damaged: warned about, no figure
+            continue
+        layers = [z[k].astype(np.float32) for k in sorted((k for k in z if k.startswith("layer") and k[5:].isdigit()),
+                                                          key=lambda k: int(k[5:]))]
+        if not layers:
+            continue
         layers = layers[:4]
         heads = min(4, layers[0].shape[0])
         fig, axes = plt.subplots(len(layers), heads, figsize=(2.6 * heads + 0.6, 2.5 * len(layers)), squeeze=False)

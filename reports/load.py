@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,22 @@ import pandas as pd
 from core import record as records
 
 log = logging.getLogger("reports")
+
+#: what reading a damaged ``.npz`` (truncated, not a zip, a missing member) raises
+NPZ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)
+
+
+def read_npz(path: Path) -> dict | None:
+    """The arrays of ``path`` (read with ``allow_pickle=False``); None, with one warning naming the file, when it
+    is damaged (a truncated ``attention.npz`` of a completed run is skipped, as a corrupt summary is)."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except NPZ_ERRORS as e:
+        log.warning("skipped %s: not a readable .npz (%s: %s)", path, type(e).__name__, e)
+        return None
 
 SUMMARY, METRICS = "summary.json", "metrics.jsonl"
 REQUIRED = {"status": str, "arch": str, "task": str, "seed": int, "metrics": dict, "speed": dict}

@@ -75,3 +75,19 @@ def test_a_file_or_a_missing_folder_is_one_line_and_creates_nothing(tmp_path, ca
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith(f"error: {target} is ")
     assert sorted(p.name for p in tmp_path.iterdir()) == (["results.csv"] if kind == "file" else [])
+
+
+def test_a_truncated_npz_of_a_completed_run_is_skipped_with_a_warning(tmp_path, caplog):
+    """A completed run whose attention.npz / hidden.npz was cut short: the report is written, the file is named
+    in a warning, and the explorer says the maps are unreadable (it used to crash with BadZipFile)."""
+    run = tmp_path / "runs" / "a"
+    record(run, 0, 0.5)
+    for name in ("attention.npz", "hidden.npz"):
+        (run / name).write_bytes(b"PK\x03\x04cut short")
+    with caplog.at_level(logging.WARNING, logger="reports"):
+        rep = build_report([tmp_path / "runs"], tmp_path / "report")
+    assert rep.counts["runs"] == 1 and (tmp_path / "report" / "index.html").exists()
+    warned = [r.getMessage() for r in caplog.records if "not a readable .npz" in r.getMessage()]
+    assert any(str(run / "attention.npz") in w for w in warned) and any(str(run / "hidden.npz") in w for w in warned)
+    page = (tmp_path / "report" / "explore.html").read_text()
+    assert "attention.npz unreadable: damaged" in page
