@@ -32,7 +32,20 @@ def environment(device: torch.device) -> dict:
            "cpu_count": os.cpu_count()}
     if device.type == "cuda":
         env["device_name"] = torch.cuda.get_device_name(device)
+    else:  # the CPU's model, so that a timing (C1) names the device it speaks for
+        env["device_name"] = cpu_name()
     return env
+
+
+def cpu_name() -> str:
+    """The CPU model (``/proc/cpuinfo``'s model name, else ``platform.processor()``), or ``cpu``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name") and ":" in line:
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
 
 
 # -- memory -------------------------------------------------------------------------------------------------

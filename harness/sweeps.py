@@ -199,6 +199,36 @@ def missing_data(preset: dict, sweep: dict) -> str | None:
     return None
 
 
+def serial_sweep(sweep: dict, launcher: str | None) -> tuple[dict, str | None]:
+    """A ``serial: true`` sweep (timing runs, C1): its runs one at a time (Hydra's basic launcher, no joblib
+    parallelism; a cluster launcher given with ``--launcher`` is kept: one job per node there) with every thread
+    of the machine (``trainer.threads`` unset, whatever the experiment says)."""
+    if not sweep.get("serial"):
+        return sweep, launcher
+    over = {**(sweep.get("overrides") or {}), "trainer.threads": None}
+    return {**sweep, "overrides": over}, launcher or "basic"
+
+
+def borrowed_lr(sweep: dict, out: Path) -> tuple[list[dict] | None, str | None]:
+    """``lr_from: <sweep>``: reuse that sweep's lr choice (``<out>/<sweep>/lr_choice.json``) for the cells whose
+    condition matches this sweep's overrides (e.g. ``task.delay: 10``), so a timing run trains at the lr tuned for
+    it without a second pre-sweep. Returns (launches, problem)."""
+    source = out / str(sweep["lr_from"]) / "lr_choice.json"
+    if not source.exists():
+        return None, (f"no learning-rate choice at {source}; run its sweep first "
+                      f"(--only {sweep['lr_from']}), then this one")
+    saved = json.loads(source.read_text())
+    over = sweep.get("overrides") or {}
+    keys = [k for k in saved.get("condition_keys", []) if k in over]
+    wanted = set(filter(None, str(over.get("arch") or "").split(",")))
+    choice = [c for c in saved["choice"] if (not wanted or c["arch"] in wanted)
+              and all(text(c["condition"].get(k)) == text(over[k]) for k in keys)]
+    launches = [{"arch": c["arch"], "optimizer.lr": c["lr"]} for c in choice]
+    missing = sorted(wanted - {c["arch"] for c in choice})
+    return launches, (f"no learning rate in {source} for {', '.join(missing)} at "
+                      f"{', '.join(f'{k}={over[k]}' for k in keys) or 'this condition'}" if missing else None)
+
+
 def run_sweep(name: str, sweep: dict, preset: dict, out: Path, launcher: str | None) -> list[str]:
     """Launch one sweep (with its lr pre-sweep); returns the problems met (a failed launch, a missing lr)."""
     folder, problems = out / name, []
@@ -206,6 +236,14 @@ def run_sweep(name: str, sweep: dict, preset: dict, out: Path, launcher: str | N
     if gone:
         hint = sweep.get("data_hint", "")
         return [f"{name}: skipped, its data folder is missing ({gone}){'; ' + hint if hint else ''}"]
+    sweep, launcher = serial_sweep(sweep, launcher)
+    if sweep.get("lr_from"):
+        launches, problem = borrowed_lr(sweep, out)
+        problems += [f"{name}: {problem}"] if problem else []
+        for extra in launches or []:
+            if launch(sweep["experiment"], folder, overrides_of(preset, sweep, extra), launcher):
+                problems.append(f"{name}: sweep for {extra['arch']} at lr {extra['optimizer.lr']} exited with an error")
+        return problems
     if sweep.get("stages"):
         for stage in sweep["stages"]:
             extra = {"stage": stage["stage"], "sweep_root": folder, **stage.get("overrides", {})}

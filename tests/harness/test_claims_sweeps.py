@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,7 +76,7 @@ def test_only_selects_sweeps_by_claim_id_or_name(capsys):
     preset = sweeps.load_preset("smoke")
     assert sweeps.selected(preset, "C5") == ["heads"]
     assert sweeps.selected(preset, "c6") == ["long_range", "locality", "images"]
-    assert sweeps.selected(preset, "depth,C1") == ["seq_scaling", "depth"]
+    assert sweeps.selected(preset, "depth,C1") == ["seq_scaling", "timing", "depth"]
     with pytest.raises(SystemExit) as e:
         sweeps.selected(preset, "C11")
     assert e.value.code == 2 and "C11" in capsys.readouterr().err
@@ -125,3 +127,56 @@ def test_the_full_depth_sweep_crosses_lr_warmup_and_clipping_with_block_and_dept
     over = preset["sweeps"]["depth"]["overrides"]
     assert len(over["optimizer.lr"].split(",")) >= 3 and over["trainer.warmup_steps"] == "0,100"
     assert over["trainer.grad_clip"] == "null,1.0" and preset["sweeps"]["depth"]["tune_lr"] is False
+
+
+def test_a_serial_sweep_runs_one_at_a_time_with_every_thread():
+    """C1's timing: Hydra's basic launcher (no joblib), trainer.threads unset whatever the preset's common says;
+    an explicit cluster launcher is kept."""
+    sweep = {"experiment": "seq_scaling", "serial": True, "overrides": {"arch": "rnn"}}
+    got, launcher = sweeps.serial_sweep(sweep, None)
+    assert launcher == "basic" and got["overrides"] == {"arch": "rnn", "trainer.threads": None}
+    assert "trainer.threads=null" in sweeps.overrides_of({"common": {"trainer.threads": 1}}, got)
+    assert sweeps.serial_sweep(sweep, "slurm")[1] == "slurm"
+    plain = {"experiment": "seq_scaling", "overrides": {"arch": "rnn"}}
+    assert sweeps.serial_sweep(plain, None) == (plain, None)
+    for name in ("smoke", "quick", "full"):  # the presets time C1 serially, at long_range's lr, to a target
+        preset = sweeps.load_preset(name)
+        timing = preset["sweeps"]["timing"]
+        assert preset["sweeps"]["seq_scaling"]["serial"] and timing["serial"] and timing["lr_from"] == "long_range"
+        assert timing["overrides"]["trainer.stop_at"] == 0.99
+        assert timing["overrides"]["arch"].split(",") == sorted(ARCHS)
+        order = list(preset["sweeps"])
+        assert order.index("long_range") < order.index("timing")  # its lr choice exists when timing starts
+
+
+def test_a_borrowed_lr_is_the_source_sweeps_choice_at_the_matching_condition(tmp_path):
+    choice = [{"arch": a, "condition": {"task.delay": d}, "lr": lr}
+              for a, d, lr in [("rnn", 5, 0.01), ("rnn", 20, 0.001), ("lstm", 5, 0.003)]]
+    (tmp_path / "long_range").mkdir()
+    (tmp_path / "long_range" / "lr_choice.json").write_text(json.dumps({"condition_keys": ["task.delay"],
+                                                                        "choice": choice}))
+    sweep = {"lr_from": "long_range", "overrides": {"arch": "rnn,lstm,gru", "task.delay": 5}}
+    launches, problem = sweeps.borrowed_lr(sweep, tmp_path)
+    assert launches == [{"arch": "rnn", "optimizer.lr": 0.01}, {"arch": "lstm", "optimizer.lr": 0.003}]
+    assert "gru" in problem and "task.delay=5" in problem
+    launches, problem = sweeps.borrowed_lr(sweep, tmp_path / "elsewhere")
+    assert launches is None and "--only long_range" in problem
+
+
+def test_a_timing_run_is_serial_unthreaded_at_the_borrowed_lr_and_names_its_device(tmp_path):
+    """A real (tiny) timing sweep: one rnn run at the lr long_range chose for its delay."""
+    (tmp_path / "long_range").mkdir()
+    (tmp_path / "long_range" / "lr_choice.json").write_text(json.dumps(
+        {"condition_keys": ["task.delay"], "choice": [{"arch": "rnn", "condition": {"task.delay": 3}, "lr": 0.02}]}))
+    preset = {"seeds": "1", "common": {"trainer.threads": 1, "trainer.max_steps": 2, "trainer.eval_every": 2,
+                                       "trainer.batch_size": 4, "trainer.progress": False, "budget.params": None,
+                                       "task.n_memorize": 2, "task.n_val": 8, "task.n_test": 8}}
+    sweep = {"experiment": "long_range", "serial": True, "lr_from": "long_range",
+             "overrides": {"arch": "rnn", "task.delay": 3, "trainer.stop_at": 0.99, "trainer.probes": False,
+                           "trainer.probe_early_step": None}}
+    assert sweeps.run_sweep("timing", sweep, preset, tmp_path, None) == []
+    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "timing").rglob("summary.json")]
+    assert record["config"]["trainer"]["threads"] is None and record["config"]["optimizer"]["lr"] == 0.02
+    fresh = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+                           capture_output=True, text=True, check=True).stdout  # a process left to its default
+    assert record["env"]["threads"] == int(fresh) and record["env"]["device_name"]
