@@ -82,23 +82,25 @@ def c2(runs, v):
 
 
 def c3(runs, v):
+    """log10 gradient at the source against delay, per arch, at init (solid) and early in training (dashed)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     drawn = False
-    for arch, rs in sorted(rules.group(completed(runs), lambda r: r["arch"]).items()):
-        curves = [get(r, "long_range.grad_norm_by_distance") for r in rs]
-        curves = [c for c in curves if c and c.get("end")]
-        if not curves:
-            continue
-        n = min(len(c["end"]) for c in curves)
-        vals = np.array([[x if stats.finite([x]) and x > 0 else np.nan for x in c["end"][:n]] for c in curves])
-        ax.plot(curves[0]["distance"][:n], np.nanmean(vals, 0), label=arch)
-        drawn = True
+    for i, (arch, rs) in enumerate(sorted(rules.group(completed(runs), lambda r: r["arch"]).items())):
+        for which, style in (("init", "-"), ("early", "--")):
+            by_delay = rules.group([r for r in rs if rules.grad_at_source(r, which) is not None],
+                                   lambda r: get(r, "config.task.delay"))
+            pts = sorted((d, np.mean([rules.grad_at_source(r, which) for r in g])) for d, g in by_delay.items()
+                         if isinstance(d, (int, float)))
+            if len(pts) < 2:
+                continue
+            ax.plot(*zip(*pts), style, color=f"C{i}", marker="o", label=f"{arch} ({which})")
+            drawn = True
     if not drawn:
         plt.close(fig)
         return None
-    ax.set(yscale="log", xlabel="distance (steps)", ylabel="‖∂ℓ/∂x_t‖ after training",
-           title="C3: gradient norm by distance")
-    ax.legend(fontsize=8)
+    ax.set(xscale="log", xlabel="delay", ylabel="log10 ‖∂ℓ/∂x_t‖ at the source",
+           title="C3: gradient at the source vs delay (init, early)")
+    ax.legend(fontsize=7)
     return fig
 
 

@@ -256,57 +256,122 @@ def c2_long_range(runs: list[dict], min_seeds: int = 2, delta: float = 0.05) -> 
 
 
 # -- C3: no vanishing gradient through time ---------------------------------------------------------------------
-FLAT = 0.002  # decades per step: a slope within ±FLAT counts as flat
+FLAT, VANISHING, EXPLODING, UNDECIDED = "flat", "vanishing", "exploding", "undecided"
 
 
-def decay_slope(run: dict, which: str = "end") -> float | None:
-    """Slope of log10 ‖∂ℓ/∂x_t‖ against distance (decades per step) for one run."""
+def source_distance(run: dict):
+    """How far the copied symbol sits from its answer: ``long_range.distance`` where the record has it, else
+    delay + n_memorize from the task's config (n_memorize 10 by default, as conf/task/copy_long.yaml)."""
+    d = get(run, "long_range.distance")
+    if d is not None:
+        return d
+    delay = get(run, "config.task.delay")
+    return None if delay is None else delay + get(run, "config.task.n_memorize", 10)
+
+
+def grad_at_source(run: dict, which: str) -> float | None:
+    """log10 ‖∂ℓ/∂x_t‖ at the source position, from the curve at ``which`` (init | early | end)."""
     curve = get(run, "long_range.grad_norm_by_distance") or {}
-    dist, norm = curve.get("distance") or [], curve.get(which) or []
-    pairs = [(d, np.log10(v)) for d, v in zip(dist, norm) if stats.finite([v]) and v > 0]
-    if len(pairs) < 3:
+    dist, norm, src = curve.get("distance") or [], curve.get(which) or [], source_distance(run)
+    if src not in dist or dist.index(src) >= len(norm):
         return None
-    s = stats.slope(*zip(*pairs))
-    return None if s is None else s.value
+    v = norm[dist.index(src)]
+    return float(np.log10(v)) if stats.finite([v]) and v > 0 else None
 
 
-def c3_gradients(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
-    rule = (f"per arch: slope of log10 gradient norm vs distance after training (decades per step), mean over "
-            f"seeds with 95% CI (beside it, from training: the share of steps whose gradient was clipped, the "
-            f"gradient-norm spikes and the largest norm); supported if the transformer's is flat (CI within ±{FLAT} or containing 0) while "
-            "rnn's and lstm's decay (CI below 0); not supported if the transformer's decays too or neither "
-            "recurrent one does; mixed otherwise")
+def seed_slopes(runs: list[dict], which: str) -> dict:
+    """{seed: slope of log10 gradient at the source against log10 delay} over that seed's delays (≥ 2): each seed
+    is one replicate of the whole curve; delays are never pooled as seeds."""
+    by_seed: dict = defaultdict(dict)
+    for r in stats.distinct_seeds_by(completed(runs), lambda r: get(r, "config.task.delay")):
+        g, d = grad_at_source(r, which), get(r, "config.task.delay")
+        if g is not None and isinstance(d, (int, float)) and d > 0:
+            by_seed[r.get("seed")][d] = g
+    out = {}
+    for seed, pts in by_seed.items():
+        if len(pts) >= 2:
+            x, y = np.log10(list(pts)), list(pts.values())
+            out[seed] = float(np.polyfit(x, y, 1)[0])
+    return out
+
+
+def gradient_trend(est: stats.Estimate | None, delta: float) -> str:
+    """flat: the slope's CI lies within ±δ; vanishing / exploding: the CI lies below / above 0 and the slope reaches
+    ∓δ / +δ (stats.decide); undecided otherwise (or without an interval)."""
+    if est is None or est.lo is None:
+        return UNDECIDED
+    if -delta < est.lo and est.hi < delta:
+        return FLAT
+    neg = stats.Estimate(-est.value, -est.hi, -est.lo, est.n, est.se, est.dof)
+    if stats.decide(neg, delta).outcome == stats.SUPPORTED:
+        return VANISHING
+    if stats.decide(est, delta).outcome == stats.SUPPORTED:
+        return EXPLODING
+    return UNDECIDED
+
+
+def c3_gradients(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> Verdict:
+    rule = ("copy task, per arch, at initialisation and early in training (trainer.probe_early_step): the slope of "
+            "log10 ‖∂ℓ/∂x_t‖ at the source position against log10 delay, one slope per distinct seed over its delays, "
+            f"mean over seeds with 95% CI. Flat = CI within ±δ={delta:g} decades per decade; vanishing / exploding = "
+            f"CI below / above 0 with |slope| ≥ δ. Supported if the transformer's is flat at every time measured "
+            "while lstm's and rnn's vanish or explode; not supported if the transformer's vanishes or explodes; "
+            "mixed if it is flat but only one recurrent family's (or neither's) is not; inconclusive when a needed "
+            "slope is undecided. Every other arch: its own row, outside the verdict")
+    runs = [r for r in runs if get(r, "config.task.delay") is not None]
+    compared = ("transformer",) + RECURRENT
     cells = group(runs, lambda r: r.get("arch"))
-    why = shortfall(cells, ["transformer", "lstm", "rnn"], "arch", min_seeds)
+    why = shortfall(cells, compared, "arch", min_seeds)
     if why:
         return inconclusive(rule, why)
-    ev, est = {}, {}
-    for a, rs in sorted(cells.items()):
-        end = stats.mean([decay_slope(r, "end") for r in completed(rs)])
-        init = stats.mean([decay_slope(r, "init") for r in completed(rs)])
-        if end is not None:
-            est[a] = end
+    times = [w for w in ("init", "early") if all(seed_slopes(cells[a], w) for a in compared)]
+    if "init" not in times:
+        return inconclusive(rule, ["no gradient at the source at initialisation in ≥ 2 delays per seed "
+                                   "(long_range.grad_norm_by_distance.init)"])
+    ev, trend = {"times": times, "early_step": sorted({get(r, "long_range.grad_norm_by_distance.early_step")
+                                                       for r in runs} - {None})}, {}
+    for a, rs in sorted(cells.items(), key=lambda kv: str(kv[0])):
+        row = {}
+        for w in times:
+            slopes = seed_slopes(rs, w)
+            est = stats.mean(slopes.values())
+            trend[(a, w)] = gradient_trend(est, delta)
+            by_delay = group([r for r in completed(rs) if grad_at_source(r, w) is not None],
+                             lambda r: get(r, "config.task.delay"))
+            row[w] = {"slope": est and est.to_dict(), "trend": trend[(a, w)], "slope_per_seed": slopes,
+                      "log10_grad_by_delay": {d: stats.mean([grad_at_source(r, w) for r in
+                                                             stats.distinct_seeds(v)[0]]).to_dict()
+                                              for d, v in sorted(by_delay.items())}}
         clip = [g for g in values(completed(rs), "grad_norm") if isinstance(g, dict)]
-        ev[a] = {"slope_end": end and end.to_dict(6), "slope_init": init and init.to_dict(6),
-                 "clipped_rate": round(float(np.mean([g["clipped_rate"] for g in clip])), 4) if clip else None,
-                 "grad_spikes": sum(g["spikes"] for g in clip) if clip else None,
-                 "grad_norm_max": max(g["max"] for g in clip) if clip else None}
-    missing = [a for a in ("transformer", "lstm", "rnn") if a not in est or est[a].lo is None]
-    if missing:
-        return inconclusive(rule, [f"{a}: no gradient-by-distance curves in ≥ 2 runs" for a in missing], ev)
-    t = est["transformer"]
-    key = "slope (decades/step): " + ", ".join(f"{a} {est[a].value:+.4f}" for a in ("transformer", "lstm", "rnn"))
-    flat = (t.lo >= -FLAT and t.hi <= FLAT) or (t.lo <= 0 <= t.hi)
-    decaying = [a for a in ("rnn", "lstm") if est[a].below(0)]
-    if flat and len(decaying) == 2:
+        row["training"] = {"clipped_rate": round(float(np.mean([g["clipped_rate"] for g in clip])), 4) if clip else None,
+                           "grad_spikes": sum(g["spikes"] for g in clip) if clip else None,
+                           "grad_norm_max": max(g["max"] for g in clip) if clip else None}
+        ev[a] = row
+    key = "; ".join(f"{w}: " + ", ".join(f"{a} {trend[(a, w)]} ({ev[a][w]['slope']['value']:+.3f})"
+                                         for a in compared) for w in times)
+    t = [trend[("transformer", w)] for w in times]
+    if VANISHING in t or EXPLODING in t:
+        bad = sorted({x for x in t if x in (VANISHING, EXPLODING)})
+        return Verdict(NOT_SUPPORTED, rule, ev, key=key, condition=f"the transformer's gradient at the source is "
+                       f"{' and '.join(bad)} with delay")
+    if UNDECIDED in t:
+        return Verdict(INCONCLUSIVE, rule, {**ev, "insufficient": [f"the transformer's slope is neither within ±δ "
+                                                                   "nor beyond it: underpowered"]}, key=key)
+    state = {}
+    for a in RECURRENT:
+        ts = [trend[(a, w)] for w in times]
+        state[a] = "deviates" if VANISHING in ts or EXPLODING in ts else "flat" if all(x == FLAT for x in ts) \
+            else UNDECIDED
+    unsure = [a for a in RECURRENT if state[a] == UNDECIDED]
+    if unsure:
+        return Verdict(INCONCLUSIVE, rule, {**ev, "insufficient": [f"{a}'s slope is neither within ±δ nor beyond it: "
+                                                                   "underpowered" for a in unsure]}, key=key)
+    deviate = [a for a in RECURRENT if state[a] == "deviates"]
+    if len(deviate) == len(RECURRENT):
         return Verdict(SUPPORTED, rule, ev, key=key)
-    if not flat and t.below(-FLAT) or not decaying:
-        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
-    trend = "rises" if t.above(0) else "falls"
-    cond = ("the transformer's gradient is flat but only " + decaying[0] + "'s decays") if flat else \
-        f"{' and '.join(decaying)} decay{'s' if len(decaying) == 1 else ''}, but the transformer's is not flat either: " \
-        f"it {trend} with distance ({t.value:+.4f} decades/step)"
-    return Verdict(MIXED, rule, ev, key=key, condition=cond)
+    return Verdict(MIXED, rule, ev, key=key, condition=(
+        f"the transformer's gradient is flat, but only {deviate[0]}'s vanishes or explodes" if deviate else
+        "the transformer's gradient is flat, but so are lstm's and rnn's: nothing to avoid at these delays"))
 
 
 # -- C4: positional encoding is needed for order ----------------------------------------------------------------

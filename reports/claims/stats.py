@@ -228,6 +228,16 @@ def distinct_seeds(runs: list[dict]) -> tuple[list[dict], dict]:
     return kept, dup
 
 
+def distinct_seeds_by(runs: list[dict], cell) -> list[dict]:
+    """:func:`distinct_seeds` within each cell (``cell(run)``, e.g. the delay): one run per seed per cell."""
+    out, cells = [], {}
+    for r in runs:
+        cells.setdefault(cell(r), []).append(r)
+    for rs in cells.values():
+        out += distinct_seeds(rs)[0]
+    return out
+
+
 def duplicates_text(dup: dict) -> list[str]:
     return [f"seed {s} appears {len(f)} times, counted once ({', '.join(f)})" for s, f in sorted(dup.items(), key=str)]
 

@@ -23,9 +23,10 @@ def write_runs(folder, runs):
 
 def test_report_lists_every_claim_with_allowed_verdicts_and_figures(tmp_path):
     runs = long_range_runs({"transformer": 200, "lstm": 50, "rnn": 10})
-    curves = {(g["arch"], g["seed"]): g["long_range"] for g in grad_runs({"transformer": 0.0, "lstm": -0.02, "rnn": -0.1})}
+    curves = {(g["arch"], g["seed"], g["config"]["task"]["delay"]): g["long_range"]
+              for g in grad_runs({"transformer": 0.0, "lstm": -0.5, "rnn": -0.5}, delays=(10, 50, 200))}
     for r in runs:
-        r["long_range"] = curves[(r["arch"], r["seed"])]
+        r["long_range"] = curves[(r["arch"], r["seed"], r["config"]["task"]["delay"])]
     write_runs(tmp_path / "long_range", runs)
     (tmp_path / "long_range" / "junk").mkdir()
     (tmp_path / "long_range" / "junk" / "summary.json").write_text("{broken")

@@ -125,38 +125,59 @@ def test_c2_every_arch_its_own_row_and_distinct_seeds():
 
 
 # -- C3 -----------------------------------------------------------------------------------------------------------
-def grad_runs(decay):  # decay[arch] = decades per step
-    d = list(range(50))
-    return [rec(a, s, long_range={"grad_norm_by_distance": {
-        "distance": d, "end": [10 ** (k * rate + 0.01 * ((k * 7 + s) % 3)) for k in d],
-        "init": [1.0] * 50}}) for a, rate in decay.items() for s in range(3)]
+def grad_runs(rate, n=3, delays=(10, 20, 50, 100), sd=0.01, early=None):
+    """rate[arch] = log10 gradient at the source per log10 delay at init (``early``: another rate for step 50)."""
+    rng = np.random.default_rng(1)
+    out = []
+    for a, k in rate.items():
+        for s in range(n):
+            for d in delays:
+                L, src = d + 20, d + 10  # copy: the source sits delay + n_memorize before its answer
+                curve = {"distance": list(range(L)), "early_step": 50}
+                for w, slope in (("init", k), ("early", (early or rate)[a]), ("end", 0.0)):
+                    vals = [1.0] * L
+                    vals[src] = 10 ** (slope * np.log10(d) + sd * rng.standard_normal())
+                    curve[w] = vals
+                out.append(rec(a, s, config={"task": {"delay": d, "n_memorize": 10}},
+                               long_range={"grad_norm_by_distance": curve}))
+    return out
 
 
-def test_c3_supported_when_only_recurrent_gradients_decay():
-    v = R.c3_gradients(grad_runs({"transformer": 0.0, "lstm": -0.02, "rnn": -0.1}))
-    assert v.verdict == R.SUPPORTED
-    assert v.evidence["rnn"]["slope_end"]["value"] == pytest.approx(-0.1, abs=1e-3)
+def test_c3_supported_when_only_recurrent_gradients_vanish_or_explode():
+    v = R.c3_gradients(grad_runs({"transformer": 0.0, "lstm": -0.5, "rnn": 0.5}))
+    assert v.verdict == R.SUPPORTED, v.key
+    assert v.evidence["lstm"]["init"]["trend"] == R.VANISHING and v.evidence["rnn"]["early"]["trend"] == R.EXPLODING
+    assert v.evidence["lstm"]["init"]["slope"]["value"] == pytest.approx(-0.5, abs=0.02)
+    assert len(v.evidence["lstm"]["init"]["slope_per_seed"]) == 3  # seeds are the replicates, not the 4 delays
+    assert v.evidence["times"] == ["init", "early"] and v.evidence["early_step"] == [50]
+
+
+def test_c3_not_supported_mixed_and_both_halves():
+    v = R.c3_gradients(grad_runs({"transformer": -0.5, "lstm": -0.5, "rnn": -0.5}))
+    assert v.verdict == R.NOT_SUPPORTED and "vanishing" in v.condition
+    v = R.c3_gradients(grad_runs({"transformer": 0.0, "lstm": 0.0, "rnn": 0.0}, early={
+        "transformer": 0.5, "lstm": 0.0, "rnn": 0.0}))  # flat at init, exploding early: the early half counts
+    assert v.verdict == R.NOT_SUPPORTED and "exploding" in v.condition
+    v = R.c3_gradients(grad_runs({"transformer": 0.0, "lstm": 0.0, "rnn": -0.5}))
+    assert v.verdict == R.MIXED and "only rnn's" in v.condition
+    v = R.c3_gradients(grad_runs({"transformer": 0.0, "lstm": 0.0, "rnn": 0.0}))
+    assert v.verdict == R.MIXED and "so are" in v.condition
+
+
+def test_c3_inconclusive_when_underpowered_or_without_curves():
+    v = R.c3_gradients(grad_runs({"transformer": 0.0, "lstm": -0.5, "rnn": -0.5}, n=2, sd=0.3))
+    assert v.verdict == R.INCONCLUSIVE and "underpowered" in v.shortfall()
+    runs = seeds("transformer") + seeds("lstm") + seeds("rnn")
+    assert R.c3_gradients(runs).verdict == R.INCONCLUSIVE
 
 
 def test_c3_evidence_has_the_clipping_rate_and_spikes():
-    runs = grad_runs({"transformer": 0.0, "lstm": -0.02, "rnn": -0.1})
+    runs = grad_runs({"transformer": 0.0, "lstm": -0.5, "rnn": -0.5})
     for i, r in enumerate(runs):
         r["grad_norm"] = {"clipped_rate": 0.5 if r["arch"] == "rnn" else 0.0, "spikes": 1, "max": 2.0 + i}
     ev = R.c3_gradients(runs).evidence
-    assert ev["rnn"]["clipped_rate"] == 0.5 and ev["transformer"]["clipped_rate"] == 0.0
-    assert ev["lstm"]["grad_spikes"] == 3 and ev["rnn"]["grad_norm_max"] > 2.0
-
-
-def test_c3_not_supported_and_mixed():
-    assert R.c3_gradients(grad_runs({"transformer": -0.05, "lstm": -0.02, "rnn": -0.1})).verdict == R.NOT_SUPPORTED
-    assert R.c3_gradients(grad_runs({"transformer": 0.0, "lstm": 0.0, "rnn": -0.1})).verdict == R.MIXED
-    v = R.c3_gradients(grad_runs({"transformer": 0.02, "lstm": 0.0, "rnn": -0.1}))
-    assert v.verdict == R.MIXED and v.condition.startswith("rnn decays") and "it rises with distance" in v.condition
-
-
-def test_c3_inconclusive_without_curves():
-    runs = seeds("transformer") + seeds("lstm") + seeds("rnn")
-    assert R.c3_gradients(runs).verdict == R.INCONCLUSIVE
+    assert ev["rnn"]["training"]["clipped_rate"] == 0.5 and ev["transformer"]["training"]["clipped_rate"] == 0.0
+    assert ev["lstm"]["training"]["grad_spikes"] == 12 and ev["rnn"]["training"]["grad_norm_max"] > 2.0
 
 
 # -- C4 -----------------------------------------------------------------------------------------------------------
