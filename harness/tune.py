@@ -89,6 +89,10 @@ class TuneRecord(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         HydraConfig.instance().set_config(config)  # the sweep folder's name reads ${hydra:runtime.choices...}
         check_direction(config)
+        from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl
+
+        if not getattr(OptunaSweeperImpl.sweep, "wrapped", False):
+            OptunaSweeperImpl.sweep = no_trial_completed(OptunaSweeperImpl.sweep)
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)  # the sqlite study is created before any job runs
         setting = "\n".join(config.hydra.overrides.task) + "\n"
@@ -106,15 +110,7 @@ class TuneRecord(Callback):
         HydraConfig.instance().set_config(config)
         sweeper, sweep_dir = config.hydra.sweeper, Path(config.hydra.sweep.dir)
         study = optuna.load_study(study_name=sweeper.study_name, storage=sweeper.storage)
-        runs = run_overrides(sweep_dir)
-        names = list(dict.fromkeys(k for t in study.trials for k in t.params))
-        with open(sweep_dir / TRIALS, "w", newline="") as f:
-            out = csv.writer(f)
-            out.writerow(["trial", "state", "value", "direction", *names, "run"])
-            for t in study.trials:
-                folder = trial_folder(t.params, runs)
-                out.writerow([t.number, t.state.name, t.value, study.direction.name.lower(),
-                              *(t.params.get(k) for k in names), folder.relative_to(sweep_dir) if folder else ""])
+        runs = write_trials(study, sweep_dir)
         done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if not done:
             print(f"tune: no trial completed; see {sweep_dir / TRIALS}", file=sys.stderr)
@@ -126,3 +122,44 @@ class TuneRecord(Callback):
         (sweep_dir / BEST).write_text("\n".join(overrides) + "\n")
         print(f"tune: best of {len(done)} completed trials: trial {best.number}, {config.trainer.stop_metric} = "
               f"{best.value:.4g} ({sweeper.direction}); python run.py $(cat {sweep_dir / BEST})", flush=True)
+
+
+def write_trials(study, sweep_dir: Path) -> dict:
+    """``trials.csv``: one row per trial, failures included; returns the trials' overrides by run folder."""
+    runs = run_overrides(sweep_dir)
+    names = list(dict.fromkeys(k for t in study.trials for k in t.params))
+    with open(sweep_dir / TRIALS, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["trial", "state", "value", "direction", *names, "run"])
+        for t in study.trials:
+            folder = trial_folder(t.params, runs)
+            out.writerow([t.number, t.state.name, t.value, study.direction.name.lower(),
+                          *(t.params.get(k) for k in names), folder.relative_to(sweep_dir) if folder else ""])
+    return runs
+
+
+def no_trial_completed(impl_sweep):
+    """Optuna's sweeper asks for the best trial before any callback runs: a study in which no trial completed
+    ends in its "Record does not exist" traceback. This wraps its ``sweep``: one line, ``error: tune: no trial
+    completed``, ``trials.csv`` holding the failures, and exit 2."""
+    import functools
+
+    @functools.wraps(impl_sweep)
+    def sweep(self, arguments):
+        try:
+            return impl_sweep(self, arguments)
+        except ValueError as e:
+            if "Record does not exist" not in str(e):
+                raise
+        import optuna
+
+        config = self.config
+        HydraConfig.instance().set_config(config)
+        sweeper, sweep_dir = config.hydra.sweeper, Path(config.hydra.sweep.dir)
+        write_trials(optuna.load_study(study_name=sweeper.study_name, storage=sweeper.storage), sweep_dir)
+        print(f"error: tune: no trial completed (each trial's error is above); see {sweep_dir / TRIALS}",
+              file=sys.stderr)
+        sys.exit(2)
+
+    sweep.wrapped = True
+    return sweep

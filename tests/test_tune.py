@@ -111,3 +111,15 @@ def test_parameter_importance_names_the_parameter_that_matters(tmp_path):
     imp = importances(tmp_path)
     assert set(imp) == {"x", "y"} and imp["x"] > imp["y"]
     assert importances(tmp_path / "none") == {}
+
+
+def test_a_study_in_which_every_trial_fails_ends_with_one_line(tmp_path):
+    """Every trial refused (trainer.batch_size=0): no optuna "Record does not exist" traceback but one line,
+    exit 2, and trials.csv listing the failed trials."""
+    done = tune(tmp_path, 2, "trainer.batch_size=0")
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr and "Record does not exist" not in done.stderr
+    last = [line for line in done.stderr.splitlines() if line.strip()][-1]
+    assert last.startswith("error: tune: no trial completed") and "trials.csv" in last
+    rows = list(csv.DictReader(open(next(tmp_path.rglob("trials.csv")))))
+    assert [r["state"] for r in rows] == ["FAIL", "FAIL"]
