@@ -117,11 +117,16 @@ def c5(runs, v):
 
 
 def c6(runs, v):
-    def key(r):
-        rf = get(r, "arch_info.receptive_field")
-        return (r["arch"] + (f" rf={rf}" if rf else ""), get(r, "config.task.delay") or get(r, "config.task.train_fraction"))
-    labels, est = grouped(runs, key, "metrics.test/acc")
-    return bars(labels, est, "test accuracy", "C6: locality (copy delays; image label fractions)")
+    """Copy accuracy against delay: the transformer, the covering cnn and the blind cnn (sanity row); images are
+    a finding in the evidence, not on this axis."""
+    def label(r):
+        if r["arch"] != "cnn":
+            return r["arch"]
+        return "cnn (covering)" if rules.conv_reach(r) >= rules.copy_distance(r) else "cnn (blind, sanity row)"
+    copy = [{**r, "arch": label(r)} for r in runs if rules.task_class(r) == rules.COPY_TASK
+            and r.get("arch") in ("cnn", "transformer")]
+    return lines_by_arch(copy, "config.task.delay", "metrics.test/acc", "delay", "test accuracy",
+                         "C6: copy accuracy vs delay (transformer, cnn by reach)", bounds=UNIT)
 
 
 def c7(runs, v):

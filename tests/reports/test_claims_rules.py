@@ -249,26 +249,40 @@ def test_head_diversity_is_zero_for_identical_heads_and_one_for_disjoint():
 
 
 # -- C6 -----------------------------------------------------------------------------------------------------------
-def locality_runs(short_cnn_acc):
+def locality_runs(cover_acc, tr_acc=0.99, blind_acc=0.13, n=3, sd=0.0, delays=(50,), cover=True):
+    rng = np.random.default_rng(2)
+    noise = lambda: float(sd * rng.standard_normal())  # noqa: E731
     runs = []
-    for s in range(3):
-        runs.append(rec("cnn", s, config={"task": {"delay": 50, "n_memorize": 10}},
-                        arch_info={"receptive_field": 31}, **acc(short_cnn_acc)))
-        runs.append(rec("cnn", s, config={"task": {"delay": 50, "n_memorize": 10}},
-                        arch_info={"receptive_field": 127}, **acc(0.99)))
-        runs.append(rec("transformer", s, config={"task": {"delay": 50, "n_memorize": 10}}, **acc(0.99)))
+    for d in delays:
+        task = {"delay": d, "n_memorize": 10, "_target_": "tasks.copy_long.CopyLong"}
+        for s in range(n):
+            runs.append(rec("cnn", s, config={"task": task}, arch_info={"receptive_field": 31, "n_layers": 4},
+                            **acc(blind_acc)))
+            if cover:
+                runs.append(rec("cnn", s, config={"task": task}, arch_info={"receptive_field": 255, "n_layers": 7},
+                                **acc((cover_acc[d] if isinstance(cover_acc, dict) else cover_acc) + noise())))
+            runs.append(rec("transformer", s, config={"task": task, "arch": {"n_layers": 2}}, **acc(tr_acc + noise())))
     return runs
 
 
-def test_c6_rules():
-    v = R.c6_locality(locality_runs(0.13))
+def test_c6_every_outcome_with_the_covering_cnn_required():
+    v = R.c6_locality(locality_runs(0.5))
     assert v.verdict == R.SUPPORTED and v.evidence["copy"][0]["delay"] == 50
-    assert R.c6_locality(locality_runs(0.97)).verdict == R.NOT_SUPPORTED
-    assert R.c6_locality(locality_runs(0.7)).verdict == R.MIXED
-    weak = [{**r, "metrics": {"test/acc": 0.5}} if r["arch"] == "transformer" else r for r in locality_runs(0.1)]
-    v = R.c6_locality(weak)
-    assert v.verdict == R.MIXED and "does not reach 0.9 either" in v.condition
-    assert R.c6_locality([r for r in locality_runs(0.1) if r["arch"] == "cnn"]).verdict == R.INCONCLUSIVE
+    assert v.evidence["copy"][0]["cnn_layers"] == [7] and v.evidence["copy"][0]["log2_distance"] == [5.91]
+    assert R.c6_locality(locality_runs(0.99, sd=0.005, n=20)).verdict == R.NOT_SUPPORTED
+    v = R.c6_locality(locality_runs({20: 0.99, 50: 0.5}, delays=(20, 50), sd=0.005, n=20))
+    assert v.verdict == R.MIXED and "delays 50 only" in v.condition
+    v = R.c6_locality(locality_runs(0.95, sd=0.05, n=2))
+    assert v.verdict == R.INCONCLUSIVE and "minimal detectable effect" in v.key
+    v = R.c6_locality(locality_runs(0.5, cover=False))
+    assert v.verdict == R.INCONCLUSIVE and "covering cnn is required" in v.shortfall()
+
+
+def test_c6_blind_cnn_is_a_sanity_row_outside_the_verdict():
+    v = R.c6_locality(locality_runs(0.5, blind_acc=0.97))
+    assert v.verdict == R.SUPPORTED and v.evidence["sanity_blind_cnn"][50]["value"] == pytest.approx(0.97)
+    assert any("sanity row failed" in w for w in v.caveats)
+    assert not R.c6_locality(locality_runs(0.5)).caveats
 
 
 # -- C7 -----------------------------------------------------------------------------------------------------------
