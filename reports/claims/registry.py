@@ -28,14 +28,14 @@ class Claim:
 
 
 CLAIMS = {c.id: c for c in (
-    Claim("C1", "parallel training makes the Transformer faster", ("seq_scaling", "long_range"), rules.c1_speed,
+    Claim("C1", "parallel training makes the Transformer faster", ("seq_scaling", "long_range", "timing"), rules.c1_speed,
           figures.c1),
     Claim("C2", "long-range dependencies are handled better", ("long_range",), rules.c2_long_range, figures.c2),
     Claim("C3", "no vanishing or exploding gradient through time", ("long_range",), rules.c3_gradients, figures.c3),
     Claim("C4", "positional encoding is needed for order", ("positions",), rules.c4_positions, figures.c4),
     Claim("C5", "multiple heads capture different relations", ("heads",), rules.c5_heads, figures.c5),
-    Claim("C6", "CNNs are local, attention is global", ("locality", "long_range", "images"), rules.c6_locality,
-          figures.c6),
+    Claim("C6", "CNNs are local, attention is global",
+          ("locality", "locality_attention", "locality_sanity", "long_range", "images"), rules.c6_locality, figures.c6),
     Claim("C7", "hidden states grow more abstract layer by layer", ("abstraction",), rules.c7_abstraction,
           figures.c7),
     Claim("C8", "pre-training (MLM) improves accuracy and data efficiency", ("pretrain_finetune",),

@@ -75,7 +75,8 @@ def test_lr_is_chosen_per_arch_and_condition_on_validation_loss_ties_to_the_smal
 def test_only_selects_sweeps_by_claim_id_or_name(capsys):
     preset = sweeps.load_preset("smoke")
     assert sweeps.selected(preset, "C5") == ["heads"]
-    assert sweeps.selected(preset, "c6") == ["long_range", "locality", "images"]
+    assert sweeps.selected(preset, "c6") == ["long_range", "locality", "locality_attention", "locality_sanity",
+                                             "images"]
     assert sweeps.selected(preset, "depth,C1") == ["seq_scaling", "timing", "depth"]
     with pytest.raises(SystemExit) as e:
         sweeps.selected(preset, "C11")
@@ -180,3 +181,37 @@ def test_a_timing_run_is_serial_unthreaded_at_the_borrowed_lr_and_names_its_devi
     fresh = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
                            capture_output=True, text=True, check=True).stdout  # a process left to its default
     assert record["env"]["threads"] == int(fresh) and record["env"]["device_name"]
+
+
+@pytest.mark.parametrize("name", ["smoke", "quick"])
+def test_c6_rows_are_parameter_matched_a_cnn_covering_each_distance_and_a_blind_sanity_row(name, cfg_factory):
+    """C6 (Bai et al. 2018): cnn depths whose receptive field covers the copy distance, a one-layer transformer,
+    all at one budget (±10%); the blind cnn only in the sweep named as the sanity row."""
+    from harness import budget
+    from harness.train import build
+
+    sweeps_ = sweeps.load_preset(name)["sweeps"]
+    rows = {n: sweeps_[n]["overrides"] for n in ("locality", "locality_attention", "locality_sanity")}
+    assert all(set(s["claims"]) == {"C6"} for n, s in sweeps_.items() if n.startswith("locality"))
+    covers, params = {}, []
+    for sweep, over in rows.items():
+        for layers in str(over["arch.n_layers"]).split(","):
+            for delay in str(over["task.delay"]).split(","):
+                cfg = cfg_factory(f"arch={over.get('arch', 'cnn')}", "task=copy_long", f"task.delay={delay}",
+                                  f"arch.n_layers={layers}", f"budget.params={over['budget.params']}", tiny=False)
+                task = build(cfg.task, "task")
+                budget.fit(cfg, task.spec, lambda node, spec: build(node, "arch", spec=spec))
+                model = build(cfg.arch, "arch", spec=task.spec)
+                params.append(budget.count_params(model))
+                if sweep != "locality_attention":
+                    field = model.describe()["receptive_field"]
+                    reach = field - 1 if cfg.arch.causal else (field - 1) // 2  # centred when not causal
+                    distance = int(delay) + cfg.task.n_memorize  # from the source to where it is written
+                    covers.setdefault((sweep, delay), []).append(reach >= distance)
+    budget_ = rows["locality"]["budget.params"]
+    assert all(abs(p - budget_) <= 0.1 * budget_ for p in params)  # every row at the one budget, ±10%
+    delays = str(rows["locality"]["task.delay"]).split(",")
+    assert all(any(covers[("locality", d)]) for d in delays)  # a cnn deep enough for every distance
+    assert not any(covers[("locality_sanity", d)][0] for d in delays)  # the sanity row is blind at each
+    if len(delays) > 1:  # depth against distance: some depth covers the shorter distance and not the longer
+        assert not all(all(c) for k, c in covers.items() if k[0] == "locality")
