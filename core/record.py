@@ -4,6 +4,7 @@ Torch-free, so the reports read records without loading the training stack.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -12,8 +13,73 @@ from core.errors import ConfigError
 from core.files import atomic_write_bytes
 
 SUMMARY, METRICS, CHECKPOINT = "summary.json", "metrics.jsonl", "checkpoint.pt"
+RUN_MARKERS = (METRICS, CHECKPOINT)  # a folder with one of these but no summary is a partial run
 STATUSES = ("completed", "diverged", "failed", "interrupted")
+#: the probes' arrays beside the summary (``long_range`` names them)
+ATTENTION_FILE, ATTENTION_INIT_FILE = "attention.npz", "attention_init.npz"
+HIDDEN_FILE, HIDDEN_INIT_FILE = "hidden.npz", "hidden_init.npz"  # hidden_init: pooled states at initialisation
+#: an ``experiment=tune`` study folder: the overrides it was started with, its trials, the best trial's overrides
+SETTING, TRIALS, BEST = "setting.txt", "trials.csv", "best_overrides.txt"
 LR_PRESWEEP = "lr"  # <sweep>/lr/: a preset sweep's learning-rate pre-sweep; reports leave its runs out of the evidence
+
+
+#: the version of ``summary.json`` this code writes (``record_version``); a summary without one is version 1.
+#: The keys of the current version: ``core/summary.schema.json``; older versions are read through :func:`upgrade`.
+RECORD_VERSION = 2
+SCHEMA = Path(__file__).with_name("summary.schema.json")
+
+
+def metric_direction(directions: dict, metric: str) -> str | None:
+    """``max`` (higher is better) or ``min``: the direction ``directions`` (a task's ``directions``, or a record's
+    ``task_info.directions``) declares for ``metric`` (``val/<name>``, ``test/<name>`` or ``<name>``); None when
+    it declares none."""
+    declared = (directions or {}).get(metric.split("/", 1)[-1])
+    return declared if declared in ("max", "min") else None
+
+
+def name_direction(metric: str) -> str:
+    """The direction a metric's name suggests (losses and perplexities are lower-is-better): what version-1
+    records, written before tasks declared directions, are read with."""
+    key = metric.split("/", 1)[-1]
+    return "min" if "loss" in key or "perplexity" in key else "max"
+
+
+def record_direction(summary: dict, metric: str) -> str:
+    """The direction of ``metric`` in a run record: as its task declared it, else as the name suggests."""
+    return metric_direction((summary.get("task_info") or {}).get("directions"), metric) or name_direction(metric)
+
+
+def upgrade(summary: dict) -> dict:
+    """A summary of any version read as the current one (a copy; ``summary`` is left as it is). Version 1 (no
+    ``record_version``) is where the readers' guesses about older records live, and only here:
+
+    * ``task_info`` missing or null → ``{}``;
+    * no ``task_info.main_metric`` (written before tasks named one) → ``acc``;
+    * metrics without a declared direction (written before tasks declared them) → by name
+      (:func:`name_direction`);
+    * no ``task_info.delay`` but a ``config.task.delay`` (copy_long before the task described itself) → that;
+    * no ``long_range`` → ``{}``.
+
+    A summary of a newer version than this code knows is returned unchanged (the readers check what they need).
+    """
+    version = summary.get("record_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version >= RECORD_VERSION:
+        return summary
+    out = copy.deepcopy(summary)
+    info = out["task_info"] = dict(out.get("task_info") or {})
+    info.setdefault("main_metric", "acc")
+    directions = info["directions"] = dict(info.get("directions") or {})
+    for metric in out.get("metrics") or {}:
+        key = metric.split("/", 1)[-1]
+        if key not in directions:
+            directions[key] = name_direction(key)
+    delay = ((out.get("config") or {}).get("task") or {}).get("delay")
+    if "delay" not in info and isinstance(delay, int) and not isinstance(delay, bool):
+        info["delay"] = delay
+    if not isinstance(out.get("long_range"), dict):
+        out["long_range"] = {}
+    out["record_version"] = RECORD_VERSION
+    return out
 
 
 def _clean(x):

@@ -30,16 +30,14 @@ import torch
 import torch.nn as nn
 
 from core.files import atomic_savez
+from core.record import ATTENTION_FILE, ATTENTION_INIT_FILE, HIDDEN_FILE, HIDDEN_INIT_FILE
+from core.similarity import linear_cka
 from tasks.base import Batch
 
 PROBE_BATCH = 32      # sequences in the fixed probe batch (the first of the validation split)
 MAX_ANSWERS = 16      # output positions differentiated one by one (evenly spaced when there are more)
 POOLED_EXAMPLES = 512  # validation sequences whose pooled states per layer are kept (class outputs)
 POOLED_BATCH = 64      # sequences per forward pass of that pooled pass
-ATTENTION_FILE = "attention.npz"
-ATTENTION_INIT_FILE = "attention_init.npz"
-HIDDEN_FILE = "hidden.npz"
-HIDDEN_INIT_FILE = "hidden_init.npz"  # class outputs: the pooled states of the model at initialisation (C7)
 
 
 @contextlib.contextmanager
@@ -119,15 +117,6 @@ def grad_norm_by_distance(model: nn.Module, task, batch: Batch) -> dict:
     return {"distance": list(range(L)), "values": mean_by_distance(norm, dist, L)}
 
 
-def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
-    """Linear CKA (Kornblith et al. 2019) of two (n, ·) representations of the same n examples, via Gram
-    matrices so the widths may differ: ⟨K, L⟩ / (‖K‖‖L‖) with K = XXᵀ, L = YYᵀ of centred X, Y."""
-    x, y = x.double() - x.double().mean(0), y.double() - y.double().mean(0)
-    k, m = x @ x.T, y @ y.T
-    denom = k.norm() * m.norm()
-    return float((k * m).sum() / denom) if denom > 0 else float("nan")
-
-
 def padded(rows: list[list[str]]) -> np.ndarray:
     return np.array(rows, dtype=str)
 
@@ -173,7 +162,7 @@ def hidden_states(model: nn.Module, task, batch: Batch, run_dir: Path) -> dict:
                         token_text=padded([[t if not p else "" for t, p in zip(task.token_strings(row), prow)]
                                            for row, prow in zip(ids, pad.cpu().tolist())]),
                         labels=batch.targets.cpu().numpy(), names=np.array(names, dtype=str), **arrays, **extra)
-    flat = [s.reshape(s.shape[0], -1) for s in states]
+    flat = [s.double().cpu().numpy().reshape(s.shape[0], -1) for s in states]
     hidden = {"file": HIDDEN_FILE, "layers": names}
     if "pooled_labels" in extra:
         hidden["pooled_examples"] = len(extra["pooled_labels"])

@@ -31,7 +31,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from core.record import LR_PRESWEEP
-from reports.load import find_records, metric_direction
+from core.record import record_direction as metric_direction
+from reports.load import find_records
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ROOT / "conf" / "claims"

@@ -21,8 +21,9 @@ from tqdm.auto import tqdm
 
 from core import faults
 from core.errors import ConfigError, DivergedError
-from core.record import CHECKPOINT, METRICS, SUMMARY, MetricsLog, read_record, write_json, write_jsonl
 from core.files import atomic_write_bytes, remove_temp_files
+from core.record import (CHECKPOINT, METRICS, RECORD_VERSION, SUMMARY, MetricsLog, metric_direction, read_record,
+                         write_json, write_jsonl)
 from harness import (budget, checkpoint, config_types, eager, lock, optim, precision, pretrain, probes, resume_check,
                      slurm, speed, trainer_settings)
 from harness.loggers import Loggers, logger_nodes
@@ -93,13 +94,14 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
-def metric_direction(task, metric: str) -> str:
+def stop_direction(task, metric: str) -> str:
     """``max`` or ``min``: the task's declared direction of ``metric`` (``val/<name>``)."""
     key = metric.removeprefix("val/")
-    if key not in task.directions:
+    direction = None if "/" in key else metric_direction(task.directions, key)
+    if direction is None:
         raise ConfigError(f"trainer.stop_metric={metric} has no declared direction in this task; use one of "
                           f"{', '.join('val/' + k for k in task.directions)}")
-    return task.directions[key]
+    return direction
 
 
 def lr_lambda(t: DictConfig):
@@ -160,7 +162,7 @@ class Trainer:
         self.task = build(cfg.task, "task")
         if source:
             source.check_task(self.task)
-        self.direction = metric_direction(self.task, str(t.stop_metric))
+        self.direction = stop_direction(self.task, str(t.stop_metric))
         self.budget = budget.fit(cfg, self.task.spec, lambda node, spec: build(node, "arch", spec=spec))
         self.model = build(cfg.arch, "arch", spec=self.task.spec).to(self.device)
         self.params = budget.count_params(self.model)  # all of them, also those init_freeze holds fixed
@@ -574,6 +576,7 @@ class Trainer:
         peak = speed.peak_tflops(torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else None,
                                  self.precision, t.peak_tflops)
         summary = {
+            "record_version": RECORD_VERSION,
             "status": self.status, "error": self.error, "arch": self.arch_name, "task": self.task_name,
             "seed": int(self.cfg.seed), "params": self.params, "run_dir": str(self.run_dir), "step": self.step,
             "stop_reason": st.stop_reason if self.status == "completed" else self.status,

@@ -28,7 +28,8 @@ from hydra.experimental.callback import Callback
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
-SETTING, TRIALS, BEST = "setting.txt", "trials.csv", "best_overrides.txt"
+from core.record import BEST, SETTING, TRIALS, metric_direction
+
 NOT_IN_NAME = ("experiment", "arch", "task")  # the same for every trial of a study
 
 
@@ -74,7 +75,7 @@ def check_direction(config: DictConfig) -> None:
     """Refuse a study that would maximize a metric the task declares lower-is-better (or the reverse)."""
     declared = getattr(get_class(config.task._target_), "directions", None) or {}
     metric = str(config.trainer.stop_metric)
-    want = {"max": "maximize", "min": "minimize"}.get(declared.get(metric.removeprefix("val/")))
+    want = {"max": "maximize", "min": "minimize"}.get(metric_direction(declared, metric))
     direction = config.hydra.sweeper.direction
     direction = getattr(direction, "name", str(direction))
     if want and direction != want:

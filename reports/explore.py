@@ -22,14 +22,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
-from harness.probes import ATTENTION_FILE, linear_cka
+from core.record import ATTENTION_FILE, HIDDEN_FILE
+from core.similarity import linear_cka
 from reports.figures import archs, completed
 from reports.load import read_npz
 from reports.tables import arch_rank, natural, with_settings
 
-HIDDEN_FILE = "hidden.npz"
 MAX_RUNS = 24      # runs offered in the selector (a long sweep would make the page heavy)
 MAX_POS = 128      # positions shown per axis of attention maps and of the positional-encoding table
 MAX_POINTS = 1500  # token states per layer in the PCA
@@ -160,7 +159,7 @@ def hidden_view(z: dict | None) -> dict:
     if not keys:
         return {"note": "hidden.npz holds no layer states"}
     names = texts(z, "names", len(keys)) or [f"layer {i}" for i in range(len(keys))]
-    flat = [torch.from_numpy(z[k].astype(np.float64).reshape(len(z[k]), -1)) for k in keys]
+    flat = [z[k].astype(np.float64).reshape(len(z[k]), -1) for k in keys]
     cka = [[linear_cka(a, b) for b in flat] for a in flat]
     layers = []
     for key in keys:

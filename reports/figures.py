@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from core.record import ATTENTION_FILE  # noqa: E402
 from reports.load import is_number, metrics_lines, read_npz  # noqa: E402
 from reports.tables import ARCH_ORDER, natural, with_settings  # noqa: E402
 
@@ -193,12 +194,12 @@ def attention_heatmaps(df: pd.DataFrame) -> dict:
     longest sequence (then the lowest seed); layers × heads, colours scaled per panel."""
     out = {}
     runs = with_settings(completed(df))
-    runs = runs[[(Path(p) / "attention.npz").exists() for p in runs["path"]]]
+    runs = runs[[(Path(p) / ATTENTION_FILE).exists() for p in runs["path"]]]
     if "task_info.seq_len" not in runs:
         runs = runs.assign(**{"task_info.seq_len": 0})
     for (task, arch), g in runs.groupby(["task", "arch"]):
         r = g.sort_values(["task_info.seq_len", "seed"], ascending=[False, True]).iloc[0]
-        z = read_npz(Path(r["path"]) / "attention.npz")
+        z = read_npz(Path(r["path"]) / ATTENTION_FILE)
         if z is None:  # damaged: warned about, no figure
             continue
         layers = [z[k].astype(np.float32) for k in sorted((k for k in z if k.startswith("layer") and k[5:].isdigit()),

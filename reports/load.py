@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from core import record as records
+from core.record import METRICS, RECORD_VERSION, RUN_MARKERS, STATUSES, SUMMARY, record_direction, upgrade
 
 log = logging.getLogger("reports")
 
@@ -37,10 +38,7 @@ def read_npz(path: Path) -> dict | None:
         log.warning("skipped %s: not a readable .npz (%s: %s)", path, type(e).__name__, e)
         return None
 
-SUMMARY, METRICS = "summary.json", "metrics.jsonl"
 REQUIRED = {"status": str, "arch": str, "task": str, "seed": int, "metrics": dict, "speed": dict}
-STATUSES = ("completed", "diverged", "failed", "interrupted")
-RUN_MARKERS = ("metrics.jsonl", "checkpoint.pt")  # a folder with one of these but no summary is a partial run
 
 
 @dataclass
@@ -67,6 +65,11 @@ def check(summary) -> str | None:
         return f"malformed record (wrong type for: {', '.join(wrong)})"
     if summary["status"] not in STATUSES:
         return f"unknown status {summary['status']!r}"
+    version = summary.get("record_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        return f"malformed record (record_version {version!r})"
+    if version > RECORD_VERSION:
+        return f"record_version {version} is newer than this archbench reads ({RECORD_VERSION}); update archbench"
     return None
 
 
@@ -114,6 +117,7 @@ def find_records(dirs: list[str | Path]) -> Records:
             if why:
                 rec.skip(path, why)
                 continue
+            summary = upgrade(summary)  # an older record read as the current version
             summary["_dir"], summary["_source"] = str(folder), str(root)
             rec.runs.append(summary)
     return rec
@@ -154,20 +158,10 @@ def to_frame(runs: list[dict]) -> pd.DataFrame:
         name, value = main_metric(s)
         row = {"path": s["_dir"], "source": s.get("_source", ""), "status": s["status"], "task": s["task"], "arch": s["arch"], "seed": s["seed"],
                "main_metric": name, "main_value": value, "main_kind": value_kind(value),
-               "main_direction": metric_direction(s, name)}
+               "main_direction": record_direction(s, name)}
         row.update(flatten({k: v for k, v in s.items() if k not in row and not k.startswith("_")}))
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def metric_direction(summary: dict, metric: str) -> str:
-    """``max`` (higher is better) or ``min``: as the task declared it (``task_info.directions``); records written
-    before tasks declared directions fall back to the name (losses and perplexities are lower-is-better)."""
-    key = metric.split("/", 1)[-1]
-    declared = ((summary.get("task_info") or {}).get("directions") or {}).get(key)
-    if declared in ("max", "min"):
-        return declared
-    return "min" if "loss" in key or "perplexity" in key else "max"
 
 
 def is_number(v) -> bool:

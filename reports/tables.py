@@ -15,7 +15,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from harness import registry
+from core import registry
 
 # init_from names each seed's own source run (as run_dir names the run); init_weights and the record's init tell
 # pre-trained runs apart

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.tune import BEST, TRIALS
+from core.record import BEST, TRIALS
 
 
 def studies(dirs: list[str]) -> list[Path]:

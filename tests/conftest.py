@@ -10,7 +10,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
-from harness import registry
+from core import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = str(ROOT / "conf")

@@ -7,7 +7,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import get_class
 
 from architectures.model import Model, backbone_class
-from harness import registry
+from core import registry
 from tests.conftest import ARCHS, CONF
 
 

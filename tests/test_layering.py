@@ -1,5 +1,6 @@
 """The layering rule, checked through sys.modules in a fresh interpreter: architectures and tasks know nothing of
-the harness (nor of the reports); the leaf core imports nothing of the project."""
+the harness (nor of the reports); the leaf core imports nothing of the project; the reports import no harness
+nor torch."""
 import json
 import subprocess
 import sys
@@ -29,6 +30,13 @@ def every_module(*packages: str) -> str:
 def test_lower_floors_import_nothing_above_them(packages, forbidden):
     loaded = loaded_after(every_module(*packages))
     assert set(packages) <= loaded and loaded & forbidden == set()
+
+
+def test_reports_read_records_without_the_harness_torch_or_hydra():
+    """``python -m reports`` (and the claims and replications reports) read JSON and .npz files: importing every
+    module of ``reports`` loads no harness, torch or hydra."""
+    loaded = loaded_after(every_module("reports"))
+    assert {"reports", "core"} <= loaded and loaded & {"harness", "torch", "hydra", "tasks", "architectures"} == set()
 
 
 def test_the_check_sees_an_import_from_above():

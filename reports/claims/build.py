@@ -18,16 +18,19 @@ from pathlib import Path
 
 import numpy as np
 
+from core.record import ATTENTION_FILE as ATTENTION
+from core.record import ATTENTION_INIT_FILE as ATTENTION_INIT
+from core.record import HIDDEN_FILE as HIDDEN
+from core.record import LR_PRESWEEP
+from core.similarity import linear_cka
 from reports.claims import figures, rules, stats
 from reports.claims.registry import CLAIMS, deltas
-from core.record import LR_PRESWEEP
 from reports.load import find_records
 
 log = logging.getLogger(__name__)
 
 # Which sweep folders (under the claims root) each claim reads; runs are shared where the setting is the same.
 SOURCES = {cid: list(c.sources) for cid, c in CLAIMS.items()}
-ATTENTION, HIDDEN, ATTENTION_INIT = "attention.npz", "hidden.npz", "attention_init.npz"
 
 
 # -- measures computed from the probe files ---------------------------------------------------------------------
@@ -68,13 +71,6 @@ def pooled(states: np.ndarray, pad: np.ndarray | None) -> np.ndarray:
         return states.mean(1)
     keep = (~pad).astype(np.float64)
     return (states * keep[..., None]).sum(1) / np.maximum(keep.sum(1, keepdims=True), 1)
-
-
-def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
-    x, y = x - x.mean(0), y - y.mean(0)
-    k, m = x @ x.T, y @ y.T
-    denom = np.linalg.norm(k) * np.linalg.norm(m)
-    return float((k * m).sum() / denom) if denom > 0 else float("nan")
 
 
 def probe_accuracy(x: np.ndarray, y: np.ndarray, folds: int = 4) -> float | None:

@@ -83,6 +83,7 @@ def test_linear_cka():
     assert probes.linear_cka(x, x) == pytest.approx(1.0)
     assert probes.linear_cka(x, 3 * x @ torch.linalg.qr(torch.randn(5, 5))[0]) == pytest.approx(1.0)  # invariances
     assert probes.linear_cka(x, torch.randn(20, 7)) < 0.9
+    assert probes.linear_cka(x, x[:, :1] * 0) != probes.linear_cka(x, x[:, :1] * 0)  # no variance: NaN, not a number
 
 
 @pytest.mark.parametrize("arch", ["transformer", "rnn"])

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from tests.conftest import make_cfg
 from tests.reports.fake_probes import write_hidden, write_seq2seq_attention
 
-from harness.probes import linear_cka
+from core.similarity import linear_cka
 from harness.train import train
 from reports import build_report
 from reports.explore import MAX_POS, attention_view, grad_views, hidden_view, load_npz, pe_view
@@ -76,7 +75,7 @@ def test_hidden_states_view_from_a_hand_written_file(tmp_path):
     cka = np.array(view["cka"], dtype=float)
     assert view["names"] == ["embedding", "encoder.0", "encoder.1"]
     assert np.allclose(np.diag(cka), 1) and np.allclose(cka, cka.T)
-    flat = [torch.from_numpy(z[f"layer{i}"].astype(np.float64).reshape(6, -1)) for i in range(3)]
+    flat = [z[f"layer{i}"].astype(np.float64).reshape(6, -1) for i in range(3)]
     assert cka[0, 1] == pytest.approx(linear_cka(flat[0], flat[1]), abs=1e-3)  # the summary's measure
     real = int((~z["pad"]).sum())
     layer = view["layers"][2]

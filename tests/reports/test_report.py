@@ -129,11 +129,11 @@ def test_corrupt_partial_and_foreign_folders_are_skipped_with_one_warning_each(t
 
 
 def test_metric_directions_come_from_the_record_and_older_records_still_read(tmp_path):
-    from reports.load import metric_direction
+    from core.record import record_direction as metric_direction
 
     new = {"task_info": {"main_metric": "perplexity_gap", "directions": {"perplexity_gap": "max", "acc": "max"}}}
     assert metric_direction(new, "test/perplexity_gap") == "max"  # declared beats the name rule
-    old = {"task_info": {"main_metric": "acc"}}  # written before tasks declared directions
+    old = {"task_info": {"main_metric": "acc"}}  # written before tasks declared directions: the name rule
     assert metric_direction(old, "test/acc") == "max" and metric_direction(old, "val/loss") == "min"
     assert metric_direction(old, "test/perplexity") == "min"
     for arch, value, directions in (("lstm", 3.0, {"loss": "min"}), ("rnn", 0.5, None)):
