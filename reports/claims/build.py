@@ -21,6 +21,7 @@ import numpy as np
 from core.record import ATTENTION_FILE as ATTENTION
 from core.record import ATTENTION_INIT_FILE as ATTENTION_INIT
 from core.record import HIDDEN_FILE as HIDDEN
+from core.record import HIDDEN_INIT_FILE as HIDDEN_INIT
 from core.record import LR_PRESWEEP
 from core.similarity import linear_cka
 from reports.claims import figures, rules, stats
@@ -86,13 +87,11 @@ def probe_accuracy(x: np.ndarray, y: np.ndarray, folds: int = 4) -> float | None
     return float(cross_val_score(model, x, y, cv=folds).mean())
 
 
-def add_layer_measures(run: dict) -> None:
-    """long_range.layer_probe_acc and long_range.cka_to_input from hidden.npz (class outputs only): from the
-    pooled states of up to 512 validation sequences (``pooled<i>``, ``pooled_labels``) where the run wrote them,
-    else from the probe batch's states (``layer<i>``) pooled here."""
-    path = Path(run["_dir"]) / HIDDEN
-    if not path.exists():
-        return
+def layer_measures(path: Path) -> dict:
+    """Per-layer measures of one hidden-state file: ``cka_to_input``, ``layer_probe_acc`` and the Hewitt & Liang
+    control ``layer_probe_acc_shuffled`` (the same probe on labels shuffled once, seed 0: what a probe reads from
+    any labelling) — from the pooled states of up to 512 validation sequences (``pooled<i>``, ``pooled_labels``)
+    where the run wrote them, else from the probe batch's states (``layer<i>``) pooled here."""
     with np.load(path, allow_pickle=False) as z:
         if numbered(z.files, "pooled") and "pooled_labels" in z.files:
             states = [z[k].astype(np.float64) for k in numbered(z.files, "pooled")]
@@ -102,15 +101,30 @@ def add_layer_measures(run: dict) -> None:
             labels = z["labels"] if "labels" in z.files else None
             states = [pooled(z[k].astype(np.float64), pad) for k in numbered(z.files, "layer")]
         names = [str(n) for n in z["names"]] if "names" in z.files else []
-    lr = run.setdefault("long_range", {})
+    out: dict = {}
     if states:
         # The input is the first state forward_intermediates returns, named "input": the input adapter's output
         # (token embedding + positional encoding, the CLS token and 1-D patches where the model has them), i.e.
         # what the first backbone layer reads.
         first = names.index("input") if "input" in names else 0
-        lr["cka_to_input"] = [linear_cka(states[first], s) for s in states]
+        out["cka_to_input"] = [linear_cka(states[first], s) for s in states]
     if labels is not None and labels.ndim == 1:
-        lr["layer_probe_acc"] = [probe_accuracy(s, labels.astype(int)) for s in states]
+        y = labels.astype(int)
+        out["layer_probe_acc"] = [probe_accuracy(s, y) for s in states]
+        shuffled = np.random.default_rng(0).permutation(y)
+        out["layer_probe_acc_shuffled"] = [probe_accuracy(s, shuffled) for s in states]
+    return out
+
+
+def add_layer_measures(run: dict) -> None:
+    """long_range.{cka_to_input, layer_probe_acc, layer_probe_acc_shuffled} from hidden.npz (class outputs only),
+    and the same measures of the model at initialisation from hidden_init.npz (suffix ``_init``: C7's control)."""
+    lr = None
+    for name, suffix in ((HIDDEN, ""), (HIDDEN_INIT, "_init")):
+        path = Path(run["_dir"]) / name
+        if path.exists():
+            lr = run.setdefault("long_range", {}) if lr is None else lr
+            lr.update({k + suffix: v for k, v in layer_measures(path).items()})
 
 
 PROBE_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)

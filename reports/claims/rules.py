@@ -573,37 +573,83 @@ def image_finding(runs: list[dict]) -> dict:
 
 
 # -- C7: hidden states grow more abstract -----------------------------------------------------------------------
-def c7_abstraction(runs: list[dict], min_seeds: int = MIN_SEEDS, arch: str = "transformer") -> Verdict:
-    rule = ("linear probe (logistic regression) of the label from each layer's pooled states, and linear CKA of "
-            "each layer with the input; supported if probe accuracy rises with depth (Spearman ρ > 0) in ≥ 2 of 3 "
-            "seeds and CKA to the input falls (ρ < 0) likewise; mixed if only one holds; not supported if neither")
+def change_across_layers(values_by_layer) -> float | None:
+    """The fitted change over layers 1..L (slope × (L − 1)); layer 0, the input itself, is left out of every
+    trend. None with fewer than 2 backbone layers or a missing value."""
+    ys = list(values_by_layer or [])[1:]
+    if len(ys) < 2 or len(stats.finite(ys)) < len(ys):
+        return None
+    return float(np.polyfit(np.arange(len(ys)), ys, 1)[0] * (len(ys) - 1))
+
+
+def selectivity(run: dict, suffix: str = "") -> list | None:
+    """Probe accuracy minus the same probe on shuffled labels, per layer (Hewitt & Liang 2019); the plain accuracy
+    where the record has no shuffled control."""
+    acc, ctrl = get(run, f"long_range.layer_probe_acc{suffix}"), get(run, f"long_range.layer_probe_acc_shuffled{suffix}")
+    if not acc:
+        return None
+    if not ctrl or len(ctrl) != len(acc):
+        return list(acc)
+    return [None if a is None or c is None else a - c for a, c in zip(acc, ctrl)]
+
+
+C7_PROPERTIES = {  # name → (per-layer values of a run at a suffix, sign the claim predicts for trained − init)
+    "label readability (probe selectivity) rises": (selectivity, +1),
+    "similarity to the input (CKA) falls": (lambda r, sfx="": get(r, f"long_range.cka_to_input{sfx}"), -1),
+}
+
+
+def c7_abstraction(runs: list[dict], min_seeds: int = 2, arch: str = "transformer", delta: float = 0.05) -> Verdict:
+    rule = ("sentence labels (by task class), per distinct seed: each property's fitted change over layers 1..L "
+            "(layer 0, the input, left out of every trend) in the trained model minus the same model at "
+            "initialisation (hidden_init.npz); the properties: label readability (linear-probe accuracy minus the "
+            "probe on shuffled labels, Hewitt & Liang 2019) rises, CKA to the input falls. Each property: mean over "
+            f"seeds (95% CI) against δ={delta:g}, oriented so the claim predicts a positive value; both supported → "
+            "supported, both excluded → not supported, one each → mixed; an underpowered property → inconclusive")
     cells = group([r for r in runs if r.get("arch") == arch], lambda r: str(task_class(r)))
     if not cells:
         return inconclusive(rule, [f"no {arch} runs"])
-    task = sorted(cells)[0] if len(cells) == 1 else (SENTIMENT_TASK if SENTIMENT_TASK in cells else sorted(cells)[0])
-    why = shortfall(cells, [task], "task", min_seeds)
+    task = SENTIMENT_TASK if SENTIMENT_TASK in cells else sorted(cells)[0]
+    cell, dup = stats.distinct_seeds(cells[task])
+    why = shortfall({task: cell}, [task], "task", min_seeds)
     if why:
         return inconclusive(rule, why)
-    rise, fall, per_seed = [], [], []
-    for r in completed(cells[task]):
-        probe = get(r, "long_range.layer_probe_acc") or []
-        cka = get(r, "long_range.cka_to_input") or []
-        rho_p = stats.spearman(range(len(probe)), probe)
-        rho_c = stats.spearman(range(len(cka)), cka)
-        per_seed.append({"seed": r.get("seed"), "probe_acc": probe, "rho_probe": rho_p, "cka_to_input": cka,
-                         "rho_cka": rho_c})
-        if rho_p is not None:
-            rise.append(rho_p > 0)
-        if rho_c is not None:
-            fall.append(rho_c < 0)
-    ev = {"arch": arch, "task": task, "per_seed": per_seed}
-    if len(rise) < min_seeds or len(fall) < min_seeds:
-        return inconclusive(rule, ["probe accuracy or CKA by depth missing (needs ≥ 3 layers and the probes)"], ev)
-    need = 2 * min_seeds / 3
-    rises, falls = sum(rise) >= need, sum(fall) >= need
-    key = f"probe acc rises in {sum(rise)}/{len(rise)} seeds, CKA to input falls in {sum(fall)}/{len(fall)}"
-    return both_parts(rises, falls, rule, ev, key, "probe accuracy rises with depth, but CKA to the input does not fall",
-                      "states move away from the input, but the label is not more linearly readable")
+    done = completed(cell)
+    ev: dict = {"arch": arch, "task": task, "duplicated_seeds": stats.duplicates_text(dup), "per_seed": []}
+    contrast: dict = {name: [] for name in C7_PROPERTIES}
+    missing_init = 0
+    for r in done:
+        row = {"seed": r.get("seed")}
+        for name, (read, sign) in C7_PROPERTIES.items():
+            trained, init = change_across_layers(read(r)), change_across_layers(read(r, "_init"))
+            row[name] = {"trained": read(r), "init": read(r, "_init"), "change_trained": trained,
+                         "change_init": init}
+            if trained is not None and init is not None:
+                contrast[name].append(sign * (trained - init))
+            elif trained is not None:
+                missing_init += 1
+        ev["per_seed"].append(row)
+    recorded = [n for n, v in contrast.items() if v]
+    if not recorded:
+        return inconclusive(rule, ["per-layer measures of the trained model and of the model at initialisation "
+                                   "missing (hidden.npz and hidden_init.npz with ≥ 2 backbone layers)"
+                                   + (f"; {missing_init} seed(s) lack the model at initialisation" if missing_init
+                                      else "")], ev)
+    dec = {n: stats.decide(stats.mean(contrast[n]), delta, f"{n}, trained − init") for n in recorded}
+    ev["decisions"] = {n: d.to_dict() for n, d in dec.items()}
+    key = "; ".join(f"{n}: {d.estimate.text() if d.estimate else '?'}" for n, d in dec.items())
+    unsure = [n for n in recorded if dec[n].outcome == stats.INCONCLUSIVE]
+    if unsure:
+        return Verdict(INCONCLUSIVE, rule, {**ev, "insufficient": [dec[n].why for n in unsure]},
+                       key="; ".join(dec[n].why for n in unsure))
+    yes = [n for n in recorded if dec[n].outcome == stats.SUPPORTED]
+    v = (Verdict(SUPPORTED, rule, ev, key=key) if len(yes) == len(recorded) else
+         Verdict(NOT_SUPPORTED, rule, ev, key=key) if not yes else
+         Verdict(MIXED, rule, ev, key=key, condition=f"{yes[0]} beyond the model at initialisation; the other "
+                 "property does not"))
+    if len(recorded) < len(C7_PROPERTIES):
+        v.caveats.append("one property only: " + ", ".join(recorded))
+    return v
 
 
 # -- C8: pre-training -------------------------------------------------------------------------------------------

@@ -109,6 +109,23 @@ def test_layer_measures_prefer_the_pooled_states(tmp_path):
     assert cka[0] == pytest.approx(1.0) and cka[3] < cka[1] < cka[0]
 
 
+def test_layer_measures_of_the_model_at_init_and_the_shuffled_label_control(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1] * 100)
+    noise = rng.normal(size=(200, 8))
+    signal = (2 * labels[:, None] - 1) * np.ones((200, 8))
+    trained = {f"pooled{i}": (noise + s * signal).astype(np.float32) for i, s in enumerate([0.0, 0.5, 3.0])}
+    init = {f"pooled{i}": noise.astype(np.float32) + i for i in range(3)}
+    np.savez(tmp_path / "hidden.npz", pooled_labels=labels, **trained)
+    np.savez(tmp_path / "hidden_init.npz", pooled_labels=labels, **init)
+    run = {"_dir": str(tmp_path)}
+    add_layer_measures(run)
+    lr = run["long_range"]
+    assert lr["layer_probe_acc"][2] == 1.0 and max(lr["layer_probe_acc_init"]) < 0.65
+    assert max(lr["layer_probe_acc_shuffled"]) < 0.65  # shuffled labels: nothing to read, even where acc is 1
+    assert lr["cka_to_input_init"][2] == pytest.approx(1.0)
+
+
 def test_layer_pooling_ignores_a_padding_mask_of_other_positions(tmp_path):
     """Older files of patched models: the token padding (N, L) does not match the states' positions (N, L')."""
     labels = np.array([0, 1] * 8)

@@ -297,17 +297,46 @@ def test_c6_selects_copy_runs_by_task_class_not_name():
     assert R.c6_locality(other).verdict == R.INCONCLUSIVE
 
 
-def abstraction_runs(probe, cka, n=3):
-    return [rec("transformer", s, task="sentiment", long_range={"layer_probe_acc": probe, "cka_to_input": cka})
-            for s in range(n)]
+def abstraction_runs(probe, cka, n=3, init=None, sd=0.0, shuffled=0.5):
+    """probe / cka per layer (0 = the input) of the trained model; ``init``: (probe, cka) at initialisation."""
+    rng = np.random.default_rng(3)
+    out = []
+    for s in range(n):
+        jit = lambda xs: [x + sd * rng.standard_normal() for x in xs]  # noqa: E731
+        lr = {"layer_probe_acc": jit(probe), "cka_to_input": jit(cka),
+              "layer_probe_acc_shuffled": [shuffled] * len(probe)}
+        if init is not None:
+            lr.update(layer_probe_acc_init=jit(init[0]), cka_to_input_init=jit(init[1]),
+                      layer_probe_acc_shuffled_init=[shuffled] * len(probe))
+        out.append(rec("transformer", s, task="sentiment", long_range=lr,
+                       config={"task": {"_target_": "tasks.sentiment.Sentiment"}}))
+    return out
 
 
-def test_c7_rules():
-    assert R.c7_abstraction(abstraction_runs([0.6, 0.7, 0.8], [1.0, 0.7, 0.4])).verdict == R.SUPPORTED
-    assert R.c7_abstraction(abstraction_runs([0.8, 0.7, 0.6], [0.4, 0.7, 1.0])).verdict == R.NOT_SUPPORTED
-    assert R.c7_abstraction(abstraction_runs([0.6, 0.7, 0.8], [0.4, 0.7, 1.0])).verdict == R.MIXED
-    assert R.c7_abstraction(abstraction_runs([0.6, 0.8], [1.0, 0.5])).verdict == R.INCONCLUSIVE  # 2 layers: no ρ
-    assert R.c7_abstraction(abstraction_runs([0.6, 0.7, 0.8], [1.0, 0.7, 0.4], n=2)).verdict == R.INCONCLUSIVE
+FLAT4 = ([0.6, 0.6, 0.6, 0.6], [1.0, 0.8, 0.8, 0.8])  # the model at init: nothing changes over layers 1..3
+
+
+def test_c7_every_outcome_against_the_model_at_init():
+    assert R.c7_abstraction(abstraction_runs([0.6, 0.6, 0.7, 0.8], [1.0, 0.8, 0.6, 0.4], init=FLAT4)).verdict \
+        == R.SUPPORTED
+    v = R.c7_abstraction(abstraction_runs([0.6, 0.6, 0.6, 0.6], [1.0, 0.8, 0.8, 0.8], init=FLAT4, n=20, sd=0.005))
+    assert v.verdict == R.NOT_SUPPORTED, v.key
+    v = R.c7_abstraction(abstraction_runs([0.6, 0.6, 0.7, 0.8], [1.0, 0.8, 0.8, 0.8], init=FLAT4, n=20, sd=0.005))
+    assert v.verdict == R.MIXED and v.condition.startswith("label readability")
+    v = R.c7_abstraction(abstraction_runs([0.6, 0.6, 0.65, 0.7], [1.0, 0.8, 0.75, 0.7], init=FLAT4, n=2, sd=0.05))
+    assert v.verdict == R.INCONCLUSIVE and "minimal detectable effect" in v.key
+
+
+def test_c7_layer_0_and_the_untrained_trend_do_not_count():
+    # the input (layer 0) is CKA 1 and unreadable: a "trend" that only comes from it must not pass
+    v = R.c7_abstraction(abstraction_runs([0.5, 0.8, 0.8, 0.8], [1.0, 0.5, 0.5, 0.5], init=FLAT4, n=20, sd=0.005))
+    assert v.verdict == R.NOT_SUPPORTED
+    # the same trend already at init: nothing learnt
+    trend = ([0.6, 0.6, 0.7, 0.8], [1.0, 0.8, 0.6, 0.4])
+    assert R.c7_abstraction(abstraction_runs(*trend, init=trend, n=20, sd=0.005)).verdict == R.NOT_SUPPORTED
+    v = R.c7_abstraction(abstraction_runs(*trend))  # without the model at init: inconclusive, saying so
+    assert v.verdict == R.INCONCLUSIVE and "lack the model at initialisation" in v.shortfall()
+    assert R.c7_abstraction(abstraction_runs(*trend, init=FLAT4, n=1)).verdict == R.INCONCLUSIVE
 
 
 # -- C8 -----------------------------------------------------------------------------------------------------------
