@@ -499,9 +499,24 @@ def c6_locality(runs: list[dict], min_seeds: int = 2, delta: float = 0.05) -> Ve
             "field stays below the distance is a sanity row (it cannot see the source), outside the verdict. Images "
             "(cnn vs vit at 10% and 100% of the labels) are reported as a finding, not a verdict")
     copy = [r for r in runs if task_class(r) == COPY_TASK]
+    # the depth-vs-distance sweeps where they ran (one budget), never merged with long_range's tuned models
+    for arch, own in (("transformer", ("locality_attention",)), ("cnn", ("locality", "locality_sanity"))):
+        if any(r.get("arch") == arch and r.get("_source") in own for r in copy):
+            copy = [r for r in copy if r.get("arch") != arch or r.get("_source") in own]
     reach = lambda r: "covers" if conv_reach(r) >= copy_distance(r) else "blind"  # noqa: E731
-    key = lambda r: (r.get("arch"), reach(r) if r.get("arch") == "cnn" else "-", get(r, "config.task.delay"))  # noqa: E731
-    cells = {k: stats.distinct_seeds(v)[0] for k, v in group(copy, key).items()}
+    depth = lambda r: get(r, "arch_info.n_layers", get(r, "config.arch.n_layers"))  # noqa: E731
+    key = lambda r: (r.get("arch"), reach(r) if r.get("arch") == "cnn" else "-", get(r, "config.task.delay"),  # noqa: E731
+                     depth(r) if r.get("arch") == "cnn" else None)
+    split = {k: stats.distinct_seeds(v)[0] for k, v in group(copy, key).items()}
+    # per delay, the covering cnn is the shallowest depth that covers the distance (the depth it needs); the
+    # blind cnn's depths are pooled into one sanity row
+    cells: dict = {}
+    for (a, rch, d, n), rs in sorted(split.items(), key=lambda kv: str(kv[0])):
+        if a == "cnn" and rch == "covers":
+            best = min((k[3] for k in split if k[:3] == (a, rch, d)), key=lambda x: (x is None, x or 0))
+            if n != best:
+                continue
+        cells.setdefault((a, rch, d), []).extend(rs)
     tr_delays = {k[2] for k in cells if k[0] == "transformer" and k[2] is not None}
     delays = sorted(tr_delays & {k[2] for k in cells if k[:2] == ("cnn", "covers")})
     acc = lambda k: values(completed(cells.get(k, [])), "metrics.test/acc")  # noqa: E731

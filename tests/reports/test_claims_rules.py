@@ -278,6 +278,18 @@ def test_c6_every_outcome_with_the_covering_cnn_required():
     assert v.verdict == R.INCONCLUSIVE and "covering cnn is required" in v.shortfall()
 
 
+def test_c6_the_shallowest_covering_depth_and_the_locality_sweeps_win():
+    runs = locality_runs(0.5)
+    for r in runs:
+        r["_source"] = "locality_attention" if r["arch"] == "transformer" else "locality"
+    deeper = [{**r, "arch_info": {"receptive_field": 511, "n_layers": 8}, "metrics": {"test/acc": 0.99}}
+              for r in runs if r["arch"] == "cnn" and r["arch_info"]["n_layers"] == 7]
+    tuned = [{**r, "_source": "long_range", "metrics": {"test/acc": 0.2}} for r in runs if r["arch"] == "transformer"]
+    v = R.c6_locality(runs + deeper + tuned)
+    assert v.verdict == R.SUPPORTED and v.evidence["copy"][0]["cnn_layers"] == [7]
+    assert v.evidence["copy"][0]["transformer"]["value"] == pytest.approx(0.99)  # long_range's not merged in
+
+
 def test_c6_blind_cnn_is_a_sanity_row_outside_the_verdict():
     v = R.c6_locality(locality_runs(0.5, blind_acc=0.97))
     assert v.verdict == R.SUPPORTED and v.evidence["sanity_blind_cnn"][50]["value"] == pytest.approx(0.97)
