@@ -76,3 +76,9 @@ def test_scheme_recorded(cfg_factory):
     assert summary["arch_info"]["init"] == "normal"
     saved = json.loads((Path(cfg.run_dir) / "summary.json").read_text())
     assert saved["arch_info"]["init"] == "normal"
+
+
+def test_defaults_per_architecture(cfg_factory):
+    """The transformer starts xavier (the default job); the others keep PyTorch's defaults (conf/model/default.yaml)."""
+    assert cfg_factory().arch.init == "xavier"
+    assert cfg_factory("arch=vit").arch.init == "torch" and cfg_factory("arch=lstm").arch.init == "torch"
