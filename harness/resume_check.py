@@ -48,8 +48,9 @@ def load(path: Path) -> dict:
     return ck
 
 
-def check_settings(ck: dict, given: dict, path: Path) -> None:
-    """Refuse a resume whose settings differ from the checkpoint's in keys that may not change."""
+def check_settings(ck: dict, given: dict, path: Path, what: str = "checkpoint") -> None:
+    """Refuse a resume whose settings differ from the checkpoint's (or, with no checkpoint, the record's:
+    ``what="record"``) in keys that may not change."""
     old = ck.get("config")
     if old is None:  # written before checkpoints carried their settings
         print(f"warning: {path} does not record its settings; they cannot be checked against this launch's",
@@ -59,7 +60,7 @@ def check_settings(ck: dict, given: dict, path: Path) -> None:
     if bad:
         shown = ", ".join(f"{k} ({fmt(old, k)} → {fmt(given, k)})" for k in bad[:8])
         more = f" and {len(bad) - 8} more" if len(bad) > 8 else ""
-        raise ConfigError(f"trainer.resume=true but these settings differ from the checkpoint's: {shown}{more}; "
+        raise ConfigError(f"trainer.resume=true but these settings differ from the {what}'s ({path}): {shown}{more}; "
                           f"only {', '.join(MAY_CHANGE[:-1])} and logger.* may change on resume. Resume with the "
                           "original settings (see .hydra/overrides.yaml), or choose another hydra.run.dir")
 

@@ -660,13 +660,21 @@ def train(cfg: DictConfig) -> dict:
             ck = resume_check.load(ckpt)
             resume_check.check_settings(ck, OmegaConf.to_container(cfg, resolve=True), ckpt)
         old = read_record(run_dir / SUMMARY)
+        if resume and ck is None and old and isinstance(old.get("config"), dict):  # no checkpoint: the record's
+            resume_check.check_settings(old, OmegaConf.to_container(cfg, resolve=True), run_dir / SUMMARY, "record")
         if resume and old and old.get("status") == "completed":
             print(f"already completed: {run_dir / SUMMARY}", file=sys.stderr)
-            return old
+            return {**old, "run_dir": str(run_dir)}  # the folder it is in now (it may have been moved)
         if not resume and (ckpt.exists() or old is not None or (run_dir / METRICS).exists()):
             raise ConfigError(f"{run_dir} already holds a run; pass trainer.resume=true to continue it, or choose "
                               "another hydra.run.dir")
         trainer = Trainer(cfg)
+        if resume and ck is None and old:  # a diverged or failed run that left no checkpoint: start over, keep it
+            status = old.get("status") if old.get("status") in ("diverged", "failed", "interrupted") else "old"
+            kept = run_dir / f"summary.{status}.json"
+            os.replace(run_dir / SUMMARY, kept)
+            print(f"note: {run_dir} holds a {status} run with no checkpoint to resume from; starting "
+                  f"over, its record kept as {kept.name}", file=sys.stderr)
         save_config(cfg, run_dir, fresh=ck is None)
         summary = trainer.run(ck, stop)
     if summary["status"] == "interrupted":

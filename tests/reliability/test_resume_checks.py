@@ -117,3 +117,52 @@ def test_an_unreadable_summary_is_not_an_empty_folder(tmp_path, resume):
     one_line_error(cli(run, *SHORT, f"trainer.resume={str(resume).lower()}"), "summary.json exists but is not "
                                                                               "a readable run record")
     assert snapshot(run) == before
+
+
+def test_a_completed_run_without_its_checkpoint_checks_settings_against_its_record(finished, tmp_path):
+    """A completed run whose checkpoint is gone, relaunched with other settings, is refused (it used to return
+    the old record, exit 0)."""
+    (finished / "checkpoint.pt").unlink()
+    before = snapshot(finished)
+    proc = cli(finished, *SHORT, "trainer.resume=true", "seed=3")
+    one_line_error(proc, "differ from the record", "seed (0 → 3)")
+    assert snapshot(finished) == before
+    same = train(make_cfg(tmp_path, *SHORT, "trainer.resume=true", tiny=False))  # same settings: the record
+    assert same["status"] == "completed" and same["seed"] == 0
+
+
+def test_a_completed_run_reports_the_folder_it_is_in_now(finished, tmp_path):
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    finished.rename(moved / "run")
+    s = train(make_cfg(moved, *SHORT, "trainer.resume=true", tiny=False))
+    assert s["run_dir"] == str(moved / "run")
+
+
+DIVERGE = [*TINY, "optimizer=sgd", "optimizer.lr=1e30", "trainer.grad_clip=null", "trainer.warmup_steps=0",
+           "trainer.ckpt_every=1000", "trainer.max_steps=20"]
+
+
+@pytest.fixture
+def diverged(tmp_path):
+    """A run that diverged before its first checkpoint, in tmp_path/run."""
+    proc = cli(tmp_path / "run", *DIVERGE)
+    assert proc.returncode == 1 and "diverged:" in proc.stderr, proc.stderr[-2000:]
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    return tmp_path / "run"
+
+
+def test_a_diverged_run_resumed_with_other_settings_is_refused(diverged):
+    before = snapshot(diverged)
+    proc = cli(diverged, *DIVERGE, "trainer.resume=true", "optimizer.lr=0.01")
+    one_line_error(proc, "differ from the record", "optimizer.lr (1e+30 → 0.01)")
+    assert snapshot(diverged) == before
+
+
+def test_a_diverged_run_resumed_starts_over_saying_so_and_keeps_its_record(diverged):
+    old = json.loads((diverged / "summary.json").read_text())
+    proc = cli(diverged, *DIVERGE, "trainer.resume=true")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "starting over, its record kept as summary.diverged.json" in proc.stderr
+    assert json.loads((diverged / "summary.diverged.json").read_text()) == old
+    assert json.loads((diverged / "summary.json").read_text())["status"] == "diverged"
