@@ -38,7 +38,7 @@ class TrainerSettings:
     sync_every: Positive = 10
     peak_tflops: Above0 | None = None
     cuda_memory_fraction: Annotated[float, Range(low=0, high=1, open=True)] | None = None
-    threads: Positive | None = None
+    threads: Annotated[int, Range(low=1, high=4096)] | None = None  # torch.set_num_threads overflows far above
     deterministic: bool = True
     probes: bool = True
     probe_head_ablation: bool = False

@@ -36,7 +36,7 @@ def test_words_of_a_bounded_optional_number():
 
 @pytest.mark.parametrize("key,value,message", [
     ("progress", "sometimes", "trainer.progress='sometimes' is not known; use auto, true or false"),
-    ("threads", 0, "trainer.threads=0 must be a whole number ≥ 1, or null"),
+    ("threads", 0, "trainer.threads=0 must be a whole number between 1 and 4096, or null"),
     ("grad_clip", -1.0, "trainer.grad_clip=-1.0 must be a number > 0, or null"),
     ("schedule", "linear", "trainer.schedule='linear' is not known; use cosine or constant"),
     ("probes", "yes", "trainer.probes='yes' must be true or false"),
