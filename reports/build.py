@@ -96,7 +96,7 @@ def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Repor
         for task in sorted(summary["task"].unique()) if len(summary) else []:
             rep.sections.append((f"{task}: test {summary.loc[summary.task == task, 'main_metric'].iloc[0]}, "
                                  "speed and memory by architecture",
-                                 "mean ± std over seeds; n = runs averaged (NaN, inf and missing values are never "
+                                 "mean ± std over seeds; n = distinct seeds averaged (NaN, inf and missing values are never "
                                  "averaged: they are counted under Not averaged); completed runs only",
                                  tb.main_table(summary, task)))
         lr = tb.long_range(frame)

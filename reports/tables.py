@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import logging
 import math
 import re
 from collections import Counter
@@ -16,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from core import registry
+
+log = logging.getLogger("reports")
 
 # init_from names each seed's own source run (as run_dir names the run); init_weights and the record's init tell
 # pre-trained runs apart
@@ -114,15 +117,32 @@ def not_averaged(g: pd.DataFrame) -> str:
     return ", ".join(f"{c} {k}" for k, c in sorted(counts.items()))
 
 
+def distinct_seeds(g: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """One run per seed (the first folder in sorted order: seeds are the replicates, a copy of a run is not
+    another one), and which seeds were found more than once, naming their folders (one warning each)."""
+    g = g.sort_values("path", kind="stable") if "path" in g else g
+    dup = g[g["seed"].duplicated(keep=False)]
+    said = []
+    for seed, d in dup.groupby("seed", sort=True):
+        where = ", ".join(map(str, d["path"])) if "path" in d else f"{len(d)} runs"
+        said.append(f"seed {seed} ×{len(d)} ({where})")
+        log.warning("seed %s of %s on %s found %d times, counted once: %s", seed, d["arch"].iloc[0],
+                    d["task"].iloc[0], len(d), where)
+    return g.drop_duplicates("seed"), "; ".join(said)
+
+
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """Completed runs → one row per (task, arch, setting): n (main values averaged), runs, the values left out
+    """Completed runs → one row per (task, arch, setting): n (main values averaged, one per distinct seed), runs
+    (distinct seeds), the seeds found more than once and where, the values left out
     (NaN/inf/missing), mean and std of the main metric and of the speed numbers (finite values only), and steps
     to target (mean over the runs that reached it, and how many did)."""
     done = with_settings(df[df["status"] == "completed"])
     rows = []
     for (source, task, arch, setting), g in done.groupby(["source", "task", "arch", "setting"], sort=True):
+        g, duplicated = distinct_seeds(g)
         row = {"source": source, "task": task, "arch": arch, "setting": setting,
                "n": len(finite(g["main_value"])), "runs": len(g), "not_averaged": not_averaged(g),
+               "duplicated": duplicated,
                "main_metric": g["main_metric"].iloc[0], "main_direction": g["main_direction"].iloc[0]}
         for col, *_ in [("main_value",)] + NUMBERS:
             values = finite(g[col]) if col in g else pd.Series(dtype=float)
@@ -153,10 +173,11 @@ def long_range(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (source, task, arch, setting, delay), g in runs.groupby(["source", "task", "arch", "setting",
                                                                  "task_info.delay"]):
+        g, duplicated = distinct_seeds(g)
         steps = pd.to_numeric(g.get("long_range.steps_to_target", pd.Series(dtype=float)), errors="coerce").dropna()
         value = finite(g["main_value"])
         rows.append({"source": source, "task": task, "arch": arch, "setting": setting, "delay": int(delay),
-                     "n": len(value), "runs": len(g), "not_averaged": not_averaged(g),
+                     "n": len(value), "runs": len(g), "not_averaged": not_averaged(g), "duplicated": duplicated,
                      "main_metric": g["main_metric"].iloc[0], "main_direction": g["main_direction"].iloc[0],
                      "main_value_mean": value.mean(),
                      "main_value_std": value.std(), "steps_to_target_mean": steps.mean(),
@@ -207,6 +228,8 @@ def main_table(summary: pd.DataFrame, task: str) -> pd.DataFrame:
     out["n"] = part["n"]
     if part["not_averaged"].astype(bool).any():
         out["Not averaged"] = part["not_averaged"]
+    if part["duplicated"].astype(bool).any():
+        out["Duplicated seeds (counted once)"] = part["duplicated"]
     out[f"test/{metric} {arrow(part)}"] = [pm(m, s) for m, s in zip(part["main_value_mean"], part["main_value_std"])]
     for col, head, digits in NUMBERS:
         if col in OPTIONAL and part[f"{col}_mean"].isna().all():
@@ -227,7 +250,8 @@ def long_range_tables(lr: pd.DataFrame, task: str) -> dict[str, pd.DataFrame]:
     cells = {
         f"test/{metric} {arrow(part)} by delay": part.apply(
             lambda r: f"{pm(r['main_value_mean'], r['main_value_std'])} (n={r['n']}"
-                      + (f"; {r['not_averaged']})" if r["not_averaged"] else ")"), axis=1),
+                      + "".join(f"; {x}" for x in (r["not_averaged"], r["duplicated"] and "duplicated: "
+                                                    + r["duplicated"]) if x) + ")", axis=1),
         "steps to solve by delay": part.apply(steps_cell, axis=1),
     }
     out = {}

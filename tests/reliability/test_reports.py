@@ -91,3 +91,23 @@ def test_a_truncated_npz_of_a_completed_run_is_skipped_with_a_warning(tmp_path, 
     assert any(str(run / "attention.npz") in w for w in warned) and any(str(run / "hidden.npz") in w for w in warned)
     page = (tmp_path / "report" / "explore.html").read_text()
     assert "attention.npz unreadable: damaged" in page
+
+
+def test_copies_of_a_seed_count_once_and_are_named(tmp_path, caplog):
+    """Two copies of one seed-0 run are one seed (not n=2, 0.000 ± 0.000); the table and a warning name both
+    folders. A distinct seed still counts."""
+    runs = tmp_path / "runs"
+    record(runs / "a", 0, 0.5)
+    record(runs / "copy", 0, 0.5)
+    with caplog.at_level(logging.WARNING, logger="reports"):
+        rep = build_report([runs], tmp_path / "report")
+    row = tables.summarize(rep.frame).iloc[0]
+    assert (row["n"], row["runs"]) == (1, 1)
+    assert str(runs / "a") in row["duplicated"] and str(runs / "copy") in row["duplicated"]
+    assert any("seed 0" in r.message and "found 2 times" in r.message for r in caplog.records)
+    md = (tmp_path / "report" / "tables.md").read_text()
+    assert "Duplicated seeds (counted once)" in md and "| lstm | 1 |" in md and "0.500 ±" not in md
+    assert "(n=1; duplicated: seed 0 ×2" in md  # the long-range table too
+    record(runs / "b", 1, 0.7)
+    row = tables.summarize(build_report([runs], tmp_path / "report2").frame).iloc[0]
+    assert (row["n"], row["runs"]) == (2, 2) and row["main_value_mean"] == pytest.approx(0.6)
