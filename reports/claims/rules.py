@@ -102,6 +102,23 @@ def both_parts(first: bool, second: bool, rule: str, evidence: dict, key: str, o
     return Verdict(MIXED, rule, evidence, key=key, condition=only_first if first else only_second)
 
 
+def by_parts(dec: dict, rule: str, evidence: dict, key: str, mixed: Callable[[list], str],
+             condition: str | None = None, note: str = "") -> Verdict:
+    """One verdict from a claim's per-part decisions ({part: stats.Decision}): any part underpowered →
+    inconclusive (its reason, plus ``note``); every part supported → supported; none → not supported; otherwise
+    mixed, with ``mixed(supported parts)`` as the condition."""
+    unsure = [k for k, d in dec.items() if d.outcome == stats.INCONCLUSIVE]
+    if unsure:
+        return Verdict(INCONCLUSIVE, rule, {**evidence, "insufficient": [dec[k].why for k in unsure]},
+                       key="; ".join(dec[k].why for k in unsure) + note)
+    yes = [k for k, d in dec.items() if d.outcome == stats.SUPPORTED]
+    if len(yes) == len(dec):
+        return Verdict(SUPPORTED, rule, evidence, key=key, condition=condition)
+    if not yes:
+        return Verdict(NOT_SUPPORTED, rule, evidence, key=key, condition=condition)
+    return Verdict(MIXED, rule, evidence, key=key, condition=mixed(yes))
+
+
 def values(runs: list[dict], path: str) -> list:
     return [get(r, path) for r in runs]
 
@@ -116,52 +133,84 @@ def speed_runs(runs: list[dict]) -> list[dict]:
     return [r for r in runs if r.get("_source", "seq_scaling") == "seq_scaling"]
 
 
-def c1_speed(runs: list[dict], min_seeds: int = 2) -> Verdict:
-    rule = ("per sequence length: ratio of steady-state train tokens/s, transformer / lstm and transformer / rnn "
-            "(geometric mean over repeats, 95% CI); faster at a length when both CIs lie above 1; supported if "
-            "faster at every length, not supported if at none, mixed 'supported for L ≥ X on <device>' otherwise")
-    runs, trained = speed_runs(runs), [r for r in runs if r.get("_source") == "long_range"]
-    cells = group(runs, lambda r: (r.get("arch"), seq_len(r)))
-    lengths = sorted({seq_len(r) for r in runs if seq_len(r) is not None})
-    need = [(a, L) for L in lengths for a in ("transformer", "lstm", "rnn")]
-    devices = sorted({str(get(r, "env.device", "?")) for r in runs})
-    why = shortfall(cells, need, "arch/length", min_seeds) if lengths else ["no seq_scaling runs"]
-    if why:
-        return inconclusive(rule, why, {"device": devices})
-    tps = lambda a, L: values(completed(cells[(a, L)]), "speed.train_tokens_per_s")  # noqa: E731
-    rows, faster = [], []
-    for L in lengths:
-        vs_lstm, vs_rnn = stats.ratio(tps("transformer", L), tps("lstm", L)), stats.ratio(tps("transformer", L), tps("rnn", L))
-        if vs_lstm is None or vs_rnn is None:
-            return inconclusive(rule, [f"length {L}: no finite tokens/s"], {"device": devices})
-        ok = vs_lstm.above(1) and vs_rnn.above(1)
-        faster.append(ok)
-        rows.append({"length": L, "transformer/lstm": vs_lstm.to_dict(), "transformer/rnn": vs_rnn.to_dict(),
-                     "faster": ok})
-    ev = {"device": devices, "by_length": rows, "time_to_target": time_to_target(trained)}
-    last = rows[-1]
-    key = (f"L={last['length']}: transformer/lstm {last['transformer/lstm']['value']:.2f}×, "
-           f"transformer/rnn {last['transformer/rnn']['value']:.2f}×")
-    if all(faster):
-        return Verdict(SUPPORTED, rule, ev, key=key, condition=f"at every length measured ({lengths[0]}–{lengths[-1]}) on {', '.join(devices)}")
-    if not any(faster):
-        return Verdict(NOT_SUPPORTED, rule, ev, key=key, condition=f"at no length measured on {', '.join(devices)}")
-    first = faster.index(True)
-    if all(faster[first:]):
-        return Verdict(MIXED, rule, ev, key=key, condition=f"supported for L ≥ {lengths[first]} on {', '.join(devices)}")
-    return Verdict(MIXED, rule, ev, key=key, condition="faster at lengths " + ", ".join(str(L) for L, f in zip(lengths, faster) if f))
+def timing_runs(runs: list[dict]) -> list[dict]:
+    """The serial time-to-target runs (the timing sweep): records from it, or hand-made ones that carry
+    ``long_range.time_to_target_s`` (null = never reached) without a source."""
+    return [r for r in runs if r.get("_source") == "timing"
+            or (r.get("_source") is None and "time_to_target_s" in (get(r, "long_range") or {}))]
 
 
-def time_to_target(runs: list[dict]) -> dict:
-    """Evidence beside C1's rule: per arch and copy delay (the long_range sweep, each arch at its chosen lr), how
-    many seeds reached the stop target and their mean wall time to it (seconds of training, this device)."""
-    out = {}
-    for (arch, delay), rs in sorted(group(runs, lambda r: (r.get("arch"), get(r, "config.task.delay"))).items(),
-                                    key=lambda kv: (str(kv[0][0]), kv[0][1] or 0)):
-        t = stats.finite(values(completed(rs), "long_range.time_to_target_s"))
-        out[f"{arch} @ delay {delay}"] = {"reached": f"{len(t)}/{len(rs)}",
-                                          "mean_s": round(float(np.mean(t)), 2) if t else None}
-    return out
+def device_names(runs: list[dict]) -> list[str]:
+    return sorted({str(get(r, "env.device_name") or get(r, "env.device", "?")) for r in runs})
+
+
+def throughput_by_length(runs: list[dict]) -> list[dict]:
+    """Beside C1's verdict: per sequence length, transformer / other arch ratio of steady-state train tokens/s."""
+    cells = group(completed(runs), lambda r: (r.get("arch"), seq_len(r)))
+    archs = sorted({k[0] for k in cells if k[0] != "transformer"}, key=str)
+    rows = []
+    for L in sorted({k[1] for k in cells if k[1] is not None}):
+        row = {"length": L}
+        for a in archs:
+            est = stats.ratio(values(cells.get(("transformer", L), []), "speed.train_tokens_per_s"),
+                              values(cells.get((a, L), []), "speed.train_tokens_per_s"))
+            row[f"transformer/{a}"] = est and est.to_dict()
+        rows.append(row)
+    return rows
+
+
+def c1_speed(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> Verdict:
+    rule = ("primary: wall time to the target validation quality (the timing sweep: one run at a time, all the "
+            "device's threads, equal parameters), per recurrent family (lstm, rnn): log(its time / the "
+            f"transformer's) over distinct seeds (Welch 95% CI) against log(1 + δ), δ={delta:g}; supported against "
+            "both → supported, excluded for both → not supported, one each → mixed, underpowered or a seed that "
+            "never reached the target → inconclusive. Without time-to-target records, steady-state throughput at the "
+            "longest length decides instead, and the verdict says so. Throughput by length is shown beside it; the "
+            "verdict speaks for the device named, no other")
+    timed, fast = timing_runs(runs), speed_runs([r for r in runs if r.get("_source") != "timing"])
+    ev: dict = {"throughput_by_length": throughput_by_length(fast)}
+    if timed:
+        measure, devices = "wall time to target (s)", device_names(timed)
+        cells = group(timed, lambda r: r.get("arch"))
+        cells = {a: stats.distinct_seeds(rs)[0] for a, rs in cells.items()}
+        why = shortfall(cells, ("transformer",) + RECURRENT, "arch", min_seeds)
+        never = [f"{a}: {sum(get(r, 'long_range.time_to_target_s') is None for r in completed(cells[a]))} of "
+                 f"{len(completed(cells[a]))} seed(s) never reached the target (longest wall "
+                 f"{max(stats.finite(values(completed(cells[a]), 'wall_s')) or [0]):.0f} s: a lower bound)"
+                 for a in ("transformer",) + RECURRENT if a in cells
+                 and any(get(r, "long_range.time_to_target_s") is None for r in completed(cells[a]))]
+        ev["time_to_target_s"] = {a: (stats.mean(values(completed(rs), "long_range.time_to_target_s")).to_dict(2)
+                                      if stats.mean(values(completed(rs), "long_range.time_to_target_s")) else None)
+                                  for a, rs in sorted(cells.items(), key=lambda kv: str(kv[0]))}
+        ev["device"] = devices
+        if why or never:
+            return inconclusive(rule, why + never, ev)
+        t = lambda a: [np.log(v) for v in stats.finite(values(completed(cells[a]), "long_range.time_to_target_s"))  # noqa: E731
+                       if v > 0]
+    else:
+        measure, devices = "train tokens/s at the longest length (fallback: no time-to-target records)", \
+            device_names(fast)
+        lengths = sorted({seq_len(r) for r in fast if seq_len(r) is not None})
+        ev["device"] = devices
+        if not lengths:
+            return inconclusive(rule, ["no timing runs (wall time to target) and no seq_scaling runs"], ev)
+        cells = {a: stats.distinct_seeds(rs)[0] for a, rs in
+                 group([r for r in fast if seq_len(r) == lengths[-1]], lambda r: r.get("arch")).items()}
+        why = shortfall(cells, ("transformer",) + RECURRENT, f"arch at length {lengths[-1]}", min_seeds)
+        if why:
+            return inconclusive(rule, why, ev)
+        # time per token is 1 / throughput: log(other's time / transformer's) = log(transformer tps / other's)
+        t = lambda a: [-np.log(v) for v in stats.finite(values(completed(cells[a]), "speed.train_tokens_per_s"))  # noqa: E731
+                       if v > 0]
+    ev["measure"] = measure
+    dec = {a: stats.decide(stats.difference(t(a), t("transformer")), float(np.log1p(delta)),
+                           f"log({a}'s time / the transformer's)") for a in RECURRENT}
+    ev["decisions"] = {a: d.to_dict() for a, d in dec.items()}
+    on = f"on {', '.join(devices)}"
+    key = f"{measure}, {on}: " + ", ".join(f"{a}/transformer {np.exp(dec[a].estimate.value):.2f}×"
+                                           for a in RECURRENT if dec[a].estimate)
+    return by_parts(dec, rule, ev, key, lambda yes: f"faster than {yes[0]} only ({measure}, {on})",
+                    condition=f"{measure}, {on}", note=f" ({on})")
 
 
 # -- C2: long-range dependencies --------------------------------------------------------------------------------
@@ -242,17 +291,8 @@ def c2_long_range(runs: list[dict], min_seeds: int = 2, delta: float = 0.05) -> 
                                    for a in archs if a not in compared}
     key += f"; drop {delays[0]}→{delays[-1]}: " + ", ".join(
         f"{a} {stats.mean(drops[a]).value:.2f}" for a in archs if drops[a])
-    unsure = [a for a in RECURRENT if dec[a].outcome == stats.INCONCLUSIVE]
-    if unsure:
-        return Verdict(INCONCLUSIVE, rule, {**ev, "insufficient": [dec[a].why for a in unsure]},
-                       key="; ".join(dec[a].why for a in unsure))
-    yes = [a for a in RECURRENT if dec[a].outcome == stats.SUPPORTED]
-    if len(yes) == len(RECURRENT):
-        return Verdict(SUPPORTED, rule, ev, key=key)
-    if not yes:
-        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
-    return Verdict(MIXED, rule, ev, key=key, condition=f"the transformer's accuracy falls less with delay than "
-                   f"{yes[0]}'s only")
+    return by_parts(dec, rule, ev, key, lambda yes: f"the transformer's accuracy falls less with delay than "
+                    f"{yes[0]}'s only")
 
 
 # -- C3: no vanishing gradient through time ---------------------------------------------------------------------
@@ -343,7 +383,8 @@ def c3_gradients(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> V
                                                              stats.distinct_seeds(v)[0]]).to_dict()
                                               for d, v in sorted(by_delay.items())}}
         clip = [g for g in values(completed(rs), "grad_norm") if isinstance(g, dict)]
-        row["training"] = {"clipped_rate": round(float(np.mean([g["clipped_rate"] for g in clip])), 4) if clip else None,
+        row["training"] = {"clipped_rate": round(float(np.mean([g["clipped_rate"] for g in clip])), 4)
+                           if clip else None,
                            "grad_spikes": sum(g["spikes"] for g in clip) if clip else None,
                            "grad_norm_max": max(g["max"] for g in clip) if clip else None}
         ev[a] = row
@@ -355,7 +396,7 @@ def c3_gradients(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> V
         return Verdict(NOT_SUPPORTED, rule, ev, key=key, condition=f"the transformer's gradient at the source is "
                        f"{' and '.join(bad)} with delay")
     if UNDECIDED in t:
-        return Verdict(INCONCLUSIVE, rule, {**ev, "insufficient": [f"the transformer's slope is neither within ±δ "
+        return Verdict(INCONCLUSIVE, rule, {**ev, "insufficient": ["the transformer's slope is neither within ±δ "
                                                                    "nor beyond it: underpowered"]}, key=key)
     state = {}
     for a in RECURRENT:
@@ -538,7 +579,8 @@ def c6_locality(runs: list[dict], min_seeds: int = 2, delta: float = 0.05) -> Ve
         dist = sorted({copy_distance(r) for r in cov + tr})
         dec[d] = stats.decide(stats.difference(acc(("transformer", "-", d)), acc(("cnn", "covers", d))), delta,
                               f"transformer − covering cnn at delay {d}")
-        rows.append({"delay": d, "distance": dist, "log2_distance": [round(float(np.log2(x)), 2) for x in dist if x > 0],
+        rows.append({"delay": d, "distance": dist,
+                     "log2_distance": [round(float(np.log2(x)), 2) for x in dist if x > 0],
                      "cnn_covering": stats.mean(acc(("cnn", "covers", d))).to_dict(),
                      "cnn_layers": sorted({get(r, "arch_info.n_layers", get(r, "config.arch.n_layers")) for r in cov},
                                           key=str),
@@ -550,20 +592,8 @@ def c6_locality(runs: list[dict], min_seeds: int = 2, delta: float = 0.05) -> Ve
     blind_ok = [d for d, m in sanity.items() if m["value"] >= 0.9]
     key = "; ".join(f"delay {r['delay']}: transformer {r['transformer']['value']:.2f}, covering cnn "
                     f"{r['cnn_covering']['value']:.2f} ({','.join(map(str, r['cnn_layers']))} layers)" for r in rows)
-    v_args = dict(key=key)
-    unsure = [d for d in delays if dec[d].outcome == stats.INCONCLUSIVE]
-    if unsure:
-        verdict = Verdict(INCONCLUSIVE, rule, {**ev, "insufficient": [dec[d].why for d in unsure]},
-                          key="; ".join(dec[d].why for d in unsure))
-    else:
-        yes = [d for d in delays if dec[d].outcome == stats.SUPPORTED]
-        if len(yes) == len(delays):
-            verdict = Verdict(SUPPORTED, rule, ev, **v_args)
-        elif not yes:
-            verdict = Verdict(NOT_SUPPORTED, rule, ev, **v_args)
-        else:
-            verdict = Verdict(MIXED, rule, ev, condition="the transformer leads the covering cnn by ≥ δ at delays "
-                              + ", ".join(map(str, yes)) + " only", **v_args)
+    verdict = by_parts({d: dec[d] for d in delays}, rule, ev, key, lambda yes: "the transformer leads the covering "
+                       "cnn by ≥ δ at delays " + ", ".join(map(str, yes)) + " only")
     if blind_ok:
         verdict.caveats.append("sanity row failed: a cnn whose receptive field is below the distance reaches ≥ 0.9 at "
                                f"delays {blind_ok} — check the distance or the receptive field the record states")
@@ -701,17 +731,9 @@ def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float
         dec[a] = stats.decide(stats.difference(acc((a, fraction, "pre-trained")), acc((a, fraction, "scratch"))),
                               delta, f"{a} gain at {fraction:g} of labels")
     ev["decisions"] = {a: d.to_dict() for a, d in dec.items()}
-    unsure = [a for a in archs if dec[a].outcome == stats.INCONCLUSIVE]
-    if unsure:
-        return Verdict(INCONCLUSIVE, rule, {**ev, "insufficient": [dec[a].why for a in unsure]},
-                       key="; ".join(dec[a].why for a in unsure))
-    yes = [a for a in archs if dec[a].outcome == stats.SUPPORTED]
-    key = f"gain at {fraction:g} of labels (δ={delta:g}): " + ", ".join(f"{a} {dec[a].estimate.text()}" for a in archs)
-    if len(yes) == len(archs):
-        return Verdict(SUPPORTED, rule, ev, key=key)
-    if not yes:
-        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
-    return Verdict(MIXED, rule, ev, key=key, condition="supported for " + ", ".join(yes))
+    key = f"gain at {fraction:g} of labels (δ={delta:g}): " + ", ".join(
+        f"{a} {dec[a].estimate.text()}" for a in archs if dec[a].estimate)
+    return by_parts(dec, rule, ev, key, lambda yes: "supported for " + ", ".join(yes))
 
 
 # -- C9: attention weights are interpretable --------------------------------------------------------------------

@@ -26,43 +26,54 @@ def seeds(arch, n=3, **paths):
 
 
 # -- C1 -----------------------------------------------------------------------------------------------------------
-def speed_runs(tokens):  # tokens[arch][length] = tokens/s
+def speed_runs(tokens, n=3):  # tokens[arch][length] = tokens/s
     return [rec(a, s, task_info={"seq_len": L}, speed={"train_tokens_per_s": v * (1 + 0.01 * s)})
-            for a, by in tokens.items() for L, v in by.items() for s in range(3)]
+            for a, by in tokens.items() for L, v in by.items() for s in range(n)]
 
 
-def test_c1_mixed_names_the_crossover_length():
-    runs = speed_runs({"transformer": {64: 900, 256: 2000, 1024: 3000}, "lstm": {64: 1000, 256: 1000, 1024: 1000},
-                       "rnn": {64: 1500, 256: 1400, 1024: 1200}})
+def timed_runs(seconds, n=3, sd=0.02, reached=True):  # seconds[arch] = wall time to target
+    rng = np.random.default_rng(4)
+    return [rec(a, s, _source="timing", wall_s=2 * t, env={"device": "cpu", "device_name": "Test CPU 9000"},
+                long_range={"time_to_target_s": float(t * np.exp(sd * rng.standard_normal())) if reached else None})
+            for a, t in seconds.items() for s in range(n)]
+
+
+def test_c1_every_outcome_on_time_to_target_naming_the_device():
+    v = R.c1_speed(timed_runs({"transformer": 10, "lstm": 20, "rnn": 15}))
+    assert v.verdict == R.SUPPORTED and "Test CPU 9000" in v.condition and "wall time" in v.key
+    v = R.c1_speed(timed_runs({"transformer": 10, "lstm": 10, "rnn": 10}, n=20, sd=0.01))
+    assert v.verdict == R.NOT_SUPPORTED, v.key
+    v = R.c1_speed(timed_runs({"transformer": 10, "lstm": 20, "rnn": 10}, n=20, sd=0.01))
+    assert v.verdict == R.MIXED and "faster than lstm only" in v.condition
+    v = R.c1_speed(timed_runs({"transformer": 10, "lstm": 11, "rnn": 11}, n=2, sd=0.2))
+    assert v.verdict == R.INCONCLUSIVE and "minimal detectable effect" in v.key
+
+
+def test_c1_a_seed_that_never_reaches_the_target_is_inconclusive_not_fast():
+    runs = timed_runs({"transformer": 10, "lstm": 20, "rnn": 15})
+    runs += timed_runs({"lstm": 0}, reached=False)[:1]
+    runs = [r for r in runs if not (r["arch"] == "lstm" and r["seed"] == 0 and r["long_range"]["time_to_target_s"])]
     v = R.c1_speed(runs)
-    assert v.verdict == R.MIXED and "L ≥ 256" in v.condition and "cpu" in v.condition
+    assert v.verdict == R.INCONCLUSIVE and "never reached the target" in v.shortfall()
 
 
-def test_c1_supported_and_not_supported():
-    fast = speed_runs({"transformer": {64: 3000, 128: 3000}, "lstm": {64: 1000, 128: 1000}, "rnn": {64: 1000, 128: 900}})
-    slow = speed_runs({"transformer": {64: 500, 128: 500}, "lstm": {64: 1000, 128: 1000}, "rnn": {64: 1000, 128: 900}})
-    assert R.c1_speed(fast).verdict == R.SUPPORTED
+def test_c1_falls_back_to_throughput_saying_so():
+    fast = speed_runs({"transformer": {64: 900, 1024: 3000}, "lstm": {64: 1000, 1024: 1000},
+                       "rnn": {64: 1500, 1024: 1200}})
+    v = R.c1_speed(fast)
+    assert v.verdict == R.SUPPORTED and "fallback" in v.key and "cpu" in v.condition
+    assert v.evidence["throughput_by_length"][0]["transformer/lstm"]["value"] == pytest.approx(0.9)
+    slow = speed_runs({"transformer": {64: 500}, "lstm": {64: 1000}, "rnn": {64: 1000}})
     assert R.c1_speed(slow).verdict == R.NOT_SUPPORTED
+    assert R.c1_speed(speed_runs({"transformer": {64: 3000}, "lstm": {64: 1000}, "rnn": {64: 1000}}, n=1)).verdict \
+        == R.INCONCLUSIVE
 
 
-def test_c1_inconclusive_with_one_repeat_or_a_failed_run():
-    runs = speed_runs({"transformer": {64: 3000}, "lstm": {64: 1000}, "rnn": {64: 1000}})
-    assert R.c1_speed([r for r in runs if r["seed"] == 0]).verdict == R.INCONCLUSIVE
-    runs[0]["status"] = "failed"
-    v = R.c1_speed(runs)
-    assert v.verdict == R.INCONCLUSIVE and any("failed" in w for w in v.evidence["insufficient"])
-
-
-def test_c1_reads_speed_from_seq_scaling_and_time_to_target_from_long_range():
-    runs = speed_runs({"transformer": {64: 3000, 128: 3000}, "lstm": {64: 1000, 128: 1000}, "rnn": {64: 1000, 128: 900}})
-    for r in runs:
-        r["_source"] = "seq_scaling"
-    trained = [rec("lstm", s, _source="long_range", config={"task": {"delay": 20}},
-                   long_range={"time_to_target_s": None if s == 2 else 10.0 + s}) for s in range(3)]
-    trained[0]["speed"] = {"train_tokens_per_s": 1.0}  # a slow training run must not count as a speed repeat
-    v = R.c1_speed(runs + trained)
-    assert v.verdict == R.SUPPORTED
-    assert v.evidence["time_to_target"] == {"lstm @ delay 20": {"reached": "2/3", "mean_s": 10.5}}
+def test_c1_timing_decides_when_present_and_throughput_stays_beside_it():
+    runs = timed_runs({"transformer": 30, "lstm": 10, "rnn": 10}, n=20, sd=0.01)
+    fast = speed_runs({"transformer": {64: 3000}, "lstm": {64: 1000}, "rnn": {64: 1000}})
+    v = R.c1_speed(runs + fast)
+    assert v.verdict == R.NOT_SUPPORTED and v.evidence["throughput_by_length"][0]["transformer/lstm"]["value"] > 2
 
 
 # -- C2 -----------------------------------------------------------------------------------------------------------
