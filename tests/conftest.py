@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 from pathlib import Path
 
@@ -44,6 +45,16 @@ CUDA_RESUME_REL, CUDA_RESUME_ABS = 1e-3, 0.02
 
 TINY_TRAINER = ["trainer.max_steps=4", "trainer.eval_every=2", "trainer.ckpt_every=2", "trainer.batch_size=8",
                 "trainer.eval_batch_size=16", "trainer.warmup_steps=1", "trainer.progress=false", "trainer.threads=1"]
+
+
+def schema_errors(summary: dict) -> list[str]:
+    """Where ``summary`` breaks the run record's schema (``core/summary.schema.json``); [] when it validates."""
+    import jsonschema
+
+    from core.record import SCHEMA
+
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(summary)]
 
 
 def make_cfg(tmp_path: Path, *overrides: str, tiny: bool = True) -> DictConfig:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from harness.train import train
-from tests.conftest import ARCHS, TASKS, arch_config
+from tests.conftest import ARCHS, TASKS, arch_config, schema_errors
 from tests.tasks.text_fixtures import PAIRS, sentiment_frame, write_folder
 
 
@@ -57,6 +57,7 @@ def test_cell_runs_and_writes_a_complete_record(cfg_factory, data, arch, task):
     assert s["status"] == "completed" and s["arch"] == arch and s["task"] == task and s["step"] == 4
     assert isinstance(s["metrics"][f"test/{main}"], float) and isinstance(s["metrics"]["test/loss"], float)
     assert s["speed"]["train_samples_per_s"] > 0 and s["params"] > 0
+    assert schema_errors(s) == []  # every cell's record is a valid summary of the current record_version
     if task == "translation":
         samples = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
         assert len(samples) == len(PAIRS) and set(samples[0]) == {"source", "reference", "hypothesis"}

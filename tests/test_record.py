@@ -8,12 +8,7 @@ import jsonschema
 import pytest
 
 from core.record import RECORD_VERSION, SCHEMA, SUMMARY, metric_direction, name_direction, record_direction, upgrade
-
-VALIDATOR = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
-
-
-def errors(summary: dict) -> list[str]:
-    return [e.message for e in VALIDATOR.iter_errors(summary)]
+from tests.conftest import schema_errors as errors
 
 
 @pytest.fixture(scope="module")
