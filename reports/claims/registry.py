@@ -28,8 +28,8 @@ class Claim:
 
 
 CLAIMS = {c.id: c for c in (
-    Claim("C1", "parallel training makes the Transformer faster", ("seq_scaling", "long_range", "timing"), rules.c1_speed,
-          figures.c1),
+    Claim("C1", "parallel training makes the Transformer faster", ("seq_scaling", "long_range", "timing"),
+          rules.c1_speed, figures.c1),
     Claim("C2", "long-range dependencies are handled better", ("long_range",), rules.c2_long_range, figures.c2),
     Claim("C3", "no vanishing or exploding gradient through time", ("long_range",), rules.c3_gradients, figures.c3),
     Claim("C4", "positional encoding is needed for order", ("positions",), rules.c4_positions, figures.c4),

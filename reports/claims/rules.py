@@ -705,6 +705,7 @@ def start(run: dict) -> str:
 
 
 SENTIMENT_TASK = "tasks.sentiment.Sentiment"
+MATCHED = "compute-matched scratch"  # init_weights=false for as many steps as MLM + fine-tuning (the preset)
 
 
 def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float = 0.1,
@@ -714,7 +715,17 @@ def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float
             "→ supported, excluded for every arch → not supported, some each → mixed (naming the archs); any arch "
             "underpowered → inconclusive with its minimal detectable effect")
     ft = [r for r in runs if task_class(r) == SENTIMENT_TASK]
-    cells = group(ft, lambda r: (r.get("arch"), get(r, "config.task.train_fraction", 1.0), start(r)))
+    steps = lambda r: get(r, "config.trainer.max_steps") or 0  # noqa: E731
+    tuned = {}  # per arch, the fine-tune's steps (pre-trained runs)
+    for r in ft:
+        if start(r) == "pre-trained":
+            tuned[r.get("arch")] = max(tuned.get(r.get("arch"), 0), steps(r))
+
+    def begin(r: dict) -> str:  # a scratch run longer than the fine-tune: the compute-matched control, its own cell
+        s = start(r)
+        return MATCHED if s == "scratch" and steps(r) > tuned.get(r.get("arch"), float("inf")) else s
+
+    cells = group(ft, lambda r: (r.get("arch"), get(r, "config.task.train_fraction", 1.0), begin(r)))
     cells = {k: stats.distinct_seeds(v)[0] for k, v in cells.items()}
     archs = sorted({k[0] for k in cells})
     need = [(a, fraction, s) for a in archs for s in ("pre-trained", "scratch")]
@@ -728,6 +739,9 @@ def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float
             d = stats.difference(acc((a, f, "pre-trained")), acc((a, f, "scratch")))
             if d is not None:
                 ev[f"{a} @ {f:g}"] = d.to_dict()
+        d = stats.difference(acc((a, fraction, "pre-trained")), acc((a, fraction, MATCHED)))
+        if d is not None:  # beside the decided gain: pre-trained − scratch trained for MLM + fine-tune steps
+            ev[f"{a} @ {fraction:g} vs {MATCHED}"] = d.to_dict()
         dec[a] = stats.decide(stats.difference(acc((a, fraction, "pre-trained")), acc((a, fraction, "scratch"))),
                               delta, f"{a} gain at {fraction:g} of labels")
     ev["decisions"] = {a: d.to_dict() for a, d in dec.items()}

@@ -6,7 +6,6 @@ import csv
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -215,3 +214,26 @@ def test_c6_rows_are_parameter_matched_a_cnn_covering_each_distance_and_a_blind_
     assert not any(covers[("locality_sanity", d)][0] for d in delays)  # the sanity row is blind at each
     if len(delays) > 1:  # depth against distance: some depth covers the shorter distance and not the longer
         assert not all(all(c) for k, c in covers.items() if k[0] == "locality")
+
+
+@pytest.mark.parametrize("name", ["smoke", "quick", "full"])
+def test_c8_has_a_compute_matched_scratch_run_as_long_as_pretraining_and_fine_tuning(name):
+    """C8 (Amos et al. 2023): beside scratch at the fine-tune's budget, scratch trained for the MLM steps plus the
+    fine-tune's, in its own folder (its step count is in the path), at 10% of the labels."""
+    from hydra import compose, initialize_config_dir
+
+    preset = sweeps.load_preset(name)
+    sweep = preset["sweeps"]["pretrain_finetune"]
+    stages = {s.get("role", s["stage"]): s for s in sweep["stages"]}
+    assert set(stages) == {"mlm", "finetune", "scratch_matched"}
+    with initialize_config_dir(config_dir=str(sweeps.ROOT / "conf"), version_base="1.3"):
+        steps = {role: compose(config_name="config", overrides=[f"experiment={sweep['experiment']}",
+                                                              f"stage={s['stage']}", *(
+            f"{k}={sweeps.text(v)}" for k, v in {**(preset.get("common") or {}), **s.get("overrides", {})}.items()
+            if "," not in str(v))]).trainer.max_steps for role, s in stages.items()}
+    matched = stages["scratch_matched"]["overrides"]
+    assert steps["scratch_matched"] == steps["mlm"] + steps["finetune"]
+    assert matched["init_weights"] is False and str(matched["task.train_fraction"]) == "0.1"
+    assert stages["scratch_matched"]["stage"] == "finetune"
+    line = sweeps.overrides_of(preset, sweep, {"stage": "finetune", **matched})
+    assert "init_weights=false" in line and f"trainer.max_steps={steps['scratch_matched']}" in line

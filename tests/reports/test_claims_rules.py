@@ -393,6 +393,21 @@ def test_c8_every_outcome():
     assert R.c8_pretraining(runs).verdict == R.INCONCLUSIVE
 
 
+def test_c8_keeps_the_compute_matched_scratch_run_apart_from_scratch():
+    """A scratch run trained for MLM + fine-tune steps is its own cell (shown beside the gain), never pooled with
+    the scratch run at the fine-tune's steps, whatever it scores."""
+    runs = finetune_runs({"lstm": 0.1})
+    task = {"_target_": "tasks.sentiment.Sentiment", "train_fraction": 0.1}
+    runs += [rec("lstm", s, task="sentiment", config={"task": task, "init_weights": False,
+                                                       "trainer": {"max_steps": 700}},
+                 init={"from": "runs/mlm", "weights": "none (init_weights=false)"}, **acc(0.95 + 0.004 * s))
+             for s in range(3)]
+    v = R.c8_pretraining(runs)
+    assert v.verdict == R.SUPPORTED, v.key
+    matched = v.evidence["lstm @ 0.1 vs compute-matched scratch"]
+    assert matched["value"] < -0.2  # pre-trained (0.7) − compute-matched scratch (0.95)
+
+
 def test_c8_reads_the_task_class_not_the_name():
     runs = [{**r, "task": "my_reviews"} for r in finetune_runs({"lstm": 0.1})]
     assert R.c8_pretraining(runs).verdict == R.SUPPORTED
