@@ -843,37 +843,77 @@ def failed_run(run: dict, target: float | None) -> bool:
     return target is not None and get(run, "long_range.steps_to_target") is None
 
 
-def c10_residual_norm(runs: list[dict], min_seeds: int = MIN_SEEDS) -> Verdict:
-    rule = ("transformer at depths 2/6/12 with the seed's post-norm block, pre-norm, no residual, no LayerNorm: "
-            "a run fails if it diverges or never reaches the stop target; at the deepest depth, supported if the "
-            "no-residual or no-LayerNorm blocks fail in most seeds while post-norm fails in none; not supported "
-            "if they train as well as post-norm; mixed otherwise")
+def regime(run: dict) -> tuple:
+    """The optimisation setting a C10 run was given: (lr, warm-up steps, gradient clip or None = off)."""
+    return (get(run, "config.optimizer.lr"), get(run, "config.trainer.warmup_steps"),
+            get(run, "config.trainer.grad_clip"))
+
+
+def regime_text(reg: tuple) -> str:
+    lr, warm, clip = reg
+    return f"lr {lr}, warm-up {warm}, clip {'off' if clip is None else clip}"
+
+
+def largest_stable_lr(cells: dict, depth, kind) -> dict:
+    """Per (warm-up, clip): the largest lr such that no seed fails at it or at any smaller lr (None: fails at the
+    smallest)."""
+    out = {}
+    regimes = sorted({k[2] for k in cells if k[:2] == (depth, kind)}, key=str)
+    for warm, clip in sorted({(r[1], r[2]) for r in regimes}, key=str):
+        best = None
+        for lr in sorted((r[0] for r in regimes if r[1:] == (warm, clip)), key=lambda x: (x is None, x or 0)):
+            if any(failed_run(r, get(r, "config.trainer.stop_at")) for r in cells[(depth, kind, (lr, warm, clip))]):
+                break
+            best = lr
+        out[f"warm-up {warm}, clip {'off' if clip is None else clip}"] = best
+    return out
+
+
+ABLATED = ("no residual", "no layernorm")
+
+
+def c10_residual_norm(runs: list[dict], min_seeds: int = 2, delta: float = 0.05) -> Verdict:
+    rule = ("transformer at several depths with the seed's post-norm block, pre-norm, no residual and no LayerNorm, "
+            "under every lr × warm-up × clipping the preset varies: a run fails if it diverges or never reaches the "
+            "stop target. Per ablated block, the depth × block interaction per distinct seed: (its failure rate − "
+            "post-norm's) at the deepest depth minus the same at the shallowest, averaged over the optimisation "
+            f"settings (95% CI) against δ={delta:g}; both ablations supported → supported, both excluded → not "
+            "supported, one each → mixed, underpowered → inconclusive. Beside it: the largest stable lr per depth, "
+            "block, warm-up and clipping, and every cell's failure rate")
     tr = [r for r in runs if r.get("arch") == "transformer"]
-    cells = group(tr, lambda r: (get(r, "config.arch.n_layers"), block_kind(r)))
+    cells = {k: stats.distinct_seeds(v)[0] for k, v in
+             group(tr, lambda r: (get(r, "config.arch.n_layers"), block_kind(r), regime(r))).items()}
     depths = sorted({k[0] for k in cells if k[0] is not None})
-    if not depths:
-        return inconclusive(rule, ["no transformer depth runs"])
-    deep = depths[-1]
-    need = [(deep, k) for k in ("post-norm", "no residual", "no layernorm")]
-    why = shortfall(cells, need, "depth/block", min_seeds, allow_diverged=True)
+    if len(depths) < 2:
+        return inconclusive(rule, [f"transformer runs at {len(depths)} depth(s); the depth × block interaction "
+                                   "needs ≥ 2"])
+    lo_d, hi_d = depths[0], depths[-1]
+    regimes = sorted({k[2] for k in cells}, key=str)
+    need = [(d, k, g) for d in (lo_d, hi_d) for k in ("post-norm",) + ABLATED for g in regimes]
+    why = shortfall(cells, need, "depth/block/setting", min_seeds, allow_diverged=True)
     if why:
         return inconclusive(rule, why)
-    ev = {}
-    for (d, k), rs in sorted(cells.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])):
-        target = get(rs[0], "config.trainer.stop_at")
-        fails = sum(failed_run(r, target) for r in rs)
-        loss = stats.mean(values(completed(rs), "metrics.test/loss"))
-        ev[f"depth {d}, {k}"] = {"fail_rate": f"{fails}/{len(rs)}", "test_loss": loss and loss.to_dict(),
-                                 "steps_to_target": stats.mean(values(rs, "long_range.steps_to_target")) and
-                                 stats.mean(values(rs, "long_range.steps_to_target")).to_dict()}
-    rate = lambda k: np.mean([failed_run(r, get(r, "config.trainer.stop_at")) for r in cells[(deep, k)]])  # noqa: E731
-    base, ablated = rate("post-norm"), {k: rate(k) for k in ("no residual", "no layernorm")}
-    broken = [k for k, v in ablated.items() if v > 0.5]
-    key = f"failure rate at depth {deep}: post-norm {base:.0%}, " + ", ".join(f"{k} {v:.0%}" for k, v in ablated.items())
-    if base == 0 and len(broken) == 2:
-        return Verdict(SUPPORTED, rule, ev, key=key)
-    if not broken or base > 0.5:
-        return Verdict(NOT_SUPPORTED, rule, ev, key=key)
-    return Verdict(MIXED, rule, ev, key=key, condition=f"at depth {deep} only {broken[0]} breaks training" if base == 0
-                   else "the seed's block fails too in some seeds")
+    rate = {k: [float(failed_run(r, get(r, "config.trainer.stop_at"))) for r in rs] for k, rs in cells.items()}
+    ev: dict = {"depths": depths, "settings": [regime_text(g) for g in regimes], "fail_rate": {
+        f"depth {d}, {k}, {regime_text(g)}": f"{int(sum(rate[(d, k, g)]))}/{len(rate[(d, k, g)])}"
+        for (d, k, g) in sorted(cells, key=str)}}
+    ev["largest_stable_lr"] = {f"depth {d}, {k}": largest_stable_lr(cells, d, k)
+                               for d, k in sorted({k[:2] for k in cells}, key=str)}
 
+    def fails(d, k, g) -> dict:
+        return {r.get("seed"): float(failed_run(r, get(r, "config.trainer.stop_at"))) for r in cells[(d, k, g)]}
+
+    dec = {}
+    for k in ABLATED:
+        per_seed: dict = defaultdict(list)
+        for g in regimes:
+            a_hi, p_hi, a_lo, p_lo = fails(hi_d, k, g), fails(hi_d, "post-norm", g), fails(lo_d, k, g), \
+                fails(lo_d, "post-norm", g)
+            for s in set(a_hi) & set(p_hi) & set(a_lo) & set(p_lo):
+                per_seed[s].append((a_hi[s] - p_hi[s]) - (a_lo[s] - p_lo[s]))
+        dec[k] = stats.decide(stats.mean([float(np.mean(v)) for v in per_seed.values()]), delta,
+                              f"{k}: extra failure rate at depth {hi_d} over depth {lo_d}, against post-norm")
+    ev["decisions"] = {k: d.to_dict() for k, d in dec.items()}
+    key = f"depth {lo_d}→{hi_d} interaction (failure rate vs post-norm): " + ", ".join(
+        f"{k} {dec[k].estimate.value:+.2f}" for k in ABLATED if dec[k].estimate)
+    return by_parts(dec, rule, ev, key, lambda yes: f"only {yes[0]} breaks deep training more than shallow")

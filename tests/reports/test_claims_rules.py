@@ -463,25 +463,49 @@ def test_c9_distinct_seeds_and_only_the_seed_block():
 
 
 # -- C10 ----------------------------------------------------------------------------------------------------------
-def depth_runs(fail):  # fail[kind] = True: diverges at depth 12
-    kinds = {"post-norm": {}, "no residual": {"residual": False}, "no layernorm": {"layer_norm": False}}
+def depth_runs(fail, n=3, lrs=(1e-3,), depths=(2, 12)):
+    """fail[(kind, depth)] = set of (seed, lr) that diverge, or True for all; warm-up 100, clip 1.0."""
+    kinds = {"post-norm": {}, "pre-norm": {"norm_first": True}, "no residual": {"residual": False},
+             "no layernorm": {"layer_norm": False}}
     runs = []
     for kind, extra in kinds.items():
-        for s in range(3):
-            bad = fail.get(kind, False)
-            runs.append(rec("transformer", s, status="diverged" if bad else "completed",
-                            config={"arch": {"n_layers": 12, **extra}, "trainer": {"stop_at": 0.99}},
-                            long_range={"steps_to_target": None if bad else 400}, metrics={"test/loss": 0.1}))
+        for d in depths:
+            for lr in lrs:
+                for s in range(n):
+                    f = fail.get((kind, d), ())
+                    bad = f is True or (s, lr) in f
+                    runs.append(rec("transformer", s, status="diverged" if bad else "completed",
+                                    config={"arch": {"n_layers": d, **extra}, "optimizer": {"lr": lr},
+                                            "trainer": {"stop_at": 0.99, "warmup_steps": 100, "grad_clip": 1.0}},
+                                    long_range={"steps_to_target": None if bad else 400}, metrics={"test/loss": 0.1}))
     return runs
 
 
-def test_c10_rules():
-    assert R.c10_residual_norm(depth_runs({"no residual": True, "no layernorm": True})).verdict == R.SUPPORTED
-    assert R.c10_residual_norm(depth_runs({})).verdict == R.NOT_SUPPORTED
-    v = R.c10_residual_norm(depth_runs({"no residual": True}))
+def test_c10_every_outcome_on_the_depth_by_block_interaction():
+    deep_breaks = {("no residual", 12): True, ("no layernorm", 12): True}
+    v = R.c10_residual_norm(depth_runs(deep_breaks))
+    assert v.verdict == R.SUPPORTED and "+1.00" in v.key
+    assert R.c10_residual_norm(depth_runs({}, n=20)).verdict == R.NOT_SUPPORTED
+    # broken at every depth: no interaction with depth (the ablation fails shallow too)
+    always = {(k, d): True for k in ("no residual", "no layernorm") for d in (2, 12)}
+    assert R.c10_residual_norm(depth_runs(always, n=20)).verdict == R.NOT_SUPPORTED
+    v = R.c10_residual_norm(depth_runs({("no residual", 12): True}))
     assert v.verdict == R.MIXED and "no residual" in v.condition
-    short = [r for r in depth_runs({}) if r["seed"] == 0]
-    assert R.c10_residual_norm(short).verdict == R.INCONCLUSIVE
+    noisy = {("no residual", 12): {(0, 1e-3)}, ("no layernorm", 12): {(1, 1e-3)}}  # one seed of 3 each
+    assert R.c10_residual_norm(depth_runs(noisy)).verdict == R.INCONCLUSIVE
+    assert R.c10_residual_norm([r for r in depth_runs({}) if r["seed"] == 0]).verdict == R.INCONCLUSIVE
+    assert R.c10_residual_norm(depth_runs({}, depths=(12,))).verdict == R.INCONCLUSIVE
+
+
+def test_c10_largest_stable_lr_per_depth_block_and_setting():
+    fail = {("post-norm", 12): {(s, lr) for s in range(3) for lr in (3e-3, 1e-2)},
+            ("no residual", 12): {(0, 1e-2)}}
+    v = R.c10_residual_norm(depth_runs(fail, lrs=(1e-3, 3e-3, 1e-2)))
+    stable = v.evidence["largest_stable_lr"]
+    assert stable["depth 12, post-norm"] == {"warm-up 100, clip 1.0": 1e-3}
+    assert stable["depth 12, no residual"] == {"warm-up 100, clip 1.0": 3e-3}
+    assert stable["depth 2, pre-norm"] == {"warm-up 100, clip 1.0": 1e-2}
+    assert v.evidence["fail_rate"]["depth 12, post-norm, lr 0.003, warm-up 100, clip 1.0"] == "3/3"
 
 
 def test_every_claim_gives_an_allowed_verdict_on_no_runs():
