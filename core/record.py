@@ -5,6 +5,7 @@ Torch-free, so the reports read records without loading the training stack.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -105,6 +106,20 @@ def flatten(d: dict, sep: str = ".", prefix: str = "") -> dict:
         elif not isinstance(v, (list, tuple)):
             out[key] = v
     return out
+
+
+# config keys in which the replicates of one setting differ (each seed's run folder, its own init_from source run)
+# or that change nothing computed; every other key is part of the setting
+REPLICATE_KEYS = ("seed", "run_dir", "trainer.resume", "trainer.progress", "trainer.threads", "init_from")
+REPLICATE_PREFIXES = ("logger.",)
+
+
+def setting_id(config: dict) -> str:
+    """A short hash of a run's setting: its config without the keys its replicates differ in. Runs of one
+    setting (any seed) share it, so fine-tunes of different pre-training runs (or budgets) are told apart."""
+    flat = {k: v for k, v in flatten(config).items()
+            if k not in REPLICATE_KEYS and not k.startswith(REPLICATE_PREFIXES)}
+    return hashlib.sha1(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:

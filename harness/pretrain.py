@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from harness import checkpoint
 from core.errors import ConfigError
-from core.record import CHECKPOINT, SUMMARY, read_json
+from core.record import CHECKPOINT, SUMMARY, read_json, setting_id
 
 TOKENIZER_FILE = "tokenizer.json"
 
@@ -133,4 +133,6 @@ class Source:
                 "weights": which if weights else "none (init_weights=false)",
                 "loaded": loaded, "skipped": skipped, "new": fresh,
                 "source_task": self.summary.get("task"), "source_arch": self.summary.get("arch"),
+                "source_setting": setting_id(self.summary.get("config") or OmegaConf.to_container(self.cfg)),
+                "source_steps": self.summary.get("step"),
                 "source_status": self.summary.get("status"), "freeze": bool(freeze), "trainable_params": trainable}

@@ -17,13 +17,15 @@ import numpy as np
 import pandas as pd
 
 from core import registry
+from core.record import REPLICATE_KEYS, REPLICATE_PREFIXES
 
 log = logging.getLogger("reports")
 
 # init_from names each seed's own source run (as run_dir names the run); init_weights and the record's init tell
-# pre-trained runs apart
-IGNORED_KEYS = ("seed", "run_dir", "trainer.resume", "trainer.progress", "trainer.threads", "init_from")
-IGNORED_PREFIXES = ("logger.",)
+# pre-trained runs apart: the source's task and setting (a hash of its config, budget included, less its seed
+# and folder; not the steps it ran, which differ by seed when a run stops at its target)
+IGNORED_KEYS, IGNORED_PREFIXES = REPLICATE_KEYS, REPLICATE_PREFIXES
+SOURCE_COLUMNS = ("init.source_task", "init.source_setting")
 SHOWN_KEYS = 4  # the four keys experiment=tune searches fit
 
 # (column in the runs table, heading, digits)
@@ -48,7 +50,7 @@ def setting_keys(runs: pd.DataFrame) -> list[str]:
                                                  for c in ("config.budget.params", "config.budget.width")):
         budget_width = f"arch.{runs['config.budget.width_key'].dropna().iloc[0]}"  # an outcome of the budget
     for col in runs.columns:
-        if not col.startswith("config."):
+        if not col.startswith("config.") and col not in SOURCE_COLUMNS:
             continue
         key = col.removeprefix("config.")
         if key in IGNORED_KEYS or key.startswith(IGNORED_PREFIXES) or key == budget_width:
@@ -67,8 +69,13 @@ def with_settings(df: pd.DataFrame) -> pd.DataFrame:
         part = df.loc[idx]
         keys = setting_keys(part)
         if keys:
-            df.loc[idx, "setting"] = part.apply(lambda r: label([(k, r[f"config.{k}"]) for k in keys]), axis=1)
+            df.loc[idx, "setting"] = part.apply(lambda r: label([(k, r[column(k)]) for k in keys]), axis=1)
     return df
+
+
+def column(key: str) -> str:
+    """The runs table's column of a setting key (``task.delay`` → ``config.task.delay``)."""
+    return key if key in SOURCE_COLUMNS else f"config.{key}"
 
 
 def label(items: list[tuple[str, object]]) -> str:

@@ -13,6 +13,7 @@ import torch
 
 from harness import checkpoint
 from core.errors import ConfigError
+from core.record import setting_id
 from harness.train import Trainer, train
 from tests.conftest import ARCHS, ROOT
 from tests.tasks.text_fixtures import sentiment_frame, write_folder
@@ -87,6 +88,8 @@ def test_mlm_then_sentiment_fine_tune_end_to_end(cfg_factory, tmp_path, corpus):
     assert s["status"] == "completed" and s["init"]["loaded"] == expected
     assert s["init"]["source_task"] == "mlm" and s["init"]["source_arch"] == "lstm"
     assert s["init"]["from"] == str(source.resolve())
+    src = json.loads((source / "summary.json").read_text())
+    assert s["init"]["source_setting"] == setting_id(src["config"]) and s["init"]["source_steps"] == src["step"]
     assert s["task_info"]["tokenizer_file"] == str(source / "tokenizer.json")  # the source's vocabulary
     assert s["config"]["task"]["tokenizer"] == str(source / "tokenizer.json")  # and the record says so
 

@@ -67,3 +67,29 @@ def test_no_pretrained_runs_no_section(tmp_path):
     recs = find_records([tmp_path / "r"])
     assert pretraining.sections(to_frame(recs.runs), recs.runs) == []
     assert pretraining.figures(to_frame(recs.runs), recs.runs) == {}
+
+
+def test_fine_tunes_of_different_sources_are_different_settings(tmp_path):
+    """init_from names each seed's own source run, so it is not the setting; the source's setting is: fine-tunes
+    from sources of another setting (or budget) get their own rows, seeds of one source setting share one."""
+    root = tmp_path / "r"
+    for seed, source_setting, acc in [(0, "aaaa1111", 0.6), (1, "aaaa1111", 0.62), (0, "bbbb2222", 0.9)]:
+        record(root / f"{source_setting}_{seed}", "lstm", seed, "sentiment", acc, 1.0, ["embed.emb.weight"])
+        path = root / f"{source_setting}_{seed}" / "summary.json"
+        s = json.loads(path.read_text())
+        s["init"]["source_setting"] = source_setting
+        path.write_text(json.dumps(s))
+    rep = build_report([root], tmp_path / "report")
+    from reports import tables
+
+    rows = tables.summarize(rep.frame)
+    assert sorted(zip(rows["setting"], rows["n"])) == [("init.source_setting=aaaa1111", 2),
+                                                       ("init.source_setting=bbbb2222", 1)]
+
+
+def test_the_source_setting_ignores_seed_and_folder_only():
+    from core.record import setting_id
+
+    a = {"seed": 0, "run_dir": "/a", "logger": {"mode": "x"}, "trainer": {"max_steps": 100, "threads": 1}}
+    assert setting_id(a) == setting_id({**a, "seed": 3, "run_dir": "/b", "logger": {"mode": "y"}})
+    assert setting_id(a) != setting_id({**a, "trainer": {"max_steps": 200, "threads": 1}})  # the budget counts
