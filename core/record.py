@@ -163,13 +163,16 @@ class MetricsLog:
             f.flush()
 
     def lines(self) -> list[dict]:
+        """The lines written so far; a line cut by a crash (or anything not a JSON object) is skipped."""
         out = []
         if self.path.exists():
             for raw in self.path.read_text().splitlines():
                 try:
-                    out.append(json.loads(raw))
+                    line = json.loads(raw)
                 except ValueError:  # a line cut by a crash
-                    pass
+                    continue
+                if isinstance(line, dict):
+                    out.append(line)
         return out
 
     def truncate_after(self, step: int) -> None:

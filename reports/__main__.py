@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from core.errors import os_error_line
+from core.record import METRICS, SUMMARY
 from reports.build import build_report, default_out, terminal_summary
 
 
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {d} is {'a file, not a folder' if Path(d).exists() else 'not a folder'}; give folders "
                   "that hold run folders (e.g. runs/ or runs/sweeps/long_range)", file=sys.stderr)
             return 2
-    if not any(next(Path(d).rglob(name), None) for d in args.dirs for name in ("summary.json", "metrics.jsonl")):
+    if not any(next(Path(d).rglob(name), None) for d in args.dirs for name in (SUMMARY, METRICS)):
         print(f"error: no run records (summary.json) under {', '.join(args.dirs)}; give the folder of a run or a "
               "sweep (e.g. runs/ or runs/sweeps/long_range), or run python run.py first", file=sys.stderr)
         return 2

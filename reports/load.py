@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from core import record as records
-from core.record import METRICS, RECORD_VERSION, RUN_MARKERS, STATUSES, SUMMARY, record_direction, upgrade
+from core.record import RECORD_VERSION, RUN_MARKERS, STATUSES, SUMMARY, MetricsLog, record_direction, upgrade
 
 log = logging.getLogger("reports")
 
@@ -156,7 +156,8 @@ def to_frame(runs: list[dict]) -> pd.DataFrame:
     rows = []
     for s in runs:
         name, value = main_metric(s)
-        row = {"path": s["_dir"], "source": s.get("_source", ""), "status": s["status"], "task": s["task"], "arch": s["arch"], "seed": s["seed"],
+        row = {"path": s["_dir"], "source": s.get("_source", ""), "status": s["status"], "task": s["task"],
+               "arch": s["arch"], "seed": s["seed"],
                "main_metric": name, "main_value": value, "main_kind": value_kind(value),
                "main_direction": record_direction(s, name)}
         row.update(flatten({k: v for k, v in s.items() if k not in row and not k.startswith("_")}))
@@ -170,14 +171,4 @@ def is_number(v) -> bool:
 
 def metrics_lines(run_dir: str | Path) -> list[dict]:
     """The run's ``metrics.jsonl`` lines (a line cut by a crash is skipped)."""
-    path = Path(run_dir) / METRICS
-    out = []
-    if path.exists():
-        for raw in path.read_text().splitlines():
-            try:
-                line = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(line, dict):
-                out.append(line)
-    return out
+    return MetricsLog(run_dir).lines()
