@@ -41,6 +41,9 @@ def architecture_of(node) -> str:
     return str(node.get("backbone") or node._target_)
 
 
+TOKENIZER_KEYS = ("vocab_size", "lowercase")  # settings of a tokenizer that init_from's saved one fixes
+
+
 class Source:
     """The run that ``init_from`` names: its folder, record, config and weights."""
 
@@ -89,6 +92,21 @@ class Source:
                                   "cannot be reused; pre-train again with this version of archbench")
             with open_dict(cfg):
                 cfg.task.tokenizer = str(saved)
+            self.adopt_tokenizer_settings(cfg)
+
+    def adopt_tokenizer_settings(self, cfg: DictConfig) -> None:
+        """The saved tokenizer fixes the vocabulary and case: this run's ``task.vocab_size`` / ``task.lowercase``
+        are replaced by the source's (one line says so), so that the record states the values used."""
+        changed = [(k, cfg.task[k], self.cfg.task[k]) for k in TOKENIZER_KEYS
+                   if k in cfg.task and k in self.cfg.task and cfg.task[k] != self.cfg.task[k]]
+        if not changed:
+            return
+        with open_dict(cfg):
+            for key, _, theirs in changed:
+                cfg.task[key] = theirs
+        print(f"note: init_from={self.path} brings its tokenizer, so "
+              + ", ".join(f"task.{k}={mine} is ignored ({theirs}, the source's, is used and recorded)"
+                          for k, mine, theirs in changed), file=sys.stderr)
 
     def check_task(self, task) -> None:
         """The same input kind and vocabulary as the source (else the embedding cannot carry over); keep the

@@ -149,3 +149,15 @@ def test_run_py_refuses_another_architecture_in_one_line(cfg_factory, tmp_path, 
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and out.stderr.startswith("error: init_from=")
     assert "use arch=transformer" in out.stderr and not (run_dir / "summary.json").exists()
+
+
+def test_init_from_records_the_source_tokenizer_settings_it_uses(cfg_factory, tmp_path, corpus, capsys):
+    """task.vocab_size / task.lowercase cannot apply with the source's saved tokenizer: one line says so and the
+    record's config holds the values used (the source's), not the ignored ones."""
+    source = pretrained(cfg_factory, tmp_path, corpus, "lstm")
+    cfg = in_folder(cfg_factory("arch=lstm", *text_task("sentiment", corpus), f"init_from={source}",
+                                "task.vocab_size=77", "task.lowercase=false"), tmp_path / "fine")
+    s = train(cfg)
+    err = [line for line in capsys.readouterr().err.splitlines() if "is ignored" in line]
+    assert len(err) == 1 and "task.vocab_size=77 is ignored (20000" in err[0] and "task.lowercase=False" in err[0]
+    assert (s["config"]["task"]["vocab_size"], s["config"]["task"]["lowercase"]) == (20000, True)
