@@ -228,6 +228,54 @@ def head_ablation(model: nn.Module, task, batch_size: int, split: str = "test") 
                               "n_sequences": getattr(task, f"n_{split}", None)}}
 
 
+@torch.no_grad()
+def source_masking(model: nn.Module, task, batch_size: int, split: str = "test", seed: int = 0) -> dict:
+    """Faithfulness of C9: the best head (the one whose attention from the answer positions is sharpest, mean max
+    weight over ``split``) names, per sequence and answer position, the source it attends to most (argmax); that
+    input position is blanked (token 0) and the answer scored again. The control blanks one other position drawn
+    at random instead. Records the answer accuracy intact, with the attended source masked, with the control
+    masked, and how often the argmax is the true source (copy: the answer's symbol)."""
+    mods = model.attention_modules() if hasattr(model, "attention_modules") else {}
+    if not mods or task.spec.input_kind != "tokens" or not hasattr(task, "answer_positions"):
+        return {"source_masking_note": "needs attention modules and a token task with answer positions"}
+    g = torch.Generator().manual_seed(seed)
+    with probing(model):
+        batches = list(task.eval_batches(split, batch_size))
+        sharp: dict[tuple, float] = {}
+        for b in batches:
+            length = b.inputs[0].shape[1]
+            pos = task.answer_positions(length)
+            for name, w in model.attention_maps(*b.inputs).items():  # (B, h, L, S)
+                for h, v in enumerate(w[:, :, pos].amax(-1).mean((0, 2)).tolist()):
+                    sharp[(name, h)] = sharp.get((name, h), 0.0) + v * len(b.inputs[0])
+        name, head = max(sharp, key=sharp.get)
+        right = {"intact": 0.0, "masked": 0.0, "control": 0.0, "on_source": 0.0}
+        count = 0
+        for b in batches:
+            x, rest, y = b.inputs[0], b.inputs[1:], b.targets
+            B, length = x.shape
+            pos = task.answer_positions(length)
+            w = model.attention_maps(*b.inputs)[name][:, head]  # (B, L, S)
+            logits = model(*b.inputs)
+            for p in pos:
+                src = w[:, p].argmax(-1)  # (B,)
+                other = (src + torch.randint(1, w.shape[-1], (B,), generator=g).to(src.device)) % w.shape[-1]
+                right["intact"] += float((logits[:, p].argmax(-1) == y[:, p]).sum())
+                if hasattr(task, "n") and hasattr(task, "delay"):  # copy: answer p reads position p − (T + n)
+                    right["on_source"] += float((src == p - (task.delay + task.n)).sum())
+                for key, where in (("masked", src), ("control", other)):
+                    xm = x.clone()
+                    xm[torch.arange(B, device=x.device), where] = 0
+                    right[key] += float((model(xm, *rest)[:, p].argmax(-1) == y[:, p]).sum())
+            count += B * len(pos)
+    acc = {k: v / count for k, v in right.items()}
+    return {"source_masking": {"metric": f"{split}/answer_acc", "head": [name, head], "intact": acc["intact"],
+                               "masked": acc["masked"], "control": acc["control"],
+                               "drop": acc["intact"] - acc["masked"], "control_drop": acc["intact"] - acc["control"],
+                               "argmax_on_source": acc["on_source"] if hasattr(task, "delay") else None,
+                               "n_sequences": sum(len(b.inputs[0]) for b in batches)}}
+
+
 # -- what the harness calls -------------------------------------------------------------------------------
 def at_start(model: nn.Module, task, run_dir: Path | None = None) -> dict | None:
     """At initialisation: the gradient curve and, given ``run_dir`` and a model with attention, its maps →

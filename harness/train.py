@@ -562,6 +562,8 @@ class Trainer:
                                     self.state.probes_early)
                 if self.cfg.trainer.get("probe_head_ablation"):
                     out.update(probes.head_ablation(self.model, self.task, self.cfg.trainer.eval_batch_size))
+                if self.cfg.trainer.get("probe_source_masking"):
+                    out.update(probes.source_masking(self.model, self.task, self.cfg.trainer.eval_batch_size))
                 return out
         except KeyboardInterrupt as e:
             self.interrupted(e, "the probes")

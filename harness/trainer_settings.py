@@ -42,6 +42,7 @@ class TrainerSettings:
     deterministic: bool = True
     probes: bool = True
     probe_head_ablation: bool = False
+    probe_source_masking: bool = False
     probe_early_step: Positive | None = None
     progress: Literal["auto", True, False] = "auto"
     log_every: Positive | None = 10

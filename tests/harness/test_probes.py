@@ -200,3 +200,21 @@ def test_head_ablation_records_the_drop_per_layer_and_head(cfg_factory):
     assert layers >= 1 and [len(d) for d in ab["drop"]] == [2] * layers and ab["n_sequences"] == 16
     assert all(math.isfinite(v) for d in ab["drop"] for v in d) and 0 <= ab["full"] <= 1
     assert all(len(p) == 2 for row in ab["acc_by_position"] for p in row)  # per answer position
+
+
+def test_source_masking_blanks_the_attended_source_and_a_control_over_the_test_set(cfg_factory, tmp_path):
+    """C9 faithfulness: the intact answers score the run's test accuracy; masked and control beside it."""
+    cfg = cfg_factory("arch=transformer", "task=copy_long", "task.delay=4", "task.n_memorize=2", "task.n_test=16",
+                      "arch.n_heads=2", "trainer.max_steps=2", "trainer.probe_source_masking=true")
+    summary = train(cfg)
+    sm = summary["long_range"]["source_masking"]
+    assert sm["n_sequences"] == 16 and sm["metric"] == "test/answer_acc"
+    assert sm["intact"] == pytest.approx(summary["metrics"]["test/acc"])  # the same answers, scored the same way
+    assert sm["drop"] == pytest.approx(sm["intact"] - sm["masked"])
+    assert sm["control_drop"] == pytest.approx(sm["intact"] - sm["control"])
+    assert all(0 <= sm[k] <= 1 for k in ("intact", "masked", "control", "argmax_on_source"))
+    assert sm["head"][0] in summary["long_range"]["attention"]["names"] and sm["head"][1] in (0, 1)
+    lstm = cfg_factory("arch=lstm", "task=copy_long", "task.delay=4", "task.n_memorize=2", "task.n_test=16",
+                       "trainer.max_steps=2", "trainer.probe_source_masking=true")
+    lstm.run_dir = str(tmp_path / "lstm")
+    assert "source_masking" not in train(lstm)["long_range"]
