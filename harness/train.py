@@ -592,6 +592,7 @@ class Trainer:
                       "compiled": bool(t.compile), "compile_mode": t.compile_mode if t.compile else None},
             "long_range": long_range,
             "task_info": {**self.task.describe(), "main_metric": self.task.main_metric,
+                          "data_fingerprint": self.task.data_fingerprint(),
                           "directions": dict(self.task.directions), "spec": self.task.spec.to_dict()},
             "optimizer": self.decay_record,
             "arch_info": self.model.describe() if hasattr(self.model, "describe") else {},

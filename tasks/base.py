@@ -115,6 +115,11 @@ class Task:
         """Where the training stream stands (RNG state, epoch, position), for bitwise resume."""
         return {}
 
+    def data_fingerprint(self) -> str | None:
+        """A hash of the data read from files (recorded; a resume on other data is refused); None for data
+        generated from the seed."""
+        return None
+
     def load_state_dict(self, state: dict) -> None:
         pass
 

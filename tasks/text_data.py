@@ -459,8 +459,25 @@ class TextTask(Task):
         for s in batches_of(len(self.data[split][0]), batch_size):
             yield self.make_batch(split, s)
 
+    def data_fingerprint(self) -> str:
+        """sha256 (16 hex digits) of every split's rows as tokenized: other files, other rows or another
+        tokenizer give another fingerprint."""
+        if getattr(self, "_fingerprint", None) is None:
+            h = hashlib.sha256()
+            for split in sorted(self.rows):
+                for t in self.rows[split]:
+                    h.update(f"{split}{tuple(t.shape)}{t.dtype}".encode())
+                    h.update(t.detach().cpu().contiguous().numpy().tobytes())
+            self._fingerprint = h.hexdigest()[:16]
+        return self._fingerprint
+
     def state_dict(self) -> dict:
-        return self.sampler.state_dict()
+        return {**self.sampler.state_dict(), "data_fingerprint": self.data_fingerprint()}
 
     def load_state_dict(self, state: dict) -> None:
+        old = state.get("data_fingerprint")  # absent in checkpoints written before it was recorded
+        if old is not None and old != self.data_fingerprint():
+            raise ConfigError(f"the training data differ from the checkpoint's (data fingerprint {old}, now "
+                              f"{self.data_fingerprint()}): the files under task.data.path changed since the run "
+                              "started; restore them, or start the run over in another folder")
         self.sampler.load_state_dict(state)

@@ -152,3 +152,27 @@ def test_max_len_null_warns_when_one_rare_text_sets_it(tmp_path, capsys):
     sentiment(write_folder(tmp_path / "ok", {"train": sentiment_frame(4), "validation": sentiment_frame(),
                                              "test": sentiment_frame()}), tmp_path, max_len=None)
     assert "warning" not in capsys.readouterr().err  # ordinary data: no warning
+
+
+def test_a_resume_on_changed_training_data_is_refused(tmp_path):
+    """The same path and row count, other texts: the fingerprint of the tokenized rows (recorded in the summary
+    and the checkpoint) differs, so the resume is refused instead of continuing on other data."""
+    frame = sentiment_frame()
+    folder = write_folder(tmp_path / "data", {"train": sentiment_frame(2), "validation": frame, "test": frame})
+    args = ["arch=lstm", "task=sentiment", f"task.data.path={folder}", f"task.cache_dir={tmp_path / 'cache'}",
+            "task.max_len=8", "trainer.stop_at=null", "trainer.ckpt_every=2", "trainer.max_steps=4"]
+    first = train(make_cfg(tmp_path, *args))
+    fingerprint = first["task_info"]["data_fingerprint"]
+    assert isinstance(fingerprint, str) and len(fingerprint) == 16
+    run = tmp_path / "run"
+    (run / "summary.json").unlink()  # cut at its end: the same data resumes
+    again = train(make_cfg(tmp_path, *args, "trainer.resume=true"))
+    assert again["task_info"]["data_fingerprint"] == fingerprint
+    (run / "summary.json").unlink()
+    changed = sentiment_frame(2)
+    changed["text"] = [" ".join(reversed(t.split())) for t in changed["text"]]  # same rows, other texts
+    write_folder(folder, {"train": changed})
+    with pytest.raises(ConfigError, match=f"training data differ from the checkpoint's \\(data fingerprint "
+                                          f"{fingerprint}, now [0-9a-f]{{16}}\\)"):
+        train(make_cfg(tmp_path, *args, "trainer.resume=true"))
+    assert not (run / "summary.json").exists()
