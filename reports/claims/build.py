@@ -8,6 +8,7 @@ writes ``claims.json``, ``claims.md``, a self-contained ``claims.html`` and ``fi
 from __future__ import annotations
 
 import base64
+import csv
 import html
 import inspect
 import json
@@ -206,13 +207,23 @@ def no_records_error(root: Path) -> str | None:
     return f"no run records under {root}; give the folder of a claims sweep with {sweeps} inside (e.g. runs/claims/smoke)"
 
 
-EQUAL_PARAMS = {"C1", "C2", "C3"}  # claims that compare architectures at one parameter budget (±10%)
+EQUAL_PARAMS = {"C1", "C2", "C3", "C6", "C8"}  # claims that compare architectures at one parameter budget (±10%)
 
 
-def setting(cid: str, runs: list[dict]) -> dict:
-    """What the runs of a claim were given, per arch: parameters, learning rate(s), step budget, seeds; and for
-    the claims compared at equal parameters, the spread of parameter counts (largest / smallest median)."""
-    out: dict = {"seeds": sorted({r.get("seed") for r in runs if r.get("seed") is not None}), "by_arch": {}}
+def stage_of(run: dict):
+    """The stage of a staged sweep (pre-training: mlm, finetune) as the resolved config names it; None otherwise."""
+    return rules.get(run, "config.stage_name") or rules.get(run, "config.stage")
+
+
+def source_label(run: dict) -> str:
+    stage = stage_of(run)
+    return str(run.get("_source") or "?") + (f"/{stage}" if isinstance(stage, str) and stage else "")
+
+
+def arch_setting(runs: list[dict], compares: bool) -> dict:
+    """Seeds and, per arch, parameters, learning rate(s), step budget and run count of one group of runs; the
+    spread of parameter counts (largest / smallest median) where the claim compares architectures."""
+    out: dict = {"seeds": sorted({r.get("seed") for r in runs if r.get("seed") is not None}, key=str), "by_arch": {}}
     medians = {}
     for arch, rs in sorted(rules.group(runs, lambda r: r.get("arch")).items(), key=lambda kv: str(kv[0])):
         params = sorted(p for p in rules.values(rs, "params") if isinstance(p, (int, float)))
@@ -222,11 +233,51 @@ def setting(cid: str, runs: list[dict]) -> dict:
                                 "max_steps": steps, "runs": len(rs)}
         if params:
             medians[arch] = params[len(params) // 2]
-    if cid in EQUAL_PARAMS and len(medians) > 1:
+    if compares and len(medians) > 1:
         spread = max(medians.values()) / max(min(medians.values()), 1)
         out["param_spread"] = round(spread, 3)
         out["equal_params"] = spread <= 1.1
     return out
+
+
+def setting(cid: str, runs: list[dict]) -> dict:
+    """What the runs of a claim were given: per source sweep and stage (``by_source``, never merged: a pre-training
+    stage's params are not the fine-tune's), and over all of them (``seeds``, ``by_arch``); for the claims that
+    compare architectures, the parameter spread per source and the largest (``param_spread``, ``equal_params``)."""
+    compares = cid in EQUAL_PARAMS
+    out = arch_setting(runs, False)
+    out["by_source"] = {label: arch_setting(rs, compares)
+                        for label, rs in sorted(rules.group(runs, source_label).items())}
+    spreads = {k: v["param_spread"] for k, v in out["by_source"].items() if "param_spread" in v}
+    if spreads:
+        out["param_spread"] = max(spreads.values())
+        out["equal_params"] = all(v <= 1.1 for v in spreads.values())
+        out["unequal_sources"] = sorted(k for k, v in spreads.items() if v > 1.1)
+    return out
+
+
+def lr_presweeps(root: Path, sources) -> dict:
+    """{source: rows of <root>/<source>/lr_presweep.csv} (lr × condition × val metric, ``chosen`` 1 on the picked
+    row) for the claim's sweeps that tuned the learning rate; the table the report shows beside the verdict."""
+    out = {}
+    for s in sources:
+        path = root / s / "lr_presweep.csv"
+        if path.is_file():
+            with path.open(newline="") as f:
+                out[s] = list(csv.DictReader(f))
+    return out
+
+
+def presweep_markdown(tables: dict) -> list[str]:
+    lines = []
+    for source, rows in tables.items():
+        if not rows:
+            continue
+        cols = list(rows[0])
+        lines += ["", f"Learning-rate pre-sweep of `{source}` (tuning seed, validation metric; chosen = 1):", "",
+                  "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+    return lines
 
 
 # -- the report -------------------------------------------------------------------------------------------------
@@ -255,11 +306,12 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
             verdict.caveats += [f"{k[0]} appears {len(v)} times, counted once ({', '.join(v)})"
                                 for k, v in sorted(dup.items())]
         if found.get("equal_params") is False:
-            verdict.caveats.append(f"parameter counts differ by more than 10% between archs "
-                                   f"(largest/smallest median {found['param_spread']})")
+            verdict.caveats += [f"parameter counts differ by more than 10% between archs in {k} (largest/smallest "
+                                f"median {found['by_source'][k]['param_spread']})" for k in found["unequal_sources"]]
         claims.append({"id": cid, "claim": claim, **verdict.to_dict(), "setting": found, "figures": figs,
                        "runs": [r["_dir"] for r in runs], "skipped": [f"{p}: {w}" for p, w in skipped],
-                       "sources": SOURCES[cid], "delta": delta.get(cid), "command": c.command(preset)})
+                       "sources": SOURCES[cid], "delta": delta.get(cid), "command": c.command(preset),
+                       "lr_presweep": lr_presweeps(root, SOURCES[cid])})
     correct_primary(claims)
     doc = {"preset": preset, "device": sorted(devices), "written": time.strftime("%Y-%m-%d %H:%M"),
            "root": str(root), "claims": claims}
@@ -300,7 +352,11 @@ def setting_text(st: dict) -> str:
                      f"{', '.join(map(str, v['max_steps'])) or '?'} steps, {v['runs']} runs"
                      for a, v in st.get("by_arch", {}).items())
     spread = f"; parameter spread {st['param_spread']}×" if "param_spread" in st else ""
-    return f"seeds {', '.join(map(str, st.get('seeds', []))) or 'none'}; {arch or 'no runs'}{spread}"
+    text = f"seeds {', '.join(map(str, st.get('seeds', []))) or 'none'}; {arch or 'no runs'}{spread}"
+    by_source = st.get("by_source") or {}
+    if len(by_source) > 1:  # per source and stage, never merged
+        return " · ".join(f"[{k}] " + setting_text(v) for k, v in by_source.items())
+    return text
 
 
 def delta_text(c: dict) -> str:
@@ -326,6 +382,7 @@ def markdown(doc: dict) -> str:
                   f"Runs: {len(c['runs'])} from {', '.join(c['sources'])}", "",
                   "Setting: " + setting_text(c["setting"]), ""]
         lines += [f"- caveat: {w}" for w in c.get("caveats") or []]
+        lines += presweep_markdown(c.get("lr_presweep") or {})
         lines += ["", "```json", json.dumps(c["evidence"], indent=1, default=str), "```"]
         lines += [f"![{c['id']}]({f})" for f in c["figures"]]
         lines += [f"- skipped: {s}" for s in c["skipped"]]
@@ -355,6 +412,12 @@ def page(doc: dict, out: Path) -> str:
                      f"<p>Minimal effect δ (declared in the preset): {esc(delta_text(c))}</p>"
                      f"<p>Setting: {esc(setting_text(c['setting']))}</p>"
                      + "".join(f"<p class='caveat'>Caveat: {esc(w)}</p>" for w in c.get("caveats") or []))
+        for source, rows in (c.get("lr_presweep") or {}).items():
+            if rows:
+                head = "".join(f"<th>{esc(k)}</th>" for k in rows[0])
+                body = "".join("<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in r.values()) + "</tr>" for r in rows)
+                parts.append(f"<p>Learning-rate pre-sweep of {esc(source)} (tuning seed; chosen = 1):</p>"
+                             f"<table><tr>{head}</tr>{body}</table>")
         for f in c["figures"]:
             b64 = base64.b64encode((out / f).read_bytes()).decode()
             parts.append(f"<img alt='{c['id']}' src='data:image/png;base64,{b64}'>")

@@ -285,3 +285,29 @@ def test_holm_across_the_claims_primary_tests():
     assert by["C9"]["verdict"] == rules.NOT_SUPPORTED
     assert by["C1"]["caveats"] == []  # no primary test recorded: not part of the family
     assert "primary tests (C4, C5, C9)" in by["C4"]["caveats"][0]
+
+
+def test_report_shows_the_lr_pre_sweep_and_settings_per_source_and_stage(tmp_path):
+    write_runs(tmp_path / "long_range", long_range_runs({"transformer": 200, "lstm": 50, "rnn": 10}))
+    (tmp_path / "long_range" / "lr_presweep.csv").write_text(
+        "arch,task.delay,lr,metric,value,status,chosen\nlstm,10,0.001,val/loss,0.9,completed,0\n"
+        "lstm,10,0.003,val/loss,0.4,completed,1\n")
+    ft = {"task": {"_target_": "tasks.sentiment.Sentiment"}}
+    staged = [{"arch": a, "seed": s, "status": "completed", "task": "sentiment", "params": p,
+               "metrics": {"test/acc": 0.7},
+               "config": {**ft, "stage_name": stage}}
+              for stage, by in (("mlm", {"lstm": 90_000, "transformer": 60_000}),
+                                ("finetune", {"lstm": 61_000, "transformer": 60_000})) for a, p in by.items()
+              for s in range(2)]
+    write_runs(tmp_path / "pretrain_finetune", staged)
+    by = {c["id"]: c for c in build_claims(tmp_path)["claims"]}
+    md = (tmp_path / "report" / "claims.md").read_text()
+    assert by["C2"]["lr_presweep"]["long_range"][1]["chosen"] == "1"
+    assert "Learning-rate pre-sweep of `long_range`" in md
+    assert "| lstm | 10 | 0.003 | val/loss | 0.4 | completed | 1 |" in md
+    c8 = by["C8"]["setting"]["by_source"]
+    assert set(c8) == {"pretrain_finetune/mlm", "pretrain_finetune/finetune"}
+    assert c8["pretrain_finetune/mlm"]["equal_params"] is False and c8["pretrain_finetune/finetune"]["equal_params"]
+    assert [w for w in by["C8"]["caveats"] if "more than 10%" in w] == [
+        "parameter counts differ by more than 10% between archs in pretrain_finetune/mlm (largest/smallest median 1.5)"]
+    assert "[pretrain_finetune/mlm]" in md and "Learning-rate pre-sweep of <" not in md
