@@ -42,7 +42,10 @@ def main(cfg: DictConfig) -> float | None:
     from harness.report_line import describe
 
     print(describe(summary), flush=True)
-    if summary["status"] == "interrupted" and not is_multirun():
+    if summary["status"] == "interrupted":  # a signal stops a sweep too: the jobs after this one are not started
+        if is_multirun():
+            print("interrupted: the sweep stops here, its remaining jobs are not started; relaunch it with "
+                  "trainer.resume=true to continue", file=sys.stderr, flush=True)
         sys.exit(130)
     value = summary["metrics"].get(str(cfg.trainer.stop_metric))
     return value if isinstance(value, (int, float)) else None

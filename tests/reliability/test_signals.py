@@ -103,3 +103,15 @@ def test_decoding_stops_at_its_next_model_call_after_a_signal(decode):
         with pytest.raises(StopRequested, match="SIGTERM"):
             decode(model, src, 6, 1, 2)
     decode(model, src, 6, 1, 2)  # outside an evaluation nothing is watched
+
+
+def test_a_signal_stops_a_sweep_with_a_non_zero_exit(tmp_path):
+    """SIGTERM during the first job of a two-job sweep: that job is recorded as interrupted, the second is never
+    started, and the sweep exits 130 (it used to start the next job and exit 0)."""
+    proc = cli(None, "-m", "hydra/launcher=basic", f"hydra.sweep.dir={tmp_path / 'sweep'}", *TINY, "seed=0,1",
+               env={"ARCHBENCH_FAULT": "step:3:SIGTERM"})
+    assert proc.returncode == 130, proc.stderr[-3000:]
+    assert "the sweep stops here" in proc.stderr and "Traceback" not in proc.stderr
+    records = sorted((tmp_path / "sweep").glob("*/summary.json"))
+    assert len(records) == 1 and json.loads(records[0].read_text())["status"] == "interrupted"
+    assert not (tmp_path / "sweep" / "1").exists()
