@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from harness import checkpoint
 from core.errors import ConfigError
-from core.record import CHECKPOINT, SUMMARY, read_json, setting_id
+from core.record import CHECKPOINT, SUMMARY, read_json, setting_id, upgrade
+from harness import checkpoint
 
 TOKENIZER_FILE = "tokenizer.json"
 
@@ -58,7 +58,8 @@ class Source:
         if not self.ckpt.is_file():
             raise ConfigError(f"init_from={path}: {self.ckpt} does not exist; point it at a run folder that holds "
                               f"a {CHECKPOINT}")
-        self.summary = read_json(self.folder / SUMMARY)
+        summary = read_json(self.folder / SUMMARY)
+        self.summary = upgrade(summary) if isinstance(summary, dict) else None  # an older record as the current
         config = self.folder / ".hydra" / "config.yaml"
         if self.summary is None or not config.is_file():
             raise ConfigError(f"init_from={path}: {self.folder} holds no {SUMMARY} and .hydra/config.yaml beside the "
