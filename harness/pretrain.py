@@ -17,11 +17,12 @@ import sys
 from pathlib import Path
 
 import torch
+import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from core.errors import ConfigError
+from core.errors import ConfigError, first_line
 from core.record import CHECKPOINT, SUMMARY, read_json, setting_id, upgrade
-from harness import checkpoint
+from harness import resume_check
 
 TOKENIZER_FILE = "tokenizer.json"
 
@@ -64,8 +65,15 @@ class Source:
         if self.summary is None or not config.is_file():
             raise ConfigError(f"init_from={path}: {self.folder} holds no {SUMMARY} and .hydra/config.yaml beside the "
                               "checkpoint; init_from needs a run folder written by archbench")
-        self.cfg = OmegaConf.load(config)
+        try:  # OmegaConf reads YAML safely: a python tag is refused, never run
+            self.cfg = OmegaConf.load(config)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"init_from={path}: {config} is not a plain YAML config ({first_line(e)}); restore it "
+                              "from the source run, or pre-train again") from None
         self.path = str(path)
+        # read now, before any data or model is built: a damaged or foreign checkpoint is one line naming it
+        self.ck = resume_check.load(self.ckpt, required=("model",), use="used by init_from",
+                                    advice="point init_from at a run folder written by archbench")
 
     # -- before the task is built ------------------------------------------------------------------------
     def adapt(self, cfg: DictConfig) -> None:
@@ -125,7 +133,7 @@ class Source:
         """Copy the matching tensors into ``model``; what was loaded and skipped, for ``summary["init"]``.
         ``weights=False`` copies nothing (the control: the source's tokenizer and reading direction, fresh
         weights); ``freeze`` trains only the tensors that were not loaded."""
-        ck = checkpoint.load(self.ckpt)
+        ck = self.ck
         selection = self.summary.get("selection", {})
         best = selection.get("weights") == "best" and ck.get("best_model")
         tensors = ck["best_model"] if best else ck["model"]

@@ -7,11 +7,12 @@ record would otherwise state settings that were not the ones trained.
 """
 from __future__ import annotations
 
+import pickle
 import sys
 from pathlib import Path
 
-from harness import checkpoint
 from core.errors import ConfigError, first_line
+from harness import checkpoint
 
 MAY_CHANGE = ("trainer.max_steps", "trainer.max_time_s", "trainer.eval_every", "trainer.ckpt_every",
               "trainer.resume", "trainer.progress", "trainer.log_every", "trainer.device", "trainer.warmup_measure",
@@ -34,17 +35,22 @@ def refused(keys: list[str]) -> list[str]:
     return [k for k in keys if k not in MAY_CHANGE and not k.startswith(MAY_CHANGE_PREFIXES)]
 
 
-def load(path: Path) -> dict:
-    """The checkpoint at ``path``, or one ConfigError line when it is damaged."""
+def load(path: Path, required: tuple[str, ...] = REQUIRED, use: str = "resumed from",
+         advice: str = "move it away to start the run over, or restore it") -> dict:
+    """The checkpoint at ``path``, or one ConfigError line when it is damaged, not a checkpoint, or holds objects
+    other than tensors and plain values (read with ``weights_only=True``: nothing in it runs). ``use`` and
+    ``advice`` word the line for the caller (a resume, ``init_from``)."""
     try:
         ck = checkpoint.load(path)
-    except Exception as e:  # noqa: BLE001 - truncated, empty or foreign files fail in many ways
-        raise ConfigError(f"{path} is damaged and cannot be resumed from ({first_line(e)}); move it away to "
-                          "start the run over, or restore it") from None
-    missing = [k for k in REQUIRED if not isinstance(ck, dict) or k not in ck]
+    except Exception as e:  # noqa: BLE001 - truncated, empty, foreign or pickled-object files fail in many ways
+        if isinstance(e, pickle.UnpicklingError) and "weights only" in str(e).lower():
+            # torch's own text goes on to suggest weights_only=False, i.e. running the file's code: not repeated
+            raise ConfigError(f"{path} holds objects other than tensors and plain values and cannot be {use} "
+                              f"(nothing in it was run); {advice}") from None
+        raise ConfigError(f"{path} is damaged and cannot be {use} ({first_line(e)}); {advice}") from None
+    missing = [k for k in required if not isinstance(ck, dict) or k not in ck]
     if missing:
-        raise ConfigError(f"{path} is not an archbench checkpoint (missing {', '.join(missing)}); move it away "
-                          "to start the run over") from None
+        raise ConfigError(f"{path} is not an archbench checkpoint (missing {', '.join(missing)}); {advice}") from None
     return ck
 
 

@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from core.errors import ConfigError
+from core.errors import ConfigError, first_line
 from core.files import atomic_write_bytes
 from tasks import checks
 from tasks.base import Batch, EpochSampler, Task, batches_of, to_device, train_subset
@@ -342,7 +342,12 @@ def get_tokenizer(kind: str, corpus_fn, *, vocab_size: int, lowercase: bool, ide
     if kind.endswith(".json"):
         if not Path(kind).is_file():
             raise ConfigError(f"task.tokenizer={kind!r} is not a file; give word, bpe, byte or a saved tokenizer.json")
-        return HFTokenizer(Tokenizer.from_file(kind)), Path(kind)
+        try:
+            return HFTokenizer(Tokenizer.from_file(kind)), Path(kind)
+        except Exception as e:  # noqa: BLE001 - the tokenizers library raises a bare Exception for a bad file
+            raise ConfigError(f"task.tokenizer={kind} is damaged or not a tokenizer file ({first_line(e)}); restore it "
+                              "(a run folder's tokenizer.json, which init_from reuses) or give word, bpe or byte"
+                              ) from None
     if kind not in TOKENIZERS:
         raise ConfigError(f"task.tokenizer={kind!r} is not known; use one of {', '.join(TOKENIZERS)} or the path "
                           "of a saved tokenizer.json")
@@ -355,7 +360,11 @@ def get_tokenizer(kind: str, corpus_fn, *, vocab_size: int, lowercase: bool, ide
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
     path = cache_root(cache_dir) / "tokenizers" / f"{kind}-{digest}.json"
     if path.exists():
-        return HFTokenizer(Tokenizer.from_file(str(path))), path
+        try:
+            return HFTokenizer(Tokenizer.from_file(str(path))), path
+        except Exception as e:  # noqa: BLE001 - a damaged cache entry is rebuilt below (and replaced atomically)
+            print(f"warning: the cached tokenizer {path} is damaged ({first_line(e)}); building it again",
+                  file=sys.stderr)
     tok = train_tokenizer(kind, corpus_fn(), int(vocab_size), bool(lowercase))
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, tok.to_str().encode())  # readers see no file or the whole file
