@@ -321,26 +321,35 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
     return doc
 
 
+def primary_tests(c: dict) -> dict:
+    """{test name: decision dict} of one claim: its ``decision``, or each part of ``decisions`` (C1: per recurrent
+    family, C6: per delay, …), those with a p-value."""
+    ev = c.get("evidence") or {}
+    found = {c["id"]: ev["decision"]} if isinstance(ev.get("decision"), dict) else {}
+    if isinstance(ev.get("decisions"), dict):
+        found.update({f"{c['id']} {k}": d for k, d in ev["decisions"].items() if isinstance(d, dict)})
+    return {k: d for k, d in found.items() if d.get("p") is not None}
+
+
 def correct_primary(claims: list[dict]) -> None:
-    """Holm across the claims' primary tests (the rules that record a ``decision`` with a p-value): each such
-    decision gets its adjusted p and the list of tests corrected together; a supported primary test whose
-    adjusted p is ≥ 0.05 turns its claim inconclusive, saying why."""
-    primary = {c["id"]: c["evidence"]["decision"]["p"] for c in claims
-               if isinstance(c.get("evidence", {}).get("decision"), dict) and c["evidence"]["decision"].get("p") is not None}
+    """Holm across the claims' primary tests (every ``decision`` and each part of ``decisions`` with a p-value):
+    each gets its adjusted p and the family's name; a supported test whose adjusted p is ≥ 0.05 turns its claim
+    inconclusive, saying why."""
+    tests = {c["id"]: primary_tests(c) for c in claims}
+    primary = {k: d["p"] for t in tests.values() for k, d in t.items()}
     if not primary:
         return
     adjusted = stats.holm(primary)
     family = f"Holm over the claims' {len(primary)} primary tests ({', '.join(primary)})"
     for c in claims:
-        if c["id"] not in primary:
-            continue
-        dec, q = c["evidence"]["decision"], adjusted[c["id"]]
-        dec["p_holm"], dec["corrected"] = round(q, 4), family
-        c["caveats"].append(f"{family}: adjusted p = {q:.3g}")
-        if dec.get("outcome") == stats.SUPPORTED and q >= stats.ALPHA and c["verdict"] != rules.INCONCLUSIVE:
-            why = f"underpowered after correction: {dec['why']}, but {family} gives p = {q:.3g} ≥ {stats.ALPHA:g}"
-            c["verdict"], c["condition"], c["key"] = rules.INCONCLUSIVE, None, why
-            c["evidence"].setdefault("insufficient", []).append(why)
+        for name, dec in tests[c["id"]].items():
+            q = adjusted[name]
+            dec["p_holm"], dec["corrected"] = round(q, 4), family
+            c["caveats"].append(f"{family}: {name} adjusted p = {q:.3g}")
+            if dec.get("outcome") == stats.SUPPORTED and q >= stats.ALPHA and c["verdict"] != rules.INCONCLUSIVE:
+                why = f"underpowered after correction: {dec['why']}, but {family} gives p = {q:.3g} ≥ {stats.ALPHA:g}"
+                c["verdict"], c["condition"], c["key"] = rules.INCONCLUSIVE, None, why
+                c["evidence"].setdefault("insufficient", []).append(why)
 
 
 def verdict_text(c: dict) -> str:

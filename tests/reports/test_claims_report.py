@@ -287,6 +287,21 @@ def test_holm_across_the_claims_primary_tests():
     assert "primary tests (C4, C5, C9)" in by["C4"]["caveats"][0]
 
 
+def test_holm_includes_each_part_of_a_claim_with_several_primary_tests():
+    from reports.claims.build import correct_primary
+
+    parts = {"lstm": {"p": 0.001, "outcome": "supported", "why": "w"},
+             "rnn": {"p": 0.03, "outcome": "supported", "why": "w"}}
+    claims = [{"id": "C2", "verdict": rules.SUPPORTED, "condition": None, "key": "k", "caveats": [],
+               "evidence": {"decisions": parts}},
+              {"id": "C4", "verdict": rules.SUPPORTED, "condition": None, "key": "k", "caveats": [],
+               "evidence": {"decision": {"p": 0.03, "outcome": "supported", "why": "w"}}}]
+    correct_primary(claims)
+    assert parts["lstm"]["p_holm"] == pytest.approx(0.003) and "3 primary tests (C2 lstm, C2 rnn, C4)" in \
+        parts["lstm"]["corrected"]
+    assert claims[0]["verdict"] == rules.INCONCLUSIVE and "C2 rnn" in claims[0]["caveats"][1]  # 2 × 0.03 ≥ 0.05
+
+
 def test_report_shows_the_lr_pre_sweep_and_settings_per_source_and_stage(tmp_path):
     write_runs(tmp_path / "long_range", long_range_runs({"transformer": 200, "lstm": 50, "rnn": 10}))
     (tmp_path / "long_range" / "lr_presweep.csv").write_text(
