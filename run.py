@@ -21,6 +21,7 @@ def is_multirun() -> bool:
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
+    from harness.signals import StopRequested
     from harness.train import train
 
     try:
@@ -31,6 +32,8 @@ def main(cfg: DictConfig) -> float | None:
         if is_multirun():
             return None
         sys.exit(2 if bad_config else 1)
+    except StopRequested:  # a signal during set-up: nothing trained, nothing recorded (one line said so)
+        sys.exit(130)  # in a sweep too: the jobs after this one are not started
     except OSError as e:  # disk full, no permission, a file where a folder belongs: one line naming the path
         line = os_error_line(e)
         if line is None:

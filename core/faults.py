@@ -1,7 +1,8 @@
 """Fault injection for the reliability tests: crash or signal the run at a named moment.
 
 ``ARCHBENCH_FAULT=<point>:<n>[:<SIGNAL>]`` (or :func:`arm`) makes the process send itself ``SIGNAL`` (default
-SIGKILL) the n-th time it passes ``point`` in this process. Points: ``step`` (inside a training step, after
+SIGKILL) the n-th time it passes ``point`` in this process. Points: ``setup`` (before the task builds its data
+and tokenizer), ``step`` (inside a training step, after
 the optimizer step), ``eval``, ``test``, ``probes_start``, ``probes`` (each module call of a validation pass,
 the test pass, the first and the last probes) and ``write:<file>`` (an atomic write whose data is written but
 not yet in place, e.g. ``write:checkpoint.pt``). An errno name instead of a signal

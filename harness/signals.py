@@ -40,6 +40,21 @@ class StopFlag:
         if self.reason is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.reason = signal.Signals(signum).name
+        if self.at_once:
+            raise StopRequested(self.reason)
+
+    at_once = False  # set during set-up (data, tokenizer, model): nothing to save there, so a signal stops it now
+
+    @contextlib.contextmanager
+    def stopping_at_once(self):
+        """While open, a signal raises StopRequested where the process is (set-up holds nothing worth a grace
+        period; a long tokenizer or data step would otherwise hold the stop until training starts)."""
+        self.check()
+        self.at_once = True
+        try:
+            yield
+        finally:
+            self.at_once = False
 
     def __exit__(self, *exc):
         for sig, old in self.old.items():

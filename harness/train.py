@@ -159,6 +159,7 @@ class Trainer:
         source = pretrain.Source(cfg.init_from) if cfg.get("init_from") else None
         if source:
             source.adapt(cfg)  # the source's architecture and tokenizer
+        faults.point("setup")  # before the task's data and tokenizer are built
         self.task = build(cfg.task, "task")
         if source:
             source.check_task(self.task)
@@ -671,15 +672,26 @@ def train(cfg: DictConfig) -> dict:
         if not resume and (ckpt.exists() or old is not None or (run_dir / METRICS).exists()):
             raise ConfigError(f"{run_dir} already holds a run; pass trainer.resume=true to continue it, or choose "
                               "another hydra.run.dir")
-        trainer = Trainer(cfg)
-        if resume and ck is None and old:  # a diverged or failed run that left no checkpoint: start over, keep it
+        try:  # a signal during set-up (data, tokenizer, model) stops it at once: nothing is trained or recorded yet
+            with stop.stopping_at_once():
+                trainer = Trainer(cfg)
+        except StopRequested:
+            trainer = None
+        if trainer is None:
+            pass
+        elif resume and ck is None and old:  # a diverged or failed run that left no checkpoint: start over, keep it
             status = old.get("status") if old.get("status") in ("diverged", "failed", "interrupted") else "old"
             kept = run_dir / f"summary.{status}.json"
             os.replace(run_dir / SUMMARY, kept)
             print(f"note: {run_dir} holds a {status} run with no checkpoint to resume from; starting "
                   f"over, its record kept as {kept.name}", file=sys.stderr)
-        save_config(cfg, run_dir, fresh=ck is None)
-        summary = trainer.run(ck, stop)
+        if trainer is not None:
+            save_config(cfg, run_dir, fresh=ck is None)
+            summary = trainer.run(ck, stop)
+    if trainer is None:
+        print(f"interrupted ({stop.reason}) during set-up, before training; nothing was recorded", file=sys.stderr)
+        slurm.hand_over(stop.reason)  # in a SLURM job: requeued, and the run starts again
+        raise StopRequested(stop.reason)
     if summary["status"] == "interrupted":
         slurm.hand_over(stop.reason)  # in a SLURM job: requeue (no step lost), never reported finished
     if summary["status"] == "diverged":
