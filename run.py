@@ -9,7 +9,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from core.errors import ConfigError, DivergedError, os_error_line  # noqa: E402
+from core.errors import ConfigError, DivergedError, memory_error_line, os_error_line  # noqa: E402
 
 
 def is_multirun() -> bool:
@@ -34,6 +34,14 @@ def main(cfg: DictConfig) -> float | None:
         sys.exit(2 if bad_config else 1)
     except StopRequested:  # a signal during set-up: nothing trained, nothing recorded (one line said so)
         sys.exit(130)  # in a sweep too: the jobs after this one are not started
+    except (MemoryError, RuntimeError) as e:  # a size that cannot fit: one line, not torch's allocator traceback
+        line = memory_error_line(e)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        if is_multirun():
+            return None
+        sys.exit(2)
     except OSError as e:  # disk full, no permission, a file where a folder belongs: one line naming the path
         line = os_error_line(e)
         if line is None:
