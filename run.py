@@ -34,16 +34,10 @@ def main(cfg: DictConfig) -> float | None:
         sys.exit(2 if bad_config else 1)
     except StopRequested:  # a signal during set-up: nothing trained, nothing recorded (one line said so)
         sys.exit(130)  # in a sweep too: the jobs after this one are not started
-    except (MemoryError, RuntimeError) as e:  # a size that cannot fit: one line, not torch's allocator traceback
-        line = memory_error_line(e)
-        if line is None:
-            raise
-        print(f"error: {line}", file=sys.stderr)
-        if is_multirun():
-            return None
-        sys.exit(2)
-    except OSError as e:  # disk full, no permission, a file where a folder belongs: one line naming the path
-        line = os_error_line(e)
+    except (OSError, MemoryError, RuntimeError) as e:
+        # disk full, no permission, a file where a folder belongs (naming the path), or a size that cannot fit in
+        # memory: one line, not a traceback; any other error is a bug and keeps its traceback
+        line = os_error_line(e) if isinstance(e, OSError) else memory_error_line(e)
         if line is None:
             raise
         print(f"error: {line}", file=sys.stderr)
