@@ -35,10 +35,10 @@ browser:
 	    echo "error: the browser test needs chromium and chromedriver on PATH; as root: apt-get install -y chromium chromium-driver"; exit 1; \
 	  fi; }
 
-test: $(STAMP) browser
+test: $(STAMP) browser lint
 	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 WANDB_MODE=offline WANDB_SILENT=true $(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) lint
 	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 WANDB_MODE=offline WANDB_SILENT=true $(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 # ruff (pinned in the dev extra and requirements.lock): the rules and their exceptions are in pyproject.toml

@@ -1,4 +1,5 @@
 """archbench entry point: ``python run.py arch=transformer task=copy_long`` (``-m`` for sweeps)."""
+
 from __future__ import annotations
 
 import os
@@ -6,10 +7,10 @@ import sys
 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+import hydra
+from omegaconf import DictConfig
 
-from core.errors import ConfigError, DivergedError, memory_error_line, os_error_line  # noqa: E402
+from core.errors import ConfigError, DivergedError, memory_error_line, os_error_line
 
 
 def is_multirun() -> bool:
@@ -49,8 +50,12 @@ def main(cfg: DictConfig) -> float | None:
     print(describe(summary), flush=True)
     if summary["status"] == "interrupted":  # a signal stops a sweep too: the jobs after this one are not started
         if is_multirun():
-            print("interrupted: the sweep stops here, its remaining jobs are not started; relaunch it with "
-                  "trainer.resume=true to continue", file=sys.stderr, flush=True)
+            print(
+                "interrupted: the sweep stops here, its remaining jobs are not started; relaunch it with "
+                "trainer.resume=true to continue",
+                file=sys.stderr,
+                flush=True,
+            )
         sys.exit(130)
     value = summary["metrics"].get(str(cfg.trainer.stop_metric))
     return value if isinstance(value, (int, float)) else None

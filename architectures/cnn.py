@@ -9,6 +9,7 @@ optionally causal; padding is zeroed before every convolution. CNNs are local: t
 For sequence outputs its own decoder is ConvS2S-style (Gehring et al. 2017): causal conv blocks, each followed by
 attention over the encoder output (``architectures.seq2seq.ConvDecoder``); the YAML gives it learned positions.
 """
+
 from __future__ import annotations
 
 import torch
@@ -25,7 +26,7 @@ from tasks.base import TaskSpec
 def blocks_to_cover(length: int, reach_per_dilation: int) -> int:
     """Smallest n such that dilations 1, 2, …, 2ⁿ⁻¹ reach back ``length − 1`` positions."""
     n = 1
-    while reach_per_dilation * (2 ** n - 1) < length - 1:
+    while reach_per_dilation * (2**n - 1) < length - 1:
         n += 1
     return n
 
@@ -71,8 +72,17 @@ class CNN(Backbone):
         n_heads: seq2seq only: heads of the decoder's attention over the encoder output (1 as in ConvS2S).
     """
 
-    def __init__(self, max_len: int, *, channels: int, kernel_size: int, n_layers: int | None, causal: bool,
-                 dropout: float, n_heads: int):
+    def __init__(
+        self,
+        max_len: int,
+        *,
+        channels: int,
+        kernel_size: int,
+        n_layers: int | None,
+        causal: bool,
+        dropout: float,
+        n_heads: int,
+    ):
         super().__init__()
         if channels < 1:
             raise ConfigError(f"arch.channels={channels} must be at least 1")
@@ -84,16 +94,21 @@ class CNN(Backbone):
             raise ConfigError(f"arch.n_layers={n_layers} must be at least 1 (or null to cover the sequence)")
         self.width = self.out_width = channels
         self.causal, self.kernel_size, self.dropout, self.n_heads = causal, kernel_size, dropout, n_heads
-        self.layers = nn.ModuleList(ConvBlock1d(channels, kernel_size, 2 ** i, dropout, causal)
-                                    for i in range(n_layers))
+        self.layers = nn.ModuleList(ConvBlock1d(channels, kernel_size, 2**i, dropout, causal) for i in range(n_layers))
         self.final = nn.Sequential(nn.LayerNorm(channels), nn.Dropout(dropout))
-        self.receptive_field = 1 + (kernel_size - 1) * (2 ** n_layers - 1)
+        self.receptive_field = 1 + (kernel_size - 1) * (2**n_layers - 1)
 
     def describe(self) -> dict:
         return {"receptive_field": self.receptive_field, "n_layers": len(self.layers)}
 
     def own_decoder(self, spec: TaskSpec, *, n_layers, tie_embeddings, pos_encoding, scale_embedding):
         k, C = self.kernel_size, self.width
-        return ConvDecoder(spec, channels=C, n_layers=n_layers or blocks_to_cover(spec.tgt_max_len, k - 1),
-                           n_heads=self.n_heads, dropout=self.dropout, tie_embeddings=tie_embeddings,
-                           conv_block=lambda i: ConvBlock1d(C, k, 2 ** i, self.dropout, causal=True))
+        return ConvDecoder(
+            spec,
+            channels=C,
+            n_layers=n_layers or blocks_to_cover(spec.tgt_max_len, k - 1),
+            n_heads=self.n_heads,
+            dropout=self.dropout,
+            tie_embeddings=tie_embeddings,
+            conv_block=lambda i: ConvBlock1d(C, k, 2**i, self.dropout, causal=True),
+        )

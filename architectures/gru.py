@@ -5,6 +5,7 @@ A backbone maps states (B, L, d) and padding (B, L) to states (B, L, d): it know
 per-position head or decoder behind, so this file runs every task. For translation the model builds the
 generic decoder from a causal copy of this backbone (``causal_settings``) with attention over the encoder.
 """
+
 from __future__ import annotations
 
 import torch.nn as nn
@@ -54,8 +55,9 @@ class GRU(Backbone):
     def __init__(self, max_len: int, *, hidden: int, n_layers: int, bidirectional: bool | None, dropout: float):
         super().__init__()
         if hidden < 2 or n_layers < 1 or (bidirectional and hidden % 2):
-            raise ConfigError(f"arch.hidden={hidden} must be ≥ 2 (even when bidirectional) and "
-                              f"arch.n_layers={n_layers} ≥ 1")
+            raise ConfigError(
+                f"arch.hidden={hidden} must be ≥ 2 (even when bidirectional) and arch.n_layers={n_layers} ≥ 1"
+            )
         self.width = self.out_width = hidden
         self.causal = not bidirectional
         self.layers = nn.ModuleList(GRULayer(hidden, bidirectional, dropout) for _ in range(n_layers))

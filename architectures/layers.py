@@ -2,6 +2,7 @@
 
 Shapes: B batch, L sequence length, S key length, d model width, h heads, dh = d / h.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,8 +50,10 @@ class MultiHeadAttention(nn.Module):
         if d_model < 1 or n_heads < 1:
             raise ConfigError(f"d_model={d_model} and n_heads={n_heads} must be at least 1")
         if d_model % n_heads:
-            raise ConfigError(f"d_model={d_model} is not divisible by n_heads={n_heads}; pick n_heads among "
-                              f"{[h for h in range(1, d_model + 1) if d_model % h == 0 and h <= 16]}")
+            raise ConfigError(
+                f"d_model={d_model} is not divisible by n_heads={n_heads}; pick n_heads among "
+                f"{[h for h in range(1, d_model + 1) if d_model % h == 0 and h <= 16]}"
+            )
         self.h, self.dh, self.cross, self.p = n_heads, d_model // n_heads, cross, dropout
         if cross:
             self.q, self.kv = nn.Linear(d_model, d_model), nn.Linear(d_model, 2 * d_model)
@@ -82,8 +85,9 @@ class MultiHeadAttention(nn.Module):
             out, w = attention(q, k, v, mask)
             self.weights = w.detach()
         else:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
-                                                 dropout_p=self.p if self.training else 0.0)
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, is_causal=causal, dropout_p=self.p if self.training else 0.0
+            )
         if self.head_gate is not None:
             out = out * self.head_gate.to(out)[None, :, None, None]  # (B, h, L, dh), one head zeroed
         return self.proj(out.transpose(1, 2).reshape(B, L, d))  # (B, L, d)
@@ -124,6 +128,8 @@ class Layer(nn.Module):
     def step(self, x, state=None):
         seen = x if state is None else torch.cat([state, x], 1)  # (B, t, d)
         return self(seen)[:, -1:], seen
+
+
 class FeedForward(nn.Module):
     """Position-wise FFN: Linear → activation → dropout → Linear."""
 
@@ -132,8 +138,9 @@ class FeedForward(nn.Module):
         acts = {"relu": nn.ReLU, "gelu": nn.GELU}
         if activation not in acts:
             raise ConfigError(f"activation={activation!r} is not known; use one of {sorted(acts)}")
-        self.net = nn.Sequential(nn.Linear(d_model, d_ff), acts[activation](), nn.Dropout(dropout),
-                                 nn.Linear(d_ff, d_model))
+        self.net = nn.Sequential(
+            nn.Linear(d_model, d_ff), acts[activation](), nn.Dropout(dropout), nn.Linear(d_ff, d_model)
+        )
 
     def forward(self, x):
         return self.net(x)
@@ -145,8 +152,16 @@ class Residual(nn.Module):
     Ablations: without ``residual`` the sub-layer's output replaces x (post-norm ``norm(f(x))``, pre-norm
     ``f(norm(x))``); without ``layer_norm`` the norm is ``nn.Identity()`` (no LayerNorm parameters)."""
 
-    def __init__(self, d_model: int, fn: nn.Module, dropout: float = 0.0, norm_first: bool = False, *,
-                 residual: bool = True, layer_norm: bool = True):
+    def __init__(
+        self,
+        d_model: int,
+        fn: nn.Module,
+        dropout: float = 0.0,
+        norm_first: bool = False,
+        *,
+        residual: bool = True,
+        layer_norm: bool = True,
+    ):
         super().__init__()
         self.fn, self.drop, self.norm_first, self.residual = fn, nn.Dropout(dropout), norm_first, residual
         self.norm = nn.LayerNorm(d_model) if layer_norm else nn.Identity()
@@ -175,8 +190,19 @@ class EncoderBlock(Layer):
     """Self-attention then FFN, each inside :class:`Residual` (``causal``: masked self-attention;
     ``residual``/``layer_norm``: as :class:`Residual`'s)."""
 
-    def __init__(self, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, activation="relu", causal=False, *,
-                 residual=True, layer_norm=True):
+    def __init__(
+        self,
+        d_model,
+        n_heads,
+        d_ff,
+        dropout=0.0,
+        norm_first=False,
+        activation="relu",
+        causal=False,
+        *,
+        residual=True,
+        layer_norm=True,
+    ):
         super().__init__()
         wrap = dict(dropout=dropout, norm_first=norm_first, residual=residual, layer_norm=layer_norm)
         self.attn = Residual(d_model, MultiHeadAttention(d_model, n_heads, dropout), **wrap)
@@ -196,8 +222,18 @@ class EncoderBlock(Layer):
 class DecoderBlock(nn.Module):
     """Masked self-attention, attention over the encoder output, FFN; each inside :class:`Residual`."""
 
-    def __init__(self, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, activation="relu", *,
-                 residual=True, layer_norm=True):
+    def __init__(
+        self,
+        d_model,
+        n_heads,
+        d_ff,
+        dropout=0.0,
+        norm_first=False,
+        activation="relu",
+        *,
+        residual=True,
+        layer_norm=True,
+    ):
         super().__init__()
         wrap = dict(dropout=dropout, norm_first=norm_first, residual=residual, layer_norm=layer_norm)
         self.self_attn = Residual(d_model, MultiHeadAttention(d_model, n_heads, dropout), **wrap)
@@ -270,7 +306,7 @@ class PositionalEncoding(nn.Module):
             L = x.shape[1]
             if offset + L > self.max_len:
                 raise ValueError(f"sequence of length {offset + L} is longer than max_len={self.max_len}")
-            x = x + self.pe[offset:offset + L].to(x.dtype)
+            x = x + self.pe[offset : offset + L].to(x.dtype)
         return self.drop(x)
 
 
@@ -287,7 +323,7 @@ class TokenEmbedding(nn.Module):
         self.emb = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
         self.scale = math.sqrt(d_model) if scale else 1.0
         if scale:
-            nn.init.normal_(self.emb.weight, std=d_model ** -0.5)
+            nn.init.normal_(self.emb.weight, std=d_model**-0.5)
             if pad_id is not None:
                 nn.init.zeros_(self.emb.weight[pad_id])
 
@@ -306,8 +342,10 @@ def image_sequence_shape(shape: tuple[int, int, int], image_as: str, patch: int)
     if image_as == "pixels":
         return H * W, C
     if patch < 1 or H % patch or W % patch:
-        raise ConfigError(f"arch.patch_size={patch} does not divide the {H}x{W} image; use one of "
-                          f"{[q for q in range(1, min(H, W) + 1) if H % q == 0 and W % q == 0]}")
+        raise ConfigError(
+            f"arch.patch_size={patch} does not divide the {H}x{W} image; use one of "
+            f"{[q for q in range(1, min(H, W) + 1) if H % q == 0 and W % q == 0]}"
+        )
     return (H // patch) * (W // patch), C * patch * patch
 
 
@@ -337,8 +375,7 @@ def masked_mean(h, pad=None):
 class ClassHead(nn.Module):
     """Pools (B, L, d) over valid positions, then Linear → (B, num_classes). Every architecture uses it."""
 
-    def __init__(self, d_model: int, num_classes: int, pool: str = "mean", dropout: float = 0.0,
-                 has_cls: bool = False):
+    def __init__(self, d_model: int, num_classes: int, pool: str = "mean", dropout: float = 0.0, has_cls: bool = False):
         super().__init__()
         if pool not in POOLS:
             raise ConfigError(f"pool={pool!r} is not known; use one of {', '.join(POOLS)}")

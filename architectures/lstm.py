@@ -1,4 +1,5 @@
 """Long short-term memory (Hochreiter & Schmidhuber 1997): the recurrent stack of ``rnn.py`` with LSTM cells."""
+
 from __future__ import annotations
 
 from architectures.rnn import RNN

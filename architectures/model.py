@@ -17,6 +17,7 @@ The probes read the model only through :meth:`Model.input_embedding`, :meth:`Mod
 :meth:`Model.attention_maps` and :meth:`Model.positional_table`.
 Shapes: B batch, L length, d width, C/H/W image channels/height/width.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -26,8 +27,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from architectures.layers import (IMAGE_AS, ClassHead, MultiHeadAttention, PositionalEncoding, TokenEmbedding,
-                                  TokenHead, image_sequence_shape, image_to_sequence, masked_mean)
+from architectures.layers import (
+    IMAGE_AS,
+    ClassHead,
+    MultiHeadAttention,
+    PositionalEncoding,
+    TokenEmbedding,
+    TokenHead,
+    image_sequence_shape,
+    image_to_sequence,
+    masked_mean,
+)
 from architectures.seq2seq import GenericDecoder, wants_decoder
 from core.errors import ConfigError
 from tasks.base import TaskSpec
@@ -74,8 +84,9 @@ class Backbone(nn.Module):
         """The attention modules whose maps the probes may read, by name (none by default)."""
         return {}
 
-    def own_decoder(self, spec: TaskSpec, *, n_layers: int | None, tie_embeddings: bool, pos_encoding: str,
-                    scale_embedding: bool) -> nn.Module | None:
+    def own_decoder(
+        self, spec: TaskSpec, *, n_layers: int | None, tie_embeddings: bool, pos_encoding: str, scale_embedding: bool
+    ) -> nn.Module | None:
         """The architecture's specific seq2seq decoder, or None for the generic one."""
         return None
 
@@ -107,10 +118,18 @@ def settings_of(fn) -> list[str]:
 class BasicBlock2d(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
-                                  nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out))
-        self.skip = (nn.Identity() if stride == 1 and c_in == c_out else
-                     nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)))
+        self.body = nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(),
+            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+        self.skip = (
+            nn.Identity()
+            if stride == 1 and c_in == c_out
+            else nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+        )
 
     def forward(self, x):
         return F.relu(self.body(x) + self.skip(x))
@@ -124,7 +143,7 @@ class ConvStem(nn.Module):
         super().__init__()
         if stages < 1:
             raise ConfigError(f"arch.stem_stages={stages} must be at least 1")
-        widths = [d * 2 ** i for i in range(stages)]
+        widths = [d * 2**i for i in range(stages)]
         layers = [nn.Conv2d(channels_in, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU()]
         for i, w in enumerate(widths):
             layers.append(BasicBlock2d(widths[max(i - 1, 0)], w, 1 if i == 0 else 2))
@@ -161,8 +180,20 @@ class InputAdapter(nn.Module):
     an optional CLS token in front and the positional encoding (``sinusoidal``, ``learned`` or ``none``).
     """
 
-    def __init__(self, spec: TaskSpec, d: int, *, image_as: str, patch_size: int, patch_tokens: bool,
-                 cls_token: bool, pos_encoding: str, scale_embedding: bool, stem_stages: int, dropout: float):
+    def __init__(
+        self,
+        spec: TaskSpec,
+        d: int,
+        *,
+        image_as: str,
+        patch_size: int,
+        patch_tokens: bool,
+        cls_token: bool,
+        pos_encoding: str,
+        scale_embedding: bool,
+        stem_stages: int,
+        dropout: float,
+    ):
         super().__init__()
         self.tokens, self.pad_id = spec.input_kind == "tokens", spec.pad_id
         self.length, self.per = input_length(spec, image_as, patch_size, patch_tokens, stem_stages), 1
@@ -177,8 +208,9 @@ class InputAdapter(nn.Module):
         else:
             _, features = image_sequence_shape(spec.image_shape, image_as, patch_size)
             self.embed = ImageReader(image_as, patch_size, features, d)
-            self.reading = f"image as {patch_size}x{patch_size} patches" if image_as == "patches" else \
-                f"image as {image_as}"
+            self.reading = (
+                f"image as {patch_size}x{patch_size} patches" if image_as == "patches" else f"image as {image_as}"
+            )
         self.cls = nn.Parameter(torch.zeros(1, 1, d)) if cls_token else None
         self.n_cls = int(cls_token)
         self.pos = PositionalEncoding(pos_encoding, self.length + self.n_cls, d, dropout)
@@ -205,8 +237,10 @@ def input_length(spec: TaskSpec, image_as: str, patch_size: int, patch_tokens: b
         if not patch_tokens:
             return spec.max_len
         if not 1 <= patch_size <= spec.max_len:
-            raise ConfigError(f"arch.patch_size={patch_size} is longer than the sequence (max_len={spec.max_len}); "
-                              f"use 1 ≤ patch_size ≤ {spec.max_len}")
+            raise ConfigError(
+                f"arch.patch_size={patch_size} is longer than the sequence (max_len={spec.max_len}); "
+                f"use 1 ≤ patch_size ≤ {spec.max_len}"
+            )
         return -(-spec.max_len // patch_size)
     if image_as not in IMAGE_AS:
         raise ConfigError(f"arch.image_as={image_as!r} is not valid; use one of {', '.join(IMAGE_AS)}")
@@ -244,9 +278,25 @@ class Model(nn.Module):
     a backbone that is still not causal is refused with one line. ``arch_info.context`` records which was built.
     """
 
-    def __init__(self, spec: TaskSpec, *, backbone: str, image_as: str, patch_size: int, patch_tokens: bool,
-                 cls_token: bool, pos_encoding: str, scale_embedding: bool, stem_stages: int, pool: str,
-                 decoder: str, n_dec_layers: int | None, tie_embeddings: bool, init: str = "torch", **hparams):
+    def __init__(
+        self,
+        spec: TaskSpec,
+        *,
+        backbone: str,
+        image_as: str,
+        patch_size: int,
+        patch_tokens: bool,
+        cls_token: bool,
+        pos_encoding: str,
+        scale_embedding: bool,
+        stem_stages: int,
+        pool: str,
+        decoder: str,
+        n_dec_layers: int | None,
+        tie_embeddings: bool,
+        init: str,
+        **hparams,
+    ):
         super().__init__()
         self.spec, cls = spec, backbone_class(backbone)
         if decoder not in DECODERS:
@@ -265,25 +315,53 @@ class Model(nn.Module):
         length = input_length(spec, image_as, patch_size, patch_tokens, stem_stages) + int(cls_token)
         self.backbone = make_backbone(cls, length, hparams, settings_of(Model.__init__))
         d = self.backbone.width
-        self.adapter = InputAdapter(spec, d, image_as=image_as, patch_size=patch_size, patch_tokens=patch_tokens,
-                                    cls_token=cls_token, pos_encoding=pos_encoding, scale_embedding=scale_embedding,
-                                    stem_stages=stem_stages, dropout=float(hparams.get("dropout", 0.0)))
+        self.adapter = InputAdapter(
+            spec,
+            d,
+            image_as=image_as,
+            patch_size=patch_size,
+            patch_tokens=patch_tokens,
+            cls_token=cls_token,
+            pos_encoding=pos_encoding,
+            scale_embedding=scale_embedding,
+            stem_stages=stem_stages,
+            dropout=float(hparams.get("dropout", 0.0)),
+        )
         if spec.causal and not seq2seq and not self.backbone.causal:
-            raise ConfigError(f"{cls.__name__}: this task needs a causal model (position i sees inputs ≤ i), but its "
-                              f"causal settings {cls.causal_settings} do not make it causal")
+            raise ConfigError(
+                f"{cls.__name__}: this task needs a causal model (position i sees inputs ≤ i), but its "
+                f"causal settings {cls.causal_settings} do not make it causal"
+            )
         self.decoder_kind = None
         if seq2seq:
-            own = None if decoder == "generic" else self.backbone.own_decoder(
-                spec, n_layers=n_dec_layers, tie_embeddings=tie_embeddings, pos_encoding=pos_encoding,
-                scale_embedding=scale_embedding)
+            own = (
+                None
+                if decoder == "generic"
+                else self.backbone.own_decoder(
+                    spec,
+                    n_layers=n_dec_layers,
+                    tie_embeddings=tie_embeddings,
+                    pos_encoding=pos_encoding,
+                    scale_embedding=scale_embedding,
+                )
+            )
             self.decoder_kind = "own" if own is not None else "generic"
             if own is None:
-                twin = make_backbone(cls, spec.tgt_max_len, {**hparams, **cls.causal_settings,
-                                                             **({"n_layers": n_dec_layers} if n_dec_layers else {})},
-                                     settings_of(Model.__init__))
-                own = GenericDecoder(spec, twin, self.backbone.out_width, pos_encoding=pos_encoding,
-                                     scale_embedding=scale_embedding, tie_embeddings=tie_embeddings,
-                                     dropout=float(hparams.get("dropout", 0.0)))
+                twin = make_backbone(
+                    cls,
+                    spec.tgt_max_len,
+                    {**hparams, **cls.causal_settings, **({"n_layers": n_dec_layers} if n_dec_layers else {})},
+                    settings_of(Model.__init__),
+                )
+                own = GenericDecoder(
+                    spec,
+                    twin,
+                    self.backbone.out_width,
+                    pos_encoding=pos_encoding,
+                    scale_embedding=scale_embedding,
+                    tie_embeddings=tie_embeddings,
+                    dropout=float(hparams.get("dropout", 0.0)),
+                )
             self.decoder = own
         elif spec.output_kind == "class":
             self.head = ClassHead(self.backbone.out_width, spec.num_classes, pool, has_cls=cls_token)
@@ -299,7 +377,7 @@ class Model(nn.Module):
 
     def forward_head(self, h, pad, length: int):
         if self.spec.output_kind == "tokens":  # drop the CLS position and the positions added to fill a patch
-            return self.head(h[:, self.adapter.n_cls:])[:, :length]  # (B, L, classes)
+            return self.head(h[:, self.adapter.n_cls :])[:, :length]  # (B, L, classes)
         return self.head(h, pad)  # (B, classes)
 
     def forward(self, x, tgt_in=None, *, embedded=None):
@@ -374,10 +452,14 @@ class Model(nn.Module):
 
     def describe(self) -> dict:
         """What the run record says about the built model (``arch_info``)."""
-        info = {"backbone": type(self.backbone).__name__, "input": self.adapter.reading,
-                "context": "causal" if self.backbone.causal else "bidirectional",
-                "layers": len(self.backbone.layers), "attention": bool(self.backbone.attentions()),
-                "init": self.init}
+        info = {
+            "backbone": type(self.backbone).__name__,
+            "input": self.adapter.reading,
+            "context": "causal" if self.backbone.causal else "bidirectional",
+            "layers": len(self.backbone.layers),
+            "attention": bool(self.backbone.attentions()),
+            "init": self.init,
+        }
         if self.decoder_kind:
             info["decoder"] = self.decoder_kind
         return {**info, **self.backbone.describe()}

@@ -4,6 +4,7 @@ A stack of ``nn.RNN`` / ``nn.LSTM`` layers (optionally bidirectional; padded bat
 reaches no state in either direction), dropout between layers and after the last. For sequence outputs its
 own decoder is recurrent with Luong attention over the states (``architectures.seq2seq.RecurrentDecoder``).
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,8 +21,9 @@ from tasks.base import TaskSpec
 class RecurrentLayer(Layer):
     """One recurrent layer, (B, L, d_in) → (B, L, hidden·dirs), then dropout."""
 
-    def __init__(self, cell: str, d_in: int, hidden: int, bidirectional: bool, dropout: float,
-                 forget_bias: float | None = None):
+    def __init__(
+        self, cell: str, d_in: int, hidden: int, bidirectional: bool, dropout: float, forget_bias: float | None = None
+    ):
         super().__init__()
         self.rnn = RECURRENT_CELLS[cell](d_in, hidden, batch_first=True, bidirectional=bidirectional)
         self.drop, self.is_lstm = nn.Dropout(dropout), cell == "lstm"
@@ -29,7 +31,7 @@ class RecurrentLayer(Layer):
             with torch.no_grad():
                 for name, bias in self.rnn.named_parameters():
                     if name.startswith("bias_"):
-                        bias[hidden:2 * hidden] = forget_bias / 2
+                        bias[hidden : 2 * hidden] = forget_bias / 2
 
     def forward(self, x, pad=None):
         if pad is None or not self.rnn.bidirectional:  # trailing padding reaches no real state going forward
@@ -41,8 +43,11 @@ class RecurrentLayer(Layer):
     def step(self, x, state=None):
         """The recurrent state, batch first: (B, 1, H) (a pair of them for the LSTM)."""
         if state is not None:
-            state = tuple(s.transpose(0, 1).contiguous() for s in state) if self.is_lstm else \
-                state.transpose(0, 1).contiguous()  # (1, B, H)
+            state = (
+                tuple(s.transpose(0, 1).contiguous() for s in state)
+                if self.is_lstm
+                else state.transpose(0, 1).contiguous()
+            )  # (1, B, H)
         y, state = self.rnn(x, state)  # (B, 1, H)
         return self.drop(y), (tuple(s.transpose(0, 1) for s in state) if self.is_lstm else state.transpose(0, 1))
 
@@ -66,26 +71,45 @@ class RNN(Backbone):
     causal_settings = {"bidirectional": False}
     cell = "rnn"  # a key of architectures.seq2seq.RECURRENT_CELLS
 
-    def __init__(self, max_len: int, *, hidden: int, n_layers: int, bidirectional: bool | None, dropout: float,
-                 input_feeding: bool, forget_bias: float | None):
+    def __init__(
+        self,
+        max_len: int,
+        *,
+        hidden: int,
+        n_layers: int,
+        bidirectional: bool | None,
+        dropout: float,
+        input_feeding: bool,
+        forget_bias: float | None,
+    ):
         super().__init__()
         cell = self.cell
         if forget_bias is not None and cell != "lstm":
-            raise ConfigError(f"arch.forget_bias={forget_bias} needs an LSTM (arch=lstm), not {cell}; "
-                              f"set arch.forget_bias=null")
+            raise ConfigError(
+                f"arch.forget_bias={forget_bias} needs an LSTM (arch=lstm), not {cell}; set arch.forget_bias=null"
+            )
         if n_layers < 1 or hidden < 1:
             raise ConfigError(f"arch.n_layers={n_layers} and arch.hidden={hidden} must be at least 1")
         dirs = 2 if bidirectional else 1
         self.width, self.out_width, self.causal = hidden, hidden * dirs, not bidirectional
         self.dropout, self.input_feeding = dropout, input_feeding
-        self.layers = nn.ModuleList(RecurrentLayer(cell, hidden if i == 0 else hidden * dirs, hidden, bidirectional,
-                                                   dropout, forget_bias) for i in range(n_layers))
+        self.layers = nn.ModuleList(
+            RecurrentLayer(cell, hidden if i == 0 else hidden * dirs, hidden, bidirectional, dropout, forget_bias)
+            for i in range(n_layers)
+        )
         self.final = nn.Identity()
 
     def own_decoder(self, spec: TaskSpec, *, n_layers, tie_embeddings, pos_encoding, scale_embedding):
         """The recurrent decoder with Luong attention (positions come from the recurrence: ``pos_encoding`` and
         ``scale_embedding`` do not apply)."""
-        return RecurrentDecoder(spec, hidden=self.width, memory_dim=self.out_width,
-                                n_layers=n_layers or len(self.layers), cell=self.cell, dropout=self.dropout,
-                                input_feeding=self.input_feeding, tie_embeddings=tie_embeddings,
-                                bidirectional=not self.causal)
+        return RecurrentDecoder(
+            spec,
+            hidden=self.width,
+            memory_dim=self.out_width,
+            n_layers=n_layers or len(self.layers),
+            cell=self.cell,
+            dropout=self.dropout,
+            input_feeding=self.input_feeding,
+            tie_embeddings=tie_embeddings,
+            bidirectional=not self.causal,
+        )

@@ -12,13 +12,13 @@ A layer is pre-norm residual: ``x + dropout(GLU(Linear(GELU(ssm(LayerNorm(x)))))
 adds a second kernel run over the reversed sequence (padding is zeroed first, so it never reaches real tokens).
 A and Δ are kept out of weight decay, as in the reference implementation.
 """
+
 from __future__ import annotations
 
 import math
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from architectures.layers import Layer
 from architectures.model import Backbone
@@ -103,20 +103,37 @@ class S4D(Backbone):
 
     causal_settings = {"bidirectional": False}
 
-    def __init__(self, max_len: int, *, d_model: int, n_layers: int, d_state: int, bidirectional: bool | None,
-                 dropout: float, dt_min: float, dt_max: float):
+    def __init__(
+        self,
+        max_len: int,
+        *,
+        d_model: int,
+        n_layers: int,
+        d_state: int,
+        bidirectional: bool | None,
+        dropout: float,
+        dt_min: float,
+        dt_max: float,
+    ):
         super().__init__()
         if d_model < 1 or n_layers < 1 or d_state < 2 or d_state % 2:
-            raise ConfigError(f"arch.d_model={d_model} and arch.n_layers={n_layers} must be ≥ 1 and "
-                              f"arch.d_state={d_state} even and ≥ 2")
+            raise ConfigError(
+                f"arch.d_model={d_model} and arch.n_layers={n_layers} must be ≥ 1 and "
+                f"arch.d_state={d_state} even and ≥ 2"
+            )
         if not 0 < dt_min <= dt_max:
             raise ConfigError(f"arch.dt_min={dt_min} and arch.dt_max={dt_max} must satisfy 0 < dt_min ≤ dt_max")
         self.width = self.out_width = d_model
         self.causal = not bidirectional
-        self.layers = nn.ModuleList(S4DLayer(d_model, d_state, dt_min, dt_max, dropout, bidirectional)
-                                    for _ in range(n_layers))
+        self.layers = nn.ModuleList(
+            S4DLayer(d_model, d_state, dt_min, dt_max, dropout, bidirectional) for _ in range(n_layers)
+        )
         self.final = nn.LayerNorm(d_model)
 
     def no_weight_decay(self) -> set[str]:
-        return {f"layers.{i}.{ssm}.{p}" for i in range(len(self.layers)) for ssm in ("ssm", "back")
-                for p in ("log_A_real", "A_imag")}
+        return {
+            f"layers.{i}.{ssm}.{p}"
+            for i in range(len(self.layers))
+            for ssm in ("ssm", "back")
+            for p in ("log_A_real", "A_imag")
+        }

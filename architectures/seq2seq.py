@@ -15,15 +15,15 @@ The interface of the model (:class:`architectures.model.Model`) that teacher for
 Every decoder here is ``decoder(memory, memory_pad, tgt_in)`` and ``decoder.step(memory, memory_pad, tokens,
 state)``. Shapes: B batch, S source length, T target prefix length, d width, V target vocabulary.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
 
-from architectures.layers import (DecoderBlock, MultiHeadAttention, PositionalEncoding, Residual, Stack,
-                                  TokenEmbedding)
+from architectures.layers import DecoderBlock, MultiHeadAttention, PositionalEncoding, Residual, Stack, TokenEmbedding
 from core.errors import ConfigError
 from tasks.base import TaskSpec
 
@@ -34,11 +34,15 @@ def wants_decoder(spec: TaskSpec, arch: str) -> bool:
     if spec.output_kind != "sequence":
         return False
     if spec.input_kind != "tokens":
-        raise ConfigError(f"{arch}: sequence (seq2seq) outputs need token inputs, not {spec.input_kind!r}; "
-                          "use a translation-style task with tokens in and tokens out")
+        raise ConfigError(
+            f"{arch}: sequence (seq2seq) outputs need token inputs, not {spec.input_kind!r}; "
+            "use a translation-style task with tokens in and tokens out"
+        )
     if spec.vocab_size < 1 or spec.max_len < 1 or spec.tgt_vocab_size < 1 or spec.tgt_max_len < 1:
-        raise ConfigError(f"{arch}: a sequence task must set vocab_size, max_len, tgt_vocab_size and tgt_max_len "
-                          f"(got {spec.vocab_size}, {spec.max_len}, {spec.tgt_vocab_size}, {spec.tgt_max_len})")
+        raise ConfigError(
+            f"{arch}: a sequence task must set vocab_size, max_len, tgt_vocab_size and tgt_max_len "
+            f"(got {spec.vocab_size}, {spec.max_len}, {spec.tgt_vocab_size}, {spec.tgt_max_len})"
+        )
     return True
 
 
@@ -91,26 +95,46 @@ class TransformerDecoder(nn.Module):
         tie_embeddings: share the target embedding matrix with the output projection.
     """
 
-    def __init__(self, spec: TaskSpec, *, d_model: int, n_heads: int, n_layers: int, d_ff: int,
-                 dropout: float = 0.1, norm_first: bool = False, activation: str = "relu",
-                 pos_encoding: str = "sinusoidal", scale_embedding: bool = True, tie_embeddings: bool = False,
-                 residual: bool = True, layer_norm: bool = True):
+    def __init__(
+        self,
+        spec: TaskSpec,
+        *,
+        d_model: int,
+        n_heads: int,
+        n_layers: int,
+        d_ff: int,
+        dropout: float = 0.1,
+        norm_first: bool = False,
+        activation: str = "relu",
+        pos_encoding: str = "sinusoidal",
+        scale_embedding: bool = True,
+        tie_embeddings: bool = False,
+        residual: bool = True,
+        layer_norm: bool = True,
+    ):
         super().__init__()
         if n_layers < 1:
             raise ConfigError(f"arch.n_dec_layers={n_layers} must be at least 1")
         self.pad_id = spec.tgt_pad_id
         self.embed = target_embedding(spec, d_model, scale_embedding)
         self.pos = PositionalEncoding(pos_encoding, spec.tgt_max_len, d_model, dropout)
-        self.blocks = Stack(lambda: DecoderBlock(d_model, n_heads, d_ff, dropout, norm_first, activation,
-                                                 residual=residual, layer_norm=layer_norm),
-                            n_layers, d_model, norm_first, layer_norm=layer_norm)
+        self.blocks = Stack(
+            lambda: DecoderBlock(
+                d_model, n_heads, d_ff, dropout, norm_first, activation, residual=residual, layer_norm=layer_norm
+            ),
+            n_layers,
+            d_model,
+            norm_first,
+            layer_norm=layer_norm,
+        )
         self.out = output_projection(spec, d_model, self.embed, tie_embeddings)
 
     def forward(self, memory, memory_pad, tgt_in):
         """memory (B, S, d), memory_pad (B, S) or None, tgt_in (B, T) → logits (B, T, V)."""
         y = self.pos(self.embed(tgt_in))  # (B, T, d)
-        y = self.blocks(y, memory, memory_pad=memory_mask(memory_pad),
-                        tgt_pad=target_mask(tgt_in, self.pad_id))  # (B, T, d)
+        y = self.blocks(
+            y, memory, memory_pad=memory_mask(memory_pad), tgt_pad=target_mask(tgt_in, self.pad_id)
+        )  # (B, T, d)
         return self.out(y)  # (B, T, V)
 
     def step(self, memory, memory_pad, tokens, state=None):
@@ -125,8 +149,11 @@ class TransformerDecoder(nn.Module):
         return self.out(self.blocks.norm(y)), (t + 1, new)
 
     def attentions(self) -> dict[str, MultiHeadAttention]:
-        return {name: m for i, b in enumerate(self.blocks.blocks)
-                for name, m in ((f"{i}.self", b.self_attn.fn), (f"{i}.cross", b.cross_attn.fn))}
+        return {
+            name: m
+            for i, b in enumerate(self.blocks.blocks)
+            for name, m in ((f"{i}.self", b.self_attn.fn), (f"{i}.cross", b.cross_attn.fn))
+        }
 
 
 RECURRENT_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -156,8 +183,19 @@ class RecurrentDecoder(nn.Module):
         bidirectional: the encoder's states hold a forward then a backward half.
     """
 
-    def __init__(self, spec: TaskSpec, *, hidden: int, memory_dim: int, n_layers: int, cell: str, dropout: float,
-                 input_feeding: bool, tie_embeddings: bool, bidirectional: bool):
+    def __init__(
+        self,
+        spec: TaskSpec,
+        *,
+        hidden: int,
+        memory_dim: int,
+        n_layers: int,
+        cell: str,
+        dropout: float,
+        input_feeding: bool,
+        tie_embeddings: bool,
+        bidirectional: bool,
+    ):
         super().__init__()
         if n_layers < 1:
             raise ConfigError(f"arch.n_dec_layers={n_layers} must be at least 1")
@@ -168,8 +206,13 @@ class RecurrentDecoder(nn.Module):
         self.embed = target_embedding(spec, hidden)
         self.mem_proj = nn.Linear(memory_dim, hidden) if memory_dim != hidden else nn.Identity()
         self.init = nn.Linear(memory_dim, hidden)
-        self.rnn = RECURRENT_CELLS[cell](hidden * (2 if input_feeding else 1), hidden, num_layers=n_layers,
-                                         batch_first=True, dropout=dropout if n_layers > 1 else 0.0)
+        self.rnn = RECURRENT_CELLS[cell](
+            hidden * (2 if input_feeding else 1),
+            hidden,
+            num_layers=n_layers,
+            batch_first=True,
+            dropout=dropout if n_layers > 1 else 0.0,
+        )
         self.attn = MultiHeadAttention(hidden, 1, cross=True)
         self.combine = nn.Linear(2 * hidden, hidden)
         self.drop = nn.Dropout(dropout)
@@ -189,8 +232,11 @@ class RecurrentDecoder(nn.Module):
         """The encoder's last state (B, memory_dim): forward direction at the last real position, backward
         direction (second half, when ``bidirectional``) at position 0."""
         B, S, _ = memory.shape
-        last = torch.full((B,), S - 1, device=memory.device) if memory_pad is None else \
-            (~memory_pad).sum(1).clamp(min=1) - 1  # (B,)
+        last = (
+            torch.full((B,), S - 1, device=memory.device)
+            if memory_pad is None
+            else (~memory_pad).sum(1).clamp(min=1) - 1
+        )  # (B,)
         fwd = memory[torch.arange(B, device=memory.device), last]  # (B, memory_dim)
         if not self.bidirectional:
             return fwd
@@ -208,7 +254,7 @@ class RecurrentDecoder(nn.Module):
         else:
             feed, steps = y.new_zeros(y.shape[0], 1, y.shape[2]), []  # (B, 1, H)
             for t in range(y.shape[1]):
-                h, state = self.rnn(torch.cat([y[:, t:t + 1], feed], -1), state)  # (B, 1, H)
+                h, state = self.rnn(torch.cat([y[:, t : t + 1], feed], -1), state)  # (B, 1, H)
                 feed = self.attend(h, memory, pad)  # (B, 1, H)
                 steps.append(feed)
             att = torch.cat(steps, 1)  # (B, T, H)
@@ -222,8 +268,11 @@ class RecurrentDecoder(nn.Module):
             feed = memory.new_zeros(memory.shape[0], 1, self.combine.out_features)
         else:
             rnn_state, feed = state
-            rnn_state = tuple(s.transpose(0, 1).contiguous() for s in rnn_state) if self.is_lstm else \
-                rnn_state.transpose(0, 1).contiguous()  # (layers, B, H)
+            rnn_state = (
+                tuple(s.transpose(0, 1).contiguous() for s in rnn_state)
+                if self.is_lstm
+                else rnn_state.transpose(0, 1).contiguous()
+            )  # (layers, B, H)
         y = self.drop(self.embed(tokens))  # (B, 1, H)
         if self.input_feeding:
             y = torch.cat([y, feed], -1)
@@ -250,8 +299,17 @@ class ConvDecoder(nn.Module):
         tie_embeddings: share the target embedding matrix with the output projection.
     """
 
-    def __init__(self, spec: TaskSpec, *, channels: int, n_layers: int, conv_block: Callable[[int], nn.Module],
-                 n_heads: int = 1, dropout: float = 0.0, tie_embeddings: bool = False):
+    def __init__(
+        self,
+        spec: TaskSpec,
+        *,
+        channels: int,
+        n_layers: int,
+        conv_block: Callable[[int], nn.Module],
+        n_heads: int = 1,
+        dropout: float = 0.0,
+        tie_embeddings: bool = False,
+    ):
         super().__init__()
         if n_layers < 1:
             raise ConfigError(f"arch.n_dec_layers={n_layers} must be at least 1 (or null to cover the target)")
@@ -260,7 +318,8 @@ class ConvDecoder(nn.Module):
         self.convs = nn.ModuleList(conv_block(i) for i in range(n_layers))
         self.attns = nn.ModuleList(
             Residual(channels, MultiHeadAttention(channels, n_heads, dropout, cross=True), dropout, norm_first=True)
-            for _ in range(n_layers))
+            for _ in range(n_layers)
+        )
         self.norm = nn.LayerNorm(channels)
         self.out = output_projection(spec, channels, self.embed, tie_embeddings)
 
@@ -306,8 +365,17 @@ class GenericDecoder(nn.Module):
         dropout: on embeddings and attention residuals.
     """
 
-    def __init__(self, spec: TaskSpec, backbone: nn.Module, memory_dim: int, *, pos_encoding: str,
-                 scale_embedding: bool, tie_embeddings: bool, dropout: float):
+    def __init__(
+        self,
+        spec: TaskSpec,
+        backbone: nn.Module,
+        memory_dim: int,
+        *,
+        pos_encoding: str,
+        scale_embedding: bool,
+        tie_embeddings: bool,
+        dropout: float,
+    ):
         super().__init__()
         if not backbone.causal or backbone.out_width != backbone.width:
             raise ConfigError(f"{type(backbone).__name__}: its causal_settings do not make it causal")
@@ -316,8 +384,10 @@ class GenericDecoder(nn.Module):
         self.embed = target_embedding(spec, d, scale_embedding)
         self.pos = PositionalEncoding(pos_encoding, spec.tgt_max_len, d, dropout)
         self.mem_proj = nn.Linear(memory_dim, d) if memory_dim != d else nn.Identity()
-        self.cross = nn.ModuleList(Residual(d, MultiHeadAttention(d, 1, dropout, cross=True), dropout, norm_first=True)
-                                   for _ in backbone.layers)
+        self.cross = nn.ModuleList(
+            Residual(d, MultiHeadAttention(d, 1, dropout, cross=True), dropout, norm_first=True)
+            for _ in backbone.layers
+        )
         self.norm = nn.LayerNorm(d)
         self.out = output_projection(spec, d, self.embed, tie_embeddings)
 

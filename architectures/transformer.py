@@ -7,6 +7,7 @@ embedding ×√d_model and the positional encoding. For sequence outputs its own
 self-attention, attention over the encoder output, FFN (``architectures.seq2seq.TransformerDecoder``), with the
 same block options.
 """
+
 from __future__ import annotations
 
 import torch.nn as nn
@@ -36,8 +37,21 @@ class Transformer(Backbone):
         activation: FFN activation, ``relu`` (the seed) or ``gelu``.
     """
 
-    def __init__(self, max_len: int, *, d_model: int, n_heads: int, n_layers: int, d_ff: int, dropout: float,
-                 norm_first: bool, residual: bool, layer_norm: bool, causal: bool, activation: str):
+    def __init__(
+        self,
+        max_len: int,
+        *,
+        d_model: int,
+        n_heads: int,
+        n_layers: int,
+        d_ff: int,
+        dropout: float,
+        norm_first: bool,
+        residual: bool,
+        layer_norm: bool,
+        causal: bool,
+        activation: str,
+    ):
         super().__init__()
         if n_layers < 1 or d_model < 1:
             raise ConfigError(f"arch.n_layers={n_layers} and arch.d_model={d_model} must be at least 1")
@@ -45,16 +59,27 @@ class Transformer(Backbone):
         self.causal, self.n_heads, self.d_ff, self.dropout = causal, n_heads, d_ff, dropout
         self.norm_first, self.activation = norm_first, activation
         self.block_options = dict(residual=residual, layer_norm=layer_norm)  # the ablations, shared with the decoder
-        self.layers = nn.ModuleList(EncoderBlock(d_model, n_heads, d_ff, dropout, norm_first, activation, causal,
-                                                 **self.block_options) for _ in range(n_layers))
+        self.layers = nn.ModuleList(
+            EncoderBlock(d_model, n_heads, d_ff, dropout, norm_first, activation, causal, **self.block_options)
+            for _ in range(n_layers)
+        )
         self.final = final_norm(d_model, norm_first, layer_norm)  # post-norm blocks end normalised
 
     def attentions(self) -> dict[str, MultiHeadAttention]:
         return {f"{i}.self": block.attn.fn for i, block in enumerate(self.layers)}
 
     def own_decoder(self, spec: TaskSpec, *, n_layers, tie_embeddings, pos_encoding, scale_embedding):
-        return TransformerDecoder(spec, d_model=self.width, n_heads=self.n_heads, n_layers=n_layers or len(self.layers),
-                                  d_ff=self.d_ff, dropout=self.dropout, norm_first=self.norm_first,
-                                  activation=self.activation, pos_encoding=pos_encoding,
-                                  scale_embedding=scale_embedding, tie_embeddings=tie_embeddings,
-                                  **self.block_options)
+        return TransformerDecoder(
+            spec,
+            d_model=self.width,
+            n_heads=self.n_heads,
+            n_layers=n_layers or len(self.layers),
+            d_ff=self.d_ff,
+            dropout=self.dropout,
+            norm_first=self.norm_first,
+            activation=self.activation,
+            pos_encoding=pos_encoding,
+            scale_embedding=scale_embedding,
+            tie_embeddings=tie_embeddings,
+            **self.block_options,
+        )

@@ -6,6 +6,7 @@ token for class outputs and un-patches each patch token into p positions for per
 settings of ``conf/arch/vit.yaml``). For sequence outputs the encoder's tokens are the memory of a
 Transformer decoder (pre-norm, GELU, learned positions).
 """
+
 from __future__ import annotations
 
 from architectures.transformer import Transformer

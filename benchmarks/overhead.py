@@ -15,6 +15,7 @@ a bare loop in fp32 and in bf16 autocast, the harness with each precision and wi
 PyTorch Lightning's Trainer when it is importable (it is not a dependency). ``--device cpu`` runs the same
 section on the CPU to check it: ``python benchmarks/overhead.py --gpu --device cpu --steps 30 --warmup 5 --repeats 1``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,9 +30,9 @@ import torch.nn as nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import speed  # noqa: E402
-from harness.run_state import SpeedState  # noqa: E402
-from tasks.copy_long import CopyLong  # noqa: E402
+from harness import speed
+from harness.run_state import SpeedState
+from tasks.copy_long import CopyLong
 
 CONF = str(Path(__file__).resolve().parent.parent / "conf")
 
@@ -63,12 +64,26 @@ def harness_speed(steps: int, clip: bool, *extra: str) -> dict:
     from harness.train import train
 
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose("config", overrides=[
-            f"trainer.max_steps={steps}", f"trainer.eval_every={steps}", f"trainer.ckpt_every={steps}",
-            "trainer.stop_at=null", "trainer.progress=false", "trainer.probes=false", "task.n_val=64",
-            "task.n_test=64", f"task.delay={DELAY}", f"trainer.batch_size={BATCH}", "arch.dropout=0.0",
-            f"trainer.grad_clip={'1.0' if clip else 'null'}", f"trainer.threads={torch.get_num_threads()}",
-            f"trainer.warmup_measure={WARMUP}", *extra])
+        cfg = compose(
+            "config",
+            overrides=[
+                f"trainer.max_steps={steps}",
+                f"trainer.eval_every={steps}",
+                f"trainer.ckpt_every={steps}",
+                "trainer.stop_at=null",
+                "trainer.progress=false",
+                "trainer.probes=false",
+                "task.n_val=64",
+                "task.n_test=64",
+                f"task.delay={DELAY}",
+                f"trainer.batch_size={BATCH}",
+                "arch.dropout=0.0",
+                f"trainer.grad_clip={'1.0' if clip else 'null'}",
+                f"trainer.threads={torch.get_num_threads()}",
+                f"trainer.warmup_measure={WARMUP}",
+                *extra,
+            ],
+        )
     with tempfile.TemporaryDirectory() as tmp, open_dict(cfg):
         cfg.run_dir = tmp
         return train(cfg)["speed"]
@@ -141,9 +156,17 @@ def lightning_speed(steps: int, device: str, bf16: bool) -> dict | None:
         def on_train_batch_end(self, *args):
             clock.stop(BATCH, BATCH * (DELAY + 20))
 
-    trainer = L.Trainer(accelerator="gpu" if dev.type == "cuda" else "cpu", devices=1, max_steps=steps,
-                        precision="bf16-mixed" if bf16 else "32-true", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, callbacks=[Timer()])
+    trainer = L.Trainer(
+        accelerator="gpu" if dev.type == "cuda" else "cpu",
+        devices=1,
+        max_steps=steps,
+        precision="bf16-mixed" if bf16 else "32-true",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[Timer()],
+    )
     trainer.fit(Module(), torch.utils.data.DataLoader(range(steps), batch_size=None))  # indices: data is on the device
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
@@ -156,12 +179,13 @@ class TorchEncoder(nn.Module):
     def __init__(self, spec):
         super().__init__()
         self.emb = nn.Embedding(spec.vocab_size, D)
-        self.enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(D, H, FF, 0.0, batch_first=True), LAYERS,
-                                         enable_nested_tensor=False)
+        self.enc = nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(D, H, FF, 0.0, batch_first=True), LAYERS, enable_nested_tensor=False
+        )
         self.out = nn.Linear(D, spec.num_classes)
 
     def forward(self, x):
-        return self.out(self.enc(self.emb(x) * D ** 0.5))
+        return self.out(self.enc(self.emb(x) * D**0.5))
 
 
 class TorchLSTM(nn.Module):
@@ -185,8 +209,10 @@ def paired(name: str, ours, reference, repeats: int) -> float:
     for i in range(repeats):
         a, b = (ours(), reference()) if i % 2 == 0 else tuple(reversed((reference(), ours())))
         ratios.append(a / b)
-        print(f"  {name} repeat {i + 1}: ours {a:8.1f} samples/s, reference {b:8.1f} samples/s, ratio {a / b:.3f}",
-              flush=True)
+        print(
+            f"  {name} repeat {i + 1}: ours {a:8.1f} samples/s, reference {b:8.1f} samples/s, ratio {a / b:.3f}",
+            flush=True,
+        )
     med = statistics.median(ratios)
     print(f"{name}: median ratio {med:.3f} over {repeats} repeats (min {min(ratios):.3f}, max {max(ratios):.3f})")
     return med
@@ -203,8 +229,9 @@ def gpu_section(steps: int, repeats: int, device: str) -> None:
         "harness, precision=auto (default)": lambda: harness_speed(steps, False, *on),
         "harness, default + grad clipping": lambda: harness_speed(steps, True, f"trainer.device={device}"),
         "harness, compile": lambda: harness_speed(steps, False, *on, "trainer.compile=true"),
-        "harness, compile reduce-overhead": lambda: harness_speed(steps, False, *on, "trainer.compile=true",
-                                                                  "trainer.compile_mode=reduce-overhead"),
+        "harness, compile reduce-overhead": lambda: harness_speed(
+            steps, False, *on, "trainer.compile=true", "trainer.compile_mode=reduce-overhead"
+        ),
         "Lightning, fp32": lambda: lightning_speed(steps, device, bf16=False),
         "Lightning, bf16-mixed": lambda: lightning_speed(steps, device, bf16=True),
     }
@@ -212,13 +239,15 @@ def gpu_section(steps: int, repeats: int, device: str) -> None:
         ways = {k: v for k, v in ways.items() if "compile" not in k}
     ms: dict[str, list[float]] = {name: [] for name in ways}
     for r in range(repeats):
-        for name in (ways if r % 2 == 0 else reversed(list(ways))):
+        for name in ways if r % 2 == 0 else reversed(list(ways)):
             sp = ways[name]()
             if sp is not None:
                 ms[name].append(sp["step_ms"])
     base = statistics.median(ms["bare loop, fp32"])
-    print(f"\n{device}: median ms/step after {WARMUP} warm-up steps, {steps} steps, {repeats} repeats "
-          "(ratio = bare fp32 / this; > 1 = faster than the bare loop)")
+    print(
+        f"\n{device}: median ms/step after {WARMUP} warm-up steps, {steps} steps, {repeats} repeats "
+        "(ratio = bare fp32 / this; > 1 = faster than the bare loop)"
+    )
     print("| way | ms/step | ratio |\n|---|---|---|")
     for name, values in ms.items():
         if values:
@@ -243,8 +272,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     steps = args.steps or (300 if args.gpu else 40)
     WARMUP = args.warmup if args.warmup is not None else (50 if args.gpu else 10)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {BATCH}, copy_long delay {DELAY} "
-          f"(length {DELAY + 20}), d_model {D}, heads {H}, d_ff {FF}, layers {LAYERS}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {BATCH}, copy_long delay {DELAY} "
+        f"(length {DELAY + 20}), d_model {D}, heads {H}, d_ff {FF}, layers {LAYERS}"
+    )
     if args.gpu:
         if args.device.startswith("cuda"):
             print(f"device: {torch.cuda.get_device_name(torch.device(args.device))}")
@@ -255,23 +286,35 @@ def main() -> None:
     results = {}
     if args.only in (None, "harness"):
         results["harness (clip on) / bare"] = paired(
-            "harness (clip on) / bare", lambda: harness_speed(steps, True)["train_samples_per_s"],
-            lambda: bare_speed(steps)["train_samples_per_s"], args.repeats)
+            "harness (clip on) / bare",
+            lambda: harness_speed(steps, True)["train_samples_per_s"],
+            lambda: bare_speed(steps)["train_samples_per_s"],
+            args.repeats,
+        )
         results["harness (clip off) / bare"] = paired(
-            "harness (clip off) / bare", lambda: harness_speed(steps, False)["train_samples_per_s"],
-            lambda: bare_speed(steps)["train_samples_per_s"], args.repeats)
+            "harness (clip off) / bare",
+            lambda: harness_speed(steps, False)["train_samples_per_s"],
+            lambda: bare_speed(steps)["train_samples_per_s"],
+            args.repeats,
+        )
     if args.only in (None, "transformer"):
         torch.manual_seed(0)
         ours = model_of("transformer", task.spec, d_model=D, n_heads=H, n_layers=LAYERS, d_ff=FF, dropout=0.0)
         ref = TorchEncoder(task.spec)
         results["own transformer / nn.TransformerEncoder"] = paired(
-            "own transformer / nn.TransformerEncoder", lambda: train_step_samples_per_s(ours, task, steps),
-            lambda: train_step_samples_per_s(ref, task, steps), args.repeats)
+            "own transformer / nn.TransformerEncoder",
+            lambda: train_step_samples_per_s(ours, task, steps),
+            lambda: train_step_samples_per_s(ref, task, steps),
+            args.repeats,
+        )
     if args.only in (None, "lstm"):
         ours, ref = model_of("lstm", task.spec, hidden=128), TorchLSTM(task.spec, 128)
         results["own lstm / nn.LSTM"] = paired(
-            "own lstm / nn.LSTM", lambda: train_step_samples_per_s(ours, task, steps // 2),
-            lambda: train_step_samples_per_s(ref, task, steps // 2), args.repeats)
+            "own lstm / nn.LSTM",
+            lambda: train_step_samples_per_s(ours, task, steps // 2),
+            lambda: train_step_samples_per_s(ref, task, steps // 2),
+            args.repeats,
+        )
     print("\nsummary (median ratio, > 1 = ours faster):")
     for k, v in results.items():
         print(f"  {k:45s} {v:.3f}")

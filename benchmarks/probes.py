@@ -12,6 +12,7 @@ with the pooled pass, attention maps), and prints the median seconds of each. Ru
 one validation pass (``trainer.eval_batch_size``), the start probes and the end probes, the latter with the
 probe batch of ``--probe-batch`` sequences (default ``probes.PROBE_BATCH``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     probes.PROBE_BATCH = args.probe_batch
-    overrides = [f"arch={args.arch}"] + [f"arch.n_layers={args.layers or 4}"] * (args.task == "sentiment" or
-                                                                                  bool(args.layers))
+    overrides = [f"arch={args.arch}"] + [f"arch.n_layers={args.layers or 4}"] * (
+        args.task == "sentiment" or bool(args.layers)
+    )
     overrides += ["experiment=sentiment_cpu", f"task.data.path={args.data}"] if args.task == "sentiment" else []
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose("config", overrides=overrides)
@@ -66,8 +68,10 @@ def main() -> None:
     model = build(cfg.arch, "arch", spec=task.spec)
     val = median_s(lambda: task.evaluate(model.eval(), "val", int(cfg.trainer.eval_batch_size)), args.repeats)
     model.train()
-    print(f"{args.arch} on {args.task}, {len(model.backbone.layers)} layers, d_model {cfg.arch.get('d_model')}, "
-          f"max_len {task.spec.max_len}, {args.threads} thread(s), torch {torch.__version__}")
+    print(
+        f"{args.arch} on {args.task}, {len(model.backbone.layers)} layers, d_model {cfg.arch.get('d_model')}, "
+        f"max_len {task.spec.max_len}, {args.threads} thread(s), torch {torch.__version__}"
+    )
     print(f"one validation pass (batches of {cfg.trainer.eval_batch_size}): {val:.3f} s (median of {args.repeats})")
     if args.task == "copy_long":  # per-position outputs: no pooled pass
         start = median_s(lambda: probes.at_start(model, task), args.repeats)

@@ -6,6 +6,7 @@ to 0.1·lr over 3000 steps, gradient clipping at 1.0, batch 64; validation on 10
 
 Run: ``python benchmarks/reference_copy.py --seed 1 [--threads 1] [--eval-every 20] [--stop-at 0.99]``.
 """
+
 import argparse
 import json
 import math
@@ -66,8 +67,9 @@ def main():
     model = Reference(a.delay + 2 * n)
     decay = [p for name, p in model.named_parameters() if p.dim() >= 2 and not name.startswith("emb")]
     rest = [p for name, p in model.named_parameters() if not (p.dim() >= 2 and not name.startswith("emb"))]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}],
-                            lr=3e-3, betas=(0.9, 0.98))
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}], lr=3e-3, betas=(0.9, 0.98)
+    )
 
     def lr(step):
         if step < 100:
@@ -88,8 +90,12 @@ def main():
         if step % a.eval_every == 0:
             model.eval()
             with torch.no_grad():
-                right = torch.cat([model(val_x[i:i + 500])[:, -n:].argmax(-1) == val_y[i:i + 500, -n:]
-                                   for i in range(0, 1000, 500)])
+                right = torch.cat(
+                    [
+                        model(val_x[i : i + 500])[:, -n:].argmax(-1) == val_y[i : i + 500, -n:]
+                        for i in range(0, 1000, 500)
+                    ]
+                )
             model.train()
             acc = right.float().mean().item()
             if acc >= a.stop_at:

@@ -5,6 +5,7 @@ the product.
 
 Needs Debian's ``chromium`` (``apt-get install -y chromium``); no network is used (the page is self-contained).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
 
 
 def screenshot(index: Path, png: Path, width: int = 1400, height: int = 3000, timeout: int = 120) -> Path:
@@ -23,8 +33,14 @@ def screenshot(index: Path, png: Path, width: int = 1400, height: int = 3000, ti
     if browser is None:
         raise SystemExit("error: chromium not found; apt-get update && apt-get install -y chromium")
     with tempfile.TemporaryDirectory() as profile:
-        cmd = [browser, *FLAGS, f"--user-data-dir={profile}", f"--screenshot={png.resolve()}",
-               f"--window-size={width},{height}", index.resolve().as_uri()]
+        cmd = [
+            browser,
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            f"--screenshot={png.resolve()}",
+            f"--window-size={width},{height}",
+            index.resolve().as_uri(),
+        ]
         subprocess.run(cmd, check=True, timeout=timeout, capture_output=True)
     if not png.exists() or png.stat().st_size == 0:
         raise SystemExit(f"error: chromium wrote no screenshot to {png}")

@@ -6,6 +6,7 @@ Run: ``python benchmarks/time_to_solve.py [--seeds 1 2 3] [--threads 1] [--eval-
 Prints per seed each side's wall time (command to exit) and steps to the target, the per-seed ratio
 archbench / reference (< 1: archbench faster) and the median ratio. ``--max-steps`` caps both sides (a smoke check).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,16 +32,34 @@ def timed(cmd: list[str]) -> tuple[float, str]:
 
 def archbench(seed: int, a, max_steps: int | None = None) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as tmp:
-        wall, _ = timed([sys.executable, "run.py", f"seed={seed}", f"trainer.threads={a.threads}",
-                         f"trainer.eval_every={a.eval_every}", f"trainer.stop_at={a.stop_at}",
-                         f"trainer.max_steps={max_steps or a.max_steps}", f"run_dir={tmp}/run"])
+        wall, _ = timed(
+            [
+                sys.executable,
+                "run.py",
+                f"seed={seed}",
+                f"trainer.threads={a.threads}",
+                f"trainer.eval_every={a.eval_every}",
+                f"trainer.stop_at={a.stop_at}",
+                f"trainer.max_steps={max_steps or a.max_steps}",
+                f"run_dir={tmp}/run",
+            ]
+        )
         summary = json.loads((Path(tmp) / "run" / "summary.json").read_text())
     return wall, int(summary["step"])
 
 
 def reference(seed: int, a) -> tuple[float, int]:
-    wall, out = timed([sys.executable, "benchmarks/reference_copy.py", f"--seed={seed}", f"--threads={a.threads}",
-                       f"--eval-every={a.eval_every}", f"--stop-at={a.stop_at}", f"--max-steps={a.max_steps}"])
+    wall, out = timed(
+        [
+            sys.executable,
+            "benchmarks/reference_copy.py",
+            f"--seed={seed}",
+            f"--threads={a.threads}",
+            f"--eval-every={a.eval_every}",
+            f"--stop-at={a.stop_at}",
+            f"--max-steps={a.max_steps}",
+        ]
+    )
     return wall, int(json.loads(out.strip().splitlines()[-1])["steps"])
 
 
@@ -62,7 +81,9 @@ def main() -> None:
         print(f"{seed:4d}  {wa:11.1f}  {sa:5d}  {wr:11.1f}  {sr:5d}  {wa / wr:5.2f}", flush=True)
     print(f"median ratio archbench / reference: {statistics.median(ratios):.2f} over {len(ratios)} seeds")
     one = [archbench(0, a, max_steps=1)[0] for _ in range(3)]
-    print(f"1-step job, command to record: {', '.join(f'{w:.1f}' for w in one)} s (median {statistics.median(one):.1f})")
+    print(
+        f"1-step job, command to record: {', '.join(f'{w:.1f}' for w in one)} s (median {statistics.median(one):.1f})"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Errors told to the user as one clear line (exit 2) before, or instead of, training."""
+
 import errno
 import re
 
@@ -20,7 +21,7 @@ def cut(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` characters at a word boundary, ``…`` marking the cut."""
     if len(text) <= limit:
         return text
-    head = text[:limit - 1]
+    head = text[: limit - 1]
     space = head.rfind(" ")
     return (head[:space] if space > limit // 2 else head).rstrip(" ,;:") + "…"
 
@@ -42,8 +43,11 @@ def os_error_line(e: OSError) -> str | None:
     if e.errno not in USER_OS_ERRORS:
         return None
     path = e.filename if e.filename is not None else "a file"
-    hint = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space",
-            errno.EROFS: "choose a writable place"}.get(e.errno, "check the path and its permissions")
+    hint = {
+        errno.ENOSPC: "free some space",
+        errno.EDQUOT: "free some space",
+        errno.EROFS: "choose a writable place",
+    }.get(e.errno, "check the path and its permissions")
     return f"cannot write {path} ({e.strerror or errno.errorcode.get(e.errno, e.errno)}); {hint}, then run again"
 
 
@@ -54,13 +58,18 @@ MEMORY_TEXTS = ("can't allocate memory", "Storage size calculation overflowed", 
 def memory_error_line(e: BaseException) -> str | None:
     """One line for a tensor too large for the machine (MemoryError, torch's OutOfMemoryError, the CPU allocator's
     RuntimeError); None for any other error (a real bug)."""
-    if not (isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError"
-            or (isinstance(e, RuntimeError) and any(t in str(e) for t in MEMORY_TEXTS))):
+    if not (
+        isinstance(e, MemoryError)
+        or type(e).__name__ == "OutOfMemoryError"
+        or (isinstance(e, RuntimeError) and any(t in str(e) for t in MEMORY_TEXTS))
+    ):
         return None
     asked = re.search(r"allocate (\d+) bytes", str(e))
     what = f"a tensor of {int(asked.group(1)) / 1e9:,.1f} GB" if asked else first_line(e, 120)
-    return (f"out of memory ({what}); lower trainer.batch_size, trainer.eval_batch_size, the arch's "
-            "sizes (d_model, d_ff, n_layers, hidden, channels) or the task's sizes (n_val, n_test, delay, max_len)")
+    return (
+        f"out of memory ({what}); lower trainer.batch_size, trainer.eval_batch_size, the arch's "
+        "sizes (d_model, d_ff, n_layers, hidden, channels) or the task's sizes (n_val, n_test, delay, max_len)"
+    )
 
 
 def whole(name: str, value, low: int | None = None, allow_none: bool = False) -> int | None:

@@ -11,6 +11,7 @@ Unarmed — always, outside the tests — a point is one comparison.
 ``ARCHBENCH_SLOW=<point>:<seconds>`` sleeps that long at each pass instead: a run of known length for the
 SLURM time-limit tests, whatever the machine's speed.
 """
+
 from __future__ import annotations
 
 import errno

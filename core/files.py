@@ -1,4 +1,5 @@
 """Atomic writes: readers see the old file or the new one, never half of it."""
+
 from __future__ import annotations
 
 import os

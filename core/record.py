@@ -2,6 +2,7 @@
 
 Torch-free, so the reports read records without loading the training stack.
 """
+
 from __future__ import annotations
 
 import copy
@@ -117,8 +118,9 @@ REPLICATE_PREFIXES = ("logger.",)
 def setting_id(config: dict) -> str:
     """A short hash of a run's setting: its config without the keys its replicates differ in. Runs of one
     setting (any seed) share it, so fine-tunes of different pre-training runs (or budgets) are told apart."""
-    flat = {k: v for k, v in flatten(config).items()
-            if k not in REPLICATE_KEYS and not k.startswith(REPLICATE_PREFIXES)}
+    flat = {
+        k: v for k, v in flatten(config).items() if k not in REPLICATE_KEYS and not k.startswith(REPLICATE_PREFIXES)
+    }
     return hashlib.sha1(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
@@ -146,8 +148,10 @@ def read_record(path: Path) -> dict | None:
         return None
     summary = read_json(path)
     if not isinstance(summary, dict):
-        raise ConfigError(f"{path} exists but is not a readable run record; move it (or the folder) away, or "
-                          "choose another hydra.run.dir")
+        raise ConfigError(
+            f"{path} exists but is not a readable run record; move it (or the folder) away, or "
+            "choose another hydra.run.dir"
+        )
     return summary
 
 
@@ -177,5 +181,6 @@ class MetricsLog:
 
     def truncate_after(self, step: int) -> None:
         """Keep the lines up to ``step`` except test lines (a resumed run writes its test line again)."""
-        write_jsonl(self.path, [line for line in self.lines()
-                                if line.get("step", 0) <= step and line.get("split") != "test"])
+        write_jsonl(
+            self.path, [line for line in self.lines() if line.get("step", 0) <= step and line.get("split") != "test"]
+        )

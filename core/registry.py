@@ -1,6 +1,7 @@
 """Hydra's config groups are the registry: the architectures are ``conf/arch/*.yaml``, the tasks
 ``conf/task/*.yaml`` (one file each, named as on the command line: ``arch=gru``). Tests, sweeps and reports
 take their lists from here instead of writing them by hand."""
+
 from __future__ import annotations
 
 from pathlib import Path

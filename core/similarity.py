@@ -1,5 +1,6 @@
 """Similarity of representations, numpy only (the probes hand it their states as arrays; the reports read them
 back from ``hidden.npz``)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The training harness: one loop for every architecture × task, run records, checkpoints, probes."""
+
 from core.errors import ConfigError, DivergedError
 
 __all__ = ["ConfigError", "DivergedError", "train"]

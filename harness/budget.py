@@ -6,6 +6,7 @@ Each arch YAML names its width key (``defaults: [/budget/width@_global_.budget: 
 ``budget.width_key``). The search builds the model at candidate widths (construction is cheap), skipping
 widths the architecture refuses (e.g. d_model not divisible by n_heads), and keeps the one closest to N.
 """
+
 from __future__ import annotations
 
 import sys
@@ -38,9 +39,11 @@ def fit(cfg: DictConfig, spec, build) -> dict | None:
         return None
     key = budget.get("width_key")
     if not key or key not in cfg.arch:
-        raise ConfigError(f"budget.{'params' if target is not None else 'width'} is set but budget.width_key={key!r} "
-                          f"is not a key of the arch config (keys: {', '.join(k for k in cfg.arch if not k.startswith('_'))}); "
-                          "name it in the arch YAML or pass budget.width_key=...")
+        raise ConfigError(
+            f"budget.{'params' if target is not None else 'width'} is set but budget.width_key={key!r} "
+            f"is not a key of the arch config (keys: {', '.join(k for k in cfg.arch if not k.startswith('_'))}); "
+            "name it in the arch YAML or pass budget.width_key=..."
+        )
     if width is not None:
         if target is not None:
             raise ConfigError(f"budget.width={width} and budget.params={target} both size {key}; set one of them")
@@ -91,16 +94,26 @@ def fit(cfg: DictConfig, spec, build) -> dict | None:
     width = min((lo, hi), key=lambda w: abs(params_at(w) - target))
     got = params_at(width)
     if abs(got - target) > TOLERANCE * target:
-        raise ConfigError(f"budget.params={target}: no {key} gives a count within ±10% (closest: {key}={width} "
-                          f"with {got:,} parameters; tried {lo}..{hi}); change budget.params or the other sizes")
+        raise ConfigError(
+            f"budget.params={target}: no {key} gives a count within ±10% (closest: {key}={width} "
+            f"with {got:,} parameters; tried {lo}..{hi}); change budget.params or the other sizes"
+        )
     with open_dict(cfg.arch):
         cfg.arch[key] = width
     heads = cfg.arch.get("n_heads")
     warning = None
     if width < MIN_WIDTH or (isinstance(heads, int) and width < heads):
-        warning = (f"budget.params={target} leaves {key}={width} (below {MIN_WIDTH} or the {heads} heads): a degenerate "
-                   f"model, most parameters sit elsewhere (e.g. in length-dependent or embedding weights); "
-                   f"raise budget.params or shrink the other sizes")
+        warning = (
+            f"budget.params={target} leaves {key}={width} (below {MIN_WIDTH} or the {heads} heads): a degenerate "
+            f"model, most parameters sit elsewhere (e.g. in length-dependent or embedding weights); "
+            f"raise budget.params or shrink the other sizes"
+        )
         print(f"warning: {warning}", file=sys.stderr, flush=True)
-    return {"params": target, "width_key": key, "width": width, "actual": got,
-            "rel_error": (got - target) / target, "warning": warning}
+    return {
+        "params": target,
+        "width_key": key,
+        "width": width,
+        "actual": got,
+        "rel_error": (got - target) / target,
+        "warning": warning,
+    }

@@ -1,4 +1,5 @@
 """Atomic checkpoints holding everything a bitwise resume needs (model, optimizer, schedule, data stream, RNG)."""
+
 from __future__ import annotations
 
 import io

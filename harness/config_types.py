@@ -5,6 +5,7 @@ silently or fail deep inside with a TypeError. Only plain types are judged (int,
 unions of them; a tensor-or-float parameter takes a number), ``Literal[...]`` choices and
 ``Annotated[int | float, Range(...)]`` bounds; anything else is left to the class itself.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -16,8 +17,14 @@ import torch
 
 from core.errors import ConfigError
 
-WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a string",
-         type(None): "null", torch.Tensor: "a number"}
+WORDS = {
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    str: "a string",
+    type(None): "null",
+    torch.Tensor: "a number",
+}
 
 
 @dataclass(frozen=True)
@@ -90,8 +97,12 @@ def words(hint) -> str:
         base, *extras = typing.get_args(hint)
         return " ".join([words(base), *(r.words() for r in extras if isinstance(r, Range))])
     parts = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-    names = list(dict.fromkeys(words(p) if typing.get_origin(p) is typing.Annotated
-                               else WORDS.get(p, getattr(p, "__name__", str(p))) for p in parts))
+    names = list(
+        dict.fromkeys(
+            words(p) if typing.get_origin(p) is typing.Annotated else WORDS.get(p, getattr(p, "__name__", str(p)))
+            for p in parts
+        )
+    )
     nullable = "null" in names and len(names) > 1
     names = [n for n in names if not (nullable and n == "null")]
     return " or ".join(names) + (", or null" if nullable else "")
@@ -102,8 +113,11 @@ def hints_of(cls) -> dict:
         return typing.get_type_hints(cls.__init__, include_extras=True)
     except Exception:  # noqa: BLE001 - unresolvable annotations: nothing to judge
         try:
-            return {name: p.annotation for name, p in inspect.signature(cls).parameters.items()
-                    if not isinstance(p.annotation, str) and p.annotation is not inspect.Parameter.empty}
+            return {
+                name: p.annotation
+                for name, p in inspect.signature(cls).parameters.items()
+                if not isinstance(p.annotation, str) and p.annotation is not inspect.Parameter.empty
+            }
         except (TypeError, ValueError):
             return {}
 
@@ -134,6 +148,10 @@ def arch_range(key: str, value, hint) -> None:
     whole = isinstance(value, int) and not isinstance(value, bool)
     if whole and fits(value, hint) and not ARCH_SIZE.holds(value):
         raise ConfigError(f"arch.{key}={value!r} must be a whole number {ARCH_SIZE.words()} (a size or a count)")
-    if "dropout" in key and isinstance(value, (int, float)) and not isinstance(value, bool) \
-            and not (ARCH_DROPOUT.holds(value) and value < 1):
+    if (
+        "dropout" in key
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and not (ARCH_DROPOUT.holds(value) and value < 1)
+    ):
         raise ConfigError(f"arch.{key}={value!r} must be a probability, ≥ 0 and below 1")

@@ -1,11 +1,13 @@
 """Runs that do not compile never import ``torch._dynamo`` (with inductor, sympy and fsdp: ~1 s of CPU a start).
 
 torch wraps some functions (``Optimizer.add_param_group``, ``zero_grad``, ``state_dict``, a dispatch mode's
-``__torch_dispatch__`` ...) in ``torch._compile._disable_dynamo``, which imports ``torch._dynamo`` on the first call only to mark them
+``__torch_dispatch__`` ...) in ``torch._compile._disable_dynamo``, which imports ``torch._dynamo`` on the first call
+only to mark them
 "do not trace". While dynamo is not imported nothing can be traced, so the mark is a no-op: :func:`keep_dynamo_out`
 gives each such function a cached "disabled" form that calls it directly until dynamo has been imported (by a
 ``torch.compile`` in the same process), and from then on the real ``torch._dynamo.disable`` form.
 """
+
 from __future__ import annotations
 
 import functools

@@ -5,6 +5,7 @@ The kernel drops the lock when its holder dies, however it dies (``kill -9`` inc
 left by a dead process is simply taken over. The holder writes its pid into the file, so that a second launch
 can say who holds the folder.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,8 +27,10 @@ def writable_folder(run_dir: Path) -> Path:
         probe.touch()
         probe.unlink()
     except OSError as e:
-        raise ConfigError(f"the run folder {run_dir} is not writable ({type(e).__name__}: {e.strerror or e}); "
-                          "choose another hydra.run.dir (or run_dir), or make it writable") from None
+        raise ConfigError(
+            f"the run folder {run_dir} is not writable ({type(e).__name__}: {e.strerror or e}); "
+            "choose another hydra.run.dir (or run_dir), or make it writable"
+        ) from None
     return run_dir
 
 
@@ -44,12 +47,15 @@ def hold(run_dir: Path):
             holder = path.read_text().strip() or "unknown"
         except OSError:
             holder = "unknown"
-        raise ConfigError(f"{run_dir} is in use by another archbench process (pid {holder}); wait for it to end, "
-                          "or choose another hydra.run.dir") from None
+        raise ConfigError(
+            f"{run_dir} is in use by another archbench process (pid {holder}); wait for it to end, "
+            "or choose another hydra.run.dir"
+        ) from None
     except OSError as e:  # the lock path is a folder, or cannot be opened
         kind = "a folder" if path.is_dir() else f"not usable ({e.strerror or e})"
-        raise ConfigError(f"the lock file {path} is {kind}; remove it (archbench creates it), or choose another "
-                          "hydra.run.dir") from None
+        raise ConfigError(
+            f"the lock file {path} is {kind}; remove it (archbench creates it), or choose another hydra.run.dir"
+        ) from None
     try:
         path.write_text(str(os.getpid()))  # opened without O_CREAT races: the file exists, the lock is ours
         yield run_dir

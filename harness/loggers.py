@@ -1,5 +1,6 @@
 """Where metrics go besides ``metrics.jsonl``: a CSV file (default), TensorBoard or Weights & Biases, or several
 (``logger=[csv,tensorboard]``: each logger config sits under ``logger.<name>``)."""
+
 from __future__ import annotations
 
 import csv
@@ -77,16 +78,33 @@ class Loggers:
 class WandbLogger:
     """Logs the same lines to Weights & Biases, in the run folder; offline unless ``mode=online``."""
 
-    def __init__(self, run_dir: str | Path, config: dict | None = None, *, project: str = "archbench",
-                 entity: str | None = None, mode: str = "offline", group: str | None = None,
-                 tags: list | None = None):
+    def __init__(
+        self,
+        run_dir: str | Path,
+        config: dict | None = None,
+        *,
+        project: str = "archbench",
+        entity: str | None = None,
+        mode: str = "offline",
+        group: str | None = None,
+        tags: list | None = None,
+    ):
         import wandb
 
         if group is None:
             group = sweep_name()  # the runs of one sweep together
         self.wandb = wandb
-        self.run = wandb.init(project=project, entity=entity, mode=mode, group=group, tags=list(tags or []),
-                              dir=str(run_dir), name=Path(run_dir).name, config=config, reinit="finish_previous")
+        self.run = wandb.init(
+            project=project,
+            entity=entity,
+            mode=mode,
+            group=group,
+            tags=list(tags or []),
+            dir=str(run_dir),
+            name=Path(run_dir).name,
+            config=config,
+            reinit="finish_previous",
+        )
 
     def log(self, step: int, metrics: dict) -> None:
         self.run.log(scalars(metrics), step=step)

@@ -5,6 +5,7 @@ parameters on a GPU that supports bf16, fp32 below. Small models are launch-boun
 per op and saves no time (on an H200 the 68K-parameter default job took 5.8 ms/step with bf16 against
 4.2 ms in fp32, issue 12), while large ones gain from tensor cores and halved activations.
 """
+
 from __future__ import annotations
 
 import torch

@@ -20,6 +20,7 @@ They use only the Task/Batch interface and the model's probe API (:class:`archit
 The record lists the probes that ran (``long_range.probes``). Only token-input tasks with ``class`` or
 ``tokens`` outputs are probed; seq2seq (``sequence``) gets the attention maps only; others get a ``probe_note``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,10 +35,10 @@ from core.record import ATTENTION_FILE, ATTENTION_INIT_FILE, HIDDEN_FILE, HIDDEN
 from core.similarity import linear_cka
 from tasks.base import Batch
 
-PROBE_BATCH = 32      # sequences in the fixed probe batch (the first of the validation split)
-MAX_ANSWERS = 16      # output positions differentiated one by one (evenly spaced when there are more)
+PROBE_BATCH = 32  # sequences in the fixed probe batch (the first of the validation split)
+MAX_ANSWERS = 16  # output positions differentiated one by one (evenly spaced when there are more)
 POOLED_EXAMPLES = 512  # validation sequences whose pooled states per layer are kept (class outputs)
-POOLED_BATCH = 64      # sequences per forward pass of that pooled pass
+POOLED_BATCH = 64  # sequences per forward pass of that pooled pass
 
 
 @contextlib.contextmanager
@@ -122,15 +123,16 @@ def padded(rows: list[list[str]]) -> np.ndarray:
 
 
 @torch.no_grad()
-def pooled_states(model: nn.Module, task, limit: int = POOLED_EXAMPLES,
-                  batch_size: int = POOLED_BATCH) -> dict[str, np.ndarray]:
+def pooled_states(
+    model: nn.Module, task, limit: int = POOLED_EXAMPLES, batch_size: int = POOLED_BATCH
+) -> dict[str, np.ndarray]:
     """Each layer's states mean-pooled over the non-padding positions of the first ``limit`` validation
     sequences (forward only, one ``forward_intermediates`` per batch): ``pooled<i>`` float32 (N, d_i) and
     ``pooled_labels`` (N,)."""
     layers, labels, n = [], [], 0
     with probing(model), torch.no_grad():
         for batch in task.eval_batches("val", batch_size):
-            x, y = batch.inputs[0][:limit - n], batch.targets[:limit - n]
+            x, y = batch.inputs[0][: limit - n], batch.targets[: limit - n]
             _, states = model.forward_intermediates(x, pooled=True)  # (B, d_i) each
             layers.append([s.float().cpu() for s in states])
             labels.append(y.cpu())
@@ -158,17 +160,30 @@ def hidden_states(model: nn.Module, task, batch: Batch, run_dir: Path) -> dict:
     extra = {} if pe is None else {"pe": pe.float().cpu().numpy()}
     if spec.output_kind == "class":
         extra.update(pooled_states(model, task))
-    atomic_savez(Path(run_dir) / HIDDEN_FILE, tokens=x.cpu().numpy(), pad=pad.cpu().numpy(),
-                        token_text=padded([[t if not p else "" for t, p in zip(task.token_strings(row), prow)]
-                                           for row, prow in zip(ids, pad.cpu().tolist())]),
-                        labels=batch.targets.cpu().numpy(), names=np.array(names, dtype=str), **arrays, **extra)
+    atomic_savez(
+        Path(run_dir) / HIDDEN_FILE,
+        tokens=x.cpu().numpy(),
+        pad=pad.cpu().numpy(),
+        token_text=padded(
+            [
+                [t if not p else "" for t, p in zip(task.token_strings(row), prow)]
+                for row, prow in zip(ids, pad.cpu().tolist())
+            ]
+        ),
+        labels=batch.targets.cpu().numpy(),
+        names=np.array(names, dtype=str),
+        **arrays,
+        **extra,
+    )
     flat = [s.double().cpu().numpy().reshape(s.shape[0], -1) for s in states]
     hidden = {"file": HIDDEN_FILE, "layers": names}
     if "pooled_labels" in extra:
         hidden["pooled_examples"] = len(extra["pooled_labels"])
-    return {"hidden": hidden,
-            "cka": [linear_cka(a, b) for a, b in zip(flat, flat[1:])],
-            "cka_pairs": [f"{a}→{b}" for a, b in zip(names, names[1:])]}
+    return {
+        "hidden": hidden,
+        "cka": [linear_cka(a, b) for a, b in zip(flat, flat[1:])],
+        "cka_pairs": [f"{a}→{b}" for a, b in zip(names, names[1:])],
+    }
 
 
 @torch.no_grad()
@@ -187,17 +202,30 @@ def attention_maps(model: nn.Module, task, batch: Batch, run_dir: Path, file: st
     if task.spec.output_kind == "sequence":  # queries of the decoder's maps are target positions
         tgt = one[1][0].cpu().tolist()
         arrays["src_text"] = np.array(text, dtype=str)
-        arrays["tgt_text"] = np.array([t if i != task.spec.tgt_pad_id else "" for t, i in
-                                       zip(task.target_token_strings(tgt), tgt)], dtype=str)
-    atomic_savez(Path(run_dir) / file, tokens=one[0][0].cpu().numpy(),
-                        names=np.array(names, dtype=str), token_text=np.array(text, dtype=str), **arrays)
+        arrays["tgt_text"] = np.array(
+            [t if i != task.spec.tgt_pad_id else "" for t, i in zip(task.target_token_strings(tgt), tgt)], dtype=str
+        )
+    atomic_savez(
+        Path(run_dir) / file,
+        tokens=one[0][0].cpu().numpy(),
+        names=np.array(names, dtype=str),
+        token_text=np.array(text, dtype=str),
+        **arrays,
+    )
     mean_distance = []
     for w in maps:
         h, L, S = w.shape
         gap = (torch.arange(L)[:, None] - torch.arange(S)[None, :]).abs().float()  # (L, S)
         mean_distance.append((w * gap).sum((-1, -2)).div(L).tolist())  # per head
-    return {"attention": {"file": file, "layers": len(maps), "names": names, "heads": maps[0].shape[0],
-                          "mean_distance": mean_distance}}
+    return {
+        "attention": {
+            "file": file,
+            "layers": len(maps),
+            "names": names,
+            "heads": maps[0].shape[0],
+            "mean_distance": mean_distance,
+        }
+    }
 
 
 @torch.no_grad()
@@ -223,9 +251,16 @@ def head_ablation(model: nn.Module, task, batch_size: int, split: str = "test") 
                     mod.head_gate = None
                 drop[-1].append(float(full[key]) - float(cut[key]))
                 by_position[-1].append(cut.get("acc_by_position"))
-    return {"head_ablation": {"metric": f"{split}/{key}", "full": float(full[key]), "names": list(mods),
-                              "drop": drop, "acc_by_position": by_position,
-                              "n_sequences": getattr(task, f"n_{split}", None)}}
+    return {
+        "head_ablation": {
+            "metric": f"{split}/{key}",
+            "full": float(full[key]),
+            "names": list(mods),
+            "drop": drop,
+            "acc_by_position": by_position,
+            "n_sequences": getattr(task, f"n_{split}", None),
+        }
+    }
 
 
 @torch.no_grad()
@@ -269,11 +304,19 @@ def source_masking(model: nn.Module, task, batch_size: int, split: str = "test",
                     right[key] += float((model(xm, *rest)[:, p].argmax(-1) == y[:, p]).sum())
             count += B * len(pos)
     acc = {k: v / count for k, v in right.items()}
-    return {"source_masking": {"metric": f"{split}/answer_acc", "head": [name, head], "intact": acc["intact"],
-                               "masked": acc["masked"], "control": acc["control"],
-                               "drop": acc["intact"] - acc["masked"], "control_drop": acc["intact"] - acc["control"],
-                               "argmax_on_source": acc["on_source"] if hasattr(task, "delay") else None,
-                               "n_sequences": sum(len(b.inputs[0]) for b in batches)}}
+    return {
+        "source_masking": {
+            "metric": f"{split}/answer_acc",
+            "head": [name, head],
+            "intact": acc["intact"],
+            "masked": acc["masked"],
+            "control": acc["control"],
+            "drop": acc["intact"] - acc["masked"],
+            "control_drop": acc["intact"] - acc["control"],
+            "argmax_on_source": acc["on_source"] if hasattr(task, "delay") else None,
+            "n_sequences": sum(len(b.inputs[0]) for b in batches),
+        }
+    }
 
 
 # -- what the harness calls -------------------------------------------------------------------------------
@@ -325,8 +368,11 @@ def at_end(model: nn.Module, task, run_dir: Path, init: dict | None, early_curve
         else:
             end = grad_norm_by_distance(model, task, batch)
             if "values" in end:
-                out["grad_norm_by_distance"] = {"distance": end["distance"], "end": end["values"],
-                                                "init": init.get("values")}
+                out["grad_norm_by_distance"] = {
+                    "distance": end["distance"],
+                    "end": end["values"],
+                    "init": init.get("values"),
+                }
                 if early_curve:
                     out["grad_norm_by_distance"].update(early=early_curve["values"], early_step=early_curve["step"])
                 out["probes"].append("grad_norm_by_distance")

@@ -7,6 +7,7 @@ The sweeps go through the claims' driver (:func:`harness.sweeps.run_sweep`: Hydr
 the sweep with one line) into ``<out>/<name>/<sweep>/``. No learning rate is tuned: each replication's setting is
 fixed before running.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,10 @@ def sweeps_preset(spec: dict, preset: str) -> dict:
     p = (spec.get("presets") or {}).get(preset)
     if p is None:
         raise SystemExit(f"error: the replication has no preset {preset!r}; use one of {', '.join(spec['presets'])}")
-    sweeps = {name: {"experiment": "replicate", "tune_lr": False, "data_hint": spec.get("data_hint", ""), **s}
-              for name, s in p["sweeps"].items()}
+    sweeps = {
+        name: {"experiment": "replicate", "tune_lr": False, "data_hint": spec.get("data_hint", ""), **s}
+        for name, s in p["sweeps"].items()
+    }
     return {"seeds": str(p.get("seeds", "0,1,2")), "common": p.get("common") or {}, "lr_grid": [], "sweeps": sweeps}
 
 
@@ -49,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     wanted = args.only.split(",") if args.only else list(specs)
     unknown = [w for w in wanted if w not in specs]
     if unknown:
-        print(f"error: no replication {', '.join(unknown)}; use one of {', '.join(specs)} (conf/replications/)",
-              file=sys.stderr)
+        print(
+            f"error: no replication {', '.join(unknown)}; use one of {', '.join(specs)} (conf/replications/)",
+            file=sys.stderr,
+        )
         return 2
     out = Path(args.out or os.environ.get("REPLICATE_OUT") or ROOT / "runs" / "replications" / args.preset).resolve()
     problems = []

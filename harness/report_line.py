@@ -1,12 +1,15 @@
 """The few lines a run prints when it ends."""
+
 from __future__ import annotations
 
 
 def describe(summary: dict) -> str:
     m, s, lr = summary.get("metrics", {}), summary.get("speed", {}), summary.get("long_range", {})
     shown = ", ".join(f"{k} {v:.4f}" for k, v in m.items() if k.startswith("test/") and isinstance(v, (int, float)))
-    lines = [f"{summary['arch']} on {summary['task']}: {summary['status']} after {summary['step']} steps "
-             f"({summary['wall_s']:.1f} s, {summary['params']:,} params)"]
+    lines = [
+        f"{summary['arch']} on {summary['task']}: {summary['status']} after {summary['step']} steps "
+        f"({summary['wall_s']:.1f} s, {summary['params']:,} params)"
+    ]
     if shown:
         lines.append(f"  {shown}")
     if lr.get("steps_to_target") is not None:

@@ -5,6 +5,7 @@ the one that resumes from it; they change how long the run goes on and how it re
 up to the checkpoint. Any other difference is refused with one line listing the differing keys, since the
 record would otherwise state settings that were not the ones trained.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -14,9 +15,21 @@ from pathlib import Path
 from core.errors import ConfigError, first_line
 from harness import checkpoint
 
-MAY_CHANGE = ("trainer.max_steps", "trainer.max_time_s", "trainer.eval_every", "trainer.ckpt_every",
-              "trainer.resume", "trainer.progress", "trainer.log_every", "trainer.device", "trainer.warmup_measure",
-              "trainer.sync_every", "trainer.peak_tflops", "trainer.cuda_memory_fraction", "run_dir")
+MAY_CHANGE = (
+    "trainer.max_steps",
+    "trainer.max_time_s",
+    "trainer.eval_every",
+    "trainer.ckpt_every",
+    "trainer.resume",
+    "trainer.progress",
+    "trainer.log_every",
+    "trainer.device",
+    "trainer.warmup_measure",
+    "trainer.sync_every",
+    "trainer.peak_tflops",
+    "trainer.cuda_memory_fraction",
+    "run_dir",
+)
 MAY_CHANGE_PREFIXES = ("logger.",)
 REQUIRED = ("step", "model", "optimizer", "scheduler", "task", "rng", "state")
 
@@ -35,8 +48,12 @@ def refused(keys: list[str]) -> list[str]:
     return [k for k in keys if k not in MAY_CHANGE and not k.startswith(MAY_CHANGE_PREFIXES)]
 
 
-def load(path: Path, required: tuple[str, ...] = REQUIRED, use: str = "resumed from",
-         advice: str = "move it away to start the run over, or restore it") -> dict:
+def load(
+    path: Path,
+    required: tuple[str, ...] = REQUIRED,
+    use: str = "resumed from",
+    advice: str = "move it away to start the run over, or restore it",
+) -> dict:
     """The checkpoint at ``path``, or one ConfigError line when it is damaged, not a checkpoint, or holds objects
     other than tensors and plain values (read with ``weights_only=True``: nothing in it runs). ``use`` and
     ``advice`` word the line for the caller (a resume, ``init_from``)."""
@@ -45,8 +62,10 @@ def load(path: Path, required: tuple[str, ...] = REQUIRED, use: str = "resumed f
     except Exception as e:  # noqa: BLE001 - truncated, empty, foreign or pickled-object files fail in many ways
         if isinstance(e, pickle.UnpicklingError) and "weights only" in str(e).lower():
             # torch's own text goes on to suggest weights_only=False, i.e. running the file's code: not repeated
-            raise ConfigError(f"{path} holds objects other than tensors and plain values and cannot be {use} "
-                              f"(nothing in it was run); {advice}") from None
+            raise ConfigError(
+                f"{path} holds objects other than tensors and plain values and cannot be {use} "
+                f"(nothing in it was run); {advice}"
+            ) from None
         raise ConfigError(f"{path} is damaged and cannot be {use} ({first_line(e)}); {advice}") from None
     missing = [k for k in required if not isinstance(ck, dict) or k not in ck]
     if missing:
@@ -59,16 +78,20 @@ def check_settings(ck: dict, given: dict, path: Path, what: str = "checkpoint") 
     ``what="record"``) in keys that may not change."""
     old = ck.get("config")
     if old is None:  # written before checkpoints carried their settings
-        print(f"warning: {path} does not record its settings; they cannot be checked against this launch's",
-              file=sys.stderr)
+        print(
+            f"warning: {path} does not record its settings; they cannot be checked against this launch's",
+            file=sys.stderr,
+        )
         return
     bad = refused(differences(old, given))
     if bad:
         shown = ", ".join(f"{k} ({fmt(old, k)} → {fmt(given, k)})" for k in bad[:8])
         more = f" and {len(bad) - 8} more" if len(bad) > 8 else ""
-        raise ConfigError(f"trainer.resume=true but these settings differ from the {what}'s ({path}): {shown}{more}; "
-                          f"only {', '.join(MAY_CHANGE[:-1])} and logger.* may change on resume. Resume with the "
-                          "original settings (see .hydra/overrides.yaml), or choose another hydra.run.dir")
+        raise ConfigError(
+            f"trainer.resume=true but these settings differ from the {what}'s ({path}): {shown}{more}; "
+            f"only {', '.join(MAY_CHANGE[:-1])} and logger.* may change on resume. Resume with the "
+            "original settings (see .hydra/overrides.yaml), or choose another hydra.run.dir"
+        )
 
 
 def fmt(tree: dict, key: str) -> str:
@@ -85,8 +108,10 @@ def restore(what: str, load_fn, state, path: Path) -> None:
     try:
         load_fn(state)
     except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as e:
-        raise ConfigError(f"{path} does not fit this run's {what} ({first_line(e)}); resume with the settings "
-                          "it was written with (.hydra/config.yaml), or move it away to start over") from None
+        raise ConfigError(
+            f"{path} does not fit this run's {what} ({first_line(e)}); resume with the settings "
+            "it was written with (.hydra/config.yaml), or move it away to start over"
+        ) from None
 
 
 def load_optimizer(optimizer, state: dict) -> None:
@@ -95,6 +120,5 @@ def load_optimizer(optimizer, state: dict) -> None:
     have = set(optimizer.state_dict()["param_groups"][0]) - {"params"}
     got = set(state["param_groups"][0]) - {"params"} if state.get("param_groups") else set()
     if have != got:
-        raise ValueError(f"it holds the state of an optimizer with settings {sorted(got)}, this one has "
-                         f"{sorted(have)}")
+        raise ValueError(f"it holds the state of an optimizer with settings {sorted(got)}, this one has {sorted(have)}")
     optimizer.load_state_dict(state)

@@ -4,6 +4,7 @@
 layout of checkpoints written before the state had parts (speed sums and ``grad_norm`` beside the other keys).
 A state with keys this code does not know is refused with one line.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,9 +57,16 @@ class GradNormState:
         if not clip or not self.steps:
             return None
         finite = self.steps - self.nonfinite
-        return {"clip": clip, "steps": self.steps, "clipped_rate": self.clipped / self.steps, "spikes": self.spikes,
-                "spike_rule": f"norm > {SPIKE:g}× the median of its window of steps", "max": self.max,
-                "mean": self.sum / finite if finite else None, "nonfinite": self.nonfinite}
+        return {
+            "clip": clip,
+            "steps": self.steps,
+            "clipped_rate": self.clipped / self.steps,
+            "spikes": self.spikes,
+            "spike_rule": f"norm > {SPIKE:g}× the median of its window of steps",
+            "max": self.max,
+            "mean": self.sum / finite if finite else None,
+            "nonfinite": self.nonfinite,
+        }
 
 
 @dataclass

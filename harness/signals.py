@@ -4,6 +4,7 @@ Training stops after the current step. Evaluation, decoding and probes stop at t
 :meth:`StopFlag.watching` is open, a global forward pre-hook raises :class:`StopRequested` once a stop was
 asked for, so no task or architecture needs to know about signals. A second Ctrl-C stops at once.
 """
+
 from __future__ import annotations
 
 import contextlib

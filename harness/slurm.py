@@ -9,6 +9,7 @@
   its checkpoint), waits through requeues, and ends with one line per run that did not complete (timeouts
   exhausted, cancelled) and exit status 1.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,7 +18,8 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher as _SubmititSlurmLauncher
 
@@ -42,8 +44,12 @@ def hand_over(reason: str | None) -> None:
     Outside a SLURM job, or for a stop not asked by SLURM (Ctrl-C), it returns."""
     if not in_job() or reason not in REQUEUE_SIGNALS:
         return
-    print(f"SLURM job {os.environ['SLURM_JOB_ID']} stopped by {reason}: {HANDED_OVER}; the run continues from there "
-          "when the job is requeued", file=sys.stderr, flush=True)
+    print(
+        f"SLURM job {os.environ['SLURM_JOB_ID']} stopped by {reason}: {HANDED_OVER}; the run continues from there "
+        "when the job is requeued",
+        file=sys.stderr,
+        flush=True,
+    )
     if reason == "SIGUSR2":
         handler = signal.getsignal(signal.SIGUSR2)
         if callable(handler):  # submitit's: requeues and exits, or raises UncompletedJobError when out of timeouts
@@ -59,14 +65,18 @@ def new_lines(path, start: int) -> tuple[int, list[str]]:
             data = f.read()
     except OSError:  # not written yet
         return start, []
-    data = data[:data.rfind(b"\n") + 1]
+    data = data[: data.rfind(b"\n") + 1]
     return start + len(data), data.decode(errors="replace").splitlines()
 
 
 def job_states(ids: Sequence[str]) -> str:
     """``sacct``-shaped text (JobID|State|NodeList) from ``squeue``, for clusters without accounting."""
-    out = subprocess.run(["squeue", "-h", "--states=all", "-o", "%i|%T|%N", "-j", ",".join(ids)],
-                         capture_output=True, text=True, check=False).stdout
+    out = subprocess.run(
+        ["squeue", "-h", "--states=all", "-o", "%i|%T|%N", "-j", ",".join(ids)],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     return "JobID|State|NodeList\n" + out
 
 
@@ -151,8 +161,10 @@ def collect(jobs: list, names: list[str], sweep_dir: str, max_timeouts: int | No
             time.sleep(2)
     except KeyboardInterrupt:
         left = [f"{name}: job {job.job_id} {job.state}" for job, name in zip(jobs, names) if not job.done()]
-        print("sweep not finished; still on SLURM (they go on; scancel to stop them):\n  " + "\n  ".join(left),
-              file=sys.stderr)
+        print(
+            "sweep not finished; still on SLURM (they go on; scancel to stop them):\n  " + "\n  ".join(left),
+            file=sys.stderr,
+        )
         raise SystemExit(130) from None
     results, unfinished = [], []
     for job, name in zip(jobs, names):
@@ -162,8 +174,10 @@ def collect(jobs: list, names: list[str], sweep_dir: str, max_timeouts: int | No
             unfinished.append(f"{name}: job {job.job_id} ended {job.state} before the run completed; {again}")
             continue
         if isinstance(getattr(ret, "_return_value", None), UncompletedJobError):
-            unfinished.append(f"{name}: interrupted, its time limit was reached {max_timeouts} times "
-                              f"(hydra.launcher.max_num_timeout); {again}, or raise hydra.launcher.timeout_min")
+            unfinished.append(
+                f"{name}: interrupted, its time limit was reached {max_timeouts} times "
+                f"(hydra.launcher.max_num_timeout); {again}, or raise hydra.launcher.timeout_min"
+            )
             continue
         results.append(ret)
     if unfinished:

@@ -11,6 +11,7 @@
   ``torch.utils.flop_counter.FlopCounterMode``; :func:`peak_tflops` looks the device's peak up in a small table
   of known GPUs (or takes ``trainer.peak_tflops``), and MFU = FLOPs per step / median step time / peak.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,7 +39,6 @@ PEAK_TFLOPS: list[tuple[str, str, dict[str, float]]] = [
 ]
 
 
-
 # Formulas FlopCounterMode lacks: the CPU's fused attention kernel (it costs what the GPU kernels cost) and the
 # fused recurrent kernels (cuDNN on CUDA, oneDNN for nn.LSTM on the CPU): each token meets every weight matrix
 # once, 2 FLOPs a weight forward, twice that backward (input and weight gradients).
@@ -46,8 +46,9 @@ def _cpu_attention(query_shape, key_shape, value_shape, *args, out_shape=None, *
     return flop_counter.sdpa_flop_count(query_shape, key_shape, value_shape)
 
 
-def _cpu_attention_backward(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None,
-                            **kwargs) -> int:
+def _cpu_attention_backward(
+    grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs
+) -> int:
     return flop_counter.sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
 
 
@@ -76,13 +77,19 @@ def _onednn_rnn_layer_backward(input_shape, w_ih, w_hh, *args, out_shape=None, *
 
 
 aten = torch.ops.aten
-FORMULAS = {aten._scaled_dot_product_flash_attention_for_cpu: _cpu_attention,
-            aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_attention_backward,
-            aten._cudnn_rnn: _cudnn_rnn, aten._cudnn_rnn_backward: _cudnn_rnn_backward,
-            aten.mkldnn_rnn_layer: _onednn_rnn_layer, aten.mkldnn_rnn_layer_backward: _onednn_rnn_layer_backward}
+FORMULAS = {
+    aten._scaled_dot_product_flash_attention_for_cpu: _cpu_attention,
+    aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_attention_backward,
+    aten._cudnn_rnn: _cudnn_rnn,
+    aten._cudnn_rnn_backward: _cudnn_rnn_backward,
+    aten.mkldnn_rnn_layer: _onednn_rnn_layer,
+    aten.mkldnn_rnn_layer_backward: _onednn_rnn_layer_backward,
+}
 
 
-def peak_tflops(device_name: str | None, precision: str, override: float | None = None) -> tuple[float | None, str | None]:
+def peak_tflops(
+    device_name: str | None, precision: str, override: float | None = None
+) -> tuple[float | None, str | None]:
     """(peak TFLOP/s, where it comes from) for ``precision`` on the device called ``device_name``; (None, None)
     for a device not in the table (e.g. a CPU) unless ``override`` (``trainer.peak_tflops``) is given."""
     if override is not None:
@@ -184,15 +191,17 @@ class SpeedMeter:
         steady = self.state.steady
         if steady["steps"]:
             return self.state.step_s, steady["samples"], steady["tokens"]
-        rest = self.warm[len(self.warm) // 2:]
+        rest = self.warm[len(self.warm) // 2 :]
         return [s for s, _, _ in rest], sum(n for _, n, _ in rest), sum(t for _, _, t in rest)
 
     def rates(self) -> dict:
         """Training samples/s and tokens/s of the measured steps (for the metrics lines during the run)."""
         times, samples, tokens = self.measured()
         total = sum(times)
-        return {"train_samples_per_s": samples / total if total else None,
-                "train_tokens_per_s": tokens / total if total else None}
+        return {
+            "train_samples_per_s": samples / total if total else None,
+            "train_tokens_per_s": tokens / total if total else None,
+        }
 
     def summary(self, flops: int | None = None, peak: tuple[float | None, str | None] = (None, None)) -> dict:
         """The training part of ``summary["speed"]``."""
@@ -200,11 +209,16 @@ class SpeedMeter:
         st = self.state
         p50 = statistics.median(times) if times else None
         p90 = percentile(times, 90) if times else None
-        out = {**self.rates(),
-               "step_ms": 1000 * p50 if p50 else None, "step_ms_p90": 1000 * p90 if p90 else None,
-               "measured_steps": len(times), "steady": bool(st.steady["steps"]),
-               "warmup_s": st.warmup_s, "compile_s": st.compile_s if self.compiled else None,
-               "train_time_s": st.train_time_s}
+        out = {
+            **self.rates(),
+            "step_ms": 1000 * p50 if p50 else None,
+            "step_ms_p90": 1000 * p90 if p90 else None,
+            "measured_steps": len(times),
+            "steady": bool(st.steady["steps"]),
+            "warmup_s": st.warmup_s,
+            "compile_s": st.compile_s if self.compiled else None,
+            "train_time_s": st.train_time_s,
+        }
         if flops:
             out["flops_per_step"] = flops
             out["model_tflops"] = flops / p50 / 1e12 if p50 else None

@@ -19,6 +19,7 @@ turn with ``sweep_root=<out>/<sweep>``, where the experiment puts each stage's f
 folder (an override ``…data.path`` / ``…data.root`` naming a path) is missing is skipped with one line saying which
 variable sets it; its claims come out inconclusive.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,10 @@ def check_preset(preset: dict, name: str = "preset") -> dict:
     seeds = [s.strip() for s in str(preset.get("seeds", "0")).split(",")]
     tune = str(preset.get("tune_seed", 0))
     if preset.get("lr_grid") and tune in seeds:
-        raise fail(f"{name}: tune_seed {tune} is also an evidence seed (seeds: {','.join(seeds)}); "
-                   f"tune on a seed outside the evidence, e.g. tune_seed: 0 and seeds: \"1,2,3\"")
+        raise fail(
+            f"{name}: tune_seed {tune} is also an evidence seed (seeds: {','.join(seeds)}); "
+            f'tune on a seed outside the evidence, e.g. tune_seed: 0 and seeds: "1,2,3"'
+        )
     for sweep in preset.get("sweeps", {}).values():
         over = sweep.get("overrides") or {}
         if str(over.get("arch", "")) == "all":
@@ -81,8 +84,9 @@ def overrides_of(preset: dict, sweep: dict, extra: dict | None = None) -> list[s
 def launch(experiment: str, folder: Path | None, overrides: list[str], launcher: str | None) -> int:
     """``run.py -m`` into ``folder`` (None: the experiment places its folders itself, e.g. from ``sweep_root``)."""
     where = [f"hydra.sweep.dir={folder}"] if folder is not None else []
-    cmd = [sys.executable, str(ROOT / "run.py"), "-m", f"experiment={experiment}", *where,
-           *overrides] + ([f"hydra/launcher={launcher}"] if launcher else [])
+    cmd = [sys.executable, str(ROOT / "run.py"), "-m", f"experiment={experiment}", *where, *overrides] + (
+        [f"hydra/launcher={launcher}"] if launcher else []
+    )
     print("$", " ".join(cmd[1:]), flush=True)
     return subprocess.call(cmd, cwd=ROOT)
 
@@ -117,14 +121,24 @@ def lr_table(folder: Path, keys: list[str]) -> list[dict]:
     rows = []
     for run in find_records([folder]).runs:
         config, metrics = run.get("config") or {}, run.get("metrics", {})
-        metric = "val/loss" if isinstance(metrics.get("val/loss"), (int, float)) else \
-            str((run.get("selection") or {}).get("metric") or "val/acc")
+        metric = (
+            "val/loss"
+            if isinstance(metrics.get("val/loss"), (int, float))
+            else str((run.get("selection") or {}).get("metric") or "val/acc")
+        )
         value = metrics.get(metric)
         ok = run["status"] == "completed" and isinstance(value, (int, float)) and value == value
-        rows.append({"arch": run["arch"], **{k: config_value(config, k) for k in keys},
-                     "lr": config_value(config, "optimizer.lr"), "metric": metric, "value": value if ok else None,
-                     "status": run["status"], "score": None if not ok else
-                     (-value if metric_direction(run, metric) == "min" else value)})
+        rows.append(
+            {
+                "arch": run["arch"],
+                **{k: config_value(config, k) for k in keys},
+                "lr": config_value(config, "optimizer.lr"),
+                "metric": metric,
+                "value": value if ok else None,
+                "status": run["status"],
+                "score": None if not ok else (-value if metric_direction(run, metric) == "min" else value),
+            }
+        )
     return rows
 
 
@@ -140,8 +154,9 @@ def choose_lr(rows: list[dict], keys: list[str]) -> list[dict]:
             best[cell] = row
     for row in rows:
         row["chosen"] = int(any(row is b for b in best.values()))
-    return [{"arch": b["arch"], "condition": {k: b[k] for k in keys}, "lr": float(b["lr"])}
-            for _, b in sorted(best.items())]
+    return [
+        {"arch": b["arch"], "condition": {k: b[k] for k in keys}, "lr": float(b["lr"])} for _, b in sorted(best.items())
+    ]
 
 
 def best_lr(folder: Path, keys: list[str] | None = None) -> list[dict]:
@@ -153,13 +168,17 @@ def write_presweep(folder: Path, rows: list[dict], keys: list[str], choice: list
     """``lr_presweep.csv`` (every pre-sweep run: lr × condition × val metric, chosen 1/0) and ``lr_choice.json``."""
     folder.mkdir(parents=True, exist_ok=True)
     cols = ["arch", *keys, "lr", "metric", "value", "status", "chosen"]
-    lines = [",".join(cols)] + [",".join("" if r.get(c) is None else str(r.get(c)) for c in cols)
-                                for r in sorted(rows, key=lambda r: (r["arch"], *(str(r[k]) for k in keys),
-                                                                     r["lr"] or 0))]
+    lines = [",".join(cols)] + [
+        ",".join("" if r.get(c) is None else str(r.get(c)) for c in cols)
+        for r in sorted(rows, key=lambda r: (r["arch"], *(str(r[k]) for k in keys), r["lr"] or 0))
+    ]
     (folder / "lr_presweep.csv").write_text("\n".join(lines) + "\n")
     metric = sorted({r["metric"] for r in rows})
-    (folder / "lr_choice.json").write_text(json.dumps(
-        {"tune_seed": tune_seed, "metric": ",".join(metric), "condition_keys": keys, "choice": choice}, indent=1))
+    (folder / "lr_choice.json").write_text(
+        json.dumps(
+            {"tune_seed": tune_seed, "metric": ",".join(metric), "condition_keys": keys, "choice": choice}, indent=1
+        )
+    )
 
 
 def text(value) -> str:
@@ -216,18 +235,26 @@ def borrowed_lr(sweep: dict, out: Path) -> tuple[list[dict] | None, str | None]:
     it without a second pre-sweep. Returns (launches, problem)."""
     source = out / str(sweep["lr_from"]) / "lr_choice.json"
     if not source.exists():
-        return None, (f"no learning-rate choice at {source}; run its sweep first "
-                      f"(--only {sweep['lr_from']}), then this one")
+        return None, (
+            f"no learning-rate choice at {source}; run its sweep first (--only {sweep['lr_from']}), then this one"
+        )
     saved = json.loads(source.read_text())
     over = sweep.get("overrides") or {}
     keys = [k for k in saved.get("condition_keys", []) if k in over]
     wanted = set(filter(None, str(over.get("arch") or "").split(",")))
-    choice = [c for c in saved["choice"] if (not wanted or c["arch"] in wanted)
-              and all(text(c["condition"].get(k)) == text(over[k]) for k in keys)]
+    choice = [
+        c
+        for c in saved["choice"]
+        if (not wanted or c["arch"] in wanted) and all(text(c["condition"].get(k)) == text(over[k]) for k in keys)
+    ]
     launches = [{"arch": c["arch"], "optimizer.lr": c["lr"]} for c in choice]
     missing = sorted(wanted - {c["arch"] for c in choice})
-    return launches, (f"no learning rate in {source} for {', '.join(missing)} at "
-                      f"{', '.join(f'{k}={over[k]}' for k in keys) or 'this condition'}" if missing else None)
+    return launches, (
+        f"no learning rate in {source} for {', '.join(missing)} at "
+        f"{', '.join(f'{k}={over[k]}' for k in keys) or 'this condition'}"
+        if missing
+        else None
+    )
 
 
 def run_sweep(name: str, sweep: dict, preset: dict, out: Path, launcher: str | None) -> list[str]:
@@ -259,8 +286,12 @@ def run_sweep(name: str, sweep: dict, preset: dict, out: Path, launcher: str | N
         if isinstance(saved, dict) and saved.get("condition_keys") == keys:
             choice = saved["choice"]
         else:
-            pre = {"optimizer.lr": ",".join(map(str, grid)), "seed": tune_seed,
-                   "trainer.max_steps": preset["lr_steps"], "trainer.stop_at": None}
+            pre = {
+                "optimizer.lr": ",".join(map(str, grid)),
+                "seed": tune_seed,
+                "trainer.max_steps": preset["lr_steps"],
+                "trainer.stop_at": None,
+            }
             if launch(sweep["experiment"], folder / LR_PRESWEEP, overrides_of(preset, sweep, pre), launcher):
                 problems.append(f"{name}: the learning-rate pre-sweep failed")
             rows = lr_table(folder / LR_PRESWEEP, keys)
@@ -287,10 +318,11 @@ def selected(preset: dict, only: str | None) -> list[str]:
     claims = {c for s in sweeps.values() for c in s.get("claims", [])}
     unknown = [w for w in wanted if w not in sweeps and w.upper() not in claims]
     if unknown:
-        raise fail(f"--only {','.join(unknown)}: not a sweep or claim of this preset; use sweeps "
-                   f"{', '.join(sweeps)} or claims {', '.join(sorted(claims, key=lambda c: int(c[1:])))}")
-    return [n for n, s in sweeps.items()
-            if n in wanted or {w.upper() for w in wanted} & set(s.get("claims", []))]
+        raise fail(
+            f"--only {','.join(unknown)}: not a sweep or claim of this preset; use sweeps "
+            f"{', '.join(sweeps)} or claims {', '.join(sorted(claims, key=lambda c: int(c[1:])))}"
+        )
+    return [n for n, s in sweeps.items() if n in wanted or {w.upper() for w in wanted} & set(s.get("claims", []))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -298,9 +330,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="quick", help="conf/claims/<preset>.yaml (smoke, quick, full)")
     p.add_argument("--out", default=None, help="sweep folder (default: runs/claims/<preset>; or CLAIMS_OUT)")
     p.add_argument("--launcher", default=None, help="hydra/launcher to use (default: the experiments' local one)")
-    p.add_argument("--only", default=None,
-                   help="comma-separated claim ids (C5) or sweep names to run (default: all); the report still "
-                        "reads the whole folder")
+    p.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated claim ids (C5) or sweep names to run (default: all); the report still "
+        "reads the whole folder",
+    )
     args = p.parse_args(argv)
     try:
         preset = load_preset(args.preset)

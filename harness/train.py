@@ -3,6 +3,7 @@
 The harness knows nothing task- or architecture-specific: it calls ``task.train_batch``, ``model(*inputs)``,
 ``task.loss``, ``task.evaluate`` and ``task.long_range``, and writes what they return.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,15 +23,36 @@ from tqdm.auto import tqdm
 from core import faults
 from core.errors import ConfigError, DivergedError
 from core.files import atomic_write_bytes, remove_temp_files
-from core.record import (CHECKPOINT, METRICS, RECORD_VERSION, SUMMARY, MetricsLog, metric_direction, read_record,
-                         write_json, write_jsonl)
-from harness import (budget, checkpoint, config_types, eager, lock, optim, precision, pretrain, probes, resume_check,
-                     slurm, speed, trainer_settings)
+from core.record import (
+    CHECKPOINT,
+    METRICS,
+    RECORD_VERSION,
+    SUMMARY,
+    MetricsLog,
+    metric_direction,
+    read_record,
+    write_json,
+    write_jsonl,
+)
+from harness import (
+    budget,
+    checkpoint,
+    config_types,
+    eager,
+    lock,
+    optim,
+    precision,
+    pretrain,
+    probes,
+    resume_check,
+    slurm,
+    speed,
+    trainer_settings,
+)
 from harness.loggers import Loggers, logger_nodes
 from harness.records import PeakMemory, environment
 from harness.run_state import RunState
 from harness.signals import StopFlag, StopRequested
-
 
 
 # -- building -------------------------------------------------------------------------------------------
@@ -70,8 +92,11 @@ def build(node: DictConfig, what: str, **runtime):
         if "argument" not in str(e):
             raise
         try:
-            params = [p for p in inspect.signature(get_class(node._target_)).parameters
-                      if p not in ("self", "spec", "params", "run_dir", "config", "args", "kwargs")]
+            params = [
+                p
+                for p in inspect.signature(get_class(node._target_)).parameters
+                if p not in ("self", "spec", "params", "run_dir", "config", "args", "kwargs")
+            ]
         except Exception:  # noqa: BLE001 - best effort only
             params = []
         raise ConfigError(f"{what} {component_name(node)}: {e}; valid settings: {', '.join(params)}") from None
@@ -89,8 +114,10 @@ def pick_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("trainer.device=cuda but no CUDA device is available; use trainer.device=auto or cpu")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise ConfigError(f"trainer.device={name} does not exist; this machine has {torch.cuda.device_count()} "
-                          f"CUDA device(s): use cuda:0 … cuda:{torch.cuda.device_count() - 1}")
+        raise ConfigError(
+            f"trainer.device={name} does not exist; this machine has {torch.cuda.device_count()} "
+            f"CUDA device(s): use cuda:0 … cuda:{torch.cuda.device_count() - 1}"
+        )
     return device
 
 
@@ -99,8 +126,10 @@ def stop_direction(task, metric: str) -> str:
     key = metric.removeprefix("val/")
     direction = None if "/" in key else metric_direction(task.directions, key)
     if direction is None:
-        raise ConfigError(f"trainer.stop_metric={metric} has no declared direction in this task; use one of "
-                          f"{', '.join('val/' + k for k in task.directions)}")
+        raise ConfigError(
+            f"trainer.stop_metric={metric} has no declared direction in this task; use one of "
+            f"{', '.join('val/' + k for k in task.directions)}"
+        )
     return direction
 
 
@@ -149,7 +178,9 @@ class Trainer:
             torch.cuda.set_per_process_memory_fraction(float(t.cuda_memory_fraction), self.device)
         torch.manual_seed(int(cfg.seed))
         if t.deterministic:
-            if self.device.type == "cuda":  # cuBLAS is repeatable only with a fixed workspace (else: a warning a matmul)
+            if (
+                self.device.type == "cuda"
+            ):  # cuBLAS is repeatable only with a fixed workspace (else: a warning a matmul)
                 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             if t.compile:
                 torch.use_deterministic_algorithms(True, warn_only=True)
@@ -235,18 +266,26 @@ class Trainer:
             torch.cuda.synchronize(self.device)
 
     def save_checkpoint(self):
-        checkpoint.save(self.ckpt_path, step=self.step, model=self.model.state_dict(),
-                        optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
-                        task=self.task.state_dict(), rng=checkpoint.rng_state(self.device),
-                        state=self.state.to_dict(),
-                        best_model=self.best_weights or {}, config=self.given)
+        checkpoint.save(
+            self.ckpt_path,
+            step=self.step,
+            model=self.model.state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            scheduler=self.scheduler.state_dict(),
+            task=self.task.state_dict(),
+            rng=checkpoint.rng_state(self.device),
+            state=self.state.to_dict(),
+            best_model=self.best_weights or {},
+            config=self.given,
+        )
 
     def restore(self, ck: dict) -> None:
         """Continue from checkpoint ``ck`` (settings already checked against this launch's)."""
         t, path = self.cfg.trainer, self.ckpt_path
         resume_check.restore("model", self.model.load_state_dict, ck["model"], path)
-        resume_check.restore("optimizer", lambda s: resume_check.load_optimizer(self.optimizer, s), ck["optimizer"],
-                             path)
+        resume_check.restore(
+            "optimizer", lambda s: resume_check.load_optimizer(self.optimizer, s), ck["optimizer"], path
+        )
         resume_check.restore("schedule", self.scheduler.load_state_dict, ck["scheduler"], path)
         resume_check.restore("task's data stream", self.task.load_state_dict, ck["task"], path)
         checkpoint.set_rng_state(ck["rng"], self.device)
@@ -278,8 +317,9 @@ class Trainer:
         elif self.log.path.exists():
             self.log.path.unlink()
         logger_cfg = OmegaConf.to_container(cfg, resolve=True)
-        self.logger = Loggers([build(node, "logger", run_dir=str(self.run_dir), config=logger_cfg)
-                               for node in logger_nodes(cfg.logger)])
+        self.logger = Loggers(
+            [build(node, "logger", run_dir=str(self.run_dir), config=logger_cfg) for node in logger_nodes(cfg.logger)]
+        )
         t_start = time.perf_counter() - self.state.elapsed_s
         try:
             self.flops = self.count_flops()
@@ -378,22 +418,33 @@ class Trainer:
         rate = steps / seconds if seconds > 0 and steps > 0 else None
         metric = str(t.stop_metric).removeprefix("val/")
         arrow = "↓" if self.direction == "min" else "↑"
-        parts = [f"{self.arch_name}/{self.task_name} step {self.step}/{t.max_steps}",
-                 f"loss {self.last_train_loss:.4f}" if self.last_train_loss is not None else "loss -"]
+        parts = [
+            f"{self.arch_name}/{self.task_name} step {self.step}/{t.max_steps}",
+            f"loss {self.last_train_loss:.4f}" if self.last_train_loss is not None else "loss -",
+        ]
         if metric in self.last_val:
             parts.append(f"val/{metric}{arrow} {self.last_val[metric]:.4f}")
         parts.append(f"{rate:.2f} steps/s" if rate else "- steps/s")
         if rate:
             left = int((t.max_steps - self.step) / rate)
-            parts.append(f"ETA {left // 3600}h{left % 3600 // 60:02d}m{left % 60:02d}s" if left >= 3600
-                         else f"ETA {left // 60}m{left % 60:02d}s")
+            parts.append(
+                f"ETA {left // 3600}h{left % 3600 // 60:02d}m{left % 60:02d}s"
+                if left >= 3600
+                else f"ETA {left // 60}m{left % 60:02d}s"
+            )
         print("  ".join(parts), file=sys.stderr, flush=True)
 
     def loop(self, stop: StopFlag, t_start: float):
         t, task, st = self.cfg.trainer, self.task, self.state
         self.model.train()
-        self.bar = tqdm(total=t.max_steps, initial=self.step, desc=f"{self.arch_name}/{self.task_name}",
-                        disable=None if t.progress == "auto" else not t.progress, dynamic_ncols=True, leave=False)
+        self.bar = tqdm(
+            total=t.max_steps,
+            initial=self.step,
+            desc=f"{self.arch_name}/{self.task_name}",
+            disable=None if t.progress == "auto" else not t.progress,
+            dynamic_ncols=True,
+            leave=False,
+        )
         self.losses, self.grad_norms, self.postfix, self.last_val = [], [], {}, {}
         self.line_start, self.last_train_loss = (self.step, time.perf_counter()), None  # for the progress lines
         try:
@@ -442,8 +493,13 @@ class Trainer:
                 self.last_val = self.eval_val()
             st.eval_due = False
             shown = {"acc", self.task.main_metric, str(t.stop_metric).removeprefix("val/")}  # ↑/↓: its direction
-            self.postfix.update({f"val_{k}" + ("↓" if self.task.directions.get(k) == "min" else "↑"): f"{v:.3f}"
-                                 for k, v in self.last_val.items() if k in shown})
+            self.postfix.update(
+                {
+                    f"val_{k}" + ("↓" if self.task.directions.get(k) == "min" else "↑"): f"{v:.3f}"
+                    for k, v in self.last_val.items()
+                    if k in shown
+                }
+            )
             self.progress_line()
             if self.reached(self.last_val):
                 st.stop_reason = "target"
@@ -458,8 +514,10 @@ class Trainer:
         metric = str(self.cfg.trainer.stop_metric)
         key = metric.removeprefix("val/")
         if key not in val:
-            raise ConfigError(f"trainer.stop_metric={metric} is not a metric of this task; validation "
-                              f"reports {', '.join('val/' + k for k, v in val.items() if isinstance(v, float))}")
+            raise ConfigError(
+                f"trainer.stop_metric={metric} is not a metric of this task; validation "
+                f"reports {', '.join('val/' + k for k, v in val.items() if isinstance(v, float))}"
+            )
         return val[key]
 
     def better(self, value: float, than: float, strict: bool = False) -> bool:
@@ -484,14 +542,30 @@ class Trainer:
         rates = self.meter.rates()
         train_loss = st.run_loss / max(1, st.run_n)
         self.last_train_loss = train_loss
-        self.log.append({"step": self.step, "split": "train", "metrics": {"loss": train_loss}, "lr": lr,
-                         "throughput": rates, "time_s": st.elapsed_s})
+        self.log.append(
+            {
+                "step": self.step,
+                "split": "train",
+                "metrics": {"loss": train_loss},
+                "lr": lr,
+                "throughput": rates,
+                "time_s": st.elapsed_s,
+            }
+        )
         self.logger.log(self.step, {"train": {"loss": train_loss}, "lr": lr, "speed": rates})
         st.run_loss, st.run_n = 0.0, 0
         st.eval_time_s += dt
         st.eval_samples += n
-        self.log.append({"step": self.step, "split": "val", "metrics": metrics, "lr": lr,
-                         "throughput": {"eval_samples_per_s": n / dt if dt else None}, "time_s": st.elapsed_s})
+        self.log.append(
+            {
+                "step": self.step,
+                "split": "val",
+                "metrics": metrics,
+                "lr": lr,
+                "throughput": {"eval_samples_per_s": n / dt if dt else None},
+                "time_s": st.elapsed_s,
+            }
+        )
         self.logger.log(self.step, {"val": metrics})
         if self.cfg.trainer.select == "best":
             value, best = self.monitored(metrics), st.best
@@ -509,8 +583,14 @@ class Trainer:
     def finish(self, t_start: float) -> dict:
         """Test the selected weights, run the probes, write the record (also for a failed or cut run)."""
         selected = self.select()
-        val = next((line["metrics"] for line in reversed(self.log.lines())
-                    if line["split"] == "val" and line["step"] <= selected), {})
+        val = next(
+            (
+                line["metrics"]
+                for line in reversed(self.log.lines())
+                if line["split"] == "val" and line["step"] <= selected
+            ),
+            {},
+        )
         metrics = {f"val/{k}": v for k, v in val.items()}
         test, long_range, failure = self.test()
         metrics.update({f"test/{k}": v for k, v in test.items()})
@@ -540,8 +620,14 @@ class Trainer:
                 test, dt, n = self.evaluate("test")
             self.state.eval_time_s += dt
             self.state.eval_samples += n
-            self.log.append({"step": self.step, "split": "test", "metrics": test,
-                             "throughput": {"eval_samples_per_s": n / dt if dt else None}})
+            self.log.append(
+                {
+                    "step": self.step,
+                    "split": "test",
+                    "metrics": test,
+                    "throughput": {"eval_samples_per_s": n / dt if dt else None},
+                }
+            )
             long_range = self.task.long_range(test)
             for name, rows in self.task.artifacts().items():
                 write_jsonl(self.run_dir / f"{name}.jsonl", rows)
@@ -559,8 +645,9 @@ class Trainer:
             return {}
         try:
             with self.stop.watching("probes"):
-                out = probes.at_end(self.model, self.task, self.run_dir, self.state.probes_init,
-                                    self.state.probes_early)
+                out = probes.at_end(
+                    self.model, self.task, self.run_dir, self.state.probes_init, self.state.probes_early
+                )
                 if self.cfg.trainer.get("probe_head_ablation"):
                     out.update(probes.head_ablation(self.model, self.task, self.cfg.trainer.eval_batch_size))
                 if self.cfg.trainer.get("probe_source_masking"):
@@ -576,28 +663,47 @@ class Trainer:
         long_range["steps_to_target"] = st.steps_to_target
         long_range["time_to_target_s"] = st.time_to_target_s
         long_range["target"] = {"metric": t.stop_metric, "value": t.stop_at}
-        peak = speed.peak_tflops(torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else None,
-                                 self.precision, t.peak_tflops)
+        peak = speed.peak_tflops(
+            torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else None,
+            self.precision,
+            t.peak_tflops,
+        )
         summary = {
             "record_version": RECORD_VERSION,
-            "status": self.status, "error": self.error, "arch": self.arch_name, "task": self.task_name,
-            "seed": int(self.cfg.seed), "params": self.params, "run_dir": str(self.run_dir), "step": self.step,
+            "status": self.status,
+            "error": self.error,
+            "arch": self.arch_name,
+            "task": self.task_name,
+            "seed": int(self.cfg.seed),
+            "params": self.params,
+            "run_dir": str(self.run_dir),
+            "step": self.step,
             "stop_reason": st.stop_reason if self.status == "completed" else self.status,
             "selection": {"weights": t.select, "metric": t.stop_metric, "step": selected},
             "metrics": metrics,
             "grad_norm": st.grad_norm.summary(t.grad_clip),
-            "speed": {**self.meter.summary(self.flops, peak),
-                      "eval_samples_per_s": st.eval_samples / st.eval_time_s if st.eval_time_s else None,
-                      "peak_mem_mb": peak_mb, "peak_mem_kind": self.peak.kind,
-                      "precision": self.precision, "precision_rule": self.precision_rule,
-                      "compiled": bool(t.compile), "compile_mode": t.compile_mode if t.compile else None},
+            "speed": {
+                **self.meter.summary(self.flops, peak),
+                "eval_samples_per_s": st.eval_samples / st.eval_time_s if st.eval_time_s else None,
+                "peak_mem_mb": peak_mb,
+                "peak_mem_kind": self.peak.kind,
+                "precision": self.precision,
+                "precision_rule": self.precision_rule,
+                "compiled": bool(t.compile),
+                "compile_mode": t.compile_mode if t.compile else None,
+            },
             "long_range": long_range,
-            "task_info": {**self.task.describe(), "main_metric": self.task.main_metric,
-                          "data_fingerprint": self.task.data_fingerprint(),
-                          "directions": dict(self.task.directions), "spec": self.task.spec.to_dict()},
+            "task_info": {
+                **self.task.describe(),
+                "main_metric": self.task.main_metric,
+                "data_fingerprint": self.task.data_fingerprint(),
+                "directions": dict(self.task.directions),
+                "spec": self.task.spec.to_dict(),
+            },
             "optimizer": self.decay_record,
             "arch_info": self.model.describe() if hasattr(self.model, "describe") else {},
-            "init": self.init, "notes": self.notes,
+            "init": self.init,
+            "notes": self.notes,
             "budget": self.budget,
             "env": environment(self.device),
             "wall_s": time.perf_counter() - t_start,
@@ -617,13 +723,20 @@ def warn_if_busy() -> None:
     except OSError:  # no load average on this platform
         return
     if load > cores:
-        print(f"warning: this machine is busy (load average {load:.1f} on {cores} cores); "
-              f"add trainer.threads=1 for a faster run", file=sys.stderr, flush=True)
+        print(
+            f"warning: this machine is busy (load average {load:.1f} on {cores} cores); "
+            f"add trainer.threads=1 for a faster run",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def divergence_message(loss: float, step: int, lr: float, grad_clip: float | None) -> str:
-    fix = (f"lower optimizer.lr (gradient clipping is on at trainer.grad_clip={grad_clip}; a smaller value clips "
-           "harder)" if grad_clip else "lower optimizer.lr, or turn gradient clipping on (trainer.grad_clip=1.0)")
+    fix = (
+        f"lower optimizer.lr (gradient clipping is on at trainer.grad_clip={grad_clip}; a smaller value clips harder)"
+        if grad_clip
+        else "lower optimizer.lr, or turn gradient clipping on (trainer.grad_clip=1.0)"
+    )
     return f"loss is {loss} at step {step} (lr {lr:.3g}); {fix}"
 
 
@@ -640,8 +753,9 @@ def save_config(cfg: DictConfig, run_dir: Path, fresh: bool) -> None:
 
     overrides = folder / "overrides.yaml"
     if HydraConfig.initialized():
-        atomic_write_bytes(overrides, OmegaConf.to_yaml(OmegaConf.create(list(HydraConfig.get().overrides.task)))
-                           .encode())
+        atomic_write_bytes(
+            overrides, OmegaConf.to_yaml(OmegaConf.create(list(HydraConfig.get().overrides.task))).encode()
+        )
     else:
         overrides.unlink(missing_ok=True)  # an earlier launch's overrides would misstate this one's
 
@@ -670,8 +784,10 @@ def train(cfg: DictConfig) -> dict:
             print(f"already completed: {run_dir / SUMMARY}", file=sys.stderr)
             return {**old, "run_dir": str(run_dir)}  # the folder it is in now (it may have been moved)
         if not resume and (ckpt.exists() or old is not None or (run_dir / METRICS).exists()):
-            raise ConfigError(f"{run_dir} already holds a run; pass trainer.resume=true to continue it, or choose "
-                              "another hydra.run.dir")
+            raise ConfigError(
+                f"{run_dir} already holds a run; pass trainer.resume=true to continue it, or choose "
+                "another hydra.run.dir"
+            )
         try:  # a signal during set-up (data, tokenizer, model) stops it at once: nothing is trained or recorded yet
             with stop.stopping_at_once():
                 trainer = Trainer(cfg)
@@ -683,8 +799,11 @@ def train(cfg: DictConfig) -> dict:
             status = old.get("status") if old.get("status") in ("diverged", "failed", "interrupted") else "old"
             kept = run_dir / f"summary.{status}.json"
             os.replace(run_dir / SUMMARY, kept)
-            print(f"note: {run_dir} holds a {status} run with no checkpoint to resume from; starting "
-                  f"over, its record kept as {kept.name}", file=sys.stderr)
+            print(
+                f"note: {run_dir} holds a {status} run with no checkpoint to resume from; starting "
+                f"over, its record kept as {kept.name}",
+                file=sys.stderr,
+            )
         if trainer is not None:
             save_config(cfg, run_dir, fresh=ck is None)
             summary = trainer.run(ck, stop)

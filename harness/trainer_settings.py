@@ -1,5 +1,6 @@
 """The trainer's settings (``conf/trainer/default.yaml``) as a type: each key's kind, choices and bounds, checked by
 :mod:`harness.config_types` before anything is built; :func:`check` adds the rules that tie two keys together."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,7 +53,8 @@ def check(settings: dict) -> None:
     """One ConfigError line for the first trainer setting that is wrong."""
     check_types(settings, TrainerSettings, "trainer")
     if not str(settings["stop_metric"]).startswith("val/"):
-        raise ConfigError(f"trainer.stop_metric={settings['stop_metric']!r} must name a validation metric, "
-                          "e.g. val/acc")
+        raise ConfigError(
+            f"trainer.stop_metric={settings['stop_metric']!r} must name a validation metric, e.g. val/acc"
+        )
     if settings["compile_mode"] != "default" and not settings["compile"]:
         raise ConfigError(f"trainer.compile_mode={settings['compile_mode']} needs trainer.compile=true")

@@ -15,6 +15,7 @@ The sweep folder (``runs/sweeps/tune/<arch>_<task>/``) holds:
 * ``best_overrides.txt`` — the best trial's overrides, one ``key=value`` a line, ready for
   ``python run.py $(cat best_overrides.txt)``; and the sweeper's own ``optimization_results.yaml``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -58,7 +59,9 @@ OmegaConf.register_new_resolver("tune_dir", trial_dir, replace=True)
 
 def run_overrides(sweep_dir: Path) -> dict[Path, list[str]]:
     """Each run folder under the sweep and the overrides it was launched with (``.hydra/overrides.yaml``)."""
-    return {p.parent.parent: [str(o) for o in OmegaConf.load(p)] for p in sorted(sweep_dir.rglob(".hydra/overrides.yaml"))}
+    return {
+        p.parent.parent: [str(o) for o in OmegaConf.load(p)] for p in sorted(sweep_dir.rglob(".hydra/overrides.yaml"))
+    }
 
 
 def trial_folder(params: dict[str, Any], runs: dict[Path, list[str]]) -> Path | None:
@@ -79,8 +82,11 @@ def check_direction(config: DictConfig) -> None:
     direction = config.hydra.sweeper.direction
     direction = getattr(direction, "name", str(direction))
     if want and direction != want:
-        print(f"error: trainer.stop_metric={metric} is better {'higher' if want == 'maximize' else 'lower'} but "
-              f"hydra.sweeper.direction={direction}; pass hydra.sweeper.direction={want}", file=sys.stderr)
+        print(
+            f"error: trainer.stop_metric={metric} is better {'higher' if want == 'maximize' else 'lower'} but "
+            f"hydra.sweeper.direction={direction}; pass hydra.sweeper.direction={want}",
+            file=sys.stderr,
+        )
         sys.exit(2)
 
 
@@ -99,9 +105,12 @@ class TuneRecord(Callback):
         setting = "\n".join(config.hydra.overrides.task) + "\n"
         path = sweep_dir / SETTING
         if path.exists() and path.read_text() != setting:
-            print(f"error: the study in {sweep_dir} was started with the overrides "
-                  f"'{' '.join(path.read_text().split())}', not '{' '.join(setting.split())}'; repeat them to add "
-                  "trials, or pass hydra.sweep.dir=... for a new study", file=sys.stderr)
+            print(
+                f"error: the study in {sweep_dir} was started with the overrides "
+                f"'{' '.join(path.read_text().split())}', not '{' '.join(setting.split())}'; repeat them to add "
+                "trials, or pass hydra.sweep.dir=... for a new study",
+                file=sys.stderr,
+            )
             sys.exit(2)
         path.write_text(setting)
 
@@ -118,11 +127,17 @@ class TuneRecord(Callback):
             return
         best = study.best_trial
         folder = trial_folder(best.params, runs)
-        overrides = without_experiment(runs[folder]) if folder else \
-            without_experiment(list(config.hydra.overrides.task)) + [f"{k}={v}" for k, v in best.params.items()]
+        overrides = (
+            without_experiment(runs[folder])
+            if folder
+            else without_experiment(list(config.hydra.overrides.task)) + [f"{k}={v}" for k, v in best.params.items()]
+        )
         (sweep_dir / BEST).write_text("\n".join(overrides) + "\n")
-        print(f"tune: best of {len(done)} completed trials: trial {best.number}, {config.trainer.stop_metric} = "
-              f"{best.value:.4g} ({sweeper.direction}); python run.py $(cat {sweep_dir / BEST})", flush=True)
+        print(
+            f"tune: best of {len(done)} completed trials: trial {best.number}, {config.trainer.stop_metric} = "
+            f"{best.value:.4g} ({sweeper.direction}); python run.py $(cat {sweep_dir / BEST})",
+            flush=True,
+        )
 
 
 def write_trials(study, sweep_dir: Path) -> dict:
@@ -134,8 +149,16 @@ def write_trials(study, sweep_dir: Path) -> dict:
         out.writerow(["trial", "state", "value", "direction", *names, "run"])
         for t in study.trials:
             folder = trial_folder(t.params, runs)
-            out.writerow([t.number, t.state.name, t.value, study.direction.name.lower(),
-                          *(t.params.get(k) for k in names), folder.relative_to(sweep_dir) if folder else ""])
+            out.writerow(
+                [
+                    t.number,
+                    t.state.name,
+                    t.value,
+                    study.direction.name.lower(),
+                    *(t.params.get(k) for k in names),
+                    folder.relative_to(sweep_dir) if folder else "",
+                ]
+            )
     return runs
 
 
@@ -158,8 +181,9 @@ def no_trial_completed(impl_sweep):
         HydraConfig.instance().set_config(config)
         sweeper, sweep_dir = config.hydra.sweeper, Path(config.hydra.sweep.dir)
         write_trials(optuna.load_study(study_name=sweeper.study_name, storage=sweeper.storage), sweep_dir)
-        print(f"error: tune: no trial completed (each trial's error is above); see {sweep_dir / TRIALS}",
-              file=sys.stderr)
+        print(
+            f"error: tune: no trial completed (each trial's error is above); see {sweep_dir / TRIALS}", file=sys.stderr
+        )
         sys.exit(2)
 
     sweep.wrapped = True

@@ -1,4 +1,5 @@
 """``python -m reports [RUN_DIRS…] [--out DIR]``: every summary.json under the folders → one report folder."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,23 +15,32 @@ from reports.build import build_report, default_out, terminal_summary
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m reports", description=__doc__)
-    p.add_argument("dirs", nargs="*", default=["runs"], help="folders searched recursively for summary.json "
-                                                             "(default: runs/)")
+    p.add_argument(
+        "dirs", nargs="*", default=["runs"], help="folders searched recursively for summary.json (default: runs/)"
+    )
     p.add_argument("--out", help="report folder (default: <first folder>/report)")
     args = p.parse_args(argv)
     for d in args.dirs:  # before anything is written: a typo must not create a report folder
         if not Path(d).is_dir():
-            print(f"error: {d} is {'a file, not a folder' if Path(d).exists() else 'not a folder'}; give folders "
-                  "that hold run folders (e.g. runs/ or runs/sweeps/long_range)", file=sys.stderr)
+            print(
+                f"error: {d} is {'a file, not a folder' if Path(d).exists() else 'not a folder'}; give folders "
+                "that hold run folders (e.g. runs/ or runs/sweeps/long_range)",
+                file=sys.stderr,
+            )
             return 2
     if not any(next(Path(d).rglob(name), None) for d in args.dirs for name in (SUMMARY, METRICS)):
-        print(f"error: no run records (summary.json) under {', '.join(args.dirs)}; give the folder of a run or a "
-              "sweep (e.g. runs/ or runs/sweeps/long_range), or run python run.py first", file=sys.stderr)
+        print(
+            f"error: no run records (summary.json) under {', '.join(args.dirs)}; give the folder of a run or a "
+            "sweep (e.g. runs/ or runs/sweeps/long_range), or run python run.py first",
+            file=sys.stderr,
+        )
         return 2
     out = Path(args.out or default_out(args.dirs))
     if out.exists() and not out.is_dir():
-        print(f"error: --out {out} is a file, not a folder; give a folder for the report (it is created if "
-              "missing)", file=sys.stderr)
+        print(
+            f"error: --out {out} is a file, not a folder; give a folder for the report (it is created if missing)",
+            file=sys.stderr,
+        )
         return 2
     logging.basicConfig(format="warning: %(message)s", level=logging.WARNING, stream=sys.stderr)
     existed = out.exists()

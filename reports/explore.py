@@ -13,6 +13,7 @@ Per run (a selector; at most ``MAX_RUNS``, attention models first):
 Across runs: the gradient norm at the input vs distance (``summary.json``: ``long_range.grad_norm_by_distance``),
 per task and setting, architectures toggled. A missing file or key leaves its part out with a note.
 """
+
 from __future__ import annotations
 
 import html
@@ -29,8 +30,8 @@ from reports.figures import archs, completed
 from reports.load import read_npz
 from reports.tables import arch_rank, natural, with_settings
 
-MAX_RUNS = 24      # runs offered in the selector (a long sweep would make the page heavy)
-MAX_POS = 128      # positions shown per axis of attention maps and of the positional-encoding table
+MAX_RUNS = 24  # runs offered in the selector (a long sweep would make the page heavy)
+MAX_POS = 128  # positions shown per axis of attention maps and of the positional-encoding table
 MAX_POINTS = 1500  # token states per layer in the PCA
 DIGITS = 4
 SCRIPT = Path(__file__).with_name("explore.js")
@@ -92,8 +93,14 @@ def attention_view(run_dir: Path, seq2seq: bool = False) -> dict:
         else:
             q = texts(z, "src_text", L) or texts(z, "token_text", L) or texts(z, "tokens", L) or []
             k = texts(z, "src_text", S) or texts(z, "token_text", S) or texts(z, "tokens", S) or []
-        layers.append({"name": name, "weights": rounded(w, 3), "query_text": q[:L] if q else None,
-                       "key_text": k[:S] if k else None})
+        layers.append(
+            {
+                "name": name,
+                "weights": rounded(w, 3),
+                "query_text": q[:L] if q else None,
+                "key_text": k[:S] if k else None,
+            }
+        )
     if not layers:
         return {"note": "attention.npz holds no layer maps"}
     full = z[keys[0]].shape[1:]
@@ -107,8 +114,10 @@ def pe_view(z: dict | None) -> dict:
     if "_error" in z:
         return {"note": f"hidden.npz unreadable: {z['_error']}"}
     if "pe" not in z:
-        return {"note": "this model adds no positional-encoding table to its embeddings "
-                        "(pos_encoding=none, or a recurrent or convolutional model)"}
+        return {
+            "note": "this model adds no positional-encoding table to its embeddings "
+            "(pos_encoding=none, or a recurrent or convolutional model)"
+        }
     pe = z["pe"].astype(np.float32)
     P = pe.shape[0]
     if "layer0" in z:
@@ -131,9 +140,12 @@ def tokens_of_layer(z: dict, x: np.ndarray) -> tuple[np.ndarray, dict]:
         cls = labels[seq]
     elif labels is not None and labels.shape == (N, L):
         cls = labels[seq, pos]
-    meta = {"seq": seq, "pos": pos,
-            "text": text[seq, pos].astype(str) if text is not None and text.shape == (N, L) else None,
-            "cls": cls}
+    meta = {
+        "seq": seq,
+        "pos": pos,
+        "text": text[seq, pos].astype(str) if text is not None and text.shape == (N, L) else None,
+        "cls": cls,
+    }
     return x[seq, pos].astype(np.float64), meta
 
 
@@ -166,11 +178,20 @@ def hidden_view(z: dict | None) -> dict:
         x, meta = tokens_of_layer(z, z[key])
         x, meta = x[:MAX_POINTS], {k: (v[:MAX_POINTS] if v is not None else None) for k, v in meta.items()}
         xy, ratio = pca2(x)
-        layers.append({"x": rounded(xy[:, 0], 3), "y": rounded(xy[:, 1], 3), "explained": rounded(ratio, 3),
-                       "position": meta["pos"].tolist(), "seq": meta["seq"].tolist(),
-                       "text": meta["text"].tolist() if meta["text"] is not None else None,
-                       "cls": None if meta["cls"] is None else  # a negative label is the ignore index
-                       [int(c) if c >= 0 else None for c in meta["cls"]]})
+        layers.append(
+            {
+                "x": rounded(xy[:, 0], 3),
+                "y": rounded(xy[:, 1], 3),
+                "explained": rounded(ratio, 3),
+                "position": meta["pos"].tolist(),
+                "seq": meta["seq"].tolist(),
+                "text": meta["text"].tolist() if meta["text"] is not None else None,
+                "cls": None
+                if meta["cls"] is None
+                # a negative label is the ignore index
+                else [int(c) if c >= 0 else None for c in meta["cls"]],
+            }
+        )
     return {"names": names, "cka": rounded(np.array(cka), 3), "layers": layers}
 
 
@@ -185,18 +206,27 @@ def run_views(df: pd.DataFrame) -> tuple[list[dict], int]:
     runs = with_settings(completed(df))
     if runs.empty:
         return [], 0
-    runs = runs.assign(_attn=[not (Path(p) / ATTENTION_FILE).exists() for p in runs["path"]],
-                       _hidden=[not (Path(p) / HIDDEN_FILE).exists() for p in runs["path"]],
-                       _arch=[arch_rank(a) for a in runs["arch"]], _set=[natural(s) for s in runs["setting"]])
+    runs = runs.assign(
+        _attn=[not (Path(p) / ATTENTION_FILE).exists() for p in runs["path"]],
+        _hidden=[not (Path(p) / HIDDEN_FILE).exists() for p in runs["path"]],
+        _arch=[arch_rank(a) for a in runs["arch"]],
+        _set=[natural(s) for s in runs["setting"]],
+    )
     runs = runs.sort_values(["_attn", "_hidden", "task", "_arch", "_set", "seed"])
     views = []
     for _, r in runs.head(MAX_RUNS).iterrows():
         run_dir = Path(r["path"])
         hidden = load_npz(run_dir / HIDDEN_FILE)
         seq2seq = r.get("task_info.spec.output_kind") == "sequence"
-        views.append({"label": run_label(r), "path": str(run_dir), "attention": attention_view(run_dir, seq2seq),
-                      "pe": pe_view(hidden),
-                      "hidden": hidden_view(hidden)})
+        views.append(
+            {
+                "label": run_label(r),
+                "path": str(run_dir),
+                "attention": attention_view(run_dir, seq2seq),
+                "pe": pe_view(hidden),
+                "hidden": hidden_view(hidden),
+            }
+        )
     return views, max(0, len(runs) - MAX_RUNS)
 
 
@@ -218,15 +248,23 @@ def grad_views(df: pd.DataFrame, runs_by_path: dict[str, dict]) -> list[dict]:
             curves = []
             part = g[g["setting"] == setting]
             for arch in archs(part):
-                per_run = [(runs_by_path[p].get("long_range") or {}).get("grad_norm_by_distance") or {}
-                           for p in part.loc[part["arch"] == arch, "path"]]
+                per_run = [
+                    (runs_by_path[p].get("long_range") or {}).get("grad_norm_by_distance") or {}
+                    for p in part.loc[part["arch"] == arch, "path"]
+                ]
                 per_run = [c for c in per_run if c.get("distance")]
                 if not per_run:
                     continue
                 curve = {"arch": arch, "distance": per_run[0]["distance"], "n": len(per_run)}
                 for when in ("init", "end"):
-                    rows = [[v if isinstance(v, (int, float)) and math.isfinite(v) and v > 0 else np.nan
-                             for v in (c.get(when) or [])] for c in per_run if c.get(when)]
+                    rows = [
+                        [
+                            v if isinstance(v, (int, float)) and math.isfinite(v) and v > 0 else np.nan
+                            for v in (c.get(when) or [])
+                        ]
+                        for c in per_run
+                        if c.get(when)
+                    ]
                     rows = [r for r in rows if len(r) == len(curve["distance"])]
                     curve[when] = significant(mean_over_runs(rows)) if rows else None
                 curves.append(curve)
@@ -278,12 +316,17 @@ summary.json.</p>
 <script type="application/json" id=explore-data>{blob}</script>
 <script>{get_plotlyjs()}</script>
 <script>{SCRIPT.read_text()}</script>"""
-    style = css + """
+    style = (
+        css
+        + """
 .bar{position:sticky;top:0;background:#fff;padding:.5em 0;border-bottom:1px solid #ddd;z-index:10}
 .controls{margin:.4em 0} .controls label{margin-right:1.2em} .plot{min-height:80px}
 .row{display:flex;gap:1em;flex-wrap:wrap} .row>div{flex:1 1 560px} select{max-width:40em}"""
-    return (f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>{body}</body></html>\n")
+    )
+    return (
+        f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>{body}</body></html>\n"
+    )
 
 
 def write_explorer(out: Path, df: pd.DataFrame, runs: list[dict], css: str) -> Path:

@@ -1,4 +1,5 @@
 """Seaborn figures of the runs; each function returns {name: Figure} (nothing when the data is not there)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,15 +7,15 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-from core.record import ATTENTION_FILE  # noqa: E402
-from reports.load import is_number, metrics_lines, read_npz  # noqa: E402
-from reports.tables import ARCH_ORDER, natural, with_settings  # noqa: E402
+from core.record import ATTENTION_FILE
+from reports.load import is_number, metrics_lines, read_npz
+from reports.tables import ARCH_ORDER, natural, with_settings
 
 MAX_PANELS = 6  # settings (e.g. delays) shown side by side; more are left out with a note in the title
 
@@ -52,10 +53,22 @@ def accuracy_vs_delay(df: pd.DataFrame) -> dict:
         if g["task_info.delay"].nunique() < 2:
             continue
         fig, ax = plt.subplots(figsize=(7, 4.2))
-        sns.lineplot(g, x="task_info.delay", y="main_value", hue="arch", hue_order=archs(g), marker="o",
-                     errorbar="sd", ax=ax, style=sources(g))
-        ax.set(xlabel="delay (steps between a symbol and its copy)", ylabel=f"test {g['main_metric'].iloc[0]}",
-               title=f"{task}: long-range accuracy vs delay (mean ± sd over seeds)")
+        sns.lineplot(
+            g,
+            x="task_info.delay",
+            y="main_value",
+            hue="arch",
+            hue_order=archs(g),
+            marker="o",
+            errorbar="sd",
+            ax=ax,
+            style=sources(g),
+        )
+        ax.set(
+            xlabel="delay (steps between a symbol and its copy)",
+            ylabel=f"test {g['main_metric'].iloc[0]}",
+            title=f"{task}: long-range accuracy vs delay (mean ± sd over seeds)",
+        )
         log_x(ax, g["task_info.delay"])
         sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1))
         out[f"accuracy_vs_delay_{task}"] = fig
@@ -69,15 +82,34 @@ def speed_vs_length(df: pd.DataFrame) -> dict:
     runs = completed(df).dropna(subset=["task_info.seq_len"])
     if runs["task_info.seq_len"].nunique() < 2:
         return {}
-    panels = [(c, label) for c, label in (("speed.train_tokens_per_s", "train tokens/s"),
-                                          ("speed.step_ms", "ms per step"),
-                                          ("speed.peak_mem_mb", "peak memory (MB)")) if c in runs]
+    panels = [
+        (c, label)
+        for c, label in (
+            ("speed.train_tokens_per_s", "train tokens/s"),
+            ("speed.step_ms", "ms per step"),
+            ("speed.peak_mem_mb", "peak memory (MB)"),
+        )
+        if c in runs
+    ]
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2), squeeze=False)
-    kind = runs["speed.peak_mem_kind"].dropna().iloc[0] if "speed.peak_mem_kind" in runs and \
-        runs["speed.peak_mem_kind"].notna().any() else ""
+    kind = (
+        runs["speed.peak_mem_kind"].dropna().iloc[0]
+        if "speed.peak_mem_kind" in runs and runs["speed.peak_mem_kind"].notna().any()
+        else ""
+    )
     for ax, (col, label) in zip(axes[0], panels):
-        sns.lineplot(runs, x="task_info.seq_len", y=col, hue="arch", hue_order=archs(runs), marker="o",
-                     errorbar="sd", ax=ax, legend=ax is axes[0][-1], style=sources(runs))
+        sns.lineplot(
+            runs,
+            x="task_info.seq_len",
+            y=col,
+            hue="arch",
+            hue_order=archs(runs),
+            marker="o",
+            errorbar="sd",
+            ax=ax,
+            legend=ax is axes[0][-1],
+            style=sources(runs),
+        )
         ax.set(yscale="log", xlabel="sequence length", ylabel=label)
         log_x(ax, runs["task_info.seq_len"])
     sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1))
@@ -125,8 +157,16 @@ def training_curves(df: pd.DataFrame) -> dict:
                 elif line.get("split") == "val":
                     panel, value = f"val {metric}", (line.get("metrics") or {}).get(metric)
                 if is_number(value) and is_number(line.get("step")):
-                    rows.append({"arch": r["arch"], "setting": curve_group(r, several), "run": r["path"],
-                                 "step": line["step"], "panel": panel, "value": value})
+                    rows.append(
+                        {
+                            "arch": r["arch"],
+                            "setting": curve_group(r, several),
+                            "run": r["path"],
+                            "step": line["step"],
+                            "panel": panel,
+                            "value": value,
+                        }
+                    )
         data = pd.DataFrame(rows)
         if data.empty:
             continue
@@ -134,10 +174,22 @@ def training_curves(df: pd.DataFrame) -> dict:
         settings, note = settings_panels(data)
         data = data[data["setting"].isin(settings)]
         few = data.groupby(["run", "panel"]).size().max() <= FEW_POINTS  # markers when a curve has few points
-        grid = sns.relplot(data, x="step", y="value", hue="arch", hue_order=archs(data), row="panel",
-                           col="setting", col_order=settings, kind="line", errorbar="sd",
-                           marker="o" if few else None, height=2.8, aspect=1.3,
-                           facet_kws={"sharey": "row", "margin_titles": True})
+        grid = sns.relplot(
+            data,
+            x="step",
+            y="value",
+            hue="arch",
+            hue_order=archs(data),
+            row="panel",
+            col="setting",
+            col_order=settings,
+            kind="line",
+            errorbar="sd",
+            marker="o" if few else None,
+            height=2.8,
+            aspect=1.3,
+            facet_kws={"sharey": "row", "margin_titles": True},
+        )
         grid.set_titles(row_template="{row_name}", col_template="{col_name}")
         grid.figure.suptitle(f"{task}: training curves (mean ± sd over seeds){note}", y=1.02)
         out[f"training_curves_{task}"] = grid.figure
@@ -155,16 +207,37 @@ def grad_norm_vs_distance(df: pd.DataFrame, runs_by_path: dict[str, dict]) -> di
             for when in ("init", "end"):
                 for d, v in zip(curve.get("distance") or [], curve.get(when) or []):
                     if is_number(v) and v > 0:
-                        rows.append({"arch": r["arch"], "setting": r["setting"] or "all", "when": when,
-                                     "distance": d, "grad norm": v})
+                        rows.append(
+                            {
+                                "arch": r["arch"],
+                                "setting": r["setting"] or "all",
+                                "when": when,
+                                "distance": d,
+                                "grad norm": v,
+                            }
+                        )
         data = pd.DataFrame(rows)
         if data.empty:
             continue
         settings, note = settings_panels(data)
         data = data[data["setting"].isin(settings)]
-        grid = sns.relplot(data, x="distance", y="grad norm", hue="arch", hue_order=archs(data), style="when",
-                           style_order=["init", "end"], col="setting", col_order=settings, col_wrap=min(3, len(settings)),
-                           kind="line", errorbar=None, height=3.2, aspect=1.3, facet_kws={"sharex": False})
+        grid = sns.relplot(
+            data,
+            x="distance",
+            y="grad norm",
+            hue="arch",
+            hue_order=archs(data),
+            style="when",
+            style_order=["init", "end"],
+            col="setting",
+            col_order=settings,
+            col_wrap=min(3, len(settings)),
+            kind="line",
+            errorbar=None,
+            height=3.2,
+            aspect=1.3,
+            facet_kws={"sharex": False},
+        )
         grid.set(yscale="log")
         grid.set_titles(col_template="{col_name}")
         grid.figure.suptitle(f"{task}: gradient norm at the input vs distance to the output{note}", y=1.03)
@@ -177,14 +250,24 @@ def layer_similarity(df: pd.DataFrame, runs_by_path: dict[str, dict]) -> dict:
     rows = []
     for _, r in completed(df).iterrows():
         lr = runs_by_path[r["path"]].get("long_range") or {}
-        for i, (pair, v) in enumerate(zip(lr.get("cka_pairs") or [], lr.get("cka") or [])):
+        for i, (_pair, v) in enumerate(zip(lr.get("cka_pairs") or [], lr.get("cka") or [])):
             if is_number(v):
                 rows.append({"task": r["task"], "arch": r["arch"], "layer step": i + 1, "CKA": v})
     data = pd.DataFrame(rows)
     if data.empty:
         return {}
-    grid = sns.catplot(data, x="layer step", y="CKA", hue="arch", hue_order=archs(data), col="task", kind="bar",
-                       errorbar="sd", height=3.2, aspect=1.3)
+    grid = sns.catplot(
+        data,
+        x="layer step",
+        y="CKA",
+        hue="arch",
+        hue_order=archs(data),
+        col="task",
+        kind="bar",
+        errorbar="sd",
+        height=3.2,
+        aspect=1.3,
+    )
     grid.figure.suptitle("Similarity of consecutive layers (linear CKA; step 1 = embedding → first block)", y=1.04)
     return {"layer_similarity": grid.figure}
 
@@ -202,8 +285,10 @@ def attention_heatmaps(df: pd.DataFrame) -> dict:
         z = read_npz(Path(r["path"]) / ATTENTION_FILE)
         if z is None:  # damaged: warned about, no figure
             continue
-        layers = [z[k].astype(np.float32) for k in sorted((k for k in z if k.startswith("layer") and k[5:].isdigit()),
-                                                          key=lambda k: int(k[5:]))]
+        layers = [
+            z[k].astype(np.float32)
+            for k in sorted((k for k in z if k.startswith("layer") and k[5:].isdigit()), key=lambda k: int(k[5:]))
+        ]
         if not layers:
             continue
         layers = layers[:4]
@@ -218,8 +303,11 @@ def attention_heatmaps(df: pd.DataFrame) -> dict:
             axes[i][0].set_ylabel("query position")
         for h in range(heads):
             axes[-1][h].set_xlabel("key position")
-        fig.suptitle(f"{task} / {arch}: attention of one example ({r['setting'] or 'default'}, seed {r['seed']}); "
-                     "colours per panel", fontsize=10)
+        fig.suptitle(
+            f"{task} / {arch}: attention of one example ({r['setting'] or 'default'}, seed {r['seed']}); "
+            "colours per panel",
+            fontsize=10,
+        )
         fig.tight_layout()
         out[f"attention_{task}_{arch}"] = fig
     return out

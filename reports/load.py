@@ -5,6 +5,7 @@ missing keys, or a run folder without a summary (still running, or killed hard) 
 warning line and counted; so is a folder that cannot be read, and a second link to a folder already read.
 Symbolic links to folders are followed (once: loops are cut).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,6 +38,7 @@ def read_npz(path: Path) -> dict | None:
     except NPZ_ERRORS as e:
         log.warning("skipped %s: not a readable .npz (%s: %s)", path, type(e).__name__, e)
         return None
+
 
 REQUIRED = {"status": str, "arch": str, "task": str, "seed": int, "metrics": dict, "speed": dict}
 
@@ -76,6 +78,7 @@ def check(summary) -> str | None:
 def folders(root: Path, rec: Records, seen: dict[str, Path]):
     """(folder, file names) for every folder below ``root``, in sorted order, following symbolic links once;
     unreadable folders and second links to a folder already seen are skipped with a warning."""
+
     def unreadable(e: OSError):
         rec.skip(Path(e.filename), f"unreadable folder ({e.strerror})")
 
@@ -156,10 +159,18 @@ def to_frame(runs: list[dict]) -> pd.DataFrame:
     rows = []
     for s in runs:
         name, value = main_metric(s)
-        row = {"path": s["_dir"], "source": s.get("_source", ""), "status": s["status"], "task": s["task"],
-               "arch": s["arch"], "seed": s["seed"],
-               "main_metric": name, "main_value": value, "main_kind": value_kind(value),
-               "main_direction": record_direction(s, name)}
+        row = {
+            "path": s["_dir"],
+            "source": s.get("_source", ""),
+            "status": s["status"],
+            "task": s["task"],
+            "arch": s["arch"],
+            "seed": s["seed"],
+            "main_metric": name,
+            "main_value": value,
+            "main_kind": value_kind(value),
+            "main_direction": record_direction(s, name),
+        }
         row.update(flatten({k: v for k, v in s.items() if k not in row and not k.startswith("_")}))
         rows.append(row)
     return pd.DataFrame(rows)

@@ -6,6 +6,7 @@ tokenizer and model settings). Runs are compared within (source folder, task, ar
 gain is pre-trained − scratch of the test main metric, paired by seed where both exist (else the difference of
 the means), reported as mean ± std over seeds.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,9 +26,19 @@ def runs(df: pd.DataFrame, records: list[dict]) -> pd.DataFrame:
     for _, r in df[df["status"] == "completed"].iterrows():
         init = by_path.get(r["path"], {}).get("init") or {}
         info = by_path.get(r["path"], {}).get("task_info") or {}
-        rows.append({"source": r["source"], "task": r["task"], "arch": r["arch"], "seed": r["seed"],
-                     "metric": r["main_metric"], "value": r["main_value"], "pretrained": bool(init.get("loaded")),
-                     "source_task": init.get("source_task"), "fraction": float(info.get("train_fraction", 1.0))})
+        rows.append(
+            {
+                "source": r["source"],
+                "task": r["task"],
+                "arch": r["arch"],
+                "seed": r["seed"],
+                "metric": r["main_metric"],
+                "value": r["main_value"],
+                "pretrained": bool(init.get("loaded")),
+                "source_task": init.get("source_task"),
+                "fraction": float(info.get("train_fraction", 1.0)),
+            }
+        )
     out = pd.DataFrame(rows)
     if out.empty:
         return out
@@ -45,12 +56,22 @@ def gains(pairs: pd.DataFrame) -> pd.DataFrame:
         paired = pd.merge(pre, scratch, on="seed", suffixes=("_pre", "_scratch"))
         diff = paired["value_pre"] - paired["value_scratch"]
         gain_mean = diff.mean() if len(diff) else pre["value"].mean() - scratch["value"].mean()
-        rows.append({**dict(zip(KEYS, key)), "metric": g["metric"].iloc[0],
-                     "pretrain": ", ".join(sorted(set(pre["source_task"].dropna()))),
-                     "scratch_mean": scratch["value"].mean(), "scratch_std": scratch["value"].std(),
-                     "n_scratch": len(scratch), "pre_mean": pre["value"].mean(), "pre_std": pre["value"].std(),
-                     "n_pre": len(pre), "gain_mean": gain_mean, "gain_std": diff.std() if len(diff) > 1 else math.nan,
-                     "n_pairs": len(diff)})
+        rows.append(
+            {
+                **dict(zip(KEYS, key)),
+                "metric": g["metric"].iloc[0],
+                "pretrain": ", ".join(sorted(set(pre["source_task"].dropna()))),
+                "scratch_mean": scratch["value"].mean(),
+                "scratch_std": scratch["value"].std(),
+                "n_scratch": len(scratch),
+                "pre_mean": pre["value"].mean(),
+                "pre_std": pre["value"].std(),
+                "n_pre": len(pre),
+                "gain_mean": gain_mean,
+                "gain_std": diff.std() if len(diff) > 1 else math.nan,
+                "n_pairs": len(diff),
+            }
+        )
     out = pd.DataFrame(rows)
     if out.empty:
         return out
@@ -67,8 +88,9 @@ def table(g: pd.DataFrame, task: str) -> pd.DataFrame:
     out["n"] = [f"{a}/{b}" for a, b in zip(part["n_scratch"], part["n_pre"])]
     out[f"test/{metric} scratch"] = [pm(m, s) for m, s in zip(part["scratch_mean"], part["scratch_std"])]
     out[f"test/{metric} pre-trained"] = [pm(m, s) for m, s in zip(part["pre_mean"], part["pre_std"])]
-    out[f"test/{metric} gain"] = [("+" if m >= 0 else "") + pm(m, s) for m, s in zip(part["gain_mean"],
-                                                                                     part["gain_std"])]
+    out[f"test/{metric} gain"] = [
+        ("+" if m >= 0 else "") + pm(m, s) for m, s in zip(part["gain_mean"], part["gain_std"])
+    ]
     return out.reset_index(drop=True)
 
 
@@ -77,8 +99,10 @@ def sections(df: pd.DataFrame, records: list[dict]) -> list[tuple[str, str, pd.D
     g = gains(runs(df, records))
     if g.empty:
         return []
-    note = ("pre-trained (init_from, weights loaded) vs scratch (same task, arch and train fraction); gain = "
-            "pre-trained − scratch, paired by seed, mean ± std over seeds; n = scratch/pre-trained runs")
+    note = (
+        "pre-trained (init_from, weights loaded) vs scratch (same task, arch and train fraction); gain = "
+        "pre-trained − scratch, paired by seed, mean ± std over seeds; n = scratch/pre-trained runs"
+    )
     return [(f"{task}: gain from pre-training", note, table(g, task)) for task in sorted(g["task"].unique())]
 
 
@@ -96,8 +120,14 @@ def figures(df: pd.DataFrame, records: list[dict]) -> dict:
         for i, f in enumerate(fractions):
             sel = part[part["fraction"] == f].groupby("arch")[["gain_mean", "gain_std"]].mean()
             x = [j + (i - (len(fractions) - 1) / 2) * width for j in range(len(archs))]
-            ax.bar(x, [sel["gain_mean"].get(a, math.nan) for a in archs], width,
-                   yerr=[sel["gain_std"].get(a, math.nan) for a in archs], capsize=3, label=f"train_fraction={f:g}")
+            ax.bar(
+                x,
+                [sel["gain_mean"].get(a, math.nan) for a in archs],
+                width,
+                yerr=[sel["gain_std"].get(a, math.nan) for a in archs],
+                capsize=3,
+                label=f"train_fraction={f:g}",
+            )
         ax.axhline(0, color="#444", lw=0.8)
         ax.set_xticks(range(len(archs)), archs)
         ax.set_ylabel(f"test {part['metric'].iloc[0]}: pre-trained − scratch")

@@ -4,6 +4,7 @@ Runs are grouped by source folder (a RUN_DIR argument), task, architecture and *
 differ between those runs (e.g. ``task.delay=50``), so that only seeds are ever averaged together. Tables show
 at most ``SHOWN_KEYS`` keys of a setting (the most varied first) and a short hash when there are more.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,8 +47,9 @@ def setting_keys(runs: pd.DataFrame) -> list[str]:
     """Config columns (without the ``config.`` prefix) whose value differs between ``runs``."""
     keys = []
     budget_width = None
-    if "config.budget.width_key" in runs and any(c in runs and runs[c].notna().any()
-                                                 for c in ("config.budget.params", "config.budget.width")):
+    if "config.budget.width_key" in runs and any(
+        c in runs and runs[c].notna().any() for c in ("config.budget.params", "config.budget.width")
+    ):
         budget_width = f"arch.{runs['config.budget.width_key'].dropna().iloc[0]}"  # an outcome of the budget
     for col in runs.columns:
         if not col.startswith("config.") and col not in SOURCE_COLUMNS:
@@ -69,7 +71,7 @@ def with_settings(df: pd.DataFrame) -> pd.DataFrame:
         part = df.loc[idx]
         keys = setting_keys(part)
         if keys:
-            df.loc[idx, "setting"] = part.apply(lambda r: label([(k, r[column(k)]) for k in keys]), axis=1)
+            df.loc[idx, "setting"] = part.apply(lambda r, keys=keys: label([(k, r[column(k)]) for k in keys]), axis=1)
     return df
 
 
@@ -133,8 +135,14 @@ def distinct_seeds(g: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     for seed, d in dup.groupby("seed", sort=True):
         where = ", ".join(map(str, d["path"])) if "path" in d else f"{len(d)} runs"
         said.append(f"seed {seed} ×{len(d)} ({where})")
-        log.warning("seed %s of %s on %s found %d times, counted once: %s", seed, d["arch"].iloc[0],
-                    d["task"].iloc[0], len(d), where)
+        log.warning(
+            "seed %s of %s on %s found %d times, counted once: %s",
+            seed,
+            d["arch"].iloc[0],
+            d["task"].iloc[0],
+            len(d),
+            where,
+        )
     return g.drop_duplicates("seed"), "; ".join(said)
 
 
@@ -147,10 +155,18 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (source, task, arch, setting), g in done.groupby(["source", "task", "arch", "setting"], sort=True):
         g, duplicated = distinct_seeds(g)
-        row = {"source": source, "task": task, "arch": arch, "setting": setting,
-               "n": len(finite(g["main_value"])), "runs": len(g), "not_averaged": not_averaged(g),
-               "duplicated": duplicated,
-               "main_metric": g["main_metric"].iloc[0], "main_direction": g["main_direction"].iloc[0]}
+        row = {
+            "source": source,
+            "task": task,
+            "arch": arch,
+            "setting": setting,
+            "n": len(finite(g["main_value"])),
+            "runs": len(g),
+            "not_averaged": not_averaged(g),
+            "duplicated": duplicated,
+            "main_metric": g["main_metric"].iloc[0],
+            "main_direction": g["main_direction"].iloc[0],
+        }
         for col, *_ in [("main_value",)] + NUMBERS:
             values = finite(g[col]) if col in g else pd.Series(dtype=float)
             row[f"{col}_mean"], row[f"{col}_std"] = values.mean(), values.std()
@@ -175,20 +191,36 @@ def long_range(df: pd.DataFrame) -> pd.DataFrame:
     if "task_info.delay" not in df:
         return pd.DataFrame()
     runs = with_settings(df[(df["status"] == "completed") & df["task_info.delay"].notna()])
-    runs["setting"] = runs["setting"].map(lambda s: ", ".join(p for p in s.split(", ") if p and
-                                                            not p.startswith("task.delay=")))
+    runs["setting"] = runs["setting"].map(
+        lambda s: ", ".join(p for p in s.split(", ") if p and not p.startswith("task.delay="))
+    )
     rows = []
-    for (source, task, arch, setting, delay), g in runs.groupby(["source", "task", "arch", "setting",
-                                                                 "task_info.delay"]):
+    for (source, task, arch, setting, delay), g in runs.groupby(
+        ["source", "task", "arch", "setting", "task_info.delay"]
+    ):
         g, duplicated = distinct_seeds(g)
         steps = pd.to_numeric(g.get("long_range.steps_to_target", pd.Series(dtype=float)), errors="coerce").dropna()
         value = finite(g["main_value"])
-        rows.append({"source": source, "task": task, "arch": arch, "setting": setting, "delay": int(delay),
-                     "n": len(value), "runs": len(g), "not_averaged": not_averaged(g), "duplicated": duplicated,
-                     "main_metric": g["main_metric"].iloc[0], "main_direction": g["main_direction"].iloc[0],
-                     "main_value_mean": value.mean(),
-                     "main_value_std": value.std(), "steps_to_target_mean": steps.mean(),
-                     "steps_to_target_std": steps.std(), "reached": len(steps)})
+        rows.append(
+            {
+                "source": source,
+                "task": task,
+                "arch": arch,
+                "setting": setting,
+                "delay": int(delay),
+                "n": len(value),
+                "runs": len(g),
+                "not_averaged": not_averaged(g),
+                "duplicated": duplicated,
+                "main_metric": g["main_metric"].iloc[0],
+                "main_direction": g["main_direction"].iloc[0],
+                "main_value_mean": value.mean(),
+                "main_value_std": value.std(),
+                "steps_to_target_mean": steps.mean(),
+                "steps_to_target_std": steps.std(),
+                "reached": len(steps),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -208,8 +240,11 @@ def pm(mean, std, digits: int = 3) -> str:
 
 def steps_cell(row) -> str:
     reached = f"({row['reached']}/{row['runs']})"
-    return f"{pm(row['steps_to_target_mean'], row['steps_to_target_std'], 0)} {reached}" if row["reached"] \
+    return (
+        f"{pm(row['steps_to_target_mean'], row['steps_to_target_std'], 0)} {reached}"
+        if row["reached"]
         else f"– {reached}"
+    )
 
 
 def row_heads(part: pd.DataFrame) -> pd.DataFrame:
@@ -252,20 +287,28 @@ def long_range_tables(lr: pd.DataFrame, task: str) -> dict[str, pd.DataFrame]:
     part = lr[lr["task"] == task].copy()
     metric = part["main_metric"].iloc[0]
     several = part["source"].nunique() > 1
-    part["row"] = part.apply(lambda r: r["arch"] + "".join(f" ({x})" for x in (r["source"] if several else "",
-                                                                               r["setting"]) if x), axis=1)
+    part["row"] = part.apply(
+        lambda r: r["arch"] + "".join(f" ({x})" for x in (r["source"] if several else "", r["setting"]) if x), axis=1
+    )
     cells = {
         f"test/{metric} {arrow(part)} by delay": part.apply(
-            lambda r: f"{pm(r['main_value_mean'], r['main_value_std'])} (n={r['n']}"
-                      + "".join(f"; {x}" for x in (r["not_averaged"], r["duplicated"] and "duplicated: "
-                                                    + r["duplicated"]) if x) + ")", axis=1),
+            lambda r: (
+                f"{pm(r['main_value_mean'], r['main_value_std'])} (n={r['n']}"
+                + "".join(
+                    f"; {x}" for x in (r["not_averaged"], r["duplicated"] and "duplicated: " + r["duplicated"]) if x
+                )
+                + ")"
+            ),
+            axis=1,
+        ),
         "steps to solve by delay": part.apply(steps_cell, axis=1),
     }
     out = {}
     for title, values in cells.items():
         table = part.assign(cell=values).pivot(index="row", columns="delay", values="cell").fillna("")
-        table = table.loc[sorted(table.index, key=lambda r: (natural(r.split(" ", 1)[1:]), arch_rank(r.split(" ")[0]),
-                                                             natural(r)))]
+        table = table.loc[
+            sorted(table.index, key=lambda r: (natural(r.split(" ", 1)[1:]), arch_rank(r.split(" ")[0]), natural(r)))
+        ]
         table.columns = [f"delay {c}" for c in table.columns]
         out[title] = table.rename_axis("Arch").reset_index()
     return out

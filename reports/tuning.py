@@ -1,6 +1,7 @@
 """The trials of ``experiment=tune`` studies: each ``trials.csv`` (written by ``harness.tune`` beside the
 study) under the report's folders → one table, best first, with the best setting's overrides, every tuned key
 a column; and per study an optimisation-history figure and a parameter-importance figure."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,8 +36,8 @@ def sections(dirs: list[str]) -> list[tuple[str, str, pd.DataFrame]]:
 
 
 def importances(study_dir: Path) -> dict[str, float]:
-    """Optuna's parameter importances (mean decrease in impurity of a random forest) of the study in ``optuna.db``; empty when it cannot say (fewer
-    than two completed trials, no variation)."""
+    """Optuna's parameter importances (mean decrease in impurity of a random forest) of the study in
+    ``optuna.db``; empty when it cannot say (fewer than two completed trials, no variation)."""
     db = study_dir / "optuna.db"
     if not db.exists():
         return {}
@@ -73,8 +74,11 @@ def figures(dirs: list[str]) -> dict:
         ax.plot(done["trial"], done["value"], "o", label="trial")
         ax.step(done["trial"], best, where="post", label="best so far")
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-        ax.set(xlabel="trial", ylabel=f"value ({'lower' if minimize else 'higher'} is better)",
-               title="optimisation history")
+        ax.set(
+            xlabel="trial",
+            ylabel=f"value ({'lower' if minimize else 'higher'} is better)",
+            title="optimisation history",
+        )
         ax.legend(fontsize=8)
         if imp:
             keys = sorted(imp, key=imp.get)

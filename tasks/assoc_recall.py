@@ -11,6 +11,7 @@ the answer: a model must look the key up. Chance levels: ``chance`` = 1/n_pairs 
 own values, the best a model can do without binding keys to values) and ``uniform_chance`` = 1/n_values
 (guessing among every value token).
 """
+
 from __future__ import annotations
 
 import torch
@@ -40,27 +41,48 @@ class AssocRecall(GeneratedTask):
     main_metric = "acc"
     directions = {**Task.directions, "seq_acc": "max", "chance": "max", "uniform_chance": "max"}
 
-    def __init__(self, *, n_pairs: int = 8, vocab: int = 64, seq_len: int = 64, n_queries: int = 8,
-                 n_val: int = 1000, n_test: int = 1000, data_seed: int = 1234):
+    def __init__(
+        self,
+        *,
+        n_pairs: int = 8,
+        vocab: int = 64,
+        seq_len: int = 64,
+        n_queries: int = 8,
+        n_val: int = 1000,
+        n_test: int = 1000,
+        data_seed: int = 1234,
+    ):
         n_pairs, vocab = whole("task.n_pairs", n_pairs, 1), whole("task.vocab", vocab, 3)
         seq_len, n_queries = whole("task.seq_len", seq_len, 3), whole("task.n_queries", n_queries, 1)
         self.n_val, self.n_test = whole("task.n_val", n_val, 1), whole("task.n_test", n_test, 1)
         self.data_seed = int(data_seed)
         if vocab < 2 * n_pairs + 1:
-            raise ConfigError(f"task.vocab={vocab} is too small for task.n_pairs={n_pairs}: keys and values are "
-                              f"unique within a sequence, so vocab must be at least 2·n_pairs + 1 = {2 * n_pairs + 1}")
+            raise ConfigError(
+                f"task.vocab={vocab} is too small for task.n_pairs={n_pairs}: keys and values are "
+                f"unique within a sequence, so vocab must be at least 2·n_pairs + 1 = {2 * n_pairs + 1}"
+            )
         if n_queries > n_pairs:
-            raise ConfigError(f"task.n_queries={n_queries} must be at most task.n_pairs={n_pairs} (each pair is "
-                              "queried at most once)")
+            raise ConfigError(
+                f"task.n_queries={n_queries} must be at most task.n_pairs={n_pairs} (each pair is queried at most once)"
+            )
         if seq_len < 2 * n_pairs + n_queries:
-            raise ConfigError(f"task.seq_len={seq_len} is too short: the pairs and queries need at least "
-                              f"2·n_pairs + n_queries = {2 * n_pairs + n_queries} positions")
+            raise ConfigError(
+                f"task.seq_len={seq_len} is too short: the pairs and queries need at least "
+                f"2·n_pairs + n_queries = {2 * n_pairs + n_queries} positions"
+            )
         self.n_pairs, self.vocab, self.seq_len, self.n_queries = n_pairs, vocab, seq_len, n_queries
         self.n_keys = (vocab - 1) // 2  # key ids 1..n_keys, value ids n_keys+1..2·n_keys
         self.chance = 1.0 / n_pairs
         self.uniform_chance = 1.0 / self.n_keys
-        self.spec = TaskSpec(input_kind="tokens", output_kind="tokens", vocab_size=vocab, max_len=seq_len,
-                             num_classes=vocab, pad_id=None, ignore_index=IGNORE)
+        self.spec = TaskSpec(
+            input_kind="tokens",
+            output_kind="tokens",
+            vocab_size=vocab,
+            max_len=seq_len,
+            num_classes=vocab,
+            pad_id=None,
+            ignore_index=IGNORE,
+        )
 
     # -- data ---------------------------------------------------------------------------------------
     def generate(self, batch_size: int, generator: torch.Generator, device=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,7 +98,7 @@ class AssocRecall(GeneratedTask):
         asked = distinct(N, Q)  # (B, Q): which pairs are queried, in random order
         slots = distinct(L - 2 * N, Q).sort(dim=1).values + 2 * N  # (B, Q): where the queries sit, in order
         x = torch.full((B, L), FILLER, dtype=torch.long, device=device)
-        x[:, 0:2 * N:2], x[:, 1:2 * N:2] = keys, values
+        x[:, 0 : 2 * N : 2], x[:, 1 : 2 * N : 2] = keys, values
         x.scatter_(1, slots, keys.gather(1, asked))
         y = torch.full((B, L), IGNORE, dtype=torch.long, device=device)
         y.scatter_(1, slots, values.gather(1, asked))
@@ -86,18 +108,33 @@ class AssocRecall(GeneratedTask):
     def eval_stats(self, logits: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
         y = batch.targets
         asked = y != IGNORE  # (B, L) query positions
-        loss_sum = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
-                                   ignore_index=IGNORE, reduction="sum")
+        loss_sum = F.cross_entropy(
+            logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE, reduction="sum"
+        )
         right = (logits.argmax(-1) == y) & asked  # (B, L)
-        return {"loss_sum": loss_sum, "queries": asked.sum().double(), "right": right.sum().double(),
-                "seq_right": (right.sum(1) == asked.sum(1)).sum().double(),
-                "count": torch.tensor(float(y.shape[0]))}
+        return {
+            "loss_sum": loss_sum,
+            "queries": asked.sum().double(),
+            "right": right.sum().double(),
+            "seq_right": (right.sum(1) == asked.sum(1)).sum().double(),
+            "count": torch.tensor(float(y.shape[0])),
+        }
 
     def finalize(self, s: dict[str, torch.Tensor]) -> dict:
-        return {"acc": float(s["right"] / s["queries"]), "seq_acc": float(s["seq_right"] / s["count"]),
-                "loss": float(s["loss_sum"] / s["queries"]), "chance": self.chance,
-                "uniform_chance": self.uniform_chance}
+        return {
+            "acc": float(s["right"] / s["queries"]),
+            "seq_acc": float(s["seq_right"] / s["count"]),
+            "loss": float(s["loss_sum"] / s["queries"]),
+            "chance": self.chance,
+            "uniform_chance": self.uniform_chance,
+        }
 
     def describe(self) -> dict:
-        return {"n_pairs": self.n_pairs, "n_queries": self.n_queries, "vocab": self.vocab, "seq_len": self.seq_len,
-                "chance": self.chance, "uniform_chance": self.uniform_chance}
+        return {
+            "n_pairs": self.n_pairs,
+            "n_queries": self.n_queries,
+            "vocab": self.vocab,
+            "seq_len": self.seq_len,
+            "chance": self.chance,
+            "uniform_chance": self.uniform_chance,
+        }

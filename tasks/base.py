@@ -3,11 +3,12 @@
 A task owns its data, loss and metrics and publishes a frozen :class:`TaskSpec`. Architectures read sizes
 from the spec only; the harness only calls the methods of :class:`Task`.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -80,10 +81,14 @@ class Batch:
     def n_samples(self) -> int:
         return int(self.targets.shape[0])
 
-    def to(self, device) -> "Batch":
-        move = lambda t: t.to(device, non_blocking=True) if torch.is_tensor(t) else t  # noqa: E731
-        return Batch(tuple(move(t) for t in self.inputs), move(self.targets), self.n_tokens,
-                     {k: move(v) for k, v in self.extra.items()})
+    def to(self, device) -> Batch:
+        move = lambda t: t.to(device, non_blocking=True) if torch.is_tensor(t) else t
+        return Batch(
+            tuple(move(t) for t in self.inputs),
+            move(self.targets),
+            self.n_tokens,
+            {k: move(v) for k, v in self.extra.items()},
+        )
 
 
 class Task:
@@ -125,8 +130,9 @@ class Task:
 
     # -- loss and metrics ---------------------------------------------------------------------------
     def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), batch.targets.reshape(-1),
-                               ignore_index=self.spec.ignore_index)
+        return F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]).float(), batch.targets.reshape(-1), ignore_index=self.spec.ignore_index
+        )
 
     def eval_stats(self, logits: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
         """Sums over one batch (e.g. correct, count, loss_sum); added up over the split."""
@@ -137,8 +143,7 @@ class Task:
         raise NotImplementedError
 
     @torch.no_grad()
-    def evaluate(self, model: torch.nn.Module, split: str, batch_size: int,
-                 forward=None) -> dict:
+    def evaluate(self, model: torch.nn.Module, split: str, batch_size: int, forward=None) -> dict:
         """Metrics of ``model`` on ``split``. ``forward(model, batch)`` lets the harness add autocast."""
         forward = forward or (lambda m, b: m(*b.inputs))
         sums: dict[str, torch.Tensor] = {}
@@ -202,7 +207,7 @@ class EpochSampler:
         parts, need = [], batch_size
         while need:
             take = min(need, self.n - self.pos)
-            parts.append(self.order[self.pos:self.pos + take])
+            parts.append(self.order[self.pos : self.pos + take])
             self.pos, need = self.pos + take, need - take
             if self.pos == self.n:
                 self.epoch, self.pos = self.epoch + 1, 0
@@ -214,8 +219,10 @@ class EpochSampler:
 
     def load_state_dict(self, state: dict) -> None:
         if len(state["order"]) != self.n:
-            raise ConfigError(f"the checkpoint's data order covers {len(state['order'])} training rows but this "
-                              f"task has {self.n}; resume with the same task.data settings")
+            raise ConfigError(
+                f"the checkpoint's data order covers {len(state['order'])} training rows but this "
+                f"task has {self.n}; resume with the same task.data settings"
+            )
         self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
         self.order = state["order"].clone()
         self.gen.set_state(state["gen"])
@@ -253,8 +260,9 @@ def token_stats(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int) 
     """Sums for per-token metrics over the positions whose target is not ``ignore_index``: cross-entropy
     ``loss_sum``, ``right`` (argmax hits) and ``tokens``. logits (..., V), targets (...)."""
     keep = targets != ignore_index
-    loss_sum = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                               ignore_index=ignore_index, reduction="sum")
+    loss_sum = F.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=ignore_index, reduction="sum"
+    )
     right = (logits.argmax(-1) == targets) & keep
     return {"loss_sum": loss_sum, "right": right.sum().double(), "tokens": keep.sum().double()}
 

@@ -5,6 +5,7 @@ blanks. Target: blank at every position except the last n, which must repeat the
 memory can do no better than predicting blanks and then guessing uniformly among the 8 symbols, which costs
 ``baseline_loss = n·ln 8 / (T + 2n)`` per position.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,11 +35,13 @@ class CopyLong(GeneratedTask):
     main_metric = "acc"
     directions = {**Task.directions, "seq_acc": "max", "baseline_loss": "min"}
 
-    def __init__(self, *, delay: int = 100, n_memorize: int = 10, n_val: int = 1000, n_test: int = 1000,
-                 data_seed: int = 1234):
+    def __init__(
+        self, *, delay: int = 100, n_memorize: int = 10, n_val: int = 1000, n_test: int = 1000, data_seed: int = 1234
+    ):
         if int(delay) < 1:
-            raise ConfigError(f"task.delay={delay} must be at least 1 (the number of blanks before the "
-                              "output; e.g. task.delay=100)")
+            raise ConfigError(
+                f"task.delay={delay} must be at least 1 (the number of blanks before the output; e.g. task.delay=100)"
+            )
         if int(n_memorize) < 1:
             raise ConfigError(f"task.n_memorize={n_memorize} must be at least 1 (default 10)")
         if int(n_val) < 1 or int(n_test) < 1:
@@ -46,8 +49,14 @@ class CopyLong(GeneratedTask):
         self.delay, self.n = int(delay), int(n_memorize)
         self.n_val, self.n_test, self.data_seed = int(n_val), int(n_test), int(data_seed)
         self.length = self.delay + 2 * self.n
-        self.spec = TaskSpec(input_kind="tokens", output_kind="tokens", vocab_size=VOCAB,
-                             max_len=self.length, num_classes=VOCAB, pad_id=None)
+        self.spec = TaskSpec(
+            input_kind="tokens",
+            output_kind="tokens",
+            vocab_size=VOCAB,
+            max_len=self.length,
+            num_classes=VOCAB,
+            pad_id=None,
+        )
         self.baseline_loss = self.n * math.log(N_SYMBOLS) / self.length
 
     # -- data ---------------------------------------------------------------------------------------
@@ -64,7 +73,7 @@ class CopyLong(GeneratedTask):
     def fixed_target(self, x: torch.Tensor) -> torch.Tensor:
         """The correct output for inputs ``x`` (the oracle of the tests): blanks, then the first n symbols."""
         y = torch.full_like(x, BLANK)
-        y[:, -self.n:] = x[:, :self.n]
+        y[:, -self.n :] = x[:, : self.n]
         return y
 
     # -- metrics ------------------------------------------------------------------------------------
@@ -73,19 +82,26 @@ class CopyLong(GeneratedTask):
         y = batch.targets
         loss_sum = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
         right = logits[:, -n:].argmax(-1) == y[:, -n:]  # (B, n) copied symbols right
-        return {"loss_sum": loss_sum, "positions": torch.tensor(float(y.numel())),
-                "right_by_pos": right.sum(0).double(), "seq_right": right.all(1).sum().double(),
-                "count": torch.tensor(float(y.shape[0]))}
+        return {
+            "loss_sum": loss_sum,
+            "positions": torch.tensor(float(y.numel())),
+            "right_by_pos": right.sum(0).double(),
+            "seq_right": right.all(1).sum().double(),
+            "count": torch.tensor(float(y.shape[0])),
+        }
 
     def finalize(self, s: dict[str, torch.Tensor]) -> dict:
         by_pos = (s["right_by_pos"] / s["count"]).tolist()
-        return {"acc": float(sum(by_pos) / len(by_pos)), "seq_acc": float(s["seq_right"] / s["count"]),
-                "loss": float(s["loss_sum"] / s["positions"]), "baseline_loss": self.baseline_loss,
-                "acc_by_position": by_pos}
+        return {
+            "acc": float(sum(by_pos) / len(by_pos)),
+            "seq_acc": float(s["seq_right"] / s["count"]),
+            "loss": float(s["loss_sum"] / s["positions"]),
+            "baseline_loss": self.baseline_loss,
+            "acc_by_position": by_pos,
+        }
 
     def describe(self) -> dict:
-        return {"delay": self.delay, "n_memorize": self.n, "seq_len": self.length,
-                "baseline_loss": self.baseline_loss}
+        return {"delay": self.delay, "n_memorize": self.n, "seq_len": self.length, "baseline_loss": self.baseline_loss}
 
     def answer_positions(self, length: int) -> list[int]:
         """The last n positions, where the symbols are written back."""
@@ -93,5 +109,4 @@ class CopyLong(GeneratedTask):
 
     def long_range(self, metrics: dict) -> dict:
         """Symbol i is read at position i and written at position T + n + i: every distance is T + n."""
-        return {"delay": self.delay, "distance": self.delay + self.n,
-                "acc_by_position": metrics.get("acc_by_position")}
+        return {"delay": self.delay, "distance": self.delay + self.n, "acc_by_position": metrics.get("acc_by_position")}

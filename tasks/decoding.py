@@ -8,6 +8,7 @@ per-step state (KV caches, recurrent states, buffers). The source is encoded onc
 (the default) each step costs one step of every decoder layer; without it each step decodes the whole
 growing prefix again (the reference the incremental path is tested against).
 """
+
 from __future__ import annotations
 
 import torch
@@ -42,19 +43,23 @@ class Stepper:
     def extend(self, tokens: torch.Tensor, rows: torch.Tensor | None = None) -> None:
         """Append ``tokens`` (B,) to the prefixes, after keeping ``rows`` (beam search) of everything."""
         if rows is not None:
-            self.prefix, self.memory, self.state = (reorder(self.prefix, rows), reorder(self.memory, rows),
-                                                    reorder(self.state, rows))
+            self.prefix, self.memory, self.state = (
+                reorder(self.prefix, rows),
+                reorder(self.memory, rows),
+                reorder(self.state, rows),
+            )
         self.prefix = torch.cat([self.prefix, tokens[:, None]], 1)  # (B, t + 1)
 
 
 def strip(tokens: list[int], eos: int) -> list[int]:
     """Tokens up to (not including) the first EOS."""
-    return tokens[:tokens.index(eos)] if eos in tokens else tokens
+    return tokens[: tokens.index(eos)] if eos in tokens else tokens
 
 
 @torch.no_grad()
-def greedy(model, src: torch.Tensor, max_len: int, bos: int, eos: int, forbid: tuple[int, ...] = (),
-           incremental: bool = True) -> list[list[int]]:
+def greedy(
+    model, src: torch.Tensor, max_len: int, bos: int, eos: int, forbid: tuple[int, ...] = (), incremental: bool = True
+) -> list[list[int]]:
     """Pick the most likely token at each step.
 
     Args:
@@ -81,8 +86,17 @@ def greedy(model, src: torch.Tensor, max_len: int, bos: int, eos: int, forbid: t
 
 
 @torch.no_grad()
-def beam_search(model, src: torch.Tensor, beam: int, max_len: int, bos: int, eos: int,
-                length_penalty: float = 1.0, forbid: tuple[int, ...] = (), incremental: bool = True) -> list[list[int]]:
+def beam_search(
+    model,
+    src: torch.Tensor,
+    beam: int,
+    max_len: int,
+    bos: int,
+    eos: int,
+    length_penalty: float = 1.0,
+    forbid: tuple[int, ...] = (),
+    incremental: bool = True,
+) -> list[list[int]]:
     """Keep the ``beam`` best prefixes per sentence; return the best finished hypothesis.
 
     A hypothesis is scored by its summed log-probability divided by ``length ** length_penalty`` (length
@@ -109,7 +123,7 @@ def beam_search(model, src: torch.Tensor, beam: int, max_len: int, bos: int, eos
     scores = torch.full((B, k), float("-inf"), device=device)  # (B, k) summed log-probs of alive prefixes
     scores[:, 0] = 0.0  # all k start identical: keep one so the first step yields k distinct prefixes
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(B)]
-    norm = lambda total, length: total / (length ** length_penalty)  # noqa: E731
+    norm = lambda total, length: total / (length**length_penalty)
     for step in range(1, max_len + 1):
         logp = steps.log_probs()  # (B·k, V)
         V = logp.shape[-1]
@@ -146,7 +160,10 @@ def beam_search(model, src: torch.Tensor, beam: int, max_len: int, bos: int, eos
     for b in range(B):
         pool = finished[b] or []
         if len(pool) < k:  # ran out of steps: unfinished beams compete (their length is the step count)
-            pool = pool + [(norm(s, steps.prefix.shape[1] - 1), steps.prefix[b * k + j, 1:].tolist())
-                           for j, s in enumerate(scores[b].tolist()) if s > float("-inf")]
+            pool = pool + [
+                (norm(s, steps.prefix.shape[1] - 1), steps.prefix[b * k + j, 1:].tolist())
+                for j, s in enumerate(scores[b].tolist())
+                if s > float("-inf")
+            ]
         out.append(strip(max(pool, key=lambda p: p[0])[1], eos) if pool else [])
     return out

@@ -10,6 +10,7 @@ are drawn afresh per batch from a generator seeded with the run seed; validation
 ``noise_seed``. Teacher forcing as in translation: ``model(src, BOS + y)`` scored against ``y + EOS``.
 Metrics: ``acc`` (target tokens right), ``loss``, ``perplexity``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -29,13 +30,14 @@ def span_counts(length: int, noise_density: float, mean_span: float) -> tuple[in
 
 def segment(n: int, parts: int, gen: torch.Generator) -> list[int]:
     """``n`` items cut into ``parts`` non-empty runs at random cut points; the run lengths."""
-    cuts = (torch.randperm(n - 1, generator=gen)[:parts - 1] + 1).sort().values.tolist() if parts > 1 else []
+    cuts = (torch.randperm(n - 1, generator=gen)[: parts - 1] + 1).sort().values.tolist() if parts > 1 else []
     bounds = [0] + cuts + [n]
     return [b - a for a, b in zip(bounds, bounds[1:])]
 
 
-def span_corrupt(ids: list[int], noise_density: float, mean_span: float, sentinels: list[int],
-                 gen: torch.Generator) -> tuple[list[int], list[int]]:
+def span_corrupt(
+    ids: list[int], noise_density: float, mean_span: float, sentinels: list[int], gen: torch.Generator
+) -> tuple[list[int], list[int]]:
     """(source, target) of one text: spans of ``ids`` replaced by sentinels in the source, and the target
     ``sentinel_0 span_0 sentinel_1 span_1 …`` (without EOS). A one-token text is all noise."""
     if len(ids) < 2:
@@ -45,8 +47,8 @@ def span_corrupt(ids: list[int], noise_density: float, mean_span: float, sentine
     keep_runs = segment(len(ids) - noise, spans, gen)
     src, tgt, pos = [], [], 0
     for i, (k, z) in enumerate(zip(keep_runs, noise_runs)):
-        src += ids[pos:pos + k] + [sentinels[i]]
-        tgt += [sentinels[i]] + ids[pos + k:pos + k + z]
+        src += ids[pos : pos + k] + [sentinels[i]]
+        tgt += [sentinels[i]] + ids[pos + k : pos + k + z]
         pos += k + z
     return src, tgt
 
@@ -54,7 +56,7 @@ def span_corrupt(ids: list[int], noise_density: float, mean_span: float, sentine
 def rebuild(src: list[int], tgt: list[int], sentinels: list[int]) -> list[int]:
     """The text again: every sentinel of the source replaced by the tokens that follow it in the target."""
     where = [i for i, t in enumerate(tgt) if t in sentinels] + [len(tgt)]
-    spans = {tgt[a]: tgt[a + 1:b] for a, b in zip(where, where[1:])}
+    spans = {tgt[a]: tgt[a + 1 : b] for a, b in zip(where, where[1:])}
     out = []
     for t in src:
         out += spans[t] if t in spans else [t]
@@ -72,36 +74,69 @@ class Denoise(CorpusTask):
         noise_seed: seed of the fixed validation/test corruptions.
     """
 
-    def __init__(self, *, data: dict, tokenizer: str = "word", vocab_size: int = 20000, max_len: int | None = 64,
-                 lowercase: bool = True, noise_density: float = 0.15, mean_span: float = 3.0, noise_seed: int = 1234,
-                 val_fraction: float = 0.1, split_seed: int = 0, train_fraction: float = 1.0,
-                 cache_dir: str | None = None):
+    def __init__(
+        self,
+        *,
+        data: dict,
+        tokenizer: str = "word",
+        vocab_size: int = 20000,
+        max_len: int | None = 64,
+        lowercase: bool = True,
+        noise_density: float = 0.15,
+        mean_span: float = 3.0,
+        noise_seed: int = 1234,
+        val_fraction: float = 0.1,
+        split_seed: int = 0,
+        train_fraction: float = 1.0,
+        cache_dir: str | None = None,
+    ):
         if not 0 < float(noise_density) < 1:
             raise ConfigError(f"task.noise_density={noise_density} must lie strictly between 0 and 1 (T5: 0.15)")
         if float(mean_span) < 1:
             raise ConfigError(f"task.mean_span={mean_span} must be ≥ 1 token (T5: 3)")
         self.noise_density, self.mean_span, self.noise_seed = float(noise_density), float(mean_span), int(noise_seed)
-        tt = self.load_corpus(data, tokenizer=tokenizer, vocab_size=vocab_size, max_len=max_len, lowercase=lowercase,
-                              val_fraction=val_fraction, split_seed=split_seed, train_fraction=train_fraction,
-                              cache_dir=cache_dir)
+        tt = self.load_corpus(
+            data,
+            tokenizer=tokenizer,
+            vocab_size=vocab_size,
+            max_len=max_len,
+            lowercase=lowercase,
+            val_fraction=val_fraction,
+            split_seed=split_seed,
+            train_fraction=train_fraction,
+            cache_dir=cache_dir,
+        )
         noise, spans = span_counts(self.max_len, self.noise_density, self.mean_span)
         if spans > N_SENTINELS:
-            raise ConfigError(f"texts of task.max_len={self.max_len} tokens need {spans} spans but the vocabulary "
-                              f"reserves {N_SENTINELS} sentinels; lower task.max_len or task.noise_density, or raise "
-                              "task.mean_span")
+            raise ConfigError(
+                f"texts of task.max_len={self.max_len} tokens need {spans} spans but the vocabulary "
+                f"reserves {N_SENTINELS} sentinels; lower task.max_len or task.noise_density, or raise "
+                "task.mean_span"
+            )
         self.sentinels = self.tokenizer.reserved[1:]
         self.tgt_max_len = max(noise + spans, 2) + 1  # BOS/EOS + sentinels + span tokens, for the longest text
         self.ids = tt.ids  # split -> id lists (corrupted per batch / once for eval)
         self.rows = {s: (torch.arange(len(ids)),) for s, ids in tt.ids.items()}  # row numbers; text in self.ids
         V = self.tokenizer.vocab_size
-        self.spec = TaskSpec(input_kind="tokens", output_kind="sequence", vocab_size=V, max_len=self.max_len,
-                             pad_id=PAD, ignore_index=-100, tgt_vocab_size=V, tgt_max_len=self.tgt_max_len,
-                             bos_id=BOS, eos_id=EOS, tgt_pad_id=PAD)
+        self.spec = TaskSpec(
+            input_kind="tokens",
+            output_kind="sequence",
+            vocab_size=V,
+            max_len=self.max_len,
+            pad_id=PAD,
+            ignore_index=-100,
+            tgt_vocab_size=V,
+            tgt_max_len=self.tgt_max_len,
+            bos_id=BOS,
+            eos_id=EOS,
+            tgt_pad_id=PAD,
+        )
 
     def corrupt(self, rows: list[int], split: str, gen: torch.Generator) -> Batch:
         """One batch from the texts ``rows`` of ``split``: (src (B, S), BOS + y (B, T)), targets y + EOS."""
-        pairs = [span_corrupt(self.ids[split][r], self.noise_density, self.mean_span, self.sentinels, gen)
-                 for r in rows]
+        pairs = [
+            span_corrupt(self.ids[split][r], self.noise_density, self.mean_span, self.sentinels, gen) for r in rows
+        ]
         src = pad_sequences([s for s, _ in pairs])  # (B, S)
         tgt_in = pad_sequences([[BOS] + t for _, t in pairs])  # (B, T)
         targets = pad_sequences([t + [EOS] for _, t in pairs], pad=-100)  # (B, T)
@@ -126,6 +161,13 @@ class Denoise(CorpusTask):
         return Batch((src[:, :S], tgt_in[:, :T]), targets[:, :T], n_tokens).to(self.device)
 
     def describe(self) -> dict:
-        return {**super().describe(), "tgt_max_len": self.tgt_max_len,
-                "corruption": {"noise_density": self.noise_density, "mean_span": self.mean_span,
-                               "eval_noise_seed": self.noise_seed, "train": "drawn per batch"}}
+        return {
+            **super().describe(),
+            "tgt_max_len": self.tgt_max_len,
+            "corruption": {
+                "noise_density": self.noise_density,
+                "mean_span": self.mean_span,
+                "eval_noise_seed": self.noise_seed,
+                "train": "drawn per batch",
+            },
+        }

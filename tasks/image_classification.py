@@ -20,6 +20,7 @@ Data sets (``data.name``):
 The official test sets are the test split; validation is carved from the official training set with a
 fixed seed (``data.split_seed``), ``val_fraction`` of it.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -34,8 +35,7 @@ import torch.nn.functional as F
 from torchvision.transforms import v2
 
 from core.errors import ConfigError, first_line, whole
-from tasks.base import (Batch, EpochSampler, Task, TaskSpec, batches_of, check_train_fraction, to_device,
-                        train_subset)
+from tasks.base import Batch, EpochSampler, Task, TaskSpec, batches_of, check_train_fraction, to_device, train_subset
 
 
 @dataclass(frozen=True)
@@ -63,19 +63,31 @@ DATASETS: dict[str, DataInfo] = {
     # mean/std of digits: all 1797 images after rescaling the 0..16 levels to 0..255, pooled over pixels.
     "digits": DataInfo((1, 8, 8), DIGITS, (0.3053,), (0.3759,), crop_pad=1, flip=False),
     "mnist": DataInfo((1, 28, 28), DIGITS, (0.1307,), (0.3081,), crop_pad=2, flip=False),
-    "fashion_mnist": DataInfo((1, 28, 28), ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
-                                            "Shirt", "Sneaker", "Bag", "Ankle boot"),
-                              (0.2860,), (0.3530,), crop_pad=2, flip=True),
-    "cifar10": DataInfo((3, 32, 32), ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                                      "ship", "truck"),
-                        (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), crop_pad=4, flip=True),
+    "fashion_mnist": DataInfo(
+        (1, 28, 28),
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        (0.2860,),
+        (0.3530,),
+        crop_pad=2,
+        flip=True,
+    ),
+    "cifar10": DataInfo(
+        (3, 32, 32),
+        ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+        (0.4914, 0.4822, 0.4465),
+        (0.2470, 0.2435, 0.2616),
+        crop_pad=4,
+        flip=True,
+    ),
 }
 DIGITS_TEST_FRACTION = 0.2
 
 # IDX data sets: torchvision's folder name under the root, and the four files (without .gz).
 IDX_FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
-IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 CIFAR_FOLDER = "cifar-10-batches-py"
 CIFAR_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta")
 
@@ -91,8 +103,10 @@ def _read(path: Path, n: int | None = None) -> bytes:
         with _open(path) as f:
             return f.read() if n is None else f.read(n)
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
-        raise ConfigError(f"{path} is damaged ({first_line(e)}): the gzip stream is cut short or garbled; "
-                          "replace the file (or fetch it again with task.data.download=true)") from None
+        raise ConfigError(
+            f"{path} is damaged ({first_line(e)}): the gzip stream is cut short or garbled; "
+            "replace the file (or fetch it again with task.data.download=true)"
+        ) from None
 
 
 def idx_header(path: Path) -> tuple[int, ...]:
@@ -103,9 +117,10 @@ def idx_header(path: Path) -> tuple[int, ...]:
     """
     head = _read(path, 4 + 16)
     if len(head) < 4 or head[:2] != b"\0\0" or head[2] != 0x08 or not 1 <= head[3] <= 4:
-        raise ConfigError(f"{path} is not an IDX file of unsigned bytes (magic {head[:4].hex() or 'missing'}, "
-                          "expected 0000 08 0n)")
-    raw = head[4:4 + 4 * head[3]]
+        raise ConfigError(
+            f"{path} is not an IDX file of unsigned bytes (magic {head[:4].hex() or 'missing'}, expected 0000 08 0n)"
+        )
+    raw = head[4 : 4 + 4 * head[3]]
     if len(raw) < 4 * head[3]:
         raise ConfigError(f"{path} is cut short inside its IDX header")
     return struct.unpack(f">{head[3]}I", raw)
@@ -115,10 +130,12 @@ def read_idx(path: Path) -> torch.Tensor:
     """An IDX file of unsigned bytes (plain or ``.gz``) as a uint8 tensor of the stored dimensions."""
     dims = idx_header(path)
     data = _read(path)
-    body = memoryview(data)[4 + 4 * len(dims):]
+    body = memoryview(data)[4 + 4 * len(dims) :]
     if len(body) != math.prod(dims):
-        raise ConfigError(f"{path} holds {len(body)} bytes of data but its header says {dims} "
-                          f"({math.prod(dims)} bytes); the file is damaged or cut short")
+        raise ConfigError(
+            f"{path} holds {len(body)} bytes of data but its header says {dims} "
+            f"({math.prod(dims)} bytes); the file is damaged or cut short"
+        )
     return torch.frombuffer(bytearray(body), dtype=torch.uint8).reshape(dims)
 
 
@@ -160,16 +177,19 @@ class ImageClassification(Task):
 
     main_metric = "acc"
 
-    def __init__(self, *, data: dict | None = None, val_fraction: float = 0.1, augment: bool = False,
-                 train_fraction: float = 1.0):
+    def __init__(
+        self, *, data: dict | None = None, val_fraction: float = 0.1, augment: bool = False, train_fraction: float = 1.0
+    ):
         data = dict(data or {})
         known = {"name", "root", "download", "split_seed", "upsample"}
         if set(data) - known:
             raise ConfigError(f"task.data has unknown keys {sorted(set(data) - known)}; valid: {sorted(known)}")
         self.name = str(data.get("name", "digits"))
         if self.name not in DATASETS:
-            raise ConfigError(f"task.data.name={self.name!r} is not known; use one of {', '.join(DATASETS)} "
-                              "(digits is embedded and needs no files)")
+            raise ConfigError(
+                f"task.data.name={self.name!r} is not known; use one of {', '.join(DATASETS)} "
+                "(digits is embedded and needs no files)"
+            )
         if not 0.0 < float(val_fraction) < 1.0:
             raise ConfigError(f"task.val_fraction={val_fraction} must lie strictly between 0 and 1 (e.g. 0.1)")
         self.info = DATASETS[self.name]
@@ -184,8 +204,9 @@ class ImageClassification(Task):
         self.sources = self._locate()  # where the files are (ConfigError when they are not)
         C, H, W = self._native_shape()
         shape = (C, H * self.upsample, W * self.upsample)
-        self.spec = TaskSpec(input_kind="image", output_kind="class", image_shape=shape,
-                             num_classes=len(self.info.classes))
+        self.spec = TaskSpec(
+            input_kind="image", output_kind="class", image_shape=shape, num_classes=len(self.info.classes)
+        )
         self._cpu: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None
 
     # -- finding the files (in __init__, so that missing data fails before training) -----------------
@@ -194,7 +215,8 @@ class ImageClassification(Task):
             f"task.data.name={self.name}: no data under task.data.root={str(self.root)!r} "
             f"(absolute: {self.root.resolve()}). Expected {expected}. Pass task.data.root=<folder> where the "
             "files are, or task.data.download=true when online (torchvision fetches them into the root); "
-            "task.data.name=digits needs no files.")
+            "task.data.name=digits needs no files."
+        )
 
     def _locate(self):
         """IDX paths per official split (mnist, fashion_mnist), the CIFAR root (cifar10) or None (digits);
@@ -208,10 +230,12 @@ class ImageClassification(Task):
                 found = find_idx_files(self.root, self.name)
             if found is None:
                 names = ", ".join(f for files in IDX_FILES.values() for f in files)
-                raise self._missing(f"the IDX files {names} (each plain or .gz) in "
-                                    f"<root>/{IDX_FOLDERS[self.name]}/raw/ (torchvision's layout) or directly in "
-                                    "<root>/ (e.g. /usr/share/datasets/fashion-mnist from the Debian package "
-                                    "dataset-fashion-mnist)")
+                raise self._missing(
+                    f"the IDX files {names} (each plain or .gz) in "
+                    f"<root>/{IDX_FOLDERS[self.name]}/raw/ (torchvision's layout) or directly in "
+                    "<root>/ (e.g. /usr/share/datasets/fashion-mnist from the Debian package "
+                    "dataset-fashion-mnist)"
+                )
             return found
         root = self.root.parent if self.root.name == CIFAR_FOLDER else self.root  # accept the folder itself
         folder = root / CIFAR_FOLDER
@@ -219,8 +243,10 @@ class ImageClassification(Task):
             self.root = root
             self._download()
         if not all((folder / f).is_file() for f in CIFAR_FILES):
-            raise self._missing(f"<root>/{CIFAR_FOLDER}/{{{','.join(CIFAR_FILES)}}} (torchvision's CIFAR10 "
-                                "layout: the python version of CIFAR-10, unpacked)")
+            raise self._missing(
+                f"<root>/{CIFAR_FOLDER}/{{{','.join(CIFAR_FILES)}}} (torchvision's CIFAR10 "
+                "layout: the python version of CIFAR-10, unpacked)"
+            )
         return root
 
     def _torchvision_class(self):
@@ -234,15 +260,18 @@ class ImageClassification(Task):
             for train in (True, False):
                 self._torchvision_class()(str(self.root), train=train, download=True)
         except Exception as e:  # noqa: BLE001 - no network, a broken mirror, a full disk: one clear line
-            raise ConfigError(f"task.data.download=true: torchvision could not fetch {self.name} into "
-                              f"{self.root}: {type(e).__name__}: {e}") from None
+            raise ConfigError(
+                f"task.data.download=true: torchvision could not fetch {self.name} into "
+                f"{self.root}: {type(e).__name__}: {e}"
+            ) from None
 
     def _native_shape(self) -> tuple[int, int, int]:
         if self.name in IDX_FOLDERS:
             dims = idx_header(self.sources["train"][0])
             if len(dims) != 3:
-                raise ConfigError(f"{self.sources['train'][0]} holds an array of shape {dims}; expected "
-                                  "(N, H, W) images")
+                raise ConfigError(
+                    f"{self.sources['train'][0]} holds an array of shape {dims}; expected (N, H, W) images"
+                )
             return (1, dims[1], dims[2])
         return self.info.shape
 
@@ -260,8 +289,10 @@ class ImageClassification(Task):
             for split, (images, labels) in self.sources.items():
                 x, y = read_idx(images), read_idx(labels)
                 if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-                    raise ConfigError(f"{images} {tuple(x.shape)} and {labels} {tuple(y.shape)} do not match: "
-                                      "expected (N, H, W) images and (N,) labels")
+                    raise ConfigError(
+                        f"{images} {tuple(x.shape)} and {labels} {tuple(y.shape)} do not match: "
+                        "expected (N, H, W) images and (N,) labels"
+                    )
                 out[split] = (x[:, None], y.long())  # (N, 1, H, W)
             return out
         out = {}
@@ -270,11 +301,15 @@ class ImageClassification(Task):
                 ds = self._torchvision_class()(str(self.sources), train=split == "train", download=False)
             except Exception as e:  # noqa: BLE001 - failed checksum, cut pickle: torchvision says "download=True"
                 why = "a file failed its checksum" if "download=True" in str(e) else first_line(e)
-                raise ConfigError(f"task.data.name=cifar10: {self.sources / CIFAR_FOLDER} is damaged ({why}); "
-                                  "replace it with the unpacked python version of CIFAR-10, or fetch it again "
-                                  "with task.data.download=true") from None
-            out[split] = (torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(),  # (N, 3, 32, 32)
-                          torch.tensor(ds.targets, dtype=torch.long))
+                raise ConfigError(
+                    f"task.data.name=cifar10: {self.sources / CIFAR_FOLDER} is damaged ({why}); "
+                    "replace it with the unpacked python version of CIFAR-10, or fetch it again "
+                    "with task.data.download=true"
+                ) from None
+            out[split] = (
+                torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(),  # (N, 3, 32, 32)
+                torch.tensor(ds.targets, dtype=torch.long),
+            )
         return out
 
     def n_val(self, n_train_official: int) -> int:
@@ -291,8 +326,7 @@ class ImageClassification(Task):
             x, y = official["all"]
             order = torch.randperm(len(x), generator=g)
             n_test = round(DIGITS_TEST_FRACTION * len(x))
-            official = {"test": (x[order[:n_test]], y[order[:n_test]]),
-                        "train": (x[order[n_test:]], y[order[n_test:]])}
+            official = {"test": (x[order[:n_test]], y[order[:n_test]]), "train": (x[order[n_test:]], y[order[n_test:]])}
         x, y = official["train"]
         order = torch.randperm(len(x), generator=g)
         n_val = self.n_val(len(x))
@@ -316,8 +350,12 @@ class ImageClassification(Task):
         self.train_rows, self.subset_seed = train_subset(len(splits["train"][1]), self.train_fraction, seed), int(seed)
         splits = {**splits, "train": tuple(t[self.train_rows] for t in splits["train"])}
         self.data = {s: (x.to(self.device), y.to(self.device)) for s, (x, y) in splits.items()}
-        self.normalize = v2.Compose([v2.ToDtype(torch.float32, scale=True),  # uint8 0..255 → [0, 1]
-                                     v2.Normalize(list(self.info.mean), list(self.info.std))])
+        self.normalize = v2.Compose(
+            [
+                v2.ToDtype(torch.float32, scale=True),  # uint8 0..255 → [0, 1]
+                v2.Normalize(list(self.info.mean), list(self.info.std)),
+            ]
+        )
         self.sampler = EpochSampler(self.n_train, seed)  # its generator also draws the augmentations
 
     @property
@@ -373,21 +411,36 @@ class ImageClassification(Task):
         y = batch.targets
         right = (logits.argmax(-1) == y).double()  # (B,)
         one_hot = F.one_hot(y, self.spec.num_classes).double()  # (B, K); sums stay deterministic on CUDA
-        return {"loss_sum": F.cross_entropy(logits.float(), y, reduction="sum").double(),
-                "correct": right.sum(), "count": torch.tensor(float(len(y)), dtype=torch.float64),
-                "correct_by_class": right @ one_hot, "count_by_class": one_hot.sum(0)}
+        return {
+            "loss_sum": F.cross_entropy(logits.float(), y, reduction="sum").double(),
+            "correct": right.sum(),
+            "count": torch.tensor(float(len(y)), dtype=torch.float64),
+            "correct_by_class": right @ one_hot,
+            "count_by_class": one_hot.sum(0),
+        }
 
     def finalize(self, s: dict[str, torch.Tensor]) -> dict:
         by_class = [float(c / n) if n else None for c, n in zip(s["correct_by_class"], s["count_by_class"])]
-        return {"acc": float(s["correct"] / s["count"]), "loss": float(s["loss_sum"] / s["count"]),
-                "acc_per_class": by_class}
+        return {
+            "acc": float(s["correct"] / s["count"]),
+            "loss": float(s["loss_sum"] / s["count"]),
+            "acc_per_class": by_class,
+        }
 
     def describe(self) -> dict:
-        out = {"dataset": self.name, "image_shape": list(self.spec.image_shape), "upsample": self.upsample,
-               "classes": list(self.info.classes), "tokens_are": "pixels", "val_fraction": self.val_fraction,
-               "split_seed": self.split_seed, "augment": self.augment, **self.subset_info(),
-               "normalize": {"mean": list(self.info.mean), "std": list(self.info.std)},
-               "source": "sklearn.datasets.load_digits" if self.name == "digits" else str(self.root)}
+        out = {
+            "dataset": self.name,
+            "image_shape": list(self.spec.image_shape),
+            "upsample": self.upsample,
+            "classes": list(self.info.classes),
+            "tokens_are": "pixels",
+            "val_fraction": self.val_fraction,
+            "split_seed": self.split_seed,
+            "augment": self.augment,
+            **self.subset_info(),
+            "normalize": {"mean": list(self.info.mean), "std": list(self.info.std)},
+            "source": "sklearn.datasets.load_digits" if self.name == "digits" else str(self.root),
+        }
         if self._cpu is not None:
             out["sizes"] = {s: len(y) for s, (_, y) in self._cpu.items()}
         if self.name in IDX_FOLDERS:

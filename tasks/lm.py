@@ -9,6 +9,7 @@ the architecture declares, or refuses with one line. Metrics: ``loss`` (mean cro
 nats), ``perplexity`` = exp(loss) (both lower is better; ``perplexity`` first in the reports) and ``acc``
 (next-token accuracy).
 """
+
 from __future__ import annotations
 
 import torch
@@ -31,21 +32,45 @@ class CausalLM(CorpusTask):
 
     main_metric = "perplexity"
 
-    def __init__(self, *, data: dict, tokenizer: str = "word", vocab_size: int = 20000, max_len: int | None = 64,
-                 lowercase: bool = True, val_fraction: float = 0.1, split_seed: int = 0, train_fraction: float = 1.0,
-                 cache_dir: str | None = None):
-        tt = self.load_corpus(data, tokenizer=tokenizer, vocab_size=vocab_size, max_len=max_len, lowercase=lowercase,
-                              val_fraction=val_fraction, split_seed=split_seed, train_fraction=train_fraction,
-                              cache_dir=cache_dir)
+    def __init__(
+        self,
+        *,
+        data: dict,
+        tokenizer: str = "word",
+        vocab_size: int = 20000,
+        max_len: int | None = 64,
+        lowercase: bool = True,
+        val_fraction: float = 0.1,
+        split_seed: int = 0,
+        train_fraction: float = 1.0,
+        cache_dir: str | None = None,
+    ):
+        tt = self.load_corpus(
+            data,
+            tokenizer=tokenizer,
+            vocab_size=vocab_size,
+            max_len=max_len,
+            lowercase=lowercase,
+            val_fraction=val_fraction,
+            split_seed=split_seed,
+            train_fraction=train_fraction,
+            cache_dir=cache_dir,
+        )
         self.rows = {s: (pad_sequences(ids), torch.tensor([len(x) for x in ids])) for s, ids in tt.ids.items()}
-        self.spec = TaskSpec(input_kind="tokens", output_kind="tokens", vocab_size=self.tokenizer.vocab_size,
-                             max_len=self.max_len + 1, num_classes=self.tokenizer.vocab_size, pad_id=PAD,
-                             causal=True)
+        self.spec = TaskSpec(
+            input_kind="tokens",
+            output_kind="tokens",
+            vocab_size=self.tokenizer.vocab_size,
+            max_len=self.max_len + 1,
+            num_classes=self.tokenizer.vocab_size,
+            pad_id=PAD,
+            causal=True,
+        )
 
     def make_batch(self, split: str, idx) -> Batch:
         x, lengths = self.data[split]
         n = lengths[idx]  # (B,)
-        ids = x[idx, :int(n.max())]  # (B, L)
+        ids = x[idx, : int(n.max())]  # (B, L)
         inputs = F.pad(ids, (1, 0), value=BOS)  # (B, L + 1): <bos> + text
         targets = F.pad(ids, (0, 1), value=PAD).scatter(1, n[:, None], EOS)  # (B, L + 1): text + <eos>
         targets = targets.masked_fill(targets == PAD, self.spec.ignore_index)

@@ -8,6 +8,7 @@ count the selected positions only. Training masks are drawn afresh for every bat
 generator seeded with the run seed; validation and test masks are drawn once from ``mask_seed``, so every run
 is scored on the same positions. Metrics: ``acc`` (masked-token accuracy), ``loss``, ``perplexity``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,8 +21,15 @@ from tasks.text_data import PAD, SPECIALS, pad_sequences
 MASK_SPLIT = (0.8, 0.1, 0.1)  # of the selected positions: <mask>, a random token, unchanged
 
 
-def mask_tokens(ids: torch.Tensor, real: torch.Tensor, mask_prob: float, mask_id: int, random_ids: tuple[int, int],
-                gen: torch.Generator, ignore_index: int = -100) -> tuple[torch.Tensor, torch.Tensor]:
+def mask_tokens(
+    ids: torch.Tensor,
+    real: torch.Tensor,
+    mask_prob: float,
+    mask_id: int,
+    random_ids: tuple[int, int],
+    gen: torch.Generator,
+    ignore_index: int = -100,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT's corruption of a batch.
 
     Args:
@@ -59,25 +67,50 @@ class MaskedLM(CorpusTask):
         train_fraction: share of the training texts used (a subset drawn with the run seed; 1 = all).
     """
 
-    def __init__(self, *, data: dict, tokenizer: str = "word", vocab_size: int = 20000, max_len: int | None = 64,
-                 lowercase: bool = True, mask_prob: float = 0.15, mask_seed: int = 1234, val_fraction: float = 0.1,
-                 split_seed: int = 0, train_fraction: float = 1.0, cache_dir: str | None = None):
+    def __init__(
+        self,
+        *,
+        data: dict,
+        tokenizer: str = "word",
+        vocab_size: int = 20000,
+        max_len: int | None = 64,
+        lowercase: bool = True,
+        mask_prob: float = 0.15,
+        mask_seed: int = 1234,
+        val_fraction: float = 0.1,
+        split_seed: int = 0,
+        train_fraction: float = 1.0,
+        cache_dir: str | None = None,
+    ):
         if not 0 < float(mask_prob) < 1:
             raise ConfigError(f"task.mask_prob={mask_prob} must lie strictly between 0 and 1 (BERT: 0.15)")
         self.mask_prob, self.mask_seed = float(mask_prob), int(mask_seed)
-        tt = self.load_corpus(data, tokenizer=tokenizer, vocab_size=vocab_size, max_len=max_len, lowercase=lowercase,
-                              val_fraction=val_fraction, split_seed=split_seed, train_fraction=train_fraction,
-                              cache_dir=cache_dir)
+        tt = self.load_corpus(
+            data,
+            tokenizer=tokenizer,
+            vocab_size=vocab_size,
+            max_len=max_len,
+            lowercase=lowercase,
+            val_fraction=val_fraction,
+            split_seed=split_seed,
+            train_fraction=train_fraction,
+            cache_dir=cache_dir,
+        )
         self.mask_id = self.tokenizer.reserved[0]
         self.random_ids = (len(SPECIALS), min(self.tokenizer.reserved))  # the ordinary tokens
         self.rows = {s: (pad_sequences(ids), torch.tensor([len(x) for x in ids])) for s, ids in tt.ids.items()}
-        self.spec = TaskSpec(input_kind="tokens", output_kind="tokens", vocab_size=self.tokenizer.vocab_size,
-                             max_len=self.max_len, num_classes=self.tokenizer.vocab_size, pad_id=PAD,
-                             prefers_bidirectional=True)
+        self.spec = TaskSpec(
+            input_kind="tokens",
+            output_kind="tokens",
+            vocab_size=self.tokenizer.vocab_size,
+            max_len=self.max_len,
+            num_classes=self.tokenizer.vocab_size,
+            pad_id=PAD,
+            prefers_bidirectional=True,
+        )
 
     def corrupt(self, ids: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        return mask_tokens(ids, ids != PAD, self.mask_prob, self.mask_id, self.random_ids, gen,
-                           self.spec.ignore_index)
+        return mask_tokens(ids, ids != PAD, self.mask_prob, self.mask_id, self.random_ids, gen, self.spec.ignore_index)
 
     # -- data ---------------------------------------------------------------------------------------
     def setup(self, device: torch.device, seed: int) -> None:
@@ -95,6 +128,12 @@ class MaskedLM(CorpusTask):
         return Batch((inputs,), targets, n_tokens=int(lengths[idx].sum()))  # (B, L), (B, L) -100 where unselected
 
     def describe(self) -> dict:
-        return {**super().describe(),
-                "masking": {"mask_prob": self.mask_prob, "split": dict(zip(("mask", "random", "keep"), MASK_SPLIT)),
-                            "eval_mask_seed": self.mask_seed, "train": "drawn per batch (dynamic)"}}
+        return {
+            **super().describe(),
+            "masking": {
+                "mask_prob": self.mask_prob,
+                "split": dict(zip(("mask", "random", "keep"), MASK_SPLIT)),
+                "eval_mask_seed": self.mask_seed,
+                "train": "drawn per batch (dynamic)",
+            },
+        }

@@ -10,6 +10,7 @@ the model must select by content.
 Data symbols are 1..vocab-2 (uniform, independent), noise is 0 and the marker is vocab-1. ``chance`` =
 1/(vocab - 2), guessing uniformly among the symbols.
 """
+
 from __future__ import annotations
 
 import torch
@@ -37,21 +38,38 @@ class SelectiveCopy(GeneratedTask):
     main_metric = "acc"
     directions = {**Task.directions, "seq_acc": "max", "chance": "max"}
 
-    def __init__(self, *, seq_len: int = 64, n_memorize: int = 8, vocab: int = 10, n_val: int = 1000,
-                 n_test: int = 1000, data_seed: int = 1234):
+    def __init__(
+        self,
+        *,
+        seq_len: int = 64,
+        n_memorize: int = 8,
+        vocab: int = 10,
+        n_val: int = 1000,
+        n_test: int = 1000,
+        data_seed: int = 1234,
+    ):
         seq_len, n = whole("task.seq_len", seq_len, 1), whole("task.n_memorize", n_memorize, 1)
         self.vocab = whole("task.vocab", vocab, 4)
         self.n_val, self.n_test = whole("task.n_val", n_val, 1), whole("task.n_test", n_test, 1)
         self.data_seed = int(data_seed)
         if n > seq_len:
-            raise ConfigError(f"task.n_memorize={n} must be at most task.seq_len={seq_len} (the symbols sit in the "
-                              "region of seq_len positions)")
+            raise ConfigError(
+                f"task.n_memorize={n} must be at most task.seq_len={seq_len} (the symbols sit in the "
+                "region of seq_len positions)"
+            )
         self.seq_len, self.n = seq_len, n
         self.marker, self.n_symbols = self.vocab - 1, self.vocab - 2
         self.length = seq_len + n
         self.chance = 1.0 / self.n_symbols
-        self.spec = TaskSpec(input_kind="tokens", output_kind="tokens", vocab_size=self.vocab, max_len=self.length,
-                             num_classes=self.vocab, pad_id=None, ignore_index=IGNORE)
+        self.spec = TaskSpec(
+            input_kind="tokens",
+            output_kind="tokens",
+            vocab_size=self.vocab,
+            max_len=self.length,
+            num_classes=self.vocab,
+            pad_id=None,
+            ignore_index=IGNORE,
+        )
 
     # -- data ---------------------------------------------------------------------------------------
     def generate(self, batch_size: int, generator: torch.Generator, device=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,17 +88,26 @@ class SelectiveCopy(GeneratedTask):
     # -- metrics ------------------------------------------------------------------------------------
     def eval_stats(self, logits: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
         n, y = self.n, batch.targets
-        loss_sum = F.cross_entropy(logits[:, -n:].float().reshape(-1, logits.shape[-1]), y[:, -n:].reshape(-1),
-                                   reduction="sum")
+        loss_sum = F.cross_entropy(
+            logits[:, -n:].float().reshape(-1, logits.shape[-1]), y[:, -n:].reshape(-1), reduction="sum"
+        )
         right = logits[:, -n:].argmax(-1) == y[:, -n:]  # (B, n)
-        return {"loss_sum": loss_sum, "right_by_pos": right.sum(0).double(), "seq_right": right.all(1).sum().double(),
-                "count": torch.tensor(float(y.shape[0]))}
+        return {
+            "loss_sum": loss_sum,
+            "right_by_pos": right.sum(0).double(),
+            "seq_right": right.all(1).sum().double(),
+            "count": torch.tensor(float(y.shape[0])),
+        }
 
     def finalize(self, s: dict[str, torch.Tensor]) -> dict:
         by_pos = (s["right_by_pos"] / s["count"]).tolist()
-        return {"acc": float(sum(by_pos) / len(by_pos)), "seq_acc": float(s["seq_right"] / s["count"]),
-                "loss": float(s["loss_sum"] / (s["count"] * self.n)), "chance": self.chance,
-                "acc_by_position": by_pos}
+        return {
+            "acc": float(sum(by_pos) / len(by_pos)),
+            "seq_acc": float(s["seq_right"] / s["count"]),
+            "loss": float(s["loss_sum"] / (s["count"] * self.n)),
+            "chance": self.chance,
+            "acc_by_position": by_pos,
+        }
 
     def describe(self) -> dict:
         return {"seq_len": self.seq_len, "n_memorize": self.n, "vocab": self.vocab, "chance": self.chance}

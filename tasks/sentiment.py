@@ -6,6 +6,7 @@ truncated to ``max_len`` tokens first), so short-sentence sets do not pay for ``
 Metrics: ``acc``, ``macro_f1`` (mean per-class F1 over the classes that occur in the labels or the predictions,
 as scikit-learn's default) and ``loss`` (mean cross-entropy).
 """
+
 from __future__ import annotations
 
 import torch
@@ -14,7 +15,7 @@ import torch.nn.functional as F
 from core.errors import ConfigError
 from tasks.base import Batch, TaskSpec, check_train_fraction
 from tasks.checks import class_ids
-from tasks.text_data import (PAD, TextTask, check_data_keys, load_text_data, pad_sequences, tokenize_column)
+from tasks.text_data import PAD, TextTask, check_data_keys, load_text_data, pad_sequences, tokenize_column
 
 
 def macro_f1(confusion: torch.Tensor) -> tuple[float, list[float]]:
@@ -54,34 +55,73 @@ class Sentiment(TextTask):
     main_metric = "acc"
     directions = {**TextTask.directions, "macro_f1": "max"}
 
-    def __init__(self, *, data: dict, tokenizer: str = "word", vocab_size: int = 20000, max_len: int | None = 64,
-                 lowercase: bool = True, val_fraction: float = 0.1, split_seed: int = 0,
-                 train_fraction: float = 1.0, cache_dir: str | None = None, num_classes: int | None = None,
-                 label_map: dict | None = None, drop_empty: bool = False):
+    def __init__(
+        self,
+        *,
+        data: dict,
+        tokenizer: str = "word",
+        vocab_size: int = 20000,
+        max_len: int | None = 64,
+        lowercase: bool = True,
+        val_fraction: float = 0.1,
+        split_seed: int = 0,
+        train_fraction: float = 1.0,
+        cache_dir: str | None = None,
+        num_classes: int | None = None,
+        label_map: dict | None = None,
+        drop_empty: bool = False,
+    ):
         data = check_data_keys(data, ("path", "name", "text_column", "label_column", "val_split", "test_split"))
         self.path = str(data["path"])
         self.text_col, self.label_col = str(data.get("text_column", "text")), str(data.get("label_column", "label"))
         self.train_fraction = check_train_fraction(train_fraction)
-        raw = load_text_data(self.path, [self.text_col, self.label_col], name=data.get("name"),
-                             val_split=data.get("val_split", "validation"), test_split=data.get("test_split", "test"),
-                             val_fraction=float(val_fraction), split_seed=int(split_seed), cache_dir=cache_dir,
-                             drop_empty=drop_empty)
+        raw = load_text_data(
+            self.path,
+            [self.text_col, self.label_col],
+            name=data.get("name"),
+            val_split=data.get("val_split", "validation"),
+            test_split=data.get("test_split", "test"),
+            val_fraction=float(val_fraction),
+            split_seed=int(split_seed),
+            cache_dir=cache_dir,
+            drop_empty=drop_empty,
+        )
         if num_classes is not None and int(num_classes) < 2:
             raise ConfigError(f"task.num_classes={num_classes} must be ≥ 2, or null to read it from the labels")
         self.num_classes = class_ids(raw.splits, self.label_col, self.path, num_classes, label_map)
         self.label_map, self.dropped = dict(label_map) if label_map else None, raw.dropped
-        tt = tokenize_column(raw, self.text_col, tokenizer=tokenizer, vocab_size=vocab_size, lowercase=lowercase,
-                             max_len=max_len, cache_dir=cache_dir)
-        self.tokenizer, self.tokenizer_file, self.max_len, self.truncated = (tt.tokenizer, tt.tokenizer_file,
-                                                                              tt.max_len, tt.truncated)
+        tt = tokenize_column(
+            raw,
+            self.text_col,
+            tokenizer=tokenizer,
+            vocab_size=vocab_size,
+            lowercase=lowercase,
+            max_len=max_len,
+            cache_dir=cache_dir,
+        )
+        self.tokenizer, self.tokenizer_file, self.max_len, self.truncated = (
+            tt.tokenizer,
+            tt.tokenizer_file,
+            tt.max_len,
+            tt.truncated,
+        )
         self.rows = {}  # split -> (ids (N, L) padded, lengths (N,), labels (N,)) on the CPU until setup
         for s, fitted in tt.ids.items():
-            self.rows[s] = (pad_sequences(fitted), torch.tensor([len(x) for x in fitted]),
-                            torch.tensor(raw.splits[s][self.label_col], dtype=torch.long))
+            self.rows[s] = (
+                pad_sequences(fitted),
+                torch.tensor([len(x) for x in fitted]),
+                torch.tensor(raw.splits[s][self.label_col], dtype=torch.long),
+            )
         self.sizes, self.carved = raw.sizes(), raw.carved_validation
         self.kind = self.tokenizer.kind
-        self.spec = TaskSpec(input_kind="tokens", output_kind="class", vocab_size=self.tokenizer.vocab_size,
-                             max_len=self.max_len, num_classes=self.num_classes, pad_id=PAD)
+        self.spec = TaskSpec(
+            input_kind="tokens",
+            output_kind="class",
+            vocab_size=self.tokenizer.vocab_size,
+            max_len=self.max_len,
+            num_classes=self.num_classes,
+            pad_id=PAD,
+        )
 
     # -- data ---------------------------------------------------------------------------------------
     def make_batch(self, split: str, idx) -> Batch:
@@ -102,17 +142,31 @@ class Sentiment(TextTask):
         c = s["confusion"]
         n = float(c.sum())
         f1, per_class = macro_f1(c)
-        return {"acc": float(c.diag().sum()) / n, "macro_f1": f1, "loss": float(s["loss_sum"]) / n,
-                "f1_by_class": per_class}
+        return {
+            "acc": float(c.diag().sum()) / n,
+            "macro_f1": f1,
+            "loss": float(s["loss_sum"]) / n,
+            "f1_by_class": per_class,
+        }
 
     def token_strings(self, ids: list[int]) -> list[str]:
         return [self.tokenizer.token(i) for i in ids]
 
     def describe(self) -> dict:
-        return {"data": self.path, "text_column": self.text_col, "label_column": self.label_col,
-                "tokenizer": self.kind, "vocab_size": self.spec.vocab_size, "max_len": self.max_len,
-                "num_classes": self.num_classes, "label_map": self.label_map, "rows": self.sizes,
-                "rows_dropped_empty": self.dropped, "validation_carved": self.carved,
-                "truncated_share": self.truncated,
-                "tokenizer_file": str(self.tokenizer_file) if self.tokenizer_file else None,
-                "padding": "each batch padded to its longest text", **self.subset_info()}
+        return {
+            "data": self.path,
+            "text_column": self.text_col,
+            "label_column": self.label_col,
+            "tokenizer": self.kind,
+            "vocab_size": self.spec.vocab_size,
+            "max_len": self.max_len,
+            "num_classes": self.num_classes,
+            "label_map": self.label_map,
+            "rows": self.sizes,
+            "rows_dropped_empty": self.dropped,
+            "validation_carved": self.carved,
+            "truncated_share": self.truncated,
+            "tokenizer_file": str(self.tokenizer_file) if self.tokenizer_file else None,
+            "padding": "each batch padded to its longest text",
+            **self.subset_info(),
+        }

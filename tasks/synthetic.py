@@ -4,6 +4,7 @@ every run), a training stream drawn on the device from the run's seed, and bitwi
 A subclass sets ``n_val``, ``n_test`` and ``data_seed`` and implements ``generate(batch_size, generator, device)``
 → (inputs, targets).
 """
+
 from __future__ import annotations
 
 import torch

@@ -14,6 +14,7 @@ T5's span sentinels), so that a pre-trained model and its fine-tuned copy share 
 
 Every problem with the data becomes one :class:`ConfigError` that says how to fix it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -88,8 +89,13 @@ def is_local(path: str) -> bool:
 
 def find_split_files(folder: Path) -> dict[str, list[Path]]:
     """``{split: files}`` for the data files under ``folder`` (its top level and ``data/``)."""
-    files = [p for sub in (folder, folder / "data") if sub.is_dir() for p in sorted(sub.iterdir())
-             if p.is_file() and p.suffix.lower() in BUILDERS]
+    files = [
+        p
+        for sub in (folder, folder / "data")
+        if sub.is_dir()
+        for p in sorted(sub.iterdir())
+        if p.is_file() and p.suffix.lower() in BUILDERS
+    ]
     found: dict[str, list[Path]] = {}
     for split, aliases in SPLIT_ALIASES.items():
         hits = [p for p in files if p.name.split(".")[0].split("-")[0].lower() in aliases]
@@ -134,22 +140,28 @@ def load_local(folder: Path, columns: list[str], cache_dir: Path) -> tuple[dict,
         raise ConfigError(
             f"{folder} has no {' and no '.join(missing)} split file. Found: {present or 'nothing'}. Expected files "
             f"named train.<ext>, test.<ext> and optionally validation.<ext> (or valid/val/dev), with <ext> one of "
-            f"{', '.join(BUILDERS)} (shards such as train-00000-of-00002.parquet also work)")
+            f"{', '.join(BUILDERS)} (shards such as train-00000-of-00002.parquet also work)"
+        )
     splits, identity = {}, {"folder": str(folder.resolve()), "files": {}}
     for split, paths in found.items():
         kinds = {BUILDERS[p.suffix.lower()] for p in paths}
         if len(kinds) > 1:
             raise ConfigError(f"{folder}: the {split} split mixes file types ({[p.name for p in paths]}); keep one")
         if all(holds_no_rows(p) for p in paths):  # datasets cannot read empty files: say so plainly
-            raise ConfigError(f"the {split} split of {folder} is empty ({[p.name for p in paths]} hold no rows); "
-                              "every split needs at least one row")
+            raise ConfigError(
+                f"the {split} split of {folder} is empty ({[p.name for p in paths]} hold no rows); "
+                "every split needs at least one row"
+            )
         datasets.disable_progress_bars()  # converting a small local file is instant: no bars on stderr
         try:
-            ds = datasets.load_dataset(kinds.pop(), data_files=[str(p) for p in paths], split="train",
-                                       cache_dir=str(cache_dir / "datasets"))
+            ds = datasets.load_dataset(
+                kinds.pop(), data_files=[str(p) for p in paths], split="train", cache_dir=str(cache_dir / "datasets")
+            )
         except Exception as e:  # noqa: BLE001 - any parse failure is a data problem the user must fix
-            raise ConfigError(f"could not read the {split} files {[p.name for p in paths]} in {folder}: "
-                              f"{checks.explain_read_error(paths, e)}") from None
+            raise ConfigError(
+                f"could not read the {split} files {[p.name for p in paths]} in {folder}: "
+                f"{checks.explain_read_error(paths, e)}"
+            ) from None
         finally:
             datasets.enable_progress_bars()
         splits[split] = ds
@@ -160,9 +172,11 @@ def load_local(folder: Path, columns: list[str], cache_dir: Path) -> tuple[dict,
 def load_hub(path: str, name: str | None, split_names: dict[str, str | None]) -> tuple[dict, dict]:
     import datasets
 
-    hint = (f"download it once while online (python -c \"import datasets; datasets.load_dataset('{path}')\"), "
-            "then run with HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1; or pass a local folder with train/validation/"
-            "test files via task.data.path=...")
+    hint = (
+        f"download it once while online (python -c \"import datasets; datasets.load_dataset('{path}')\"), "
+        "then run with HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1; or pass a local folder with train/validation/"
+        "test files via task.data.path=..."
+    )
     if not datasets.config.HF_HUB_OFFLINE and not hub_reachable():
         raise ConfigError(f"task.data.path={path!r} is a hub id but the Hugging Face Hub cannot be reached; {hint}")
     try:
@@ -184,9 +198,18 @@ def load_hub(path: str, name: str | None, split_names: dict[str, str | None]) ->
     return splits, {"hub": path, "name": name, "splits": split_names}
 
 
-def load_text_data(path: str, columns: list[str], *, name: str | None = None, val_split: str | None = "validation",
-                   test_split: str = "test", val_fraction: float = 0.1, split_seed: int = 0,
-                   cache_dir: str | None = None, drop_empty: bool = False) -> TextData:
+def load_text_data(
+    path: str,
+    columns: list[str],
+    *,
+    name: str | None = None,
+    val_split: str | None = "validation",
+    test_split: str = "test",
+    val_fraction: float = 0.1,
+    split_seed: int = 0,
+    cache_dir: str | None = None,
+    drop_empty: bool = False,
+) -> TextData:
     """Load train/validation/test with ``columns`` from a hub id or a local folder.
 
     Args:
@@ -204,8 +227,10 @@ def load_text_data(path: str, columns: list[str], *, name: str | None = None, va
     if is_local(path):
         folder = Path(path).expanduser()
         if not folder.is_dir():
-            raise ConfigError(f"task.data.path={path!r} is not a folder; give a folder holding train/validation/"
-                              "test files (parquet, csv or json/jsonl) or a hub id such as rotten_tomatoes")
+            raise ConfigError(
+                f"task.data.path={path!r} is not a folder; give a folder holding train/validation/"
+                "test files (parquet, csv or json/jsonl) or a hub id such as rotten_tomatoes"
+            )
         raw, identity = load_local(folder, columns, cache_root(cache_dir))
         if val_split is None:
             raw.pop("val", None)
@@ -215,9 +240,11 @@ def load_text_data(path: str, columns: list[str], *, name: str | None = None, va
     for split, ds in raw.items():
         missing = [c for c in columns if c not in ds.column_names]
         if missing:
-            raise ConfigError(f"the {split} split of {path} has no column {missing}; its columns are "
-                              f"{ds.column_names}. Name the right ones with task.data.<...>_column=... (or "
-                              "task.data.src/tgt for translation)")
+            raise ConfigError(
+                f"the {split} split of {path} has no column {missing}; its columns are "
+                f"{ds.column_names}. Name the right ones with task.data.<...>_column=... (or "
+                "task.data.src/tgt for translation)"
+            )
         if len(ds) == 0:
             raise ConfigError(f"the {split} split of {path} is empty; every split needs at least one row")
         splits[split] = {c: ds.data.column(c).to_pylist() for c in columns}
@@ -236,11 +263,13 @@ def carve(train: dict, columns: list[str], fraction: float, seed: int, path: str
         raise ConfigError(f"task.val_fraction={fraction} must be between 0 and 1 (e.g. 0.1)")
     n_val = max(1, round(n * fraction))
     if n_val >= n:
-        raise ConfigError(f"{path} has no validation split and its train split ({n} rows) is too small to carve "
-                          f"one from; add a validation file or more training rows")
+        raise ConfigError(
+            f"{path} has no validation split and its train split ({n} rows) is too small to carve "
+            f"one from; add a validation file or more training rows"
+        )
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
     val_idx, train_idx = sorted(perm[:n_val].tolist()), sorted(perm[n_val:].tolist())
-    pick = lambda idx: {c: [train[c][i] for i in idx] for c in columns}  # noqa: E731
+    pick = lambda idx: {c: [train[c][i] for i in idx] for c in columns}
     return pick(train_idx), pick(val_idx)
 
 
@@ -248,8 +277,10 @@ def texts(values: list, column: str, split: str) -> list[str]:
     """Text column as strings (empty and missing ones were refused or dropped by :func:`load_text_data`)."""
     bad = next((v for v in values if v is not None and not isinstance(v, str)), None)
     if bad is not None:
-        raise ConfigError(f"column {column!r} of the {split} split holds {type(bad).__name__} values (e.g. {bad!r}),"
-                          " not text; point task.data.*_column at a text column")
+        raise ConfigError(
+            f"column {column!r} of the {split} split holds {type(bad).__name__} values (e.g. {bad!r}),"
+            " not text; point task.data.*_column at a text column"
+        )
     return list(values)
 
 
@@ -280,8 +311,10 @@ class HFTokenizer:
         self.kind = "word" if json.loads(tok.to_str())["model"]["type"] == "WordLevel" else "bpe"
         self.reserved = [tok.token_to_id(t) for t in RESERVED]  # <mask>, sentinels
         if None in self.reserved:
-            raise ConfigError("this tokenizer file has no <mask>/<extra_id_i> tokens (it predates them); "
-                              "retrain it by giving task.tokenizer=word or bpe")
+            raise ConfigError(
+                "this tokenizer file has no <mask>/<extra_id_i> tokens (it predates them); "
+                "retrain it by giving task.tokenizer=word or bpe"
+            )
 
     def encode_batch(self, batch: list[str]) -> list[list[int]]:
         return [e.ids for e in self.tok.encode_batch(batch, add_special_tokens=False)]
@@ -315,14 +348,14 @@ def train_tokenizer(kind: str, corpus: list[str], vocab_size: int, lowercase: bo
 
     tok = new_tokenizer(kind, lowercase)
     make = trainers.WordLevelTrainer if kind == "word" else trainers.BpeTrainer
-    tok.train_from_iterator(corpus, trainer=make(vocab_size=vocab_size, special_tokens=SPECIALS,
-                                                 show_progress=False))
+    tok.train_from_iterator(corpus, trainer=make(vocab_size=vocab_size, special_tokens=SPECIALS, show_progress=False))
     tok.add_special_tokens(RESERVED)  # after the learned vocabulary
     return tok
 
 
-def get_tokenizer(kind: str, corpus_fn, *, vocab_size: int, lowercase: bool, identity: dict,
-                  cache_dir: str | None = None):
+def get_tokenizer(
+    kind: str, corpus_fn, *, vocab_size: int, lowercase: bool, identity: dict, cache_dir: str | None = None
+):
     """A tokenizer of ``kind``, loaded from the cache or trained on ``corpus_fn()`` and cached atomically.
 
     Args:
@@ -345,26 +378,35 @@ def get_tokenizer(kind: str, corpus_fn, *, vocab_size: int, lowercase: bool, ide
         try:
             return HFTokenizer(Tokenizer.from_file(kind)), Path(kind)
         except Exception as e:  # noqa: BLE001 - the tokenizers library raises a bare Exception for a bad file
-            raise ConfigError(f"task.tokenizer={kind} is damaged or not a tokenizer file ({first_line(e)}); restore it "
-                              "(a run folder's tokenizer.json, which init_from reuses) or give word, bpe or byte"
-                              ) from None
+            raise ConfigError(
+                f"task.tokenizer={kind} is damaged or not a tokenizer file ({first_line(e)}); restore it "
+                "(a run folder's tokenizer.json, which init_from reuses) or give word, bpe or byte"
+            ) from None
     if kind not in TOKENIZERS:
-        raise ConfigError(f"task.tokenizer={kind!r} is not known; use one of {', '.join(TOKENIZERS)} or the path "
-                          "of a saved tokenizer.json")
+        raise ConfigError(
+            f"task.tokenizer={kind!r} is not known; use one of {', '.join(TOKENIZERS)} or the path "
+            "of a saved tokenizer.json"
+        )
     if kind == "byte":
         return ByteTokenizer(), None
     if int(vocab_size) <= len(SPECIALS):
         raise ConfigError(f"task.vocab_size={vocab_size} must be larger than the {len(SPECIALS)} special tokens")
-    key = {"v": CACHE_VERSION, "kind": kind, "vocab_size": int(vocab_size), "lowercase": bool(lowercase),
-           "data": identity}
+    key = {
+        "v": CACHE_VERSION,
+        "kind": kind,
+        "vocab_size": int(vocab_size),
+        "lowercase": bool(lowercase),
+        "data": identity,
+    }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
     path = cache_root(cache_dir) / "tokenizers" / f"{kind}-{digest}.json"
     if path.exists():
         try:
             return HFTokenizer(Tokenizer.from_file(str(path))), path
         except Exception as e:  # noqa: BLE001 - a damaged cache entry is rebuilt below (and replaced atomically)
-            print(f"warning: the cached tokenizer {path} is damaged ({first_line(e)}); building it again",
-                  file=sys.stderr)
+            print(
+                f"warning: the cached tokenizer {path} is damaged ({first_line(e)}); building it again", file=sys.stderr
+            )
     tok = train_tokenizer(kind, corpus_fn(), int(vocab_size), bool(lowercase))
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, tok.to_str().encode())  # readers see no file or the whole file
@@ -394,9 +436,12 @@ def longest(ids: list[list[int]], cap: int = 4096, key: str = "task.max_len") ->
     lengths = sorted(len(s) for s in ids) or [1]
     top, typical = min(cap, max(1, lengths[-1])), lengths[int(0.99 * (len(lengths) - 1))]
     if top > 4 * max(typical, 16):
-        print(f"warning: {key}=null takes the longest training text, {top} tokens, while 99% are ≤ {typical}; "
-              f"every batch holding it is padded to {top} positions (and decoding may run as long): set {key}="
-              f"{max(typical, 16)} or so to cut the rare long ones", file=sys.stderr)
+        print(
+            f"warning: {key}=null takes the longest training text, {top} tokens, while 99% are ≤ {typical}; "
+            f"every batch holding it is padded to {top} positions (and decoding may run as long): set {key}="
+            f"{max(typical, 16)} or so to cut the rare long ones",
+            file=sys.stderr,
+        )
     return top
 
 
@@ -418,14 +463,28 @@ class TokenizedText:
     truncated: dict[str, float]
 
 
-def tokenize_column(raw: TextData, column: str, *, tokenizer: str, vocab_size: int, lowercase: bool,
-                    max_len: int | None, cache_dir: str | None) -> TokenizedText:
+def tokenize_column(
+    raw: TextData,
+    column: str,
+    *,
+    tokenizer: str,
+    vocab_size: int,
+    lowercase: bool,
+    max_len: int | None,
+    cache_dir: str | None,
+) -> TokenizedText:
     """The text column ``column`` of ``raw`` through the cached tokenizer (trained on the train split)."""
     if max_len is not None and int(max_len) < 1:
         raise ConfigError(f"task.max_len={max_len} must be ≥ 1, or null for the longest training text")
     text = {s: texts(cols[column], column, s) for s, cols in raw.splits.items()}
-    tok, file = get_tokenizer(tokenizer, lambda: text["train"], vocab_size=vocab_size, lowercase=lowercase,
-                              identity={**raw.identity, "columns": [column]}, cache_dir=cache_dir)
+    tok, file = get_tokenizer(
+        tokenizer,
+        lambda: text["train"],
+        vocab_size=vocab_size,
+        lowercase=lowercase,
+        identity={**raw.identity, "columns": [column]},
+        cache_dir=cache_dir,
+    )
     ids = {s: tok.encode_batch(t) for s, t in text.items()}
     limit = int(max_len) if max_len is not None else longest(ids["train"], key="task.max_len")
     fitted, truncated = {}, {}
@@ -486,7 +545,9 @@ class TextTask(Task):
     def load_state_dict(self, state: dict) -> None:
         old = state.get("data_fingerprint")  # absent in checkpoints written before it was recorded
         if old is not None and old != self.data_fingerprint():
-            raise ConfigError(f"the training data differ from the checkpoint's (data fingerprint {old}, now "
-                              f"{self.data_fingerprint()}): the files under task.data.path changed since the run "
-                              "started; restore them, or start the run over in another folder")
+            raise ConfigError(
+                f"the training data differ from the checkpoint's (data fingerprint {old}, now "
+                f"{self.data_fingerprint()}): the files under task.data.path changed since the run "
+                "started; restore them, or start the run over in another folder"
+            )
         self.sampler.load_state_dict(state)

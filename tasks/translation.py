@@ -7,6 +7,7 @@ side. Training is teacher-forced: ``model(src, tgt_in)`` with ``tgt_in = BOS + y
 ``eval_decode_max`` validation sentences (``test_decode_max`` test sentences; null = all) and scores the
 detokenized output against the raw reference text with sacrebleu (``bleu``, ``chrf``).
 """
+
 from __future__ import annotations
 
 import sacrebleu
@@ -15,8 +16,19 @@ import torch
 from core.errors import ConfigError
 from tasks.base import Batch, TaskSpec, batches_of, check_train_fraction, token_metrics, token_stats
 from tasks.decoding import beam_search, greedy
-from tasks.text_data import (BOS, EOS, PAD, TextTask, check_data_keys, fit_length, get_tokenizer,
-                             load_text_data, longest, pad_sequences, texts)
+from tasks.text_data import (
+    BOS,
+    EOS,
+    PAD,
+    TextTask,
+    check_data_keys,
+    fit_length,
+    get_tokenizer,
+    load_text_data,
+    longest,
+    pad_sequences,
+    texts,
+)
 
 
 class Translation(TextTask):
@@ -49,41 +61,80 @@ class Translation(TextTask):
     main_metric = "bleu"
     directions = {**TextTask.directions, "perplexity": "min", "bleu": "max", "chrf": "max"}
 
-    def __init__(self, *, data: dict, tokenizer: str = "bpe", vocab_size: int = 8000, joint_vocab: bool = True,
-                 max_len: int | None = 64, tgt_max_len: int | None = 64, lowercase: bool = False, beam: int = 1,
-                 length_penalty: float = 1.0, incremental: bool = True, max_decode_len: int | None = None, eval_decode_max: int | None = 500,
-                 test_decode_max: int | None = None, val_fraction: float = 0.1, split_seed: int = 0,
-                 train_fraction: float = 1.0, cache_dir: str | None = None, drop_empty: bool = False):
+    def __init__(
+        self,
+        *,
+        data: dict,
+        tokenizer: str = "bpe",
+        vocab_size: int = 8000,
+        joint_vocab: bool = True,
+        max_len: int | None = 64,
+        tgt_max_len: int | None = 64,
+        lowercase: bool = False,
+        beam: int = 1,
+        length_penalty: float = 1.0,
+        incremental: bool = True,
+        max_decode_len: int | None = None,
+        eval_decode_max: int | None = 500,
+        test_decode_max: int | None = None,
+        val_fraction: float = 0.1,
+        split_seed: int = 0,
+        train_fraction: float = 1.0,
+        cache_dir: str | None = None,
+        drop_empty: bool = False,
+    ):
         data = check_data_keys(data, ("path", "name", "src", "tgt", "val_split", "test_split"))
         self.path = str(data["path"])
         self.src_col, self.tgt_col = str(data.get("src", "de")), str(data.get("tgt", "en"))
         if self.src_col == self.tgt_col:
             raise ConfigError(f"task.data.src and task.data.tgt are both {self.src_col!r}; name two columns")
-        for key, value, low in (("max_len", max_len, 1), ("tgt_max_len", tgt_max_len, 2),
-                                ("max_decode_len", max_decode_len, 1), ("eval_decode_max", eval_decode_max, 1),
-                                ("test_decode_max", test_decode_max, 1)):
+        for key, value, low in (
+            ("max_len", max_len, 1),
+            ("tgt_max_len", tgt_max_len, 2),
+            ("max_decode_len", max_decode_len, 1),
+            ("eval_decode_max", eval_decode_max, 1),
+            ("test_decode_max", test_decode_max, 1),
+        ):
             if value is not None and int(value) < low:
                 raise ConfigError(f"task.{key}={value} must be ≥ {low}, or null")
         self.incremental = bool(incremental)
         if int(beam) < 1:
             raise ConfigError(f"task.beam={beam} must be ≥ 1 (1 = greedy decoding)")
         self.train_fraction = check_train_fraction(train_fraction)
-        raw = load_text_data(self.path, [self.src_col, self.tgt_col], name=data.get("name"),
-                             val_split=data.get("val_split", "validation"), test_split=data.get("test_split", "test"),
-                             val_fraction=float(val_fraction), split_seed=int(split_seed), cache_dir=cache_dir,
-                             drop_empty=drop_empty)
+        raw = load_text_data(
+            self.path,
+            [self.src_col, self.tgt_col],
+            name=data.get("name"),
+            val_split=data.get("val_split", "validation"),
+            test_split=data.get("test_split", "test"),
+            val_fraction=float(val_fraction),
+            split_seed=int(split_seed),
+            cache_dir=cache_dir,
+            drop_empty=drop_empty,
+        )
         self.dropped = raw.dropped
-        self.text = {s: {side: texts(cols[col], col, s) for side, col in (("src", self.src_col), ("tgt", self.tgt_col))}
-                     for s, cols in raw.splits.items()}
+        self.text = {
+            s: {side: texts(cols[col], col, s) for side, col in (("src", self.src_col), ("tgt", self.tgt_col))}
+            for s, cols in raw.splits.items()
+        }
         train = self.text["train"]
+
         def tok(cols: list[str], corpus_fn):
-            return get_tokenizer(tokenizer, corpus_fn, vocab_size=vocab_size, lowercase=lowercase,
-                                 identity={**raw.identity, "columns": cols}, cache_dir=cache_dir)
+            return get_tokenizer(
+                tokenizer,
+                corpus_fn,
+                vocab_size=vocab_size,
+                lowercase=lowercase,
+                identity={**raw.identity, "columns": cols},
+                cache_dir=cache_dir,
+            )
 
         self.joint = bool(joint_vocab)
         if str(tokenizer).endswith(".json") and not self.joint:
-            raise ConfigError(f"task.tokenizer={tokenizer} is one saved tokenizer, which serves both languages; "
-                              "use task.joint_vocab=true with it")
+            raise ConfigError(
+                f"task.tokenizer={tokenizer} is one saved tokenizer, which serves both languages; "
+                "use task.joint_vocab=true with it"
+            )
         if self.joint:
             self.src_tok, file = tok([self.src_col, self.tgt_col], lambda: train["src"] + train["tgt"])
             self.tgt_tok, self.tokenizer_files = self.src_tok, [file]
@@ -94,29 +145,45 @@ class Translation(TextTask):
         src_ids = {s: self.src_tok.encode_batch(t["src"]) for s, t in self.text.items()}
         tgt_ids = {s: self.tgt_tok.encode_batch(t["tgt"]) for s, t in self.text.items()}
         self.max_len = int(max_len) if max_len is not None else longest(src_ids["train"], key="task.max_len")
-        self.tgt_max_len = (int(tgt_max_len) if tgt_max_len is not None
-                            else longest(tgt_ids["train"], key="task.tgt_max_len") + 1)
+        self.tgt_max_len = (
+            int(tgt_max_len) if tgt_max_len is not None else longest(tgt_ids["train"], key="task.tgt_max_len") + 1
+        )
         self.max_decode_len = int(max_decode_len) if max_decode_len is not None else self.tgt_max_len
         if self.max_decode_len > self.tgt_max_len:
-            raise ConfigError(f"task.max_decode_len={max_decode_len} is longer than task.tgt_max_len="
-                              f"{self.tgt_max_len}, the longest target the decoder is built for; lower it or "
-                              "raise task.tgt_max_len")
+            raise ConfigError(
+                f"task.max_decode_len={max_decode_len} is longer than task.tgt_max_len="
+                f"{self.tgt_max_len}, the longest target the decoder is built for; lower it or "
+                "raise task.tgt_max_len"
+            )
         self.beam, self.length_penalty = int(beam), float(length_penalty)
         self.decode_max = {"val": eval_decode_max, "test": test_decode_max}
         self.truncated, self.rows = {}, {}
         for s in self.text:
             src, cut_src = fit_length(src_ids[s], self.max_len)
-            y = [t[:self.tgt_max_len - 1] for t in tgt_ids[s]]
+            y = [t[: self.tgt_max_len - 1] for t in tgt_ids[s]]
             self.truncated[s] = {"src": cut_src, "tgt": sum(len(t) > self.tgt_max_len - 1 for t in tgt_ids[s]) / len(y)}
-            self.rows[s] = (pad_sequences(src), torch.tensor([len(t) for t in src]),
-                            pad_sequences([[BOS] + t for t in y]), pad_sequences([t + [EOS] for t in y], pad=-100),
-                            torch.tensor([len(t) + 1 for t in y]))  # src, src_len, tgt_in, targets, tgt_len
+            self.rows[s] = (
+                pad_sequences(src),
+                torch.tensor([len(t) for t in src]),
+                pad_sequences([[BOS] + t for t in y]),
+                pad_sequences([t + [EOS] for t in y], pad=-100),
+                torch.tensor([len(t) + 1 for t in y]),
+            )  # src, src_len, tgt_in, targets, tgt_len
         self.sizes, self.carved, self.kind, self.samples = raw.sizes(), raw.carved_validation, self.src_tok.kind, []
         self.tokenizer = self.src_tok if self.joint else None  # the one tokenizer a pre-trained model can share
-        self.spec = TaskSpec(input_kind="tokens", output_kind="sequence", vocab_size=self.src_tok.vocab_size,
-                             max_len=self.max_len, pad_id=PAD, ignore_index=-100,
-                             tgt_vocab_size=self.tgt_tok.vocab_size, tgt_max_len=self.tgt_max_len,
-                             bos_id=BOS, eos_id=EOS, tgt_pad_id=PAD)
+        self.spec = TaskSpec(
+            input_kind="tokens",
+            output_kind="sequence",
+            vocab_size=self.src_tok.vocab_size,
+            max_len=self.max_len,
+            pad_id=PAD,
+            ignore_index=-100,
+            tgt_vocab_size=self.tgt_tok.vocab_size,
+            tgt_max_len=self.tgt_max_len,
+            bos_id=BOS,
+            eos_id=EOS,
+            tgt_pad_id=PAD,
+        )
 
     # -- data ---------------------------------------------------------------------------------------
     def make_batch(self, split: str, idx) -> Batch:
@@ -138,8 +205,17 @@ class Translation(TextTask):
         if self.beam == 1:
             out = greedy(model, src, self.max_decode_len, BOS, EOS, forbid=(PAD,), incremental=self.incremental)
         else:
-            out = beam_search(model, src, self.beam, self.max_decode_len, BOS, EOS, self.length_penalty, forbid=(PAD,),
-                              incremental=self.incremental)
+            out = beam_search(
+                model,
+                src,
+                self.beam,
+                self.max_decode_len,
+                BOS,
+                EOS,
+                self.length_penalty,
+                forbid=(PAD,),
+                incremental=self.incremental,
+            )
         return [self.tgt_tok.decode(ids) for ids in out]
 
     @torch.no_grad()
@@ -151,13 +227,15 @@ class Translation(TextTask):
         n = len(src) if limit is None else min(int(limit), len(src))
         hyps = []
         for s in batches_of(n, batch_size):
-            hyps += self.translate(model, src[s, :int(src_len[s].max())])
+            hyps += self.translate(model, src[s, : int(src_len[s].max())])
         refs = self.text[split]["tgt"][:n]
-        metrics.update(bleu=sacrebleu.corpus_bleu(hyps, [refs]).score,
-                       chrf=sacrebleu.corpus_chrf(hyps, [refs]).score, decoded=n)
+        metrics.update(
+            bleu=sacrebleu.corpus_bleu(hyps, [refs]).score, chrf=sacrebleu.corpus_chrf(hyps, [refs]).score, decoded=n
+        )
         if split == "test":
-            self.samples = [{"source": a, "reference": r, "hypothesis": h}
-                            for a, r, h in zip(self.text[split]["src"], refs, hyps)]
+            self.samples = [
+                {"source": a, "reference": r, "hypothesis": h} for a, r, h in zip(self.text[split]["src"], refs, hyps)
+            ]
         return metrics
 
     def artifacts(self) -> dict[str, list[dict]]:
@@ -170,11 +248,27 @@ class Translation(TextTask):
         return [self.tgt_tok.token(i) for i in ids]
 
     def describe(self) -> dict:
-        return {"data": self.path, "src": self.src_col, "tgt": self.tgt_col, "tokenizer": self.kind,
-                "joint_vocab": self.joint, "vocab_size": self.spec.vocab_size,
-                "tgt_vocab_size": self.spec.tgt_vocab_size, "max_len": self.max_len, "tgt_max_len": self.tgt_max_len,
-                "rows": self.sizes, "rows_dropped_empty": self.dropped, "validation_carved": self.carved,
-                "truncated_share": self.truncated,
-                "decoding": {"beam": self.beam, "length_penalty": self.length_penalty, "incremental": self.incremental,
-                             "max_decode_len": self.max_decode_len, "decode_max": self.decode_max},
-                "tokenizer_files": [str(f) for f in self.tokenizer_files if f], **self.subset_info()}
+        return {
+            "data": self.path,
+            "src": self.src_col,
+            "tgt": self.tgt_col,
+            "tokenizer": self.kind,
+            "joint_vocab": self.joint,
+            "vocab_size": self.spec.vocab_size,
+            "tgt_vocab_size": self.spec.tgt_vocab_size,
+            "max_len": self.max_len,
+            "tgt_max_len": self.tgt_max_len,
+            "rows": self.sizes,
+            "rows_dropped_empty": self.dropped,
+            "validation_carved": self.carved,
+            "truncated_share": self.truncated,
+            "decoding": {
+                "beam": self.beam,
+                "length_penalty": self.length_penalty,
+                "incremental": self.incremental,
+                "max_decode_len": self.max_decode_len,
+                "decode_max": self.decode_max,
+            },
+            "tokenizer_files": [str(f) for f in self.tokenizer_files if f],
+            **self.subset_info(),
+        }

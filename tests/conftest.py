@@ -1,4 +1,5 @@
 """Shared fixtures: compose the real Hydra config and shrink it (as lightning-hydra-template does)."""
+
 from __future__ import annotations
 
 import functools
@@ -28,13 +29,21 @@ TASKS = ["copy_long", "assoc_recall", "selective_copy", "sentiment", "lm", "tran
 
 # Small enough that a few steps take well under a second on a laptop CPU: by the settings an arch YAML has, so
 # that an architecture added later shrinks too.
-TINY_SETTINGS = {"hidden": 16, "channels": 16, "d_model": 16, "n_heads": 2, "d_ff": 32, "patch_size": 2,
-                 "stem_stages": 2}
+TINY_SETTINGS = {
+    "hidden": 16,
+    "channels": 16,
+    "d_model": 16,
+    "n_heads": 2,
+    "d_ff": 32,
+    "patch_size": 2,
+    "stem_stages": 2,
+}
 
 
 def tiny_arch(arch: str) -> list[str]:
     node = arch_config(arch)
     return [f"arch.{k}={v}" for k, v in TINY_SETTINGS.items() if k in node]
+
 
 # Where trainer.device=auto trains in these tests: expectations that depend on it are parametrised by it.
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -43,8 +52,16 @@ PEAK_MEM_KIND = {"cpu": "cpu_rss_above_start", "cuda": "cuda_max_allocated"}
 # repeatable, so there losses may differ by this relative amount and accuracies by this absolute one.
 CUDA_RESUME_REL, CUDA_RESUME_ABS = 1e-3, 0.02
 
-TINY_TRAINER = ["trainer.max_steps=4", "trainer.eval_every=2", "trainer.ckpt_every=2", "trainer.batch_size=8",
-                "trainer.eval_batch_size=16", "trainer.warmup_steps=1", "trainer.progress=false", "trainer.threads=1"]
+TINY_TRAINER = [
+    "trainer.max_steps=4",
+    "trainer.eval_every=2",
+    "trainer.ckpt_every=2",
+    "trainer.batch_size=8",
+    "trainer.eval_batch_size=16",
+    "trainer.warmup_steps=1",
+    "trainer.progress=false",
+    "trainer.threads=1",
+]
 
 
 def schema_errors(summary: dict) -> list[str]:
@@ -62,8 +79,12 @@ def make_cfg(tmp_path: Path, *overrides: str, tiny: bool = True) -> DictConfig:
     ov = list(overrides)
     arch = next((o.split("=", 1)[1] for o in ov if o.startswith("arch=")), "transformer")
     if tiny:
-        ov = TINY_TRAINER + ["task.n_val=16", "task.n_test=16"] * any(o == "task=copy_long" for o in ov) + \
-            tiny_arch(arch) + ov
+        ov = (
+            TINY_TRAINER
+            + ["task.n_val=16", "task.n_test=16"] * any(o == "task=copy_long" for o in ov)
+            + tiny_arch(arch)
+            + ov
+        )
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose(config_name="config", overrides=ov)
     with open_dict(cfg):

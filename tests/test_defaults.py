@@ -1,5 +1,6 @@
 """One source of defaults: an architecture's settings come from its YAML alone (no Python defaults), and no
 Python default of a task disagrees with its YAML."""
+
 import inspect
 
 import pytest
@@ -17,8 +18,11 @@ def composed(group: str, name: str):
 
 
 def settings(cls) -> dict[str, inspect.Parameter]:
-    return {n: p for n, p in inspect.signature(cls.__init__).parameters.items()
-            if n not in ("self", "spec", "max_len") and p.kind is p.KEYWORD_ONLY}
+    return {
+        n: p
+        for n, p in inspect.signature(cls.__init__).parameters.items()
+        if n not in ("self", "spec", "max_len") and p.kind is p.KEYWORD_ONLY
+    }
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -42,4 +46,6 @@ def test_task_python_defaults_agree_with_the_yaml(task):
     node = composed("task", task)
     for name, p in settings(get_class(node._target_)).items():
         if p.default is not p.empty and name in node and not isinstance(node[name], dict | type(node)):
-            assert node[name] == p.default, f"task {task}: {name} is {node[name]!r} in the YAML, {p.default!r} in Python"
+            assert node[name] == p.default, (
+                f"task {task}: {name} is {node[name]!r} in the YAML, {p.default!r} in Python"
+            )

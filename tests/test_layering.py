@@ -1,6 +1,7 @@
 """The layering rule, checked through sys.modules in a fresh interpreter: architectures and tasks know nothing of
 the harness (nor of the reports); the leaf core imports nothing of the project; the reports import no harness
 nor torch."""
+
 import json
 import subprocess
 import sys
@@ -18,15 +19,20 @@ def loaded_after(statement: str) -> set[str]:
 
 def every_module(*packages: str) -> str:
     """A statement importing every module of ``packages`` (a package's __init__ alone may import little)."""
-    return ("import importlib, pkgutil; [importlib.import_module(m.name) for p in "
-            f"({', '.join(f'importlib.import_module({p!r})' for p in packages)},) "
-            "for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.')]")
+    return (
+        "import importlib, pkgutil; [importlib.import_module(m.name) for p in "
+        f"({', '.join(f'importlib.import_module({p!r})' for p in packages)},) "
+        "for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.')]"
+    )
 
 
-@pytest.mark.parametrize("packages,forbidden", [
-    (("architectures", "tasks"), {"harness", "reports", "benchmarks"}),
-    (("core",), {"harness", "reports", "architectures", "tasks", "torch"}),
-])
+@pytest.mark.parametrize(
+    "packages,forbidden",
+    [
+        (("architectures", "tasks"), {"harness", "reports", "benchmarks"}),
+        (("core",), {"harness", "reports", "architectures", "tasks", "torch"}),
+    ],
+)
 def test_lower_floors_import_nothing_above_them(packages, forbidden):
     loaded = loaded_after(every_module(*packages))
     assert set(packages) <= loaded and loaded & forbidden == set()

@@ -1,5 +1,6 @@
 """Every cell of the architecture × task matrix runs a few steps through the real loading code and write a
 complete record (tiny fixture data built here: never the shared data, never a download)."""
+
 import json
 from pathlib import Path
 
@@ -12,37 +13,65 @@ from tests.conftest import ARCHS, TASKS, arch_config, schema_errors
 from tests.tasks.text_fixtures import PAIRS, sentiment_frame, write_folder
 
 
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("matrix_data")
     pairs = pd.DataFrame([{"en": a, "es": b} for a, b in PAIRS])
     frame = sentiment_frame()
-    return {"sentiment": write_folder(root / "sent", {"train": sentiment_frame(2), "validation": frame,
-                                                      "test": frame}, fmt="csv"),
-            "translation": write_folder(root / "mt", {"train": pd.concat([pairs] * 3), "validation": pairs,
-                                                      "test": pairs}, fmt="json"),
-            "cache": root / "cache"}
+    return {
+        "sentiment": write_folder(
+            root / "sent", {"train": sentiment_frame(2), "validation": frame, "test": frame}, fmt="csv"
+        ),
+        "translation": write_folder(
+            root / "mt", {"train": pd.concat([pairs] * 3), "validation": pairs, "test": pairs}, fmt="json"
+        ),
+        "cache": root / "cache",
+    }
 
 
 def task_overrides(task: str, data: dict) -> list[str]:
     if task == "copy_long":
         return ["task=copy_long", "task.delay=6", "task.n_memorize=3", "task.n_val=16", "task.n_test=16"]
     if task == "assoc_recall":
-        return ["task=assoc_recall", "task.n_pairs=3", "task.n_queries=2", "task.vocab=16", "task.seq_len=10",
-                "task.n_val=16", "task.n_test=16"]
+        return [
+            "task=assoc_recall",
+            "task.n_pairs=3",
+            "task.n_queries=2",
+            "task.vocab=16",
+            "task.seq_len=10",
+            "task.n_val=16",
+            "task.n_test=16",
+        ]
     if task == "selective_copy":
-        return ["task=selective_copy", "task.seq_len=8", "task.n_memorize=3", "task.vocab=6", "task.n_val=16",
-                "task.n_test=16"]
+        return [
+            "task=selective_copy",
+            "task.seq_len=8",
+            "task.n_memorize=3",
+            "task.vocab=6",
+            "task.n_val=16",
+            "task.n_test=16",
+        ]
     if task == "sentiment":
-        return ["task=sentiment", f"task.data.path={data['sentiment']}", f"task.cache_dir={data['cache']}",
-                "task.max_len=8"]
+        return [
+            "task=sentiment",
+            f"task.data.path={data['sentiment']}",
+            f"task.cache_dir={data['cache']}",
+            "task.max_len=8",
+        ]
     if task == "lm":
         return ["task=lm", f"task.data.path={data['sentiment']}", f"task.cache_dir={data['cache']}", "task.max_len=8"]
     if task == "translation":
-        return ["task=translation", f"task.data.path={data['translation']}", "task.data.src=en", "task.data.tgt=es",
-                f"task.cache_dir={data['cache']}", "task.vocab_size=60", "task.max_len=12", "task.tgt_max_len=12",
-                "task.beam=2"]
+        return [
+            "task=translation",
+            f"task.data.path={data['translation']}",
+            "task.data.src=en",
+            "task.data.tgt=es",
+            f"task.cache_dir={data['cache']}",
+            "task.vocab_size=60",
+            "task.max_len=12",
+            "task.tgt_max_len=12",
+            "task.beam=2",
+        ]
     return ["task=image_classification"]
 
 
@@ -69,13 +98,15 @@ def test_cell_runs_and_writes_a_complete_record(cfg_factory, data, arch, task):
             cross = next(i for i, n in enumerate(names) if n.startswith("decoder.") and n.endswith("cross"))
             assert z[f"layer{cross}"].shape[1] == len(z["tgt_text"]) and len(z["src_text"]) == len(z["tokens"])
         with np.load(run / "attention_init.npz") as z0, np.load(run / "attention.npz") as z:  # and at step 0
-            assert list(z0["names"]) == names and all(z0[f"layer{i}"].shape == z[f"layer{i}"].shape
-                                                      for i in range(len(names)))
+            assert list(z0["names"]) == names and all(
+                z0[f"layer{i}"].shape == z[f"layer{i}"].shape for i in range(len(names))
+            )
         assert s["long_range"]["probes"] == ["attention_maps", "attention_maps_init"]
     if task == "image_classification":
         reading = arch_config(arch).image_as
         assert s["arch_info"]["input"] == {"conv": "image as 2-D convolutions", "patches": "image as 2x2 patches"}.get(
-            reading, f"image as {reading}")
+            reading, f"image as {reading}"
+        )
     if task == "lm":  # every architecture is built causal for next-token prediction
         assert s["arch_info"]["context"] == "causal" and s["metrics"]["test/perplexity"] > 1
     if task == "assoc_recall":  # the chance levels travel with the record

@@ -1,5 +1,6 @@
 """examples/own_architecture/ copied outside the repository: its backbone (its own package) and YAML (its own
 config folder) run all four main tasks, a sweep, the reports, and budget.params sizes its own width key."""
+
 import json
 import os
 import shutil
@@ -33,8 +34,13 @@ def outside(tmp_path_factory):
 
 
 def env_for(root: Path) -> dict:
-    return {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{REPO}", "HF_DATASETS_OFFLINE": "1",
-            "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
+    return {
+        **os.environ,
+        "PYTHONPATH": f"{root}{os.pathsep}{REPO}",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "WANDB_MODE": "offline",
+    }
 
 
 def mixer_cfg(outside: Path, tmp_path: Path, *overrides: str):
@@ -69,18 +75,50 @@ def test_a_budget_that_leaves_a_degenerate_width_warns(outside, tmp_path, capfd)
 
 def test_command_line_config_dir_sweep_and_report(outside):
     """As the README says: run.py --config-dir myconf arch=mixer from the user's folder, a sweep, the report."""
-    base = [sys.executable, str(REPO / "run.py"), "--config-dir", "myconf", "arch=mixer", "arch.dim=16",
-            "task.delay=6", "task.n_memorize=3", "task.n_val=16", "task.n_test=16", "trainer.max_steps=4",
-            "trainer.eval_every=2", "trainer.batch_size=8", "trainer.threads=1", "trainer.probes=false"]
-    r = subprocess.run(base + ["hydra.run.dir=runs/one"], cwd=outside, env=env_for(outside), capture_output=True,
-                       text=True, timeout=300)
+    base = [
+        sys.executable,
+        str(REPO / "run.py"),
+        "--config-dir",
+        "myconf",
+        "arch=mixer",
+        "arch.dim=16",
+        "task.delay=6",
+        "task.n_memorize=3",
+        "task.n_val=16",
+        "task.n_test=16",
+        "trainer.max_steps=4",
+        "trainer.eval_every=2",
+        "trainer.batch_size=8",
+        "trainer.threads=1",
+        "trainer.probes=false",
+    ]
+    r = subprocess.run(
+        base + ["hydra.run.dir=runs/one"],
+        cwd=outside,
+        env=env_for(outside),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads((outside / "runs/one/summary.json").read_text())["arch"] == "mixer"
-    r = subprocess.run(base[:2] + ["-m"] + base[2:] + ["seed=0,1", "hydra.sweep.dir=runs/sweep", "hydra/launcher=basic"],
-                       cwd=outside, env=env_for(outside), capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        base[:2] + ["-m"] + base[2:] + ["seed=0,1", "hydra.sweep.dir=runs/sweep", "hydra/launcher=basic"],
+        cwd=outside,
+        env=env_for(outside),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
-    r = subprocess.run([sys.executable, "-m", "reports", "runs/sweep"], cwd=outside, env=env_for(outside),
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "reports", "runs/sweep"],
+        cwd=outside,
+        env=env_for(outside),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     csv = (outside / "runs/sweep/report/results.csv").read_text()
     assert csv.count("mixer") >= 2

@@ -1,5 +1,6 @@
 """The README's quick commands run as written (in a temporary folder, one thread each), and `run.py --help` is
 archbench's own help first."""
+
 import os
 import re
 import shlex
@@ -18,8 +19,11 @@ def quick_commands() -> list[str]:
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
         for line in block.replace("\\\n", " ").splitlines():
             cmd = line.split(" #")[0].strip()
-            if cmd.startswith("python ") and "/path/to" not in cmd and (
-                    "trainer.max_steps" in cmd or "--help" in cmd or " -m reports" in cmd or "json.tool" in cmd):
+            if (
+                cmd.startswith("python ")
+                and "/path/to" not in cmd
+                and ("trainer.max_steps" in cmd or "--help" in cmd or " -m reports" in cmd or "json.tool" in cmd)
+            ):
                 out.append(cmd)
     return out
 
@@ -31,8 +35,13 @@ def run(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
         args[1] = str(REPO / "run.py")
         if "--help" not in args:
             args.append("trainer.threads=1")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
-           "WANDB_MODE": "offline"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "WANDB_MODE": "offline",
+    }
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -41,10 +50,21 @@ def test_readme_is_a_quickstart_without_history_words():
     assert len(text.splitlines()) <= 150
     assert not re.search(r"\bround \d|\bissue \d", text, flags=re.I)
     for link in re.findall(r"\]\((docs/[\w.]+\.md)\)", text):
-        assert link.removeprefix("docs/") in {"settings.md", "record.md", "tasks.md", "architectures.md",
-                                              "reports.md", "results.md", "install.md", "claims.md",
-                                              "replications.md", "reliability.md", "slurm.md", "performance.md",
-                                              "layout.md"}
+        assert link.removeprefix("docs/") in {
+            "settings.md",
+            "record.md",
+            "tasks.md",
+            "architectures.md",
+            "reports.md",
+            "results.md",
+            "install.md",
+            "claims.md",
+            "replications.md",
+            "reliability.md",
+            "slurm.md",
+            "performance.md",
+            "layout.md",
+        }
 
 
 def test_readme_quick_commands_run_as_written(tmp_path):

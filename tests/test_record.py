@@ -1,5 +1,6 @@
 """The run record's format (core.record): every new summary.json validates against core/summary.schema.json, a
 broken one does not, and records written before record_version existed are read through upgrade()."""
+
 import copy
 import json
 from pathlib import Path
@@ -32,8 +33,19 @@ def test_a_real_runs_summary_validates(real_summary):
     assert upgrade(real_summary) is real_summary  # the current version is read as it is
 
 
-@pytest.mark.parametrize("breakage", ["no status", "unknown status", "no version", "old version", "seed as text",
-                                      "bad direction", "metric without split", "no main metric"])
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        "no status",
+        "unknown status",
+        "no version",
+        "old version",
+        "seed as text",
+        "bad direction",
+        "metric without split",
+        "no main metric",
+    ],
+)
 def test_a_broken_summary_does_not_validate(real_summary, breakage):
     s = copy.deepcopy(real_summary)
     if breakage == "no status":
@@ -96,8 +108,9 @@ def test_an_old_format_summary_still_reads_in_the_reports(real_summary, tmp_path
 
     for name, summary in (("old", version_1(real_summary)), ("new", real_summary)):
         (tmp_path / name).mkdir()
-        (tmp_path / name / SUMMARY).write_text(json.dumps({**summary, "metrics": {**summary["metrics"],
-                                                                                  "test/loss": 2.0}}))
+        (tmp_path / name / SUMMARY).write_text(
+            json.dumps({**summary, "metrics": {**summary["metrics"], "test/loss": 2.0}})
+        )
     future = {**real_summary, "record_version": RECORD_VERSION + 1}
     (tmp_path / "future").mkdir()
     (tmp_path / "future" / SUMMARY).write_text(json.dumps(future))

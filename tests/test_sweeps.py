@@ -1,4 +1,5 @@
 """Sweep experiments compose, and a re-launched sweep skips completed runs and resumes cut ones."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import ARCHS, CONF, ROOT
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
+
+from tests.conftest import ARCHS, CONF, ROOT
 
 EXPERIMENTS = ["long_range", "matrix", "seq_scaling"]
 TASKS = ["copy_long", "sentiment", "translation", "image_classification"]  # the matrix of DESIGN.md
@@ -53,12 +55,15 @@ def test_pretrain_finetune_is_two_resumable_stages_in_one_folder():
         assert cfg.hydra.sweeper.params.arch.startswith("glob(*)") and cfg.hydra.sweeper.params.seed == "0,1,2"
         assert cfg.hydra.launcher.n_jobs == 2
     assert OmegaConf.to_container(mlm.hydra.sweep, resolve=False) == {
-        "dir": "${sweep_root}/${stage_name}", "subdir": "arch=${hydra:runtime.choices.arch}/seed=${seed}"}
+        "dir": "${sweep_root}/${stage_name}",
+        "subdir": "arch=${hydra:runtime.choices.arch}/seed=${seed}",
+    }
     p = fine.hydra.sweeper.params
     assert p["task.train_fraction"] == "0.1,1.0" and p.init_weights == "false,true"
     # stage 2 finds stage 1's run of its own arch and seed by the folder layout
     assert OmegaConf.to_container(fine, resolve=False)["init_from"] == (
-        "${sweep_root}/mlm/arch=${hydra:runtime.choices.arch}/seed=${seed}")
+        "${sweep_root}/mlm/arch=${hydra:runtime.choices.arch}/seed=${seed}"
+    )
     assert mlm.sweep_root == fine.sweep_root == "runs/sweeps/pretrain_finetune" and mlm.stage_name == "mlm"
 
 
@@ -81,10 +86,26 @@ def test_submitit_launchers_compose_with_the_experiments(launcher, target):
 
 
 def launch(sweep_dir: Path) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "run.py", "-m", "experiment=long_range", "hydra/launcher=basic",
-           f"hydra.sweep.dir={sweep_dir}", "arch=rnn,transformer", "seed=0", "task.delay=3", "task.n_memorize=2",
-           "task.n_val=8", "task.n_test=8", "trainer.max_steps=2", "trainer.eval_every=2", "trainer.batch_size=4",
-           "trainer.progress=false", "trainer.probes=false", "budget.params=null"]
+    cmd = [
+        sys.executable,
+        "run.py",
+        "-m",
+        "experiment=long_range",
+        "hydra/launcher=basic",
+        f"hydra.sweep.dir={sweep_dir}",
+        "arch=rnn,transformer",
+        "seed=0",
+        "task.delay=3",
+        "task.n_memorize=2",
+        "task.n_val=8",
+        "task.n_test=8",
+        "trainer.max_steps=2",
+        "trainer.eval_every=2",
+        "trainer.batch_size=4",
+        "trainer.progress=false",
+        "trainer.probes=false",
+        "budget.params=null",
+    ]
     env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
 
@@ -122,9 +143,21 @@ def test_the_gpu_seq_scaling_preset_trains_and_records_speed_per_length(tmp_path
     from harness.train import train
     from tests.conftest import make_cfg
 
-    cfg = make_cfg(tmp_path, "experiment=seq_scaling_gpu", "seq_len=1k", "arch=cnn", "arch.channels=8",
-                   "trainer.device=auto", "trainer.precision=auto", "trainer.batch_size=2", "trainer.max_steps=3",
-                   "trainer.warmup_measure=1", "trainer.threads=1", "trainer.progress=false", tiny=False)
+    cfg = make_cfg(
+        tmp_path,
+        "experiment=seq_scaling_gpu",
+        "seq_len=1k",
+        "arch=cnn",
+        "arch.channels=8",
+        "trainer.device=auto",
+        "trainer.precision=auto",
+        "trainer.batch_size=2",
+        "trainer.max_steps=3",
+        "trainer.warmup_measure=1",
+        "trainer.threads=1",
+        "trainer.progress=false",
+        tiny=False,
+    )
     s = train(cfg)
     assert s["status"] == "completed" and s["task_info"]["seq_len"] == 1024
     assert s["speed"]["train_tokens_per_s"] > 0 and s["speed"]["peak_mem_mb"] is not None
@@ -132,7 +165,8 @@ def test_the_gpu_seq_scaling_preset_trains_and_records_speed_per_length(tmp_path
 
 
 def test_several_runs_can_share_one_gpu_through_the_joblib_launcher():
-    cfg = composed("experiment=long_range", "hydra/launcher=gpu_shared", "trainer.cuda_memory_fraction=0.24",
-                   hydra=True)
+    cfg = composed(
+        "experiment=long_range", "hydra/launcher=gpu_shared", "trainer.cuda_memory_fraction=0.24", hydra=True
+    )
     assert cfg.hydra.launcher._target_.endswith("JoblibLauncher") and cfg.hydra.launcher.n_jobs > 1
     assert cfg.trainer.cuda_memory_fraction == 0.24

@@ -1,4 +1,5 @@
 """experiment=tune: Optuna trials on validation, a resumable sqlite study, the best setting as overrides."""
+
 from __future__ import annotations
 
 import csv
@@ -11,23 +12,44 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
-from tests.conftest import CONF, ROOT
 
 from harness.tune import TuneRecord
 from reports import build_report
 from tasks.copy_long import CopyLong
+from tests.conftest import CONF, ROOT
 
-TINY = ["task.delay=3", "task.n_memorize=2", "task.n_val=16", "task.n_test=16", "trainer.max_steps=3",
-        "trainer.eval_every=3", "trainer.batch_size=8", "trainer.progress=false", "trainer.probes=false"]
+TINY = [
+    "task.delay=3",
+    "task.n_memorize=2",
+    "task.n_val=16",
+    "task.n_test=16",
+    "trainer.max_steps=3",
+    "trainer.eval_every=3",
+    "trainer.batch_size=8",
+    "trainer.progress=false",
+    "trainer.probes=false",
+]
 
 
 def tune(root: Path, n_trials: int, *extra: str) -> subprocess.CompletedProcess:
     """experiment=tune in ``root/lstm_copy_long`` (named through ${hydra:runtime.choices…}, as by default)."""
     sweep_dir = f"{root}/${{hydra:runtime.choices.arch}}_${{hydra:runtime.choices.task}}"
-    cmd = [sys.executable, "run.py", "-m", "experiment=tune", "arch=lstm", "task=copy_long", *TINY, *extra,
-           "hydra/launcher=basic", f"hydra.sweep.dir={sweep_dir}", f"hydra.sweeper.n_trials={n_trials}"]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "HYDRA_FULL_ERROR": "1"})
+    cmd = [
+        sys.executable,
+        "run.py",
+        "-m",
+        "experiment=tune",
+        "arch=lstm",
+        "task=copy_long",
+        *TINY,
+        *extra,
+        "hydra/launcher=basic",
+        f"hydra.sweep.dir={sweep_dir}",
+        f"hydra.sweeper.n_trials={n_trials}",
+    ]
+    return subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "HYDRA_FULL_ERROR": "1"}
+    )
 
 
 def trials(sweep_dir: Path) -> list[dict]:
@@ -64,7 +86,7 @@ def test_tune_writes_trials_and_best_overrides_resumes_its_study_and_keeps_it_to
     assert len(list(sweep.rglob("summary.json"))) == 3
 
     rep = build_report([sweep], sweep / "report")  # the report lists the trials, best first
-    (title, note, table), = [s for s in rep.sections if s[0].startswith("Tuning")]
+    ((title, note, table),) = [s for s in rep.sections if s[0].startswith("Tuning")]
     assert len(table) == 3 and table["Value"].iloc[0] == max(float(r["value"]) for r in trials(sweep))
     assert "3 trials, 3 completed" in note and "arch=lstm" in note
     assert "Tuning:" in (sweep / "report" / "index.html").read_text()
@@ -80,13 +102,28 @@ class DirectedCopy(CopyLong):
     directions = {"acc": "max", "loss": "min"}  # as every task declares them (Task.directions)
 
 
-@pytest.mark.parametrize("metric, direction, refused", [("val/loss", "maximize", True), ("val/loss", "minimize", False),
-                                                        ("val/acc", "maximize", False), ("val/acc", "minimize", True)])
+@pytest.mark.parametrize(
+    "metric, direction, refused",
+    [
+        ("val/loss", "maximize", True),
+        ("val/loss", "minimize", False),
+        ("val/acc", "maximize", False),
+        ("val/acc", "minimize", True),
+    ],
+)
 def test_the_study_direction_must_match_the_metric(tmp_path, capsys, metric, direction, refused):
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose(config_name="config", return_hydra_config=True,
-                      overrides=["experiment=tune", f"trainer.stop_metric={metric}", f"hydra.sweeper.direction={direction}",
-                                 f"hydra.sweep.dir={tmp_path}", f"task._target_={__name__}.DirectedCopy"])
+        cfg = compose(
+            config_name="config",
+            return_hydra_config=True,
+            overrides=[
+                "experiment=tune",
+                f"trainer.stop_metric={metric}",
+                f"hydra.sweeper.direction={direction}",
+                f"hydra.sweep.dir={tmp_path}",
+                f"task._target_={__name__}.DirectedCopy",
+            ],
+        )
     try:
         if refused:
             with pytest.raises(SystemExit) as e:
@@ -105,8 +142,9 @@ def test_parameter_importance_names_the_parameter_that_matters(tmp_path):
     from reports.tuning import importances
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name="tune", storage=f"sqlite:///{tmp_path / 'optuna.db'}",
-                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study = optuna.create_study(
+        study_name="tune", storage=f"sqlite:///{tmp_path / 'optuna.db'}", sampler=optuna.samplers.RandomSampler(seed=0)
+    )
     study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2 + 0.001 * t.suggest_float("y", 0, 1), n_trials=16)
     imp = importances(tmp_path)
     assert set(imp) == {"x", "y"} and imp["x"] > imp["y"]

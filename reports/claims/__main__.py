@@ -1,4 +1,6 @@
-"""``python -m reports.claims runs/claims/<preset> [--out DIR] [--markdown-table]``: verdicts on the course text's claims."""
+"""``python -m reports.claims runs/claims/<preset> [--out DIR] [--markdown-table]``: verdicts on the course text's
+claims."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,14 +16,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("root", help="a claims sweep folder, e.g. runs/claims/quick")
     p.add_argument("--out", help="report folder (default: <root>/report)")
     p.add_argument("--preset", help="preset name recorded in claims.json (default: the folder's name)")
-    p.add_argument("--markdown-table", action="store_true",
-                   help="print the verdict table as Markdown (the README's) instead of the one-line summary")
+    p.add_argument(
+        "--markdown-table",
+        action="store_true",
+        help="print the verdict table as Markdown (the README's) instead of the one-line summary",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(format="warning: %(message)s", level=logging.WARNING, stream=sys.stderr)
     root = Path(args.root)
     if not root.is_dir():
-        print(f"error: {root} is not a folder; give the folder of a claims sweep (e.g. runs/claims/smoke)",
-              file=sys.stderr)
+        print(
+            f"error: {root} is not a folder; give the folder of a claims sweep (e.g. runs/claims/smoke)",
+            file=sys.stderr,
+        )
         return 2
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         print(f"error: --out {args.out} is a file; give a folder for the report (created if missing)", file=sys.stderr)

@@ -5,6 +5,7 @@ computed from the probe files (attention alignment and head diversity from ``att
 probes and CKA to the input from ``hidden.npz``), applies each claim's verdict rule (``reports.claims.rules``) and
 writes ``claims.json``, ``claims.md``, a self-contained ``claims.html`` and ``figures/claim_<id>.png``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -38,8 +39,9 @@ SOURCES = {cid: list(c.sources) for cid, c in CLAIMS.items()}
 # -- measures computed from the probe files ---------------------------------------------------------------------
 def numbered(files: list[str], prefix: str) -> list[str]:
     """``prefix0``, ``prefix1``, … among ``files``, in numeric order."""
-    return sorted((k for k in files if k.startswith(prefix) and k[len(prefix):].isdigit()),
-                  key=lambda k: int(k[len(prefix):]))
+    return sorted(
+        (k for k in files if k.startswith(prefix) and k[len(prefix) :].isdigit()), key=lambda k: int(k[len(prefix) :])
+    )
 
 
 def attention_layers(path: Path) -> list[np.ndarray]:
@@ -202,9 +204,13 @@ def no_records_error(root: Path) -> str | None:
         return None
     sweeps = ", ".join(f"{s}/" for s in sorted({s for v in SOURCES.values() for s in v}))
     if anywhere:
-        return (f"no run records under {root}'s sweep folders ({sweeps}); it holds {anywhere} record(s) of its own — "
-                f"give the claims folder above it, e.g. {root.parent}")
-    return f"no run records under {root}; give the folder of a claims sweep with {sweeps} inside (e.g. runs/claims/smoke)"
+        return (
+            f"no run records under {root}'s sweep folders ({sweeps}); it holds {anywhere} record(s) of its own — "
+            f"give the claims folder above it, e.g. {root.parent}"
+        )
+    return (
+        f"no run records under {root}; give the folder of a claims sweep with {sweeps} inside (e.g. runs/claims/smoke)"
+    )
 
 
 EQUAL_PARAMS = {"C1", "C2", "C3", "C6", "C8"}  # claims that compare architectures at one parameter budget (±10%)
@@ -229,8 +235,12 @@ def arch_setting(runs: list[dict], compares: bool) -> dict:
         params = sorted(p for p in rules.values(rs, "params") if isinstance(p, (int, float)))
         lrs = sorted({rules.get(r, "config.optimizer.lr") for r in rs} - {None})
         steps = sorted({rules.get(r, "config.trainer.max_steps") for r in rs} - {None})
-        out["by_arch"][arch] = {"params": f"{params[0]:,}–{params[-1]:,}" if params else None, "lr": lrs,
-                                "max_steps": steps, "runs": len(rs)}
+        out["by_arch"][arch] = {
+            "params": f"{params[0]:,}–{params[-1]:,}" if params else None,
+            "lr": lrs,
+            "max_steps": steps,
+            "runs": len(rs),
+        }
         if params:
             medians[arch] = params[len(params) // 2]
     if compares and len(medians) > 1:
@@ -246,8 +256,9 @@ def setting(cid: str, runs: list[dict]) -> dict:
     compare architectures, the parameter spread per source and the largest (``param_spread``, ``equal_params``)."""
     compares = cid in EQUAL_PARAMS
     out = arch_setting(runs, False)
-    out["by_source"] = {label: arch_setting(rs, compares)
-                        for label, rs in sorted(rules.group(runs, source_label).items())}
+    out["by_source"] = {
+        label: arch_setting(rs, compares) for label, rs in sorted(rules.group(runs, source_label).items())
+    }
     spreads = {k: v["param_spread"] for k, v in out["by_source"].items() if "param_spread" in v}
     if spreads:
         out["param_spread"] = max(spreads.values())
@@ -274,8 +285,13 @@ def presweep_markdown(tables: dict) -> list[str]:
         if not rows:
             continue
         cols = list(rows[0])
-        lines += ["", f"Learning-rate pre-sweep of `{source}` (tuning seed, validation metric; chosen = 1):", "",
-                  "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines += [
+            "",
+            f"Learning-rate pre-sweep of `{source}` (tuning seed, validation metric; chosen = 1):",
+            "",
+            "| " + " | ".join(cols) + " |",
+            "|" + "---|" * len(cols),
+        ]
         lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
     return lines
 
@@ -303,18 +319,38 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
             figs.append(str(path.relative_to(out)))
         found = setting(cid, runs)
         if dup:
-            verdict.caveats += [f"{k[0]} appears {len(v)} times, counted once ({', '.join(v)})"
-                                for k, v in sorted(dup.items())]
+            verdict.caveats += [
+                f"{k[0]} appears {len(v)} times, counted once ({', '.join(v)})" for k, v in sorted(dup.items())
+            ]
         if found.get("equal_params") is False:
-            verdict.caveats += [f"parameter counts differ by more than 10% between archs in {k} (largest/smallest "
-                                f"median {found['by_source'][k]['param_spread']})" for k in found["unequal_sources"]]
-        claims.append({"id": cid, "claim": claim, **verdict.to_dict(), "setting": found, "figures": figs,
-                       "runs": [r["_dir"] for r in runs], "skipped": [f"{p}: {w}" for p, w in skipped],
-                       "sources": SOURCES[cid], "delta": delta.get(cid), "command": c.command(preset),
-                       "lr_presweep": lr_presweeps(root, SOURCES[cid])})
+            verdict.caveats += [
+                f"parameter counts differ by more than 10% between archs in {k} (largest/smallest "
+                f"median {found['by_source'][k]['param_spread']})"
+                for k in found["unequal_sources"]
+            ]
+        claims.append(
+            {
+                "id": cid,
+                "claim": claim,
+                **verdict.to_dict(),
+                "setting": found,
+                "figures": figs,
+                "runs": [r["_dir"] for r in runs],
+                "skipped": [f"{p}: {w}" for p, w in skipped],
+                "sources": SOURCES[cid],
+                "delta": delta.get(cid),
+                "command": c.command(preset),
+                "lr_presweep": lr_presweeps(root, SOURCES[cid]),
+            }
+        )
     correct_primary(claims)
-    doc = {"preset": preset, "device": sorted(devices), "written": time.strftime("%Y-%m-%d %H:%M"),
-           "root": str(root), "claims": claims}
+    doc = {
+        "preset": preset,
+        "device": sorted(devices),
+        "written": time.strftime("%Y-%m-%d %H:%M"),
+        "root": str(root),
+        "claims": claims,
+    }
     (out / "claims.json").write_text(json.dumps(doc, indent=1, default=str))
     (out / "claims.md").write_text(markdown(doc))
     (out / "claims.html").write_text(page(doc, out))
@@ -357,9 +393,11 @@ def verdict_text(c: dict) -> str:
 
 
 def setting_text(st: dict) -> str:
-    arch = "; ".join(f"{a}: {v['params'] or '?'} params, lr {', '.join(f'{x:g}' for x in v['lr']) or '?'}, "
-                     f"{', '.join(map(str, v['max_steps'])) or '?'} steps, {v['runs']} runs"
-                     for a, v in st.get("by_arch", {}).items())
+    arch = "; ".join(
+        f"{a}: {v['params'] or '?'} params, lr {', '.join(f'{x:g}' for x in v['lr']) or '?'}, "
+        f"{', '.join(map(str, v['max_steps'])) or '?'} steps, {v['runs']} runs"
+        for a, v in st.get("by_arch", {}).items()
+    )
     spread = f"; parameter spread {st['param_spread']}×" if "param_spread" in st else ""
     text = f"seeds {', '.join(map(str, st.get('seeds', []))) or 'none'}; {arch or 'no runs'}{spread}"
     by_source = st.get("by_source") or {}
@@ -374,22 +412,42 @@ def delta_text(c: dict) -> str:
 
 def markdown_table(doc: dict) -> str:
     """The verdict table (the README's), generated: never typed by hand."""
-    lines = [f"Preset {doc['preset']}, device {', '.join(doc['device']) or 'none recorded'}, written {doc['written']} "
-             f"(`python -m reports.claims {doc['root']} --markdown-table`)", "",
-             "| id | claim | verdict | key number | δ |", "|---|---|---|---|---|"]
+    lines = [
+        f"Preset {doc['preset']}, device {', '.join(doc['device']) or 'none recorded'}, written {doc['written']} "
+        f"(`python -m reports.claims {doc['root']} --markdown-table`)",
+        "",
+        "| id | claim | verdict | key number | δ |",
+        "|---|---|---|---|---|",
+    ]
     lines += [f"| {c['id']} | {c['claim']} | {verdict_text(c)} | {c['key']} | {delta_text(c)} |" for c in doc["claims"]]
     return "\n".join(lines) + "\n"
 
 
 def markdown(doc: dict) -> str:
-    lines = [f"# archbench claims — preset {doc['preset']}", "",
-             f"Device: {', '.join(doc['device']) or 'none recorded'} · written {doc['written']} · runs under "
-             f"`{doc['root']}`", "", markdown_table(doc).split("\n", 2)[2].rstrip("\n")]
+    lines = [
+        f"# archbench claims — preset {doc['preset']}",
+        "",
+        f"Device: {', '.join(doc['device']) or 'none recorded'} · written {doc['written']} · runs under "
+        f"`{doc['root']}`",
+        "",
+        markdown_table(doc).split("\n", 2)[2].rstrip("\n"),
+    ]
     for c in doc["claims"]:
-        lines += ["", f"## {c['id']}: {c['claim']}", "", f"**Verdict: {verdict_text(c)}.**", "",
-                  f"Rule: {c['rule']}", "", f"Minimal effect δ (declared in the preset): {delta_text(c)}", "",
-                  f"Runs: {len(c['runs'])} from {', '.join(c['sources'])}", "",
-                  "Setting: " + setting_text(c["setting"]), ""]
+        lines += [
+            "",
+            f"## {c['id']}: {c['claim']}",
+            "",
+            f"**Verdict: {verdict_text(c)}.**",
+            "",
+            f"Rule: {c['rule']}",
+            "",
+            f"Minimal effect δ (declared in the preset): {delta_text(c)}",
+            "",
+            f"Runs: {len(c['runs'])} from {', '.join(c['sources'])}",
+            "",
+            "Setting: " + setting_text(c["setting"]),
+            "",
+        ]
         lines += [f"- caveat: {w}" for w in c.get("caveats") or []]
         lines += presweep_markdown(c.get("lr_presweep") or {})
         lines += ["", "```json", json.dumps(c["evidence"], indent=1, default=str), "```"]
@@ -408,29 +466,41 @@ font-size:12px;max-height:22em}img{max-width:100%;border:1px solid #eee}"""
 
 def page(doc: dict, out: Path) -> str:
     esc = html.escape
-    rows = "".join(f"<tr><td><a href='#{c['id']}'>{c['id']}</a></td><td>{esc(c['claim'])}</td>"
-                   f"<td class='{esc(c['verdict'])}'>{esc(verdict_text(c))}</td><td>{esc(c['key'])}</td></tr>"
-                   for c in doc["claims"])
-    parts = [f"<h1>archbench claims — {esc(doc['preset'])}</h1><p>Device: {esc(', '.join(doc['device']) or 'none')}"
-             f" · written {esc(doc['written'])}</p><table><tr><th>id</th><th>claim</th><th>verdict</th>"
-             f"<th>key number</th></tr>{rows}</table>"]
+    rows = "".join(
+        f"<tr><td><a href='#{c['id']}'>{c['id']}</a></td><td>{esc(c['claim'])}</td>"
+        f"<td class='{esc(c['verdict'])}'>{esc(verdict_text(c))}</td><td>{esc(c['key'])}</td></tr>"
+        for c in doc["claims"]
+    )
+    parts = [
+        f"<h1>archbench claims — {esc(doc['preset'])}</h1><p>Device: {esc(', '.join(doc['device']) or 'none')}"
+        f" · written {esc(doc['written'])}</p><table><tr><th>id</th><th>claim</th><th>verdict</th>"
+        f"<th>key number</th></tr>{rows}</table>"
+    ]
     for c in doc["claims"]:
-        parts.append(f"<h2 id='{c['id']}'>{c['id']}: {esc(c['claim'])}</h2><p class='{esc(c['verdict'])}'>"
-                     f"Verdict: {esc(verdict_text(c))}</p><p>Rule: {esc(c['rule'])}</p>"
-                     f"<p>{len(c['runs'])} runs from {esc(', '.join(c['sources']))}</p>"
-                     f"<p>Minimal effect δ (declared in the preset): {esc(delta_text(c))}</p>"
-                     f"<p>Setting: {esc(setting_text(c['setting']))}</p>"
-                     + "".join(f"<p class='caveat'>Caveat: {esc(w)}</p>" for w in c.get("caveats") or []))
+        parts.append(
+            f"<h2 id='{c['id']}'>{c['id']}: {esc(c['claim'])}</h2><p class='{esc(c['verdict'])}'>"
+            f"Verdict: {esc(verdict_text(c))}</p><p>Rule: {esc(c['rule'])}</p>"
+            f"<p>{len(c['runs'])} runs from {esc(', '.join(c['sources']))}</p>"
+            f"<p>Minimal effect δ (declared in the preset): {esc(delta_text(c))}</p>"
+            f"<p>Setting: {esc(setting_text(c['setting']))}</p>"
+            + "".join(f"<p class='caveat'>Caveat: {esc(w)}</p>" for w in c.get("caveats") or [])
+        )
         for source, rows in (c.get("lr_presweep") or {}).items():
             if rows:
                 head = "".join(f"<th>{esc(k)}</th>" for k in rows[0])
                 body = "".join("<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in r.values()) + "</tr>" for r in rows)
-                parts.append(f"<p>Learning-rate pre-sweep of {esc(source)} (tuning seed; chosen = 1):</p>"
-                             f"<table><tr>{head}</tr>{body}</table>")
+                parts.append(
+                    f"<p>Learning-rate pre-sweep of {esc(source)} (tuning seed; chosen = 1):</p>"
+                    f"<table><tr>{head}</tr>{body}</table>"
+                )
         for f in c["figures"]:
             b64 = base64.b64encode((out / f).read_bytes()).decode()
             parts.append(f"<img alt='{c['id']}' src='data:image/png;base64,{b64}'>")
-        parts.append(f"<pre>{esc(json.dumps(c['evidence'], indent=1, default=str))}</pre>"
-                     f"<p>Re-run only this claim's evidence: <code>{esc(c['command'])}</code></p>")
-    return (f"<!doctype html><html><head><meta charset=utf-8><title>archbench claims</title><style>{CSS}</style>"
-            f"</head><body>{''.join(parts)}</body></html>\n")
+        parts.append(
+            f"<pre>{esc(json.dumps(c['evidence'], indent=1, default=str))}</pre>"
+            f"<p>Re-run only this claim's evidence: <code>{esc(c['command'])}</code></p>"
+        )
+    return (
+        f"<!doctype html><html><head><meta charset=utf-8><title>archbench claims</title><style>{CSS}</style>"
+        f"</head><body>{''.join(parts)}</body></html>\n"
+    )

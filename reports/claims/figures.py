@@ -1,4 +1,5 @@
 """One figure per claim, drawn from the runs the rule read (``None`` when there is nothing to draw)."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -6,12 +7,11 @@ from collections import defaultdict
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from reports.claims import rules, stats  # noqa: E402
-from reports.claims.rules import completed, get  # noqa: E402
-
+from reports.claims import rules, stats
+from reports.claims.rules import completed, get
 
 UNIT = (0.0, 1.0)  # every bar chart here shows an accuracy or a share
 
@@ -54,8 +54,10 @@ def bars(labels, estimates, ylabel, title, ref=None, bounds=UNIT):
     fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(labels) + 2), 3.8))
     vals = [e.value for e in estimates]
     cis = [interval(e, bounds) for e in estimates]
-    err = [[max(e.value - lo, 0) for e, (lo, _) in zip(estimates, cis)],
-           [max(hi - e.value, 0) for e, (_, hi) in zip(estimates, cis)]]
+    err = [
+        [max(e.value - lo, 0) for e, (lo, _) in zip(estimates, cis)],
+        [max(hi - e.value, 0) for e, (_, hi) in zip(estimates, cis)],
+    ]
     ax.bar(range(len(labels)), vals, yerr=err, capsize=3, color="#4c72b0")
     ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
     if ref is not None:
@@ -72,13 +74,29 @@ def grouped(runs, key, path):
 
 
 def c1(runs, v):
-    return lines_by_arch(rules.speed_runs(runs), rules.seq_len, "speed.train_tokens_per_s", "sequence length", "train tokens/s",
-                         "C1: steady-state training throughput", logx=True, logy=True)
+    return lines_by_arch(
+        rules.speed_runs(runs),
+        rules.seq_len,
+        "speed.train_tokens_per_s",
+        "sequence length",
+        "train tokens/s",
+        "C1: steady-state training throughput",
+        logx=True,
+        logy=True,
+    )
 
 
 def c2(runs, v):
-    return lines_by_arch(runs, "config.task.delay", "metrics.test/acc", "delay", "test accuracy",
-                         "C2: copy accuracy vs delay", logx=True, bounds=UNIT)
+    return lines_by_arch(
+        runs,
+        "config.task.delay",
+        "metrics.test/acc",
+        "delay",
+        "test accuracy",
+        "C2: copy accuracy vs delay",
+        logx=True,
+        bounds=UNIT,
+    )
 
 
 def c3(runs, v):
@@ -87,10 +105,14 @@ def c3(runs, v):
     drawn = False
     for i, (arch, rs) in enumerate(sorted(rules.group(completed(runs), lambda r: r["arch"]).items())):
         for which, style in (("init", "-"), ("early", "--")):
-            by_delay = rules.group([r for r in rs if rules.grad_at_source(r, which) is not None],
-                                   lambda r: get(r, "config.task.delay"))
-            pts = sorted((d, np.mean([rules.grad_at_source(r, which) for r in g])) for d, g in by_delay.items()
-                         if isinstance(d, (int, float)))
+            by_delay = rules.group(
+                [r for r in rs if rules.grad_at_source(r, which) is not None], lambda r: get(r, "config.task.delay")
+            )
+            pts = sorted(
+                (d, np.mean([rules.grad_at_source(r, which) for r in g]))
+                for d, g in by_delay.items()
+                if isinstance(d, (int, float))
+            )
             if len(pts) < 2:
                 continue
             ax.plot(*zip(*pts), style, color=f"C{i}", marker="o", label=f"{arch} ({which})")
@@ -98,35 +120,60 @@ def c3(runs, v):
     if not drawn:
         plt.close(fig)
         return None
-    ax.set(xscale="log", xlabel="delay", ylabel="log10 ‖∂ℓ/∂x_t‖ at the source",
-           title="C3: gradient at the source vs delay (init, early)")
+    ax.set(
+        xscale="log",
+        xlabel="delay",
+        ylabel="log10 ‖∂ℓ/∂x_t‖ at the source",
+        title="C3: gradient at the source vs delay (init, early)",
+    )
     ax.legend(fontsize=7)
     return fig
 
 
 def c4(runs, v):
-    key = lambda r: (r.get("task"), "causal" if get(r, "config.arch.causal") else "bidir", get(r, "config.arch.pos_encoding"))  # noqa: E731
+    def key(r):
+        return (
+            r.get("task"),
+            "causal" if get(r, "config.arch.causal") else "bidir",
+            get(r, "config.arch.pos_encoding"),
+        )
+
     labels, est = grouped([r for r in runs if r.get("arch") == "transformer"], key, "metrics.test/acc")
     return bars(labels, est, "test accuracy", "C4: positional encoding", ref=rules.CHANCE_COPY)
 
 
 def c5(runs, v):
-    labels, est = grouped([r for r in runs if r.get("arch") == "transformer"],
-                          lambda r: f"{get(r, 'config.arch.n_heads')} heads", "metrics.test/acc")
+    labels, est = grouped(
+        [r for r in runs if r.get("arch") == "transformer"],
+        lambda r: f"{get(r, 'config.arch.n_heads')} heads",
+        "metrics.test/acc",
+    )
     return bars(labels, est, "test metric", "C5: number of heads", bounds=None)  # the metric may be BLEU
 
 
 def c6(runs, v):
     """Copy accuracy against delay: the transformer, the covering cnn and the blind cnn (sanity row); images are
     a finding in the evidence, not on this axis."""
+
     def label(r):
         if r["arch"] != "cnn":
             return r["arch"]
         return "cnn (covering)" if rules.conv_reach(r) >= rules.copy_distance(r) else "cnn (blind, sanity row)"
-    copy = [{**r, "arch": label(r)} for r in runs if rules.task_class(r) == rules.COPY_TASK
-            and r.get("arch") in ("cnn", "transformer")]
-    return lines_by_arch(copy, "config.task.delay", "metrics.test/acc", "delay", "test accuracy",
-                         "C6: copy accuracy vs delay (transformer, cnn by reach)", bounds=UNIT)
+
+    copy = [
+        {**r, "arch": label(r)}
+        for r in runs
+        if rules.task_class(r) == rules.COPY_TASK and r.get("arch") in ("cnn", "transformer")
+    ]
+    return lines_by_arch(
+        copy,
+        "config.task.delay",
+        "metrics.test/acc",
+        "delay",
+        "test accuracy",
+        "C6: copy accuracy vs delay (transformer, cnn by reach)",
+        bounds=UNIT,
+    )
 
 
 def c7(runs, v):
@@ -146,7 +193,7 @@ def c7(runs, v):
 
 
 def c8(runs, v):
-    key = lambda r: (r["arch"], f"{get(r, 'config.task.train_fraction', 1.0):g}", rules.start(r))  # noqa: E731
+    key = lambda r: (r["arch"], f"{get(r, 'config.task.train_fraction', 1.0):g}", rules.start(r))
     labels, est = grouped([r for r in runs if rules.task_class(r) == rules.SENTIMENT_TASK], key, "metrics.test/acc")
     return bars(labels, est, "test accuracy", "C8: pre-trained vs scratch")
 
@@ -156,17 +203,23 @@ def c9(runs, v):
     rates = [(s, a) for s, a in rates if stats.finite([a])]
     if not rates:
         return None
-    return bars([f"seed {s}" for s, _ in rates], [stats.Estimate(a, None, None, 1) for _, a in rates],
-                "best head's alignment rate", "C9: attention aligned to the copied symbol", ref=rules.ALIGNED)
+    return bars(
+        [f"seed {s}" for s, _ in rates],
+        [stats.Estimate(a, None, None, 1) for _, a in rates],
+        "best head's alignment rate",
+        "C9: attention aligned to the copied symbol",
+        ref=rules.ALIGNED,
+    )
 
 
 def c10(runs, v):
-    cells = rules.group([r for r in runs if r.get("arch") == "transformer"],
-                        lambda r: (get(r, "config.arch.n_layers"), rules.block_kind(r)))
+    cells = rules.group(
+        [r for r in runs if r.get("arch") == "transformer"],
+        lambda r: (get(r, "config.arch.n_layers"), rules.block_kind(r)),
+    )
     labels, est = [], []
     for (d, k), rs in sorted(cells.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])):
         fails = [float(rules.failed_run(r, get(r, "config.trainer.stop_at"))) for r in rs]
         labels.append(f"{d} layers, {k}")
         est.append(stats.Estimate(float(np.mean(fails)), None, None, len(fails)))
     return bars(labels, est, "share of runs that failed", "C10: depth and block kind")
-

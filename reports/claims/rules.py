@@ -7,11 +7,12 @@ words and the numbers that decided it. Runs that failed, diverged (where diverge
 too few (fewer than ``MIN_SEEDS`` completed seeds in a cell the rule needs) make a claim **inconclusive**,
 never a guess.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -20,8 +21,8 @@ from reports.claims import stats
 SUPPORTED, NOT_SUPPORTED, MIXED, INCONCLUSIVE = "supported", "not supported", "mixed", "inconclusive"
 VERDICTS = (SUPPORTED, NOT_SUPPORTED, MIXED, INCONCLUSIVE)
 MIN_SEEDS = 3
-SOLVED = 0.99          # C2: test accuracy that counts as solved
-CHANCE_COPY = 0.125    # copy_long: guessing among 8 symbols
+SOLVED = 0.99  # C2: test accuracy that counts as solved
+CHANCE_COPY = 0.125  # copy_long: guessing among 8 symbols
 
 
 @dataclass
@@ -38,8 +39,14 @@ class Verdict:
             raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")
 
     def to_dict(self) -> dict:
-        return {"verdict": self.verdict, "condition": self.condition, "key": self.key or self.shortfall(),
-                "rule": self.rule, "evidence": self.evidence, "caveats": self.caveats}
+        return {
+            "verdict": self.verdict,
+            "condition": self.condition,
+            "key": self.key or self.shortfall(),
+            "rule": self.rule,
+            "evidence": self.evidence,
+            "caveats": self.caveats,
+        }
 
     def shortfall(self) -> str:
         why = self.evidence.get("insufficient") or []
@@ -69,8 +76,9 @@ def completed(runs: list[dict]) -> list[dict]:
     return [r for r in runs if r.get("status") == "completed"]
 
 
-def shortfall(cells: dict, need: Iterable, what: str, min_seeds: int = MIN_SEEDS,
-              allow_diverged: bool = False) -> list[str]:
+def shortfall(
+    cells: dict, need: Iterable, what: str, min_seeds: int = MIN_SEEDS, allow_diverged: bool = False
+) -> list[str]:
     """Why the evidence is insufficient: a needed cell with failed runs or fewer than ``min_seeds`` completed."""
     why = []
     for key in need:
@@ -92,8 +100,9 @@ def inconclusive(rule: str, why: list[str], evidence: dict | None = None) -> Ver
     return Verdict(INCONCLUSIVE, rule, {**(evidence or {}), "insufficient": why})
 
 
-def both_parts(first: bool, second: bool, rule: str, evidence: dict, key: str, only_first: str,
-               only_second: str) -> Verdict:
+def both_parts(
+    first: bool, second: bool, rule: str, evidence: dict, key: str, only_first: str, only_second: str
+) -> Verdict:
     """A claim with two parts: supported if both hold, not supported if neither, mixed (saying which) otherwise."""
     if first and second:
         return Verdict(SUPPORTED, rule, evidence, key=key)
@@ -102,15 +111,26 @@ def both_parts(first: bool, second: bool, rule: str, evidence: dict, key: str, o
     return Verdict(MIXED, rule, evidence, key=key, condition=only_first if first else only_second)
 
 
-def by_parts(dec: dict, rule: str, evidence: dict, key: str, mixed: Callable[[list], str],
-             condition: str | None = None, note: str = "") -> Verdict:
+def by_parts(
+    dec: dict,
+    rule: str,
+    evidence: dict,
+    key: str,
+    mixed: Callable[[list], str],
+    condition: str | None = None,
+    note: str = "",
+) -> Verdict:
     """One verdict from a claim's per-part decisions ({part: stats.Decision}): any part underpowered →
     inconclusive (its reason, plus ``note``); every part supported → supported; none → not supported; otherwise
     mixed, with ``mixed(supported parts)`` as the condition."""
     unsure = [k for k, d in dec.items() if d.outcome == stats.INCONCLUSIVE]
     if unsure:
-        return Verdict(INCONCLUSIVE, rule, {**evidence, "insufficient": [dec[k].why for k in unsure]},
-                       key="; ".join(dec[k].why for k in unsure) + note)
+        return Verdict(
+            INCONCLUSIVE,
+            rule,
+            {**evidence, "insufficient": [dec[k].why for k in unsure]},
+            key="; ".join(dec[k].why for k in unsure) + note,
+        )
     yes = [k for k, d in dec.items() if d.outcome == stats.SUPPORTED]
     if len(yes) == len(dec):
         return Verdict(SUPPORTED, rule, evidence, key=key, condition=condition)
@@ -136,8 +156,12 @@ def speed_runs(runs: list[dict]) -> list[dict]:
 def timing_runs(runs: list[dict]) -> list[dict]:
     """The serial time-to-target runs (the timing sweep): records from it, or hand-made ones that carry
     ``long_range.time_to_target_s`` (null = never reached) without a source."""
-    return [r for r in runs if r.get("_source") == "timing"
-            or (r.get("_source") is None and "time_to_target_s" in (get(r, "long_range") or {}))]
+    return [
+        r
+        for r in runs
+        if r.get("_source") == "timing"
+        or (r.get("_source") is None and "time_to_target_s" in (get(r, "long_range") or {}))
+    ]
 
 
 def device_names(runs: list[dict]) -> list[str]:
@@ -152,21 +176,25 @@ def throughput_by_length(runs: list[dict]) -> list[dict]:
     for L in sorted({k[1] for k in cells if k[1] is not None}):
         row = {"length": L}
         for a in archs:
-            est = stats.ratio(values(cells.get(("transformer", L), []), "speed.train_tokens_per_s"),
-                              values(cells.get((a, L), []), "speed.train_tokens_per_s"))
+            est = stats.ratio(
+                values(cells.get(("transformer", L), []), "speed.train_tokens_per_s"),
+                values(cells.get((a, L), []), "speed.train_tokens_per_s"),
+            )
             row[f"transformer/{a}"] = est and est.to_dict()
         rows.append(row)
     return rows
 
 
 def c1_speed(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> Verdict:
-    rule = ("primary: wall time to the target validation quality (the timing sweep: one run at a time, all the "
-            "device's threads, equal parameters), per recurrent family (lstm, rnn): log(its time / the "
-            f"transformer's) over distinct seeds (Welch 95% CI) against log(1 + δ), δ={delta:g}; supported against "
-            "both → supported, excluded for both → not supported, one each → mixed, underpowered or a seed that "
-            "never reached the target → inconclusive. Without time-to-target records, steady-state throughput at the "
-            "longest length decides instead, and the verdict says so. Throughput by length is shown beside it; the "
-            "verdict speaks for the device named, no other")
+    rule = (
+        "primary: wall time to the target validation quality (the timing sweep: one run at a time, all the "
+        "device's threads, equal parameters), per recurrent family (lstm, rnn): log(its time / the "
+        f"transformer's) over distinct seeds (Welch 95% CI) against log(1 + δ), δ={delta:g}; supported against "
+        "both → supported, excluded for both → not supported, one each → mixed, underpowered or a seed that "
+        "never reached the target → inconclusive. Without time-to-target records, steady-state throughput at the "
+        "longest length decides instead, and the verdict says so. Throughput by length is shown beside it; the "
+        "verdict speaks for the device named, no other"
+    )
     timed, fast = timing_runs(runs), speed_runs([r for r in runs if r.get("_source") != "timing"])
     ev: dict = {"throughput_by_length": throughput_by_length(fast)}
     if timed:
@@ -174,43 +202,71 @@ def c1_speed(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> Verdi
         cells = group(timed, lambda r: r.get("arch"))
         cells = {a: stats.distinct_seeds(rs)[0] for a, rs in cells.items()}
         why = shortfall(cells, ("transformer",) + RECURRENT, "arch", min_seeds)
-        never = [f"{a}: {sum(get(r, 'long_range.time_to_target_s') is None for r in completed(cells[a]))} of "
-                 f"{len(completed(cells[a]))} seed(s) never reached the target (longest wall "
-                 f"{max(stats.finite(values(completed(cells[a]), 'wall_s')) or [0]):.0f} s: a lower bound)"
-                 for a in ("transformer",) + RECURRENT if a in cells
-                 and any(get(r, "long_range.time_to_target_s") is None for r in completed(cells[a]))]
-        ev["time_to_target_s"] = {a: (stats.mean(values(completed(rs), "long_range.time_to_target_s")).to_dict(2)
-                                      if stats.mean(values(completed(rs), "long_range.time_to_target_s")) else None)
-                                  for a, rs in sorted(cells.items(), key=lambda kv: str(kv[0]))}
+        never = [
+            f"{a}: {sum(get(r, 'long_range.time_to_target_s') is None for r in completed(cells[a]))} of "
+            f"{len(completed(cells[a]))} seed(s) never reached the target (longest wall "
+            f"{max(stats.finite(values(completed(cells[a]), 'wall_s')) or [0]):.0f} s: a lower bound)"
+            for a in ("transformer",) + RECURRENT
+            if a in cells and any(get(r, "long_range.time_to_target_s") is None for r in completed(cells[a]))
+        ]
+        ev["time_to_target_s"] = {
+            a: (
+                stats.mean(values(completed(rs), "long_range.time_to_target_s")).to_dict(2)
+                if stats.mean(values(completed(rs), "long_range.time_to_target_s"))
+                else None
+            )
+            for a, rs in sorted(cells.items(), key=lambda kv: str(kv[0]))
+        }
         ev["device"] = devices
         if why or never:
             return inconclusive(rule, why + never, ev)
-        t = lambda a: [np.log(v) for v in stats.finite(values(completed(cells[a]), "long_range.time_to_target_s"))  # noqa: E731
-                       if v > 0]
+
+        def t(a):
+            return [
+                np.log(v) for v in stats.finite(values(completed(cells[a]), "long_range.time_to_target_s")) if v > 0
+            ]
     else:
-        measure, devices = "train tokens/s at the longest length (fallback: no time-to-target records)", \
-            device_names(fast)
+        measure, devices = (
+            "train tokens/s at the longest length (fallback: no time-to-target records)",
+            device_names(fast),
+        )
         lengths = sorted({seq_len(r) for r in fast if seq_len(r) is not None})
         ev["device"] = devices
         if not lengths:
             return inconclusive(rule, ["no timing runs (wall time to target) and no seq_scaling runs"], ev)
-        cells = {a: stats.distinct_seeds(rs)[0] for a, rs in
-                 group([r for r in fast if seq_len(r) == lengths[-1]], lambda r: r.get("arch")).items()}
+        cells = {
+            a: stats.distinct_seeds(rs)[0]
+            for a, rs in group([r for r in fast if seq_len(r) == lengths[-1]], lambda r: r.get("arch")).items()
+        }
         why = shortfall(cells, ("transformer",) + RECURRENT, f"arch at length {lengths[-1]}", min_seeds)
         if why:
             return inconclusive(rule, why, ev)
+
         # time per token is 1 / throughput: log(other's time / transformer's) = log(transformer tps / other's)
-        t = lambda a: [-np.log(v) for v in stats.finite(values(completed(cells[a]), "speed.train_tokens_per_s"))  # noqa: E731
-                       if v > 0]
+        def t(a):
+            return [-np.log(v) for v in stats.finite(values(completed(cells[a]), "speed.train_tokens_per_s")) if v > 0]
+
     ev["measure"] = measure
-    dec = {a: stats.decide(stats.difference(t(a), t("transformer")), float(np.log1p(delta)),
-                           f"log({a}'s time / the transformer's)") for a in RECURRENT}
+    dec = {
+        a: stats.decide(
+            stats.difference(t(a), t("transformer")), float(np.log1p(delta)), f"log({a}'s time / the transformer's)"
+        )
+        for a in RECURRENT
+    }
     ev["decisions"] = {a: d.to_dict() for a, d in dec.items()}
     on = f"on {', '.join(devices)}"
-    key = f"{measure}, {on}: " + ", ".join(f"{a}/transformer {np.exp(dec[a].estimate.value):.2f}×"
-                                           for a in RECURRENT if dec[a].estimate)
-    return by_parts(dec, rule, ev, key, lambda yes: f"faster than {yes[0]} only ({measure}, {on})",
-                    condition=f"{measure}, {on}", note=f" ({on})")
+    key = f"{measure}, {on}: " + ", ".join(
+        f"{a}/transformer {np.exp(dec[a].estimate.value):.2f}×" for a in RECURRENT if dec[a].estimate
+    )
+    return by_parts(
+        dec,
+        rule,
+        ev,
+        key,
+        lambda yes: f"faster than {yes[0]} only ({measure}, {on})",
+        condition=f"{measure}, {on}",
+        note=f" ({on})",
+    )
 
 
 # -- C2: long-range dependencies --------------------------------------------------------------------------------
@@ -236,14 +292,16 @@ def contiguous_solved(acc_by_delay: dict) -> int | None:
 
 
 def c2_long_range(runs: list[dict], min_seeds: int = 2, delta: float = 0.05) -> Verdict:
-    rule = (f"copy task at equal parameters and steps, lr per arch and delay: per arch and delay, test acc per "
-            f"distinct seed and its mean (95% CI) and steps to solve; 'largest delay solved' = every seed ≥ {SOLVED} "
-            "at it and at every shorter delay. Positive control: every compared arch solves the shortest delay (else "
-            "the gap is budget, not range → inconclusive). Contrast per recurrent family (lstm, rnn): its accuracy "
-            "drop from the shortest to the longest delay minus the transformer's (paired by seed, Welch 95% CI) "
-            f"against δ={delta:g}; supported against both → supported, excluded for both → not supported, one each "
-            "→ mixed, either underpowered → inconclusive with the minimal detectable effect. Every other arch: "
-            "its own row, outside the verdict")
+    rule = (
+        f"copy task at equal parameters and steps, lr per arch and delay: per arch and delay, test acc per "
+        f"distinct seed and its mean (95% CI) and steps to solve; 'largest delay solved' = every seed ≥ {SOLVED} "
+        "at it and at every shorter delay. Positive control: every compared arch solves the shortest delay (else "
+        "the gap is budget, not range → inconclusive). Contrast per recurrent family (lstm, rnn): its accuracy "
+        "drop from the shortest to the longest delay minus the transformer's (paired by seed, Welch 95% CI) "
+        f"against δ={delta:g}; supported against both → supported, excluded for both → not supported, one each "
+        "→ mixed, either underpowered → inconclusive with the minimal detectable effect. Every other arch: "
+        "its own row, outside the verdict"
+    )
     runs = [r for r in runs if get(r, "config.task.delay") is not None]
     delays = sorted({get(r, "config.task.delay") for r in runs})
     cells = group(runs, lambda r: (r.get("arch"), get(r, "config.task.delay")))
@@ -253,46 +311,65 @@ def c2_long_range(runs: list[dict], min_seeds: int = 2, delta: float = 0.05) -> 
     why = shortfall(cells, [(a, d) for a in compared for d in (delays[0], delays[-1])], "arch/delay", min_seeds)
     if why:
         return inconclusive(rule, why)
-    archs = sorted({r.get("arch") for r in runs}, key=lambda a: (a not in compared, compared.index(a)
-                                                                if a in compared else 0, str(a)))
+    archs = sorted(
+        {r.get("arch") for r in runs},
+        key=lambda a: (a not in compared, compared.index(a) if a in compared else 0, str(a)),
+    )
     per_seed = {a: {d: seed_values(cells.get((a, d), []), "metrics.test/acc") for d in delays} for a in archs}
-    drops = {a: [per_seed[a][delays[0]][s] - per_seed[a][delays[-1]][s]
-                 for s in per_seed[a][delays[0]] if s in per_seed[a][delays[-1]]] for a in archs}
+    drops = {
+        a: [
+            per_seed[a][delays[0]][s] - per_seed[a][delays[-1]][s]
+            for s in per_seed[a][delays[0]]
+            if s in per_seed[a][delays[-1]]
+        ]
+        for a in archs
+    }
     rows, dup = {}, []
     for a in archs:
-        steps = {d: stats.mean(seed_values(cells.get((a, d), []), "long_range.steps_to_target").values())
-                 for d in delays}
-        rows[a] = {"largest_solved": contiguous_solved(per_seed[a]),
-                   "acc_by_delay": {d: (stats.mean(v.values()).to_dict() if v else None)
-                                    for d, v in per_seed[a].items()},
-                   "acc_per_seed": per_seed[a],
-                   "steps_to_solve": {d: (m.to_dict(1) if m else None) for d, m in steps.items()},
-                   "drop": (stats.mean(drops[a]).to_dict() if drops[a] else None)}
+        steps = {
+            d: stats.mean(seed_values(cells.get((a, d), []), "long_range.steps_to_target").values()) for d in delays
+        }
+        rows[a] = {
+            "largest_solved": contiguous_solved(per_seed[a]),
+            "acc_by_delay": {d: (stats.mean(v.values()).to_dict() if v else None) for d, v in per_seed[a].items()},
+            "acc_per_seed": per_seed[a],
+            "steps_to_solve": {d: (m.to_dict(1) if m else None) for d, m in steps.items()},
+            "drop": (stats.mean(drops[a]).to_dict() if drops[a] else None),
+        }
         fb = {get(r, "config.arch.forget_bias", "absent") for r in cells.get((a, delays[0]), [])}
         if fb != {"absent"}:
             rows[a]["forget_bias"] = sorted(fb, key=str)
-        dup += [f"{a} @ delay {d}: {t}" for d in delays
-                for t in stats.duplicates_text(stats.distinct_seeds(cells.get((a, d), []))[1])]
+        dup += [
+            f"{a} @ delay {d}: {t}"
+            for d in delays
+            for t in stats.duplicates_text(stats.distinct_seeds(cells.get((a, d), []))[1])
+        ]
     solved = {a: rows[a]["largest_solved"] for a in archs}
     ev = {"delays": delays, "largest_solved": solved, "by_arch": rows, "duplicated_seeds": dup}
-    key = "largest delay solved: " + ", ".join(f"{a} {solved[a] if solved[a] is not None else 'none'}"
-                                               for a in archs)
-    control = [a for a in compared if not per_seed[a][delays[0]]
-               or min(per_seed[a][delays[0]].values()) < SOLVED]
+    key = "largest delay solved: " + ", ".join(f"{a} {solved[a] if solved[a] is not None else 'none'}" for a in archs)
+    control = [a for a in compared if not per_seed[a][delays[0]] or min(per_seed[a][delays[0]].values()) < SOLVED]
     if control:
-        why = [f"positive control failed: {a} does not solve the shortest delay {delays[0]} in every seed "
-               f"(acc per seed {per_seed[a][delays[0]]}); a gap further on would be budget, not range" for a in control]
+        why = [
+            f"positive control failed: {a} does not solve the shortest delay {delays[0]} in every seed "
+            f"(acc per seed {per_seed[a][delays[0]]}); a gap further on would be budget, not range"
+            for a in control
+        ]
         return Verdict(INCONCLUSIVE, rule, {**ev, "insufficient": why}, key=why[0])
-    contrast = lambda a: stats.difference(drops[a], drops["transformer"])  # noqa: E731
-    dec = {a: stats.decide(contrast(a), delta, f"{a}'s accuracy drop {delays[0]}→{delays[-1]} minus the "
-                           "transformer's") for a in RECURRENT}
+    contrast = lambda a: stats.difference(drops[a], drops["transformer"])
+    dec = {
+        a: stats.decide(contrast(a), delta, f"{a}'s accuracy drop {delays[0]}→{delays[-1]} minus the transformer's")
+        for a in RECURRENT
+    }
     ev["decisions"] = {a: d.to_dict() for a, d in dec.items()}
-    ev["others_vs_transformer"] = {a: (contrast(a).to_dict() if contrast(a) else None)
-                                   for a in archs if a not in compared}
+    ev["others_vs_transformer"] = {
+        a: (contrast(a).to_dict() if contrast(a) else None) for a in archs if a not in compared
+    }
     key += f"; drop {delays[0]}→{delays[-1]}: " + ", ".join(
-        f"{a} {stats.mean(drops[a]).value:.2f}" for a in archs if drops[a])
-    return by_parts(dec, rule, ev, key, lambda yes: f"the transformer's accuracy falls less with delay than "
-                    f"{yes[0]}'s only")
+        f"{a} {stats.mean(drops[a]).value:.2f}" for a in archs if drops[a]
+    )
+    return by_parts(
+        dec, rule, ev, key, lambda yes: f"the transformer's accuracy falls less with delay than {yes[0]}'s only"
+    )
 
 
 # -- C3: no vanishing gradient through time ---------------------------------------------------------------------
@@ -351,13 +428,15 @@ def gradient_trend(est: stats.Estimate | None, delta: float) -> str:
 
 
 def c3_gradients(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> Verdict:
-    rule = ("copy task, per arch, at initialisation and early in training (trainer.probe_early_step): the slope of "
-            "log10 ‖∂ℓ/∂x_t‖ at the source position against log10 delay, one slope per distinct seed over its delays, "
-            f"mean over seeds with 95% CI. Flat = CI within ±δ={delta:g} decades per decade; vanishing / exploding = "
-            f"CI below / above 0 with |slope| ≥ δ. Supported if the transformer's is flat at every time measured "
-            "while lstm's and rnn's vanish or explode; not supported if the transformer's vanishes or explodes; "
-            "mixed if it is flat but only one recurrent family's (or neither's) is not; inconclusive when a needed "
-            "slope is undecided. Every other arch: its own row, outside the verdict")
+    rule = (
+        "copy task, per arch, at initialisation and early in training (trainer.probe_early_step): the slope of "
+        "log10 ‖∂ℓ/∂x_t‖ at the source position against log10 delay, one slope per distinct seed over its delays, "
+        f"mean over seeds with 95% CI. Flat = CI within ±δ={delta:g} decades per decade; vanishing / exploding = "
+        f"CI below / above 0 with |slope| ≥ δ. Supported if the transformer's is flat at every time measured "
+        "while lstm's and rnn's vanish or explode; not supported if the transformer's vanishes or explodes; "
+        "mixed if it is flat but only one recurrent family's (or neither's) is not; inconclusive when a needed "
+        "slope is undecided. Every other arch: its own row, outside the verdict"
+    )
     runs = [r for r in runs if get(r, "config.task.delay") is not None]
     compared = ("transformer",) + RECURRENT
     cells = group(runs, lambda r: r.get("arch"))
@@ -366,53 +445,94 @@ def c3_gradients(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> V
         return inconclusive(rule, why)
     times = [w for w in ("init", "early") if all(seed_slopes(cells[a], w) for a in compared)]
     if "init" not in times:
-        return inconclusive(rule, ["no gradient at the source at initialisation in ≥ 2 delays per seed "
-                                   "(long_range.grad_norm_by_distance.init)"])
-    ev, trend = {"times": times, "early_step": sorted({get(r, "long_range.grad_norm_by_distance.early_step")
-                                                       for r in runs} - {None})}, {}
+        return inconclusive(
+            rule,
+            [
+                "no gradient at the source at initialisation in ≥ 2 delays per seed "
+                "(long_range.grad_norm_by_distance.init)"
+            ],
+        )
+    ev, trend = (
+        {
+            "times": times,
+            "early_step": sorted({get(r, "long_range.grad_norm_by_distance.early_step") for r in runs} - {None}),
+        },
+        {},
+    )
     for a, rs in sorted(cells.items(), key=lambda kv: str(kv[0])):
         row = {}
         for w in times:
             slopes = seed_slopes(rs, w)
             est = stats.mean(slopes.values())
             trend[(a, w)] = gradient_trend(est, delta)
-            by_delay = group([r for r in completed(rs) if grad_at_source(r, w) is not None],
-                             lambda r: get(r, "config.task.delay"))
-            row[w] = {"slope": est and est.to_dict(), "trend": trend[(a, w)], "slope_per_seed": slopes,
-                      "log10_grad_by_delay": {d: stats.mean([grad_at_source(r, w) for r in
-                                                             stats.distinct_seeds(v)[0]]).to_dict()
-                                              for d, v in sorted(by_delay.items())}}
+            by_delay = group(
+                [r for r in completed(rs) if grad_at_source(r, w) is not None], lambda r: get(r, "config.task.delay")
+            )
+            row[w] = {
+                "slope": est and est.to_dict(),
+                "trend": trend[(a, w)],
+                "slope_per_seed": slopes,
+                "log10_grad_by_delay": {
+                    d: stats.mean([grad_at_source(r, w) for r in stats.distinct_seeds(v)[0]]).to_dict()
+                    for d, v in sorted(by_delay.items())
+                },
+            }
         clip = [g for g in values(completed(rs), "grad_norm") if isinstance(g, dict)]
-        row["training"] = {"clipped_rate": round(float(np.mean([g["clipped_rate"] for g in clip])), 4)
-                           if clip else None,
-                           "grad_spikes": sum(g["spikes"] for g in clip) if clip else None,
-                           "grad_norm_max": max(g["max"] for g in clip) if clip else None}
+        row["training"] = {
+            "clipped_rate": round(float(np.mean([g["clipped_rate"] for g in clip])), 4) if clip else None,
+            "grad_spikes": sum(g["spikes"] for g in clip) if clip else None,
+            "grad_norm_max": max(g["max"] for g in clip) if clip else None,
+        }
         ev[a] = row
-    key = "; ".join(f"{w}: " + ", ".join(f"{a} {trend[(a, w)]} ({ev[a][w]['slope']['value']:+.3f})"
-                                         for a in compared) for w in times)
+    key = "; ".join(
+        f"{w}: " + ", ".join(f"{a} {trend[(a, w)]} ({ev[a][w]['slope']['value']:+.3f})" for a in compared)
+        for w in times
+    )
     t = [trend[("transformer", w)] for w in times]
     if VANISHING in t or EXPLODING in t:
         bad = sorted({x for x in t if x in (VANISHING, EXPLODING)})
-        return Verdict(NOT_SUPPORTED, rule, ev, key=key, condition=f"the transformer's gradient at the source is "
-                       f"{' and '.join(bad)} with delay")
+        return Verdict(
+            NOT_SUPPORTED,
+            rule,
+            ev,
+            key=key,
+            condition=f"the transformer's gradient at the source is {' and '.join(bad)} with delay",
+        )
     if UNDECIDED in t:
-        return Verdict(INCONCLUSIVE, rule, {**ev, "insufficient": ["the transformer's slope is neither within ±δ "
-                                                                   "nor beyond it: underpowered"]}, key=key)
+        return Verdict(
+            INCONCLUSIVE,
+            rule,
+            {**ev, "insufficient": ["the transformer's slope is neither within ±δ nor beyond it: underpowered"]},
+            key=key,
+        )
     state = {}
     for a in RECURRENT:
         ts = [trend[(a, w)] for w in times]
-        state[a] = "deviates" if VANISHING in ts or EXPLODING in ts else "flat" if all(x == FLAT for x in ts) \
-            else UNDECIDED
+        state[a] = (
+            "deviates" if VANISHING in ts or EXPLODING in ts else "flat" if all(x == FLAT for x in ts) else UNDECIDED
+        )
     unsure = [a for a in RECURRENT if state[a] == UNDECIDED]
     if unsure:
-        return Verdict(INCONCLUSIVE, rule, {**ev, "insufficient": [f"{a}'s slope is neither within ±δ nor beyond it: "
-                                                                   "underpowered" for a in unsure]}, key=key)
+        return Verdict(
+            INCONCLUSIVE,
+            rule,
+            {**ev, "insufficient": [f"{a}'s slope is neither within ±δ nor beyond it: underpowered" for a in unsure]},
+            key=key,
+        )
     deviate = [a for a in RECURRENT if state[a] == "deviates"]
     if len(deviate) == len(RECURRENT):
         return Verdict(SUPPORTED, rule, ev, key=key)
-    return Verdict(MIXED, rule, ev, key=key, condition=(
-        f"the transformer's gradient is flat, but only {deviate[0]}'s vanishes or explodes" if deviate else
-        "the transformer's gradient is flat, but so are lstm's and rnn's: nothing to avoid at these delays"))
+    return Verdict(
+        MIXED,
+        rule,
+        ev,
+        key=key,
+        condition=(
+            f"the transformer's gradient is flat, but only {deviate[0]}'s vanishes or explodes"
+            if deviate
+            else "the transformer's gradient is flat, but so are lstm's and rnn's: nothing to avoid at these delays"
+        ),
+    )
 
 
 # -- C4: positional encoding is needed for order ----------------------------------------------------------------
@@ -429,12 +549,14 @@ def task_class(run: dict):
 
 
 def c4_positions(runs: list[dict], min_seeds: int = MIN_SEEDS, delta: float = 0.05) -> Verdict:
-    rule = (f"transformer on the copy task (selected by task class), causal attention: test acc with sinusoidal "
-            f"positions minus with none (Welch 95% CI, distinct seeds); supported if the CI lies above 0 and the gap "
-            f"is ≥ δ={delta:g}; not supported if the CI excludes gaps ≥ δ; otherwise inconclusive with the minimal "
-            "detectable effect. Bidirectional without positions is permutation-equivariant, so positions are "
-            "needed there by construction (tests/architectures/test_claims_structure.py); it is reported as "
-            "structural, not tested")
+    rule = (
+        f"transformer on the copy task (selected by task class), causal attention: test acc with sinusoidal "
+        f"positions minus with none (Welch 95% CI, distinct seeds); supported if the CI lies above 0 and the gap "
+        f"is ≥ δ={delta:g}; not supported if the CI excludes gaps ≥ δ; otherwise inconclusive with the minimal "
+        "detectable effect. Bidirectional without positions is permutation-equivariant, so positions are "
+        "needed there by construction (tests/architectures/test_claims_structure.py); it is reported as "
+        "structural, not tested"
+    )
     copy = [r for r in runs if r.get("arch") == "transformer" and task_class(r) == COPY_TASK]
     if not copy:
         return inconclusive(rule, ["no transformer copy runs"])
@@ -444,7 +566,7 @@ def c4_positions(runs: list[dict], min_seeds: int = MIN_SEEDS, delta: float = 0.
     why = shortfall(cells, need, "causal/pos_encoding", min_seeds)
     if why:
         return inconclusive(rule, why)
-    acc = lambda k: values(completed(cells.get(k, [])), "metrics.test/acc")  # noqa: E731
+    acc = lambda k: values(completed(cells.get(k, [])), "metrics.test/acc")
     ev = {}
     for causal in (True, False):
         word = "causal" if causal else "bidirectional"
@@ -458,8 +580,10 @@ def c4_positions(runs: list[dict], min_seeds: int = MIN_SEEDS, delta: float = 0.
     dec = stats.decide(stats.difference(acc(need[0]), acc(need[1])), delta, "causal sinusoidal − none")
     ev["decision"] = dec.to_dict()
     none = stats.mean(acc((True, "none")))
-    said = (f"needed for bidirectional encoders by construction; a causal model learns order partly: "
-            f"{none.value:.2f} without positions")
+    said = (
+        f"needed for bidirectional encoders by construction; a causal model learns order partly: "
+        f"{none.value:.2f} without positions"
+    )
     key = f"causal copy acc, sinusoidal − none: {dec.estimate.text()}; {said}"
     outcome = {stats.SUPPORTED: SUPPORTED, stats.NOT_SUPPORTED: NOT_SUPPORTED}.get(dec.outcome)
     if outcome is None:
@@ -471,14 +595,17 @@ def c4_positions(runs: list[dict], min_seeds: int = MIN_SEEDS, delta: float = 0.
 RECALL_TASK = "tasks.assoc_recall.AssocRecall"  # several relations (key–value pairs, several queries), off the ceiling
 
 
-def c5_heads(runs: list[dict], min_seeds: int = MIN_SEEDS, metric: str = "metrics.test/acc",
-             delta: float = 0.05) -> Verdict:
-    rule = (f"transformer on multi-query associative recall (selected by task class) at fixed d_model: the contrast "
-            f"declared in advance, most heads − 1 head, on the test metric (Welch 95% CI, distinct seeds) against "
-            f"δ={delta:g}; and head diversity (mean pairwise Jensen–Shannon distance of the heads' attention maps) "
-            "against its recorded baseline in most seeds; supported if both hold, not supported if the gain is "
-            "excluded and the heads do not differ, mixed if one part holds, inconclusive when the gain is "
-            "underpowered (with the minimal detectable effect)")
+def c5_heads(
+    runs: list[dict], min_seeds: int = MIN_SEEDS, metric: str = "metrics.test/acc", delta: float = 0.05
+) -> Verdict:
+    rule = (
+        f"transformer on multi-query associative recall (selected by task class) at fixed d_model: the contrast "
+        f"declared in advance, most heads − 1 head, on the test metric (Welch 95% CI, distinct seeds) against "
+        f"δ={delta:g}; and head diversity (mean pairwise Jensen–Shannon distance of the heads' attention maps) "
+        "against its recorded baseline in most seeds; supported if both hold, not supported if the gain is "
+        "excluded and the heads do not differ, mixed if one part holds, inconclusive when the gain is "
+        "underpowered (with the minimal detectable effect)"
+    )
     recall = [r for r in runs if r.get("arch") == "transformer" and task_class(r) == RECALL_TASK]
     cells = group(recall, lambda r: get(r, "config.arch.n_heads"))
     cells = {h: stats.distinct_seeds(v)[0] for h, v in cells.items()}
@@ -490,28 +617,47 @@ def c5_heads(runs: list[dict], min_seeds: int = MIN_SEEDS, metric: str = "metric
     if why:
         return inconclusive(rule, why)
     score = {h: stats.mean(values(completed(cells[h]), metric)) for h in heads}
-    dec = stats.decide(stats.difference(values(completed(cells[most]), metric),
-                                        values(completed(cells[1]), metric)), delta, f"{most} heads − 1 head")
-    div = [(get(r, "long_range.attention.head_diversity"), get(r, "long_range.attention.head_diversity_baseline"))
-           for r in completed(cells[most])]
+    dec = stats.decide(
+        stats.difference(values(completed(cells[most]), metric), values(completed(cells[1]), metric)),
+        delta,
+        f"{most} heads − 1 head",
+    )
+    div = [
+        (get(r, "long_range.attention.head_diversity"), get(r, "long_range.attention.head_diversity_baseline"))
+        for r in completed(cells[most])
+    ]
     div = [(d, b) for d, b in div if stats.finite([d]) and stats.finite([b])]
-    ev = {"metric": metric, "by_heads": {h: score[h] and score[h].to_dict() for h in heads}, "contrast": [most, 1],
-          "decision": dec.to_dict(), "diversity_above_baseline": f"{sum(d > b for d, b in div)}/{len(div)}"}
+    ev = {
+        "metric": metric,
+        "by_heads": {h: score[h] and score[h].to_dict() for h in heads},
+        "contrast": [most, 1],
+        "decision": dec.to_dict(),
+        "diversity_above_baseline": f"{sum(d > b for d, b in div)}/{len(div)}",
+    }
     if dec.outcome == stats.INCONCLUSIVE:
         return Verdict(INCONCLUSIVE, rule, {**ev, "insufficient": [dec.why]}, key=dec.why)
     if not div:
         return inconclusive(rule, ["no head-diversity measurements"], ev)
     better, diverse = dec.outcome == stats.SUPPORTED, sum(d > b for d, b in div) * 2 > len(div)
-    key = f"{most} heads − 1 head: {dec.estimate.text()} (δ={delta:g}); diverse beyond baseline in " \
-          f"{ev['diversity_above_baseline']}"
-    return both_parts(better, diverse, rule, ev, key, "more heads score better but do not differ beyond the baseline",
-                      "heads differ, but more heads do not score better")
+    key = (
+        f"{most} heads − 1 head: {dec.estimate.text()} (δ={delta:g}); diverse beyond baseline in "
+        f"{ev['diversity_above_baseline']}"
+    )
+    return both_parts(
+        better,
+        diverse,
+        rule,
+        ev,
+        key,
+        "more heads score better but do not differ beyond the baseline",
+        "heads differ, but more heads do not score better",
+    )
 
 
 def js_distance(p: np.ndarray, q: np.ndarray) -> float:
     """Jensen–Shannon distance (base 2, in [0, 1]) between rows of two (…, S) distributions, averaged."""
     m = (p + q) / 2
-    kl = lambda a, b: np.where(a > 0, a * np.log2(np.where(a > 0, a, 1) / np.where(b > 0, b, 1)), 0).sum(-1)  # noqa: E731
+    kl = lambda a, b: np.where(a > 0, a * np.log2(np.where(a > 0, a, 1) / np.where(b > 0, b, 1)), 0).sum(-1)
     return float(np.sqrt(np.clip((kl(p, m) + kl(q, m)) / 2, 0, 1)).mean())
 
 
@@ -525,29 +671,39 @@ def head_diversity(maps: np.ndarray) -> float | None:
 
 # -- C6: CNNs are local, attention is global --------------------------------------------------------------------
 def copy_distance(run: dict):
-    return get(run, "long_range.distance") or ((get(run, "config.task.delay") or 0)
-                                                + (get(run, "config.task.n_memorize") or 0))
+    return get(run, "long_range.distance") or (
+        (get(run, "config.task.delay") or 0) + (get(run, "config.task.n_memorize") or 0)
+    )
 
 
 def c6_locality(runs: list[dict], min_seeds: int = 2, delta: float = 0.05) -> Verdict:
-    rule = ("copy task (by task class), parameter-matched: at each delay d where both ran, test acc of the transformer "
-            "minus a cnn whose receptive field covers the distance (Welch 95% CI, distinct seeds) against "
-            f"δ={delta:g}, beside the depth each needs to bridge the distance (the cnn's layers and receptive field "
-            "against log2 of the distance, the transformer's layers). Supported if the transformer leads by ≥ δ at "
-            "every such delay (the covering cnn's extra depth does not buy the reach); not supported if the CI "
-            "excludes a lead of δ at every delay (locality costs the cnn depth, not reach); mixed if some of each; "
-            "inconclusive if underpowered or the covering cnn is missing (it is required). A cnn whose receptive "
-            "field stays below the distance is a sanity row (it cannot see the source), outside the verdict. Images "
-            "(cnn vs vit at 10% and 100% of the labels) are reported as a finding, not a verdict")
+    rule = (
+        "copy task (by task class), parameter-matched: at each delay d where both ran, test acc of the transformer "
+        "minus a cnn whose receptive field covers the distance (Welch 95% CI, distinct seeds) against "
+        f"δ={delta:g}, beside the depth each needs to bridge the distance (the cnn's layers and receptive field "
+        "against log2 of the distance, the transformer's layers). Supported if the transformer leads by ≥ δ at "
+        "every such delay (the covering cnn's extra depth does not buy the reach); not supported if the CI "
+        "excludes a lead of δ at every delay (locality costs the cnn depth, not reach); mixed if some of each; "
+        "inconclusive if underpowered or the covering cnn is missing (it is required). A cnn whose receptive "
+        "field stays below the distance is a sanity row (it cannot see the source), outside the verdict. Images "
+        "(cnn vs vit at 10% and 100% of the labels) are reported as a finding, not a verdict"
+    )
     copy = [r for r in runs if task_class(r) == COPY_TASK]
     # the depth-vs-distance sweeps where they ran (one budget), never merged with long_range's tuned models
     for arch, own in (("transformer", ("locality_attention",)), ("cnn", ("locality", "locality_sanity"))):
         if any(r.get("arch") == arch and r.get("_source") in own for r in copy):
             copy = [r for r in copy if r.get("arch") != arch or r.get("_source") in own]
-    reach = lambda r: "covers" if conv_reach(r) >= copy_distance(r) else "blind"  # noqa: E731
-    depth = lambda r: get(r, "arch_info.n_layers", get(r, "config.arch.n_layers"))  # noqa: E731
-    key = lambda r: (r.get("arch"), reach(r) if r.get("arch") == "cnn" else "-", get(r, "config.task.delay"),  # noqa: E731
-                     depth(r) if r.get("arch") == "cnn" else None)
+    reach = lambda r: "covers" if conv_reach(r) >= copy_distance(r) else "blind"
+    depth = lambda r: get(r, "arch_info.n_layers", get(r, "config.arch.n_layers"))
+
+    def key(r):
+        return (
+            r.get("arch"),
+            reach(r) if r.get("arch") == "cnn" else "-",
+            get(r, "config.task.delay"),
+            depth(r) if r.get("arch") == "cnn" else None,
+        )
+
     split = {k: stats.distinct_seeds(v)[0] for k, v in group(copy, key).items()}
     # per delay, the covering cnn is the shallowest depth that covers the distance (the depth it needs); the
     # blind cnn's depths are pooled into one sanity row
@@ -560,16 +716,29 @@ def c6_locality(runs: list[dict], min_seeds: int = 2, delta: float = 0.05) -> Ve
         cells.setdefault((a, rch, d), []).extend(rs)
     tr_delays = {k[2] for k in cells if k[0] == "transformer" and k[2] is not None}
     delays = sorted(tr_delays & {k[2] for k in cells if k[:2] == ("cnn", "covers")})
-    acc = lambda k: values(completed(cells.get(k, [])), "metrics.test/acc")  # noqa: E731
-    sanity = {d: stats.mean(acc(("cnn", "blind", d))).to_dict() for d in sorted(
-        k[2] for k in cells if k[:2] == ("cnn", "blind") and k[2] is not None) if stats.mean(acc(("cnn", "blind", d)))}
+    acc = lambda k: values(completed(cells.get(k, [])), "metrics.test/acc")
+    sanity = {
+        d: stats.mean(acc(("cnn", "blind", d))).to_dict()
+        for d in sorted(k[2] for k in cells if k[:2] == ("cnn", "blind") and k[2] is not None)
+        if stats.mean(acc(("cnn", "blind", d)))
+    }
     ev = {"images": image_finding(runs), "sanity_blind_cnn": sanity}
     if not delays:
-        return inconclusive(rule, ["the covering cnn is required: no copy runs of a cnn whose receptive field covers "
-                                   "the distance at a delay the transformer ran" + (
-                                       f" (transformer delays {sorted(tr_delays)})" if tr_delays else "")], ev)
-    why = shortfall(cells, [k for d in delays for k in (("cnn", "covers", d), ("transformer", "-", d))],
-                    "arch/reach/delay", min_seeds)
+        return inconclusive(
+            rule,
+            [
+                "the covering cnn is required: no copy runs of a cnn whose receptive field covers "
+                "the distance at a delay the transformer ran"
+                + (f" (transformer delays {sorted(tr_delays)})" if tr_delays else "")
+            ],
+            ev,
+        )
+    why = shortfall(
+        cells,
+        [k for d in delays for k in (("cnn", "covers", d), ("transformer", "-", d))],
+        "arch/reach/delay",
+        min_seeds,
+    )
     if why:
         return inconclusive(rule, why, ev)
     rows, dec = [], {}
@@ -577,26 +746,45 @@ def c6_locality(runs: list[dict], min_seeds: int = 2, delta: float = 0.05) -> Ve
         cov = completed(cells[("cnn", "covers", d)])
         tr = completed(cells[("transformer", "-", d)])
         dist = sorted({copy_distance(r) for r in cov + tr})
-        dec[d] = stats.decide(stats.difference(acc(("transformer", "-", d)), acc(("cnn", "covers", d))), delta,
-                              f"transformer − covering cnn at delay {d}")
-        rows.append({"delay": d, "distance": dist,
-                     "log2_distance": [round(float(np.log2(x)), 2) for x in dist if x > 0],
-                     "cnn_covering": stats.mean(acc(("cnn", "covers", d))).to_dict(),
-                     "cnn_layers": sorted({get(r, "arch_info.n_layers", get(r, "config.arch.n_layers")) for r in cov},
-                                          key=str),
-                     "cnn_receptive_field": sorted({get(r, "arch_info.receptive_field") for r in cov}, key=str),
-                     "transformer": stats.mean(acc(("transformer", "-", d))).to_dict(),
-                     "transformer_layers": sorted({get(r, "config.arch.n_layers") for r in tr}, key=str),
-                     "decision": dec[d].to_dict()})
+        dec[d] = stats.decide(
+            stats.difference(acc(("transformer", "-", d)), acc(("cnn", "covers", d))),
+            delta,
+            f"transformer − covering cnn at delay {d}",
+        )
+        rows.append(
+            {
+                "delay": d,
+                "distance": dist,
+                "log2_distance": [round(float(np.log2(x)), 2) for x in dist if x > 0],
+                "cnn_covering": stats.mean(acc(("cnn", "covers", d))).to_dict(),
+                "cnn_layers": sorted(
+                    {get(r, "arch_info.n_layers", get(r, "config.arch.n_layers")) for r in cov}, key=str
+                ),
+                "cnn_receptive_field": sorted({get(r, "arch_info.receptive_field") for r in cov}, key=str),
+                "transformer": stats.mean(acc(("transformer", "-", d))).to_dict(),
+                "transformer_layers": sorted({get(r, "config.arch.n_layers") for r in tr}, key=str),
+                "decision": dec[d].to_dict(),
+            }
+        )
     ev["copy"] = rows
     blind_ok = [d for d, m in sanity.items() if m["value"] >= 0.9]
-    key = "; ".join(f"delay {r['delay']}: transformer {r['transformer']['value']:.2f}, covering cnn "
-                    f"{r['cnn_covering']['value']:.2f} ({','.join(map(str, r['cnn_layers']))} layers)" for r in rows)
-    verdict = by_parts({d: dec[d] for d in delays}, rule, ev, key, lambda yes: "the transformer leads the covering "
-                       "cnn by ≥ δ at delays " + ", ".join(map(str, yes)) + " only")
+    key = "; ".join(
+        f"delay {r['delay']}: transformer {r['transformer']['value']:.2f}, covering cnn "
+        f"{r['cnn_covering']['value']:.2f} ({','.join(map(str, r['cnn_layers']))} layers)"
+        for r in rows
+    )
+    verdict = by_parts(
+        {d: dec[d] for d in delays},
+        rule,
+        ev,
+        key,
+        lambda yes: "the transformer leads the covering cnn by ≥ δ at delays " + ", ".join(map(str, yes)) + " only",
+    )
     if blind_ok:
-        verdict.caveats.append("sanity row failed: a cnn whose receptive field is below the distance reaches ≥ 0.9 at "
-                               f"delays {blind_ok} — check the distance or the receptive field the record states")
+        verdict.caveats.append(
+            "sanity row failed: a cnn whose receptive field is below the distance reaches ≥ 0.9 at "
+            f"delays {blind_ok} — check the distance or the receptive field the record states"
+        )
     return verdict
 
 
@@ -630,7 +818,10 @@ def change_across_layers(values_by_layer) -> float | None:
 def selectivity(run: dict, suffix: str = "") -> list | None:
     """Probe accuracy minus the same probe on shuffled labels, per layer (Hewitt & Liang 2019); the plain accuracy
     where the record has no shuffled control."""
-    acc, ctrl = get(run, f"long_range.layer_probe_acc{suffix}"), get(run, f"long_range.layer_probe_acc_shuffled{suffix}")
+    acc, ctrl = (
+        get(run, f"long_range.layer_probe_acc{suffix}"),
+        get(run, f"long_range.layer_probe_acc_shuffled{suffix}"),
+    )
     if not acc:
         return None
     if not ctrl or len(ctrl) != len(acc):
@@ -645,12 +836,14 @@ C7_PROPERTIES = {  # name → (per-layer values of a run at a suffix, sign the c
 
 
 def c7_abstraction(runs: list[dict], min_seeds: int = 2, arch: str = "transformer", delta: float = 0.05) -> Verdict:
-    rule = ("sentence labels (by task class), per distinct seed: each property's fitted change over layers 1..L "
-            "(layer 0, the input, left out of every trend) in the trained model minus the same model at "
-            "initialisation (hidden_init.npz); the properties: label readability (linear-probe accuracy minus the "
-            "probe on shuffled labels, Hewitt & Liang 2019) rises, CKA to the input falls. Each property: mean over "
-            f"seeds (95% CI) against δ={delta:g}, oriented so the claim predicts a positive value; both supported → "
-            "supported, both excluded → not supported, one each → mixed; an underpowered property → inconclusive")
+    rule = (
+        "sentence labels (by task class), per distinct seed: each property's fitted change over layers 1..L "
+        "(layer 0, the input, left out of every trend) in the trained model minus the same model at "
+        "initialisation (hidden_init.npz); the properties: label readability (linear-probe accuracy minus the "
+        "probe on shuffled labels, Hewitt & Liang 2019) rises, CKA to the input falls. Each property: mean over "
+        f"seeds (95% CI) against δ={delta:g}, oriented so the claim predicts a positive value; both supported → "
+        "supported, both excluded → not supported, one each → mixed; an underpowered property → inconclusive"
+    )
     cells = group([r for r in runs if r.get("arch") == arch], lambda r: str(task_class(r)))
     if not cells:
         return inconclusive(rule, [f"no {arch} runs"])
@@ -667,8 +860,7 @@ def c7_abstraction(runs: list[dict], min_seeds: int = 2, arch: str = "transforme
         row = {"seed": r.get("seed")}
         for name, (read, sign) in C7_PROPERTIES.items():
             trained, init = change_across_layers(read(r)), change_across_layers(read(r, "_init"))
-            row[name] = {"trained": read(r), "init": read(r, "_init"), "change_trained": trained,
-                         "change_init": init}
+            row[name] = {"trained": read(r), "init": read(r, "_init"), "change_trained": trained, "change_init": init}
             if trained is not None and init is not None:
                 contrast[name].append(sign * (trained - init))
             elif trained is not None:
@@ -676,22 +868,40 @@ def c7_abstraction(runs: list[dict], min_seeds: int = 2, arch: str = "transforme
         ev["per_seed"].append(row)
     recorded = [n for n, v in contrast.items() if v]
     if not recorded:
-        return inconclusive(rule, ["per-layer measures of the trained model and of the model at initialisation "
-                                   "missing (hidden.npz and hidden_init.npz with ≥ 2 backbone layers)"
-                                   + (f"; {missing_init} seed(s) lack the model at initialisation" if missing_init
-                                      else "")], ev)
+        return inconclusive(
+            rule,
+            [
+                "per-layer measures of the trained model and of the model at initialisation "
+                "missing (hidden.npz and hidden_init.npz with ≥ 2 backbone layers)"
+                + (f"; {missing_init} seed(s) lack the model at initialisation" if missing_init else "")
+            ],
+            ev,
+        )
     dec = {n: stats.decide(stats.mean(contrast[n]), delta, f"{n}, trained − init") for n in recorded}
     ev["decisions"] = {n: d.to_dict() for n, d in dec.items()}
     key = "; ".join(f"{n}: {d.estimate.text() if d.estimate else '?'}" for n, d in dec.items())
     unsure = [n for n in recorded if dec[n].outcome == stats.INCONCLUSIVE]
     if unsure:
-        return Verdict(INCONCLUSIVE, rule, {**ev, "insufficient": [dec[n].why for n in unsure]},
-                       key="; ".join(dec[n].why for n in unsure))
+        return Verdict(
+            INCONCLUSIVE,
+            rule,
+            {**ev, "insufficient": [dec[n].why for n in unsure]},
+            key="; ".join(dec[n].why for n in unsure),
+        )
     yes = [n for n in recorded if dec[n].outcome == stats.SUPPORTED]
-    v = (Verdict(SUPPORTED, rule, ev, key=key) if len(yes) == len(recorded) else
-         Verdict(NOT_SUPPORTED, rule, ev, key=key) if not yes else
-         Verdict(MIXED, rule, ev, key=key, condition=f"{yes[0]} beyond the model at initialisation; the other "
-                 "property does not"))
+    v = (
+        Verdict(SUPPORTED, rule, ev, key=key)
+        if len(yes) == len(recorded)
+        else Verdict(NOT_SUPPORTED, rule, ev, key=key)
+        if not yes
+        else Verdict(
+            MIXED,
+            rule,
+            ev,
+            key=key,
+            condition=f"{yes[0]} beyond the model at initialisation; the other property does not",
+        )
+    )
     if len(recorded) < len(C7_PROPERTIES):
         v.caveats.append("one property only: " + ", ".join(recorded))
     return v
@@ -699,7 +909,7 @@ def c7_abstraction(runs: list[dict], min_seeds: int = 2, arch: str = "transforme
 
 # -- C8: pre-training -------------------------------------------------------------------------------------------
 def start(run: dict) -> str:
-    """"pre-trained" when the run loaded a source's weights; "scratch" otherwise — including the control of
+    """ "pre-trained" when the run loaded a source's weights; "scratch" otherwise — including the control of
     ``init_weights=false``, which records its source (tokenizer and settings) in ``init.from`` too."""
     return "pre-trained" if get(run, "init.from") and get(run, "config.init_weights", True) is not False else "scratch"
 
@@ -708,14 +918,15 @@ SENTIMENT_TASK = "tasks.sentiment.Sentiment"
 MATCHED = "compute-matched scratch"  # init_weights=false for as many steps as MLM + fine-tuning (the preset)
 
 
-def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float = 0.1,
-                   delta: float = 0.02) -> Verdict:
-    rule = (f"sentiment (selected by task class) at {fraction:g} of the labels: test acc of MLM-pre-trained minus "
-            f"from-scratch runs per arch (Welch 95% CI, distinct seeds) against δ={delta:g}; supported for every arch "
-            "→ supported, excluded for every arch → not supported, some each → mixed (naming the archs); any arch "
-            "underpowered → inconclusive with its minimal detectable effect")
+def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float = 0.1, delta: float = 0.02) -> Verdict:
+    rule = (
+        f"sentiment (selected by task class) at {fraction:g} of the labels: test acc of MLM-pre-trained minus "
+        f"from-scratch runs per arch (Welch 95% CI, distinct seeds) against δ={delta:g}; supported for every arch "
+        "→ supported, excluded for every arch → not supported, some each → mixed (naming the archs); any arch "
+        "underpowered → inconclusive with its minimal detectable effect"
+    )
     ft = [r for r in runs if task_class(r) == SENTIMENT_TASK]
-    steps = lambda r: get(r, "config.trainer.max_steps") or 0  # noqa: E731
+    steps = lambda r: get(r, "config.trainer.max_steps") or 0
     tuned = {}  # per arch, the fine-tune's steps (pre-trained runs)
     for r in ft:
         if start(r) == "pre-trained":
@@ -732,7 +943,7 @@ def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float
     why = shortfall(cells, need, "arch/fraction/start", min_seeds) if archs else ["no fine-tuning runs"]
     if why:
         return inconclusive(rule, why)
-    acc = lambda k: values(completed(cells.get(k, [])), "metrics.test/acc")  # noqa: E731
+    acc = lambda k: values(completed(cells.get(k, [])), "metrics.test/acc")
     ev, dec = {}, {}
     for a in archs:
         for f in sorted({k[1] for k in cells if k[0] == a}):
@@ -742,11 +953,15 @@ def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float
         d = stats.difference(acc((a, fraction, "pre-trained")), acc((a, fraction, MATCHED)))
         if d is not None:  # beside the decided gain: pre-trained − scratch trained for MLM + fine-tune steps
             ev[f"{a} @ {fraction:g} vs {MATCHED}"] = d.to_dict()
-        dec[a] = stats.decide(stats.difference(acc((a, fraction, "pre-trained")), acc((a, fraction, "scratch"))),
-                              delta, f"{a} gain at {fraction:g} of labels")
+        dec[a] = stats.decide(
+            stats.difference(acc((a, fraction, "pre-trained")), acc((a, fraction, "scratch"))),
+            delta,
+            f"{a} gain at {fraction:g} of labels",
+        )
     ev["decisions"] = {a: d.to_dict() for a, d in dec.items()}
     key = f"gain at {fraction:g} of labels (δ={delta:g}): " + ", ".join(
-        f"{a} {dec[a].estimate.text()}" for a in archs if dec[a].estimate)
+        f"{a} {dec[a].estimate.text()}" for a in archs if dec[a].estimate
+    )
     return by_parts(dec, rule, ev, key, lambda yes: "supported for " + ", ".join(yes))
 
 
@@ -775,7 +990,7 @@ def head_drops(runs: list[dict]) -> tuple[dict, list]:
     for r in runs:
         ab = get(r, "long_range.head_ablation") or {}
         counts.append(ab.get("n_sequences"))
-        for m, (name, row) in enumerate(zip(ab.get("names") or [], ab.get("drop") or [])):
+        for _m, (name, row) in enumerate(zip(ab.get("names") or [], ab.get("drop") or [])):
             for h, d in enumerate(row):
                 drops[(name, h)].append(d)
     return dict(drops), counts
@@ -783,17 +998,25 @@ def head_drops(runs: list[dict]) -> tuple[dict, list]:
 
 def c9_runs(runs: list[dict]) -> list[dict]:
     """C9's runs: the seed's transformer block (bidirectional, sinusoidal positions) on the copy task."""
-    return [r for r in runs if r.get("arch") == "transformer" and task_class(r) == COPY_TASK
-            and get(r, "config.arch.pos_encoding") in (None, "sinusoidal") and not get(r, "config.arch.causal")]
+    return [
+        r
+        for r in runs
+        if r.get("arch") == "transformer"
+        and task_class(r) == COPY_TASK
+        and get(r, "config.arch.pos_encoding") in (None, "sinusoidal")
+        and not get(r, "config.arch.causal")
+    ]
 
 
 def c9_interpretable(runs: list[dict], min_seeds: int = MIN_SEEDS, delta: float = 0.05) -> Verdict:
-    rule = (f"copy task (by task class), the seed's transformer (bidirectional, sinusoidal positions). Plausibility: "
-            f"the best head's alignment rate (share of answer positions whose strongest attention is on their source "
-            f"symbol; chance 1/L) ≥ {ALIGNED} in most seeds. Faithfulness: zeroing one head at a time over ≥ "
-            f"{MIN_SEQUENCES} test sequences, the mean test-acc drop per head over distinct seeds against δ={delta:g}, "
-            "Holm-corrected over the k heads (the best of k is a selection). Supported if aligned and some head is "
-            "faithful; mixed (aligned on copy, not faithful) if only plausibility holds; not supported if neither")
+    rule = (
+        f"copy task (by task class), the seed's transformer (bidirectional, sinusoidal positions). Plausibility: "
+        f"the best head's alignment rate (share of answer positions whose strongest attention is on their source "
+        f"symbol; chance 1/L) ≥ {ALIGNED} in most seeds. Faithfulness: zeroing one head at a time over ≥ "
+        f"{MIN_SEQUENCES} test sequences, the mean test-acc drop per head over distinct seeds against δ={delta:g}, "
+        "Holm-corrected over the k heads (the best of k is a selection). Supported if aligned and some head is "
+        "faithful; mixed (aligned on copy, not faithful) if only plausibility holds; not supported if neither"
+    )
     cell = c9_runs(runs)
     cell, dup = stats.distinct_seeds(cell)
     why = shortfall({"copy": cell}, ["copy"], "task", min_seeds)
@@ -808,23 +1031,43 @@ def c9_interpretable(runs: list[dict], min_seeds: int = MIN_SEEDS, delta: float 
     drops, counts = head_drops(done)
     few = [c for c in counts if not isinstance(c, int) or c < MIN_SEQUENCES]
     if not drops or few:
-        return inconclusive(rule, [f"head ablation missing or on fewer than {MIN_SEQUENCES} test sequences "
-                                   f"(trainer.probe_head_ablation; measured on {counts})"], ev)
-    per_head = stats.holm_correct({f"{n} head {h}": stats.decide(stats.mean(d), delta, f"drop without {n} head {h}")
-                                   for (n, h), d in drops.items()}, "heads (best of k)")
+        return inconclusive(
+            rule,
+            [
+                f"head ablation missing or on fewer than {MIN_SEQUENCES} test sequences "
+                f"(trainer.probe_head_ablation; measured on {counts})"
+            ],
+            ev,
+        )
+    per_head = stats.holm_correct(
+        {
+            f"{n} head {h}": stats.decide(stats.mean(d), delta, f"drop without {n} head {h}")
+            for (n, h), d in drops.items()
+        },
+        "heads (best of k)",
+    )
     ev["faithfulness"] = {k: d.to_dict() for k, d in per_head.items()}
     outcomes = {d.outcome for d in per_head.values()}
     best = max(per_head, key=lambda k: per_head[k].estimate.value if per_head[k].estimate else float("-inf"))
-    key = (f"best head's alignment per seed: {', '.join(f'{r:.2f}' for r in rates)}; largest drop without one head "
-           f"({best}): {per_head[best].estimate.text() if per_head[best].estimate else '?'}, Holm over {len(per_head)}")
+    key = (
+        f"best head's alignment per seed: {', '.join(f'{r:.2f}' for r in rates)}; largest drop without one head "
+        f"({best}): {per_head[best].estimate.text() if per_head[best].estimate else '?'}, Holm over {len(per_head)}"
+    )
     if stats.SUPPORTED in outcomes:
         faithful = True
     elif outcomes == {stats.NOT_SUPPORTED}:
         faithful = False
     else:
         return Verdict(INCONCLUSIVE, rule, {**ev, "insufficient": [per_head[best].why]}, key=per_head[best].why)
-    return both_parts(aligned, faithful, rule, ev, key, "aligned on copy, not faithful: no single head's removal "
-                      "changes the output by δ", "a head is needed, but its attention is not aligned on the source")
+    return both_parts(
+        aligned,
+        faithful,
+        rule,
+        ev,
+        key,
+        "aligned on copy, not faithful: no single head's removal changes the output by δ",
+        "a head is needed, but its attention is not aligned on the source",
+    )
 
 
 # -- C10: residual + LayerNorm make deep training stable --------------------------------------------------------
@@ -845,8 +1088,11 @@ def failed_run(run: dict, target: float | None) -> bool:
 
 def regime(run: dict) -> tuple:
     """The optimisation setting a C10 run was given: (lr, warm-up steps, gradient clip or None = off)."""
-    return (get(run, "config.optimizer.lr"), get(run, "config.trainer.warmup_steps"),
-            get(run, "config.trainer.grad_clip"))
+    return (
+        get(run, "config.optimizer.lr"),
+        get(run, "config.trainer.warmup_steps"),
+        get(run, "config.trainer.grad_clip"),
+    )
 
 
 def regime_text(reg: tuple) -> str:
@@ -873,20 +1119,25 @@ ABLATED = ("no residual", "no layernorm")
 
 
 def c10_residual_norm(runs: list[dict], min_seeds: int = 2, delta: float = 0.05) -> Verdict:
-    rule = ("transformer at several depths with the seed's post-norm block, pre-norm, no residual and no LayerNorm, "
-            "under every lr × warm-up × clipping the preset varies: a run fails if it diverges or never reaches the "
-            "stop target. Per ablated block, the depth × block interaction per distinct seed: (its failure rate − "
-            "post-norm's) at the deepest depth minus the same at the shallowest, averaged over the optimisation "
-            f"settings (95% CI) against δ={delta:g}; both ablations supported → supported, both excluded → not "
-            "supported, one each → mixed, underpowered → inconclusive. Beside it: the largest stable lr per depth, "
-            "block, warm-up and clipping, and every cell's failure rate")
+    rule = (
+        "transformer at several depths with the seed's post-norm block, pre-norm, no residual and no LayerNorm, "
+        "under every lr × warm-up × clipping the preset varies: a run fails if it diverges or never reaches the "
+        "stop target. Per ablated block, the depth × block interaction per distinct seed: (its failure rate − "
+        "post-norm's) at the deepest depth minus the same at the shallowest, averaged over the optimisation "
+        f"settings (95% CI) against δ={delta:g}; both ablations supported → supported, both excluded → not "
+        "supported, one each → mixed, underpowered → inconclusive. Beside it: the largest stable lr per depth, "
+        "block, warm-up and clipping, and every cell's failure rate"
+    )
     tr = [r for r in runs if r.get("arch") == "transformer"]
-    cells = {k: stats.distinct_seeds(v)[0] for k, v in
-             group(tr, lambda r: (get(r, "config.arch.n_layers"), block_kind(r), regime(r))).items()}
+    cells = {
+        k: stats.distinct_seeds(v)[0]
+        for k, v in group(tr, lambda r: (get(r, "config.arch.n_layers"), block_kind(r), regime(r))).items()
+    }
     depths = sorted({k[0] for k in cells if k[0] is not None})
     if len(depths) < 2:
-        return inconclusive(rule, [f"transformer runs at {len(depths)} depth(s); the depth × block interaction "
-                                   "needs ≥ 2"])
+        return inconclusive(
+            rule, [f"transformer runs at {len(depths)} depth(s); the depth × block interaction needs ≥ 2"]
+        )
     lo_d, hi_d = depths[0], depths[-1]
     regimes = sorted({k[2] for k in cells}, key=str)
     need = [(d, k, g) for d in (lo_d, hi_d) for k in ("post-norm",) + ABLATED for g in regimes]
@@ -894,11 +1145,17 @@ def c10_residual_norm(runs: list[dict], min_seeds: int = 2, delta: float = 0.05)
     if why:
         return inconclusive(rule, why)
     rate = {k: [float(failed_run(r, get(r, "config.trainer.stop_at"))) for r in rs] for k, rs in cells.items()}
-    ev: dict = {"depths": depths, "settings": [regime_text(g) for g in regimes], "fail_rate": {
-        f"depth {d}, {k}, {regime_text(g)}": f"{int(sum(rate[(d, k, g)]))}/{len(rate[(d, k, g)])}"
-        for (d, k, g) in sorted(cells, key=str)}}
-    ev["largest_stable_lr"] = {f"depth {d}, {k}": largest_stable_lr(cells, d, k)
-                               for d, k in sorted({k[:2] for k in cells}, key=str)}
+    ev: dict = {
+        "depths": depths,
+        "settings": [regime_text(g) for g in regimes],
+        "fail_rate": {
+            f"depth {d}, {k}, {regime_text(g)}": f"{int(sum(rate[(d, k, g)]))}/{len(rate[(d, k, g)])}"
+            for (d, k, g) in sorted(cells, key=str)
+        },
+    }
+    ev["largest_stable_lr"] = {
+        f"depth {d}, {k}": largest_stable_lr(cells, d, k) for d, k in sorted({k[:2] for k in cells}, key=str)
+    }
 
     def fails(d, k, g) -> dict:
         return {r.get("seed"): float(failed_run(r, get(r, "config.trainer.stop_at"))) for r in cells[(d, k, g)]}
@@ -907,13 +1164,21 @@ def c10_residual_norm(runs: list[dict], min_seeds: int = 2, delta: float = 0.05)
     for k in ABLATED:
         per_seed: dict = defaultdict(list)
         for g in regimes:
-            a_hi, p_hi, a_lo, p_lo = fails(hi_d, k, g), fails(hi_d, "post-norm", g), fails(lo_d, k, g), \
-                fails(lo_d, "post-norm", g)
+            a_hi, p_hi, a_lo, p_lo = (
+                fails(hi_d, k, g),
+                fails(hi_d, "post-norm", g),
+                fails(lo_d, k, g),
+                fails(lo_d, "post-norm", g),
+            )
             for s in set(a_hi) & set(p_hi) & set(a_lo) & set(p_lo):
                 per_seed[s].append((a_hi[s] - p_hi[s]) - (a_lo[s] - p_lo[s]))
-        dec[k] = stats.decide(stats.mean([float(np.mean(v)) for v in per_seed.values()]), delta,
-                              f"{k}: extra failure rate at depth {hi_d} over depth {lo_d}, against post-norm")
+        dec[k] = stats.decide(
+            stats.mean([float(np.mean(v)) for v in per_seed.values()]),
+            delta,
+            f"{k}: extra failure rate at depth {hi_d} over depth {lo_d}, against post-norm",
+        )
     ev["decisions"] = {k: d.to_dict() for k, d in dec.items()}
     key = f"depth {lo_d}→{hi_d} interaction (failure rate vs post-norm): " + ", ".join(
-        f"{k} {dec[k].estimate.value:+.2f}" for k in ABLATED if dec[k].estimate)
+        f"{k} {dec[k].estimate.value:+.2f}" for k in ABLATED if dec[k].estimate
+    )
     return by_parts(dec, rule, ev, key, lambda yes: f"only {yes[0]} breaks deep training more than shallow")

@@ -1,6 +1,7 @@
 """Small statistics for verdicts: means with 95% t-intervals, Welch differences, ratios on the log scale,
 least-squares slopes and Spearman's ρ. Plain numbers in, plain numbers out (NaN/inf/None are dropped and counted
 by the callers, never averaged)."""
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,8 @@ class Estimate:
     lo: float | None
     hi: float | None
     n: int
-    se: float | None = None    # standard error (None when n is too small)
-    dof: float | None = None   # degrees of freedom of the t-interval
+    se: float | None = None  # standard error (None when n is too small)
+    dof: float | None = None  # degrees of freedom of the t-interval
 
     def above(self, x: float) -> bool:
         return self.lo is not None and self.lo > x
@@ -39,7 +40,7 @@ class Estimate:
         return self.hi is not None and self.hi < x
 
     def to_dict(self, digits: int = 4) -> dict:
-        r = lambda v: None if v is None else round(v, digits)  # noqa: E731
+        r = lambda v: None if v is None else round(v, digits)
         return {"value": r(self.value), "ci95": [r(self.lo), r(self.hi)], "n": self.n}
 
     def text(self, digits: int = 3) -> str:
@@ -73,7 +74,7 @@ def difference(a, b) -> Estimate | None:
     se = math.sqrt(vx + vy)
     if se == 0:
         return Estimate(d, d, d, min(len(x), len(y)), 0.0, len(x) + len(y) - 2)
-    dof = (vx + vy) ** 2 / (vx ** 2 / (len(x) - 1) + vy ** 2 / (len(y) - 1))
+    dof = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1))
     half = st.t.ppf(0.5 + LEVEL / 2, dof) * se
     return Estimate(d, d - half, d + half, min(len(x), len(y)), se, dof)
 
@@ -85,7 +86,7 @@ def ratio(a, b) -> Estimate | None:
     d = difference(la, lb)
     if d is None:
         return None
-    ex = lambda v: None if v is None else math.exp(v)  # noqa: E731
+    ex = lambda v: None if v is None else math.exp(v)
     return Estimate(math.exp(d.value), ex(d.lo), ex(d.hi), d.n)
 
 
@@ -150,10 +151,16 @@ class Decision:
     corrected: str | None = None  # e.g. "Holm over 10 primary tests"
 
     def to_dict(self) -> dict:
-        r = lambda v: None if v is None else round(v, 4)  # noqa: E731
-        return {"outcome": self.outcome, "estimate": self.estimate.to_dict() if self.estimate else None,
-                "delta": self.delta, "why": self.why, "mde": r(self.mde), "p": r(self.p),
-                "corrected": self.corrected}
+        r = lambda v: None if v is None else round(v, 4)
+        return {
+            "outcome": self.outcome,
+            "estimate": self.estimate.to_dict() if self.estimate else None,
+            "delta": self.delta,
+            "why": self.why,
+            "mde": r(self.mde),
+            "p": r(self.p),
+            "corrected": self.corrected,
+        }
 
 
 def decide(est: Estimate | None, delta: float, what: str = "effect") -> Decision:
@@ -170,15 +177,28 @@ def decide(est: Estimate | None, delta: float, what: str = "effect") -> Decision
     lo, hi = est.lo, est.hi
     md, p = mde(est), p_value(est)
     if lo is None:
-        return Decision(INCONCLUSIVE, est, delta, f"underpowered: {what} {est.value:.3g} from n={est.n}, an interval "
-                        "needs at least 2 distinct seeds per side", md, p)
+        return Decision(
+            INCONCLUSIVE,
+            est,
+            delta,
+            f"underpowered: {what} {est.value:.3g} from n={est.n}, an interval "
+            "needs at least 2 distinct seeds per side",
+            md,
+            p,
+        )
     if lo > 0 and est.value >= delta:
         return Decision(SUPPORTED, est, delta, f"{what} {est.text()} lies above 0 and reaches δ={delta:g}", md, p)
     if hi < delta:
         return Decision(NOT_SUPPORTED, est, delta, f"{what} {est.text()} excludes effects ≥ δ={delta:g}", md, p)
-    return Decision(INCONCLUSIVE, est, delta, f"underpowered: {what} {est.text()} neither above 0 with ≥ δ={delta:g} "
-                    f"nor excluding δ; minimal detectable effect at n={est.n}: "
-                    + (f"{md:.3g}" if md is not None else "?"), md, p)
+    return Decision(
+        INCONCLUSIVE,
+        est,
+        delta,
+        f"underpowered: {what} {est.text()} neither above 0 with ≥ δ={delta:g} "
+        f"nor excluding δ; minimal detectable effect at n={est.n}: " + (f"{md:.3g}" if md is not None else "?"),
+        md,
+        p,
+    )
 
 
 def holm(pvalues: dict, alpha: float = ALPHA) -> dict:
@@ -203,7 +223,10 @@ def holm_correct(decisions: dict, label: str, alpha: float = ALPHA) -> dict:
             continue
         outcome, why = d.outcome, d.why
         if outcome == SUPPORTED and q >= alpha:
-            outcome, why = INCONCLUSIVE, f"underpowered after correction: {why}, but Holm-adjusted p={q:.3g} ≥ {alpha:g}"
+            outcome, why = (
+                INCONCLUSIVE,
+                f"underpowered after correction: {why}, but Holm-adjusted p={q:.3g} ≥ {alpha:g}",
+            )
         out[k] = Decision(outcome, d.estimate, d.delta, why, d.mde, q, f"Holm over {len(adjusted)} {label}")
     return out
 

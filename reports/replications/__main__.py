@@ -1,4 +1,5 @@
 """``python -m reports.replications RUNS [--out DIR]``: the replications report of the runs under RUNS."""
+
 from __future__ import annotations
 
 import argparse

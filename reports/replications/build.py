@@ -1,6 +1,7 @@
 """Replications report: for every ``conf/replications/<name>.yaml``, the runs of ``RUNS/<name>/``, the rule's
 outcome, a figure (ours: mean ± 95% CI over seeds) and the published result beside it; written as
 ``replications.json``, ``replications.md`` and a self-contained ``replications.html``."""
+
 from __future__ import annotations
 
 import base64
@@ -14,19 +15,21 @@ import matplotlib
 import yaml
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from reports.claims import stats  # noqa: E402
-from reports.claims.figures import interval  # noqa: E402
-from reports.claims.rules import completed, get  # noqa: E402
-from reports.load import find_records  # noqa: E402
-from reports.replications.rules import INCONCLUSIVE, judge, setting  # noqa: E402
+from reports.claims import stats
+from reports.claims.figures import interval
+from reports.claims.rules import completed, get
+from reports.load import find_records
+from reports.replications.rules import INCONCLUSIVE, judge, setting
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf" / "replications"
-CSS = ("body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:collapse}"
-       "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}img{max-width:100%}"
-       ".reproduced{color:#1a7f37}.not{color:#b42318}.inconclusive{color:#8a6d00}")
+CSS = (
+    "body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}img{max-width:100%}"
+    ".reproduced{color:#1a7f37}.not{color:#b42318}.inconclusive{color:#8a6d00}"
+)
 
 
 def load_replications(conf: Path = CONF) -> dict[str, dict]:
@@ -60,20 +63,33 @@ def figure(name: str, spec: dict, runs: list[dict]):
     fig, axes = plt.subplots(1, len(keys), figsize=(min(4.2 * len(keys), 14), 3.6), squeeze=False)
     for ax, key in zip(axes[0], keys):
         for label, by in sorted(data[key].items()):
-            xs = sorted(by, key=lambda v: (not isinstance(v, (int, float)), v if isinstance(v, (int, float)) else str(v)))
+            xs = sorted(
+                by, key=lambda v: (not isinstance(v, (int, float)), v if isinstance(v, (int, float)) else str(v))
+            )
             est = [stats.mean(by[x]) for x in xs]
             pos = list(range(len(xs))) if any(not isinstance(x, (int, float)) for x in xs) else xs
             lo, hi = zip(*(interval(e) for e in est))
-            ax.errorbar(pos, [e.value for e in est], yerr=[[max(e.value - a, 0) for e, a in zip(est, lo)],
-                                                          [max(b - e.value, 0) for e, b in zip(est, hi)]],
-                        marker="o", capsize=3, label=label)
+            ax.errorbar(
+                pos,
+                [e.value for e in est],
+                yerr=[[max(e.value - a, 0) for e, a in zip(est, lo)], [max(b - e.value, 0) for e, b in zip(est, hi)]],
+                marker="o",
+                capsize=3,
+                label=label,
+            )
             if pos is not xs:
                 ax.set_xticks(pos, [str(x) for x in xs])
-        ax.set(xlabel=fig_spec.get("xlabel", "x"), ylabel=fig_spec.get("ylabel", metric),
-               title=f"{panels}={key}" if panels else name)
+        ax.set(
+            xlabel=fig_spec.get("xlabel", "x"),
+            ylabel=fig_spec.get("ylabel", metric),
+            title=f"{panels}={key}" if panels else name,
+        )
         ax.legend(fontsize=7)
-    fig.suptitle(f"{spec['paper']} — ours (mean, 95% CI over seeds); published: {spec['published']['result']}",
-                 fontsize=8, wrap=True)
+    fig.suptitle(
+        f"{spec['paper']} — ours (mean, 95% CI over seeds); published: {spec['published']['result']}",
+        fontsize=8,
+        wrap=True,
+    )
     fig.tight_layout()
     return fig
 
@@ -85,7 +101,7 @@ def ours_text(result: dict) -> str:
         d = c["difference"]
         return f"{c['label']}: {d['value']:+.3g} [{d['ci95'][0]:.3g}, {d['ci95'][1]:.3g}] (n={d['n']})"
     a, b = c["a"], c["b"]
-    show = lambda s: "—" if s["mean"] is None else f"{s['mean']:.3g}"  # noqa: E731
+    show = lambda s: "—" if s["mean"] is None else f"{s['mean']:.3g}"
     return f"{c['label']}: a {show(a)} (n={a['n']}) vs b {show(b)} (n={b['n']})"
 
 
@@ -101,9 +117,18 @@ def build_replications(root: str | Path, out: str | Path | None = None, conf: Pa
         result = judge(runs, spec["rule"])
         if not runs:
             result = {**result, "outcome": INCONCLUSIVE, "why": f"no runs in {folder}"}
-        entry = {"name": name, "paper": spec["paper"], "published": spec["published"], "setting": spec.get("setting"),
-                 "differs": spec.get("differs"), "runs": len(runs), "statuses": _count(runs), **result,
-                 "ours": ours_text(result), "figures": []}
+        entry = {
+            "name": name,
+            "paper": spec["paper"],
+            "published": spec["published"],
+            "setting": spec.get("setting"),
+            "differs": spec.get("differs"),
+            "runs": len(runs),
+            "statuses": _count(runs),
+            **result,
+            "ours": ours_text(result),
+            "figures": [],
+        }
         fig = figure(name, spec, runs)
         if fig is not None:
             fig.savefig(out / f"{name}.png", dpi=90)
@@ -124,16 +149,25 @@ def _count(runs: list[dict]) -> dict:
 
 
 def markdown(doc: dict) -> str:
-    lines = [f"# Replications (written {doc['written']}, runs in `{doc['runs_root']}`)", "",
-             "| replication | paper | published (where) | ours: difference, 95% CI (seeds) | reproduced? |",
-             "|---|---|---|---|---|"]
+    lines = [
+        f"# Replications (written {doc['written']}, runs in `{doc['runs_root']}`)",
+        "",
+        "| replication | paper | published (where) | ours: difference, 95% CI (seeds) | reproduced? |",
+        "|---|---|---|---|---|",
+    ]
     for r in doc["replications"]:
         p = r["published"]
         lines.append(f"| {r['name']} | {r['paper']} | {p['result']} ({p['where']}) | {r['ours']} | {r['outcome']} |")
     lines.append("")
     for r in doc["replications"]:
-        lines += [f"## {r['name']}: {r['outcome']}", "", f"Why: {r['why']}", "",
-                  f"Runs: {r['runs']} {r['statuses']}", ""]
+        lines += [
+            f"## {r['name']}: {r['outcome']}",
+            "",
+            f"Why: {r['why']}",
+            "",
+            f"Runs: {r['runs']} {r['statuses']}",
+            "",
+        ]
         if r.get("differs"):
             lines += [f"What differs from the paper: {r['differs']}", ""]
     return "\n".join(lines) + "\n"
@@ -142,20 +176,28 @@ def markdown(doc: dict) -> str:
 def page(doc: dict, out: Path) -> str:
     esc = html.escape
     css_class = {"reproduced in direction": "reproduced", "not reproduced": "not"}
-    rows = "".join(f"<tr><td><a href='#{esc(r['name'])}'>{esc(r['name'])}</a></td><td>{esc(r['paper'])}</td>"
-                   f"<td>{esc(r['published']['result'])} ({esc(r['published']['where'])})</td><td>{esc(r['ours'])}</td>"
-                   f"<td class='{css_class.get(r['outcome'], 'inconclusive')}'>{esc(r['outcome'])}</td></tr>"
-                   for r in doc["replications"])
-    parts = [f"<h1>archbench replications</h1><p>Runs in {esc(doc['runs_root'])} · written {esc(doc['written'])}</p>"
-             "<table><tr><th>replication</th><th>paper</th><th>published (where)</th>"
-             f"<th>ours: difference, 95% CI (seeds)</th><th>reproduced?</th></tr>{rows}</table>"]
+    rows = "".join(
+        f"<tr><td><a href='#{esc(r['name'])}'>{esc(r['name'])}</a></td><td>{esc(r['paper'])}</td>"
+        f"<td>{esc(r['published']['result'])} ({esc(r['published']['where'])})</td><td>{esc(r['ours'])}</td>"
+        f"<td class='{css_class.get(r['outcome'], 'inconclusive')}'>{esc(r['outcome'])}</td></tr>"
+        for r in doc["replications"]
+    )
+    parts = [
+        f"<h1>archbench replications</h1><p>Runs in {esc(doc['runs_root'])} · written {esc(doc['written'])}</p>"
+        "<table><tr><th>replication</th><th>paper</th><th>published (where)</th>"
+        f"<th>ours: difference, 95% CI (seeds)</th><th>reproduced?</th></tr>{rows}</table>"
+    ]
     for r in doc["replications"]:
-        parts.append(f"<h2 id='{esc(r['name'])}'>{esc(r['name'])}: {esc(r['outcome'])}</h2>"
-                     f"<p>Why: {esc(r['why'])}</p><p>Setting: {esc(str(r.get('setting') or ''))}</p>"
-                     f"<p>What differs from the paper: {esc(str(r.get('differs') or ''))}</p>")
+        parts.append(
+            f"<h2 id='{esc(r['name'])}'>{esc(r['name'])}: {esc(r['outcome'])}</h2>"
+            f"<p>Why: {esc(r['why'])}</p><p>Setting: {esc(str(r.get('setting') or ''))}</p>"
+            f"<p>What differs from the paper: {esc(str(r.get('differs') or ''))}</p>"
+        )
         for f in r["figures"]:
             b64 = base64.b64encode((out / f).read_bytes()).decode()
             parts.append(f"<img alt='{esc(r['name'])}' src='data:image/png;base64,{b64}'>")
         parts.append(f"<pre>{esc(json.dumps(r['comparisons'], indent=1, default=str))}</pre>")
-    return (f"<!doctype html><html><head><meta charset=utf-8><title>archbench replications</title>"
-            f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>\n")
+    return (
+        f"<!doctype html><html><head><meta charset=utf-8><title>archbench replications</title>"
+        f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>\n"
+    )

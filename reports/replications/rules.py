@@ -18,6 +18,7 @@ A SIDE is ``{where: {key: value}, metric: name (optional, else the comparison's)
 ``where`` keys are ``arch``, ``task`` or a dotted config path (``arch.n_heads``, ``task.n_pairs``); ``at_most``
 keeps the runs whose metric does not exceed a bound (the runs that have not learned, say).
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -47,8 +48,9 @@ def select(runs: list[dict], side: dict) -> list[dict]:
     for r in completed(runs):
         if not all(same(setting(r, k), v) for k, v in where.items()):
             continue
-        if all(isinstance(get(r, f"metrics.{m}"), (int, float)) and get(r, f"metrics.{m}") <= v
-               for m, v in bound.items()):
+        if all(
+            isinstance(get(r, f"metrics.{m}"), (int, float)) and get(r, f"metrics.{m}") <= v for m, v in bound.items()
+        ):
             keep.append(r)
     return keep
 
@@ -83,28 +85,52 @@ def compare(runs: list[dict], c: dict) -> dict:
     sides = {k: select(runs, c[k]) for k in ("a", "b")}
     vals = {k: per_seed(sides[k], c[k].get("metric", metric)) for k in ("a", "b")}
     sign = -1.0 if direction(sides["a"] + sides["b"], metric, c.get("direction")) == "min" else 1.0
-    out = {"label": c.get("label", ""), "metric": metric, "expect": expect, "delta": delta,
-           "a": {"n": len(vals["a"]), "mean": _mean(vals["a"])}, "b": {"n": len(vals["b"]), "mean": _mean(vals["b"])}}
+    out = {
+        "label": c.get("label", ""),
+        "metric": metric,
+        "expect": expect,
+        "delta": delta,
+        "a": {"n": len(vals["a"]), "mean": _mean(vals["a"])},
+        "b": {"n": len(vals["b"]), "mean": _mean(vals["b"])},
+    }
     short = [f"{k}: {len(vals[k])} seed(s)" for k in ("a", "b") if len(vals[k]) < MIN_SEEDS]
     if short:
         return {**out, "outcome": INCONCLUSIVE, "why": f"fewer than {MIN_SEEDS} seeds ({', '.join(short)})"}
     d = stats.difference(list(vals["a"].values()), list(vals["b"].values()))
-    value, lo, hi = (sign * d.value, sign * d.lo, sign * d.hi) if sign > 0 else (sign * d.value, sign * d.hi, sign * d.lo)
-    out["difference"] = {"value": round(value, 4), "ci95": [round(lo, 4), round(hi, 4)], "n": d.n,
-                         "sense": "a better than b (positive)"}
+    value, lo, hi = (
+        (sign * d.value, sign * d.lo, sign * d.hi) if sign > 0 else (sign * d.value, sign * d.hi, sign * d.lo)
+    )
+    out["difference"] = {
+        "value": round(value, 4),
+        "ci95": [round(lo, 4), round(hi, 4)],
+        "n": d.n,
+        "sense": "a better than b (positive)",
+    }
     ci = f"[{lo:.3g}, {hi:.3g}]"
     if expect == "better":
         if lo > 0 and value >= delta:
-            return {**out, "outcome": REPRODUCED, "why": f"a better by {value:.3g}, 95% CI {ci} above 0, mean ≥ δ={delta:g}"}
+            return {
+                **out,
+                "outcome": REPRODUCED,
+                "why": f"a better by {value:.3g}, 95% CI {ci} above 0, mean ≥ δ={delta:g}",
+            }
         if hi < delta:
             return {**out, "outcome": NOT_REPRODUCED, "why": f"95% CI {ci} excludes an advantage of δ={delta:g}"}
-        return {**out, "outcome": INCONCLUSIVE, "why": f"95% CI {ci} neither clears 0 with a mean ≥ δ={delta:g} "
-                                                      f"nor excludes δ (underpowered: half-width {(hi - lo) / 2:.3g})"}
+        return {
+            **out,
+            "outcome": INCONCLUSIVE,
+            "why": f"95% CI {ci} neither clears 0 with a mean ≥ δ={delta:g} "
+            f"nor excludes δ (underpowered: half-width {(hi - lo) / 2:.3g})",
+        }
     if -delta <= lo and hi <= delta:
         return {**out, "outcome": REPRODUCED, "why": f"95% CI {ci} within ±δ={delta:g}"}
     if lo > delta or hi < -delta:
         return {**out, "outcome": NOT_REPRODUCED, "why": f"95% CI {ci} lies outside ±δ={delta:g}"}
-    return {**out, "outcome": INCONCLUSIVE, "why": f"95% CI {ci} straddles ±δ={delta:g} (half-width {(hi - lo) / 2:.3g})"}
+    return {
+        **out,
+        "outcome": INCONCLUSIVE,
+        "why": f"95% CI {ci} straddles ±δ={delta:g} (half-width {(hi - lo) / 2:.3g})",
+    }
 
 
 def _mean(v: dict) -> float | None:

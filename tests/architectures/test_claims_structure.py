@@ -1,4 +1,5 @@
 """Structural facts the claims' verdicts state in words rather than test by training."""
+
 from __future__ import annotations
 
 import torch
@@ -11,8 +12,9 @@ def answers(pos_encoding: str, causal: bool) -> torch.Tensor:
     """Logits (B, n, V) of a fresh transformer at copy_long's answer positions."""
     torch.manual_seed(0)
     task = CopyLong(delay=10, n_memorize=4, n_val=1, n_test=1)
-    model = build_arch("transformer", task.spec, pos_encoding=pos_encoding, causal=causal, d_model=32,
-                       n_heads=2, n_layers=2, d_ff=64).eval()
+    model = build_arch(
+        "transformer", task.spec, pos_encoding=pos_encoding, causal=causal, d_model=32, n_heads=2, n_layers=2, d_ff=64
+    ).eval()
     x, _ = task.generate(8, torch.Generator().manual_seed(1))
     with torch.no_grad():
         logits = model(x)

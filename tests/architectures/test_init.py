@@ -1,5 +1,6 @@
 """arch.init: the initialisation scheme of the weight matrices is applied (bounds / spread, zero biases, tables
 and norms left alone), refused with one line when unknown, and recorded in the run record."""
+
 from __future__ import annotations
 
 import json

@@ -1,11 +1,21 @@
 """Attention, masking, positional encoding and the blocks against their definitions."""
+
 import math
 
 import pytest
 import torch
 
-from architectures.layers import (DecoderBlock, EncoderBlock, MultiHeadAttention, PositionalEncoding, Residual,
-                                  attention, causal_mask, image_to_sequence, sinusoidal_table)
+from architectures.layers import (
+    DecoderBlock,
+    EncoderBlock,
+    MultiHeadAttention,
+    PositionalEncoding,
+    Residual,
+    attention,
+    causal_mask,
+    image_to_sequence,
+    sinusoidal_table,
+)
 from core.errors import ConfigError
 
 torch.manual_seed(0)
@@ -143,8 +153,9 @@ def test_causal_mask_shape():
     assert m.tolist() == [[True, False, False], [True, True, False], [True, True, True]]
 
 
-@pytest.mark.parametrize("image_as,shape", [("rows", (2, 6, 3 * 4)), ("pixels", (2, 24, 3)),
-                                            ("patches", (2, 6, 3 * 2 * 2))])
+@pytest.mark.parametrize(
+    "image_as,shape", [("rows", (2, 6, 3 * 4)), ("pixels", (2, 24, 3)), ("patches", (2, 6, 3 * 2 * 2))]
+)
 def test_image_to_sequence_reading_orders(image_as, shape):
     img = torch.arange(2 * 3 * 6 * 4, dtype=torch.float).reshape(2, 3, 6, 4)
     seq = image_to_sequence(img, image_as, 2)

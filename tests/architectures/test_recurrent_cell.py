@@ -1,5 +1,6 @@
 """The recurrent class decides its cell: ``arch=rnn`` builds nn.RNN layers, ``arch=lstm`` nn.LSTM ones, and no
 setting can make one build the other's (the record's arch name says what was built)."""
+
 import pytest
 import torch.nn as nn
 from hydra.errors import ConfigCompositionException

@@ -1,15 +1,15 @@
 """Every architecture as an encoder–decoder (``output_kind == "sequence"``): the encode/decode/decode_step
 interface that greedy and beam search rely on, causality, source padding, gradients, configs, incremental
 decoding against the prefix-recomputing decoder, and (slow) learnability."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from architectures.model import Backbone
 from architectures.layers import Residual
+from architectures.model import Backbone
 from architectures.seq2seq import GenericDecoder
 from core.errors import ConfigError
 from tasks.base import TaskSpec
@@ -19,8 +19,18 @@ from tests.conftest import ARCHS, arch_config, build_arch
 torch.set_num_threads(1)
 
 PAD, BOS, EOS = 0, 1, 2
-SPEC = TaskSpec(input_kind="tokens", output_kind="sequence", vocab_size=11, max_len=12, pad_id=PAD,
-                tgt_vocab_size=13, tgt_max_len=10, bos_id=BOS, eos_id=EOS, tgt_pad_id=PAD)
+SPEC = TaskSpec(
+    input_kind="tokens",
+    output_kind="sequence",
+    vocab_size=11,
+    max_len=12,
+    pad_id=PAD,
+    tgt_vocab_size=13,
+    tgt_max_len=10,
+    bos_id=BOS,
+    eos_id=EOS,
+    tgt_pad_id=PAD,
+)
 
 SMALL = {"hidden": 16, "channels": 16, "d_model": 16, "n_heads": 2, "d_ff": 32, "patch_size": 2, "dropout": 0.0}
 
@@ -31,18 +41,22 @@ def tiny(arch: str, **kw) -> tuple[str, dict]:
 
 # Each arch at tiny size (its own decoder, or the generic one), the generic decoder around the archs that have
 # their own, and the variants that change the code path.
-CASES = {name: tiny(name) for name in ARCHS} | {f"{name}-generic": tiny(name, decoder="generic") for name in ARCHS} | {
-    "lstm-bi-feed-2layer": tiny("lstm", bidirectional=True, input_feeding=True, n_layers=2),
-    "rnn-tied": tiny("rnn", tie_embeddings=True),
-    "cnn-2heads-tied": tiny("cnn", n_heads=2, tie_embeddings=True, n_dec_layers=2),
-    "transformer-prenorm-tied": tiny("transformer", norm_first=True, tie_embeddings=True, n_dec_layers=1),
-    # claim C10's ablations (encoder and decoder): without skip connections (one layer each: deeper, attention
-    # averages the states of a tiny untrained model into one vector, Dong et al. 2021), without LayerNorm, neither
-    "transformer-no-residual": tiny("transformer", residual=False, n_layers=1),
-    "transformer-prenorm-no-residual": tiny("transformer", norm_first=True, residual=False, n_layers=1),
-    "transformer-no-layernorm": tiny("transformer", layer_norm=False),
-    "transformer-no-residual-no-layernorm": tiny("transformer", residual=False, layer_norm=False, n_layers=1),
-}
+CASES = (
+    {name: tiny(name) for name in ARCHS}
+    | {f"{name}-generic": tiny(name, decoder="generic") for name in ARCHS}
+    | {
+        "lstm-bi-feed-2layer": tiny("lstm", bidirectional=True, input_feeding=True, n_layers=2),
+        "rnn-tied": tiny("rnn", tie_embeddings=True),
+        "cnn-2heads-tied": tiny("cnn", n_heads=2, tie_embeddings=True, n_dec_layers=2),
+        "transformer-prenorm-tied": tiny("transformer", norm_first=True, tie_embeddings=True, n_dec_layers=1),
+        # claim C10's ablations (encoder and decoder): without skip connections (one layer each: deeper, attention
+        # averages the states of a tiny untrained model into one vector, Dong et al. 2021), without LayerNorm, neither
+        "transformer-no-residual": tiny("transformer", residual=False, n_layers=1),
+        "transformer-prenorm-no-residual": tiny("transformer", norm_first=True, residual=False, n_layers=1),
+        "transformer-no-layernorm": tiny("transformer", layer_norm=False),
+        "transformer-no-residual-no-layernorm": tiny("transformer", residual=False, layer_norm=False, n_layers=1),
+    }
+)
 # Without skip connections nor LayerNorm the signal shrinks in every sub-layer of an untrained model: a changed
 # target token moves the logits by ~1e-6, below what the causality test can tell from rounding.
 VANISHING = {"transformer-no-residual-no-layernorm"}
@@ -100,10 +114,10 @@ def test_decoder_is_causal(case):
     full = model.decode(memory, tgt)
     for t in range(tgt.shape[1] - 1):
         changed = tgt.clone()
-        changed[:, t + 1:] = (changed[:, t + 1:] + 5) % (SPEC.tgt_vocab_size - 3) + 3  # new future tokens
+        changed[:, t + 1 :] = (changed[:, t + 1 :] + 5) % (SPEC.tgt_vocab_size - 3) + 3  # new future tokens
         out = model.decode(memory, changed)
-        torch.testing.assert_close(out[:, :t + 1], full[:, :t + 1], atol=1e-5, rtol=1e-5)
-        assert not torch.allclose(out[:, t + 1:], full[:, t + 1:], atol=1e-5), "the future had no effect at all"
+        torch.testing.assert_close(out[:, : t + 1], full[:, : t + 1], atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(out[:, t + 1 :], full[:, t + 1 :], atol=1e-5), "the future had no effect at all"
     # and a prefix decodes like the start of the whole sequence (what greedy search does step by step)
     torch.testing.assert_close(model.decode(memory, tgt[:, :3]), full[:, :3], atol=1e-5, rtol=1e-5)
 
@@ -162,8 +176,9 @@ def test_arch_yaml_builds_an_encoder_decoder(case):
 
 @pytest.mark.parametrize("name", ARCHS)
 def test_image_input_with_sequence_output_is_a_config_error(name):
-    spec = TaskSpec(input_kind="image", output_kind="sequence", image_shape=(1, 8, 8), tgt_vocab_size=13,
-                    tgt_max_len=10)
+    spec = TaskSpec(
+        input_kind="image", output_kind="sequence", image_shape=(1, 8, 8), tgt_vocab_size=13, tgt_max_len=10
+    )
     with pytest.raises(ConfigError, match="token inputs"):
         build(name, spec)
 
@@ -183,7 +198,7 @@ def test_decode_step_equals_the_last_position_of_decode(case):
     memory = model.encode(src)
     full, state = model.decode(memory, tgt[:, :4]), None  # no padding in the first 4 target positions
     for t in range(4):
-        logits, state = model.decode_step(memory, tgt[:, t:t + 1], state)
+        logits, state = model.decode_step(memory, tgt[:, t : t + 1], state)
         torch.testing.assert_close(logits[:, 0], full[:, t], atol=1e-5, rtol=1e-4, msg=f"{case} position {t}")
 
 
@@ -195,8 +210,10 @@ def test_incremental_search_finds_the_prefix_recomputing_hypotheses(case):
     with torch.no_grad():  # a sharper output layer and a rarer EOS: long hypotheses that differ between rows
         model.decoder.out.fc.weight.mul_(8)
         model.decoder.out.fc.bias[EOS] -= 4
-    for search in (lambda inc: greedy(model, src, 8, BOS, EOS, (PAD,), incremental=inc),
-                   lambda inc: beam_search(model, src, 3, 8, BOS, EOS, 1.0, (PAD,), incremental=inc)):
+    for search in (
+        lambda inc: greedy(model, src, 8, BOS, EOS, (PAD,), incremental=inc),
+        lambda inc: beam_search(model, src, 3, 8, BOS, EOS, 1.0, (PAD,), incremental=inc),
+    ):
         fast, slow = search(True), search(False)
         assert fast == slow and any(len(h) > 2 for h in fast)
 
@@ -234,13 +251,23 @@ def reverse_batch(n, g, length=5, alphabet=10):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,kw,lr", [
-    ("transformer", dict(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.0), 3e-3),
-    ("lstm", dict(hidden=48), 1e-2),
-])
+@pytest.mark.parametrize(
+    "name,kw,lr",
+    [
+        ("transformer", dict(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.0), 3e-3),
+        ("lstm", dict(hidden=48), 1e-2),
+    ],
+)
 def test_learns_to_reverse(name, kw, lr):
-    spec = TaskSpec(input_kind="tokens", output_kind="sequence", vocab_size=11, max_len=5, pad_id=PAD,
-                    tgt_vocab_size=13, tgt_max_len=7)
+    spec = TaskSpec(
+        input_kind="tokens",
+        output_kind="sequence",
+        vocab_size=11,
+        max_len=5,
+        pad_id=PAD,
+        tgt_vocab_size=13,
+        tgt_max_len=7,
+    )
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     model = build_arch(name, spec, **kw).train()

@@ -1,4 +1,5 @@
 """Every architecture × input kind × output kind: shapes, padding, gradients, and the invalid combinations."""
+
 import pytest
 import torch
 

@@ -1,12 +1,13 @@
 """budget.params=N sizes each architecture's width to N parameters ±10%, and the run records it."""
+
 from __future__ import annotations
 
 import pytest
-from tests.conftest import ARCHS
 
-from harness import budget
 from core.errors import ConfigError
+from harness import budget
 from harness.train import build, train
+from tests.conftest import ARCHS
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -22,8 +23,15 @@ def test_budget_sizes_each_arch_within_ten_percent(cfg_factory, arch, target):
 
 
 def test_budget_is_recorded_in_the_run(cfg_factory):
-    cfg = cfg_factory("arch=transformer", "task=copy_long", "task.delay=4", "task.n_memorize=2",
-                      "budget.params=30000", "trainer.max_steps=1", "trainer.probes=false")
+    cfg = cfg_factory(
+        "arch=transformer",
+        "task=copy_long",
+        "task.delay=4",
+        "task.n_memorize=2",
+        "budget.params=30000",
+        "trainer.max_steps=1",
+        "trainer.probes=false",
+    )
     summary = train(cfg)
     assert summary["budget"]["width_key"] == "d_model" and summary["budget"]["width"] % 2 == 0  # n_heads=2
     assert summary["params"] == summary["budget"]["actual"]
@@ -50,8 +58,10 @@ def test_budget_width_sets_the_width_whatever_the_arch_calls_it(cfg_factory, arc
     assert record == {"width_key": key, "width": 24} and cfg.arch[key] == 24
 
 
-@pytest.mark.parametrize("bad, message", [(["budget.width=0"], "whole number ≥ 1"),
-                                          (["budget.width=32", "budget.params=30000"], "set one of them")])
+@pytest.mark.parametrize(
+    "bad, message",
+    [(["budget.width=0"], "whole number ≥ 1"), (["budget.width=32", "budget.params=30000"], "set one of them")],
+)
 def test_bad_budget_width_is_a_config_error(cfg_factory, bad, message):
     cfg = cfg_factory("arch=lstm", "task=copy_long", *bad)
     task = build(cfg.task, "task")

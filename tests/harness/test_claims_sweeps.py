@@ -1,5 +1,6 @@
 """The claims sweep driver: tuning seed apart from the evidence, lr per arch and condition on validation loss, the
 pre-sweep table, every registered arch, ``--only <claim>``; and the LSTM's forget-gate bias."""
+
 from __future__ import annotations
 
 import csv
@@ -36,46 +37,75 @@ def test_a_tuning_seed_among_the_evidence_seeds_is_a_user_error(capsys):
 
 
 def test_arch_all_is_every_registered_architecture():
-    preset = sweeps.check_preset({"seeds": "1", "sweeps": {"s": {"experiment": "long_range",
-                                                                  "overrides": {"arch": "all"}}}})
+    preset = sweeps.check_preset(
+        {"seeds": "1", "sweeps": {"s": {"experiment": "long_range", "overrides": {"arch": "all"}}}}
+    )
     assert preset["sweeps"]["s"]["overrides"]["arch"] == ",".join(sorted(ARCHS))
 
 
 def test_conditions_are_the_multi_valued_axes_of_experiment_and_preset():
     assert sweeps.condition_keys({}, {"experiment": "claims_positions", "overrides": {"task.delay": 10}}) == [
-        "arch.causal", "arch.pos_encoding"]
+        "arch.causal",
+        "arch.pos_encoding",
+    ]
     assert sweeps.condition_keys({}, {"experiment": "long_range", "overrides": {"task.delay": "5"}}) == []
-    assert sweeps.condition_keys({"common": {"trainer.max_steps": 9}},
-                                 {"experiment": "long_range", "overrides": {"task.delay": "5,20"}}) == ["task.delay"]
+    assert sweeps.condition_keys(
+        {"common": {"trainer.max_steps": 9}}, {"experiment": "long_range", "overrides": {"task.delay": "5,20"}}
+    ) == ["task.delay"]
 
 
 def rows(*cells):
-    return [{"arch": a, "task.delay": d, "lr": lr, "metric": "val/loss", "value": v, "status": "completed",
-             "score": None if v is None else -v} for a, d, lr, v in cells]
+    return [
+        {
+            "arch": a,
+            "task.delay": d,
+            "lr": lr,
+            "metric": "val/loss",
+            "value": v,
+            "status": "completed",
+            "score": None if v is None else -v,
+        }
+        for a, d, lr, v in cells
+    ]
 
 
 def test_lr_is_chosen_per_arch_and_condition_on_validation_loss_ties_to_the_smaller():
-    table = rows(("lstm", 10, 0.01, 0.5), ("lstm", 10, 0.001, 0.9),      # delay 10: 0.01
-                 ("lstm", 50, 0.01, 2.0), ("lstm", 50, 0.001, 1.5),      # delay 50: 0.001 (not the pooled best)
-                 ("rnn", 10, 0.01, 0.3), ("rnn", 10, 0.003, 0.3),        # a tie goes to the smaller lr
-                 ("rnn", 50, 0.01, None), ("rnn", 50, 0.003, 1.0))       # a failed run is never chosen
+    table = rows(
+        ("lstm", 10, 0.01, 0.5),
+        ("lstm", 10, 0.001, 0.9),  # delay 10: 0.01
+        ("lstm", 50, 0.01, 2.0),
+        ("lstm", 50, 0.001, 1.5),  # delay 50: 0.001 (not the pooled best)
+        ("rnn", 10, 0.01, 0.3),
+        ("rnn", 10, 0.003, 0.3),  # a tie goes to the smaller lr
+        ("rnn", 50, 0.01, None),
+        ("rnn", 50, 0.003, 1.0),
+    )  # a failed run is never chosen
     choice = sweeps.choose_lr(table, ["task.delay"])
     got = {(c["arch"], c["condition"]["task.delay"]): c["lr"] for c in choice}
     assert got == {("lstm", 10): 0.01, ("lstm", 50): 0.001, ("rnn", 10): 0.003, ("rnn", 50): 0.003}
     assert sum(r["chosen"] for r in table) == 4
     launches = sweeps.main_launches(choice, ["task.delay"])  # one launch per arch and lr, its delays joined
     assert sorted((l["arch"], l["optimizer.lr"], l["task.delay"]) for l in launches) == [
-        ("lstm", 0.001, "50"), ("lstm", 0.01, "10"), ("rnn", 0.003, "10,50")]
-    two = sweeps.main_launches([{"arch": "transformer", "condition": {"arch.causal": True, "x": None}, "lr": 0.1}],
-                               ["arch.causal", "x"])
+        ("lstm", 0.001, "50"),
+        ("lstm", 0.01, "10"),
+        ("rnn", 0.003, "10,50"),
+    ]
+    two = sweeps.main_launches(
+        [{"arch": "transformer", "condition": {"arch.causal": True, "x": None}, "lr": 0.1}], ["arch.causal", "x"]
+    )
     assert two == [{"arch": "transformer", "optimizer.lr": 0.1, "arch.causal": "true", "x": "null"}]
 
 
 def test_only_selects_sweeps_by_claim_id_or_name(capsys):
     preset = sweeps.load_preset("smoke")
     assert sweeps.selected(preset, "C5") == ["heads"]
-    assert sweeps.selected(preset, "c6") == ["long_range", "locality", "locality_attention", "locality_sanity",
-                                             "images"]
+    assert sweeps.selected(preset, "c6") == [
+        "long_range",
+        "locality",
+        "locality_attention",
+        "locality_sanity",
+        "images",
+    ]
     assert sweeps.selected(preset, "depth,C1") == ["seq_scaling", "timing", "depth"]
     with pytest.raises(SystemExit) as e:
         sweeps.selected(preset, "C11")
@@ -84,10 +114,24 @@ def test_only_selects_sweeps_by_claim_id_or_name(capsys):
 
 def test_the_presweep_runs_on_the_tuning_seed_and_writes_its_table(tmp_path):
     """A real (tiny) pre-sweep and main sweep: rnn on copy_long at two delays and two learning rates."""
-    preset = {"seeds": "1", "tune_seed": 0, "lr_grid": [0.001, 0.03], "lr_steps": 2,
-              "common": {"trainer.max_steps": 2, "trainer.eval_every": 2, "trainer.batch_size": 4,
-                         "trainer.progress": False, "trainer.probes": False, "budget.params": None,
-                         "task.n_memorize": 2, "task.n_val": 8, "task.n_test": 8, "trainer.threads": 1}}
+    preset = {
+        "seeds": "1",
+        "tune_seed": 0,
+        "lr_grid": [0.001, 0.03],
+        "lr_steps": 2,
+        "common": {
+            "trainer.max_steps": 2,
+            "trainer.eval_every": 2,
+            "trainer.batch_size": 4,
+            "trainer.progress": False,
+            "trainer.probes": False,
+            "budget.params": None,
+            "task.n_memorize": 2,
+            "task.n_val": 8,
+            "task.n_test": 8,
+            "trainer.threads": 1,
+        },
+    }
     sweep = {"experiment": "long_range", "tune_lr": True, "overrides": {"arch": "rnn", "task.delay": "3,4"}}
     assert sweeps.run_sweep("copy", sweep, preset, tmp_path, "basic") == []
     folder = tmp_path / "copy"
@@ -123,7 +167,11 @@ def test_the_full_depth_sweep_crosses_lr_warmup_and_clipping_with_block_and_dept
     """C10 (Xiong et al. 2020): the verdict is on the largest stable lr per block and depth, not one lr."""
     preset = sweeps.load_preset("full")
     assert sweeps.condition_keys(preset, preset["sweeps"]["depth"]) == [
-        "arch.n_layers", "block", "trainer.grad_clip", "trainer.warmup_steps"]  # optimizer.lr: a factor, not tuned
+        "arch.n_layers",
+        "block",
+        "trainer.grad_clip",
+        "trainer.warmup_steps",
+    ]  # optimizer.lr: a factor, not tuned
     over = preset["sweeps"]["depth"]["overrides"]
     assert len(over["optimizer.lr"].split(",")) >= 3 and over["trainer.warmup_steps"] == "0,100"
     assert over["trainer.grad_clip"] == "null,1.0" and preset["sweeps"]["depth"]["tune_lr"] is False
@@ -150,11 +198,14 @@ def test_a_serial_sweep_runs_one_at_a_time_with_every_thread():
 
 
 def test_a_borrowed_lr_is_the_source_sweeps_choice_at_the_matching_condition(tmp_path):
-    choice = [{"arch": a, "condition": {"task.delay": d}, "lr": lr}
-              for a, d, lr in [("rnn", 5, 0.01), ("rnn", 20, 0.001), ("lstm", 5, 0.003)]]
+    choice = [
+        {"arch": a, "condition": {"task.delay": d}, "lr": lr}
+        for a, d, lr in [("rnn", 5, 0.01), ("rnn", 20, 0.001), ("lstm", 5, 0.003)]
+    ]
     (tmp_path / "long_range").mkdir()
-    (tmp_path / "long_range" / "lr_choice.json").write_text(json.dumps({"condition_keys": ["task.delay"],
-                                                                        "choice": choice}))
+    (tmp_path / "long_range" / "lr_choice.json").write_text(
+        json.dumps({"condition_keys": ["task.delay"], "choice": choice})
+    )
     sweep = {"lr_from": "long_range", "overrides": {"arch": "rnn,lstm,gru", "task.delay": 5}}
     launches, problem = sweeps.borrowed_lr(sweep, tmp_path)
     assert launches == [{"arch": "rnn", "optimizer.lr": 0.01}, {"arch": "lstm", "optimizer.lr": 0.003}]
@@ -166,19 +217,46 @@ def test_a_borrowed_lr_is_the_source_sweeps_choice_at_the_matching_condition(tmp
 def test_a_timing_run_is_serial_unthreaded_at_the_borrowed_lr_and_names_its_device(tmp_path):
     """A real (tiny) timing sweep: one rnn run at the lr long_range chose for its delay."""
     (tmp_path / "long_range").mkdir()
-    (tmp_path / "long_range" / "lr_choice.json").write_text(json.dumps(
-        {"condition_keys": ["task.delay"], "choice": [{"arch": "rnn", "condition": {"task.delay": 3}, "lr": 0.02}]}))
-    preset = {"seeds": "1", "common": {"trainer.threads": 1, "trainer.max_steps": 2, "trainer.eval_every": 2,
-                                       "trainer.batch_size": 4, "trainer.progress": False, "budget.params": None,
-                                       "task.n_memorize": 2, "task.n_val": 8, "task.n_test": 8}}
-    sweep = {"experiment": "long_range", "serial": True, "lr_from": "long_range",
-             "overrides": {"arch": "rnn", "task.delay": 3, "trainer.stop_at": 0.99, "trainer.probes": False,
-                           "trainer.probe_early_step": None}}
+    (tmp_path / "long_range" / "lr_choice.json").write_text(
+        json.dumps(
+            {"condition_keys": ["task.delay"], "choice": [{"arch": "rnn", "condition": {"task.delay": 3}, "lr": 0.02}]}
+        )
+    )
+    preset = {
+        "seeds": "1",
+        "common": {
+            "trainer.threads": 1,
+            "trainer.max_steps": 2,
+            "trainer.eval_every": 2,
+            "trainer.batch_size": 4,
+            "trainer.progress": False,
+            "budget.params": None,
+            "task.n_memorize": 2,
+            "task.n_val": 8,
+            "task.n_test": 8,
+        },
+    }
+    sweep = {
+        "experiment": "long_range",
+        "serial": True,
+        "lr_from": "long_range",
+        "overrides": {
+            "arch": "rnn",
+            "task.delay": 3,
+            "trainer.stop_at": 0.99,
+            "trainer.probes": False,
+            "trainer.probe_early_step": None,
+        },
+    }
     assert sweeps.run_sweep("timing", sweep, preset, tmp_path, None) == []
     (record,) = [json.loads(p.read_text()) for p in (tmp_path / "timing").rglob("summary.json")]
     assert record["config"]["trainer"]["threads"] is None and record["config"]["optimizer"]["lr"] == 0.02
-    fresh = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
-                           capture_output=True, text=True, check=True).stdout  # a process left to its default
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout  # a process left to its default
     assert record["env"]["threads"] == int(fresh) and record["env"]["device_name"]
 
 
@@ -196,8 +274,14 @@ def test_c6_rows_are_parameter_matched_a_cnn_covering_each_distance_and_a_blind_
     for sweep, over in rows.items():
         for layers in str(over["arch.n_layers"]).split(","):
             for delay in str(over["task.delay"]).split(","):
-                cfg = cfg_factory(f"arch={over.get('arch', 'cnn')}", "task=copy_long", f"task.delay={delay}",
-                                  f"arch.n_layers={layers}", f"budget.params={over['budget.params']}", tiny=False)
+                cfg = cfg_factory(
+                    f"arch={over.get('arch', 'cnn')}",
+                    "task=copy_long",
+                    f"task.delay={delay}",
+                    f"arch.n_layers={layers}",
+                    f"budget.params={over['budget.params']}",
+                    tiny=False,
+                )
                 task = build(cfg.task, "task")
                 budget.fit(cfg, task.spec, lambda node, spec: build(node, "arch", spec=spec))
                 model = build(cfg.arch, "arch", spec=task.spec)
@@ -227,10 +311,21 @@ def test_c8_has_a_compute_matched_scratch_run_as_long_as_pretraining_and_fine_tu
     stages = {s.get("role", s["stage"]): s for s in sweep["stages"]}
     assert set(stages) == {"mlm", "finetune", "scratch_matched"}
     with initialize_config_dir(config_dir=str(sweeps.ROOT / "conf"), version_base="1.3"):
-        steps = {role: compose(config_name="config", overrides=[f"experiment={sweep['experiment']}",
-                                                              f"stage={s['stage']}", *(
-            f"{k}={sweeps.text(v)}" for k, v in {**(preset.get("common") or {}), **s.get("overrides", {})}.items()
-            if "," not in str(v))]).trainer.max_steps for role, s in stages.items()}
+        steps = {
+            role: compose(
+                config_name="config",
+                overrides=[
+                    f"experiment={sweep['experiment']}",
+                    f"stage={s['stage']}",
+                    *(
+                        f"{k}={sweeps.text(v)}"
+                        for k, v in {**(preset.get("common") or {}), **s.get("overrides", {})}.items()
+                        if "," not in str(v)
+                    ),
+                ],
+            ).trainer.max_steps
+            for role, s in stages.items()
+        }
     matched = stages["scratch_matched"]["overrides"]
     assert steps["scratch_matched"] == steps["mlm"] + steps["finetune"]
     assert matched["init_weights"] is False and str(matched["task.train_fraction"]) == "0.1"

@@ -1,5 +1,6 @@
 """GPU-only behaviour: these tests carry the ``cuda`` marker, run wherever a CUDA device is and are skipped
 elsewhere (tests/conftest.py). Resume on CUDA is in test_resume.py (parametrised by device)."""
+
 import warnings
 
 import pytest
@@ -38,8 +39,16 @@ def test_auto_precision_on_cuda_follows_the_rule(cfg_factory):
 
 @pytest.mark.parametrize("mode", ["default", "reduce-overhead"])
 def test_compiled_training_reports_compile_time_apart(cfg_factory, mode):
-    s = train(cfg_factory(*COPY, "trainer.compile=true", f"trainer.compile_mode={mode}", "trainer.max_steps=20",
-                          "trainer.eval_every=10", "trainer.warmup_measure=3"))
+    s = train(
+        cfg_factory(
+            *COPY,
+            "trainer.compile=true",
+            f"trainer.compile_mode={mode}",
+            "trainer.max_steps=20",
+            "trainer.eval_every=10",
+            "trainer.warmup_measure=3",
+        )
+    )
     sp = s["speed"]
     assert s["status"] == "completed" and sp["compiled"] and sp["compile_mode"] == mode
     assert sp["compile_s"] > 0 and sp["measured_steps"] == 16 and sp["steady"]
@@ -73,8 +82,13 @@ def host_syncs(fn, times: int = 5) -> int:
     return sum("synchroniz" in str(w.message) for w in caught)
 
 
-@pytest.mark.parametrize("task", [("task=copy_long", "task.delay=100"),  # generated on the device
-                                  ("task=image_classification", "arch=cnn", "task.augment=true")])
+@pytest.mark.parametrize(
+    "task",
+    [
+        ("task=copy_long", "task.delay=100"),  # generated on the device
+        ("task=image_classification", "arch=cnn", "task.augment=true"),
+    ],
+)
 def test_a_training_step_adds_no_host_sync_to_the_models_own(cfg_factory, task):
     trainer = Trainer(cfg_factory(*CUDA, *task, "trainer.batch_size=64"))
     trainer.task.setup(trainer.device, 0)

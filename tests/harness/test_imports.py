@@ -1,4 +1,5 @@
 """A run that does not compile never imports torch._dynamo (nor inductor, sympy, fsdp): ~1 s of CPU a start."""
+
 import subprocess
 import sys
 from pathlib import Path

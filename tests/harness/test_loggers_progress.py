@@ -1,5 +1,6 @@
 """TensorBoard read back, loggers combined, the train loss every log_every steps, progress lines in a file,
 the busy-machine warning."""
+
 import importlib
 import os
 from pathlib import Path
@@ -36,8 +37,14 @@ def test_step_losses_are_in_the_record_and_the_training_curve(cfg_factory):
     from reports import figures
     from reports.load import find_records, to_frame
 
-    cfg = cfg_factory(*COPY, "trainer.max_steps=12", "trainer.eval_every=6", "trainer.log_every=2",
-                      "trainer.stop_at=null", "trainer.probes=false")
+    cfg = cfg_factory(
+        *COPY,
+        "trainer.max_steps=12",
+        "trainer.eval_every=6",
+        "trainer.log_every=2",
+        "trainer.stop_at=null",
+        "trainer.probes=false",
+    )
     train(cfg)
     lines = MetricsLog(Path(cfg.run_dir)).lines()
     assert [ln["step"] for ln in lines if ln["split"] == "train_step"] == [2, 4, 6, 8, 10, 12]
@@ -84,8 +91,11 @@ def test_wandb_group_is_the_sweep_folder_name_in_a_multirun():
 
     assert sweep_name() is None  # a plain run (or a test) has no sweep
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose("config", overrides=["hydra.mode=MULTIRUN", "hydra.sweep.dir=runs/sweeps/long_range"],
-                      return_hydra_config=True)
+        cfg = compose(
+            "config",
+            overrides=["hydra.mode=MULTIRUN", "hydra.sweep.dir=runs/sweeps/long_range"],
+            return_hydra_config=True,
+        )
     HydraConfig.instance().set_config(cfg)
     try:
         assert sweep_name() == "long_range"

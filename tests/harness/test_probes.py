@@ -1,4 +1,5 @@
 """Long-range probes: gradient norm by distance, attention maps, layer similarity; kept across a resume."""
+
 from __future__ import annotations
 
 import json
@@ -8,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tests.conftest import ARCHS
 
 from harness import probes
 from harness.train import build, train
+from tests.conftest import ARCHS
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -70,8 +71,14 @@ def test_resume_keeps_the_initial_curve(cfg_factory):
 
 
 def test_probes_off(cfg_factory):
-    cfg = cfg_factory("arch=transformer", "task=copy_long", "task.delay=4", "task.n_memorize=2",
-                      "trainer.probes=false", "trainer.max_steps=2")
+    cfg = cfg_factory(
+        "arch=transformer",
+        "task=copy_long",
+        "task.delay=4",
+        "task.n_memorize=2",
+        "trainer.probes=false",
+        "trainer.max_steps=2",
+    )
     summary = train(cfg)
     assert "grad_norm_by_distance" not in summary["long_range"] and "probes" not in summary["long_range"]
     assert not (Path(cfg.run_dir) / "attention.npz").exists() and not (Path(cfg.run_dir) / "hidden.npz").exists()
@@ -128,8 +135,14 @@ def test_pooled_states_of_more_validation_sequences(cfg_factory, tmp_path):
 
     val = sentiment_frame(5)
     folder = write_folder(tmp_path / "sent", {"train": sentiment_frame(2), "validation": val, "test": val})
-    cfg = cfg_factory("arch=transformer", "task=sentiment", f"task.data.path={folder}",
-                      f"task.cache_dir={tmp_path / 'cache'}", "task.max_len=8", "trainer.stop_at=null")
+    cfg = cfg_factory(
+        "arch=transformer",
+        "task=sentiment",
+        f"task.data.path={folder}",
+        f"task.cache_dir={tmp_path / 'cache'}",
+        "task.max_len=8",
+        "trainer.stop_at=null",
+    )
     summary = train(cfg)
     width, layers = cfg.arch.d_model, summary["arch_info"]["layers"]
     assert summary["long_range"]["hidden"]["pooled_examples"] == len(val)
@@ -162,8 +175,15 @@ def test_pooled_states_stop_at_the_limit(cfg_factory):
 
 def test_the_early_gradient_curve_is_taken_once_at_its_step_and_kept_across_a_resume(cfg_factory):
     """C3 reads ‖∂ℓ/∂e_t‖ at initialisation and early in training (trainer.probe_early_step), not only at the end."""
-    cfg = cfg_factory("arch=lstm", "task=copy_long", "task.delay=4", "task.n_memorize=2", "trainer.max_steps=3",
-                      "trainer.probe_early_step=2", "optimizer.lr=0.05")
+    cfg = cfg_factory(
+        "arch=lstm",
+        "task=copy_long",
+        "task.delay=4",
+        "task.n_memorize=2",
+        "trainer.max_steps=3",
+        "trainer.probe_early_step=2",
+        "optimizer.lr=0.05",
+    )
     first = train(cfg)
     curve = first["long_range"]["grad_norm_by_distance"]
     assert curve["early_step"] == 2 and len(curve["early"]) == len(curve["init"])
@@ -193,8 +213,16 @@ def test_the_head_gate_zeroes_exactly_one_head():
 
 
 def test_head_ablation_records_the_drop_per_layer_and_head(cfg_factory):
-    cfg = cfg_factory("arch=transformer", "task=copy_long", "task.delay=4", "task.n_memorize=2", "task.n_test=16",
-                      "arch.n_heads=2", "trainer.max_steps=2", "trainer.probe_head_ablation=true")
+    cfg = cfg_factory(
+        "arch=transformer",
+        "task=copy_long",
+        "task.delay=4",
+        "task.n_memorize=2",
+        "task.n_test=16",
+        "arch.n_heads=2",
+        "trainer.max_steps=2",
+        "trainer.probe_head_ablation=true",
+    )
     ab = train(cfg)["long_range"]["head_ablation"]
     layers = len(ab["names"])
     assert layers >= 1 and [len(d) for d in ab["drop"]] == [2] * layers and ab["n_sequences"] == 16
@@ -204,8 +232,16 @@ def test_head_ablation_records_the_drop_per_layer_and_head(cfg_factory):
 
 def test_source_masking_blanks_the_attended_source_and_a_control_over_the_test_set(cfg_factory, tmp_path):
     """C9 faithfulness: the intact answers score the run's test accuracy; masked and control beside it."""
-    cfg = cfg_factory("arch=transformer", "task=copy_long", "task.delay=4", "task.n_memorize=2", "task.n_test=16",
-                      "arch.n_heads=2", "trainer.max_steps=2", "trainer.probe_source_masking=true")
+    cfg = cfg_factory(
+        "arch=transformer",
+        "task=copy_long",
+        "task.delay=4",
+        "task.n_memorize=2",
+        "task.n_test=16",
+        "arch.n_heads=2",
+        "trainer.max_steps=2",
+        "trainer.probe_source_masking=true",
+    )
     summary = train(cfg)
     sm = summary["long_range"]["source_masking"]
     assert sm["n_sequences"] == 16 and sm["metric"] == "test/answer_acc"
@@ -214,7 +250,14 @@ def test_source_masking_blanks_the_attended_source_and_a_control_over_the_test_s
     assert sm["control_drop"] == pytest.approx(sm["intact"] - sm["control"])
     assert all(0 <= sm[k] <= 1 for k in ("intact", "masked", "control", "argmax_on_source"))
     assert sm["head"][0] in summary["long_range"]["attention"]["names"] and sm["head"][1] in (0, 1)
-    lstm = cfg_factory("arch=lstm", "task=copy_long", "task.delay=4", "task.n_memorize=2", "task.n_test=16",
-                       "trainer.max_steps=2", "trainer.probe_source_masking=true")
+    lstm = cfg_factory(
+        "arch=lstm",
+        "task=copy_long",
+        "task.delay=4",
+        "task.n_memorize=2",
+        "task.n_test=16",
+        "trainer.max_steps=2",
+        "trainer.probe_source_masking=true",
+    )
     lstm.run_dir = str(tmp_path / "lstm")
     assert "source_masking" not in train(lstm)["long_range"]

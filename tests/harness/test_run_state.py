@@ -1,5 +1,6 @@
 """The run state as a type: it round-trips through a checkpoint, an older checkpoint's flat layout still resumes
 (to the same result as an uninterrupted run), and a state with unknown keys is refused with one line."""
+
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,14 @@ def flat_layout(state: dict) -> dict:
 
 
 def test_the_state_round_trips_and_reads_the_flat_layout():
-    st = RunState(stop_reason="target", elapsed_s=3.5, steps_to_target=7, best={"step": 4, "value": 0.5},
-                  speed=SpeedState(train_time_s=1.5, samples=80, step_s=[0.1, 0.2]),
-                  grad_norm=GradNormState(steps=3, max=2.0))
+    st = RunState(
+        stop_reason="target",
+        elapsed_s=3.5,
+        steps_to_target=7,
+        best={"step": 4, "value": 0.5},
+        speed=SpeedState(train_time_s=1.5, samples=80, step_s=[0.1, 0.2]),
+        grad_norm=GradNormState(steps=3, max=2.0),
+    )
     d = st.to_dict()
     assert isinstance(d["speed"], dict) and RunState.from_dict(d) == st
     assert RunState.from_dict(flat_layout(d)) == st
@@ -35,8 +41,9 @@ def test_the_state_round_trips_and_reads_the_flat_layout():
 
 def test_unknown_keys_are_named():
     with pytest.raises(ValueError, match="does not know: surprise, speed.laps"):
-        RunState.from_dict({**RunState().to_dict(), "surprise": 1,
-                            "speed": {**RunState().to_dict()["speed"], "laps": 2}})
+        RunState.from_dict(
+            {**RunState().to_dict(), "surprise": 1, "speed": {**RunState().to_dict()["speed"], "laps": 2}}
+        )
 
 
 def test_a_checkpoint_in_the_old_layout_resumes_to_the_uninterrupted_result(tmp_path, device):
@@ -65,7 +72,10 @@ def test_a_checkpoint_with_an_unknown_state_is_refused_with_one_line(tmp_path):
     torch.save(ck, run / "checkpoint.pt")
     (run / "summary.json").unlink()
     cfg.trainer.resume = True
-    with pytest.raises(ConfigError, match=r"checkpoint.pt does not fit this run's run state \(ValueError: its run "
-                                          r"state holds keys this version does not know: laps\)") as e:
+    with pytest.raises(
+        ConfigError,
+        match=r"checkpoint.pt does not fit this run's run state \(ValueError: its run "
+        r"state holds keys this version does not know: laps\)",
+    ) as e:
         train(cfg)
     assert "\n" not in str(e.value)

@@ -2,6 +2,7 @@
 twice that loses no step, and an external ``scontrol requeue``. Marked ``slurm``; skipped only where SLURM
 cannot be installed (not root, or no apt-get). A few minutes: each time-limited slot lasts about a minute.
 The hand-over to submitit and ``trainer.resume=auto`` are also tested without a cluster."""
+
 import json
 import os
 import shutil
@@ -19,9 +20,22 @@ from harness.train import train
 from tests.conftest import DEVICE, ROOT, assert_same_metrics, make_cfg
 
 SCRIPT = ROOT / "tools" / "slurm_local.sh"
-RUN = ["task=copy_long", "task.delay=8", "task.n_memorize=3", "task.n_val=32", "task.n_test=32",
-       "arch.d_model=16", "arch.n_heads=2", "arch.d_ff=32", "trainer.batch_size=8", "trainer.eval_batch_size=32",
-       "trainer.warmup_steps=5", "trainer.stop_at=null", "trainer.probes=false", "trainer.progress=false"]
+RUN = [
+    "task=copy_long",
+    "task.delay=8",
+    "task.n_memorize=3",
+    "task.n_val=32",
+    "task.n_test=32",
+    "arch.d_model=16",
+    "arch.n_heads=2",
+    "arch.d_ff=32",
+    "trainer.batch_size=8",
+    "trainer.eval_batch_size=32",
+    "trainer.warmup_steps=5",
+    "trainer.stop_at=null",
+    "trainer.probes=false",
+    "trainer.progress=false",
+]
 CPU = ["hydra/launcher=slurm_cpu", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1"]
 
 
@@ -49,8 +63,14 @@ def sweep(sweep_dir: Path, *overrides: str, slow: float | None = None, launcher:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if slow:
         env["ARCHBENCH_SLOW"] = f"step:{slow}"  # a known step time: the slots' lengths do not hang on load
-    return subprocess.Popen([sys.executable, "run.py", "-m", *launcher, f"hydra.sweep.dir={sweep_dir}", *RUN,
-                             *overrides], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "run.py", "-m", *launcher, f"hydra.sweep.dir={sweep_dir}", *RUN, *overrides],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def evaluations(run: Path) -> list[tuple[int, str]]:
@@ -62,8 +82,16 @@ def job_logs(sweep_dir: Path) -> str:
 
 
 def uninterrupted(tmp_path: Path, steps: int, eval_every: int) -> dict:
-    return train(make_cfg(tmp_path / "ref", *RUN, f"trainer.max_steps={steps}", f"trainer.eval_every={eval_every}",
-                          "trainer.threads=1", tiny=False))
+    return train(
+        make_cfg(
+            tmp_path / "ref",
+            *RUN,
+            f"trainer.max_steps={steps}",
+            f"trainer.eval_every={eval_every}",
+            "trainer.threads=1",
+            tiny=False,
+        )
+    )
 
 
 @pytest.mark.slurm
@@ -109,9 +137,15 @@ def test_a_time_limited_run_is_requeued_and_loses_no_step(cluster, tmp_path):
     # SLURM sends the --signal between 0 and 30 s early (it looks every 30 s): with signal_delay_s=1 a 1-minute
     # slot is cut 29–59 s after it starts. 0.04 s a step: about 105 s of training, more than two slots can hold.
     steps, every = 2600, 200
-    proc = sweep(tmp_path / "sweep", f"trainer.max_steps={steps}", f"trainer.eval_every={every}",
-                 "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=1",
-                 "hydra.launcher.max_num_timeout=8", slow=0.04)
+    proc = sweep(
+        tmp_path / "sweep",
+        f"trainer.max_steps={steps}",
+        f"trainer.eval_every={every}",
+        "hydra.launcher.timeout_min=1",
+        "hydra.launcher.signal_delay_s=1",
+        "hydra.launcher.max_num_timeout=8",
+        slow=0.04,
+    )
     out, err = proc.communicate(timeout=900)
     logs = job_logs(tmp_path / "sweep")
     assert proc.returncode == 0, err + logs
@@ -127,9 +161,15 @@ def test_a_time_limited_run_is_requeued_and_loses_no_step(cluster, tmp_path):
 
 @pytest.mark.slurm
 def test_a_run_out_of_requeues_is_recorded_interrupted_and_named_in_one_line(cluster, tmp_path):
-    proc = sweep(tmp_path / "sweep", "trainer.max_steps=100000", "trainer.eval_every=100",
-                 "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=1",
-                 "hydra.launcher.max_num_timeout=0", slow=0.04)
+    proc = sweep(
+        tmp_path / "sweep",
+        "trainer.max_steps=100000",
+        "trainer.eval_every=100",
+        "hydra.launcher.timeout_min=1",
+        "hydra.launcher.signal_delay_s=1",
+        "hydra.launcher.max_num_timeout=0",
+        slow=0.04,
+    )
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, err
     assert "Traceback" not in err

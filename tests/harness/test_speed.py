@@ -1,5 +1,6 @@
 """Speed figures: warm-up and compilation left out of the throughput, p50/p90, FLOPs and MFU, the loss checked
 every few steps with the exact diverged step named, and the precision rule."""
+
 import json
 import time
 from pathlib import Path
@@ -9,9 +10,9 @@ import pytest
 import torch
 import torch.nn as nn
 
+from core.errors import DivergedError
 from harness import precision, speed
 from harness.run_state import SpeedState
-from core.errors import DivergedError
 from harness.train import Trainer, train
 
 COPY = ("task=copy_long", "task.delay=6", "task.n_memorize=3", "trainer.stop_at=null", "trainer.probes=false")
@@ -26,8 +27,9 @@ def test_warmup_steps_are_left_out_of_the_throughput(cfg_factory, monkeypatch):
         return real_step(self, batch)
 
     monkeypatch.setattr(Trainer, "train_step", train_step)
-    cfg = cfg_factory(*COPY, "trainer.max_steps=40", "trainer.eval_every=40", "trainer.ckpt_every=40",
-                      "trainer.warmup_measure=10")
+    cfg = cfg_factory(
+        *COPY, "trainer.max_steps=40", "trainer.eval_every=40", "trainer.ckpt_every=40", "trainer.warmup_measure=10"
+    )
     sp = train(cfg)["speed"]
     assert sp["warmup_s"] >= 1.0 and sp["measured_steps"] == 30 and sp["steady"] is True
     assert sp["compile_s"] is None  # not compiled
@@ -37,8 +39,11 @@ def test_warmup_steps_are_left_out_of_the_throughput(cfg_factory, monkeypatch):
     assert sp["step_ms"] <= sp["step_ms_p90"]
     naive = 40 * 8 / sp["train_time_s"]  # every step counted, as before: the slow start drags it far down
     assert naive < 0.9 * from_median
-    line = [l for l in map(json.loads, (Path(cfg.run_dir) / "metrics.jsonl").read_text().splitlines())
-            if l["split"] == "train"][-1]
+    line = [
+        l
+        for l in map(json.loads, (Path(cfg.run_dir) / "metrics.jsonl").read_text().splitlines())
+        if l["split"] == "train"
+    ][-1]
     assert line["throughput"]["train_samples_per_s"] == pytest.approx(sp["train_samples_per_s"])
 
 
@@ -49,8 +54,9 @@ def test_meter_counts_compilation_and_warmup_apart():
         meter.add(seconds, 4, 40)
     sp = meter.summary()
     assert sp["compile_s"] == 30.0 and sp["warmup_s"] == 1.5 and sp["measured_steps"] == 10
-    assert sp["step_ms"] == pytest.approx(100.0) and sp["step_ms_p90"] == pytest.approx(1000 * np.percentile(
-        [0.1] * 9 + [0.3], 90))
+    assert sp["step_ms"] == pytest.approx(100.0) and sp["step_ms_p90"] == pytest.approx(
+        1000 * np.percentile([0.1] * 9 + [0.3], 90)
+    )
     assert sp["train_samples_per_s"] == pytest.approx(40 / 1.2) and sp["train_tokens_per_s"] == pytest.approx(400 / 1.2)
     assert sp["train_time_s"] == pytest.approx(32.7)
     resumed = speed.SpeedMeter(state, warmup=2, compiled=True)  # a new process warms up (and compiles) again
@@ -91,8 +97,7 @@ def test_flops_of_a_step_are_counted_and_the_model_left_as_it_was():
 def test_attention_flops_are_counted_on_the_cpu():
     B, h, L, d = 2, 4, 16, 8
     q = torch.randn(B, h, L, d)
-    with torch.no_grad(), torch.utils.flop_counter.FlopCounterMode(display=False,
-                                                                   custom_mapping=speed.FORMULAS) as fc:
+    with torch.no_grad(), torch.utils.flop_counter.FlopCounterMode(display=False, custom_mapping=speed.FORMULAS) as fc:
         torch.nn.functional.scaled_dot_product_attention(q, q, q)
     assert fc.get_total_flops() == 2 * (2 * B * h * L * L * d)  # QKᵀ and weights·V
 
@@ -119,10 +124,20 @@ def test_the_cudnn_formula_counts_every_layer_and_direction():
     assert speed.FORMULAS[torch.ops.aten._cudnn_rnn_backward]((T, B, I), weights) == 2 * forward
 
 
-@pytest.mark.parametrize("name,prec,expected", [
-    ("NVIDIA H100 80GB HBM3", "bf16", 989.4), ("NVIDIA H100 PCIe", "bf16", 756.5), ("NVIDIA H200", "fp32", 66.9),
-    ("NVIDIA A100-SXM4-80GB", "bf16", 312.0), ("NVIDIA A10", "bf16", 125.0), ("NVIDIA L4", "fp32", 30.3),
-    ("NVIDIA L40S", "bf16", 362.1), ("Some Future GPU", "bf16", None), (None, "fp32", None)])
+@pytest.mark.parametrize(
+    "name,prec,expected",
+    [
+        ("NVIDIA H100 80GB HBM3", "bf16", 989.4),
+        ("NVIDIA H100 PCIe", "bf16", 756.5),
+        ("NVIDIA H200", "fp32", 66.9),
+        ("NVIDIA A100-SXM4-80GB", "bf16", 312.0),
+        ("NVIDIA A10", "bf16", 125.0),
+        ("NVIDIA L4", "fp32", 30.3),
+        ("NVIDIA L40S", "bf16", 362.1),
+        ("Some Future GPU", "bf16", None),
+        (None, "fp32", None),
+    ],
+)
 def test_peak_is_looked_up_by_device_name_and_precision(name, prec, expected):
     assert speed.peak_tflops(name, prec)[0] == expected
     assert speed.peak_tflops(name, prec, override=123.0) == (123.0, "trainer.peak_tflops")
@@ -152,8 +167,13 @@ def test_the_first_step_with_a_nan_loss_is_named_though_checked_every_k_steps(cf
         return real_step(self, batch)
 
     monkeypatch.setattr(Trainer, "train_step", train_step)
-    cfg = cfg_factory(*COPY, f"trainer.sync_every={sync_every}", "trainer.max_steps=50", "trainer.eval_every=50",
-                      "trainer.ckpt_every=50")
+    cfg = cfg_factory(
+        *COPY,
+        f"trainer.sync_every={sync_every}",
+        "trainer.max_steps=50",
+        "trainer.eval_every=50",
+        "trainer.ckpt_every=50",
+    )
     with pytest.raises(DivergedError, match="loss is nan at step 7 "):
         train(cfg)
     s = json.loads((Path(cfg.run_dir) / "summary.json").read_text())
@@ -161,9 +181,15 @@ def test_the_first_step_with_a_nan_loss_is_named_though_checked_every_k_steps(cf
     assert s["step"] == (10 if sync_every == 5 else 7)  # found at the check after step 7
 
 
-@pytest.mark.parametrize("kind,params,bf16_ok,expected", [
-    ("cpu", 10**8, True, "fp32"), ("cuda", 68_000, True, "fp32"), ("cuda", 19_000_000, True, "bf16"),
-    ("cuda", 19_000_000, False, "fp32")])
+@pytest.mark.parametrize(
+    "kind,params,bf16_ok,expected",
+    [
+        ("cpu", 10**8, True, "fp32"),
+        ("cuda", 68_000, True, "fp32"),
+        ("cuda", 19_000_000, True, "bf16"),
+        ("cuda", 19_000_000, False, "fp32"),
+    ],
+)
 def test_auto_precision_follows_the_stated_rule(kind, params, bf16_ok, expected):
     chosen, why = precision.choose("auto", torch.device(kind), params, bf16_supported=bf16_ok)
     assert chosen == expected and why.startswith("auto:")

@@ -1,4 +1,5 @@
 """The harness end to end through Hydra compose: records, every architecture, bad settings, divergence."""
+
 import json
 from pathlib import Path
 
@@ -37,8 +38,7 @@ def test_every_architecture_writes_a_complete_record(cfg_factory, arch, device):
     assert s["env"]["torch"] and s["env"]["device"] == str(device) and s["env"]["threads"] == 1
     assert (run / ".hydra" / "config.yaml").exists() and (run / "checkpoint.pt").exists()
     lines = MetricsLog(run).lines()
-    assert [(l["step"], l["split"]) for l in lines] == [(2, "train"), (2, "val"), (4, "train"), (4, "val"),
-                                                        (4, "test")]
+    assert [(l["step"], l["split"]) for l in lines] == [(2, "train"), (2, "val"), (4, "train"), (4, "val"), (4, "test")]
     assert all(l["metrics"] for l in lines)
     assert (run / "metrics.csv").read_text().startswith("step,split,metric,value")
 
@@ -66,8 +66,10 @@ def test_a_run_stopped_at_its_target_stays_stopped_when_resumed(cfg_factory):
     assert again["metrics"] == first["metrics"]
 
 
-@pytest.mark.parametrize("metric,script", [("val/acc", [0.2, 0.5, 0.9, 0.4, 0.3, 0.6, 0.8, 0.7]),
-                                           ("val/loss", [0.8, 0.5, 0.1, 0.6, 0.7, 0.4, 0.2, 0.3])])
+@pytest.mark.parametrize(
+    "metric,script",
+    [("val/acc", [0.2, 0.5, 0.9, 0.4, 0.3, 0.6, 0.8, 0.7]), ("val/loss", [0.8, 0.5, 0.1, 0.6, 0.7, 0.4, 0.2, 0.3])],
+)
 def test_select_best_tests_the_weights_of_the_best_evaluation(cfg_factory, monkeypatch, metric, script):
     # The monitored validation values are scripted (best at the 3rd of 8 evaluations, step 6), so the test does
     # not depend on which evaluation a noisy run happens to make best; weights and test metrics are real.
@@ -79,8 +81,16 @@ def test_select_best_tests_the_weights_of_the_best_evaluation(cfg_factory, monke
         return {**out, key: next(scripted)} if split == "val" else out
 
     monkeypatch.setattr(CopyLong, "evaluate", evaluate)
-    cfg = cfg_factory(*COPY, "trainer.select=best", f"trainer.stop_metric={metric}", "trainer.stop_at=null",
-                      "trainer.max_steps=16", "trainer.eval_every=2", "trainer.ckpt_every=8", "optimizer.lr=0.05")
+    cfg = cfg_factory(
+        *COPY,
+        "trainer.select=best",
+        f"trainer.stop_metric={metric}",
+        "trainer.stop_at=null",
+        "trainer.max_steps=16",
+        "trainer.eval_every=2",
+        "trainer.ckpt_every=8",
+        "optimizer.lr=0.05",
+    )
     s = train(cfg)
     assert s["selection"] == {"weights": "best", "metric": metric, "step": 6}
     vals = {l["step"]: l["metrics"] for l in MetricsLog(Path(cfg.run_dir)).lines() if l["split"] == "val"}
@@ -103,8 +113,14 @@ def test_time_budget_stops_the_run(cfg_factory):
 
 
 def test_divergence_writes_the_record_and_raises(cfg_factory):
-    cfg = cfg_factory(*COPY, "optimizer=sgd", "optimizer.lr=1e30", "trainer.grad_clip=null",
-                      "trainer.warmup_steps=0", "trainer.max_steps=50")
+    cfg = cfg_factory(
+        *COPY,
+        "optimizer=sgd",
+        "optimizer.lr=1e30",
+        "trainer.grad_clip=null",
+        "trainer.warmup_steps=0",
+        "trainer.max_steps=50",
+    )
     with pytest.raises(DivergedError, match="loss is (nan|inf)"):
         train(cfg)
     s = json.loads((Path(cfg.run_dir) / "summary.json").read_text())
@@ -125,6 +141,7 @@ def test_no_clipping_no_gradient_norms(cfg_factory):
 
 def test_a_spike_is_a_norm_far_above_its_window():
     from harness.run_state import GradNormState
+
     st = GradNormState()
     st.add(torch.tensor([1.0, 1.1, 0.9, 1.0, 50.0, float("nan")]), clip=2.0)
     g = st.summary(2.0)
@@ -132,29 +149,37 @@ def test_a_spike_is_a_norm_far_above_its_window():
     assert g["clipped_rate"] == pytest.approx(1 / 6) and g["mean"] == pytest.approx(54.0 / 5)
 
 
-@pytest.mark.parametrize("overrides,message", [
-    (("arch.n_heads=3",), "d_model=16 is not divisible by n_heads=3"),
-    (("arch=vit", "arch.patch_size=64"), "patch_size=64 is longer than the sequence"),
-    (("task.delay=0",), "task.delay=0 must be at least 1"),
-    (("trainer.max_steps=0",), "trainer.max_steps=0 must be a whole number"),
-    (("arch.pos_encoding=rotary",), "use one of sinusoidal, learned, none"),
-    (("+arch.depth=3",), "valid settings: .*d_model, .*n_heads"),
-    (("optimizer.lr=-1",), "Invalid learning rate"),
-    (("trainer.device=cuda:64",), "trainer.device=cuda:64 does not exist" if torch.cuda.is_available()
-     else "no CUDA device is available"),
-    (("trainer.precision=fp16",), "trainer.precision='fp16' is not known; use auto, fp32 or bf16"),
-    (("trainer.compile_mode=fast",), "trainer.compile_mode='fast' is not known; use default, reduce-overhead"),
-    (("trainer.compile_mode=reduce-overhead",), "compile_mode=reduce-overhead needs trainer.compile=true"),
-    (("trainer.warmup_measure=-1",), "trainer.warmup_measure=-1 must be a whole number ≥ 0"),
-    (("trainer.sync_every=0",), "trainer.sync_every=0 must be a whole number ≥ 1"),
-    (("trainer.peak_tflops=0",), "trainer.peak_tflops=0 must be a number > 0, or null"),
-    (("trainer.cuda_memory_fraction=1.5",), "trainer.cuda_memory_fraction=1.5 must be a number in \\(0, 1\\], or null"),
-    (("arch.d_model=0",), "arch.d_model=0 must be a whole number ≥ 1"),
-    (("trainer.min_lr_ratio=-0.5",), "min_lr_ratio=-0.5 must be a number between 0 and 1"),
-    (("trainer.stop_metric=acc",), "must name a validation metric"),
-    (("seed=abc",), "seed='abc' must be a whole number"),
-    (("trainer.select=final",), "trainer.select='final' is not known; use last or best"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (("arch.n_heads=3",), "d_model=16 is not divisible by n_heads=3"),
+        (("arch=vit", "arch.patch_size=64"), "patch_size=64 is longer than the sequence"),
+        (("task.delay=0",), "task.delay=0 must be at least 1"),
+        (("trainer.max_steps=0",), "trainer.max_steps=0 must be a whole number"),
+        (("arch.pos_encoding=rotary",), "use one of sinusoidal, learned, none"),
+        (("+arch.depth=3",), "valid settings: .*d_model, .*n_heads"),
+        (("optimizer.lr=-1",), "Invalid learning rate"),
+        (
+            ("trainer.device=cuda:64",),
+            "trainer.device=cuda:64 does not exist" if torch.cuda.is_available() else "no CUDA device is available",
+        ),
+        (("trainer.precision=fp16",), "trainer.precision='fp16' is not known; use auto, fp32 or bf16"),
+        (("trainer.compile_mode=fast",), "trainer.compile_mode='fast' is not known; use default, reduce-overhead"),
+        (("trainer.compile_mode=reduce-overhead",), "compile_mode=reduce-overhead needs trainer.compile=true"),
+        (("trainer.warmup_measure=-1",), "trainer.warmup_measure=-1 must be a whole number ≥ 0"),
+        (("trainer.sync_every=0",), "trainer.sync_every=0 must be a whole number ≥ 1"),
+        (("trainer.peak_tflops=0",), "trainer.peak_tflops=0 must be a number > 0, or null"),
+        (
+            ("trainer.cuda_memory_fraction=1.5",),
+            "trainer.cuda_memory_fraction=1.5 must be a number in \\(0, 1\\], or null",
+        ),
+        (("arch.d_model=0",), "arch.d_model=0 must be a whole number ≥ 1"),
+        (("trainer.min_lr_ratio=-0.5",), "min_lr_ratio=-0.5 must be a number between 0 and 1"),
+        (("trainer.stop_metric=acc",), "must name a validation metric"),
+        (("seed=abc",), "seed='abc' must be a whole number"),
+        (("trainer.select=final",), "trainer.select='final' is not known; use last or best"),
+    ],
+)
 def test_bad_settings_fail_before_training_with_one_clear_message(cfg_factory, overrides, message):
     cfg = cfg_factory(*COPY, *overrides)
     with pytest.raises(ConfigError, match=message):
@@ -211,7 +236,6 @@ def test_wandb_logger_writes_offline_run_in_the_run_folder(cfg_factory, monkeypa
 
 def test_weight_decay_only_on_matrices_and_recorded(cfg_factory):
     from harness.optim import param_groups
-    from harness.train import build
 
     cfg = cfg_factory("arch=vit", *COPY)
     s = train(cfg)

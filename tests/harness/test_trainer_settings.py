@@ -1,5 +1,6 @@
 """Typed trainer settings: every key of conf/trainer/default.yaml has a type, choices and bounds are judged by
 config_types (Literal, Range), and the messages say what would be valid."""
+
 from typing import Annotated, Literal
 
 import pytest
@@ -18,14 +19,22 @@ def test_the_type_names_every_setting_of_the_yaml_with_its_default():
     check(DEFAULTS)
 
 
-@pytest.mark.parametrize("value,hint,verdict", [
-    ("auto", Literal["auto", True, False], True), (True, Literal["auto", True, False], True),
-    (1, Literal["auto", True, False], False), ("yes", Literal["auto", True, False], False),
-    (1, Annotated[int, Range(low=1)], True), (0, Annotated[int, Range(low=1)], False),
-    (1.5, Annotated[int, Range(low=1)], False), (0.0, Annotated[float, Range(low=0, open=True)], False),
-    (1.0, Annotated[float, Range(low=0, high=1, open=True)], True),
-    (None, Annotated[int, Range(low=1)] | None, True), (0, Annotated[int, Range(low=1)] | None, False),
-])
+@pytest.mark.parametrize(
+    "value,hint,verdict",
+    [
+        ("auto", Literal["auto", True, False], True),
+        (True, Literal["auto", True, False], True),
+        (1, Literal["auto", True, False], False),
+        ("yes", Literal["auto", True, False], False),
+        (1, Annotated[int, Range(low=1)], True),
+        (0, Annotated[int, Range(low=1)], False),
+        (1.5, Annotated[int, Range(low=1)], False),
+        (0.0, Annotated[float, Range(low=0, open=True)], False),
+        (1.0, Annotated[float, Range(low=0, high=1, open=True)], True),
+        (None, Annotated[int, Range(low=1)] | None, True),
+        (0, Annotated[int, Range(low=1)] | None, False),
+    ],
+)
 def test_literal_and_range(value, hint, verdict):
     assert fits(value, hint) is verdict
 
@@ -34,13 +43,16 @@ def test_words_of_a_bounded_optional_number():
     assert words(Annotated[float, Range(low=0, high=1, open=True)] | None) == "a number in (0, 1], or null"
 
 
-@pytest.mark.parametrize("key,value,message", [
-    ("progress", "sometimes", "trainer.progress='sometimes' is not known; use auto, true or false"),
-    ("threads", 0, "trainer.threads=0 must be a whole number between 1 and 4096, or null"),
-    ("grad_clip", -1.0, "trainer.grad_clip=-1.0 must be a number > 0, or null"),
-    ("schedule", "linear", "trainer.schedule='linear' is not known; use cosine or constant"),
-    ("probes", "yes", "trainer.probes='yes' must be true or false"),
-])
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("progress", "sometimes", "trainer.progress='sometimes' is not known; use auto, true or false"),
+        ("threads", 0, "trainer.threads=0 must be a whole number between 1 and 4096, or null"),
+        ("grad_clip", -1.0, "trainer.grad_clip=-1.0 must be a number > 0, or null"),
+        ("schedule", "linear", "trainer.schedule='linear' is not known; use cosine or constant"),
+        ("probes", "yes", "trainer.probes='yes' must be true or false"),
+    ],
+)
 def test_a_wrong_setting_is_one_line_naming_what_is_valid(key, value, message):
     with pytest.raises(ConfigError) as e:
         check({**DEFAULTS, key: value})

@@ -1,6 +1,7 @@
 """Cases 3, 8, 15, 16, 17: data that would train silently wrong is refused with one line naming what was found
 and the fix (``task.label_map``, ``task.num_classes``, ``task.drop_empty=true``, re-saving as UTF-8), or
 warned about (a rare very long text under ``max_len=null``)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -20,15 +21,18 @@ def sentiment(folder, tmp_path, **kw):
 
 
 def translation(folder, tmp_path, **kw):
-    return Translation(data={"path": str(folder), "src": "en", "tgt": "es"}, cache_dir=str(tmp_path / "cache"),
-                       vocab_size=80, **kw)
+    return Translation(
+        data={"path": str(folder), "src": "en", "tgt": "es"}, cache_dir=str(tmp_path / "cache"), vocab_size=80, **kw
+    )
 
 
 def labelled(tmp_path, train, test=None, fmt="parquet"):
     """A sentiment folder whose labels are ``train`` (cycled over the 16 rows) and ``test`` for val/test."""
+
     def frame(labels):
         df = sentiment_frame()
         return df.assign(label=[labels[i % len(labels)] for i in range(len(df))])
+
     test = test if test is not None else train
     return write_folder(tmp_path / "d", {"train": frame(train), "validation": frame(train), "test": frame(test)}, fmt)
 
@@ -71,11 +75,24 @@ def test_a_one_class_train_split_is_refused(tmp_path):
 
 def test_bad_labels_from_the_command_line_are_one_line(tmp_path):
     folder = labelled(tmp_path, [1, 2])
-    proc = cli(tmp_path / "run", "task=sentiment", f"task.data.path={folder}", "arch=cnn", "trainer.max_steps=2",
-               f"task.cache_dir={tmp_path / 'cache'}")
+    proc = cli(
+        tmp_path / "run",
+        "task=sentiment",
+        f"task.data.path={folder}",
+        "arch=cnn",
+        "trainer.max_steps=2",
+        f"task.cache_dir={tmp_path / 'cache'}",
+    )
     one_line_error(proc, "{1, 2}", "task.label_map")
-    cfg = make_cfg(tmp_path, "task=sentiment", f"task.data.path={folder}", "arch=cnn", "trainer.max_steps=2",
-                   f"task.cache_dir={tmp_path / 'cache'}", "task.label_map={1:0,2:1}")  # the override as typed
+    cfg = make_cfg(
+        tmp_path,
+        "task=sentiment",
+        f"task.data.path={folder}",
+        "arch=cnn",
+        "trainer.max_steps=2",
+        f"task.cache_dir={tmp_path / 'cache'}",
+        "task.label_map={1:0,2:1}",
+    )  # the override as typed
     assert train(cfg)["task_info"]["num_classes"] == 2
 
 
@@ -90,8 +107,11 @@ def test_nan_labels_name_the_rows_and_drop_empty(tmp_path):
     df["label"] = df["label"].astype(float)
     df.loc[[3, 7], "label"] = float("nan")
     folder = write_folder(tmp_path / "d", {"train": df, "validation": sentiment_frame(), "test": sentiment_frame()})
-    with pytest.raises(ConfigError, match=r"2 of 16 rows of the train split .* missing 'label' \(rows 3, 7\).*"
-                                          r"task.drop_empty=true"):
+    with pytest.raises(
+        ConfigError,
+        match=r"2 of 16 rows of the train split .* missing 'label' \(rows 3, 7\).*"
+        r"task.drop_empty=true",
+    ):
         sentiment(folder, tmp_path)
     with pytest.raises(ConfigError, match="float"):  # dropping the NaN rows leaves 0.0/1.0: cast them
         sentiment(folder, tmp_path, drop_empty=True)
@@ -102,8 +122,11 @@ def test_empty_and_missing_texts_are_refused_or_dropped(tmp_path):
     df = sentiment_frame()
     df.loc[2, "text"], df.loc[5, "text"] = "", None
     folder = write_folder(tmp_path / "d", {"train": df, "validation": sentiment_frame(), "test": sentiment_frame()})
-    with pytest.raises(ConfigError, match=r"2 of 16 rows .* empty or missing 'text' \(rows 2, 5\).*"
-                                          r"task.drop_empty=true"):
+    with pytest.raises(
+        ConfigError,
+        match=r"2 of 16 rows .* empty or missing 'text' \(rows 2, 5\).*"
+        r"task.drop_empty=true",
+    ):
         sentiment(folder, tmp_path)
     task = sentiment(folder, tmp_path, drop_empty=True)
     assert task.describe()["rows_dropped_empty"] == {"train": 2, "val": 0, "test": 0}
@@ -123,16 +146,20 @@ def test_empty_translation_targets_are_refused_or_dropped(tmp_path):
 
 # -- case 15: unreadable files ---------------------------------------------------------------------------------
 def test_a_non_utf8_csv_names_the_line_and_the_fix(tmp_path):
-    folder = write_folder(tmp_path / "d", {"train": sentiment_frame(), "validation": sentiment_frame(),
-                                           "test": sentiment_frame()}, "csv")
+    folder = write_folder(
+        tmp_path / "d", {"train": sentiment_frame(), "validation": sentiment_frame(), "test": sentiment_frame()}, "csv"
+    )
     (folder / "train.csv").write_bytes((folder / "train.csv").read_bytes() + "très bon,1\n".encode("latin-1"))
     with pytest.raises(ConfigError, match=r"train.csv line 18 is not UTF-8 text \(byte 0xe8\); re-save .* iconv"):
         sentiment(folder, tmp_path)
 
 
 def test_a_broken_jsonl_line_is_named(tmp_path):
-    folder = write_folder(tmp_path / "d", {"train": sentiment_frame(), "validation": sentiment_frame(),
-                                           "test": sentiment_frame()}, "jsonl")
+    folder = write_folder(
+        tmp_path / "d",
+        {"train": sentiment_frame(), "validation": sentiment_frame(), "test": sentiment_frame()},
+        "jsonl",
+    )
     lines = (folder / "test.jsonl").read_text().splitlines()
     lines[4] = lines[4][:-5]
     (folder / "test.jsonl").write_text("\n".join(lines) + "\n")
@@ -149,8 +176,13 @@ def test_max_len_null_warns_when_one_rare_text_sets_it(tmp_path, capsys):
     assert task.max_len == 3000
     err = capsys.readouterr().err
     assert "warning: task.max_len=null takes the longest training text, 3000 tokens, while 99% are ≤" in err
-    sentiment(write_folder(tmp_path / "ok", {"train": sentiment_frame(4), "validation": sentiment_frame(),
-                                             "test": sentiment_frame()}), tmp_path, max_len=None)
+    sentiment(
+        write_folder(
+            tmp_path / "ok", {"train": sentiment_frame(4), "validation": sentiment_frame(), "test": sentiment_frame()}
+        ),
+        tmp_path,
+        max_len=None,
+    )
     assert "warning" not in capsys.readouterr().err  # ordinary data: no warning
 
 
@@ -159,8 +191,16 @@ def test_a_resume_on_changed_training_data_is_refused(tmp_path):
     and the checkpoint) differs, so the resume is refused instead of continuing on other data."""
     frame = sentiment_frame()
     folder = write_folder(tmp_path / "data", {"train": sentiment_frame(2), "validation": frame, "test": frame})
-    args = ["arch=lstm", "task=sentiment", f"task.data.path={folder}", f"task.cache_dir={tmp_path / 'cache'}",
-            "task.max_len=8", "trainer.stop_at=null", "trainer.ckpt_every=2", "trainer.max_steps=4"]
+    args = [
+        "arch=lstm",
+        "task=sentiment",
+        f"task.data.path={folder}",
+        f"task.cache_dir={tmp_path / 'cache'}",
+        "task.max_len=8",
+        "trainer.stop_at=null",
+        "trainer.ckpt_every=2",
+        "trainer.max_steps=4",
+    ]
     first = train(make_cfg(tmp_path, *args))
     fingerprint = first["task_info"]["data_fingerprint"]
     assert isinstance(fingerprint, str) and len(fingerprint) == 16
@@ -172,7 +212,9 @@ def test_a_resume_on_changed_training_data_is_refused(tmp_path):
     changed = sentiment_frame(2)
     changed["text"] = [" ".join(reversed(t.split())) for t in changed["text"]]  # same rows, other texts
     write_folder(folder, {"train": changed})
-    with pytest.raises(ConfigError, match=f"training data differ from the checkpoint's \\(data fingerprint "
-                                          f"{fingerprint}, now [0-9a-f]{{16}}\\)"):
+    with pytest.raises(
+        ConfigError,
+        match=f"training data differ from the checkpoint's \\(data fingerprint {fingerprint}, now [0-9a-f]{{16}}\\)",
+    ):
         train(make_cfg(tmp_path, *args, "trainer.resume=true"))
     assert not (run / "summary.json").exists()

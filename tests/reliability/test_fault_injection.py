@@ -7,6 +7,7 @@ at random), so that moments a timer would rarely hit, such as the middle of a ch
 time. Each launch is a fresh process forked from a server that has already imported torch (a few seconds
 saved per launch); it dies by SIGKILL exactly as a ``kill -9``ed run.py would.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,6 @@ import signal
 from pathlib import Path
 
 from core import faults
-
 from harness.train import train
 from tests.conftest import make_cfg
 from tests.reliability.helpers import TINY, metric_lines
@@ -39,10 +39,11 @@ def moments(rng: random.Random) -> list[str]:
     a validation pass or a checkpoint write, counts drawn at random; each launch gets at most 10 steps further,
     so training never ends before the fifth); then the end of the run: the test evaluation, the final
     checkpoint write, the last probes and the summary write."""
-    training = [f"{p}:{rng.randint(1, hi)}" for p, hi in rng.choices(
-        [("step", 9), ("eval", 40), ("write:checkpoint.pt", 2)], k=5)]
-    end = [f"test:{rng.randint(1, 4)}", "write:checkpoint.pt:1", f"probes:{rng.randint(1, 30)}",
-           "write:summary.json:1"]
+    training = [
+        f"{p}:{rng.randint(1, hi)}"
+        for p, hi in rng.choices([("step", 9), ("eval", 40), ("write:checkpoint.pt", 2)], k=5)
+    ]
+    end = [f"test:{rng.randint(1, 4)}", "write:checkpoint.pt:1", f"probes:{rng.randint(1, 30)}", "write:summary.json:1"]
     return [f"probes_start:{rng.randint(1, 20)}", *training, *end]
 
 

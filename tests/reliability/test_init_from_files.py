@@ -4,6 +4,7 @@ A source whose checkpoint is a pickle that would run code, a truncated checkpoin
 tag, or a garbled ``tokenizer.json``: one line naming the file, before training, and no code from the file runs
 (torch's own text, which suggests ``weights_only=False``, is not repeated). A damaged tokenizer cache entry is
 rebuilt with a warning naming it."""
+
 from __future__ import annotations
 
 import shutil
@@ -62,15 +63,22 @@ def code_that_would_run() -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("name, data, says", [
-    ("checkpoint.pt", "code", "holds objects other than tensors and plain values"),
-    ("checkpoint.pt", "truncated", "is damaged and cannot be used by init_from"),
-    (".hydra/config.yaml", b"arch: !!python/object/apply:pathlib.Path.touch ['/tmp/archbench_init_from_code_ran']\n",
-     "is not a plain YAML config"),
-    ("tokenizer.json", b'{"version": "1.0", "model": {"type": "Wor', "is damaged or not a tokenizer file"),
-])
-def test_a_damaged_or_hostile_source_file_is_one_line_naming_it(cfg_factory, tmp_path, corpus, source, name, data,
-                                                               says):
+@pytest.mark.parametrize(
+    "name, data, says",
+    [
+        ("checkpoint.pt", "code", "holds objects other than tensors and plain values"),
+        ("checkpoint.pt", "truncated", "is damaged and cannot be used by init_from"),
+        (
+            ".hydra/config.yaml",
+            b"arch: !!python/object/apply:pathlib.Path.touch ['/tmp/archbench_init_from_code_ran']\n",
+            "is not a plain YAML config",
+        ),
+        ("tokenizer.json", b'{"version": "1.0", "model": {"type": "Wor', "is damaged or not a tokenizer file"),
+    ],
+)
+def test_a_damaged_or_hostile_source_file_is_one_line_naming_it(
+    cfg_factory, tmp_path, corpus, source, name, data, says
+):
     MARKER.unlink(missing_ok=True)
     if data == "code":
         data = code_that_would_run()
@@ -88,9 +96,19 @@ def test_a_damaged_or_hostile_source_file_is_one_line_naming_it(cfg_factory, tmp
 def test_run_py_names_a_hostile_checkpoint_in_one_line(tmp_path, corpus, source):
     MARKER.unlink(missing_ok=True)
     src, path = damaged_copy(source, tmp_path, "checkpoint.pt", code_that_would_run())
-    proc = cli(tmp_path / "run", "arch=transformer", *text_task("sentiment", corpus), f"init_from={src}",
-               "trainer.max_steps=1", "trainer.threads=1", "trainer.progress=false", "trainer.device=cpu",
-               "arch.d_model=16", "arch.n_heads=2", "arch.d_ff=32")
+    proc = cli(
+        tmp_path / "run",
+        "arch=transformer",
+        *text_task("sentiment", corpus),
+        f"init_from={src}",
+        "trainer.max_steps=1",
+        "trainer.threads=1",
+        "trainer.progress=false",
+        "trainer.device=cpu",
+        "arch.d_model=16",
+        "arch.n_heads=2",
+        "arch.d_ff=32",
+    )
     line = one_line_error(proc, str(path), "holds objects other than tensors")
     assert "weights_only" not in line and not MARKER.exists()
     assert not (tmp_path / "run" / "summary.json").exists()
@@ -101,7 +119,7 @@ def test_a_damaged_tokenizer_cache_entry_is_rebuilt_with_a_warning(tmp_path, cap
     kw = {"vocab_size": 20, "lowercase": True, "identity": {"data": "fixture"}, "cache_dir": str(tmp_path)}
     tok, path = get_tokenizer("word", lambda: texts, **kw)
     good = path.read_bytes()
-    path.write_bytes(good[:len(good) // 2])  # a cut write from an older version, a full disk, a bad sector
+    path.write_bytes(good[: len(good) // 2])  # a cut write from an older version, a full disk, a bad sector
     capsys.readouterr()
     again, same = get_tokenizer("word", lambda: texts, **kw)
     err = capsys.readouterr().err

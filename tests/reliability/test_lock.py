@@ -1,6 +1,7 @@
 """Case 1: one process per run folder. A second launch — fresh or with trainer.resume=true — is refused with
 one line naming the holder's pid, and the holder's record is untouched; a lock left by a dead process is
 taken over."""
+
 from __future__ import annotations
 
 import json

@@ -1,6 +1,7 @@
 """A full disk, a lost permission, a file where a folder belongs: one line naming the path, exit 2, never a
 traceback, and no partial file or half report folder left behind. The faults are injected (core/faults.py:
 an errno name instead of a signal) at the atomic write of the named file."""
+
 from __future__ import annotations
 
 import errno

@@ -3,6 +3,7 @@
 n counts the values averaged; NaN, inf and missing test values are counted apart (never averaged); linked
 folders are read (once), unreadable ones are warned about; a file or a missing folder as RUN_DIR is one line
 and exit 2, with nothing created."""
+
 from __future__ import annotations
 
 import errno
@@ -20,11 +21,22 @@ from reports.build import build_report
 def record(folder, seed, acc, delay=10):
     folder.mkdir(parents=True)
     metrics = {} if acc == "absent" else {"test/acc": acc}
-    (folder / "summary.json").write_text(json.dumps({
-        "status": "completed", "arch": "lstm", "task": "copy_long", "seed": seed, "params": 1000,
-        "metrics": metrics, "speed": {"step_ms": 10.0, "train_samples_per_s": 100.0},
-        "long_range": {"steps_to_target": None}, "task_info": {"main_metric": "acc", "delay": delay},
-        "config": {"seed": seed, "task": {"delay": delay}}}))
+    (folder / "summary.json").write_text(
+        json.dumps(
+            {
+                "status": "completed",
+                "arch": "lstm",
+                "task": "copy_long",
+                "seed": seed,
+                "params": 1000,
+                "metrics": metrics,
+                "speed": {"step_ms": 10.0, "train_samples_per_s": 100.0},
+                "long_range": {"steps_to_target": None},
+                "task_info": {"main_metric": "acc", "delay": delay},
+                "config": {"seed": seed, "task": {"delay": delay}},
+            }
+        )
+    )
 
 
 def test_n_counts_the_values_averaged_and_the_others_are_shown_apart(tmp_path, capsys):

@@ -5,6 +5,7 @@
    not rewritten. 5: a launch that failed in data setup leaves no settings behind for the next one. 6: a folder
    whose summary cannot be read is never taken for an empty one.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -13,8 +14,8 @@ import json
 import pytest
 import torch
 
-from harness import resume_check
 from core.errors import ConfigError
+from harness import resume_check
 from harness.train import train
 from tests.conftest import make_cfg
 from tests.reliability.helpers import TINY, cli, one_line_error, snapshot
@@ -39,11 +40,30 @@ def test_resume_with_other_settings_is_refused_listing_the_keys(finished):
 
 def test_resume_may_change_the_budget_eval_checkpoint_and_reporting_keys(finished, tmp_path):
     (finished / "summary.json").unlink()  # cut at its end (a completed run is returned as it is)
-    s = train(make_cfg(tmp_path, *SHORT, "trainer.resume=true", "trainer.max_steps=20", "trainer.eval_every=5",
-                       "trainer.ckpt_every=4", "trainer.progress=true", tiny=False))
+    s = train(
+        make_cfg(
+            tmp_path,
+            *SHORT,
+            "trainer.resume=true",
+            "trainer.max_steps=20",
+            "trainer.eval_every=5",
+            "trainer.ckpt_every=4",
+            "trainer.progress=true",
+            tiny=False,
+        )
+    )
     assert s["status"] == "completed" and s["step"] == 20
-    keys = ["trainer.device", "trainer.max_time_s", "trainer.resume", "logger._target_", "logger.mode", "run_dir",
-            "task.delay", "trainer.batch_size", "seed"]
+    keys = [
+        "trainer.device",
+        "trainer.max_time_s",
+        "trainer.resume",
+        "logger._target_",
+        "logger.mode",
+        "run_dir",
+        "task.delay",
+        "trainer.batch_size",
+        "seed",
+    ]
     assert resume_check.refused(keys) == ["task.delay", "trainer.batch_size", "seed"]
 
 
@@ -57,7 +77,7 @@ def test_a_damaged_checkpoint_is_one_line_and_the_record_stays(finished, tmp_pat
     ck = finished / "checkpoint.pt"
     data = ck.read_bytes()
     if damage == "truncated":
-        ck.write_bytes(data[:len(data) // 2])
+        ck.write_bytes(data[: len(data) // 2])
     elif damage == "empty":
         ck.write_bytes(b"")
     else:
@@ -71,8 +91,11 @@ def test_a_damaged_checkpoint_is_one_line_and_the_record_stays(finished, tmp_pat
         one_line_error(cli(finished, *SHORT, "trainer.resume=true"), "checkpoint.pt is damaged")
 
 
-@pytest.mark.parametrize("other", [["arch=lstm", "arch.hidden=16"], ["arch.d_model=32"], ["optimizer=sgd"]],
-                         ids=["other-arch", "other-width", "other-optimizer"])
+@pytest.mark.parametrize(
+    "other",
+    [["arch=lstm", "arch.hidden=16"], ["arch.d_model=32"], ["optimizer=sgd"]],
+    ids=["other-arch", "other-width", "other-optimizer"],
+)
 def test_a_checkpoint_of_another_model_or_optimizer_is_one_line(finished, tmp_path, other):
     """Old checkpoints did not record their settings: the state itself must then be checked."""
     ck = torch.load(finished / "checkpoint.pt", weights_only=True)
@@ -92,15 +115,31 @@ def test_a_launch_that_failed_in_data_setup_leaves_no_settings_for_the_next(tmp_
     header = bytes([0, 0, 8, 3]) + (60000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
     images = gzip.compress(header + bytes(60000 * 28 * 28))
     for name in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte"):
-        (root / f"{name}.gz").write_bytes(images[:len(images) // 2])  # cut short after its header
+        (root / f"{name}.gz").write_bytes(images[: len(images) // 2])  # cut short after its header
     for name in ("train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"):
         (root / f"{name}.gz").write_bytes(gzip.compress(bytes([0, 0, 8, 1]) + (60000).to_bytes(4, "big")))
     run = tmp_path / "run"
-    failed = cli(run, "task=image_classification", "task.data.name=fashion_mnist", f"task.data.root={root}",
-                 "arch=cnn", "trainer.max_steps=2", "trainer.progress=false")
+    failed = cli(
+        run,
+        "task=image_classification",
+        "task.data.name=fashion_mnist",
+        f"task.data.root={root}",
+        "arch=cnn",
+        "trainer.max_steps=2",
+        "trainer.progress=false",
+    )
     one_line_error(failed, "is damaged", "gzip stream is cut short")
-    ok = cli(run, "task=image_classification", "arch=vit", "arch.d_model=16", "arch.n_heads=2", "arch.d_ff=32",
-             "trainer.max_steps=2", "trainer.progress=false", "trainer.probes=false")
+    ok = cli(
+        run,
+        "task=image_classification",
+        "arch=vit",
+        "arch.d_model=16",
+        "arch.n_heads=2",
+        "arch.d_ff=32",
+        "trainer.max_steps=2",
+        "trainer.progress=false",
+        "trainer.probes=false",
+    )
     assert ok.returncode == 0, ok.stderr
     config, overrides = (run / ".hydra" / "config.yaml").read_text(), (run / ".hydra" / "overrides.yaml").read_text()
     assert "fashion" not in config + overrides and "arch=vit" in overrides
@@ -114,8 +153,10 @@ def test_an_unreadable_summary_is_not_an_empty_folder(tmp_path, resume):
     (run / "summary.json").write_text('{"status": "comp')
     (run / "metrics.jsonl").write_text('{"step": 10, "split": "val", "metrics": {"acc": 0.5}}\n')
     before = snapshot(run)
-    one_line_error(cli(run, *SHORT, f"trainer.resume={str(resume).lower()}"), "summary.json exists but is not "
-                                                                              "a readable run record")
+    one_line_error(
+        cli(run, *SHORT, f"trainer.resume={str(resume).lower()}"),
+        "summary.json exists but is not a readable run record",
+    )
     assert snapshot(run) == before
 
 
@@ -139,8 +180,15 @@ def test_a_completed_run_reports_the_folder_it_is_in_now(finished, tmp_path):
     assert s["run_dir"] == str(moved / "run")
 
 
-DIVERGE = [*TINY, "optimizer=sgd", "optimizer.lr=1e30", "trainer.grad_clip=null", "trainer.warmup_steps=0",
-           "trainer.ckpt_every=1000", "trainer.max_steps=20"]
+DIVERGE = [
+    *TINY,
+    "optimizer=sgd",
+    "optimizer.lr=1e30",
+    "trainer.grad_clip=null",
+    "trainer.warmup_steps=0",
+    "trainer.ckpt_every=1000",
+    "trainer.max_steps=20",
+]
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Cases 7, 11, 12, 13, 18: settings of the wrong type, damaged data files, a read-only run folder, the
 divergence advice and the mode of atomically written files."""
+
 from __future__ import annotations
 
 import gzip
@@ -23,14 +24,17 @@ from tests.reliability.helpers import TINY, cli, one_line_error
 
 
 # -- cases 7 and 13: types ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("override, says", [
-    ("task.delay=2.5", "task.delay=2.5 must be a whole number"),
-    ("optimizer.lr=abc", "optimizer.lr='abc' must be a number"),
-    ("trainer.min_lr_ratio=abc", "trainer.min_lr_ratio='abc' must be a number"),
-    ("trainer.stop_at=abc", "trainer.stop_at='abc' must be a number, or null"),
-    ("arch.dropout=high", "arch.dropout='high' must be a number"),
-    ("trainer.resume=yes", "trainer.resume='yes' is not known; use true, false or auto"),
-])
+@pytest.mark.parametrize(
+    "override, says",
+    [
+        ("task.delay=2.5", "task.delay=2.5 must be a whole number"),
+        ("optimizer.lr=abc", "optimizer.lr='abc' must be a number"),
+        ("trainer.min_lr_ratio=abc", "trainer.min_lr_ratio='abc' must be a number"),
+        ("trainer.stop_at=abc", "trainer.stop_at='abc' must be a number, or null"),
+        ("arch.dropout=high", "arch.dropout='high' must be a number"),
+        ("trainer.resume=yes", "trainer.resume='yes' is not known; use true, false or auto"),
+    ],
+)
 def test_a_setting_of_the_wrong_type_is_refused_before_training(tmp_path, override, says):
     with pytest.raises(ConfigError, match="^" + says.replace("(", r"\(").replace(")", r"\)")):
         train(make_cfg(tmp_path, *TINY, override, tiny=False))
@@ -51,7 +55,7 @@ def idx_gz(path: Path, n: int = 50) -> bytes:
 def test_a_truncated_or_garbled_gz_idx_file_is_one_line(tmp_path):
     path = tmp_path / "train-images-idx3-ubyte.gz"
     data = idx_gz(path)
-    path.write_bytes(data[:len(data) - 40])
+    path.write_bytes(data[: len(data) - 40])
     with pytest.raises(ConfigError, match="is damaged .*gzip stream is cut short or garbled"):
         read_idx(path)
     garbled = bytearray(data)
@@ -96,14 +100,28 @@ def test_a_read_only_run_folder_is_one_line(tmp_path):
 
 
 # -- case 18: divergence advice and file modes -------------------------------------------------------------------
-@pytest.mark.parametrize("clip, advice", [("1.0", "gradient clipping is on at trainer.grad_clip=1.0"),
-                                          ("null", "turn gradient clipping on (trainer.grad_clip=1.0)")])
+@pytest.mark.parametrize(
+    "clip, advice",
+    [
+        ("1.0", "gradient clipping is on at trainer.grad_clip=1.0"),
+        ("null", "turn gradient clipping on (trainer.grad_clip=1.0)"),
+    ],
+)
 def test_the_divergence_message_fits_the_clipping_setting(tmp_path, clip, advice):
     with pytest.raises(DivergedError) as e:
-        train(make_cfg(tmp_path, *TINY, "optimizer=sgd", "optimizer.lr=1e30", "trainer.warmup_steps=0",
-                       f"trainer.grad_clip={clip}", tiny=False))
+        train(
+            make_cfg(
+                tmp_path,
+                *TINY,
+                "optimizer=sgd",
+                "optimizer.lr=1e30",
+                "trainer.warmup_steps=0",
+                f"trainer.grad_clip={clip}",
+                tiny=False,
+            )
+        )
     assert advice in str(e.value)
-    assert ("keep trainer.grad_clip on" not in str(e.value))
+    assert "keep trainer.grad_clip on" not in str(e.value)
 
 
 @pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])

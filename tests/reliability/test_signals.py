@@ -5,6 +5,7 @@ resume that duplicates nothing and keeps the speed numbers.
 Signals are sent by the run itself at a named moment (:mod:`core.faults`), so each test hits the moment it
 names; one test sends a real SIGTERM from outside during a long test evaluation.
 """
+
 from __future__ import annotations
 
 import csv
@@ -52,9 +53,14 @@ def reference(tmp_path_factory):
     return s, metric_lines(tmp / "run")
 
 
-@pytest.mark.parametrize("fault, where", [("test:2:SIGTERM", "during the test evaluation"),
-                                          ("probes:5:SIGINT", "during the probes"),
-                                          ("eval:2:SIGTERM", "at step 10")])
+@pytest.mark.parametrize(
+    "fault, where",
+    [
+        ("test:2:SIGTERM", "during the test evaluation"),
+        ("probes:5:SIGINT", "during the probes"),
+        ("eval:2:SIGTERM", "at step 10"),
+    ],
+)
 def test_a_signal_in_an_evaluation_or_the_probes_is_recorded_and_resumed(tmp_path, reference, fault, where):
     run = tmp_path / "run"
     interrupted(cli(run, *TINY, env={"ARCHBENCH_FAULT": fault}), run, where)
@@ -78,8 +84,10 @@ def test_a_real_sigterm_during_a_long_test_evaluation_stops_it(tmp_path):
     run = tmp_path / "run"
     proc = launch(run, *TINY, "task.n_test=400000", "trainer.eval_batch_size=2")  # 200,000 batches: minutes
     end = time.time() + 120
-    while not any(step == 40 and split == "val" for step, split, _ in
-                  (metric_lines(run) if (run / "metrics.jsonl").exists() else [])):
+    while not any(
+        step == 40 and split == "val"
+        for step, split, _ in (metric_lines(run) if (run / "metrics.jsonl").exists() else [])
+    ):
         assert proc.poll() is None and time.time() < end, proc.communicate()
         time.sleep(0.05)
     time.sleep(0.5)  # inside the test evaluation now
@@ -91,8 +99,9 @@ def test_a_real_sigterm_during_a_long_test_evaluation_stops_it(tmp_path):
     interrupted(proc, run, "during the test evaluation")
 
 
-@pytest.mark.parametrize("decode", [greedy, lambda m, s, *a, **k: beam_search(m, s, 3, *a, **k)],
-                         ids=["greedy", "beam"])
+@pytest.mark.parametrize(
+    "decode", [greedy, lambda m, s, *a, **k: beam_search(m, s, 3, *a, **k)], ids=["greedy", "beam"]
+)
 def test_decoding_stops_at_its_next_model_call_after_a_signal(decode):
     model = TinySeq2Seq(12, 12).eval()
     src = torch.randint(4, 12, (2, 5))
@@ -108,8 +117,15 @@ def test_decoding_stops_at_its_next_model_call_after_a_signal(decode):
 def test_a_signal_stops_a_sweep_with_a_non_zero_exit(tmp_path):
     """SIGTERM during the first job of a two-job sweep: that job is recorded as interrupted, the second is never
     started, and the sweep exits 130 (it used to start the next job and exit 0)."""
-    proc = cli(None, "-m", "hydra/launcher=basic", f"hydra.sweep.dir={tmp_path / 'sweep'}", *TINY, "seed=0,1",
-               env={"ARCHBENCH_FAULT": "step:3:SIGTERM"})
+    proc = cli(
+        None,
+        "-m",
+        "hydra/launcher=basic",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        *TINY,
+        "seed=0,1",
+        env={"ARCHBENCH_FAULT": "step:3:SIGTERM"},
+    )
     assert proc.returncode == 130, proc.stderr[-3000:]
     assert "the sweep stops here" in proc.stderr and "Traceback" not in proc.stderr
     records = sorted((tmp_path / "sweep").glob("*/summary.json"))

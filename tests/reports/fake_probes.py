@@ -1,4 +1,5 @@
 """Probe files written by hand in the agreed format (INTERFACES: attention.npz, hidden.npz), for the explorer."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,17 +14,29 @@ def sinusoidal(P: int, d: int) -> np.ndarray:
     return pe
 
 
-def write_hidden(run_dir: Path, N: int = 6, L: int = 10, d: int = 8, K: int = 2, pe: bool = True,
-                 labels: str = "class", seed: int = 0) -> dict:
+def write_hidden(
+    run_dir: Path,
+    N: int = 6,
+    L: int = 10,
+    d: int = 8,
+    K: int = 2,
+    pe: bool = True,
+    labels: str = "class",
+    seed: int = 0,
+) -> dict:
     """hidden.npz: tokens, token_text, pad (last 2 positions of odd sequences), labels, layer0..K, names, pe."""
     rng = np.random.default_rng(seed)
     tokens = rng.integers(1, 9, (N, L))
     pad = np.zeros((N, L), bool)
     pad[1::2, -2:] = True
     tokens[pad] = 0
-    z = {"tokens": tokens, "token_text": np.where(pad, "", np.char.add("w", tokens.astype(str))), "pad": pad,
-         "labels": rng.integers(0, 3, N) if labels == "class" else rng.integers(0, 9, (N, L)),
-         "names": np.array(["embedding"] + [f"encoder.{i}" for i in range(K)])}
+    z = {
+        "tokens": tokens,
+        "token_text": np.where(pad, "", np.char.add("w", tokens.astype(str))),
+        "pad": pad,
+        "labels": rng.integers(0, 3, N) if labels == "class" else rng.integers(0, 9, (N, L)),
+        "names": np.array(["embedding"] + [f"encoder.{i}" for i in range(K)]),
+    }
     x = rng.normal(size=(N, L, d))
     for i in range(K + 1):
         z[f"layer{i}"] = x.astype(np.float16)
@@ -42,8 +55,14 @@ def write_seq2seq_attention(run_dir: Path, S: int = 5, T: int = 4, heads: int = 
         w = np.exp(rng.normal(size=shape))
         return (w / w.sum(-1, keepdims=True)).astype(np.float16)
 
-    z = {"tokens": np.arange(S), "layer0": soft((heads, S, S)), "layer1": soft((heads, T, T)),
-         "layer2": soft((heads, T, S)), "names": np.array(["encoder.0.self", "decoder.0.self", "decoder.0.cross"]),
-         "src_text": np.array(["the", "cat", "sat", "down", "."]), "tgt_text": np.array(["<s>", "el", "gato", "se"])}
+    z = {
+        "tokens": np.arange(S),
+        "layer0": soft((heads, S, S)),
+        "layer1": soft((heads, T, T)),
+        "layer2": soft((heads, T, S)),
+        "names": np.array(["encoder.0.self", "decoder.0.self", "decoder.0.cross"]),
+        "src_text": np.array(["the", "cat", "sat", "down", "."]),
+        "tgt_text": np.array(["<s>", "el", "gato", "se"]),
+    }
     np.savez_compressed(Path(run_dir) / "attention.npz", **z)
     return z

@@ -1,5 +1,6 @@
 """The claims report over hand-made run folders: claims.json lists C1…C10 with allowed verdicts, its figures
 exist, the page and the Markdown are written; measures derived from attention.npz / hidden.npz."""
+
 import json
 
 import numpy as np
@@ -7,8 +8,8 @@ import pytest
 
 from reports.claims import rules
 from reports.claims.__main__ import main
-from reports.claims.registry import CLAIMS
 from reports.claims.build import add_attention_measures, add_layer_measures, build_claims
+from reports.claims.registry import CLAIMS
 from tests.reports.test_claims_rules import grad_runs, long_range_runs
 
 
@@ -23,8 +24,10 @@ def write_runs(folder, runs):
 
 def test_report_lists_every_claim_with_allowed_verdicts_and_figures(tmp_path):
     runs = long_range_runs({"transformer": 200, "lstm": 50, "rnn": 10})
-    curves = {(g["arch"], g["seed"], g["config"]["task"]["delay"]): g["long_range"]
-              for g in grad_runs({"transformer": 0.0, "lstm": -0.5, "rnn": -0.5}, delays=(10, 50, 200))}
+    curves = {
+        (g["arch"], g["seed"], g["config"]["task"]["delay"]): g["long_range"]
+        for g in grad_runs({"transformer": 0.0, "lstm": -0.5, "rnn": -0.5}, delays=(10, 50, 200))
+    }
     for r in runs:
         r["long_range"] = curves[(r["arch"], r["seed"], r["config"]["task"]["delay"])]
     write_runs(tmp_path / "long_range", runs)
@@ -78,9 +81,14 @@ def test_layer_measures_from_hidden_states(tmp_path):
     labels = np.array([0, 1] * 16)
     noise = rng.normal(size=(32, 5, 8))
     signal = labels[:, None, None] * np.ones((32, 5, 8))
-    np.savez(tmp_path / "hidden.npz", labels=labels, pad=np.zeros((32, 5), bool),
-             layer0=noise.astype(np.float16), layer1=(noise + signal).astype(np.float16),
-             layer2=(noise * 0.1 + 3 * signal).astype(np.float16))
+    np.savez(
+        tmp_path / "hidden.npz",
+        labels=labels,
+        pad=np.zeros((32, 5), bool),
+        layer0=noise.astype(np.float16),
+        layer1=(noise + signal).astype(np.float16),
+        layer2=(noise * 0.1 + 3 * signal).astype(np.float16),
+    )
     run = {"_dir": str(tmp_path)}
     add_layer_measures(run)
     probe, cka = run["long_range"]["layer_probe_acc"], run["long_range"]["cka_to_input"]
@@ -98,9 +106,15 @@ def test_layer_measures_prefer_the_pooled_states(tmp_path):
     pooled = {f"pooled{i}": (noise + s * signal).astype(np.float32) for i, s in enumerate([0.0, 0.15, 0.5, 3.0])}
     decoy = np.zeros((32, 5, 8), np.float16)
     decoy[1::2] = 1  # the probe batch alone would make layer 0 perfectly readable
-    np.savez(tmp_path / "hidden.npz", labels=np.array([0, 1] * 16), pad=np.zeros((32, 5), bool),
-             names=np.array(["input", "layers.0", "layers.1", "layers.2"]), pooled_labels=labels,
-             **{f"layer{i}": decoy for i in range(4)}, **pooled)
+    np.savez(
+        tmp_path / "hidden.npz",
+        labels=np.array([0, 1] * 16),
+        pad=np.zeros((32, 5), bool),
+        names=np.array(["input", "layers.0", "layers.1", "layers.2"]),
+        pooled_labels=labels,
+        **{f"layer{i}": decoy for i in range(4)},
+        **pooled,
+    )
     run = {"_dir": str(tmp_path)}
     add_layer_measures(run)
     probe, cka = run["long_range"]["layer_probe_acc"], run["long_range"]["cka_to_input"]
@@ -129,8 +143,10 @@ def test_layer_measures_of_the_model_at_init_and_the_shuffled_label_control(tmp_
 def test_layer_pooling_ignores_a_padding_mask_of_other_positions(tmp_path):
     """Older files of patched models: the token padding (N, L) does not match the states' positions (N, L')."""
     labels = np.array([0, 1] * 8)
-    states = np.repeat(labels[:, None, None], 3, 1) * np.ones((16, 3, 4)) + np.random.default_rng(1).normal(
-        size=(16, 3, 4)) * 0.01
+    states = (
+        np.repeat(labels[:, None, None], 3, 1) * np.ones((16, 3, 4))
+        + np.random.default_rng(1).normal(size=(16, 3, 4)) * 0.01
+    )
     np.savez(tmp_path / "hidden.npz", labels=labels, pad=np.zeros((16, 6), bool), layer0=states, layer1=states)
     run = {"_dir": str(tmp_path)}
     add_layer_measures(run)
@@ -161,8 +177,10 @@ def test_setting_lists_budgets_and_flags_unequal_parameters(tmp_path):
 
 def test_the_lr_pre_sweep_is_not_evidence(tmp_path):
     write_runs(tmp_path / "long_range", long_range_runs({"transformer": 200, "lstm": 50, "rnn": 10}))
-    write_runs(tmp_path / "long_range" / "lr", [{**r, "metrics": {"test/acc": 0.0}} for r in
-                                                 long_range_runs({"transformer": 10, "lstm": 10, "rnn": 10})])
+    write_runs(
+        tmp_path / "long_range" / "lr",
+        [{**r, "metrics": {"test/acc": 0.0}} for r in long_range_runs({"transformer": 10, "lstm": 10, "rnn": 10})],
+    )
     c2 = {c["id"]: c for c in build_claims(tmp_path)["claims"]}["C2"]
     assert c2["verdict"] == rules.SUPPORTED and len(c2["runs"]) == 27
     assert not any("/lr/" in r for r in c2["runs"])
@@ -170,6 +188,7 @@ def test_the_lr_pre_sweep_is_not_evidence(tmp_path):
 
 def test_figure_intervals_stay_within_an_accuracys_range():
     from reports.claims import figures, stats
+
     e = stats.mean([0.2, 1.0, 1.0])  # the t-interval of 3 seeds reaches past 1 and below 0
     assert e.lo < 0 and e.hi > 1
     assert figures.interval(e, figures.UNIT) == (0.0, 1.0) and figures.interval(e) == (e.lo, e.hi)
@@ -179,7 +198,12 @@ def test_figure_intervals_stay_within_an_accuracys_range():
 def lr_folder(tmp_path):
     runs = long_range_runs({"transformer": 200, "lstm": 50, "rnn": 10})
     for r in runs:
-        r["config"] = {"seed": r["seed"], "arch": {"name": r["arch"]}, "task": (r.get("config") or {}).get("task"), "run_dir": None}
+        r["config"] = {
+            "seed": r["seed"],
+            "arch": {"name": r["arch"]},
+            "task": (r.get("config") or {}).get("task"),
+            "run_dir": None,
+        }
     write_runs(tmp_path / "long_range", runs)
     return runs
 
@@ -209,6 +233,7 @@ def test_cli_refuses_an_out_that_is_a_file(tmp_path, capsys):
 
 def test_a_copied_run_counts_once_and_is_named(tmp_path):
     import shutil
+
     lr_folder(tmp_path)
     shutil.copytree(tmp_path / "long_range" / "run0", tmp_path / "long_range" / "run0_copy")
     shutil.copytree(tmp_path / "long_range" / "run0", tmp_path / "long_range" / "run0_copy2")
@@ -244,6 +269,7 @@ def test_markdown_table_is_generated_with_delta_and_each_claim_ends_with_its_com
     out = capsys.readouterr().out
     assert "| id | claim | verdict | key number | δ |" in out
     from reports.claims.registry import deltas
+
     d = deltas("quick")
     assert d and set(d) <= set(CLAIMS)
     row = next(line for line in out.splitlines() if line.startswith("| C2 |"))
@@ -256,8 +282,9 @@ def test_markdown_table_is_generated_with_delta_and_each_claim_ends_with_its_com
 
 
 def test_the_preset_delta_reaches_the_rule(tmp_path, monkeypatch):
-    from tests.reports.test_claims_rules import pe_runs
     from reports.claims import registry
+    from tests.reports.test_claims_rules import pe_runs
+
     (tmp_path / "conf").mkdir()
     (tmp_path / "conf" / "strict.yaml").write_text("deltas:\n  C4: 0.3\n")
     monkeypatch.setattr(registry, "PRESETS", tmp_path / "conf")
@@ -273,11 +300,21 @@ def test_holm_across_the_claims_primary_tests():
     from reports.claims.build import correct_primary
 
     def claim(cid, p, outcome, verdict):
-        return {"id": cid, "verdict": verdict, "condition": None, "key": "k", "caveats": [],
-                "evidence": {"decision": {"p": p, "outcome": outcome, "why": "w"}}}
-    claims = [claim("C4", 0.001, "supported", rules.SUPPORTED), claim("C5", 0.03, "supported", rules.SUPPORTED),
-              claim("C9", 0.5, "not supported", rules.NOT_SUPPORTED), {"id": "C1", "verdict": rules.MIXED,
-                                                                      "caveats": [], "evidence": {}}]
+        return {
+            "id": cid,
+            "verdict": verdict,
+            "condition": None,
+            "key": "k",
+            "caveats": [],
+            "evidence": {"decision": {"p": p, "outcome": outcome, "why": "w"}},
+        }
+
+    claims = [
+        claim("C4", 0.001, "supported", rules.SUPPORTED),
+        claim("C5", 0.03, "supported", rules.SUPPORTED),
+        claim("C9", 0.5, "not supported", rules.NOT_SUPPORTED),
+        {"id": "C1", "verdict": rules.MIXED, "caveats": [], "evidence": {}},
+    ]
     correct_primary(claims)
     by = {c["id"]: c for c in claims}
     assert by["C4"]["verdict"] == rules.SUPPORTED and by["C4"]["evidence"]["decision"]["p_holm"] == pytest.approx(0.003)
@@ -290,15 +327,33 @@ def test_holm_across_the_claims_primary_tests():
 def test_holm_includes_each_part_of_a_claim_with_several_primary_tests():
     from reports.claims.build import correct_primary
 
-    parts = {"lstm": {"p": 0.001, "outcome": "supported", "why": "w"},
-             "rnn": {"p": 0.03, "outcome": "supported", "why": "w"}}
-    claims = [{"id": "C2", "verdict": rules.SUPPORTED, "condition": None, "key": "k", "caveats": [],
-               "evidence": {"decisions": parts}},
-              {"id": "C4", "verdict": rules.SUPPORTED, "condition": None, "key": "k", "caveats": [],
-               "evidence": {"decision": {"p": 0.03, "outcome": "supported", "why": "w"}}}]
+    parts = {
+        "lstm": {"p": 0.001, "outcome": "supported", "why": "w"},
+        "rnn": {"p": 0.03, "outcome": "supported", "why": "w"},
+    }
+    claims = [
+        {
+            "id": "C2",
+            "verdict": rules.SUPPORTED,
+            "condition": None,
+            "key": "k",
+            "caveats": [],
+            "evidence": {"decisions": parts},
+        },
+        {
+            "id": "C4",
+            "verdict": rules.SUPPORTED,
+            "condition": None,
+            "key": "k",
+            "caveats": [],
+            "evidence": {"decision": {"p": 0.03, "outcome": "supported", "why": "w"}},
+        },
+    ]
     correct_primary(claims)
-    assert parts["lstm"]["p_holm"] == pytest.approx(0.003) and "3 primary tests (C2 lstm, C2 rnn, C4)" in \
-        parts["lstm"]["corrected"]
+    assert (
+        parts["lstm"]["p_holm"] == pytest.approx(0.003)
+        and "3 primary tests (C2 lstm, C2 rnn, C4)" in parts["lstm"]["corrected"]
+    )
     assert claims[0]["verdict"] == rules.INCONCLUSIVE and "C2 rnn" in claims[0]["caveats"][1]  # 2 × 0.03 ≥ 0.05
 
 
@@ -306,14 +361,26 @@ def test_report_shows_the_lr_pre_sweep_and_settings_per_source_and_stage(tmp_pat
     write_runs(tmp_path / "long_range", long_range_runs({"transformer": 200, "lstm": 50, "rnn": 10}))
     (tmp_path / "long_range" / "lr_presweep.csv").write_text(
         "arch,task.delay,lr,metric,value,status,chosen\nlstm,10,0.001,val/loss,0.9,completed,0\n"
-        "lstm,10,0.003,val/loss,0.4,completed,1\n")
+        "lstm,10,0.003,val/loss,0.4,completed,1\n"
+    )
     ft = {"task": {"_target_": "tasks.sentiment.Sentiment"}}
-    staged = [{"arch": a, "seed": s, "status": "completed", "task": "sentiment", "params": p,
-               "metrics": {"test/acc": 0.7},
-               "config": {**ft, "stage_name": stage}}
-              for stage, by in (("mlm", {"lstm": 90_000, "transformer": 60_000}),
-                                ("finetune", {"lstm": 61_000, "transformer": 60_000})) for a, p in by.items()
-              for s in range(2)]
+    staged = [
+        {
+            "arch": a,
+            "seed": s,
+            "status": "completed",
+            "task": "sentiment",
+            "params": p,
+            "metrics": {"test/acc": 0.7},
+            "config": {**ft, "stage_name": stage},
+        }
+        for stage, by in (
+            ("mlm", {"lstm": 90_000, "transformer": 60_000}),
+            ("finetune", {"lstm": 61_000, "transformer": 60_000}),
+        )
+        for a, p in by.items()
+        for s in range(2)
+    ]
     write_runs(tmp_path / "pretrain_finetune", staged)
     by = {c["id"]: c for c in build_claims(tmp_path)["claims"]}
     md = (tmp_path / "report" / "claims.md").read_text()
@@ -324,5 +391,6 @@ def test_report_shows_the_lr_pre_sweep_and_settings_per_source_and_stage(tmp_pat
     assert set(c8) == {"pretrain_finetune/mlm", "pretrain_finetune/finetune"}
     assert c8["pretrain_finetune/mlm"]["equal_params"] is False and c8["pretrain_finetune/finetune"]["equal_params"]
     assert [w for w in by["C8"]["caveats"] if "more than 10%" in w] == [
-        "parameter counts differ by more than 10% between archs in pretrain_finetune/mlm (largest/smallest median 1.5)"]
+        "parameter counts differ by more than 10% between archs in pretrain_finetune/mlm (largest/smallest median 1.5)"
+    ]
     assert "[pretrain_finetune/mlm]" in md and "Learning-rate pre-sweep of <" not in md

@@ -1,5 +1,6 @@
 """Each claim's verdict rule on hand-made records: where the claim holds, where it does not, and where the
 evidence is insufficient (too few seeds, failed runs)."""
+
 import numpy as np
 import pytest
 
@@ -27,15 +28,28 @@ def seeds(arch, n=3, **paths):
 
 # -- C1 -----------------------------------------------------------------------------------------------------------
 def speed_runs(tokens, n=3):  # tokens[arch][length] = tokens/s
-    return [rec(a, s, task_info={"seq_len": L}, speed={"train_tokens_per_s": v * (1 + 0.01 * s)})
-            for a, by in tokens.items() for L, v in by.items() for s in range(n)]
+    return [
+        rec(a, s, task_info={"seq_len": L}, speed={"train_tokens_per_s": v * (1 + 0.01 * s)})
+        for a, by in tokens.items()
+        for L, v in by.items()
+        for s in range(n)
+    ]
 
 
 def timed_runs(seconds, n=3, sd=0.02, reached=True):  # seconds[arch] = wall time to target
     rng = np.random.default_rng(4)
-    return [rec(a, s, _source="timing", wall_s=2 * t, env={"device": "cpu", "device_name": "Test CPU 9000"},
-                long_range={"time_to_target_s": float(t * np.exp(sd * rng.standard_normal())) if reached else None})
-            for a, t in seconds.items() for s in range(n)]
+    return [
+        rec(
+            a,
+            s,
+            _source="timing",
+            wall_s=2 * t,
+            env={"device": "cpu", "device_name": "Test CPU 9000"},
+            long_range={"time_to_target_s": float(t * np.exp(sd * rng.standard_normal())) if reached else None},
+        )
+        for a, t in seconds.items()
+        for s in range(n)
+    ]
 
 
 def test_c1_every_outcome_on_time_to_target_naming_the_device():
@@ -58,15 +72,18 @@ def test_c1_a_seed_that_never_reaches_the_target_is_inconclusive_not_fast():
 
 
 def test_c1_falls_back_to_throughput_saying_so():
-    fast = speed_runs({"transformer": {64: 900, 1024: 3000}, "lstm": {64: 1000, 1024: 1000},
-                       "rnn": {64: 1500, 1024: 1200}})
+    fast = speed_runs(
+        {"transformer": {64: 900, 1024: 3000}, "lstm": {64: 1000, 1024: 1000}, "rnn": {64: 1500, 1024: 1200}}
+    )
     v = R.c1_speed(fast)
     assert v.verdict == R.SUPPORTED and "fallback" in v.key and "cpu" in v.condition
     assert v.evidence["throughput_by_length"][0]["transformer/lstm"]["value"] == pytest.approx(0.9)
     slow = speed_runs({"transformer": {64: 500}, "lstm": {64: 1000}, "rnn": {64: 1000}})
     assert R.c1_speed(slow).verdict == R.NOT_SUPPORTED
-    assert R.c1_speed(speed_runs({"transformer": {64: 3000}, "lstm": {64: 1000}, "rnn": {64: 1000}}, n=1)).verdict \
+    assert (
+        R.c1_speed(speed_runs({"transformer": {64: 3000}, "lstm": {64: 1000}, "rnn": {64: 1000}}, n=1)).verdict
         == R.INCONCLUSIVE
+    )
 
 
 def test_c1_timing_decides_when_present_and_throughput_stays_beside_it():
@@ -78,15 +95,27 @@ def test_c1_timing_decides_when_present_and_throughput_stays_beside_it():
 
 # -- C2 -----------------------------------------------------------------------------------------------------------
 def long_range_runs(solved, delays=(10, 50, 200), n=3):  # solved[arch] = largest delay with acc 1.0; beyond: 0.3
-    return [rec(a, s, config={"task": {"delay": d}}, **acc(1.0 if d <= top else 0.3))
-            for a, top in solved.items() for d in delays for s in range(n)]
+    return [
+        rec(a, s, config={"task": {"delay": d}}, **acc(1.0 if d <= top else 0.3))
+        for a, top in solved.items()
+        for d in delays
+        for s in range(n)
+    ]
 
 
 def drop_runs(drop, n, sd=0.02, delays=(10, 100)):  # drop[arch]: accuracy lost from the shortest to the longest delay
     rng = np.random.default_rng(0)
-    return [rec(a, s, config={"task": {"delay": d}},
-                **acc(1.0 if d == delays[0] else float(1.0 - fall + sd * rng.standard_normal())))
-            for a, fall in drop.items() for d in delays for s in range(n)]
+    return [
+        rec(
+            a,
+            s,
+            config={"task": {"delay": d}},
+            **acc(1.0 if d == delays[0] else float(1.0 - fall + sd * rng.standard_normal())),
+        )
+        for a, fall in drop.items()
+        for d in delays
+        for s in range(n)
+    ]
 
 
 def test_c2_every_outcome_by_delta():
@@ -149,8 +178,14 @@ def grad_runs(rate, n=3, delays=(10, 20, 50, 100), sd=0.01, early=None):
                     vals = [1.0] * L
                     vals[src] = 10 ** (slope * np.log10(d) + sd * rng.standard_normal())
                     curve[w] = vals
-                out.append(rec(a, s, config={"task": {"delay": d, "n_memorize": 10}},
-                               long_range={"grad_norm_by_distance": curve}))
+                out.append(
+                    rec(
+                        a,
+                        s,
+                        config={"task": {"delay": d, "n_memorize": 10}},
+                        long_range={"grad_norm_by_distance": curve},
+                    )
+                )
     return out
 
 
@@ -166,8 +201,9 @@ def test_c3_supported_when_only_recurrent_gradients_vanish_or_explode():
 def test_c3_not_supported_mixed_and_both_halves():
     v = R.c3_gradients(grad_runs({"transformer": -0.5, "lstm": -0.5, "rnn": -0.5}))
     assert v.verdict == R.NOT_SUPPORTED and "vanishing" in v.condition
-    v = R.c3_gradients(grad_runs({"transformer": 0.0, "lstm": 0.0, "rnn": 0.0}, early={
-        "transformer": 0.5, "lstm": 0.0, "rnn": 0.0}))  # flat at init, exploding early: the early half counts
+    v = R.c3_gradients(
+        grad_runs({"transformer": 0.0, "lstm": 0.0, "rnn": 0.0}, early={"transformer": 0.5, "lstm": 0.0, "rnn": 0.0})
+    )  # flat at init, exploding early: the early half counts
     assert v.verdict == R.NOT_SUPPORTED and "exploding" in v.condition
     v = R.c3_gradients(grad_runs({"transformer": 0.0, "lstm": 0.0, "rnn": -0.5}))
     assert v.verdict == R.MIXED and "only rnn's" in v.condition
@@ -195,9 +231,18 @@ def test_c3_evidence_has_the_clipping_rate_and_spikes():
 def pe_runs(none_acc, sin_acc, n=3, sd=0.01, causal=True):
     out = []
     for pe, a in (("none", none_acc), ("sinusoidal", sin_acc)):
-        out += [rec("transformer", s, config={"arch": {"pos_encoding": pe, "causal": causal},
-                                              "task": {"_target_": "tasks.copy_long.CopyLong"}},
-                    **acc(a + sd * ((s % 3) - 1))) for s in range(n)]
+        out += [
+            rec(
+                "transformer",
+                s,
+                config={
+                    "arch": {"pos_encoding": pe, "causal": causal},
+                    "task": {"_target_": "tasks.copy_long.CopyLong"},
+                },
+                **acc(a + sd * ((s % 3) - 1)),
+            )
+            for s in range(n)
+        ]
     return out
 
 
@@ -226,10 +271,18 @@ def test_c4_counts_distinct_seeds_and_selects_by_task_class_not_name():
 
 # -- C5 -----------------------------------------------------------------------------------------------------------
 def head_runs(score, diverse, n=3, sd=0.005, task="tasks.assoc_recall.AssocRecall"):
-    return [rec("transformer", s, task="assoc_recall", config={"arch": {"n_heads": h}, "task": {"_target_": task}},
-                **acc(score[h] + sd * ((s % 3) - 1)),
-                long_range={"attention": {"head_diversity": 0.5 if diverse else 0.1, "head_diversity_baseline": 0.2}})
-            for h in score for s in range(n)]
+    return [
+        rec(
+            "transformer",
+            s,
+            task="assoc_recall",
+            config={"arch": {"n_heads": h}, "task": {"_target_": task}},
+            **acc(score[h] + sd * ((s % 3) - 1)),
+            long_range={"attention": {"head_diversity": 0.5 if diverse else 0.1, "head_diversity_baseline": 0.2}},
+        )
+        for h in score
+        for s in range(n)
+    ]
 
 
 def test_c5_every_outcome():
@@ -262,16 +315,24 @@ def test_head_diversity_is_zero_for_identical_heads_and_one_for_disjoint():
 # -- C6 -----------------------------------------------------------------------------------------------------------
 def locality_runs(cover_acc, tr_acc=0.99, blind_acc=0.13, n=3, sd=0.0, delays=(50,), cover=True):
     rng = np.random.default_rng(2)
-    noise = lambda: float(sd * rng.standard_normal())  # noqa: E731
+    noise = lambda: float(sd * rng.standard_normal())
     runs = []
     for d in delays:
         task = {"delay": d, "n_memorize": 10, "_target_": "tasks.copy_long.CopyLong"}
         for s in range(n):
-            runs.append(rec("cnn", s, config={"task": task}, arch_info={"receptive_field": 31, "n_layers": 4},
-                            **acc(blind_acc)))
+            runs.append(
+                rec("cnn", s, config={"task": task}, arch_info={"receptive_field": 31, "n_layers": 4}, **acc(blind_acc))
+            )
             if cover:
-                runs.append(rec("cnn", s, config={"task": task}, arch_info={"receptive_field": 255, "n_layers": 7},
-                                **acc((cover_acc[d] if isinstance(cover_acc, dict) else cover_acc) + noise())))
+                runs.append(
+                    rec(
+                        "cnn",
+                        s,
+                        config={"task": task},
+                        arch_info={"receptive_field": 255, "n_layers": 7},
+                        **acc((cover_acc[d] if isinstance(cover_acc, dict) else cover_acc) + noise()),
+                    )
+                )
             runs.append(rec("transformer", s, config={"task": task, "arch": {"n_layers": 2}}, **acc(tr_acc + noise())))
     return runs
 
@@ -293,8 +354,11 @@ def test_c6_the_shallowest_covering_depth_and_the_locality_sweeps_win():
     runs = locality_runs(0.5)
     for r in runs:
         r["_source"] = "locality_attention" if r["arch"] == "transformer" else "locality"
-    deeper = [{**r, "arch_info": {"receptive_field": 511, "n_layers": 8}, "metrics": {"test/acc": 0.99}}
-              for r in runs if r["arch"] == "cnn" and r["arch_info"]["n_layers"] == 7]
+    deeper = [
+        {**r, "arch_info": {"receptive_field": 511, "n_layers": 8}, "metrics": {"test/acc": 0.99}}
+        for r in runs
+        if r["arch"] == "cnn" and r["arch_info"]["n_layers"] == 7
+    ]
     tuned = [{**r, "_source": "long_range", "metrics": {"test/acc": 0.2}} for r in runs if r["arch"] == "transformer"]
     v = R.c6_locality(runs + deeper + tuned)
     assert v.verdict == R.SUPPORTED and v.evidence["copy"][0]["cnn_layers"] == [7]
@@ -312,9 +376,14 @@ def test_c6_blind_cnn_is_a_sanity_row_outside_the_verdict():
 def test_c6_selects_copy_runs_by_task_class_not_name():
     runs = locality_runs(0.2)
     expected = R.c6_locality(runs).verdict
-    renamed = [{**r, "task": "my_copy", "config": {**r["config"], "task": {**r["config"]["task"],
-                                                                         "_target_": "tasks.copy_long.CopyLong"}}}
-               for r in runs]
+    renamed = [
+        {
+            **r,
+            "task": "my_copy",
+            "config": {**r["config"], "task": {**r["config"]["task"], "_target_": "tasks.copy_long.CopyLong"}},
+        }
+        for r in runs
+    ]
     assert R.c6_locality(renamed).verdict == expected
     other = [{**r, "config": {**r["config"], "task": {**r["config"]["task"], "_target_": "tasks.lm.LM"}}} for r in runs]
     assert R.c6_locality(other).verdict == R.INCONCLUSIVE
@@ -325,14 +394,27 @@ def abstraction_runs(probe, cka, n=3, init=None, sd=0.0, shuffled=0.5):
     rng = np.random.default_rng(3)
     out = []
     for s in range(n):
-        jit = lambda xs: [x + sd * rng.standard_normal() for x in xs]  # noqa: E731
-        lr = {"layer_probe_acc": jit(probe), "cka_to_input": jit(cka),
-              "layer_probe_acc_shuffled": [shuffled] * len(probe)}
+        jit = lambda xs: [x + sd * rng.standard_normal() for x in xs]
+        lr = {
+            "layer_probe_acc": jit(probe),
+            "cka_to_input": jit(cka),
+            "layer_probe_acc_shuffled": [shuffled] * len(probe),
+        }
         if init is not None:
-            lr.update(layer_probe_acc_init=jit(init[0]), cka_to_input_init=jit(init[1]),
-                      layer_probe_acc_shuffled_init=[shuffled] * len(probe))
-        out.append(rec("transformer", s, task="sentiment", long_range=lr,
-                       config={"task": {"_target_": "tasks.sentiment.Sentiment"}}))
+            lr.update(
+                layer_probe_acc_init=jit(init[0]),
+                cka_to_input_init=jit(init[1]),
+                layer_probe_acc_shuffled_init=[shuffled] * len(probe),
+            )
+        out.append(
+            rec(
+                "transformer",
+                s,
+                task="sentiment",
+                long_range=lr,
+                config={"task": {"_target_": "tasks.sentiment.Sentiment"}},
+            )
+        )
     return out
 
 
@@ -340,8 +422,10 @@ FLAT4 = ([0.6, 0.6, 0.6, 0.6], [1.0, 0.8, 0.8, 0.8])  # the model at init: nothi
 
 
 def test_c7_every_outcome_against_the_model_at_init():
-    assert R.c7_abstraction(abstraction_runs([0.6, 0.6, 0.7, 0.8], [1.0, 0.8, 0.6, 0.4], init=FLAT4)).verdict \
+    assert (
+        R.c7_abstraction(abstraction_runs([0.6, 0.6, 0.7, 0.8], [1.0, 0.8, 0.6, 0.4], init=FLAT4)).verdict
         == R.SUPPORTED
+    )
     v = R.c7_abstraction(abstraction_runs([0.6, 0.6, 0.6, 0.6], [1.0, 0.8, 0.8, 0.8], init=FLAT4, n=20, sd=0.005))
     assert v.verdict == R.NOT_SUPPORTED, v.key
     v = R.c7_abstraction(abstraction_runs([0.6, 0.6, 0.7, 0.8], [1.0, 0.8, 0.8, 0.8], init=FLAT4, n=20, sd=0.005))
@@ -370,13 +454,26 @@ def finetune_runs(gain, n=3, sd=0.004):  # gain[arch] at 10% of labels
         for s in range(n):
             for frac in (0.1, 1.0):
                 base = 0.6 if frac == 0.1 else 0.75
-                runs.append(rec(a, s, task="sentiment", config={"task": {"train_fraction": frac, **task},
-                                                                "init_weights": False},
-                                init={"from": "runs/mlm", "weights": "none (init_weights=false)"},
-                                **acc(base + sd * ((s % 3) - 1))))
-                runs.append(rec(a, s, task="sentiment", config={"task": {"train_fraction": frac, **task}},
-                                init={"from": "runs/mlm", "weights": "last"},
-                                **acc(base + (g if frac == 0.1 else 0) + sd * (((s + 1) % 3) - 1))))
+                runs.append(
+                    rec(
+                        a,
+                        s,
+                        task="sentiment",
+                        config={"task": {"train_fraction": frac, **task}, "init_weights": False},
+                        init={"from": "runs/mlm", "weights": "none (init_weights=false)"},
+                        **acc(base + sd * ((s % 3) - 1)),
+                    )
+                )
+                runs.append(
+                    rec(
+                        a,
+                        s,
+                        task="sentiment",
+                        config={"task": {"train_fraction": frac, **task}},
+                        init={"from": "runs/mlm", "weights": "last"},
+                        **acc(base + (g if frac == 0.1 else 0) + sd * (((s + 1) % 3) - 1)),
+                    )
+                )
     return runs
 
 
@@ -398,10 +495,17 @@ def test_c8_keeps_the_compute_matched_scratch_run_apart_from_scratch():
     the scratch run at the fine-tune's steps, whatever it scores."""
     runs = finetune_runs({"lstm": 0.1})
     task = {"_target_": "tasks.sentiment.Sentiment", "train_fraction": 0.1}
-    runs += [rec("lstm", s, task="sentiment", config={"task": task, "init_weights": False,
-                                                       "trainer": {"max_steps": 700}},
-                 init={"from": "runs/mlm", "weights": "none (init_weights=false)"}, **acc(0.95 + 0.004 * s))
-             for s in range(3)]
+    runs += [
+        rec(
+            "lstm",
+            s,
+            task="sentiment",
+            config={"task": task, "init_weights": False, "trainer": {"max_steps": 700}},
+            init={"from": "runs/mlm", "weights": "none (init_weights=false)"},
+            **acc(0.95 + 0.004 * s),
+        )
+        for s in range(3)
+    ]
     v = R.c8_pretraining(runs)
     assert v.verdict == R.SUPPORTED, v.key
     matched = v.evidence["lstm @ 0.1 vs compute-matched scratch"]
@@ -430,11 +534,22 @@ def test_copy_alignment_finds_the_aligned_head():
 def c9_records(rates, drop=(0.0, 0.0), sd=0.005, n_seq=512, **cfg):
     """Copy runs of the seed's block: per seed the alignment and a 1-module, 2-head ablation whose head drops are
     ``drop`` (plus a little seed noise)."""
-    return [rec("transformer", s, config={"task": {"_target_": "tasks.copy_long.CopyLong"}, "arch": cfg},
-                long_range={"attention": {"alignment": a},
-                            "head_ablation": {"names": ["encoder.0.attn"], "n_sequences": n_seq,
-                                              "drop": [[x + sd * ((s % 3) - 1) for x in drop]]}})
-            for s, a in enumerate(rates)]
+    return [
+        rec(
+            "transformer",
+            s,
+            config={"task": {"_target_": "tasks.copy_long.CopyLong"}, "arch": cfg},
+            long_range={
+                "attention": {"alignment": a},
+                "head_ablation": {
+                    "names": ["encoder.0.attn"],
+                    "n_sequences": n_seq,
+                    "drop": [[x + sd * ((s % 3) - 1) for x in drop]],
+                },
+            },
+        )
+        for s, a in enumerate(rates)
+    ]
 
 
 def test_c9_every_outcome():
@@ -465,8 +580,12 @@ def test_c9_distinct_seeds_and_only_the_seed_block():
 # -- C10 ----------------------------------------------------------------------------------------------------------
 def depth_runs(fail, n=3, lrs=(1e-3,), depths=(2, 12)):
     """fail[(kind, depth)] = set of (seed, lr) that diverge, or True for all; warm-up 100, clip 1.0."""
-    kinds = {"post-norm": {}, "pre-norm": {"norm_first": True}, "no residual": {"residual": False},
-             "no layernorm": {"layer_norm": False}}
+    kinds = {
+        "post-norm": {},
+        "pre-norm": {"norm_first": True},
+        "no residual": {"residual": False},
+        "no layernorm": {"layer_norm": False},
+    }
     runs = []
     for kind, extra in kinds.items():
         for d in depths:
@@ -474,10 +593,20 @@ def depth_runs(fail, n=3, lrs=(1e-3,), depths=(2, 12)):
                 for s in range(n):
                     f = fail.get((kind, d), ())
                     bad = f is True or (s, lr) in f
-                    runs.append(rec("transformer", s, status="diverged" if bad else "completed",
-                                    config={"arch": {"n_layers": d, **extra}, "optimizer": {"lr": lr},
-                                            "trainer": {"stop_at": 0.99, "warmup_steps": 100, "grad_clip": 1.0}},
-                                    long_range={"steps_to_target": None if bad else 400}, metrics={"test/loss": 0.1}))
+                    runs.append(
+                        rec(
+                            "transformer",
+                            s,
+                            status="diverged" if bad else "completed",
+                            config={
+                                "arch": {"n_layers": d, **extra},
+                                "optimizer": {"lr": lr},
+                                "trainer": {"stop_at": 0.99, "warmup_steps": 100, "grad_clip": 1.0},
+                            },
+                            long_range={"steps_to_target": None if bad else 400},
+                            metrics={"test/loss": 0.1},
+                        )
+                    )
     return runs
 
 
@@ -498,8 +627,7 @@ def test_c10_every_outcome_on_the_depth_by_block_interaction():
 
 
 def test_c10_largest_stable_lr_per_depth_block_and_setting():
-    fail = {("post-norm", 12): {(s, lr) for s in range(3) for lr in (3e-3, 1e-2)},
-            ("no residual", 12): {(0, 1e-2)}}
+    fail = {("post-norm", 12): {(s, lr) for s in range(3) for lr in (3e-3, 1e-2)}, ("no residual", 12): {(0, 1e-2)}}
     v = R.c10_residual_norm(depth_runs(fail, lrs=(1e-3, 3e-3, 1e-2)))
     stable = v.evidence["largest_stable_lr"]
     assert stable["depth 12, post-norm"] == {"warm-up 100, clip 1.0": 1e-3}

@@ -1,4 +1,5 @@
 """The claims' statistics: three outcomes by a minimal effect δ, Holm, distinct seeds."""
+
 import numpy as np
 import pytest
 
@@ -32,8 +33,10 @@ def test_planted_zero_with_twenty_seeds_is_not_supported_and_with_two_inconclusi
 
 def test_outcome_rates_over_many_planted_experiments():
     """Not one lucky draw: over 40 planted experiments each rule of thumb holds in most of them."""
-    rate = lambda eff, n, want: np.mean([S.decide(S.difference(*planted(eff, n, seed=k)), DELTA).outcome == want
-                                         for k in range(40)])  # noqa: E731
+
+    def rate(eff, n, want):
+        return np.mean([S.decide(S.difference(*planted(eff, n, seed=k)), DELTA).outcome == want for k in range(40)])
+
     assert rate(2 * DELTA, 5, S.SUPPORTED) >= 0.7
     assert rate(0.0, 20, S.NOT_SUPPORTED) >= 0.9
     assert rate(0.0, 2, S.INCONCLUSIVE) >= 0.7
@@ -74,8 +77,11 @@ def test_holm_correct_demotes_a_marginal_supported_and_says_which_family():
     a, b = [0.57, 0.66, 0.54, 0.69, 0.6], [0.5, 0.52, 0.48, 0.51, 0.49]
     weak = S.decide(S.difference(a, b), DELTA)
     assert weak.outcome == S.SUPPORTED and 0.005 < weak.p < 0.05
-    fam = {"C1": strong, "C2": weak, **{f"X{i}": S.decide(S.difference(*planted(0.0, 20, seed=i)), DELTA)
-                                        for i in range(8)}}
+    fam = {
+        "C1": strong,
+        "C2": weak,
+        **{f"X{i}": S.decide(S.difference(*planted(0.0, 20, seed=i)), DELTA) for i in range(8)},
+    }
     out = S.holm_correct(fam, "primary tests")
     assert out["C1"].outcome == S.SUPPORTED
     assert out["C2"].outcome == S.INCONCLUSIVE and "Holm" in out["C2"].why
@@ -83,8 +89,12 @@ def test_holm_correct_demotes_a_marginal_supported_and_says_which_family():
 
 
 def test_duplicated_seeds_count_once_and_are_named_with_their_folders():
-    runs = [{"seed": 0, "_dir": "r/a"}, {"seed": 0, "_dir": "r/b"}, {"seed": 0, "_dir": "r/c"},
-            {"seed": 1, "_dir": "r/d"}]
+    runs = [
+        {"seed": 0, "_dir": "r/a"},
+        {"seed": 0, "_dir": "r/b"},
+        {"seed": 0, "_dir": "r/c"},
+        {"seed": 1, "_dir": "r/d"},
+    ]
     kept, dup = S.distinct_seeds(runs)
     assert [r["seed"] for r in kept] == [0, 1]
     assert dup == {0: ["r/a", "r/b", "r/c"]}
@@ -95,7 +105,10 @@ def test_duplicated_seeds_count_once_and_are_named_with_their_folders():
 
 
 def test_runs_of_different_presets_or_sources_are_never_merged():
-    runs = [{"_preset": "quick", "_source": "heads"}, {"_preset": "smoke", "_source": "heads"},
-            {"_preset": "quick", "_source": "heads"}]
+    runs = [
+        {"_preset": "quick", "_source": "heads"},
+        {"_preset": "smoke", "_source": "heads"},
+        {"_preset": "quick", "_source": "heads"},
+    ]
     g = S.split_settings(runs)
     assert sorted(len(v) for v in g.values()) == [1, 2]

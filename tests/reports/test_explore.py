@@ -1,5 +1,6 @@
 """explore.html's data: from real tiny runs (attention.npz, gradient by distance) and from probe files written by
 hand in the agreed format (hidden.npz, seq2seq attention); missing or broken files leave a note, not a crash."""
+
 from __future__ import annotations
 
 import json
@@ -8,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import make_cfg
-from tests.reports.fake_probes import write_hidden, write_seq2seq_attention
 
 from core.similarity import linear_cka
 from harness.train import train
 from reports import build_report
 from reports.explore import MAX_POS, attention_view, grad_views, hidden_view, load_npz, pe_view
 from reports.load import find_records, to_frame
+from tests.conftest import make_cfg
+from tests.reports.fake_probes import write_hidden, write_seq2seq_attention
 
 
 def page_data(report: Path) -> dict:
@@ -29,8 +30,17 @@ def runs(tmp_path_factory) -> Path:
     """Real 2-step runs: transformer (2 seeds) and lstm on copy_long."""
     root = tmp_path_factory.mktemp("explore_runs")
     for arch, seed in [("transformer", 0), ("transformer", 1), ("lstm", 0)]:
-        train(make_cfg(root / f"{arch}_{seed}", f"arch={arch}", "task=copy_long", "task.delay=6",
-                       "task.n_memorize=2", f"seed={seed}", "trainer.max_steps=2"))
+        train(
+            make_cfg(
+                root / f"{arch}_{seed}",
+                f"arch={arch}",
+                "task=copy_long",
+                "task.delay=6",
+                "task.n_memorize=2",
+                f"seed={seed}",
+                "trainer.max_steps=2",
+            )
+        )
     return root
 
 
@@ -43,14 +53,20 @@ def test_explorer_is_written_self_contained_from_real_runs(runs, tmp_path):
     assert labels[:2] == ["copy_long / transformer, seed 0", "copy_long / transformer, seed 1"]  # attention first
     att = data["runs"][0]["attention"]
     with np.load(runs / "transformer_0" / "run" / "attention.npz") as z:
-        assert len(att["layers"]) == 2 and np.allclose(att["layers"][1]["weights"], z["layer1"].astype(float), atol=1e-3)
+        assert len(att["layers"]) == 2 and np.allclose(
+            att["layers"][1]["weights"], z["layer1"].astype(float), atol=1e-3
+        )
         assert att["layers"][0]["query_text"] == [str(t) for t in z["tokens"]]  # ids until token_text exists
     assert "no attention maps" in data["runs"][2]["attention"]["note"]  # the lstm
     (grad,) = data["grad"]
     curves = {c["arch"]: c for c in grad["settings"][0]["curves"]}
     assert set(curves) == {"transformer", "lstm"} and curves["transformer"]["n"] == 2
-    ends = [json.loads((runs / f"transformer_{s}" / "run" / "summary.json").read_text())
-            ["long_range"]["grad_norm_by_distance"]["end"] for s in (0, 1)]
+    ends = [
+        json.loads((runs / f"transformer_{s}" / "run" / "summary.json").read_text())["long_range"][
+            "grad_norm_by_distance"
+        ]["end"]
+        for s in (0, 1)
+    ]
     want = [(a + b) / 2 if a and b else None for a, b in zip(*ends)]
     got = curves["transformer"]["end"]
     assert all((w is None and g is None) or g == pytest.approx(w, rel=1e-3) for w, g in zip(want, got))
@@ -59,9 +75,21 @@ def test_explorer_is_written_self_contained_from_real_runs(runs, tmp_path):
 def test_gradient_curves_are_averaged_over_seeds_keeping_tiny_values(tmp_path):
     for seed, end in [(0, [1.0, 1e-9, None]), (1, [3.0, 2e-9, None])]:
         (tmp_path / str(seed)).mkdir()
-        (tmp_path / str(seed) / "summary.json").write_text(json.dumps({
-            "status": "completed", "arch": "lstm", "task": "copy_long", "seed": seed, "metrics": {}, "speed": {},
-            "long_range": {"grad_norm_by_distance": {"distance": [0, 1, 2], "init": [1.0, 0.5, 0.25], "end": end}}}))
+        (tmp_path / str(seed) / "summary.json").write_text(
+            json.dumps(
+                {
+                    "status": "completed",
+                    "arch": "lstm",
+                    "task": "copy_long",
+                    "seed": seed,
+                    "metrics": {},
+                    "speed": {},
+                    "long_range": {
+                        "grad_norm_by_distance": {"distance": [0, 1, 2], "init": [1.0, 0.5, 0.25], "end": end}
+                    },
+                }
+            )
+        )
     records = find_records([tmp_path])
     (task,) = grad_views(to_frame(records.runs), {r["_dir"]: r for r in records.runs})
     (curve,) = task["settings"][0]["curves"]

@@ -2,6 +2,7 @@
 run draws its heatmap, changing layer and head changes the heatmap's data, the gradient view toggles
 architectures, the hand-written hidden states draw, and the page logs no JavaScript error. Screenshots go to
 the test's temporary folder."""
+
 from __future__ import annotations
 
 import json
@@ -9,11 +10,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_cfg
-from tests.reports.fake_probes import write_hidden, write_seq2seq_attention
 
 from harness.train import train
 from reports import build_report
+from tests.conftest import make_cfg
+from tests.reports.fake_probes import write_hidden, write_seq2seq_attention
 
 CATCH_ERRORS = """window.__errors = [];
 addEventListener("error", (e) => window.__errors.push(String(e.message)));
@@ -29,12 +30,21 @@ def browser():
 
     binary, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
     if not binary or not driver_path:
-        pytest.fail("the explorer's browser test needs Debian's chromium and chromedriver on PATH: "
-                    "apt-get install -y chromium chromium-driver (make browser does it as root)")
+        pytest.fail(
+            "the explorer's browser test needs Debian's chromium and chromedriver on PATH: "
+            "apt-get install -y chromium chromium-driver (make browser does it as root)"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1400,2400", "--disable-background-networking", "--no-first-run"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,2400",
+        "--disable-background-networking",
+        "--no-first-run",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
@@ -52,8 +62,11 @@ def open_page(driver, page: Path) -> None:
 
 def plot_data(driver, div: str) -> list:
     """The traces Plotly drew in ``div`` (its ``data``), as JSON."""
-    return json.loads(driver.execute_script(
-        "const d = document.getElementById(arguments[0]); return JSON.stringify(d.data || [])", div))
+    return json.loads(
+        driver.execute_script(
+            "const d = document.getElementById(arguments[0]); return JSON.stringify(d.data || [])", div
+        )
+    )
 
 
 def choose(driver, select_id: str, value: str) -> None:
@@ -63,8 +76,11 @@ def choose(driver, select_id: str, value: str) -> None:
 
 
 def slide(driver, input_id: str, value: int) -> None:
-    driver.execute_script("const s = document.getElementById(arguments[0]); s.value = arguments[1];"
-                          "s.dispatchEvent(new Event('input'))", input_id, str(value))
+    driver.execute_script(
+        "const s = document.getElementById(arguments[0]); s.value = arguments[1];s.dispatchEvent(new Event('input'))",
+        input_id,
+        str(value),
+    )
 
 
 def js_errors(driver) -> list[str]:
@@ -78,8 +94,16 @@ def report(tmp_path_factory) -> Path:
     hand-written hidden.npz and seq2seq attention.npz in the agreed format."""
     root = tmp_path_factory.mktemp("browser_runs")
     for arch in ("transformer", "lstm"):
-        train(make_cfg(root / arch, f"arch={arch}", "task=copy_long", "task.delay=6", "task.n_memorize=2",
-                       "trainer.max_steps=3"))
+        train(
+            make_cfg(
+                root / arch,
+                f"arch={arch}",
+                "task=copy_long",
+                "task.delay=6",
+                "task.n_memorize=2",
+                "trainer.max_steps=3",
+            )
+        )
     hand = root / "hand" / "run"
     shutil.copytree(root / "transformer" / "run", hand)
     record = json.loads((hand / "summary.json").read_text())
@@ -112,7 +136,8 @@ def test_layer_and_head_change_the_heatmap_without_errors(browser, report, tmp_p
     assert layer1[0]["z"] not in (first[0]["z"], head1[0]["z"])
     assert browser.find_element("id", "head").get_attribute("value") == "1"  # the head is kept
     assert "encoder.1.self, head 1" in browser.execute_script(
-        "return document.getElementById('attn').layout.title.text")  # attention.npz names its layers
+        "return document.getElementById('attn').layout.title.text"
+    )  # attention.npz names its layers
 
     # gradient norm vs distance: unticking an architecture removes its curves
     names = {t["name"].split(" ")[0] for t in plot_data(browser, "grad")}
@@ -183,6 +208,8 @@ def test_markup_in_a_run_name_runs_no_script(browser, hostile_report):
     assert len(labels) == 2 and any(HOSTILE[0] in l for l in labels) and any(HOSTILE[1] in l for l in labels)
     boxes = [b.text.strip() for b in browser.find_elements("css selector", "#grad-archs label")]
     assert sorted(boxes) == sorted(HOSTILE)  # the names shown as text
-    assert {b.get_attribute("value") for b in browser.find_elements("css selector", "#grad-archs input")} == set(HOSTILE)
+    assert {b.get_attribute("value") for b in browser.find_elements("css selector", "#grad-archs input")} == set(
+        HOSTILE
+    )
     assert js_errors(browser) == []
     assert "<img" not in page.read_text().split("id=explore-data>")[1].split("</script>")[0]  # \u003c in the JSON

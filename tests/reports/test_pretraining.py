@@ -1,5 +1,6 @@
 """The pre-training report: gain = pre-trained − scratch per architecture and train fraction, paired by seed,
 mean ± std; a figure; runs that only pre-train are left to the ordinary tables."""
+
 from __future__ import annotations
 
 import json
@@ -11,19 +12,41 @@ from reports import build_report, pretraining
 from reports.load import find_records, to_frame
 
 # (arch, fraction, seed) → (scratch acc, pre-trained acc)
-VALUES = {("lstm", 0.1, 0): (0.60, 0.70), ("lstm", 0.1, 1): (0.62, 0.66), ("lstm", 1.0, 0): (0.70, 0.71),
-          ("lstm", 1.0, 1): (0.72, 0.73), ("transformer", 0.1, 0): (0.55, 0.60), ("transformer", 0.1, 1): (0.57, 0.58)}
+VALUES = {
+    ("lstm", 0.1, 0): (0.60, 0.70),
+    ("lstm", 0.1, 1): (0.62, 0.66),
+    ("lstm", 1.0, 0): (0.70, 0.71),
+    ("lstm", 1.0, 1): (0.72, 0.73),
+    ("transformer", 0.1, 0): (0.55, 0.60),
+    ("transformer", 0.1, 1): (0.57, 0.58),
+}
 
 
 def record(folder: Path, arch: str, seed: int, task: str, acc: float, fraction: float, loaded: list[str] | None):
     folder.mkdir(parents=True)
-    init = None if loaded is None else {"from": "/x", "loaded": loaded, "skipped": [], "source_task": "mlm",
-                                        "source_arch": arch}
-    summary = {"status": "completed", "arch": arch, "task": task, "seed": seed, "params": 100, "step": 10,
-               "metrics": {"test/acc": acc, "test/loss": 0.5}, "speed": {"step_ms": 1.0},
-               "task_info": {"main_metric": "acc", "train_fraction": fraction}, "init": init,
-               "config": {"seed": seed, "init_weights": bool(loaded), "init_from": f"/mlm/seed={seed}",
-                          "task": {"train_fraction": fraction, "tokenizer": f"/mlm/seed={seed}/tokenizer.json"}}}
+    init = (
+        None
+        if loaded is None
+        else {"from": "/x", "loaded": loaded, "skipped": [], "source_task": "mlm", "source_arch": arch}
+    )
+    summary = {
+        "status": "completed",
+        "arch": arch,
+        "task": task,
+        "seed": seed,
+        "params": 100,
+        "step": 10,
+        "metrics": {"test/acc": acc, "test/loss": 0.5},
+        "speed": {"step_ms": 1.0},
+        "task_info": {"main_metric": "acc", "train_fraction": fraction},
+        "init": init,
+        "config": {
+            "seed": seed,
+            "init_weights": bool(loaded),
+            "init_from": f"/mlm/seed={seed}",
+            "task": {"train_fraction": fraction, "tokenizer": f"/mlm/seed={seed}/tokenizer.json"},
+        },
+    }
     (folder / "summary.json").write_text(json.dumps(summary))
 
 
@@ -31,8 +54,15 @@ def record(folder: Path, arch: str, seed: int, task: str, acc: float, fraction: 
 def sweep(tmp_path) -> Path:
     root = tmp_path / "sweep"
     for (arch, fraction, seed), (scratch, pre) in VALUES.items():
-        record(root / f"{arch}_{fraction}_{seed}_scratch", arch, seed, "sentiment", scratch, fraction,
-               [] if arch == "lstm" else None)  # a control with init_weights=false, or no init_from at all
+        record(
+            root / f"{arch}_{fraction}_{seed}_scratch",
+            arch,
+            seed,
+            "sentiment",
+            scratch,
+            fraction,
+            [] if arch == "lstm" else None,
+        )  # a control with init_weights=false, or no init_from at all
         record(root / f"{arch}_{fraction}_{seed}_pre", arch, seed, "sentiment", pre, fraction, ["embed.emb.weight"])
         record(root / f"{arch}_mlm_{fraction}_{seed}", arch, seed, "mlm", 0.3, 1.0, None)
     return root
@@ -83,8 +113,10 @@ def test_fine_tunes_of_different_sources_are_different_settings(tmp_path):
     from reports import tables
 
     rows = tables.summarize(rep.frame)
-    assert sorted(zip(rows["setting"], rows["n"])) == [("init.source_setting=aaaa1111", 2),
-                                                       ("init.source_setting=bbbb2222", 1)]
+    assert sorted(zip(rows["setting"], rows["n"])) == [
+        ("init.source_setting=aaaa1111", 2),
+        ("init.source_setting=bbbb2222", 1),
+    ]
 
 
 def test_the_source_setting_ignores_seed_and_folder_only():

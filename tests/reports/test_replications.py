@@ -1,5 +1,6 @@
 """Replications: every rule outcome on hand-made records, every replication's presets composing with the cells
 its rule reads, and the report (json, markdown, self-contained page with a figure) over run folders."""
+
 import json
 
 import pytest
@@ -16,8 +17,16 @@ from tests.conftest import CONF
 
 def rec(arch, seed, value, metric="test/acc", status="completed", **config):
     """A run record: ``config`` like ``arch__n_heads=8`` (dotted paths of the resolved config)."""
-    r = {"arch": arch, "task": config.pop("task", "copy_long"), "seed": seed, "status": status, "speed": {},
-         "metrics": {metric: value}, "config": {}, "task_info": {"directions": {"acc": "max", "loss": "min"}}}
+    r = {
+        "arch": arch,
+        "task": config.pop("task", "copy_long"),
+        "seed": seed,
+        "status": status,
+        "speed": {},
+        "metrics": {metric: value},
+        "config": {},
+        "task_info": {"directions": {"acc": "max", "loss": "min"}},
+    }
     for key, v in config.items():
         put(r["config"], key.split("__"), v)
     return r
@@ -30,21 +39,31 @@ def put(node: dict, parts: list[str], value) -> None:
 
 
 def runs_of(values_a, values_b, metric="test/acc"):
-    return ([rec("transformer", s, v, metric) for s, v in enumerate(values_a)]
-            + [rec("lstm", s, v, metric) for s, v in enumerate(values_b)])
+    return [rec("transformer", s, v, metric) for s, v in enumerate(values_a)] + [
+        rec("lstm", s, v, metric) for s, v in enumerate(values_b)
+    ]
 
 
 def comparison(expect, delta=0.1, metric="test/acc"):
-    return {"label": "t − l", "metric": metric, "expect": expect, "delta": delta,
-            "a": {"where": {"arch": "transformer"}}, "b": {"where": {"arch": "lstm"}}}
+    return {
+        "label": "t − l",
+        "metric": metric,
+        "expect": expect,
+        "delta": delta,
+        "a": {"where": {"arch": "transformer"}},
+        "b": {"where": {"arch": "lstm"}},
+    }
 
 
-@pytest.mark.parametrize("a, b, outcome", [
-    ([0.90, 0.92, 0.91], [0.30, 0.32, 0.31], R.REPRODUCED),        # clearly better, by more than δ
-    ([0.31, 0.30, 0.32], [0.30, 0.32, 0.31], R.NOT_REPRODUCED),    # no advantage: the CI excludes δ
-    ([0.20, 0.90, 0.50], [0.30, 0.32, 0.31], R.INCONCLUSIVE),      # too noisy to tell
-    ([0.90, 0.92], [0.30, 0.32], R.INCONCLUSIVE),                  # fewer than 3 seeds
-])
+@pytest.mark.parametrize(
+    "a, b, outcome",
+    [
+        ([0.90, 0.92, 0.91], [0.30, 0.32, 0.31], R.REPRODUCED),  # clearly better, by more than δ
+        ([0.31, 0.30, 0.32], [0.30, 0.32, 0.31], R.NOT_REPRODUCED),  # no advantage: the CI excludes δ
+        ([0.20, 0.90, 0.50], [0.30, 0.32, 0.31], R.INCONCLUSIVE),  # too noisy to tell
+        ([0.90, 0.92], [0.30, 0.32], R.INCONCLUSIVE),  # fewer than 3 seeds
+    ],
+)
 def test_better_reaches_each_outcome(a, b, outcome):
     got = R.compare(runs_of(a, b), comparison("better"))
     assert got["outcome"] == outcome, got["why"]
@@ -56,16 +75,20 @@ def test_better_follows_a_metric_that_is_lower_is_better():
     runs = runs_of([0.5, 0.52, 0.51], [1.5, 1.52, 1.49], metric="test/loss")
     got = R.compare(runs, comparison("better", metric="test/loss"))
     assert got["outcome"] == R.REPRODUCED and got["difference"]["value"] == pytest.approx(0.99, abs=0.01)
-    flipped = R.compare(runs_of([1.5, 1.52, 1.49], [0.5, 0.52, 0.51], metric="test/loss"),
-                        comparison("better", metric="test/loss"))
+    flipped = R.compare(
+        runs_of([1.5, 1.52, 1.49], [0.5, 0.52, 0.51], metric="test/loss"), comparison("better", metric="test/loss")
+    )
     assert flipped["outcome"] == R.NOT_REPRODUCED
 
 
-@pytest.mark.parametrize("a, b, outcome", [
-    ([1.00, 1.01, 1.02], [1.01, 1.00, 1.02], R.REPRODUCED),        # within ±δ
-    ([1.50, 1.51, 1.52], [1.00, 1.01, 1.02], R.NOT_REPRODUCED),    # wholly outside ±δ
-    ([1.00, 1.30, 1.10], [1.00, 1.01, 1.02], R.INCONCLUSIVE),      # straddles δ
-])
+@pytest.mark.parametrize(
+    "a, b, outcome",
+    [
+        ([1.00, 1.01, 1.02], [1.01, 1.00, 1.02], R.REPRODUCED),  # within ±δ
+        ([1.50, 1.51, 1.52], [1.00, 1.01, 1.02], R.NOT_REPRODUCED),  # wholly outside ±δ
+        ([1.00, 1.30, 1.10], [1.00, 1.01, 1.02], R.INCONCLUSIVE),  # straddles δ
+    ],
+)
 def test_close_reaches_each_outcome(a, b, outcome):
     got = R.compare(runs_of(a, b, "test/loss"), comparison("close", metric="test/loss"))
     assert got["outcome"] == outcome, got["why"]
@@ -81,10 +104,16 @@ def test_a_duplicate_seed_is_one_replicate_and_failed_runs_do_not_count():
 def test_at_most_keeps_the_runs_within_a_bound_and_a_side_may_read_another_metric():
     runs = [rec("lstm", s, 0.12) for s in range(3)] + [rec("lstm", s + 3, 0.9) for s in range(3)]
     for r in runs:
-        r["metrics"].update({"test/loss": 0.175 if r["metrics"]["test/acc"] < 0.5 else 0.01, "test/baseline_loss": 0.173})
-    c = {"metric": "test/loss", "expect": "close", "delta": 0.02,
-         "a": {"where": {}, "at_most": {"test/acc": 0.3}},
-         "b": {"where": {}, "at_most": {"test/acc": 0.3}, "metric": "test/baseline_loss"}}
+        r["metrics"].update(
+            {"test/loss": 0.175 if r["metrics"]["test/acc"] < 0.5 else 0.01, "test/baseline_loss": 0.173}
+        )
+    c = {
+        "metric": "test/loss",
+        "expect": "close",
+        "delta": 0.02,
+        "a": {"where": {}, "at_most": {"test/acc": 0.3}},
+        "b": {"where": {}, "at_most": {"test/acc": 0.3}, "metric": "test/baseline_loss"},
+    }
     got = R.compare(runs, c)  # the three runs that learned are left out
     assert got["a"]["n"] == got["b"]["n"] == 3 and got["a"]["mean"] == pytest.approx(0.175)
     assert got["b"]["mean"] == pytest.approx(0.173) and got["outcome"] == R.REPRODUCED
@@ -163,8 +192,9 @@ def test_every_side_of_every_rule_is_a_cell_of_the_preset(name, preset_name):
                 assert cfg.trainer.resume is True and cfg.trainer.threads == 1
                 names = {"arch": cfg.arch.backbone.rsplit(".", 1)[-1].lower(), "task": cfg.task._target_.split(".")[1]}
                 plain = {"c": OmegaConf.to_container(cfg)}
-                found = found or all(R.same(names[k] if k in names else R.get(plain, f"c.{k}"), v)
-                                     for k, v in where.items())
+                found = found or all(
+                    R.same(names[k] if k in names else R.get(plain, f"c.{k}"), v) for k, v in where.items()
+                )
             assert found, f"{name} {preset_name}: no sweep runs {where}"
 
 
@@ -184,9 +214,14 @@ def write(folder, runs):
 def test_report_writes_json_markdown_and_a_self_contained_page(tmp_path):
     conf = tmp_path / "conf"
     conf.mkdir()
-    spec = {"paper": "Someone 2020", "published": {"result": "t beats l", "where": "Table 1"}, "setting": "s",
-            "differs": "scale", "rule": {"comparisons": [comparison("better")]},
-            "figure": {"x": "task.delay", "series": "arch", "metric": "test/acc"}}
+    spec = {
+        "paper": "Someone 2020",
+        "published": {"result": "t beats l", "where": "Table 1"},
+        "setting": "s",
+        "differs": "scale",
+        "rule": {"comparisons": [comparison("better")]},
+        "figure": {"x": "task.delay", "series": "arch", "metric": "test/acc"},
+    }
     (conf / "alpha.yaml").write_text(yaml.safe_dump(spec))
     (conf / "beta.yaml").write_text(yaml.safe_dump({**spec, "paper": "Other 2021"}))
     runs = runs_of([0.9, 0.91, 0.92], [0.3, 0.31, 0.32])
@@ -213,16 +248,25 @@ def test_report_cli_refuses_a_missing_folder(tmp_path, capsys):
 # -- each configured rule reaches each outcome -----------------------------------------------------------------
 DIRECTIONS = {"acc": "max", "loss": "min", "bleu": "max", "perplexity": "min", "baseline_loss": "min"}
 # goodness of side a over side b per seed, in units of δ, that should give each outcome
-GAPS = {"better": {R.REPRODUCED: (3, 3, 3), R.NOT_REPRODUCED: (0, 0, 0), R.INCONCLUSIVE: (0, 3, 1.5)},
-        "close": {R.REPRODUCED: (0, 0, 0), R.NOT_REPRODUCED: (3, 3, 3), R.INCONCLUSIVE: (0, 2, 1)}}
+GAPS = {
+    "better": {R.REPRODUCED: (3, 3, 3), R.NOT_REPRODUCED: (0, 0, 0), R.INCONCLUSIVE: (0, 3, 1.5)},
+    "close": {R.REPRODUCED: (0, 0, 0), R.NOT_REPRODUCED: (3, 3, 3), R.INCONCLUSIVE: (0, 2, 1)},
+}
 
 
 def side_run(side: dict, seed: int, metrics: dict) -> dict:
     """A completed run that matches ``side`` (its where settings, within its at_most bounds)."""
     where = dict(side.get("where") or {})
-    r = {"arch": where.pop("arch", "transformer"), "task": where.pop("task", "copy_long"), "seed": seed,
-         "status": "completed", "speed": {}, "config": {}, "task_info": {"directions": DIRECTIONS},
-         "metrics": {**(side.get("at_most") or {}), **metrics}}
+    r = {
+        "arch": where.pop("arch", "transformer"),
+        "task": where.pop("task", "copy_long"),
+        "seed": seed,
+        "status": "completed",
+        "speed": {},
+        "config": {},
+        "task_info": {"directions": DIRECTIONS},
+        "metrics": {**(side.get("at_most") or {}), **metrics},
+    }
     for key, v in where.items():
         put(r["config"], key.split("."), v)
     return r

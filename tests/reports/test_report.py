@@ -1,4 +1,5 @@
 """The report on real tiny runs, on hand-made records, and on corrupt or foreign folders."""
+
 from __future__ import annotations
 
 import json
@@ -8,14 +9,23 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.conftest import make_cfg
 
 from harness.train import train
 from reports import build_report, tables
 from reports.__main__ import main as reports_main
+from tests.conftest import make_cfg
 
-RUNS = [("transformer", 4, 0), ("transformer", 4, 1), ("transformer", 8, 0), ("transformer", 8, 1),
-        ("rnn", 4, 0), ("rnn", 8, 0), ("lstm", 4, 0), ("cnn", 4, 0), ("vit", 4, 0)]
+RUNS = [
+    ("transformer", 4, 0),
+    ("transformer", 4, 1),
+    ("transformer", 8, 0),
+    ("transformer", 8, 1),
+    ("rnn", 4, 0),
+    ("rnn", 8, 0),
+    ("lstm", 4, 0),
+    ("cnn", 4, 0),
+    ("vit", 4, 0),
+]
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +34,16 @@ def run_folder(tmp_path_factory) -> Path:
     foreign record."""
     root = tmp_path_factory.mktemp("runs")
     for arch, delay, seed in RUNS:
-        cfg = make_cfg(root / f"{arch}_d{delay}_s{seed}", f"arch={arch}", "task=copy_long", f"task.delay={delay}",
-                       "task.n_memorize=2", f"seed={seed}", "trainer.max_steps=2", "trainer.eval_every=1")
+        cfg = make_cfg(
+            root / f"{arch}_d{delay}_s{seed}",
+            f"arch={arch}",
+            "task=copy_long",
+            f"task.delay={delay}",
+            "task.n_memorize=2",
+            f"seed={seed}",
+            "trainer.max_steps=2",
+            "trainer.eval_every=1",
+        )
         train(cfg)
     failed = root / "failed" / "run"
     shutil.copytree(root / "rnn_d4_s0" / "run", failed)
@@ -47,9 +65,15 @@ def test_report_writes_every_file(run_folder, tmp_path):
     assert rep.counts == {"runs": len(RUNS) + 1, "completed": len(RUNS), "not_completed": 1, "skipped": 2}
     results = pd.read_csv(out / "results.csv")
     assert len(results) == len(RUNS) + 1 and {"metrics.test/acc", "speed.step_ms", "task_info.delay"} <= set(results)
-    expected = {"accuracy_vs_delay_copy_long", "speed_vs_length", "training_curves_copy_long",
-                "grad_norm_vs_distance_copy_long", "layer_similarity", "attention_copy_long_transformer",
-                "attention_copy_long_vit"}
+    expected = {
+        "accuracy_vs_delay_copy_long",
+        "speed_vs_length",
+        "training_curves_copy_long",
+        "grad_norm_vs_distance_copy_long",
+        "layer_similarity",
+        "attention_copy_long_transformer",
+        "attention_copy_long_vit",
+    }
     assert expected <= set(rep.figures)
     for name in rep.figures:
         assert (out / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
@@ -67,10 +91,21 @@ def test_mean_std_over_seeds_on_hand_made_records(tmp_path):
     def record(arch, seed, acc, status="completed", steps=None):
         folder = tmp_path / f"{arch}_{seed}_{status}"
         folder.mkdir()
-        (folder / "summary.json").write_text(json.dumps({
-            "status": status, "arch": arch, "task": "copy_long", "seed": seed, "params": 1000,
-            "metrics": {"test/acc": acc}, "speed": {"step_ms": 10.0 + seed, "train_samples_per_s": 100.0},
-            "long_range": {"steps_to_target": steps}, "task_info": {"main_metric": "acc", "delay": 10}}))
+        (folder / "summary.json").write_text(
+            json.dumps(
+                {
+                    "status": status,
+                    "arch": arch,
+                    "task": "copy_long",
+                    "seed": seed,
+                    "params": 1000,
+                    "metrics": {"test/acc": acc},
+                    "speed": {"step_ms": 10.0 + seed, "train_samples_per_s": 100.0},
+                    "long_range": {"steps_to_target": steps},
+                    "task_info": {"main_metric": "acc", "delay": 10},
+                }
+            )
+        )
 
     for seed, acc, steps in [(0, 0.5, 100), (1, 0.6, 300), (2, 0.7, None)]:
         record("lstm", seed, acc, steps=steps)
@@ -91,10 +126,21 @@ def test_mean_std_over_seeds_on_hand_made_records(tmp_path):
 def test_mfu_is_shown_where_records_have_it_and_older_records_still_read(tmp_path):
     def record(folder, arch, seed, speed):
         (tmp_path / folder / f"{arch}_{seed}").mkdir(parents=True)
-        (tmp_path / folder / f"{arch}_{seed}" / "summary.json").write_text(json.dumps({
-            "status": "completed", "arch": arch, "task": "copy_long", "seed": seed, "params": 1000,
-            "metrics": {"test/acc": 0.5}, "speed": {"step_ms": 10.0, "train_samples_per_s": 100.0, **speed},
-            "long_range": {}, "task_info": {"main_metric": "acc"}}))
+        (tmp_path / folder / f"{arch}_{seed}" / "summary.json").write_text(
+            json.dumps(
+                {
+                    "status": "completed",
+                    "arch": arch,
+                    "task": "copy_long",
+                    "seed": seed,
+                    "params": 1000,
+                    "metrics": {"test/acc": 0.5},
+                    "speed": {"step_ms": 10.0, "train_samples_per_s": 100.0, **speed},
+                    "long_range": {},
+                    "task_info": {"main_metric": "acc"},
+                }
+            )
+        )
 
     record("gpu", "transformer", 0, {"mfu": 0.30, "flops_per_step": 1e9})
     record("gpu", "transformer", 1, {"mfu": 0.40, "flops_per_step": 1e9})
@@ -140,9 +186,21 @@ def test_metric_directions_come_from_the_record_and_older_records_still_read(tmp
         folder = tmp_path / arch
         folder.mkdir()
         info = {"main_metric": "loss" if directions else "acc", **({"directions": directions} if directions else {})}
-        (folder / "summary.json").write_text(json.dumps({
-            "status": "completed", "arch": arch, "task": f"t_{arch}", "seed": 0, "params": 10,
-            "metrics": {f"test/{info['main_metric']}": value}, "speed": {}, "long_range": {}, "task_info": info}))
+        (folder / "summary.json").write_text(
+            json.dumps(
+                {
+                    "status": "completed",
+                    "arch": arch,
+                    "task": f"t_{arch}",
+                    "seed": 0,
+                    "params": 10,
+                    "metrics": {f"test/{info['main_metric']}": value},
+                    "speed": {},
+                    "long_range": {},
+                    "task_info": info,
+                }
+            )
+        )
     build_report([tmp_path], tmp_path / "report")
     md = (tmp_path / "report" / "tables.md").read_text()
     assert "test/loss ↓" in md and "test/acc ↑" in md

@@ -2,19 +2,20 @@
 to the other files and to every run folder, a per-run table, readable at 1400 and 390 px wide (headless
 Chromium; screenshots in the test's folder); training curves never merge runs of different sources; a folder
 without runs is one line and exit 2."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_cfg
-from tests.reports.test_explore_browser import browser  # noqa: F401 - headless Chromium, JS errors caught
 
 from harness.train import train
 from reports import build_report
 from reports import figures as figs
 from reports.__main__ import main as reports_main
 from reports.load import find_records, to_frame
+from tests.conftest import make_cfg
+from tests.reports.test_explore_browser import browser  # noqa: F401 - headless Chromium, JS errors caught
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +24,19 @@ def sources(tmp_path_factory) -> Path:
     no varied setting within each."""
     root = tmp_path_factory.mktemp("sources")
     for folder, arch, steps in (("short", "transformer", 2), ("short", "rnn", 2), ("long", "transformer", 4)):
-        train(make_cfg(root / folder / arch, f"arch={arch}", "task=copy_long", "task.delay=4", "task.n_memorize=2",
-                       f"trainer.max_steps={steps}", "trainer.eval_every=1", "trainer.stop_at=null",
-                       "trainer.probes=false"))
+        train(
+            make_cfg(
+                root / folder / arch,
+                f"arch={arch}",
+                "task=copy_long",
+                "task.delay=4",
+                "task.n_memorize=2",
+                f"trainer.max_steps={steps}",
+                "trainer.eval_every=1",
+                "trainer.stop_at=null",
+                "trainer.probes=false",
+            )
+        )
     return root
 
 
@@ -50,7 +61,8 @@ def test_a_folder_without_runs_is_one_line_and_exit_2(tmp_path, capsys):
 
 def column(driver, table, i: int) -> list[str]:
     return driver.execute_script(
-        "return [].map.call(arguments[0].tBodies[0].rows, r => r.cells[arguments[1]].textContent)", table, i)
+        "return [].map.call(arguments[0].tBodies[0].rows, r => r.cells[arguments[1]].textContent)", table, i
+    )
 
 
 def test_report_page_sorts_marks_links_and_reads_on_a_phone(sources, browser, tmp_path):
@@ -83,13 +95,16 @@ def test_report_page_sorts_marks_links_and_reads_on_a_phone(sources, browser, tm
     assert up == sorted(values) and down == sorted(values, reverse=True)
     browser.save_screenshot(str(tmp_path / "report_1400.png"))
 
-    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                            {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+    )
     browser.get(index.resolve().as_uri())
     width = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1] + 1  # no sideways scrolling of the page: wide tables scroll in their own box
-    right = browser.execute_script("return Math.max(...[...document.querySelectorAll('nav a, h1, h2, p')]"
-                                   ".map(e => e.getBoundingClientRect().right))")
+    right = browser.execute_script(
+        "return Math.max(...[...document.querySelectorAll('nav a, h1, h2, p')]"
+        ".map(e => e.getBoundingClientRect().right))"
+    )
     assert right <= width[1]  # links, headings and notes wrap within the screen
     browser.save_screenshot(str(tmp_path / "report_390.png"))
     assert (tmp_path / "report_390.png").stat().st_size > 0
@@ -98,8 +113,12 @@ def test_report_page_sorts_marks_links_and_reads_on_a_phone(sources, browser, tm
 def test_setting_labels_show_the_four_tuned_keys_rounded_and_keep_close_values_apart():
     from reports.tables import label
 
-    tuned = [("optimizer.lr", 0.0021345678901234), ("optimizer.weight_decay", 0.04), ("arch.dropout", 0.1),
-             ("budget.width", 64)]
+    tuned = [
+        ("optimizer.lr", 0.0021345678901234),
+        ("optimizer.weight_decay", 0.04),
+        ("arch.dropout", 0.1),
+        ("budget.width", 64),
+    ]
     text = label(tuned)
     assert text.startswith("optimizer.lr=0.002135, optimizer.weight_decay=0.04, arch.dropout=0.1, budget.width=64 #")
     close = [("optimizer.lr", 0.0021345678901299)] + tuned[1:]

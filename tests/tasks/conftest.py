@@ -1,8 +1,10 @@
 """Fixtures for the text-task tests: tiny data folders written in tmp_path (never the shared data)."""
+
 from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from tests.tasks.text_fixtures import PAIRS, sentiment_frame, write_folder
 
 

@@ -1,4 +1,5 @@
 """Multi-query associative recall: layout, unique keys, no leakage from the query alone, chance levels."""
+
 import re
 
 import pytest
@@ -87,7 +88,7 @@ def test_chance_levels_are_what_guessers_score():
 def test_metrics_of_a_perfect_model_and_loss_only_on_queries():
     task = AssocRecall(n_pairs=3, vocab=15, seq_len=10, n_queries=2, n_val=40, n_test=40)
     task.setup("cpu", 0)
-    oracle = lambda x: F.one_hot(task.fixed["val"][1].clamp(min=0), 15).float() * 50  # noqa: E731
+    oracle = lambda x: F.one_hot(task.fixed["val"][1].clamp(min=0), 15).float() * 50
     m = task.evaluate(oracle, "val", 64)
     assert m["acc"] == m["seq_acc"] == 1.0 and m["loss"] < 1e-6
     x, y = task.fixed["val"]
@@ -99,10 +100,15 @@ def test_metrics_of_a_perfect_model_and_loss_only_on_queries():
     assert m["acc"] == m["seq_acc"] == 1.0 and m["loss"] < 1e-6
 
 
-@pytest.mark.parametrize("bad, words", [({"vocab": 10, "n_pairs": 5}, "2·n_pairs + 1 = 11"),
-                                        ({"n_queries": 9, "n_pairs": 8}, "at most task.n_pairs=8"),
-                                        ({"seq_len": 20, "n_pairs": 8}, "at least 2·n_pairs + n_queries = 24"),
-                                        ({"n_pairs": 0}, "task.n_pairs=0")])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ({"vocab": 10, "n_pairs": 5}, "2·n_pairs + 1 = 11"),
+        ({"n_queries": 9, "n_pairs": 8}, "at most task.n_pairs=8"),
+        ({"seq_len": 20, "n_pairs": 8}, "at least 2·n_pairs + n_queries = 24"),
+        ({"n_pairs": 0}, "task.n_pairs=0"),
+    ],
+)
 def test_bad_settings_fail_in_one_line(bad, words):
     with pytest.raises(ConfigError, match=re.escape(words)):
         AssocRecall(**bad)

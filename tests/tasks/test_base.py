@@ -1,4 +1,5 @@
 """The shared epoch sampler of the data tasks."""
+
 import pytest
 import torch
 

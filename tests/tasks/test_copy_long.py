@@ -1,4 +1,5 @@
 """The copy memory problem: layout, baseline loss, fixed evaluation sets, resumable stream."""
+
 import math
 
 import pytest
@@ -36,7 +37,7 @@ def test_baseline_loss_is_the_memoryless_strategy():
 def test_metrics_of_a_perfect_and_a_memoryless_model():
     task = CopyLong(delay=5, n_memorize=4, n_val=50, n_test=50)
     task.setup("cpu", 0)
-    oracle = lambda x: F.one_hot(task.fixed_target(x), 10).float() * 50  # noqa: E731
+    oracle = lambda x: F.one_hot(task.fixed_target(x), 10).float() * 50
     perfect = task.evaluate(oracle, "val", 16)
     assert perfect["acc"] == perfect["seq_acc"] == 1.0 and perfect["acc_by_position"] == [1.0] * 4
     assert perfect["loss"] < 1e-6
@@ -65,8 +66,9 @@ def test_training_stream_resumes_exactly():
     assert torch.equal(again.train_batch(4).inputs[0], nxt)
 
 
-@pytest.mark.parametrize("kw,msg", [({"delay": 0}, "task.delay=0 must be at least 1"),
-                                    ({"n_memorize": 0}, "task.n_memorize=0")])
+@pytest.mark.parametrize(
+    "kw,msg", [({"delay": 0}, "task.delay=0 must be at least 1"), ({"n_memorize": 0}, "task.n_memorize=0")]
+)
 def test_bad_settings(kw, msg):
     with pytest.raises(ConfigError, match=msg):
         CopyLong(**kw)

@@ -1,11 +1,12 @@
 """Greedy and beam-search decoding against the seq2seq interface (encode once, decode the growing prefix)."""
+
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
-from tests.tasks.text_fixtures import TinySeq2Seq
 
 from tasks.decoding import beam_search, greedy
+from tests.tasks.text_fixtures import TinySeq2Seq
 
 BOS, EOS = 1, 2
 
@@ -25,10 +26,8 @@ def test_beam_of_one_is_greedy_on_a_random_model():
     src = torch.randint(3, 12, (8, 5))
     src[2, 3:] = 0  # padding in one row
     g = greedy(model, src, max_len=7, bos=BOS, eos=EOS, forbid=(0,))
-    assert g == beam_search(model, src, beam=1, max_len=7, bos=BOS, eos=EOS, length_penalty=1.0,
-                            forbid=(0,))
-    assert g == beam_search(model, src, beam=1, max_len=7, bos=BOS, eos=EOS, length_penalty=0.0,
-                            forbid=(0,))
+    assert g == beam_search(model, src, beam=1, max_len=7, bos=BOS, eos=EOS, length_penalty=1.0, forbid=(0,))
+    assert g == beam_search(model, src, beam=1, max_len=7, bos=BOS, eos=EOS, length_penalty=0.0, forbid=(0,))
     assert all(EOS not in seq and BOS not in seq and 0 not in seq and len(seq) <= 7 for seq in g)
     assert {len(seq) for seq in g} >= {0, 1, 7}
 
@@ -39,7 +38,7 @@ def test_decoding_matches_teacher_forcing_per_sentence():
     model = TinySeq2Seq(12, 9).eval()
     src = torch.randint(3, 12, (4, 6))
     batched = beam_search(model, src, beam=3, max_len=6, bos=BOS, eos=EOS)
-    alone = [beam_search(model, src[i:i + 1], beam=3, max_len=6, bos=BOS, eos=EOS)[0] for i in range(4)]
+    alone = [beam_search(model, src[i : i + 1], beam=3, max_len=6, bos=BOS, eos=EOS)[0] for i in range(4)]
     assert batched == alone
 
 
@@ -79,7 +78,7 @@ class Table(nn.Module):
 
     def decode(self, memory, tgt_in):
         assert memory[0].shape[0] == tgt_in.shape[0]  # memory rows follow the beams
-        rows = [[self.next_probs(seq[:t + 1]) for t in range(len(seq))] for seq in tgt_in.tolist()]
+        rows = [[self.next_probs(seq[: t + 1]) for t in range(len(seq))] for seq in tgt_in.tolist()]
         return torch.stack([torch.stack(r) for r in rows]).log()  # (B, T, V)
 
     def decode_step(self, memory, tokens, state=None):

@@ -1,5 +1,6 @@
 """T5 span corruption: source + target rebuild the text, the noise share and span count follow the settings,
 and the batches are teacher-forced seq2seq batches."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,7 +21,7 @@ def test_span_corruption_round_trips():
         src, tgt = span_corrupt(ids, 0.15, 3, SENTINELS, g)
         assert rebuild(src, tgt, SENTINELS) == ids
         used = [t for t in src if t in SENTINELS]
-        assert used == SENTINELS[:len(used)] and [t for t in tgt if t in SENTINELS] == used  # in order, each once
+        assert used == SENTINELS[: len(used)] and [t for t in tgt if t in SENTINELS] == used  # in order, each once
         noise, spans = span_counts(length, 0.15, 3)
         if length > 1:
             assert len(used) == spans and len(tgt) - len(used) == noise and len(src) == length - noise + spans
@@ -36,8 +37,9 @@ def test_span_counts_follow_t5():
 
 
 def test_denoise_batches_are_teacher_forced(sentiment_folder, tmp_path):
-    task = Denoise(data={"path": str(sentiment_folder)}, cache_dir=str(tmp_path / "cache"), noise_density=0.3,
-                   mean_span=1)
+    task = Denoise(
+        data={"path": str(sentiment_folder)}, cache_dir=str(tmp_path / "cache"), noise_density=0.3, mean_span=1
+    )
     s = task.spec
     assert s.output_kind == "sequence" and s.vocab_size == s.tgt_vocab_size == task.tokenizer.vocab_size
     task.setup(torch.device("cpu"), seed=0)
@@ -56,5 +58,10 @@ def test_denoise_batches_are_teacher_forced(sentiment_folder, tmp_path):
 
 def test_more_spans_than_sentinels_is_refused(sentiment_folder, tmp_path):
     with pytest.raises(ConfigError, match="sentinels"):
-        Denoise(data={"path": str(sentiment_folder)}, cache_dir=str(tmp_path / "cache"), max_len=400,
-                noise_density=0.5, mean_span=1)
+        Denoise(
+            data={"path": str(sentiment_folder)},
+            cache_dir=str(tmp_path / "cache"),
+            max_len=400,
+            noise_density=0.5,
+            mean_span=1,
+        )

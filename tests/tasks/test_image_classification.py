@@ -1,5 +1,6 @@
 """task=image_classification: data loading (embedded digits, IDX roots), splits, normalisation, augmentation,
 resume, clear errors, and a few training steps of every architecture through Hydra and the harness."""
+
 from __future__ import annotations
 
 import gzip
@@ -126,8 +127,12 @@ def test_augmentation_shifts_each_image_within_the_padding():
     H = W = 16
     shifts = set()
     for i in range(len(x)):
-        match = [(dy, dx) for dy in range(2 * pad + 1) for dx in range(2 * pad + 1)
-                 if torch.equal(padded[i, :, dy:dy + H, dx:dx + W], out[i])]
+        match = [
+            (dy, dx)
+            for dy in range(2 * pad + 1)
+            for dx in range(2 * pad + 1)
+            if torch.equal(padded[i, :, dy : dy + H, dx : dx + W], out[i])
+        ]
         assert match, f"image {i} is not a crop of its padded original"
         shifts.add(match[0])
     assert len(shifts) > 1  # per sample, not one crop for the whole batch
@@ -170,22 +175,31 @@ def test_missing_root_names_the_layout_and_the_download_flag(tmp_path):
         ImageClassification(data={"name": "cifar10", "root": str(tmp_path)})
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"data": {"name": "svhn"}}, "digits, mnist, fashion_mnist, cifar10"),
-    ({"data": {"nmae": "digits"}}, "unknown keys"),
-    ({"val_fraction": 0.0}, "strictly between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"data": {"name": "svhn"}}, "digits, mnist, fashion_mnist, cifar10"),
+        ({"data": {"nmae": "digits"}}, "unknown keys"),
+        ({"val_fraction": 0.0}, "strictly between 0 and 1"),
+    ],
+)
 def test_bad_settings_fail_in_init(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         ImageClassification(**kwargs)
 
 
-@pytest.mark.parametrize("overrides, match", [
-    (("task.data.name=imagenet",), "task.data.name='imagenet'"),
-    (("arch.image_as=columns",), "arch.image_as='columns' is not valid; use one of rows, pixels, patches, conv"),
-    (("arch.image_as=patches", "arch.patch_size=5"), r"patch_size=5 does not divide the 16x16 image; use one of "
-                                                     r"\[1, 2, 4, 8, 16\]"),
-])
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        (("task.data.name=imagenet",), "task.data.name='imagenet'"),
+        (("arch.image_as=columns",), "arch.image_as='columns' is not valid; use one of rows, pixels, patches, conv"),
+        (
+            ("arch.image_as=patches", "arch.patch_size=5"),
+            r"patch_size=5 does not divide the 16x16 image; use one of "
+            r"\[1, 2, 4, 8, 16\]",
+        ),
+    ],
+)
 def test_bad_settings_fail_through_hydra_before_training(cfg_factory, overrides, match):
     cfg = cfg_factory("task=image_classification", *overrides)
     with pytest.raises(ConfigError, match=match):
@@ -196,15 +210,20 @@ def test_bad_settings_fail_through_hydra_before_training(cfg_factory, overrides,
 # -------------------------------------------------------------------------------------------- end to end
 # Every architecture with its own way of reading images (its YAML's image_as), and other readings on a few.
 CELLS = [(a, None) for a in ARCHS] + [("lstm", "pixels"), ("transformer", "patches"), ("rnn", "conv")]
-READ = {"rows": "image as rows", "pixels": "image as pixels", "patches": "image as 2x2 patches",
-        "conv": "image as 2-D convolutions"}
+READ = {
+    "rows": "image as rows",
+    "pixels": "image as pixels",
+    "patches": "image as 2x2 patches",
+    "conv": "image as 2-D convolutions",
+}
 
 
 @pytest.mark.parametrize("arch, image_as", CELLS)
 def test_every_architecture_trains_on_digits(cfg_factory, arch, image_as):
     extra = ["task.data.upsample=1"] if image_as == "pixels" else []  # 64 steps instead of 256: fast
-    cfg = cfg_factory("task=image_classification", f"arch={arch}", *extra,
-                      *([f"arch.image_as={image_as}"] if image_as else []))
+    cfg = cfg_factory(
+        "task=image_classification", f"arch={arch}", *extra, *([f"arch.image_as={image_as}"] if image_as else [])
+    )
     summary = train(cfg)
     on_disk = json.loads((Path(cfg.run_dir) / "summary.json").read_text())
     assert summary["status"] == on_disk["status"] == "completed"
@@ -216,8 +235,13 @@ def test_every_architecture_trains_on_digits(cfg_factory, arch, image_as):
 
 def test_fashion_mnist_from_a_fake_root_trains_through_hydra(cfg_factory, tmp_path):
     fake_fashion_root(tmp_path / "fmnist", gz=True)
-    cfg = cfg_factory("task=image_classification", "arch=cnn", "task.data.name=fashion_mnist",
-                      f"task.data.root={tmp_path / 'fmnist'}", "task.augment=true")
+    cfg = cfg_factory(
+        "task=image_classification",
+        "arch=cnn",
+        "task.data.name=fashion_mnist",
+        f"task.data.root={tmp_path / 'fmnist'}",
+        "task.augment=true",
+    )
     summary = train(cfg)
     assert summary["status"] == "completed" and "test/acc" in summary["metrics"]
     assert summary["task_info"]["sizes"] == {"train": 36, "val": 4, "test": 12}
@@ -225,9 +249,15 @@ def test_fashion_mnist_from_a_fake_root_trains_through_hydra(cfg_factory, tmp_pa
 
 
 def test_resumed_training_matches_an_uninterrupted_run(cfg_factory, tmp_path):
-    common = ["task=image_classification", "arch=cnn", "task.augment=true", "trainer.max_steps=6",
-              "trainer.schedule=constant",
-              "trainer.ckpt_every=3", "trainer.eval_every=3"]
+    common = [
+        "task=image_classification",
+        "arch=cnn",
+        "task.augment=true",
+        "trainer.max_steps=6",
+        "trainer.schedule=constant",
+        "trainer.ckpt_every=3",
+        "trainer.eval_every=3",
+    ]
     whole = train(cfg_factory(*common))
     cut = cfg_factory(*common, "trainer.max_steps=3")
     cut.run_dir = str(tmp_path / "cut")
@@ -245,8 +275,10 @@ def test_metrics_sum_over_batches_with_per_class_accuracy():
     task.setup("cpu", 0)
     logits = torch.zeros(3, 10)
     logits[:, 0] = 5.0  # always predicts class 0
-    batches = [task.eval_stats(logits[:2], _batch(torch.tensor([0, 1]))),
-               task.eval_stats(logits[2:], _batch(torch.tensor([0])))]
+    batches = [
+        task.eval_stats(logits[:2], _batch(torch.tensor([0, 1]))),
+        task.eval_stats(logits[2:], _batch(torch.tensor([0]))),
+    ]
     sums = {k: batches[0][k] + batches[1][k] for k in batches[0]}
     metrics = task.finalize(sums)
     assert metrics["acc"] == pytest.approx(2 / 3)
@@ -263,8 +295,15 @@ def _batch(targets: torch.Tensor):
 
 @pytest.mark.parametrize("arch", ["cnn", "vit", "transformer"])
 def test_presets_compose_and_train(cfg_factory, arch):
-    cfg = cfg_factory(f"experiment=image_classification_{arch}", "trainer.max_steps=2", "trainer.eval_every=2",
-                      "trainer.progress=false", "trainer.threads=1", "trainer.eval_batch_size=512", tiny=False)
+    cfg = cfg_factory(
+        f"experiment=image_classification_{arch}",
+        "trainer.max_steps=2",
+        "trainer.eval_every=2",
+        "trainer.progress=false",
+        "trainer.threads=1",
+        "trainer.eval_batch_size=512",
+        tiny=False,
+    )
     assert cfg.task._target_.endswith("ImageClassification") and cfg.trainer.stop_at is None
     summary = train(cfg)
     assert summary["status"] == "completed" and summary["arch"] == arch

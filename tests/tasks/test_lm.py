@@ -1,5 +1,6 @@
 """Causal language modelling: targets are the inputs shifted by one (<bos> in, <eos> out), padding is never
 scored, perplexity is exp(loss), and the spec asks for a causal model."""
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,8 @@ def test_targets_are_the_next_tokens(sentiment_folder, tmp_path):
     for b in range(len(x)):
         n = int(lengths[b])
         text = task.data["val"][0][b, :n]
-        assert torch.equal(x[b, 1:n + 1], text) and (x[b, n + 1:] == PAD).all()
-        assert torch.equal(y[b, :n], text) and y[b, n] == EOS and (y[b, n + 1:] == -100).all()
+        assert torch.equal(x[b, 1 : n + 1], text) and (x[b, n + 1 :] == PAD).all()
+        assert torch.equal(y[b, :n], text) and y[b, n] == EOS and (y[b, n + 1 :] == -100).all()
     assert batch.n_tokens == int((lengths + 1).sum())
 
 
@@ -51,10 +52,12 @@ def test_evaluation_batches_keep_their_logits_bounded(sentiment_folder, tmp_path
     import tasks.corpus
     from tasks.mlm import MaskedLM
 
-    for task in (make(sentiment_folder, tmp_path), MaskedLM(data={"path": str(sentiment_folder)},
-                                                           cache_dir=str(tmp_path / "cache"))):
+    for task in (
+        make(sentiment_folder, tmp_path),
+        MaskedLM(data={"path": str(sentiment_folder)}, cache_dir=str(tmp_path / "cache")),
+    ):
         task.setup(torch.device("cpu"), seed=0)
-        model = lambda x: torch.zeros(*x.shape, task.spec.num_classes)  # noqa: E731
+        model = lambda x, task=task: torch.zeros(*x.shape, task.spec.num_classes)
         whole = task.evaluate(model, "val", 64)
         per_row = task.spec.max_len * task.spec.num_classes
         monkeypatch.setattr(tasks.corpus, "EVAL_LOGITS", 3 * per_row)

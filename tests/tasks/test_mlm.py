@@ -1,5 +1,6 @@
 """Masked language modelling: BERT's masking statistics, a loss that reads only the selected positions, fixed
 evaluation masks, and the spec that asks for both sides of each position."""
+
 from __future__ import annotations
 
 import pytest
@@ -47,8 +48,9 @@ def test_the_loss_ignores_unselected_positions(sentiment_folder, tmp_path):
     perturbed = logits.clone()
     perturbed[~selected] += 10 * torch.randn_like(perturbed[~selected])
     assert torch.allclose(task.loss(perturbed, batch), base)
-    assert task.eval_stats(perturbed, batch)["loss_sum"].item() == pytest.approx(task.eval_stats(logits, batch)
-                                                                                 ["loss_sum"].item())
+    assert task.eval_stats(perturbed, batch)["loss_sum"].item() == pytest.approx(
+        task.eval_stats(logits, batch)["loss_sum"].item()
+    )
     moved = logits.clone()
     moved[selected] += 10 * torch.randn_like(moved[selected])
     assert not torch.allclose(task.loss(moved, batch), base)  # the selected positions do count
@@ -71,7 +73,7 @@ def test_spec_metrics_and_record(sentiment_folder, tmp_path):
     assert task.directions["perplexity"] == "min" and task.directions["acc"] == "max"
     task.setup(torch.device("cpu"), seed=0)
     metrics = task.finalize({"loss_sum": torch.tensor(6.0), "right": torch.tensor(1.0), "tokens": torch.tensor(3.0)})
-    assert metrics["acc"] == pytest.approx(1 / 3) and metrics["perplexity"] == pytest.approx(torch.e ** 2)
+    assert metrics["acc"] == pytest.approx(1 / 3) and metrics["perplexity"] == pytest.approx(torch.e**2)
     info = task.describe()
     assert info["masking"]["mask_prob"] == 0.15 and info["tokenizer"] == "word" and info["train_fraction"] == 1.0
     assert task.mask_id == task.tokenizer.reserved[0] == task.tokenizer.tok.token_to_id("<mask>")

@@ -1,4 +1,5 @@
 """The sentiment task: spec, batches, resume, metrics, and one run through Hydra + the harness."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,13 @@ def make(folder, tmp_path, **kw):
 def test_spec_and_batches(sentiment_folder, tmp_path):
     task = make(sentiment_folder, tmp_path, max_len=4)
     spec = task.spec
-    assert (spec.input_kind, spec.output_kind, spec.num_classes, spec.pad_id, spec.max_len) == \
-        ("tokens", "class", 2, PAD, 4)
+    assert (spec.input_kind, spec.output_kind, spec.num_classes, spec.pad_id, spec.max_len) == (
+        "tokens",
+        "class",
+        2,
+        PAD,
+        4,
+    )
     task.setup(torch.device("cpu"), seed=0)
     batch = task.train_batch(5)
     (x,) = batch.inputs
@@ -83,7 +89,7 @@ def test_eval_metrics_from_logits(sentiment_folder, tmp_path):
             self.seen = 0
 
         def forward(self, x):
-            y = task.data["test"][2][self.seen:self.seen + len(x)]
+            y = task.data["test"][2][self.seen : self.seen + len(x)]
             wrong = torch.arange(self.seen, self.seen + len(x)) >= 12
             self.seen += len(x)
             return torch.nn.functional.one_hot(torch.where(wrong, 1 - y, y), 2).float() * 5
@@ -94,8 +100,14 @@ def test_eval_metrics_from_logits(sentiment_folder, tmp_path):
 
 
 def test_end_to_end_through_hydra_and_the_harness(cfg_factory, sentiment_folder, tmp_path):
-    cfg = cfg_factory("arch=transformer", "task=sentiment", f"task.data.path={sentiment_folder}",
-                      f"task.cache_dir={tmp_path / 'cache'}", "task.max_len=8", "trainer.stop_at=null")
+    cfg = cfg_factory(
+        "arch=transformer",
+        "task=sentiment",
+        f"task.data.path={sentiment_folder}",
+        f"task.cache_dir={tmp_path / 'cache'}",
+        "task.max_len=8",
+        "trainer.stop_at=null",
+    )
     summary = train(cfg)
     on_disk = json.loads((Path(cfg.run_dir) / "summary.json").read_text())
     assert summary["status"] == on_disk["status"] == "completed"
@@ -103,11 +115,14 @@ def test_end_to_end_through_hydra_and_the_harness(cfg_factory, sentiment_folder,
     assert on_disk["task_info"]["num_classes"] == 2 and on_disk["task_info"]["main_metric"] == "acc"
 
 
-@pytest.mark.parametrize("name, path, column, val_split, test_split", [
-    ("sentiment", "rotten_tomatoes", "text", "validation", "test"),
-    ("imdb", "imdb", "text", None, "test"),
-    ("sst2", "stanfordnlp/sst2", "sentence", None, "validation"),
-])
+@pytest.mark.parametrize(
+    "name, path, column, val_split, test_split",
+    [
+        ("sentiment", "rotten_tomatoes", "text", "validation", "test"),
+        ("imdb", "imdb", "text", None, "test"),
+        ("sst2", "stanfordnlp/sst2", "sentence", None, "validation"),
+    ],
+)
 def test_task_configs_compose(cfg_factory, name, path, column, val_split, test_split):
     t = cfg_factory(f"task={name}").task
     assert t._target_ == "tasks.sentiment.Sentiment" and t.data.path == path and t.data.text_column == column

@@ -1,6 +1,7 @@
 """What every generated task shares (tasks/synthetic.py): fixed evaluation sets independent of the training seed,
 generated once and reused by every validation pass, distinct validation and test sets, a training stream that
 resumes bitwise."""
+
 import pytest
 import torch
 

@@ -1,15 +1,15 @@
 """Loading and tokenizing text data: file formats, carved validation, tokenizer cache, every bad-data message."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pandas as pd
 import pytest
 import torch
-from tests.tasks.text_fixtures import sentiment_frame, write_folder
 
 import tasks.text_data as td
 from core.errors import ConfigError
 from tasks.sentiment import Sentiment
+from tests.tasks.text_fixtures import sentiment_frame, write_folder
 
 
 def make(folder, tmp_path, **kw):
@@ -139,8 +139,11 @@ def test_folder_without_split_files_lists_what_it_found(tmp_path):
     folder.mkdir()
     (folder / "notes.txt").write_text("hi")
     sentiment_frame().to_parquet(folder / "everything.parquet")
-    with pytest.raises(ConfigError, match=r"no train and no test split file. Found: \['everything.parquet', "
-                                          r"'notes.txt'\]. Expected files named train.<ext>"):
+    with pytest.raises(
+        ConfigError,
+        match=r"no train and no test split file. Found: \['everything.parquet', "
+        r"'notes.txt'\]. Expected files named train.<ext>",
+    ):
         make(folder, tmp_path)
 
 

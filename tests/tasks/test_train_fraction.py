@@ -1,5 +1,6 @@
 """task.train_fraction: a seeded subset of the labelled training rows (same seed, same rows), recorded; the
 evaluation splits stay whole."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,8 +35,12 @@ def test_sentiment_subset_is_seeded_and_recorded(sentiment_folder, tmp_path):
 
 
 def test_translation_and_image_subsets(translation_folder, tmp_path):
-    mt = Translation(data={"path": str(translation_folder), "src": "en", "tgt": "es"}, vocab_size=80,
-                     cache_dir=str(tmp_path / "cache"), train_fraction=0.5)
+    mt = Translation(
+        data={"path": str(translation_folder), "src": "en", "tgt": "es"},
+        vocab_size=80,
+        cache_dir=str(tmp_path / "cache"),
+        train_fraction=0.5,
+    )
     assert len(kept(mt, 0)) == 12 and mt.describe()["train_rows_used"] == 12
     img, img2 = (ImageClassification(train_fraction=0.1) for _ in range(2))
     rows = kept(img, 1)
@@ -52,7 +57,15 @@ def test_bad_fractions_are_refused(sentiment_folder, tmp_path, bad):
 
 
 def test_the_run_record_holds_the_subset(cfg_factory, sentiment_folder, tmp_path):
-    s = train(cfg_factory("task=sentiment", f"task.data.path={sentiment_folder}", f"task.cache_dir={tmp_path / 'c'}",
-                          "task.train_fraction=0.5", "seed=7", "trainer.stop_at=null"))
+    s = train(
+        cfg_factory(
+            "task=sentiment",
+            f"task.data.path={sentiment_folder}",
+            f"task.cache_dir={tmp_path / 'c'}",
+            "task.train_fraction=0.5",
+            "seed=7",
+            "trainer.stop_at=null",
+        )
+    )
     assert s["task_info"]["train_fraction"] == 0.5 and s["task_info"]["train_rows_used"] == 16
     assert s["task_info"]["subset_seed"] == 7 and s["config"]["task"]["train_fraction"] == 0.5

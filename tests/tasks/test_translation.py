@@ -1,15 +1,16 @@
 """The translation task: spec, teacher-forcing batches, resume, sacrebleu metrics, decoding, samples."""
+
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 import sacrebleu
 import torch
-from tests.tasks.text_fixtures import PAIRS, CopyOracle, TinySeq2Seq, write_folder
 
 from core.errors import ConfigError
 from tasks.text_data import BOS, EOS, PAD, RESERVED
 from tasks.translation import Translation
+from tests.tasks.text_fixtures import PAIRS, CopyOracle, TinySeq2Seq, write_folder
 
 
 def make(folder, tmp_path, data=None, **kw):
@@ -20,8 +21,15 @@ def make(folder, tmp_path, data=None, **kw):
 def test_spec(translation_folder, tmp_path):
     task = make(translation_folder, tmp_path, max_len=10, tgt_max_len=12)
     s = task.spec
-    assert (s.input_kind, s.output_kind, s.pad_id, s.bos_id, s.eos_id, s.tgt_pad_id, s.ignore_index) == \
-        ("tokens", "sequence", 0, 1, 2, 0, -100)
+    assert (s.input_kind, s.output_kind, s.pad_id, s.bos_id, s.eos_id, s.tgt_pad_id, s.ignore_index) == (
+        "tokens",
+        "sequence",
+        0,
+        1,
+        2,
+        0,
+        -100,
+    )
     assert s.max_len == 10 and s.tgt_max_len == 12 and s.vocab_size == s.tgt_vocab_size <= 80 + len(RESERVED)
     separate = make(translation_folder, tmp_path, joint_vocab=False, vocab_size=60)
     assert separate.src_tok is not separate.tgt_tok
@@ -42,7 +50,7 @@ def test_batches_shift_targets_and_ignore_padding(translation_folder, tmp_path):
     lengths = keep.sum(1)
     for i in range(6):
         n = int(lengths[i])
-        assert y[i, n - 1] == EOS and (tgt_in[i, 1:n] == y[i, :n - 1]).all()  # tgt_in = BOS + y, targets = y + EOS
+        assert y[i, n - 1] == EOS and (tgt_in[i, 1:n] == y[i, : n - 1]).all()  # tgt_in = BOS + y, targets = y + EOS
         assert (tgt_in[i, n:] == PAD).all() and not keep[i, n:].any()
     assert batch.n_tokens == int((src != PAD).sum()) + int(lengths.sum())
     assert int(lengths.max()) == tgt_in.shape[1]  # padded to the batch's longest target
@@ -80,8 +88,11 @@ def test_a_perfect_translator_scores_100_on_detokenized_text(tmp_path):
     assert test["bleu"] == pytest.approx(100.0) and test["chrf"] == pytest.approx(100.0)
     assert test["acc"] == 1.0 and test["loss"] < 1e-3 and test["decoded"] == len(PAIRS)
     samples = task.artifacts()["samples"]
-    assert len(samples) == len(PAIRS) and samples[6] == {"source": PAIRS[6][1], "reference": PAIRS[6][1],
-                                                         "hypothesis": PAIRS[6][1]}
+    assert len(samples) == len(PAIRS) and samples[6] == {
+        "source": PAIRS[6][1],
+        "reference": PAIRS[6][1],
+        "hypothesis": PAIRS[6][1],
+    }
 
 
 def test_evaluation_with_a_small_seq2seq_model_and_beam(translation_folder, tmp_path):
@@ -110,7 +121,14 @@ def test_bad_settings(translation_folder, tmp_path):
 def test_hydra_config_composes(cfg_factory, translation_folder, tmp_path):
     from hydra.utils import instantiate
 
-    cfg = cfg_factory("task=translation", f"task.data.path={translation_folder}", "task.data.src=en",
-                      "task.data.tgt=es", f"task.cache_dir={tmp_path / 'cache'}", "task.vocab_size=80", "task.beam=2")
+    cfg = cfg_factory(
+        "task=translation",
+        f"task.data.path={translation_folder}",
+        "task.data.src=en",
+        "task.data.tgt=es",
+        f"task.cache_dir={tmp_path / 'cache'}",
+        "task.vocab_size=80",
+        "task.beam=2",
+    )
     task = instantiate(cfg.task, _convert_="all")
     assert isinstance(task, Translation) and task.beam == 2 and task.main_metric == "bleu"

@@ -1,4 +1,5 @@
 """Helpers for the text-task tests: tiny data frames and folders, a tiny reference seq2seq model, a copy oracle."""
+
 from __future__ import annotations
 
 import json
@@ -8,10 +9,26 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-POSITIVE = ["a good film", "great fun and good acting", "i loved it", "wonderful and warm", "good good good",
-            "a great story", "fun for all", "warm and wonderful acting"]
-NEGATIVE = ["a bad film", "boring and bad acting", "i hated it", "dull and cold", "bad bad bad", "a dull story",
-            "awful for all", "cold and boring acting"]
+POSITIVE = [
+    "a good film",
+    "great fun and good acting",
+    "i loved it",
+    "wonderful and warm",
+    "good good good",
+    "a great story",
+    "fun for all",
+    "warm and wonderful acting",
+]
+NEGATIVE = [
+    "a bad film",
+    "boring and bad acting",
+    "i hated it",
+    "dull and cold",
+    "bad bad bad",
+    "a dull story",
+    "awful for all",
+    "cold and boring acting",
+]
 
 
 def sentiment_frame(n_repeat: int = 1) -> pd.DataFrame:
@@ -35,10 +52,16 @@ def write_folder(folder: Path, splits: dict[str, pd.DataFrame], fmt: str = "parq
     return folder
 
 
-PAIRS = [("the house is small", "la casa es pequeña"), ("the dog is big", "el perro es grande"),
-         ("i see the house", "veo la casa"), ("the cat sleeps", "el gato duerme"),
-         ("a small dog", "un perro pequeño"), ("the big house", "la casa grande"),
-         ("¿where is the cat?", "¿dónde está el gato?"), ("the dog sleeps", "el perro duerme")]
+PAIRS = [
+    ("the house is small", "la casa es pequeña"),
+    ("the dog is big", "el perro es grande"),
+    ("i see the house", "veo la casa"),
+    ("the cat sleeps", "el gato duerme"),
+    ("a small dog", "un perro pequeño"),
+    ("the big house", "la casa grande"),
+    ("¿where is the cat?", "¿dónde está el gato?"),
+    ("the dog sleeps", "el perro duerme"),
+]
 
 
 class TinySeq2Seq(nn.Module):
