@@ -229,6 +229,35 @@ def serial_sweep(sweep: dict, launcher: str | None) -> tuple[dict, str | None]:
     return {**sweep, "overrides": over}, launcher or "basic"
 
 
+def tuned(preset: dict, sweep: dict) -> bool:
+    """Whether the sweep's learning rate is picked by a pre-sweep (its ``tune_lr`` and the preset's ``lr_grid``)."""
+    return bool(sweep.get("tune_lr", True) and preset.get("lr_grid"))
+
+
+def lr_choice(name: str, sweep: dict, preset: dict, out: Path, launcher: str | None) -> tuple[list[dict], list[str]]:
+    """The sweep's lr choice per arch and condition: ``<out>/<name>/lr_choice.json`` when it was made for the same
+    condition keys, otherwise the pre-sweep (``tune_seed``, ``lr_steps`` steps, every lr of ``lr_grid``) is run
+    into ``<out>/<name>/lr/`` and the choice written. Returns (choice, problems)."""
+    folder, problems = out / name, []
+    keys, tune_seed = condition_keys(preset, sweep), preset.get("tune_seed", 0)
+    choice_file = folder / "lr_choice.json"
+    saved = json.loads(choice_file.read_text()) if choice_file.exists() else None
+    if isinstance(saved, dict) and saved.get("condition_keys") == keys:
+        return saved["choice"], problems
+    pre = {
+        "optimizer.lr": ",".join(map(str, preset.get("lr_grid") or [])),
+        "seed": tune_seed,
+        "trainer.max_steps": preset["lr_steps"],
+        "trainer.stop_at": None,
+    }
+    if launch(sweep["experiment"], folder / LR_PRESWEEP, overrides_of(preset, sweep, pre), launcher):
+        problems.append(f"{name}: the learning-rate pre-sweep failed")
+    rows = lr_table(folder / LR_PRESWEEP, keys)
+    choice = choose_lr(rows, keys)
+    write_presweep(folder, rows, keys, choice, tune_seed)
+    return choice, problems
+
+
 def borrowed_lr(sweep: dict, out: Path) -> tuple[list[dict] | None, str | None]:
     """``lr_from: <sweep>``: reuse that sweep's lr choice (``<out>/<sweep>/lr_choice.json``) for the cells whose
     condition matches this sweep's overrides (e.g. ``task.delay: 10``), so a timing run trains at the lr tuned for
@@ -266,6 +295,10 @@ def run_sweep(name: str, sweep: dict, preset: dict, out: Path, launcher: str | N
         return [f"{name}: skipped, its data folder is missing ({gone}){'; ' + hint if hint else ''}"]
     sweep, launcher = serial_sweep(sweep, launcher)
     if sweep.get("lr_from"):
+        source = (preset.get("sweeps") or {}).get(str(sweep["lr_from"]))
+        if source and tuned(preset, source) and not (out / str(sweep["lr_from"]) / "lr_choice.json").exists():
+            # e.g. --only C1: the timing sweep needs long_range's lr; its pre-sweep alone makes the choice
+            problems += lr_choice(str(sweep["lr_from"]), source, preset, out, launcher)[1]
         launches, problem = borrowed_lr(sweep, out)
         problems += [f"{name}: {problem}"] if problem else []
         for extra in launches or []:
@@ -278,29 +311,13 @@ def run_sweep(name: str, sweep: dict, preset: dict, out: Path, launcher: str | N
             if launch(sweep["experiment"], None, overrides_of(preset, sweep, extra), launcher):
                 problems.append(f"{name}: stage {stage['stage']} exited with an error")
         return problems
-    grid = preset.get("lr_grid") or []
-    if sweep.get("tune_lr", True) and grid:
-        keys, tune_seed = condition_keys(preset, sweep), preset.get("tune_seed", 0)
-        choice_file = folder / "lr_choice.json"
-        saved = json.loads(choice_file.read_text()) if choice_file.exists() else None
-        if isinstance(saved, dict) and saved.get("condition_keys") == keys:
-            choice = saved["choice"]
-        else:
-            pre = {
-                "optimizer.lr": ",".join(map(str, grid)),
-                "seed": tune_seed,
-                "trainer.max_steps": preset["lr_steps"],
-                "trainer.stop_at": None,
-            }
-            if launch(sweep["experiment"], folder / LR_PRESWEEP, overrides_of(preset, sweep, pre), launcher):
-                problems.append(f"{name}: the learning-rate pre-sweep failed")
-            rows = lr_table(folder / LR_PRESWEEP, keys)
-            choice = choose_lr(rows, keys)
-            write_presweep(folder, rows, keys, choice, tune_seed)
+    if tuned(preset, sweep):
+        choice, problems = lr_choice(name, sweep, preset, out, launcher)
         wanted = str((sweep.get("overrides") or {}).get("arch") or "").split(",")
         for arch in filter(None, wanted):
             if arch not in {c["arch"] for c in choice}:
                 problems.append(f"{name}: no learning rate chosen for {arch} (its pre-sweep runs failed)")
+        keys = condition_keys(preset, sweep)
         for extra in main_launches(choice, keys):
             if launch(sweep["experiment"], folder, overrides_of(preset, sweep, extra), launcher):
                 problems.append(f"{name}: sweep for {extra['arch']} at lr {extra['optimizer.lr']} exited with an error")

@@ -332,3 +332,34 @@ def test_c8_has_a_compute_matched_scratch_run_as_long_as_pretraining_and_fine_tu
     assert stages["scratch_matched"]["stage"] == "finetune"
     line = sweeps.overrides_of(preset, sweep, {"stage": "finetune", **matched})
     assert "init_weights=false" in line and f"trainer.max_steps={steps['scratch_matched']}" in line
+
+
+def test_a_borrowed_lr_whose_source_never_ran_runs_the_source_pre_sweep_first(tmp_path, monkeypatch):
+    """``--only C1``: the timing sweep borrows long_range's lr; with no lr_choice.json yet, long_range's pre-sweep
+    (tune seed, lr grid, short) runs into <out>/long_range/lr first, and not long_range's main sweep."""
+    calls = []
+    monkeypatch.setattr(sweeps, "launch", lambda exp, folder, over, launcher: calls.append((exp, folder, over)) or 0)
+    preset = sweeps.check_preset(
+        {
+            "seeds": "1,2",
+            "tune_seed": 0,
+            "lr_grid": [0.001, 0.01],
+            "lr_steps": 5,
+            "sweeps": {
+                "long_range": {"experiment": "long_range", "overrides": {"arch": "rnn", "task.delay": "5,20"}},
+                "timing": {
+                    "experiment": "long_range",
+                    "serial": True,
+                    "lr_from": "long_range",
+                    "overrides": {"arch": "rnn", "task.delay": 5},
+                },
+            },
+        }
+    )
+    problems = sweeps.run_sweep("timing", preset["sweeps"]["timing"], preset, tmp_path, None)
+    (exp, folder, over), *rest = calls
+    assert exp == "long_range" and folder == tmp_path / "long_range" / sweeps.LR_PRESWEEP
+    assert "seed=0" in over and "optimizer.lr=0.001,0.01" in over and "trainer.max_steps=5" in over
+    assert rest == []  # no run trained in the fake pre-sweep: no lr, so no timing run, and the problem says so
+    assert (tmp_path / "long_range" / "lr_choice.json").exists()
+    assert any("no learning rate" in p and "rnn" in p for p in problems)
