@@ -340,10 +340,14 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
                 "sources": SOURCES[cid],
                 "delta": delta.get(cid),
                 "command": c.command(preset),
+                "literature": c.anchor,
+                "literature_expects": c.expects or None,
                 "lr_presweep": lr_presweeps(root, SOURCES[cid]),
             }
         )
     correct_primary(claims)
+    for c in claims:  # after the correction across claims, which can turn a verdict inconclusive
+        c["agreement"] = CLAIMS[c["id"]].agreement(c["verdict"])
     doc = {
         "preset": preset,
         "device": sorted(devices),
@@ -410,16 +414,27 @@ def delta_text(c: dict) -> str:
     return f"{c['delta']:g}" if c.get("delta") is not None else "not declared"
 
 
+def agreement_text(c: dict) -> str:
+    """``agrees`` / ``differs (anchor: <outcome>)`` / ``open`` (an inconclusive verdict says nothing either way)."""
+    if c.get("agreement") == "differs":
+        return f"differs (anchor: {c.get('literature_expects')})"
+    return c.get("agreement") or "open"
+
+
 def markdown_table(doc: dict) -> str:
     """The verdict table (the README's), generated: never typed by hand."""
     lines = [
         f"Preset {doc['preset']}, device {', '.join(doc['device']) or 'none recorded'}, written {doc['written']} "
         f"(`python -m reports.claims {doc['root']} --markdown-table`)",
         "",
-        "| id | claim | verdict | key number | δ |",
-        "|---|---|---|---|---|",
+        "| id | claim | verdict | key number | δ | literature anchor | agrees? |",
+        "|---|---|---|---|---|---|---|",
     ]
-    lines += [f"| {c['id']} | {c['claim']} | {verdict_text(c)} | {c['key']} | {delta_text(c)} |" for c in doc["claims"]]
+    lines += [
+        f"| {c['id']} | {c['claim']} | {verdict_text(c)} | {c['key']} | {delta_text(c)} | {c.get('literature') or ''} "
+        f"| {agreement_text(c)} |"
+        for c in doc["claims"]
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -442,6 +457,8 @@ def markdown(doc: dict) -> str:
             f"Rule: {c['rule']}",
             "",
             f"Minimal effect δ (declared in the preset): {delta_text(c)}",
+            "",
+            f"Literature anchor: {c.get('literature') or 'none'} — {agreement_text(c)}",
             "",
             f"Runs: {len(c['runs'])} from {', '.join(c['sources'])}",
             "",

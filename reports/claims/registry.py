@@ -22,6 +22,16 @@ class Claim:
     sources: tuple[str, ...]  # sweep folders under the claims root whose runs are its evidence
     rule: Callable  # rule(runs) -> rules.Verdict
     figure: Callable  # figure(runs, verdict) -> matplotlib Figure | None
+    anchor: str = ""  # the published result the verdict is compared with (author year: what they found)
+    expects: str = ""  # the outcome of this rule that would agree with the anchor (rules' outcome words)
+
+    def agreement(self, outcome: str) -> str:
+        """Whether a verdict agrees with the literature anchor: ``agrees``, ``differs`` or ``open`` (an
+        inconclusive verdict says nothing either way). Why a verdict differs (budget or finding) is the reader's
+        call and docs/claims.md's, not this function's."""
+        if not self.expects or outcome == rules.INCONCLUSIVE:
+            return "open"
+        return "agrees" if outcome == self.expects else "differs"
 
     def command(self, preset: str) -> str:
         """The one command that re-runs only this claim's evidence (the sweeps whose ``claims`` list it)."""
@@ -37,20 +47,68 @@ CLAIMS = {
             ("seq_scaling", "long_range", "timing"),
             rules.c1_speed,
             figures.c1,
+            anchor="Vaswani et al. 2017, Table 2: less training cost than recurrent and convolutional models, on GPUs",
+            expects=rules.SUPPORTED,
         ),
-        Claim("C2", "long-range dependencies are handled better", ("long_range",), rules.c2_long_range, figures.c2),
-        Claim("C3", "no vanishing or exploding gradient through time", ("long_range",), rules.c3_gradients, figures.c3),
-        Claim("C4", "positional encoding is needed for order", ("positions",), rules.c4_positions, figures.c4),
-        Claim("C5", "multiple heads capture different relations", ("heads",), rules.c5_heads, figures.c5),
+        Claim(
+            "C2",
+            "long-range dependencies are handled better",
+            ("long_range",),
+            rules.c2_long_range,
+            figures.c2,
+            anchor="Bai et al. 2018: on the copy memory task LSTMs and GRUs fail at long delays where a TCN or "
+            "attention succeeds",
+            expects=rules.SUPPORTED,
+        ),
+        Claim(
+            "C3",
+            "no vanishing or exploding gradient through time",
+            ("long_range",),
+            rules.c3_gradients,
+            figures.c3,
+            anchor="Bengio et al. 1994, Pascanu et al. 2013: gradients through a recurrence vanish or explode with "
+            "distance; attention has a path of length 1",
+            expects=rules.SUPPORTED,
+        ),
+        Claim(
+            "C4",
+            "positional encoding is needed for order",
+            ("positions",),
+            rules.c4_positions,
+            figures.c4,
+            anchor="Haviv et al. 2022: causal Transformers without positional encoding learn order and come close; "
+            "bidirectional ones cannot",
+            expects=rules.NOT_SUPPORTED,
+        ),
+        Claim(
+            "C5",
+            "multiple heads capture different relations",
+            ("heads",),
+            rules.c5_heads,
+            figures.c5,
+            anchor="Michel et al. 2019: most heads can be removed at test time with little loss; Vaswani et al. "
+            "2017, Table 3: one head 0.9 BLEU worse",
+            expects=rules.MIXED,
+        ),
         Claim(
             "C6",
             "CNNs are local, attention is global",
             ("locality", "locality_attention", "locality_sanity", "long_range", "images"),
             rules.c6_locality,
             figures.c6,
+            anchor="Bai et al. 2018: a dilated CNN whose receptive field covers the distance solves long copy; a "
+            "shallow one cannot",
+            expects=rules.SUPPORTED,
         ),
         Claim(
-            "C7", "hidden states grow more abstract layer by layer", ("abstraction",), rules.c7_abstraction, figures.c7
+            "C7",
+            "hidden states grow more abstract layer by layer",
+            ("abstraction",),
+            rules.c7_abstraction,
+            figures.c7,
+            anchor="Tenney et al. 2019: BERT's layers go from surface to semantic properties; Hewitt & Liang 2019: "
+            "read probes by selectivity",
+            expects=rules.SUPPORTED,
         ),
         Claim(
             "C8",
@@ -58,14 +116,29 @@ CLAIMS = {
             ("pretrain_finetune",),
             rules.c8_pretraining,
             figures.c8,
+            anchor="Amos et al. 2023: self pre-training on the task's own data gives large gains over training "
+            "from scratch",
+            expects=rules.SUPPORTED,
         ),
-        Claim("C9", "attention weights are interpretable", ("positions",), rules.c9_interpretable, figures.c9),
+        Claim(
+            "C9",
+            "attention weights are interpretable",
+            ("positions",),
+            rules.c9_interpretable,
+            figures.c9,
+            anchor="Jain & Wallace 2019: attention weights are often not faithful explanations (plausible, not "
+            "faithful)",
+            expects=rules.MIXED,
+        ),
         Claim(
             "C10",
             "residual connections and LayerNorm make deep training stable",
             ("depth",),
             rules.c10_residual_norm,
             figures.c10,
+            anchor="Xiong et al. 2020: post-LN needs warm-up and breaks at depth where pre-LN trains; He et al. "
+            "2016 residuals",
+            expects=rules.SUPPORTED,
         ),
     )
 }

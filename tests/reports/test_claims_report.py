@@ -267,13 +267,15 @@ def test_markdown_table_is_generated_with_delta_and_each_claim_ends_with_its_com
     lr_folder(tmp_path / "quick")
     assert main([str(tmp_path / "quick"), "--markdown-table"]) == 0
     out = capsys.readouterr().out
-    assert "| id | claim | verdict | key number | δ |" in out
+    assert "| id | claim | verdict | key number | δ | literature anchor | agrees? |" in out
     from reports.claims.registry import deltas
 
     d = deltas("quick")
     assert d and set(d) <= set(CLAIMS)
     row = next(line for line in out.splitlines() if line.startswith("| C2 |"))
-    assert row.endswith(f"| {d['C2']:g} |")  # C2's row carries the preset's δ
+    assert f"| {d['C2']:g} | Bai et al. 2018" in row  # C2's row carries the preset's δ and its anchor
+    verdict = row.split(" | ")[2]
+    assert row.endswith(f"| {CLAIMS['C2'].agreement(verdict)} |")  # the agreement column follows the verdict
     md = (tmp_path / "quick" / "report" / "claims.md").read_text()
     for cid in CLAIMS:
         section = md.split(f"## {cid}: ")[1].split("\n## ")[0]
@@ -394,3 +396,15 @@ def test_report_shows_the_lr_pre_sweep_and_settings_per_source_and_stage(tmp_pat
         "parameter counts differ by more than 10% between archs in pretrain_finetune/mlm (largest/smallest median 1.5)"
     ]
     assert "[pretrain_finetune/mlm]" in md and "Learning-rate pre-sweep of <" not in md
+
+
+def test_agreement_with_the_literature_anchor_follows_the_verdict():
+    """agrees when the outcome is the one the anchor reports, differs otherwise, open when inconclusive."""
+    from reports.claims import rules
+
+    c4 = CLAIMS["C4"]  # Haviv et al. 2022: a causal model learns order without positions
+    assert c4.expects == rules.NOT_SUPPORTED and "Haviv" in c4.anchor
+    assert c4.agreement(rules.NOT_SUPPORTED) == "agrees"
+    assert c4.agreement(rules.SUPPORTED) == "differs"
+    assert c4.agreement(rules.INCONCLUSIVE) == "open"
+    assert all(c.anchor and c.expects in rules.VERDICTS for c in CLAIMS.values())
