@@ -50,7 +50,10 @@ def attention_layers(path: Path) -> list[np.ndarray]:
 
 
 def add_attention_measures(run: dict) -> None:
-    """long_range.attention.{alignment, head_diversity, head_diversity_baseline} where the files allow."""
+    """long_range.attention.{alignment, head_diversity, head_diversity_baseline,
+    head_diversity_init} where the files allow: the baseline is the diversity of the maps at initialisation
+    sharpened per head to the trained head's entropy (``rules.entropy_matched``), ``head_diversity_init`` the
+    plain diversity at initialisation (shown beside it)."""
     folder = Path(run["_dir"])
     if not (folder / ATTENTION).exists():
         return
@@ -63,9 +66,15 @@ def add_attention_measures(run: dict) -> None:
     if div:
         att["head_diversity"] = float(np.mean(div))
     if (folder / ATTENTION_INIT).exists():
-        base = [d for d in map(rules.head_diversity, attention_layers(folder / ATTENTION_INIT)) if d is not None]
-        if base:
-            att["head_diversity_baseline"] = float(np.mean(base))
+        init = attention_layers(folder / ATTENTION_INIT)
+        plain = [d for d in map(rules.head_diversity, init) if d is not None]
+        if plain:
+            att["head_diversity_init"] = float(np.mean(plain))
+        if len(init) == len(layers) and all(i.shape[0] == t.shape[0] for i, t in zip(init, layers)):
+            base = [rules.head_diversity(rules.entropy_matched(i, t)) for i, t in zip(init, layers)]
+            base = [d for d in base if d is not None]
+            if base:
+                att["head_diversity_baseline"] = float(np.mean(base))
 
 
 def pooled(states: np.ndarray, pad: np.ndarray | None) -> np.ndarray:

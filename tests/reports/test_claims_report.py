@@ -10,7 +10,7 @@ from reports.claims import rules
 from reports.claims.__main__ import main
 from reports.claims.build import add_attention_measures, add_layer_measures, build_claims
 from reports.claims.registry import CLAIMS
-from tests.reports.test_claims_rules import grad_runs, long_range_runs
+from tests.reports.test_claims_rules import grad_runs, long_range_runs, soft_maps
 
 
 def write_runs(folder, runs):
@@ -74,6 +74,18 @@ def test_attention_measures_from_the_probe_file(tmp_path):
     att = run["long_range"]["attention"]
     assert att["alignment"] == 1.0
     assert att["head_diversity"] > 0.1 and att["head_diversity_baseline"] == pytest.approx(0.0, abs=1e-3)
+    assert att["head_diversity_init"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_head_diversity_baseline_is_the_init_maps_at_the_trained_entropy(tmp_path):
+    init = [soft_maps(seed=0), soft_maps(seed=1)]  # two layers, four heads
+    for name, layers in (("attention_init.npz", init), ("attention.npz", [rules.sharpened(m, 8.0) for m in init])):
+        np.savez(tmp_path / name, **{f"layer{i}": m.astype(np.float16) for i, m in enumerate(layers)})
+    run = {"_dir": str(tmp_path)}
+    add_attention_measures(run)
+    att = run["long_range"]["attention"]
+    assert att["head_diversity"] > att["head_diversity_init"] + 0.2  # sharpened only: above the plain init value
+    assert att["head_diversity"] < att["head_diversity_baseline"] + rules.DIVERSE_BY  # not above the matched one
 
 
 def test_layer_measures_from_hidden_states(tmp_path):
