@@ -50,7 +50,7 @@ def attention_layers(path: Path) -> list[np.ndarray]:
 
 
 def add_attention_measures(run: dict) -> None:
-    """long_range.attention.{alignment, head_diversity, head_diversity_baseline,
+    """long_range.attention.{alignment, alignment_chance, head_diversity, head_diversity_baseline,
     head_diversity_init} where the files allow: the baseline is the diversity of the maps at initialisation
     sharpened per head to the trained head's entropy (``rules.entropy_matched``), ``head_diversity_init`` the
     plain diversity at initialisation (shown beside it)."""
@@ -62,6 +62,7 @@ def add_attention_measures(run: dict) -> None:
     delay, n = rules.get(run, "task_info.delay"), rules.get(run, "task_info.n_memorize")
     if delay and n and all(m.shape[-1] == m.shape[-2] for m in layers):
         att["alignment"] = max(rules.copy_alignment(m, int(delay), int(n)) for m in layers)
+        att["alignment_chance"] = 1.0 / layers[0].shape[-1]  # the argmax on the source by chance: 1/L
     div = [d for d in map(rules.head_diversity, layers) if d is not None]
     if div:
         att["head_diversity"] = float(np.mean(div))

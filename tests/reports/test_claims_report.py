@@ -72,7 +72,7 @@ def test_attention_measures_from_the_probe_file(tmp_path):
     run = {"_dir": str(tmp_path), "task_info": {"delay": delay, "n_memorize": n}}
     add_attention_measures(run)
     att = run["long_range"]["attention"]
-    assert att["alignment"] == 1.0
+    assert att["alignment"] == 1.0 and att["alignment_chance"] == 1 / L
     assert att["head_diversity"] > 0.1 and att["head_diversity_baseline"] == pytest.approx(0.0, abs=1e-3)
     assert att["head_diversity_init"] == pytest.approx(0.0, abs=1e-3)
 

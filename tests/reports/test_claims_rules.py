@@ -570,44 +570,92 @@ def test_copy_alignment_finds_the_aligned_head():
     assert R.copy_alignment(uniform[None], delay, n) == 0.0
 
 
-def c9_records(rates, drop=(0.0, 0.0), sd=0.005, n_seq=512, **cfg):
-    """Copy runs of the seed's block: per seed the alignment and a 1-module, 2-head ablation whose head drops are
-    ``drop`` (plus a little seed noise)."""
-    return [
-        rec(
-            "transformer",
-            s,
-            config={"task": {"_target_": "tasks.copy_long.CopyLong"}, "arch": cfg},
-            long_range={
-                "attention": {"alignment": a},
-                "head_ablation": {
-                    "names": ["encoder.0.attn"],
-                    "n_sequences": n_seq,
-                    "drop": [[x + sd * ((s % 3) - 1) for x in drop]],
-                },
+FAITHFUL = dict(masked=(0.40, 0.44, 0.48), control=(0.02, 0.03, 0.04))  # blanking the source hurts, the control not
+UNFAITHFUL = dict(masked=(0.03, 0.02, 0.04), control=(0.02, 0.02, 0.03))  # neither hurts
+
+
+def c9_records(rates, masked=(0.0, 0.0, 0.0), control=(0.0, 0.0, 0.0), n_seq=512, seq_len=41, heads=(0.0, 0.0), **cfg):
+    """Copy runs of the seed's block: per seed (index s) the best head's alignment ``rates[s]`` (chance 1/seq_len,
+    from task_info), the source-masking record with drop ``masked[s]`` (attended source blanked) and control drop
+    ``control[s]`` (``masked=None``: no record), and a 1-module, 2-head ablation whose head drops are ``heads``
+    (plus a little seed noise)."""
+    out = []
+    for s, a in enumerate(rates):
+        lr = {
+            "attention": {"alignment": a},
+            "head_ablation": {
+                "names": ["encoder.0.attn"],
+                "n_sequences": n_seq,
+                "drop": [[x + 0.005 * ((s % 3) - 1) for x in heads]],
             },
+        }
+        if masked is not None:
+            lr["source_masking"] = {
+                "head": ["encoder.0.attn", 0],
+                "intact": 0.99,
+                "masked": 0.99 - masked[s % len(masked)],
+                "control": 0.99 - control[s % len(control)],
+                "drop": masked[s % len(masked)],
+                "control_drop": control[s % len(control)],
+                "argmax_on_source": a,
+                "n_sequences": n_seq,
+                "metric": "test/answer_acc",
+            }
+        out.append(
+            rec(
+                "transformer",
+                s,
+                config={"task": {"_target_": "tasks.copy_long.CopyLong"}, "arch": cfg},
+                task_info={"delay": seq_len - 4, "n_memorize": 2, "seq_len": seq_len},
+                long_range=lr,
+            )
         )
-        for s, a in enumerate(rates)
-    ]
+    return out
 
 
 def test_c9_every_outcome():
-    v = R.c9_interpretable(c9_records([0.95, 0.92, 0.5], drop=(0.4, 0.0)))
+    v = R.c9_interpretable(c9_records([0.95, 0.92, 0.5], **FAITHFUL))
     assert v.verdict == R.SUPPORTED, v.key
-    assert all("Holm over 2 heads" in d["corrected"] for d in v.evidence["faithfulness"].values())
-    v = R.c9_interpretable(c9_records([0.95, 0.92, 0.93], drop=(0.0, 0.01)))
+    assert v.evidence["decision"]["outcome"] == "supported" and v.evidence["alignment_chance"] == [1 / 41] * 3
+    v = R.c9_interpretable(c9_records([0.95, 0.92, 0.93], **UNFAITHFUL))
     assert v.verdict == R.MIXED and "aligned on copy, not faithful" in v.condition
-    assert R.c9_interpretable(c9_records([0.95, 0.5, 0.5], drop=(0.0, 0.0))).verdict == R.NOT_SUPPORTED
-    v = R.c9_interpretable(c9_records([0.5, 0.5, 0.4], drop=(0.3, 0.0)))
+    assert R.c9_interpretable(c9_records([0.95, 0.5, 0.5], **UNFAITHFUL)).verdict == R.NOT_SUPPORTED
+    v = R.c9_interpretable(c9_records([0.5, 0.5, 0.4], **FAITHFUL))
     assert v.verdict == R.MIXED and "not aligned" in v.condition
-    v = R.c9_interpretable(c9_records([0.95, 0.95, 0.95], drop=(0.05, 0.0), sd=0.1))
+
+
+def test_c9_masking_anything_that_hurts_as_much_is_not_faithful():
+    # blanking the attended source costs half the answers, but so does blanking a random other position
+    v = R.c9_interpretable(c9_records([0.95, 0.92, 0.93], masked=(0.50, 0.52, 0.54), control=(0.49, 0.52, 0.53)))
+    assert v.verdict == R.MIXED and "aligned on copy, not faithful" in v.condition
+    assert [round(x["effect"], 3) for x in v.evidence["source_masking_per_seed"]] == [0.01, 0.0, 0.01]
+
+
+def test_c9_inconclusive_cases():
+    v = R.c9_interpretable(c9_records([0.95, 0.95, 0.95], masked=(0.0, 0.1, 0.2)))  # underpowered
     assert v.verdict == R.INCONCLUSIVE and "minimal detectable effect" in v.key
-    assert R.c9_interpretable(c9_records([0.95, 0.95])).verdict == R.INCONCLUSIVE
-    assert R.c9_interpretable(c9_records([0.95, 0.95, 0.95], drop=(0.4, 0.0), n_seq=100)).verdict == R.INCONCLUSIVE
+    assert R.c9_interpretable(c9_records([0.95, 0.95], **FAITHFUL)).verdict == R.INCONCLUSIVE  # two seeds
+    v = R.c9_interpretable(c9_records([0.95, 0.95, 0.95], n_seq=100, **FAITHFUL))
+    assert v.verdict == R.INCONCLUSIVE and "fewer than 512 test sequences" in v.shortfall()
+    v = R.c9_interpretable(c9_records([0.95, 0.95, 0.95], masked=None, heads=(0.4, 0.0)))
+    assert v.verdict == R.INCONCLUSIVE and "no source-masking record" in v.shortfall()
+
+
+def test_c9_alignment_must_be_well_above_chance():
+    # a 4-position sequence: the argmax lands on the source a quarter of the time by chance
+    v = R.c9_interpretable(c9_records([0.95, 0.92, 0.93], seq_len=4, **FAITHFUL))
+    assert v.verdict == R.MIXED and "not aligned" in v.condition and v.evidence["alignment_chance"] == [0.25] * 3
+
+
+def test_c9_head_ablation_is_secondary_evidence_outside_the_decision():
+    v = R.c9_interpretable(c9_records([0.95, 0.92, 0.93], heads=(0.4, 0.0), **UNFAITHFUL))
+    assert v.verdict == R.MIXED  # a head is needed, but the attended source is not: the masking decides
+    ab = v.evidence["head_ablation"]
+    assert ab["some_head_needed"] and all("Holm over 2 heads" in d["corrected"] for d in ab["per_head"].values())
 
 
 def test_c9_distinct_seeds_and_only_the_seed_block():
-    runs = c9_records([0.95, 0.92, 0.93], drop=(0.4, 0.0))
+    runs = c9_records([0.95, 0.92, 0.93], **FAITHFUL)
     copies = [dict(runs[0]) for _ in range(3)]
     v = R.c9_interpretable(runs[:1] + copies)  # one seed four times: one seed, never "3 seeds"
     assert v.verdict == R.INCONCLUSIVE and "1 usable seed" in v.shortfall()
