@@ -352,12 +352,13 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
                 "command": c.command(preset),
                 "literature": c.anchor,
                 "literature_expects": c.expects or None,
+                "literature_part": c.expects_part or None,
                 "lr_presweep": lr_presweeps(root, SOURCES[cid]),
             }
         )
     correct_primary(claims)
     for c in claims:  # after the correction across claims, which can turn a verdict inconclusive
-        c["agreement"] = CLAIMS[c["id"]].agreement(c["verdict"])
+        c["agreement"] = CLAIMS[c["id"]].agreement(c["verdict"], c.get("condition"))
     doc = {
         "preset": preset,
         "device": sorted(devices),
@@ -427,7 +428,8 @@ def delta_text(c: dict) -> str:
 def agreement_text(c: dict) -> str:
     """``agrees`` / ``differs (anchor: <outcome>)`` / ``open`` (an inconclusive verdict says nothing either way)."""
     if c.get("agreement") == "differs":
-        return f"differs (anchor: {c.get('literature_expects')})"
+        part = f": {c['literature_part']}" if c.get("literature_part") else ""
+        return f"differs (anchor: {c.get('literature_expects')}{part})"
     return c.get("agreement") or "open"
 
 

@@ -420,3 +420,6 @@ def test_agreement_with_the_literature_anchor_follows_the_verdict():
     assert c4.agreement(rules.SUPPORTED) == "differs"
     assert c4.agreement(rules.INCONCLUSIVE) == "open"
     assert all(c.anchor and c.expects in rules.VERDICTS for c in CLAIMS.values())
+    c9 = CLAIMS["C9"]  # Jain & Wallace 2019: plausible, not faithful — a mixed verdict agrees only on that side
+    assert c9.agreement(rules.MIXED, "aligned on copy, not faithful: no single head's removal matters") == "agrees"
+    assert c9.agreement(rules.MIXED, "a head is needed, but its attention is not aligned") == "differs"
