@@ -24,7 +24,8 @@ def finite(values) -> list[float]:
 
 @dataclass(frozen=True)
 class Estimate:
-    """A mean (or difference, ratio, slope) with its 95% interval; ``lo``/``hi`` are None when n is too small."""
+    """A mean (or difference, ratio, slope) with its 95% interval; ``lo``/``hi`` are None when n is too small or
+    the seeds did not vary (``note`` says which floor or why)."""
 
     value: float
     lo: float | None
@@ -32,6 +33,7 @@ class Estimate:
     n: int
     se: float | None = None  # standard error (None when n is too small)
     dof: float | None = None  # degrees of freedom of the t-interval
+    note: str | None = None  # e.g. that a side's variance was floored, or why there is no interval
 
     def above(self, x: float) -> bool:
         return self.lo is not None and self.lo > x
@@ -41,7 +43,10 @@ class Estimate:
 
     def to_dict(self, digits: int = 4) -> dict:
         r = lambda v: None if v is None else round(v, digits)
-        return {"value": r(self.value), "ci95": [r(self.lo), r(self.hi)], "n": self.n}
+        out = {"value": r(self.value), "ci95": [r(self.lo), r(self.hi)], "n": self.n}
+        if self.note:
+            out["note"] = self.note
+        return out
 
     def text(self, digits: int = 3) -> str:
         if self.lo is None:
@@ -49,45 +54,70 @@ class Estimate:
         return f"{self.value:.{digits}f} [{self.lo:.{digits}f}, {self.hi:.{digits}f}] (n={self.n})"
 
 
-def mean(values) -> Estimate | None:
-    """Mean and t-interval of the finite values; None when there are none."""
+FLOORED = "no variation between seeds on a side: its variance floored at the Agresti–Coull p̃(1−p̃)"
+CONSTANT = "the seeds did not vary (no variation between seeds): an interval needs variation between seeds"
+
+
+def sample_var(x: list[float], floor: bool = True) -> tuple[float, bool]:
+    """Sample variance of ``x`` (n ≥ 2) and whether it was floored. A constant sample of values in [0, 1]
+    (accuracies, rates) gets the Agresti–Coull floor p̃(1−p̃), p̃ = (n·mean + 2)/(n + 4): each seed counted as a
+    success/failure trial, the conservative case. Without the floor, 3 seeds of 1.0 against 3 of 0.0 would give a
+    zero-width interval, though no exact test rejects at α = 0.05 with 3 vs 3 (minimum two-sided p = 0.1)."""
+    v = float(np.var(x, ddof=1))
+    if v > 0 or not floor or not all(0.0 <= t <= 1.0 for t in x):
+        return v, False
+    p = (len(x) * float(np.mean(x)) + 2) / (len(x) + 4)
+    return p * (1 - p), True
+
+
+def mean(values, floor: bool = True) -> Estimate | None:
+    """Mean and t-interval of the finite values; None when there are none. A constant sample in [0, 1] gets the
+    floored variance (:func:`sample_var`); a constant sample outside it gets no interval (see ``note``)."""
     x = finite(values)
     if not x:
         return None
     m = float(np.mean(x))
     if len(x) < 2:
         return Estimate(m, None, None, len(x))
-    se = float(np.std(x, ddof=1)) / math.sqrt(len(x))
+    v, floored = sample_var(x, floor)
+    if v == 0:
+        return Estimate(m, None, None, len(x), note=CONSTANT)
+    se = math.sqrt(v / len(x))
     half = st.t.ppf(0.5 + LEVEL / 2, len(x) - 1) * se
-    return Estimate(m, m - half, m + half, len(x), se, len(x) - 1)
+    return Estimate(m, m - half, m + half, len(x), se, len(x) - 1, FLOORED if floored else None)
 
 
-def difference(a, b) -> Estimate | None:
-    """mean(a) − mean(b) with Welch's interval (n = the smaller sample)."""
+def difference(a, b, floor: bool = True) -> Estimate | None:
+    """mean(a) − mean(b) with Welch's interval (n = the smaller sample). A side whose seeds did not vary and whose
+    values lie in [0, 1] gets the floored variance (:func:`sample_var`), which then enters Welch's se and dof as
+    usual; with both sides constant otherwise there is no interval (see ``note``)."""
     x, y = finite(a), finite(b)
     if not x or not y:
         return None
     d = float(np.mean(x) - np.mean(y))
+    n = min(len(x), len(y))
     if len(x) < 2 or len(y) < 2:
-        return Estimate(d, None, None, min(len(x), len(y)))
-    vx, vy = np.var(x, ddof=1) / len(x), np.var(y, ddof=1) / len(y)
+        return Estimate(d, None, None, n)
+    (sx, fx), (sy, fy) = sample_var(x, floor), sample_var(y, floor)
+    vx, vy = sx / len(x), sy / len(y)
+    if vx + vy == 0:
+        return Estimate(d, None, None, n, note=CONSTANT)
     se = math.sqrt(vx + vy)
-    if se == 0:
-        return Estimate(d, d, d, min(len(x), len(y)), 0.0, len(x) + len(y) - 2)
     dof = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1))
     half = st.t.ppf(0.5 + LEVEL / 2, dof) * se
-    return Estimate(d, d - half, d + half, min(len(x), len(y)), se, dof)
+    return Estimate(d, d - half, d + half, n, se, dof, FLOORED if fx or fy else None)
 
 
 def ratio(a, b) -> Estimate | None:
-    """Geometric-mean ratio a/b with the interval of the log difference (positive values only)."""
+    """Geometric-mean ratio a/b with the interval of the log difference (positive values only). Logs are not
+    bounded rates: no variance floor, so identical values on both sides give no interval."""
     la = [math.log(v) for v in finite(a) if v > 0]
     lb = [math.log(v) for v in finite(b) if v > 0]
-    d = difference(la, lb)
+    d = difference(la, lb, floor=False)
     if d is None:
         return None
     ex = lambda v: None if v is None else math.exp(v)
-    return Estimate(math.exp(d.value), ex(d.lo), ex(d.hi), d.n)
+    return Estimate(math.exp(d.value), ex(d.lo), ex(d.hi), d.n, note=d.note)
 
 
 def slope(x, y) -> Estimate | None:
@@ -177,25 +207,20 @@ def decide(est: Estimate | None, delta: float, what: str = "effect") -> Decision
     lo, hi = est.lo, est.hi
     md, p = mde(est), p_value(est)
     if lo is None:
-        return Decision(
-            INCONCLUSIVE,
-            est,
-            delta,
-            f"underpowered: {what} {est.value:.3g} from n={est.n}, an interval "
-            "needs at least 2 distinct seeds per side",
-            md,
-            p,
-        )
+        need = est.note or "an interval needs at least 2 distinct seeds per side"
+        return Decision(INCONCLUSIVE, est, delta, f"underpowered: {what} {est.value:.3g} from n={est.n}, {need}", md, p)
+    note = f" ({est.note})" if est.note else ""
     if lo > 0 and est.value >= delta:
-        return Decision(SUPPORTED, est, delta, f"{what} {est.text()} lies above 0 and reaches δ={delta:g}", md, p)
+        why = f"{what} {est.text()} lies above 0 and reaches δ={delta:g}{note}"
+        return Decision(SUPPORTED, est, delta, why, md, p)
     if hi < delta:
-        return Decision(NOT_SUPPORTED, est, delta, f"{what} {est.text()} excludes effects ≥ δ={delta:g}", md, p)
+        return Decision(NOT_SUPPORTED, est, delta, f"{what} {est.text()} excludes effects ≥ δ={delta:g}{note}", md, p)
     return Decision(
         INCONCLUSIVE,
         est,
         delta,
         f"underpowered: {what} {est.text()} neither above 0 with ≥ δ={delta:g} "
-        f"nor excluding δ; minimal detectable effect at n={est.n}: " + (f"{md:.3g}" if md is not None else "?"),
+        f"nor excluding δ; minimal detectable effect at n={est.n}: " + (f"{md:.3g}" if md is not None else "?") + note,
         md,
         p,
     )

@@ -112,3 +112,55 @@ def test_runs_of_different_presets_or_sources_are_never_merged():
     ]
     g = S.split_settings(runs)
     assert sorted(len(v) for v in g.values()) == [1, 2]
+
+
+# -- seeds that did not vary: a floor on bounded data, no interval otherwise -----------------------------------
+def test_three_perfect_seeds_against_three_failed_ones_are_inconclusive():
+    """3 × 1.0 vs 3 × 0.0: no exact test rejects at α = 0.05 (minimum two-sided p = 0.1), so no "supported";
+    plain Welch gave a zero-width interval and "supported"."""
+    d = S.decide(S.difference([1.0] * 3, [0.0] * 3), DELTA)
+    assert d.outcome == S.INCONCLUSIVE, d.why
+    assert d.estimate.lo < 0 < d.estimate.hi and d.estimate.note == S.FLOORED
+    assert "Agresti–Coull" in d.why and d.estimate.to_dict()["note"] == S.FLOORED
+    same = S.decide(S.difference([1.0] * 3, [0.9] * 3), DELTA)
+    assert same.outcome == S.INCONCLUSIVE, same.why
+
+
+def test_five_perfect_seeds_against_five_failed_ones_are_supported():
+    d = S.decide(S.difference([1.0] * 5, [0.0] * 5), DELTA)
+    assert d.outcome == S.SUPPORTED, d.why
+    assert d.estimate.lo > 0 and d.p < S.ALPHA and d.estimate.dof == pytest.approx(8)
+
+
+def test_a_constant_side_against_a_varying_one_is_floored_wider_than_plain_welch():
+    a, b = [1.0] * 3, [0.4, 0.5, 0.6]
+    est = S.difference(a, b)
+    welch = 2 * S.st.t.ppf(0.975, 2) * np.std(b, ddof=1) / np.sqrt(3)  # plain Welch: side a counted as exact
+    assert est.note == S.FLOORED
+    assert est.hi - est.lo > 2 * welch
+    assert 2 <= est.dof <= 4  # Welch's dof with the floor plugged in
+
+
+def test_constant_unbounded_seeds_give_no_interval_and_say_why():
+    est = S.difference([3.0, 3.0], [5.0, 5.0])
+    assert est.lo is None and est.hi is None and est.se is None
+    d = S.decide(est, DELTA)
+    assert d.outcome == S.INCONCLUSIVE and "variation" in d.why, d.why
+    m = S.mean([3.0, 3.0, 3.0])
+    assert m.lo is None and "variation" in S.decide(m, DELTA).why
+    assert "note" not in S.difference(*planted(0.0, 5)).to_dict()
+
+
+def test_mean_of_a_constant_bounded_sample_is_floored():
+    m = S.mean([1.0, 1.0, 1.0])
+    assert m.note == S.FLOORED and m.lo < 1.0 < m.hi and m.dof == 2
+    p = (3 + 2) / 7
+    assert m.se == pytest.approx(np.sqrt(p * (1 - p) / 3))
+    assert S.decide(m, DELTA).outcome == S.INCONCLUSIVE  # the floored interval reaches below 0
+
+
+def test_ratio_of_identical_positive_values_has_no_interval():
+    """Logs are not rates: no floor there, even where log values happen to lie in [0, 1] (values in [1, e])."""
+    r = S.ratio([2.0, 2.0, 2.0], [2.0, 2.0, 2.0])
+    assert r.value == pytest.approx(1.0) and r.lo is None and "variation" in r.note
+    assert S.decide(r, DELTA).outcome == S.INCONCLUSIVE
