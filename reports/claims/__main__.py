@@ -1,5 +1,5 @@
-"""``python -m reports.claims runs/claims/<preset> [--out DIR] [--markdown-table]``: verdicts on the course text's
-claims."""
+"""``python -m reports.claims runs/claims/<preset> [--out DIR] [--markdown-table [--brief]]``: verdicts on the
+course text's claims."""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="print the verdict table as Markdown (the README's) instead of the one-line summary",
     )
+    p.add_argument(
+        "--brief",
+        action="store_true",
+        help="with --markdown-table: only id, claim, verdict and agreement with the literature (the key numbers, "
+        "δ and anchors are in claims.md)",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(format="warning: %(message)s", level=logging.WARNING, stream=sys.stderr)
     root = Path(args.root)
@@ -39,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     doc = build_claims(root, args.out, args.preset)
     if args.markdown_table:
-        print(markdown_table(doc), end="")
+        print(markdown_table(doc, brief=args.brief), end="")
         return 0
     for c in doc["claims"]:
         print(f"{c['id']:>4}  {verdict_text(c):<40.40}  {c['claim']}")

@@ -433,12 +433,20 @@ def agreement_text(c: dict) -> str:
     return c.get("agreement") or "open"
 
 
-def markdown_table(doc: dict) -> str:
-    """The verdict table (the README's), generated: never typed by hand."""
+def markdown_table(doc: dict, brief: bool = False) -> str:
+    """The verdict table (the README's), generated: never typed by hand. ``brief``: id, claim, verdict and the
+    agreement with the literature only."""
+    flag = " --brief" if brief else ""
     lines = [
         f"Preset {doc['preset']}, device {', '.join(doc['device']) or 'none recorded'}, written {doc['written']} "
-        f"(`python -m reports.claims {doc['root']} --markdown-table`)",
+        f"(`python -m reports.claims {doc['root']} --markdown-table{flag}`)",
         "",
+    ]
+    if brief:
+        lines += ["| id | claim | verdict | agrees with the literature? |", "|---|---|---|---|"]
+        lines += [f"| {c['id']} | {c['claim']} | {verdict_text(c)} | {agreement_text(c)} |" for c in doc["claims"]]
+        return "\n".join(lines) + "\n"
+    lines += [
         "| id | claim | verdict | key number | δ | literature anchor | agrees? |",
         "|---|---|---|---|---|---|---|",
     ]

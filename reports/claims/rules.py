@@ -609,7 +609,9 @@ def c5_heads(
         "attention alone does not count as heads attending to different places; supported if both hold, not "
         "supported if the gain is "
         "excluded and the heads do not differ, mixed if one part holds, inconclusive when the gain is "
-        "underpowered (with the minimal detectable effect)"
+        "underpowered (with the minimal detectable effect), and inconclusive when no head count learned the "
+        "task (the better one's mean not above the task's recorded chance by δ: a contrast between two models at "
+        "chance says nothing about heads)"
     )
     recall = [r for r in runs if r.get("arch") == "transformer" and task_class(r) == RECALL_TASK]
     cells = group(recall, lambda r: get(r, "config.arch.n_heads"))
@@ -622,6 +624,17 @@ def c5_heads(
     if why:
         return inconclusive(rule, why)
     score = {h: stats.mean(values(completed(cells[h]), metric)) for h in heads}
+    chance = stats.finite(get(r, "task_info.chance") for r in recall)
+    best = max((score[h].value for h in (1, most) if score[h]), default=None)
+    if chance and best is not None and best < max(chance) + delta:
+        return inconclusive(
+            rule,
+            [
+                f"positive control failed: neither 1 nor {most} heads learned the task (best mean {metric} "
+                f"{best:.3f}, chance {max(chance):.3f}); a longer budget or an easier recall setting is needed"
+            ],
+            {"metric": metric, "by_heads": {h: score[h] and score[h].to_dict() for h in heads}, "chance": max(chance)},
+        )
     dec = stats.decide(
         stats.difference(values(completed(cells[most]), metric), values(completed(cells[1]), metric)),
         delta,

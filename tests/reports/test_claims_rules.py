@@ -283,6 +283,7 @@ def head_runs(score, diverse, n=3, sd=0.005, task="tasks.assoc_recall.AssocRecal
             config={"arch": {"n_heads": h}, "task": {"_target_": task}},
             **acc(score[h] + sd * ((s % 3) - 1)),
             long_range={"attention": {"head_diversity": 0.5 if diverse else 0.1, "head_diversity_baseline": 0.2}},
+            task_info={"chance": 0.125},
         )
         for h in score
         for s in range(n)
@@ -299,6 +300,15 @@ def test_c5_every_outcome():
     v = R.c5_heads(head_runs({1: 0.6, 8: 0.65}, True, sd=0.1))
     assert v.verdict == R.INCONCLUSIVE and "minimal detectable effect" in v.key
     assert R.c5_heads(head_runs({4: 0.9, 8: 0.9}, True)).verdict == R.INCONCLUSIVE
+
+
+def test_c5_two_models_at_chance_say_nothing_about_heads():
+    """The quick run of 2026-12-03 had 1 and 8 heads both at MQAR's chance (0.125): "more heads do not score
+    better" would have been read off two models that learned nothing. The positive control makes it inconclusive."""
+    v = R.c5_heads(head_runs({1: 0.125, 8: 0.123}, True, n=20, sd=0.002))
+    (why,) = v.evidence["insufficient"]
+    assert v.verdict == R.INCONCLUSIVE and "positive control failed" in why and "chance 0.125" in why
+    assert R.c5_heads(head_runs({1: 0.125, 8: 0.9}, True)).verdict == R.SUPPORTED  # one learned: a contrast
 
 
 def test_c5_contrast_is_declared_not_best_of_k_and_task_read_by_class():
