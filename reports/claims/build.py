@@ -433,6 +433,12 @@ def agreement_text(c: dict) -> str:
     return c.get("agreement") or "open"
 
 
+def cut(text: str, width: int = 110) -> str:
+    """The first ``width`` characters of a key number (up to its first "; " when that comes sooner), "…" if cut."""
+    first = text.split("; ")[0]
+    return first if len(first) <= width and first == text else (first[:width].rstrip() + "…")
+
+
 def markdown_table(doc: dict, brief: bool = False) -> str:
     """The verdict table (the README's), generated: never typed by hand. ``brief``: id, claim, verdict and the
     agreement with the literature only."""
@@ -443,8 +449,12 @@ def markdown_table(doc: dict, brief: bool = False) -> str:
         "",
     ]
     if brief:
-        lines += ["| id | claim | verdict | agrees with the literature? |", "|---|---|---|---|"]
-        lines += [f"| {c['id']} | {c['claim']} | {verdict_text(c)} | {agreement_text(c)} |" for c in doc["claims"]]
+        lines += ["| id | claim | verdict | the number that decided it (cut) | agrees with the literature? |"]
+        lines += ["|---|---|---|---|---|"]
+        lines += [
+            f"| {c['id']} | {c['claim']} | {verdict_text(c)} | {cut(c['key'])} | {agreement_text(c)} |"
+            for c in doc["claims"]
+        ]
         return "\n".join(lines) + "\n"
     lines += [
         "| id | claim | verdict | key number | δ | literature anchor | agrees? |",

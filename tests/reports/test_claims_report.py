@@ -290,9 +290,10 @@ def test_markdown_table_is_generated_with_delta_and_each_claim_ends_with_its_com
     assert row.endswith(f"| {CLAIMS['C2'].agreement(verdict)} |")  # the agreement column follows the verdict
     assert main([str(tmp_path / "quick"), "--markdown-table", "--brief"]) == 0
     brief = capsys.readouterr().out
-    assert "--brief`" in brief.splitlines()[0] and "| id | claim | verdict | agrees with the literature? |" in brief
+    assert "--brief`" in brief.splitlines()[0] and "| verdict | the number that decided it (cut) |" in brief
     row = next(line for line in brief.splitlines() if line.startswith("| C2 |"))
-    assert row == f"| C2 | {CLAIMS['C2'].text} | {verdict} | {CLAIMS['C2'].agreement(verdict)} |"
+    assert row.startswith(f"| C2 | {CLAIMS['C2'].text} | {verdict} | ")
+    assert row.endswith(f" | {CLAIMS['C2'].agreement(verdict)} |") and len(row.split(" | ")[3]) <= 111
     md = (tmp_path / "quick" / "report" / "claims.md").read_text()
     for cid in CLAIMS:
         section = md.split(f"## {cid}: ")[1].split("\n## ")[0]
