@@ -286,6 +286,73 @@ def borrowed_lr(sweep: dict, out: Path) -> tuple[list[dict] | None, str | None]:
     )
 
 
+def stage_condition_keys(sweep: dict, stage: dict) -> list[str]:
+    """A stage's multi-valued axes other than arch, seed and lr (``conf/stage/<stage>.yaml``'s sweeper params, then
+    the sweep's and the stage's overrides), e.g. ``init_weights`` and ``task.train_fraction`` for fine-tuning."""
+    path = ROOT / "conf" / "stage" / f"{stage['stage']}.yaml"
+    params = OmegaConf.to_container(OmegaConf.load(path)).get("hydra", {}).get("sweeper", {}).get("params", {})
+    merged = {**(params or {}), **(sweep.get("overrides") or {}), **(stage.get("overrides") or {})}
+    return sorted(k for k, v in merged.items() if k not in NOT_CONDITIONS and "," in str(v))
+
+
+def run_stages(name: str, sweep: dict, preset: dict, out: Path, launcher: str | None) -> list[str]:
+    """A staged sweep (``stage=mlm`` then ``stage=finetune`` …), each stage launched in turn with
+    ``sweep_root=<out>/<name>``. Where the preset tunes (``lr_grid``) a stage marked ``tune_lr: true`` gets its
+    learning rate per arch and condition (e.g. pre-trained or scratch × label fraction) from a pre-sweep on
+    ``tune_seed`` into ``<out>/<name>/lr/<stage>/`` (the earlier stages then also run on ``tune_seed``, so that
+    the pre-sweep has their runs to start from); a stage with ``lr_from_stage: <stage>`` (the compute-matched
+    scratch run) takes that choice at its own condition."""
+    folder, problems = out / name, []
+    stages = sweep["stages"]
+    tune = tuned(preset, sweep)
+    tuned_at = [i for i, st in enumerate(stages) if tune and st.get("tune_lr")]
+    tune_seed = preset.get("tune_seed", 0)
+    choice: dict[str, tuple[list[dict], list[str]]] = {}
+    for i, stage in enumerate(stages):
+        extra = {"stage": stage["stage"], "sweep_root": folder, **stage.get("overrides", {})}
+        if i in tuned_at:
+            keys = stage_condition_keys(sweep, stage)
+            saved = folder / "lr_choice.json"
+            old = json.loads(saved.read_text()) if saved.exists() else None
+            if isinstance(old, dict) and old.get("condition_keys") == keys and old.get("stage") == stage["stage"]:
+                picked = old["choice"]
+            else:
+                pre = {
+                    **extra,
+                    "optimizer.lr": ",".join(map(str, preset["lr_grid"])),
+                    "seed": tune_seed,
+                    "trainer.max_steps": preset["lr_steps"],
+                }
+                where = folder / LR_PRESWEEP / stage["stage"]
+                if launch(sweep["experiment"], where, overrides_of(preset, sweep, pre), launcher):
+                    problems.append(f"{name}: the learning-rate pre-sweep of stage {stage['stage']} failed")
+                rows = lr_table(where, keys)
+                picked = choose_lr(rows, keys)
+                write_presweep(folder, rows, keys, picked, tune_seed)
+                doc = json.loads(saved.read_text())
+                saved.write_text(json.dumps({**doc, "stage": stage["stage"]}, indent=1))
+            choice[stage["stage"]] = (picked, keys)
+            launches = [{**extra, **cell} for cell in main_launches(picked, keys)]
+        elif tune and stage.get("lr_from_stage") in choice:
+            picked, keys = choice[stage["lr_from_stage"]]
+            over = stage.get("overrides") or {}
+            launches = [
+                {**extra, "arch": c["arch"], "optimizer.lr": c["lr"]}
+                for c in picked
+                if all(k in over and text(c["condition"].get(k)) == text(over[k]) for k in keys)
+            ]
+            if not launches:
+                problems.append(f"{name}: no learning rate of stage {stage['lr_from_stage']} at {over}")
+        else:
+            if tuned_at and i < tuned_at[0]:  # the tuned stage's pre-sweep starts from this stage's tune-seed runs
+                extra["seed"] = f"{preset.get('seeds', '0')},{tune_seed}"
+            launches = [extra]
+        for one in launches:
+            if launch(sweep["experiment"], None, overrides_of(preset, sweep, one), launcher):
+                problems.append(f"{name}: stage {stage['stage']} exited with an error")
+    return problems
+
+
 def run_sweep(name: str, sweep: dict, preset: dict, out: Path, launcher: str | None) -> list[str]:
     """Launch one sweep (with its lr pre-sweep); returns the problems met (a failed launch, a missing lr)."""
     folder, problems = out / name, []
@@ -306,11 +373,7 @@ def run_sweep(name: str, sweep: dict, preset: dict, out: Path, launcher: str | N
                 problems.append(f"{name}: sweep for {extra['arch']} at lr {extra['optimizer.lr']} exited with an error")
         return problems
     if sweep.get("stages"):
-        for stage in sweep["stages"]:
-            extra = {"stage": stage["stage"], "sweep_root": folder, **stage.get("overrides", {})}
-            if launch(sweep["experiment"], None, overrides_of(preset, sweep, extra), launcher):
-                problems.append(f"{name}: stage {stage['stage']} exited with an error")
-        return problems
+        return run_stages(name, sweep, preset, out, launcher)
     if tuned(preset, sweep):
         choice, problems = lr_choice(name, sweep, preset, out, launcher)
         wanted = str((sweep.get("overrides") or {}).get("arch") or "").split(",")

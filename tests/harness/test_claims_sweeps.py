@@ -363,3 +363,65 @@ def test_a_borrowed_lr_whose_source_never_ran_runs_the_source_pre_sweep_first(tm
     assert rest == []  # no run trained in the fake pre-sweep: no lr, so no timing run, and the problem says so
     assert (tmp_path / "long_range" / "lr_choice.json").exists()
     assert any("no learning rate" in p and "rnn" in p for p in problems)
+
+
+def staged_preset() -> dict:
+    return sweeps.check_preset(
+        {
+            "seeds": "1,2",
+            "tune_seed": 0,
+            "lr_grid": [0.001, 0.003],
+            "lr_steps": 7,
+            "sweeps": {
+                "pretrain_finetune": {
+                    "experiment": "pretrain_finetune",
+                    "overrides": {"arch": "lstm,rnn"},
+                    "stages": [
+                        {"stage": "mlm", "overrides": {"trainer.max_steps": 40}},
+                        {"stage": "finetune", "tune_lr": True, "overrides": {"trainer.max_steps": 20}},
+                        {
+                            "stage": "finetune",
+                            "lr_from_stage": "finetune",
+                            "overrides": {"init_weights": False, "task.train_fraction": 0.1, "trainer.max_steps": 60},
+                        },
+                    ],
+                }
+            },
+        }
+    )
+
+
+def test_a_tuned_stage_gets_its_lr_per_arch_and_condition_from_a_pre_sweep_on_the_tune_seed(tmp_path, monkeypatch):
+    """C8: fine-tuning's lr per arch × (pre-trained or scratch) × label fraction, picked on the tuning seed (whose
+    MLM run the earlier stage therefore also makes); the compute-matched scratch stage borrows the (scratch, 0.1)
+    choice."""
+    calls = []
+    monkeypatch.setattr(sweeps, "launch", lambda exp, folder, over, launcher: calls.append((folder, over)) or 0)
+    preset = staged_preset()
+    sweep = preset["sweeps"]["pretrain_finetune"]
+    assert sweeps.stage_condition_keys(sweep, sweep["stages"][1]) == ["init_weights", "task.train_fraction"]
+    # the pre-sweep alone: no records come back from the fake launch, so no choice and no main runs
+    problems = sweeps.run_sweep("pretrain_finetune", sweep, preset, tmp_path, None)
+    (mlm_folder, mlm), (pre_folder, pre) = calls[:2]
+    assert mlm_folder is None and "stage=mlm" in mlm and "seed=1,2,0" in mlm  # evidence seeds + the tuning seed
+    assert pre_folder == tmp_path / "pretrain_finetune" / sweeps.LR_PRESWEEP / "finetune"
+    assert {"stage=finetune", "seed=0", "optimizer.lr=0.001,0.003", "trainer.max_steps=7"} <= set(pre)
+    assert len(calls) == 2 and any("no learning rate of stage finetune" in p for p in problems)
+    # with a choice made: one launch per arch and cell at its lr; the matched stage at the (scratch, 0.1) lr
+    choice = [
+        {"arch": a, "condition": {"init_weights": w, "task.train_fraction": f}, "lr": lr}
+        for a, lr0 in (("lstm", 0.001), ("rnn", 0.003))
+        for w in (False, True)
+        for f, lr in ((0.1, lr0), (1.0, 0.003))
+    ]
+    (tmp_path / "pretrain_finetune" / "lr_choice.json").write_text(
+        json.dumps({"stage": "finetune", "condition_keys": ["init_weights", "task.train_fraction"], "choice": choice})
+    )
+    calls.clear()
+    assert sweeps.run_sweep("pretrain_finetune", sweep, preset, tmp_path, None) == []
+    mlm, *tuned, lstm_matched, rnn_matched = [over for _, over in calls]
+    assert "seed=1,2,0" in mlm and len(tuned) == 8
+    assert all("seed=1,2" in t and "stage=finetune" in t and "trainer.max_steps=20" in t for t in tuned)
+    assert {"arch=lstm", "optimizer.lr=0.001", "init_weights=false", "task.train_fraction=0.1"} <= set(tuned[0])
+    assert {"arch=lstm", "optimizer.lr=0.001", "trainer.max_steps=60", "init_weights=false"} <= set(lstm_matched)
+    assert {"arch=rnn", "optimizer.lr=0.003"} <= set(rnn_matched)
