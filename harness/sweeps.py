@@ -234,28 +234,46 @@ def tuned(preset: dict, sweep: dict) -> bool:
     return bool(sweep.get("tune_lr", True) and preset.get("lr_grid"))
 
 
-def lr_choice(name: str, sweep: dict, preset: dict, out: Path, launcher: str | None) -> tuple[list[dict], list[str]]:
+def lr_choice(
+    name: str, sweep: dict, preset: dict, out: Path, launcher: str | None, stage: dict | None = None
+) -> tuple[list[dict], list[str], list[str]]:
     """The sweep's lr choice per arch and condition: ``<out>/<name>/lr_choice.json`` when it was made for the same
-    condition keys, otherwise the pre-sweep (``tune_seed``, ``lr_steps`` steps, every lr of ``lr_grid``) is run
-    into ``<out>/<name>/lr/`` and the choice written. Returns (choice, problems)."""
+    condition keys (and stage), otherwise the pre-sweep (``tune_seed``, ``lr_steps`` steps, every lr of
+    ``lr_grid``) is run into ``<out>/<name>/lr/`` and the choice written. Given a ``stage`` of a staged sweep, the
+    pre-sweep runs that stage (its overrides and ``sweep_root``) into ``<out>/<name>/lr/<stage>/``, per the stage's
+    condition keys. Returns (choice, condition keys, problems)."""
     folder, problems = out / name, []
-    keys, tune_seed = condition_keys(preset, sweep), preset.get("tune_seed", 0)
+    tune_seed = preset.get("tune_seed", 0)
+    if stage is None:
+        keys, extra, where, tag = condition_keys(preset, sweep), {}, folder / LR_PRESWEEP, {}
+    else:
+        keys, extra = stage_condition_keys(sweep, stage), stage_overrides(folder, stage)
+        where, tag = folder / LR_PRESWEEP / stage["stage"], {"stage": stage["stage"]}
     choice_file = folder / "lr_choice.json"
     saved = json.loads(choice_file.read_text()) if choice_file.exists() else None
-    if isinstance(saved, dict) and saved.get("condition_keys") == keys:
-        return saved["choice"], problems
+    same = (
+        isinstance(saved, dict)
+        and saved.get("condition_keys") == keys
+        and all(saved.get(k) == v for k, v in tag.items())
+    )
+    if same and saved.get("choice"):  # an empty choice (every pre-sweep run failed) is made again
+        return saved["choice"], keys, problems
     pre = {
+        **extra,
         "optimizer.lr": ",".join(map(str, preset.get("lr_grid") or [])),
         "seed": tune_seed,
         "trainer.max_steps": preset["lr_steps"],
         "trainer.stop_at": None,
     }
-    if launch(sweep["experiment"], folder / LR_PRESWEEP, overrides_of(preset, sweep, pre), launcher):
-        problems.append(f"{name}: the learning-rate pre-sweep failed")
-    rows = lr_table(folder / LR_PRESWEEP, keys)
+    if launch(sweep["experiment"], where, overrides_of(preset, sweep, pre), launcher):
+        of = f" of stage {stage['stage']}" if stage else ""
+        problems.append(f"{name}: the learning-rate pre-sweep{of} failed")
+    rows = lr_table(where, keys)
     choice = choose_lr(rows, keys)
     write_presweep(folder, rows, keys, choice, tune_seed)
-    return choice, problems
+    if tag:
+        choice_file.write_text(json.dumps({**json.loads(choice_file.read_text()), **tag}, indent=1))
+    return choice, keys, problems
 
 
 def borrowed_lr(sweep: dict, out: Path) -> tuple[list[dict] | None, str | None]:
@@ -295,6 +313,11 @@ def stage_condition_keys(sweep: dict, stage: dict) -> list[str]:
     return sorted(k for k, v in merged.items() if k not in NOT_CONDITIONS and "," in str(v))
 
 
+def stage_overrides(folder: Path, stage: dict) -> dict:
+    """What launches one stage of a staged sweep: ``stage=<name>``, ``sweep_root`` and the stage's overrides."""
+    return {"stage": stage["stage"], "sweep_root": folder, **stage.get("overrides", {})}
+
+
 def run_stages(name: str, sweep: dict, preset: dict, out: Path, launcher: str | None) -> list[str]:
     """A staged sweep (``stage=mlm`` then ``stage=finetune`` …), each stage launched in turn with
     ``sweep_root=<out>/<name>``. Where the preset tunes (``lr_grid``) a stage marked ``tune_lr: true`` gets its
@@ -309,28 +332,10 @@ def run_stages(name: str, sweep: dict, preset: dict, out: Path, launcher: str | 
     tune_seed = preset.get("tune_seed", 0)
     choice: dict[str, tuple[list[dict], list[str]]] = {}
     for i, stage in enumerate(stages):
-        extra = {"stage": stage["stage"], "sweep_root": folder, **stage.get("overrides", {})}
+        extra = stage_overrides(folder, stage)
         if i in tuned_at:
-            keys = stage_condition_keys(sweep, stage)
-            saved = folder / "lr_choice.json"
-            old = json.loads(saved.read_text()) if saved.exists() else None
-            if isinstance(old, dict) and old.get("condition_keys") == keys and old.get("stage") == stage["stage"]:
-                picked = old["choice"]
-            else:
-                pre = {
-                    **extra,
-                    "optimizer.lr": ",".join(map(str, preset["lr_grid"])),
-                    "seed": tune_seed,
-                    "trainer.max_steps": preset["lr_steps"],
-                }
-                where = folder / LR_PRESWEEP / stage["stage"]
-                if launch(sweep["experiment"], where, overrides_of(preset, sweep, pre), launcher):
-                    problems.append(f"{name}: the learning-rate pre-sweep of stage {stage['stage']} failed")
-                rows = lr_table(where, keys)
-                picked = choose_lr(rows, keys)
-                write_presweep(folder, rows, keys, picked, tune_seed)
-                doc = json.loads(saved.read_text())
-                saved.write_text(json.dumps({**doc, "stage": stage["stage"]}, indent=1))
+            picked, keys, more = lr_choice(name, sweep, preset, out, launcher, stage)
+            problems += more
             choice[stage["stage"]] = (picked, keys)
             launches = [{**extra, **cell} for cell in main_launches(picked, keys)]
         elif tune and stage.get("lr_from_stage") in choice:
@@ -365,7 +370,7 @@ def run_sweep(name: str, sweep: dict, preset: dict, out: Path, launcher: str | N
         source = (preset.get("sweeps") or {}).get(str(sweep["lr_from"]))
         if source and tuned(preset, source) and not (out / str(sweep["lr_from"]) / "lr_choice.json").exists():
             # e.g. --only C1: the timing sweep needs long_range's lr; its pre-sweep alone makes the choice
-            problems += lr_choice(str(sweep["lr_from"]), source, preset, out, launcher)[1]
+            problems += lr_choice(str(sweep["lr_from"]), source, preset, out, launcher)[2]
         launches, problem = borrowed_lr(sweep, out)
         problems += [f"{name}: {problem}"] if problem else []
         for extra in launches or []:
@@ -375,12 +380,11 @@ def run_sweep(name: str, sweep: dict, preset: dict, out: Path, launcher: str | N
     if sweep.get("stages"):
         return run_stages(name, sweep, preset, out, launcher)
     if tuned(preset, sweep):
-        choice, problems = lr_choice(name, sweep, preset, out, launcher)
+        choice, keys, problems = lr_choice(name, sweep, preset, out, launcher)
         wanted = str((sweep.get("overrides") or {}).get("arch") or "").split(",")
         for arch in filter(None, wanted):
             if arch not in {c["arch"] for c in choice}:
                 problems.append(f"{name}: no learning rate chosen for {arch} (its pre-sweep runs failed)")
-        keys = condition_keys(preset, sweep)
         for extra in main_launches(choice, keys):
             if launch(sweep["experiment"], folder, overrides_of(preset, sweep, extra), launcher):
                 problems.append(f"{name}: sweep for {extra['arch']} at lr {extra['optimizer.lr']} exited with an error")

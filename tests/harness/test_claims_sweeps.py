@@ -405,8 +405,19 @@ def test_a_tuned_stage_gets_its_lr_per_arch_and_condition_from_a_pre_sweep_on_th
     (mlm_folder, mlm), (pre_folder, pre) = calls[:2]
     assert mlm_folder is None and "stage=mlm" in mlm and "seed=1,2,0" in mlm  # evidence seeds + the tuning seed
     assert pre_folder == tmp_path / "pretrain_finetune" / sweeps.LR_PRESWEEP / "finetune"
-    assert {"stage=finetune", "seed=0", "optimizer.lr=0.001,0.003", "trainer.max_steps=7"} <= set(pre)
+    assert {
+        "stage=finetune",
+        "seed=0",
+        "optimizer.lr=0.001,0.003",
+        "trainer.max_steps=7",
+        "trainer.stop_at=null",
+    } <= set(pre)
     assert len(calls) == 2 and any("no learning rate of stage finetune" in p for p in problems)
+    saved = json.loads((tmp_path / "pretrain_finetune" / "lr_choice.json").read_text())
+    assert saved["stage"] == "finetune" and saved["choice"] == []
+    calls.clear()  # an empty choice is not reused: the next call runs the pre-sweep again
+    sweeps.run_sweep("pretrain_finetune", sweep, preset, tmp_path, None)
+    assert [folder for folder, _ in calls] == [None, pre_folder]
     # with a choice made: one launch per arch and cell at its lr; the matched stage at the (scratch, 0.1) lr
     choice = [
         {"arch": a, "condition": {"init_weights": w, "task.train_fraction": f}, "lr": lr}
