@@ -289,6 +289,30 @@ def lr_presweeps(root: Path, sources) -> dict:
     return out
 
 
+def lr_at_grid_edge(tables: dict) -> list[str]:
+    """Caveats for choices at the largest or smallest lr of a pre-sweep's grid: the best lr may lie outside it
+    (one line per source and edge, naming the arch and condition cells)."""
+    out = []
+    for source, rows in tables.items():
+        lrs = sorted({float(r["lr"]) for r in rows if r.get("lr") not in (None, "")})
+        if len(lrs) < 2:
+            continue
+        keys = [k for k in (rows[0] if rows else {}) if k not in ("arch", "lr", "metric", "value", "status", "chosen")]
+        for edge, name in ((lrs[-1], "largest"), (lrs[0], "smallest")):
+            cells = [
+                r["arch"] + "".join(f" {k}={r[k]}" for k in keys)
+                for r in rows
+                if str(r.get("chosen")) == "1" and r.get("lr") not in (None, "") and float(r["lr"]) == edge
+            ]
+            if cells:
+                out.append(
+                    f"{source}: lr {edge:g} chosen at the {name} value of the grid {', '.join(f'{v:g}' for v in lrs)} "
+                    f"for {len(cells)} of {sum(str(r.get('chosen')) == '1' for r in rows)} cells "
+                    f"({', '.join(cells[:6])}{', …' if len(cells) > 6 else ''}); the best lr may lie outside the grid"
+                )
+    return out
+
+
 def presweep_markdown(tables: dict) -> list[str]:
     lines = []
     for source, rows in tables.items():
@@ -338,6 +362,8 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
                 f"median {found['by_source'][k]['param_spread']})"
                 for k in found["unequal_sources"]
             ]
+        presweep = lr_presweeps(root, SOURCES[cid])
+        verdict.caveats += lr_at_grid_edge(presweep)
         claims.append(
             {
                 "id": cid,
@@ -353,7 +379,7 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
                 "literature": c.anchor,
                 "literature_expects": c.expects or None,
                 "literature_part": c.expects_part or None,
-                "lr_presweep": lr_presweeps(root, SOURCES[cid]),
+                "lr_presweep": presweep,
             }
         )
     correct_primary(claims)

@@ -407,6 +407,11 @@ def test_report_shows_the_lr_pre_sweep_and_settings_per_source_and_stage(tmp_pat
     assert by["C2"]["lr_presweep"]["long_range"][1]["chosen"] == "1"
     assert "Learning-rate pre-sweep of `long_range`" in md
     assert "| lstm | 10 | 0.003 | val/loss | 0.4 | completed | 1 |" in md
+    # the choice sits at the grid's largest lr: the best may lie outside, and the caveat says so
+    assert [w for w in by["C2"]["caveats"] if "grid" in w] == [
+        "long_range: lr 0.003 chosen at the largest value of the grid 0.001, 0.003 for 1 of 1 cells "
+        "(lstm task.delay=10); the best lr may lie outside the grid"
+    ]
     c8 = by["C8"]["setting"]["by_source"]
     assert set(c8) == {"pretrain_finetune/mlm", "pretrain_finetune/finetune"}
     assert c8["pretrain_finetune/mlm"]["equal_params"] is False and c8["pretrain_finetune/finetune"]["equal_params"]
@@ -429,3 +434,18 @@ def test_agreement_with_the_literature_anchor_follows_the_verdict():
     c9 = CLAIMS["C9"]  # Jain & Wallace 2019: plausible, not faithful — a mixed verdict agrees only on that side
     assert c9.agreement(rules.MIXED, "aligned on copy, not faithful: no single head's removal matters") == "agrees"
     assert c9.agreement(rules.MIXED, "a head is needed, but its attention is not aligned") == "differs"
+
+
+def test_no_grid_edge_caveat_when_the_chosen_lr_is_inside_the_grid():
+    from reports.claims.build import lr_at_grid_edge
+
+    rows = [
+        {"arch": "lstm", "lr": lr, "metric": "val/loss", "value": v, "status": "completed", "chosen": c}
+        for lr, v, c in (("0.001", "0.9", "0"), ("0.003", "0.4", "1"), ("0.01", "0.6", "0"))
+    ]
+    assert lr_at_grid_edge({"long_range": rows}) == []
+    rows[1]["chosen"], rows[0]["chosen"] = "0", "1"
+    assert lr_at_grid_edge({"long_range": rows}) == [
+        "long_range: lr 0.001 chosen at the smallest value of the grid 0.001, 0.003, 0.01 for 1 of 1 cells (lstm); "
+        "the best lr may lie outside the grid"
+    ]
