@@ -383,6 +383,7 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
             }
         )
     correct_primary(claims)
+    name_decided_parts(claims)
     for c in claims:  # after the correction across claims, which can turn a verdict inconclusive
         c["agreement"] = CLAIMS[c["id"]].agreement(c["verdict"], c.get("condition"))
     doc = {
@@ -427,6 +428,29 @@ def correct_primary(claims: list[dict]) -> None:
                 why = f"underpowered after correction: {dec['why']}, but {family} gives p = {q:.3g} ≥ {stats.ALPHA:g}"
                 c["verdict"], c["condition"], c["key"] = rules.INCONCLUSIVE, None, why
                 c["evidence"].setdefault("insufficient", []).append(why)
+
+
+def name_decided_parts(claims: list[dict]) -> None:
+    """An inconclusive claim's key names its undecided parts only; this adds the parts that were decided (after the
+    Holm correction: a supported part whose adjusted p is ≥ 0.05 is named as such, not as supported), so that the
+    verdict's line does not hide, e.g., one arch for which pre-training clearly hurts."""
+    for c in claims:
+        decisions = (c.get("evidence") or {}).get("decisions")
+        if c["verdict"] != rules.INCONCLUSIVE or not isinstance(decisions, dict):
+            continue
+        named = []
+        for part, d in decisions.items():
+            if not isinstance(d, dict) or d.get("outcome") not in (stats.SUPPORTED, stats.NOT_SUPPORTED):
+                continue
+            est = d.get("estimate") or {}
+            number = f" {est['value']:.3f} [{est['ci95'][0]:.3f}, {est['ci95'][1]:.3f}]" if est.get("ci95") else ""
+            q = d.get("p_holm")
+            if d["outcome"] == stats.SUPPORTED and q is not None and q >= stats.ALPHA:
+                named.append(f"{part}{number} above δ before correction only (Holm p = {q:.3g})")
+            else:
+                named.append(f"{part} {d['outcome']}{number}")
+        if named:
+            c["key"] = f"{c.get('key') or ''}; decided parts: {', '.join(named)}".lstrip("; ")
 
 
 def verdict_text(c: dict) -> str:

@@ -449,3 +449,25 @@ def test_no_grid_edge_caveat_when_the_chosen_lr_is_inside_the_grid():
         "long_range: lr 0.001 chosen at the smallest value of the grid 0.001, 0.003, 0.01 for 1 of 1 cells (lstm); "
         "the best lr may lie outside the grid"
     ]
+
+
+def test_an_inconclusive_key_also_names_the_decided_parts_after_the_holm_correction():
+    from reports.claims.build import name_decided_parts
+
+    est = lambda v, lo, hi: {"value": v, "ci95": [lo, hi], "n": 3}
+    decisions = {
+        "cnn": {"outcome": "not supported", "estimate": est(-0.058, -0.081, -0.036), "p": 0.002, "p_holm": 0.021},
+        "gru": {"outcome": "supported", "estimate": est(0.031, 0.012, 0.05), "p": 0.019, "p_holm": 0.194},
+        "vit": {"outcome": "supported", "estimate": est(0.2, 0.15, 0.25), "p": 0.001, "p_holm": 0.01},
+        "lstm": {"outcome": "inconclusive", "estimate": est(0.001, -0.04, 0.04), "p": 0.9, "p_holm": 1.0},
+    }
+    claims = [
+        {"id": "C8", "verdict": "inconclusive", "key": "underpowered: lstm", "evidence": {"decisions": decisions}},
+        {"id": "C4", "verdict": "supported", "key": "k", "evidence": {"decisions": decisions}},
+    ]
+    name_decided_parts(claims)
+    assert claims[0]["key"] == (
+        "underpowered: lstm; decided parts: cnn not supported -0.058 [-0.081, -0.036], "
+        "gru 0.031 [0.012, 0.050] above δ before correction only (Holm p = 0.194), vit supported 0.200 [0.150, 0.250]"
+    )
+    assert claims[1]["key"] == "k"  # a decided verdict's key is its own
