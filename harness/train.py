@@ -35,6 +35,7 @@ from core.record import (
     write_jsonl,
 )
 from harness import (
+    allocator,
     budget,
     checkpoint,
     config_types,
@@ -173,6 +174,7 @@ class Trainer:
         if threads:
             torch.set_num_threads(int(threads))
         self.check_busy = not threads  # said once the settings are known to be good, before training
+        self.malloc = allocator.keep_freed_memory()  # big CPU tensors reuse freed heap blocks (no page faults)
         self.device = pick_device(str(t.device))
         if t.cuda_memory_fraction is not None and self.device.type == "cuda":  # runs sharing one GPU
             torch.cuda.set_per_process_memory_fraction(float(t.cuda_memory_fraction), self.device)
@@ -705,7 +707,7 @@ class Trainer:
             "init": self.init,
             "notes": self.notes,
             "budget": self.budget,
-            "env": environment(self.device),
+            "env": {**environment(self.device), "malloc": self.malloc},
             "wall_s": time.perf_counter() - t_start,
             "config": OmegaConf.to_container(self.cfg, resolve=True),
         }

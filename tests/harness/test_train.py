@@ -9,6 +9,7 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 
 from core.errors import ConfigError, DivergedError
 from core.record import MetricsLog
+from harness import allocator
 from harness.train import Trainer, train
 from tasks.copy_long import CopyLong
 from tests.conftest import ARCHS, PEAK_MEM_KIND, arch_config
@@ -36,6 +37,7 @@ def test_every_architecture_writes_a_complete_record(cfg_factory, arch, device):
     assert s["speed"]["train_tokens_per_s"] == pytest.approx(s["speed"]["train_samples_per_s"] * 12)
     assert "steps_to_target" in s["long_range"] and s["long_range"]["distance"] == 9
     assert s["env"]["torch"] and s["env"]["device"] == str(device) and s["env"]["threads"] == 1
+    assert s["env"]["malloc"] == allocator.keep_freed_memory()  # what the run set (None where not glibc)
     assert (run / ".hydra" / "config.yaml").exists() and (run / "checkpoint.pt").exists()
     lines = MetricsLog(run).lines()
     assert [(l["step"], l["split"]) for l in lines] == [(2, "train"), (2, "val"), (4, "train"), (4, "val"), (4, "test")]
