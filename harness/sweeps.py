@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -187,22 +188,22 @@ def text(value) -> str:
 
 
 def main_launches(choice: list[dict], keys: list[str]) -> list[dict]:
-    """The main sweep's launches: one per arch and lr, its conditions joined where there is one condition key
-    (``task.delay=10,20`` at one lr), one per cell otherwise (a product over two keys would add unchosen cells)."""
+    """The main sweep's launches: one per arch and lr, its cells joined into one multirun where they form a product
+    over the condition keys (``task.delay=10,20`` at one lr; ``init_weights=false,true task.train_fraction=0.1``),
+    one per cell otherwise (a product would add cells chosen at another lr). Fewer, larger launches keep the
+    launcher's workers busy (3 seeds of one cell on 2 workers leave one idle half the time)."""
     groups: dict[tuple, list] = {}
     for c in choice:
-        if len(keys) == 1:
-            groups.setdefault((c["arch"], c["lr"]), []).append(c["condition"][keys[0]])
-        else:
-            groups[(c["arch"], c["lr"], *(str(c["condition"][k]) for k in keys))] = [c["condition"]]
+        groups.setdefault((c["arch"], c["lr"]), []).append(c["condition"])
     launches = []
-    for (arch, lr, *_), conds in groups.items():
-        extra = {"arch": arch, "optimizer.lr": lr}
-        if len(keys) == 1:
-            extra[keys[0]] = ",".join(text(v) for v in conds)
-        elif keys:
-            extra.update({k: text(conds[0][k]) for k in keys})
-        launches.append(extra)
+    for (arch, lr), conds in groups.items():
+        base = {"arch": arch, "optimizer.lr": lr}
+        axes = {k: list(dict.fromkeys(text(c[k]) for c in conds)) for k in keys}
+        cells = {tuple(text(c[k]) for k in keys) for c in conds}
+        if len(cells) == math.prod(len(v) for v in axes.values()):
+            launches.append({**base, **{k: ",".join(v) for k, v in axes.items()}})
+        else:
+            launches += [{**base, **{k: text(c[k]) for k in keys}} for c in conds]
     return launches
 
 

@@ -431,8 +431,27 @@ def test_a_tuned_stage_gets_its_lr_per_arch_and_condition_from_a_pre_sweep_on_th
     calls.clear()
     assert sweeps.run_sweep("pretrain_finetune", sweep, preset, tmp_path, None) == []
     mlm, *tuned, lstm_matched, rnn_matched = [over for _, over in calls]
-    assert "seed=1,2,0" in mlm and len(tuned) == 8
+    # cells at one lr that form a product go in one launch: lstm's two lrs each cover both starts at one fraction,
+    # rnn's one lr covers all four cells
+    assert "seed=1,2,0" in mlm and len(tuned) == 3
     assert all("seed=1,2" in t and "stage=finetune" in t and "trainer.max_steps=20" in t for t in tuned)
-    assert {"arch=lstm", "optimizer.lr=0.001", "init_weights=false", "task.train_fraction=0.1"} <= set(tuned[0])
+    assert {"arch=lstm", "optimizer.lr=0.001", "init_weights=false,true", "task.train_fraction=0.1"} <= set(tuned[0])
+    assert {"arch=lstm", "optimizer.lr=0.003", "init_weights=false,true", "task.train_fraction=1.0"} <= set(tuned[1])
+    assert {"arch=rnn", "optimizer.lr=0.003", "init_weights=false,true", "task.train_fraction=0.1,1.0"} <= set(tuned[2])
     assert {"arch=lstm", "optimizer.lr=0.001", "trainer.max_steps=60", "init_weights=false"} <= set(lstm_matched)
     assert {"arch=rnn", "optimizer.lr=0.003"} <= set(rnn_matched)
+
+
+def test_cells_at_one_lr_that_do_not_form_a_product_are_launched_one_by_one():
+    """A product over both keys would add (True, 1.0), chosen at another lr: those cells go one launch each."""
+    cell = lambda w, f, lr: {"arch": "gru", "condition": {"init_weights": w, "task.train_fraction": f}, "lr": lr}
+    choice = [cell(False, 0.1, 0.001), cell(True, 0.1, 0.001), cell(False, 1.0, 0.001), cell(True, 1.0, 0.01)]
+    launches = sweeps.main_launches(choice, ["init_weights", "task.train_fraction"])
+    assert launches == [
+        {"arch": "gru", "optimizer.lr": 0.001, "init_weights": "false", "task.train_fraction": "0.1"},
+        {"arch": "gru", "optimizer.lr": 0.001, "init_weights": "true", "task.train_fraction": "0.1"},
+        {"arch": "gru", "optimizer.lr": 0.001, "init_weights": "false", "task.train_fraction": "1.0"},
+        {"arch": "gru", "optimizer.lr": 0.01, "init_weights": "true", "task.train_fraction": "1.0"},
+    ]
+    one_key = sweeps.main_launches([cell(False, 0.1, 0.001), cell(False, 1.0, 0.001)], ["task.train_fraction"])
+    assert one_key == [{"arch": "gru", "optimizer.lr": 0.001, "task.train_fraction": "0.1,1.0"}]
