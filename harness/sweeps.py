@@ -165,8 +165,11 @@ def best_lr(folder: Path, keys: list[str] | None = None) -> list[dict]:
     return choose_lr(lr_table(folder, keys or []), keys or [])
 
 
-def write_presweep(folder: Path, rows: list[dict], keys: list[str], choice: list[dict], tune_seed) -> None:
-    """``lr_presweep.csv`` (every pre-sweep run: lr × condition × val metric, chosen 1/0) and ``lr_choice.json``."""
+def write_presweep(
+    folder: Path, rows: list[dict], keys: list[str], choice: list[dict], tune_seed, tag: dict | None = None
+) -> None:
+    """``lr_presweep.csv`` (every pre-sweep run: lr × condition × val metric, chosen 1/0) and ``lr_choice.json``
+    (with ``tag``, e.g. the stage the choice was made for)."""
     folder.mkdir(parents=True, exist_ok=True)
     cols = ["arch", *keys, "lr", "metric", "value", "status", "chosen"]
     lines = [",".join(cols)] + [
@@ -177,7 +180,14 @@ def write_presweep(folder: Path, rows: list[dict], keys: list[str], choice: list
     metric = sorted({r["metric"] for r in rows})
     (folder / "lr_choice.json").write_text(
         json.dumps(
-            {"tune_seed": tune_seed, "metric": ",".join(metric), "condition_keys": keys, "choice": choice}, indent=1
+            {
+                "tune_seed": tune_seed,
+                "metric": ",".join(metric),
+                "condition_keys": keys,
+                "choice": choice,
+                **(tag or {}),
+            },
+            indent=1,
         )
     )
 
@@ -271,9 +281,7 @@ def lr_choice(
         problems.append(f"{name}: the learning-rate pre-sweep{of} failed")
     rows = lr_table(where, keys)
     choice = choose_lr(rows, keys)
-    write_presweep(folder, rows, keys, choice, tune_seed)
-    if tag:
-        choice_file.write_text(json.dumps({**json.loads(choice_file.read_text()), **tag}, indent=1))
+    write_presweep(folder, rows, keys, choice, tune_seed, tag)
     return choice, keys, problems
 
 
