@@ -3,8 +3,9 @@ a post-norm Transformer encoder (d_model 64, 4 heads, d_ff 128, 2 layers, ReLU, 
 ×√d from a table drawn N(0, 1/d) so that scaled embeddings have unit variance like the positions; weight matrices
 xavier-uniform and linear biases zero, as archbench's default ``arch.init: xavier``; ``--init torch`` keeps PyTorch's
 defaults), AdamW (lr 3e-3, betas 0.9/0.98, decay 0.01 on matrices except the embedding), 100 warm-up steps then cosine
-to 0.1·lr over 3000 steps, gradient clipping at 1.0, batch 64; validation on 1000 fixed sequences every
-``--eval-every`` steps, stop at val acc ≥ ``--stop-at``. Imports nothing of archbench; prints one JSON line.
+to 0.1·lr over 3000 steps, gradient clipping at 1.0, batch 64; validation on ``--n-val`` fixed sequences (256,
+archbench's default ``task.n_val``) every ``--eval-every`` steps, stop at val acc ≥ ``--stop-at``. Imports nothing
+of archbench; prints one JSON line.
 
 Run: ``python benchmarks/reference_copy.py --seed 1 [--threads 1] [--eval-every 20] [--stop-at 0.99] [--init torch]``.
 """
@@ -69,6 +70,7 @@ def main():
     ap.add_argument("--max-steps", type=int, default=3000)
     ap.add_argument("--delay", type=int, default=100)
     ap.add_argument("--init", choices=["xavier", "torch"], default="xavier")
+    ap.add_argument("--n-val", type=int, default=256, help="fixed validation sequences (archbench: task.n_val)")
     a = ap.parse_args()
     start = time.perf_counter()
     if a.threads:
@@ -76,7 +78,7 @@ def main():
     n = 10
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed)
-    val_x, val_y = batch(1000, a.delay, n, torch.Generator().manual_seed(1234))
+    val_x, val_y = batch(a.n_val, a.delay, n, torch.Generator().manual_seed(1234))
     model = Reference(a.delay + 2 * n, init=a.init)
     decay = [p for name, p in model.named_parameters() if p.dim() >= 2 and not name.startswith("emb")]
     rest = [p for name, p in model.named_parameters() if not (p.dim() >= 2 and not name.startswith("emb"))]
@@ -106,7 +108,7 @@ def main():
                 right = torch.cat(
                     [
                         model(val_x[i : i + 500])[:, -n:].argmax(-1) == val_y[i : i + 500, -n:]
-                        for i in range(0, 1000, 500)
+                        for i in range(0, a.n_val, 500)
                     ]
                 )
             model.train()

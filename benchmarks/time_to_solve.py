@@ -2,9 +2,11 @@
 stop rule (``benchmarks/reference_copy.py``), alternating sides, one run of each per seed; then a 1-step job's time
 from command to record. Both sides run as fresh processes, so start-up counts on both.
 
-Run: ``python benchmarks/time_to_solve.py [--seeds 1 2 3] [--threads 1] [--eval-every 20] [--stop-at 0.99]``.
+Run: ``python benchmarks/time_to_solve.py [--seeds 1 2 3] [--threads 1] [--eval-every 20] [--stop-at 0.99]
+[--n-val 256]``.
 Prints per seed each side's wall time (command to exit) and steps to the target, the per-seed ratio
-archbench / reference (< 1: archbench faster) and the median ratio. ``--max-steps`` caps both sides (a smoke check).
+archbench / reference (< 1: archbench faster) and the median ratio. ``--max-steps`` caps both sides (a smoke
+check); ``--n-val`` sets both sides' validation set (archbench's ``task.n_val``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def archbench(seed: int, a, max_steps: int | None = None) -> tuple[float, int]:
                 f"trainer.eval_every={a.eval_every}",
                 f"trainer.stop_at={a.stop_at}",
                 f"trainer.max_steps={max_steps or a.max_steps}",
+                f"task.n_val={a.n_val}",
                 f"run_dir={tmp}/run",
             ]
         )
@@ -58,6 +61,7 @@ def reference(seed: int, a) -> tuple[float, int]:
             f"--eval-every={a.eval_every}",
             f"--stop-at={a.stop_at}",
             f"--max-steps={a.max_steps}",
+            f"--n-val={a.n_val}",
         ]
     )
     return wall, int(json.loads(out.strip().splitlines()[-1])["steps"])
@@ -70,6 +74,7 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=20)
     ap.add_argument("--stop-at", type=float, default=0.99)
     ap.add_argument("--max-steps", type=int, default=3000)
+    ap.add_argument("--n-val", type=int, default=256, help="validation sequences on both sides (task.n_val)")
     a = ap.parse_args()
     ratios = []
     print("seed  archbench_s  steps  reference_s  steps  ratio")

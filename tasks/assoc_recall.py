@@ -48,8 +48,8 @@ class AssocRecall(GeneratedTask):
         vocab: int = 64,
         seq_len: int = 64,
         n_queries: int = 8,
-        n_val: int = 1000,
-        n_test: int = 1000,
+        n_val: int = 256,
+        n_test: int = 512,
         data_seed: int = 1234,
     ):
         n_pairs, vocab = whole("task.n_pairs", n_pairs, 1), whole("task.vocab", vocab, 3)

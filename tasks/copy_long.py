@@ -36,7 +36,7 @@ class CopyLong(GeneratedTask):
     directions = {**Task.directions, "seq_acc": "max", "baseline_loss": "min"}
 
     def __init__(
-        self, *, delay: int = 100, n_memorize: int = 10, n_val: int = 1000, n_test: int = 1000, data_seed: int = 1234
+        self, *, delay: int = 100, n_memorize: int = 10, n_val: int = 256, n_test: int = 512, data_seed: int = 1234
     ):
         if int(delay) < 1:
             raise ConfigError(

@@ -44,8 +44,8 @@ class SelectiveCopy(GeneratedTask):
         seq_len: int = 64,
         n_memorize: int = 8,
         vocab: int = 10,
-        n_val: int = 1000,
-        n_test: int = 1000,
+        n_val: int = 256,
+        n_test: int = 512,
         data_seed: int = 1234,
     ):
         seq_len, n = whole("task.seq_len", seq_len, 1), whole("task.n_memorize", n_memorize, 1)
