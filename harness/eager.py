@@ -11,7 +11,9 @@ gives each such function a cached "disabled" form that calls it directly until d
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
+import logging
 import sys
 
 import torch._compile
@@ -92,9 +94,32 @@ def keep_dynamo_out(*roots) -> int:
     return done
 
 
+def flop_counter_module():
+    """``torch.utils.flop_counter``, imported without ``triton`` where no GPU is available (~0.1 s a start).
+
+    The module imports triton only to recognise a user's triton kernel inside a compiled graph, which a CPU-only
+    run cannot have. Where CUDA is available, or triton or the module is already loaded, this is the plain import.
+    Otherwise triton is blocked for the duration of the import only (and the module's "triton not found" warning,
+    which a CUDA build of torch logs, is held back), so that a later ``import triton`` still works."""
+    name = "torch.utils.flop_counter"
+    if name in sys.modules or "triton" in sys.modules or torch.cuda.is_available():
+        return importlib.import_module(name)
+    log = logging.getLogger(name)
+    level = log.level
+    sys.modules["triton"] = None  # `from triton... import` raises ImportError: the module's own fallback
+    log.setLevel(logging.ERROR)
+    try:
+        return importlib.import_module(name)
+    finally:
+        log.setLevel(level)
+        if sys.modules.get("triton", 0) is None:
+            del sys.modules["triton"]
+
+
 def keep_dynamo_out_of_training() -> int:
     """The optimizers and LR schedulers a run builds, and the dispatch modes (the FLOP counter) it uses."""
     from torch.utils._python_dispatch import TorchDispatchMode
-    from torch.utils.flop_counter import FlopCounterMode  # noqa: F401  (defines its dispatch mode)
+
+    flop_counter_module()  # defines its dispatch mode
 
     return keep_dynamo_out(torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler, TorchDispatchMode)

@@ -19,10 +19,12 @@ import statistics
 import time
 
 import torch
-from torch.utils import flop_counter
-from torch.utils.flop_counter import FlopCounterMode
 
+from harness.eager import flop_counter_module
 from harness.run_state import SpeedState
+
+flop_counter = flop_counter_module()  # without triton on a CPU-only machine
+FlopCounterMode = flop_counter.FlopCounterMode
 
 # Dense (no sparsity) peak TFLOP/s from the vendors' data sheets: bf16 on tensor cores, fp32 without TF32
 # (the harness leaves torch's default, TF32 off). First match of the pattern in the device name wins.

@@ -47,3 +47,30 @@ def test_once_dynamo_is_loaded_the_real_disable_is_used():
     """After a torch.compile in the same process (a reused sweep worker) the step goes through torch's own path."""
     code = EAGER_RUN.format(heavy=HEAVY).replace("import harness.train", "import harness.train, torch._dynamo")
     assert "torch._dynamo" in run(code)
+
+
+FLOPS_WITHOUT_TRITON = """
+import importlib.util, sys, torch
+import harness.train
+from harness import speed
+cpu_only = not torch.cuda.is_available()
+loaded = "triton" in sys.modules
+left_blocked = "triton" in sys.modules and sys.modules["triton"] is None
+installed = importlib.util.find_spec("triton") is not None
+if installed:
+    import triton  # a compile later in the same process still finds it
+x = torch.randn(4, 3)
+flops = speed.count_flops(torch.nn.Linear(3, 5), lambda m: m(x).sum(), torch.device("cpu"))
+print(cpu_only, loaded, left_blocked, installed, "triton" in sys.modules, flops)
+"""
+
+
+def test_the_flop_counter_is_imported_without_triton_where_no_gpu_can_run_a_triton_kernel():
+    """torch.utils.flop_counter imports triton (~0.1 s) only to recognise triton kernels; on a CPU-only machine the
+    harness imports it without, and leaves triton importable for a compile later in the process."""
+    cpu_only, loaded, left_blocked, installed, after, flops = run(FLOPS_WITHOUT_TRITON).split()
+    if cpu_only == "True":
+        assert loaded == "False"
+    assert left_blocked == "False"
+    assert after == installed  # `import triton` worked where triton is installed
+    assert int(flops) == 2 * (2 * 4 * 3 * 5)  # the Linear forward and its weight gradient (x needs none)
