@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
+import threading
 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
@@ -11,6 +13,43 @@ import hydra
 from omegaconf import DictConfig
 
 from core.errors import ConfigError, DivergedError, memory_error_line, os_error_line
+
+# Where a setting could set hydra.mode other than in conf/ (whose files set none: tests/test_entry.py checks)
+OTHER_CONFIGS = ("--config-dir", "-cd", "--config-path", "-cp", "--config-name", "-cn")
+
+
+def compose_once(argv: list[str]) -> bool:
+    """Hydra composes the whole configuration twice a launch: once only to read ``hydra.mode`` (``Hydra.get_mode``),
+    then for the run (~0.1 s each). Where nothing can set ``hydra.mode`` (conf/ sets none; no other config folder,
+    no ``hydra.mode`` or ``hydra.searchpath`` on the command line) that first composition returns None: skip it,
+    so that ``--multirun``/``-m`` alone chooses, as Hydra then does. Returns whether it is skipped."""
+    for arg in argv[1:]:
+        key = arg.lstrip("+~").split("=", 1)[0]
+        if key in OTHER_CONFIGS or key.startswith(("hydra.mode", "hydra.searchpath")) or key == "hydra":
+            return False
+    from hydra._internal.hydra import Hydra
+
+    if not callable(getattr(Hydra, "get_mode", None)):
+        return False
+    Hydra.get_mode = lambda self, config_name, overrides: None
+    return True
+
+
+def exit_now(code: int = 0):
+    """End the process as Python's own shutdown would — wait for the threads that are not daemons, run the atexit
+    handlers (logging, loggers, temporary folders, multiprocessing), flush stdout and stderr — but without tearing
+    the interpreter's modules down one by one: with torch loaded that teardown alone takes ~0.5 s, a sixth of a
+    short run (docs/performance.md). Every file a run writes is closed before :func:`main` returns."""
+    shutdown = getattr(threading, "_shutdown", None)  # CPython's wait for non-daemon threads (and their exit hooks)
+    if shutdown is not None:
+        shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken pipe: what Python's own exit would also lose
+            pass
+    os._exit(code)
 
 
 def is_multirun() -> bool:
@@ -20,8 +59,12 @@ def is_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+SINGLE_RUN: list[bool] = []  # set by main() when it ran one job in this process, outside a sweep
+
+
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
+    SINGLE_RUN[:] = [not is_multirun()]
     from harness.signals import StopRequested
     from harness.train import train
 
@@ -62,4 +105,7 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    compose_once(sys.argv)
+    main()  # an error or a signal leaves through sys.exit: Python's whole shutdown
+    if SINGLE_RUN == [True]:  # a sweep (its launcher's workers and their trackers) ends the usual way
+        exit_now(0)
