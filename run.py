@@ -107,5 +107,7 @@ def main(cfg: DictConfig) -> float | None:
 if __name__ == "__main__":
     compose_once(sys.argv)
     main()  # an error or a signal leaves through sys.exit: Python's whole shutdown
-    if SINGLE_RUN == [True]:  # a sweep (its launcher's workers and their trackers) ends the usual way
+    # A sweep (its launcher's workers and their trackers) ends the usual way, and so does a run under a profiler or
+    # a tracer (python -m cProfile run.py ..., a debugger, coverage): they write their results after the script.
+    if SINGLE_RUN == [True] and sys.getprofile() is None and sys.gettrace() is None:
         exit_now(0)

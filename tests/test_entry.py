@@ -135,3 +135,12 @@ def test_a_single_run_prints_its_lines_and_its_record_survives_the_quick_exit(tm
     rows = (run_dir / "metrics.csv").read_text().splitlines()
     assert rows[0] == "step,split,metric,value" and any(",test,acc," in row for row in rows[1:])
     assert any(p.name.startswith("events.out.tfevents") and p.stat().st_size > 0 for p in run_dir.rglob("*"))
+
+
+def test_a_run_under_a_profiler_ends_the_usual_way_so_the_profile_is_written(tmp_path):
+    """cProfile writes its output after the script: the quick exit must leave it its turn."""
+    prof = tmp_path / "run.prof"
+    args = ["trainer.max_steps=1", "trainer.probes=false", "task.delay=5", "task.n_val=8", "task.n_test=8"]
+    out = python("-m", "cProfile", "-o", str(prof), "run.py", *args, "trainer.threads=1", f"run_dir={tmp_path / 'r'}")
+    assert out.returncode == 0, out.stderr
+    assert prof.stat().st_size > 0 and (tmp_path / "r" / "summary.json").exists()
