@@ -29,6 +29,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from omegaconf import OmegaConf
 
@@ -245,14 +246,20 @@ def tuned(preset: dict, sweep: dict) -> bool:
     return bool(sweep.get("tune_lr", True) and preset.get("lr_grid"))
 
 
+class LrChoice(NamedTuple):
+    choice: list[dict]  # one row per arch and condition: its values and the chosen lr
+    keys: list[str]  # the condition keys the choice is made per
+    problems: list[str]  # what failed, one line each
+
+
 def lr_choice(
     name: str, sweep: dict, preset: dict, out: Path, launcher: str | None, stage: dict | None = None
-) -> tuple[list[dict], list[str], list[str]]:
+) -> LrChoice:
     """The sweep's lr choice per arch and condition: ``<out>/<name>/lr_choice.json`` when it was made for the same
     condition keys (and stage), otherwise the pre-sweep (``tune_seed``, ``lr_steps`` steps, every lr of
     ``lr_grid``) is run into ``<out>/<name>/lr/`` and the choice written. Given a ``stage`` of a staged sweep, the
     pre-sweep runs that stage (its overrides and ``sweep_root``) into ``<out>/<name>/lr/<stage>/``, per the stage's
-    condition keys. Returns (choice, condition keys, problems)."""
+    condition keys."""
     folder, problems = out / name, []
     tune_seed = preset.get("tune_seed", 0)
     if stage is None:
@@ -268,7 +275,7 @@ def lr_choice(
         and all(saved.get(k) == v for k, v in tag.items())
     )
     if same and saved.get("choice"):  # an empty choice (every pre-sweep run failed) is made again
-        return saved["choice"], keys, problems
+        return LrChoice(saved["choice"], keys, problems)
     pre = {
         **extra,
         "optimizer.lr": ",".join(map(str, preset.get("lr_grid") or [])),
@@ -282,7 +289,7 @@ def lr_choice(
     rows = lr_table(where, keys)
     choice = choose_lr(rows, keys)
     write_presweep(folder, rows, keys, choice, tune_seed, tag)
-    return choice, keys, problems
+    return LrChoice(choice, keys, problems)
 
 
 def borrowed_lr(sweep: dict, out: Path) -> tuple[list[dict] | None, str | None]:
@@ -379,7 +386,7 @@ def run_sweep(name: str, sweep: dict, preset: dict, out: Path, launcher: str | N
         source = (preset.get("sweeps") or {}).get(str(sweep["lr_from"]))
         if source and tuned(preset, source) and not (out / str(sweep["lr_from"]) / "lr_choice.json").exists():
             # e.g. --only C1: the timing sweep needs long_range's lr; its pre-sweep alone makes the choice
-            problems += lr_choice(str(sweep["lr_from"]), source, preset, out, launcher)[2]
+            problems += lr_choice(str(sweep["lr_from"]), source, preset, out, launcher).problems
         launches, problem = borrowed_lr(sweep, out)
         problems += [f"{name}: {problem}"] if problem else []
         for extra in launches or []:
