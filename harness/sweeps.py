@@ -346,16 +346,15 @@ def run_stages(name: str, sweep: dict, preset: dict, out: Path, launcher: str | 
     tune = tuned(preset, sweep)
     tuned_at = [i for i, st in enumerate(stages) if tune and st.get("tune_lr")]
     tune_seed = preset.get("tune_seed", 0)
-    choice: dict[str, tuple[list[dict], list[str]]] = {}
+    choice: dict[str, LrChoice] = {}
     for i, stage in enumerate(stages):
         extra = stage_overrides(folder, stage)
         if i in tuned_at:
-            picked, keys, more = lr_choice(name, sweep, preset, out, launcher, stage)
-            problems += more
-            choice[stage["stage"]] = (picked, keys)
-            launches = [{**extra, **cell} for cell in main_launches(picked, keys)]
+            made = choice[stage["stage"]] = lr_choice(name, sweep, preset, out, launcher, stage)
+            problems += made.problems
+            launches = [{**extra, **cell} for cell in main_launches(made.choice, made.keys)]
         elif tune and stage.get("lr_from_stage") in choice:
-            picked, keys = choice[stage["lr_from_stage"]]
+            picked, keys, _ = choice[stage["lr_from_stage"]]
             over = stage.get("overrides") or {}
             launches = [
                 {**extra, "arch": c["arch"], "optimizer.lr": c["lr"]}

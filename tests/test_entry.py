@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.reliability.helpers import cli
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -118,18 +120,10 @@ def test_a_single_run_ends_as_python_would_end_it(tmp_path):
 
 
 def test_a_single_run_prints_its_lines_and_its_record_survives_the_quick_exit(tmp_path):
+    """A real run with block-buffered stdout (PYTHONUNBUFFERED unset): its last line, record and log files are whole."""
     run_dir = tmp_path / "run"
-    out = python(
-        "run.py",
-        "trainer.max_steps=1",
-        "trainer.probes=false",
-        "task.delay=5",
-        "task.n_val=8",
-        "task.n_test=8",
-        "trainer.threads=1",
-        "logger=[csv,tensorboard]",
-        f"run_dir={run_dir}",
-    )
+    overrides = ["trainer.max_steps=1", "trainer.probes=false", "task.delay=5", "task.n_val=8", "task.n_test=8"]
+    out = cli(run_dir, *overrides, "trainer.threads=1", "logger=[csv,tensorboard]", env={"PYTHONUNBUFFERED": ""})
     assert out.returncode == 0, out.stderr
     assert out.stdout.rstrip().endswith(f"record: {run_dir / 'summary.json'}")
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "completed"
