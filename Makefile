@@ -61,11 +61,11 @@ report-check: report browser
 # the claims report: every claim's sweep (conf/claims/$(PRESET).yaml), then verdicts in runs/claims/$(PRESET)/report; ONLY=C5 re-runs one claim's sweeps
 PRESET ?= quick
 claims: $(STAMP)
-	$(PY) -m harness.sweeps --preset $(PRESET) $(if $(CLAIMS_OUT),--out $(CLAIMS_OUT)) $(if $(ONLY),--only $(ONLY))
+	$(PY) -m studies.sweeps --preset $(PRESET) $(if $(CLAIMS_OUT),--out $(CLAIMS_OUT)) $(if $(ONLY),--only $(ONLY))
 
 # the replications: every conf/replications/*.yaml's sweeps at PRESET, then runs/replications/$(PRESET)/report
 replicate: $(STAMP)
-	$(PY) -m harness.replicate --preset $(PRESET) $(if $(REPLICATE_OUT),--out $(REPLICATE_OUT))
+	$(PY) -m studies.replicate --preset $(PRESET) $(if $(REPLICATE_OUT),--out $(REPLICATE_OUT))
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,6 +1,6 @@
-"""The layering rule, checked through sys.modules in a fresh interpreter: architectures and tasks know nothing of
-the harness (nor of the reports); the leaf core imports nothing of the project; the reports import no harness
-nor torch."""
+"""The layering rule, checked through sys.modules in a fresh interpreter, bottom to top: the leaf core imports
+nothing of the project; architectures and tasks know nothing of the harness, the reports or the studies; the
+reports import no harness nor torch; neither the harness nor the reports import the studies (the top floor)."""
 
 import json
 import subprocess
@@ -29,8 +29,9 @@ def every_module(*packages: str) -> str:
 @pytest.mark.parametrize(
     "packages,forbidden",
     [
-        (("architectures", "tasks"), {"harness", "reports", "benchmarks"}),
-        (("core",), {"harness", "reports", "architectures", "tasks", "torch"}),
+        (("architectures", "tasks"), {"harness", "reports", "studies", "benchmarks"}),
+        (("core",), {"harness", "reports", "studies", "architectures", "tasks", "torch"}),
+        (("harness",), {"reports", "studies"}),
     ],
 )
 def test_lower_floors_import_nothing_above_them(packages, forbidden):
@@ -42,9 +43,23 @@ def test_reports_read_records_without_the_harness_torch_or_hydra():
     """``python -m reports`` (and the claims and replications reports) read JSON and .npz files: importing every
     module of ``reports`` loads no harness, torch or hydra."""
     loaded = loaded_after(every_module("reports"))
-    assert {"reports", "core"} <= loaded and loaded & {"harness", "torch", "hydra", "tasks", "architectures"} == set()
+    assert {"reports", "core"} <= loaded and loaded & {
+        "harness",
+        "studies",
+        "torch",
+        "hydra",
+        "tasks",
+        "architectures",
+    } == set()
 
 
 def test_the_check_sees_an_import_from_above():
     """The same check on the harness finds what it imports (so an empty intersection above means something)."""
     assert {"tasks", "torch"} <= loaded_after(every_module("harness"))
+
+
+def test_the_studies_sit_on_top():
+    """The studies (claims, replications: drivers, rules, statistics, pages) use the reports' loader; importing
+    every module of ``studies`` loads them."""
+    loaded = loaded_after(every_module("studies"))
+    assert {"studies", "reports", "core"} <= loaded

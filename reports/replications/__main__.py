@@ -1,30 +1,14 @@
-"""``python -m reports.replications RUNS [--out DIR]``: the replications report of the runs under RUNS."""
+"""Deprecated alias (archbench 0.2 moved the replications report to ``studies.replications``; this alias goes in 0.3).
 
-from __future__ import annotations
-
-import argparse
-import logging
-import sys
-from pathlib import Path
-
-from reports.replications.build import build_replications
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m reports.replications", description=__doc__.split("\n\n")[0])
-    p.add_argument("runs", help="the folder make replicate wrote (one sub-folder per replication)")
-    p.add_argument("--out", default=None, help="where to write the report (default: RUNS/report)")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.ERROR, format="%(message)s")
-    if not Path(args.runs).is_dir():
-        print(f"error: {args.runs} is not a folder (give the folder make replicate wrote)", file=sys.stderr)
-        return 2
-    doc = build_replications(args.runs, args.out)
-    for r in doc["replications"]:
-        print(f"{r['name']:<22} {r['outcome']:<24} {r['why'][:150]}")
-    print(f"report: {Path(args.out) if args.out else Path(args.runs) / 'report'}/replications.html")
-    return 0
-
+``python -m reports.replications …`` still runs it, with one warning line. The reports may not import the studies (the
+layering rule), so the alias forwards only when run as a program."""
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import runpy
+    import sys
+
+    print(
+        "warning: `python -m reports.replications` moved to `python -m studies.replications` (the alias goes in 0.3)",
+        file=sys.stderr,
+    )
+    runpy.run_module("studies.replications", run_name="__main__", alter_sys=True)

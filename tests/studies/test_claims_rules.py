@@ -4,7 +4,7 @@ evidence is insufficient (too few seeds, failed runs)."""
 import numpy as np
 import pytest
 
-from reports.claims import rules as R
+from studies.claims import rules as R
 
 
 def rec(arch, seed=0, status="completed", task="copy_long", **paths):
@@ -750,7 +750,7 @@ def test_c10_largest_stable_lr_per_depth_block_and_setting():
 
 
 def test_every_claim_gives_an_allowed_verdict_on_no_runs():
-    from reports.claims.registry import CLAIMS
+    from studies.claims.registry import CLAIMS
 
     assert list(CLAIMS) == [f"C{i}" for i in range(1, 11)]
     for cid, claim in CLAIMS.items():

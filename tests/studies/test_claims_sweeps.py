@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from core.errors import ConfigError
-from harness import sweeps
+from studies import sweeps
 from tests.conftest import ARCHS
 
 CLAIMS = [f"C{i}" for i in range(1, 11)]

@@ -3,8 +3,8 @@
 import pytest
 from hydra import compose, initialize_config_dir
 
-from harness import sweeps
-from reports.claims.build import SOURCES
+from studies import sweeps
+from studies.claims.build import SOURCES
 from tests.conftest import CONF
 
 PRESETS = sorted(p.stem for p in sweeps.PRESETS.glob("*.yaml"))
@@ -80,7 +80,7 @@ def test_depth_sweep_blocks_are_the_kinds_the_c10_rule_reads(block, kind):
     """Each conf/block choice of experiment=claims_depth sets the arch keys that C10's rule tells apart."""
     from omegaconf import OmegaConf
 
-    from reports.claims.rules import block_kind
+    from studies.claims.rules import block_kind
 
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose(

@@ -1,8 +1,8 @@
-"""``python -m reports.claims RUNS [--out DIR] [--preset NAME]``: the claims report.
+"""``python -m studies.claims RUNS [--out DIR] [--preset NAME]``: the claims report.
 
 Reads the run folders of a claims sweep (``runs/claims/<preset>/<experiment>/…``), adds the measures that are
 computed from the probe files (attention alignment and head diversity from ``attention.npz``; per-layer linear
-probes and CKA to the input from ``hidden.npz``), applies each claim's verdict rule (``reports.claims.rules``) and
+probes and CKA to the input from ``hidden.npz``), applies each claim's verdict rule (``studies.claims.rules``) and
 writes ``claims.json``, ``claims.md``, a self-contained ``claims.html`` and ``figures/claim_<id>.png``.
 """
 
@@ -26,9 +26,10 @@ from core.record import HIDDEN_FILE as HIDDEN
 from core.record import HIDDEN_INIT_FILE as HIDDEN_INIT
 from core.record import LR_PRESWEEP
 from core.similarity import linear_cka
-from reports.claims import figures, rules, stats
-from reports.claims.registry import CLAIMS, deltas
 from reports.load import find_records
+from studies import stats
+from studies.claims import figures, rules
+from studies.claims.registry import CLAIMS, deltas
 
 log = logging.getLogger(__name__)
 
@@ -495,7 +496,7 @@ def markdown_table(doc: dict, brief: bool = False) -> str:
     flag = " --brief" if brief else ""
     lines = [
         f"Preset {doc['preset']}, device {', '.join(doc['device']) or 'none recorded'}, written {doc['written']} "
-        f"(`python -m reports.claims {doc['root']} --markdown-table{flag}`)",
+        f"(`python -m studies.claims {doc['root']} --markdown-table{flag}`)",
         "",
     ]
     if brief:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from reports.claims import figures, rules
+from studies.claims import figures, rules
 
 PRESETS = Path(__file__).resolve().parents[2] / "conf" / "claims"
 
@@ -39,7 +39,7 @@ class Claim:
 
     def command(self, preset: str) -> str:
         """The one command that re-runs only this claim's evidence (the sweeps whose ``claims`` list it)."""
-        return f"python -m harness.sweeps --preset {preset} --only {self.id}"
+        return f"python -m studies.sweeps --preset {preset} --only {self.id}"
 
 
 CLAIMS = {

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from reports.claims import stats
-from reports.claims.rules import completed, get
+from studies import stats
+from studies.claims.rules import completed, get
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced in direction", "not reproduced", "inconclusive"
 OUTCOMES = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)

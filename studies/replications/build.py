@@ -17,11 +17,11 @@ import yaml
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from reports.claims import stats
-from reports.claims.figures import interval
-from reports.claims.rules import completed, get
 from reports.load import find_records
-from reports.replications.rules import INCONCLUSIVE, judge, setting
+from studies import stats
+from studies.claims.figures import interval
+from studies.claims.rules import completed, get
+from studies.replications.rules import INCONCLUSIVE, judge, setting
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf" / "replications"

@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from reports.claims import rules
-from reports.claims.__main__ import main
-from reports.claims.build import add_attention_measures, add_layer_measures, build_claims
-from reports.claims.registry import CLAIMS
-from tests.reports.test_claims_rules import grad_runs, long_range_runs, soft_maps
+from studies.claims import rules
+from studies.claims.__main__ import main
+from studies.claims.build import add_attention_measures, add_layer_measures, build_claims
+from studies.claims.registry import CLAIMS
+from tests.studies.test_claims_rules import grad_runs, long_range_runs, soft_maps
 
 
 def write_runs(folder, runs):
@@ -199,7 +199,8 @@ def test_the_lr_pre_sweep_is_not_evidence(tmp_path):
 
 
 def test_figure_intervals_stay_within_an_accuracys_range():
-    from reports.claims import figures, stats
+    from studies import stats
+    from studies.claims import figures
 
     e = stats.mean([0.2, 1.0, 1.0])  # the t-interval of 3 seeds reaches past 1 and below 0
     assert e.lo < 0 and e.hi > 1
@@ -280,7 +281,7 @@ def test_markdown_table_is_generated_with_delta_and_each_claim_ends_with_its_com
     assert main([str(tmp_path / "quick"), "--markdown-table"]) == 0
     out = capsys.readouterr().out
     assert "| id | claim | verdict | key number | δ | literature anchor | agrees? |" in out
-    from reports.claims.registry import deltas
+    from studies.claims.registry import deltas
 
     d = deltas("quick")
     assert d and set(d) <= set(CLAIMS)
@@ -297,13 +298,13 @@ def test_markdown_table_is_generated_with_delta_and_each_claim_ends_with_its_com
     md = (tmp_path / "quick" / "report" / "claims.md").read_text()
     for cid in CLAIMS:
         section = md.split(f"## {cid}: ")[1].split("\n## ")[0]
-        assert section.rstrip().endswith(f"`python -m harness.sweeps --preset quick --only {cid}`")
+        assert section.rstrip().endswith(f"`python -m studies.sweeps --preset quick --only {cid}`")
     assert deltas("no-such-preset") == {}
 
 
 def test_the_preset_delta_reaches_the_rule(tmp_path, monkeypatch):
-    from reports.claims import registry
-    from tests.reports.test_claims_rules import pe_runs
+    from studies.claims import registry
+    from tests.studies.test_claims_rules import pe_runs
 
     (tmp_path / "conf").mkdir()
     (tmp_path / "conf" / "strict.yaml").write_text("deltas:\n  C4: 0.3\n")
@@ -317,7 +318,7 @@ def test_the_preset_delta_reaches_the_rule(tmp_path, monkeypatch):
 
 
 def test_holm_across_the_claims_primary_tests():
-    from reports.claims.build import correct_primary
+    from studies.claims.build import correct_primary
 
     def claim(cid, p, outcome, verdict):
         return {
@@ -345,7 +346,7 @@ def test_holm_across_the_claims_primary_tests():
 
 
 def test_holm_includes_each_part_of_a_claim_with_several_primary_tests():
-    from reports.claims.build import correct_primary
+    from studies.claims.build import correct_primary
 
     parts = {
         "lstm": {"p": 0.001, "outcome": "supported", "why": "w"},
@@ -423,7 +424,7 @@ def test_report_shows_the_lr_pre_sweep_and_settings_per_source_and_stage(tmp_pat
 
 def test_agreement_with_the_literature_anchor_follows_the_verdict():
     """agrees when the outcome is the one the anchor reports, differs otherwise, open when inconclusive."""
-    from reports.claims import rules
+    from studies.claims import rules
 
     c4 = CLAIMS["C4"]  # Haviv et al. 2022: a causal model learns order without positions
     assert c4.expects == rules.NOT_SUPPORTED and "Haviv" in c4.anchor
@@ -437,7 +438,7 @@ def test_agreement_with_the_literature_anchor_follows_the_verdict():
 
 
 def test_no_grid_edge_caveat_when_the_chosen_lr_is_inside_the_grid():
-    from reports.claims.build import lr_at_grid_edge
+    from studies.claims.build import lr_at_grid_edge
 
     rows = [
         {"arch": "lstm", "lr": lr, "metric": "val/loss", "value": v, "status": "completed", "chosen": c}
@@ -452,7 +453,7 @@ def test_no_grid_edge_caveat_when_the_chosen_lr_is_inside_the_grid():
 
 
 def test_an_inconclusive_key_also_names_the_decided_parts_after_the_holm_correction():
-    from reports.claims.build import name_decided_parts
+    from studies.claims.build import name_decided_parts
 
     est = lambda v, lo, hi: {"value": v, "ci95": [lo, hi], "n": 3}
     decisions = {

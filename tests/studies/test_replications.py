@@ -8,10 +8,10 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from harness import replicate, sweeps
-from reports.replications import rules as R
-from reports.replications.__main__ import main as report_main
-from reports.replications.build import build_replications
+from studies import replicate, sweeps
+from studies.replications import rules as R
+from studies.replications.__main__ import main as report_main
+from studies.replications.build import build_replications
 from tests.conftest import CONF
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from reports.claims import stats as S
+from studies import stats as S
 
 DELTA = 0.05
 SD = 0.04

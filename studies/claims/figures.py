@@ -10,8 +10,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from reports.claims import rules, stats
-from reports.claims.rules import completed, get
+from studies import stats
+from studies.claims import rules
+from studies.claims.rules import completed, get
 
 UNIT = (0.0, 1.0)  # every bar chart here shows an accuracy or a share
 

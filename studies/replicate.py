@@ -1,0 +1,75 @@
+"""``python -m studies.replicate --preset smoke|quick|full [--out DIR] [--only a,b]``: run every replication's
+sweeps (``conf/replications/<name>.yaml``, its ``presets.<preset>``), then the replications report
+(``make replicate PRESET=…``).
+
+The sweeps go through the claims' driver (:func:`studies.sweeps.run_sweep`: Hydra multirun of
+``experiment=replicate``, relaunching skips completed runs and resumes cut ones, a missing local data folder skips
+the sweep with one line) into ``<out>/<name>/<sweep>/``. No learning rate is tuned: each replication's setting is
+fixed before running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from studies.sweeps import run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf" / "replications"
+PRESETS = ("smoke", "quick", "full")
+
+
+def load(conf: Path = CONF) -> dict[str, dict]:
+    """Every replication, by name, with its interpolations (``${oc.env:…}``) resolved."""
+    return {p.stem: OmegaConf.to_container(OmegaConf.load(p), resolve=True) for p in sorted(conf.glob("*.yaml"))}
+
+
+def sweeps_preset(spec: dict, preset: str) -> dict:
+    """The replication's preset in the form the claims' sweep driver reads (no learning-rate pre-sweep)."""
+    p = (spec.get("presets") or {}).get(preset)
+    if p is None:
+        raise SystemExit(f"error: the replication has no preset {preset!r}; use one of {', '.join(spec['presets'])}")
+    sweeps = {
+        name: {"experiment": "replicate", "tune_lr": False, "data_hint": spec.get("data_hint", ""), **s}
+        for name, s in p["sweeps"].items()
+    }
+    return {"seeds": str(p.get("seeds", "0,1,2")), "common": p.get("common") or {}, "lr_grid": [], "sweeps": sweeps}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m studies.replicate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--preset", default="quick", choices=PRESETS)
+    p.add_argument("--out", default=None, help="run folder (default: runs/replications/<preset>; or REPLICATE_OUT)")
+    p.add_argument("--launcher", default=None, help="hydra/launcher to use (default: local)")
+    p.add_argument("--only", default=None, help="comma-separated replication names (default: all)")
+    args = p.parse_args(argv)
+    specs = load()
+    wanted = args.only.split(",") if args.only else list(specs)
+    unknown = [w for w in wanted if w not in specs]
+    if unknown:
+        print(
+            f"error: no replication {', '.join(unknown)}; use one of {', '.join(specs)} (conf/replications/)",
+            file=sys.stderr,
+        )
+        return 2
+    out = Path(args.out or os.environ.get("REPLICATE_OUT") or ROOT / "runs" / "replications" / args.preset).resolve()
+    problems = []
+    for name in wanted:
+        preset = sweeps_preset(specs[name], args.preset)
+        for sweep, s in preset["sweeps"].items():
+            problems += [f"{name}: {line}" for line in run_sweep(sweep, s, preset, out / name, args.launcher)]
+    from studies.replications.__main__ import main as report
+
+    code = report([str(out)])
+    for line in problems:
+        print(f"warning: {line}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
