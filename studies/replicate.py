@@ -17,6 +17,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from studies.protocol import write_marker
 from studies.sweeps import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     out = Path(args.out or os.environ.get("REPLICATE_OUT") or ROOT / "runs" / "replications" / args.preset).resolve()
+    write_marker(out, "replications", args.preset)
     problems = []
     for name in wanted:
         preset = sweeps_preset(specs[name], args.preset)

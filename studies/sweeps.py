@@ -10,8 +10,9 @@ architecture **and per condition** (the sweep's multi-valued axes other than arc
 the validation loss of a short pre-sweep (``tune_seed``, ``lr_steps`` steps) into ``<out>/<sweep>/lr/``; every
 pre-sweep run (arch × condition × lr × val metric, the chosen row marked) is written to
 ``<out>/<sweep>/lr_presweep.csv`` and the choice to ``<out>/<sweep>/lr_choice.json``, reused by the main sweep and by
-any relaunch. ``arch: all`` in a sweep's overrides is every ``conf/arch/*.yaml`` (a user's own included). ``deltas``
-declares each claim's minimal effect for the report; each sweep's ``claims`` says which claims it feeds, so that
+any relaunch. ``arch: all`` in a sweep's overrides is every ``conf/arch/*.yaml`` (a user's own included). Each
+claim's minimal effect δ is declared with the claim (studies/claims/registry.py); each sweep's ``claims`` says
+which claims it feeds, so that
 ``--only C5`` re-runs one claim's evidence (sweep names work too).
 A sweep with ``stages`` (the
 pre-training claim: ``stage=mlm`` then ``stage=finetune`` of ``experiment=pretrain_finetune``) launches each stage in
@@ -36,6 +37,7 @@ from omegaconf import OmegaConf
 from core.record import LR_PRESWEEP
 from core.record import record_direction as metric_direction
 from reports.load import find_records
+from studies.protocol import write_marker
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ROOT / "conf" / "claims"
@@ -442,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return int(e.code) if isinstance(e.code, int) else 2
     out = Path(args.out or os.environ.get("CLAIMS_OUT") or ROOT / "runs" / "claims" / args.preset).resolve()
+    write_marker(out, "claims", args.preset)
     problems = []
     for name in names:
         problems += run_sweep(name, preset["sweeps"][name], preset, out, args.launcher)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import csv
 import html
-import inspect
 import json
 import logging
 import time
@@ -29,7 +28,8 @@ from core.similarity import linear_cka
 from reports.load import find_records
 from studies import stats
 from studies.claims import figures, rules
-from studies.claims.registry import CLAIMS, deltas
+from studies.claims.registry import CLAIMS, preset_doc
+from studies.protocol import family_size, read_marker
 
 log = logging.getLogger(__name__)
 
@@ -337,14 +337,13 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
     out = Path(out) if out else root / "report"
     (out / "figures").mkdir(parents=True, exist_ok=True)
     claims, devices, cache = [], set(), {}
-    preset = preset or root.name
-    delta = deltas(preset)
+    preset = preset or read_marker(root).get("preset") or root.name
+    doc_preset = preset_doc(preset)
     for cid, c in CLAIMS.items():
-        claim, rule = c.text, c.rule
+        claim = c.text
         runs, skipped, dup = load_claim_runs(root, cid, cache)
         devices |= {str(rules.get(r, "env.device")) for r in runs if rules.get(r, "env.device")}
-        takes_delta = "delta" in inspect.signature(rule).parameters
-        verdict = rule(runs, delta=delta[cid]) if takes_delta and cid in delta else rule(runs)
+        verdict = c.judge(runs)
         figs = []
         fig = c.figure(runs, verdict) if runs else None
         if fig is not None:
@@ -375,7 +374,7 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
                 "runs": [r["_dir"] for r in runs],
                 "skipped": [f"{p}: {w}" for p, w in skipped],
                 "sources": SOURCES[cid],
-                "delta": delta.get(cid),
+                "delta": c.delta,
                 "command": c.command(preset),
                 "literature": c.anchor,
                 "literature_expects": c.expects or None,
@@ -383,12 +382,14 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
                 "lr_presweep": presweep,
             }
         )
-    correct_primary(claims)
+    family = family_size(CLAIMS.values(), doc_preset)
+    correct_primary(claims, family)
     name_decided_parts(claims)
     for c in claims:  # after the correction across claims, which can turn a verdict inconclusive
         c["agreement"] = CLAIMS[c["id"]].agreement(c["verdict"], c.get("condition"))
     doc = {
         "preset": preset,
+        "family": family or None,
         "device": sorted(devices),
         "written": time.strftime("%Y-%m-%d %H:%M"),
         "root": str(root),
@@ -410,23 +411,27 @@ def primary_tests(c: dict) -> dict:
     return {k: d for k, d in found.items() if d.get("p") is not None}
 
 
-def correct_primary(claims: list[dict]) -> None:
-    """Holm across the claims' primary tests (every ``decision`` and each part of ``decisions`` with a p-value):
-    each gets its adjusted p and the family's name; a supported test whose adjusted p is ≥ 0.05 turns its claim
-    inconclusive, saying why."""
+def correct_primary(claims: list[dict], family: int = 0) -> None:
+    """Holm across the claims' primary tests (every ``decision`` and each part of ``decisions`` with a p-value),
+    in a family of the size the preset declares (``family``; the tests found when 0): each gets its adjusted p
+    and the family's name; a decided test — supported or not supported — whose adjusted p is ≥ 0.05 no longer
+    decides, and its claim turns inconclusive, saying why."""
     tests = {c["id"]: primary_tests(c) for c in claims}
     primary = {k: d["p"] for t in tests.values() for k, d in t.items()}
     if not primary:
         return
-    adjusted = stats.holm(primary)
-    family = f"Holm over the claims' {len(primary)} primary tests ({', '.join(primary)})"
+    adjusted = stats.holm(primary, family=family)
+    size = max(len(primary), family)
+    declared = "declared by the preset" if family else "the tests found (the preset's size unknown)"
+    label = f"Holm over the claims' {size} primary tests ({declared}: {', '.join(primary)})"
     for c in claims:
         for name, dec in tests[c["id"]].items():
             q = adjusted[name]
-            dec["p_holm"], dec["corrected"] = round(q, 4), family
-            c["caveats"].append(f"{family}: {name} adjusted p = {q:.3g}")
-            if dec.get("outcome") == stats.SUPPORTED and q >= stats.ALPHA and c["verdict"] != rules.INCONCLUSIVE:
-                why = f"underpowered after correction: {dec['why']}, but {family} gives p = {q:.3g} ≥ {stats.ALPHA:g}"
+            dec["p_holm"], dec["corrected"] = float(f"{q:.4g}"), label
+            c["caveats"].append(f"{label}: {name} adjusted p = {q:.3g}")
+            decided = dec.get("outcome") in (stats.SUPPORTED, stats.NOT_SUPPORTED)
+            if decided and q >= stats.ALPHA and c["verdict"] != rules.INCONCLUSIVE:
+                why = f"underpowered after correction: {dec['why']}, but {label} gives p = {q:.3g} ≥ {stats.ALPHA:g}"
                 c["verdict"], c["condition"], c["key"] = rules.INCONCLUSIVE, None, why
                 c["evidence"].setdefault("insufficient", []).append(why)
 
@@ -446,8 +451,8 @@ def name_decided_parts(claims: list[dict]) -> None:
             est = d.get("estimate") or {}
             number = f" {est['value']:.3f} [{est['ci95'][0]:.3f}, {est['ci95'][1]:.3f}]" if est.get("ci95") else ""
             q = d.get("p_holm")
-            if d["outcome"] == stats.SUPPORTED and q is not None and q >= stats.ALPHA:
-                named.append(f"{part}{number} above δ before correction only (Holm p = {q:.3g})")
+            if q is not None and q >= stats.ALPHA:
+                named.append(f"{part} {d['outcome']}{number} before correction only (Holm p = {q:.3g})")
             else:
                 named.append(f"{part} {d['outcome']}{number}")
         if named:

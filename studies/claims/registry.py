@@ -1,6 +1,7 @@
-"""The one registry of the course text's claims: id, text, the sweeps that feed it, its verdict rule and figure.
-The minimal effect δ of each claim is declared in the preset (``conf/claims/<preset>.yaml``, key ``deltas``),
-before running, and read here with the preset."""
+"""The one registry of the course text's claims, each a :class:`studies.protocol.Study` declaration: id, text,
+δ (the minimal effect that would matter, declared here before running — never looked up by a folder's name),
+the literature anchor and the outcome that would agree with it, positive and negative controls, its share of the
+Holm family, the sweeps that feed it, its verdict rule and figure."""
 
 from __future__ import annotations
 
@@ -10,21 +11,23 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from studies import facts
 from studies.claims import figures, rules
+from studies.protocol import Control, Study, check_controls, sweep_values
 
 PRESETS = Path(__file__).resolve().parents[2] / "conf" / "claims"
 
 
 @dataclass(frozen=True)
-class Claim:
-    id: str
-    text: str
-    sources: tuple[str, ...]  # sweep folders under the claims root whose runs are its evidence
-    rule: Callable  # rule(runs) -> rules.Verdict
-    figure: Callable  # figure(runs, verdict) -> matplotlib Figure | None
-    anchor: str = ""  # the published result the verdict is compared with (author year: what they found)
-    expects: str = ""  # the outcome of this rule that would agree with the anchor (rules' outcome words)
+class Claim(Study):
+    sources: tuple[str, ...] = ()  # sweep folders under the claims root whose runs are its evidence
+    rule: Callable | None = None  # rule(runs, delta=...) -> rules.Verdict
+    figure: Callable | None = None  # figure(runs, verdict) -> matplotlib Figure | None
     expects_part: str = ""  # for a *mixed* expectation: words of the verdict's condition that say which part holds
+
+    @property
+    def text(self) -> str:
+        return self.question
 
     def agreement(self, outcome: str, condition: str | None = None) -> str:
         """Whether a verdict agrees with the literature anchor: ``agrees``, ``differs`` or ``open`` (an
@@ -41,106 +44,190 @@ class Claim:
         """The one command that re-runs only this claim's evidence (the sweeps whose ``claims`` list it)."""
         return f"python -m studies.sweeps --preset {preset} --only {self.id}"
 
+    def judge(self, runs: list[dict]) -> rules.Verdict:
+        """Controls first (a failed one makes the verdict inconclusive and names the arm), then the rule at the
+        declared δ."""
+        checked, failed = check_controls(self.controls, runs)
+        if failed:
+            v = rules.inconclusive(rules_text(self, runs), failed, {"controls": checked})
+            v.key = failed[0]
+            return v
+        v = self.rule(runs, delta=self.delta)
+        if checked:
+            v.evidence["controls"] = checked
+        return v
+
+
+def rules_text(claim: Claim, runs: list[dict]) -> str:
+    """The rule's own words (from a run of the rule on no runs: every rule says its rule when inconclusive)."""
+    return claim.rule([], delta=claim.delta).rule
+
+
+def transformer_on(task: str, **where) -> Callable[[dict], bool]:
+    return lambda r: (
+        r.get("arch") == "transformer"
+        and facts.task_class(r) == task
+        and all(facts.same(facts.setting(r, k), v) for k, v in where.items())
+    )
+
 
 CLAIMS = {
     c.id: c
     for c in (
         Claim(
-            "C1",
-            "parallel training makes the Transformer faster",
-            ("seq_scaling", "long_range", "timing"),
-            rules.c1_speed,
-            figures.c1,
+            id="C1",
+            question="parallel training makes the Transformer faster",
+            sources=("seq_scaling", "long_range", "timing"),
+            rule=rules.c1_speed,
+            figure=figures.c1,
+            delta=0.10,  # relative: the transformer ≥ 10% faster (time to target / throughput)
+            tests=2,  # one per recurrent family
             anchor="Vaswani et al. 2017, Table 2: less training cost than recurrent and convolutional models, on GPUs",
             expects=rules.SUPPORTED,
         ),
         Claim(
-            "C2",
-            "long-range dependencies are handled better",
-            ("long_range",),
-            rules.c2_long_range,
-            figures.c2,
+            id="C2",
+            question="long-range dependencies are handled better",
+            sources=("long_range",),
+            rule=rules.c2_long_range,
+            figure=figures.c2,
+            delta=0.05,  # accuracy drop shortest → longest delay, recurrent minus the transformer
+            tests=2,
             anchor="Bai et al. 2018: on the copy memory task LSTMs and GRUs fail at long delays where a TCN or "
             "attention succeeds",
             expects=rules.SUPPORTED,
         ),
         Claim(
-            "C3",
-            "no vanishing or exploding gradient through time",
-            ("long_range",),
-            rules.c3_gradients,
-            figures.c3,
+            id="C3",
+            question="no vanishing or exploding gradient through time",
+            sources=("long_range",),
+            rule=rules.c3_gradients,
+            figure=figures.c3,
+            delta=0.10,  # log10 gradient norm per decade of delay: |slope| within this = flat
+            tests=6,  # three archs × (init, early)
             anchor="Bengio et al. 1994, Pascanu et al. 2013: gradients through a recurrence vanish or explode with "
             "distance; attention has a path of length 1",
             expects=rules.SUPPORTED,
         ),
         Claim(
-            "C4",
-            "positional encoding is needed for order",
-            ("positions",),
-            rules.c4_positions,
-            figures.c4,
+            id="C4",
+            question="positional encoding is needed for order",
+            sources=("positions",),
+            rule=rules.c4_positions,
+            figure=figures.c4,
+            delta=0.05,  # accuracy: causal sinusoidal − none
+            tests=1,
+            controls=(
+                Control(
+                    "causal transformer with sinusoidal positions on copy",
+                    transformer_on(facts.COPY_TASK, **{"arch.causal": True, "arch.pos_encoding": "sinusoidal"}),
+                ),
+            ),
             anchor="Haviv et al. 2022: causal Transformers without positional encoding learn order and come close; "
             "bidirectional ones cannot",
             expects=rules.NOT_SUPPORTED,
         ),
         Claim(
-            "C5",
-            "multiple heads capture different relations",
-            ("heads",),
-            rules.c5_heads,
-            figures.c5,
+            id="C5",
+            question="multiple heads capture different relations",
+            sources=("heads",),
+            rule=rules.c5_heads,
+            figure=figures.c5,
+            delta=0.05,  # accuracy: most heads − 1 head at equal total head dimension
+            tests=2,  # the gain and the heads' diversity
+            controls=(
+                Control("1 head on recall", transformer_on(rules.RECALL_TASK, **{"arch.n_heads": 1})),
+                Control(
+                    "most heads on recall",
+                    lambda r: transformer_on(rules.RECALL_TASK)(r) and (facts.setting(r, "arch.n_heads") or 0) > 1,
+                ),
+            ),
             anchor="Vaswani et al. 2017, Table 3 (A): one head 0.9 BLEU worse than 8; Voita et al. 2019: "
             "specialised heads (positional, syntactic, rare words) — though Michel et al. 2019 prune most heads",
             expects=rules.SUPPORTED,
         ),
         Claim(
-            "C6",
-            "CNNs are local, attention is global",
-            ("locality", "locality_attention", "locality_sanity", "long_range", "images"),
-            rules.c6_locality,
-            figures.c6,
+            id="C6",
+            question="CNNs are local, attention is global",
+            sources=("locality", "locality_attention", "locality_sanity", "long_range", "images"),
+            rule=rules.c6_locality,
+            figure=figures.c6,
+            delta=0.05,  # accuracy: transformer − covering cnn at the distance
+            tests=lambda preset: len(sweep_values(preset, "locality", "task.delay")) or 1,  # one per delay
+            controls=(
+                Control(
+                    "transformer on copy (locality)",
+                    lambda r: r.get("arch") == "transformer" and r.get("_source") == "locality_attention",
+                ),
+                Control("cnn whose receptive field is below the distance", rules.blind_cnn, negative=True, margin=0.25),
+            ),
             anchor="Bai et al. 2018: a dilated CNN whose receptive field covers the distance solves long copy; a "
             "shallow one cannot",
             expects=rules.SUPPORTED,
         ),
         Claim(
-            "C7",
-            "hidden states grow more abstract layer by layer",
-            ("abstraction",),
-            rules.c7_abstraction,
-            figures.c7,
+            id="C7",
+            question="hidden states grow more abstract layer by layer",
+            sources=("abstraction",),
+            rule=rules.c7_abstraction,
+            figure=figures.c7,
+            delta=0.05,  # selectivity / CKA change across layers 1..L, layer 0 excluded
+            tests=2,
+            controls=(Control("transformer on the sentence labels", transformer_on(rules.SENTIMENT_TASK)),),
             anchor="Tenney et al. 2019: BERT's layers go from surface to semantic properties; Hewitt & Liang 2019: "
             "read probes by selectivity",
             expects=rules.SUPPORTED,
         ),
         Claim(
-            "C8",
-            "pre-training (MLM) improves accuracy and data efficiency",
-            ("pretrain_finetune",),
-            rules.c8_pretraining,
-            figures.c8,
+            id="C8",
+            question="pre-training (MLM) improves accuracy and data efficiency",
+            sources=("pretrain_finetune",),
+            rule=rules.c8_pretraining,
+            figure=figures.c8,
+            delta=0.02,  # accuracy: pre-trained − scratch at the same fine-tuning steps (compute-matched beside)
+            tests=1,  # the transformer decides; the other archs are reported beside it
+            controls=(
+                Control(
+                    "transformer fine-tuned from scratch",
+                    lambda r: transformer_on(rules.SENTIMENT_TASK)(r) and rules.start(r) == "scratch",
+                ),
+            ),
             anchor="Amos et al. 2023: self pre-training on the task's own data gives large gains over training "
             "from scratch",
             expects=rules.SUPPORTED,
         ),
         Claim(
-            "C9",
-            "attention weights are interpretable",
-            ("positions",),
-            rules.c9_interpretable,
-            figures.c9,
+            id="C9",
+            question="attention weights are interpretable",
+            sources=("positions",),
+            rule=rules.c9_interpretable,
+            figure=figures.c9,
+            delta=0.05,  # accuracy drop when the attended source is masked, beyond the control's
+            tests=2,  # plausible, faithful
+            controls=(Control("the seed's transformer on copy", lambda r: r in rules.c9_runs([r])),),
             anchor="Jain & Wallace 2019: attention weights are often not faithful explanations (plausible, not "
             "faithful)",
             expects=rules.MIXED,
             expects_part="not faithful",
         ),
         Claim(
-            "C10",
-            "residual connections and LayerNorm make deep training stable",
-            ("depth",),
-            rules.c10_residual_norm,
-            figures.c10,
+            id="C10",
+            question="residual connections and LayerNorm make deep training stable",
+            sources=("depth",),
+            rule=rules.c10_residual_norm,
+            figure=figures.c10,
+            delta=0.05,  # failure-rate interaction depth × block
+            tests=2,  # one per ablated block
+            controls=(
+                Control(
+                    "transformer at depth ≤ 2, pre- or post-norm",
+                    lambda r: (
+                        r.get("arch") == "transformer"
+                        and (facts.n_layers(r) or 99) <= 2
+                        and rules.block_kind(r) in ("pre-norm", "post-norm")
+                    ),
+                ),
+            ),
             anchor="Xiong et al. 2020: post-LN needs warm-up and breaks at depth where pre-LN trains; He et al. "
             "2016 residuals",
             expects=rules.SUPPORTED,
@@ -149,10 +236,14 @@ CLAIMS = {
 }
 
 
-def deltas(preset: str | None) -> dict:
-    """{claim id: δ} as the preset declares them; {} for a preset that is not in conf/claims/ (a renamed folder)."""
+def deltas(preset: str | None = None) -> dict:
+    """{claim id: δ} as the declarations above state them (the preset no longer declares δ: one source)."""
+    return {cid: c.delta for cid, c in CLAIMS.items()}
+
+
+def preset_doc(preset: str | None) -> dict | None:
+    """The preset's document (conf/claims/<preset>.yaml), or None for a name that is not a preset."""
     path = PRESETS / f"{preset}.yaml"
     if not preset or not path.is_file():
-        return {}
-    doc = OmegaConf.to_container(OmegaConf.load(path), resolve=True) or {}
-    return {str(k): float(v) for k, v in (doc.get("deltas") or {}).items() if isinstance(v, (int, float))}
+        return None
+    return OmegaConf.to_container(OmegaConf.load(path), resolve=True) or {}

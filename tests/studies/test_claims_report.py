@@ -286,7 +286,7 @@ def test_markdown_table_is_generated_with_delta_and_each_claim_ends_with_its_com
     d = deltas("quick")
     assert d and set(d) <= set(CLAIMS)
     row = next(line for line in out.splitlines() if line.startswith("| C2 |"))
-    assert f"| {d['C2']:g} | Bai et al. 2018" in row  # C2's row carries the preset's δ and its anchor
+    assert f"| {d['C2']:g} | Bai et al. 2018" in row  # C2's row carries the declared δ and its anchor
     verdict = row.split(" | ")[2]
     assert row.endswith(f"| {CLAIMS['C2'].agreement(verdict)} |")  # the agreement column follows the verdict
     assert main([str(tmp_path / "quick"), "--markdown-table", "--brief"]) == 0
@@ -299,22 +299,43 @@ def test_markdown_table_is_generated_with_delta_and_each_claim_ends_with_its_com
     for cid in CLAIMS:
         section = md.split(f"## {cid}: ")[1].split("\n## ")[0]
         assert section.rstrip().endswith(f"`python -m studies.sweeps --preset quick --only {cid}`")
-    assert deltas("no-such-preset") == {}
+    assert deltas("no-such-preset") == deltas("quick") == {c.id: c.delta for c in CLAIMS.values()}
 
 
-def test_the_preset_delta_reaches_the_rule(tmp_path, monkeypatch):
-    from studies.claims import registry
+def test_the_declared_delta_reaches_the_rule_whatever_the_folder_is_called(tmp_path, monkeypatch):
+    """δ comes from the declaration: a renamed claims folder (no preset of that name) uses the same δ, and the
+    rule receives it (a declaration with δ = 0.3 turns a gap of 0.1 into 'not supported')."""
+    import dataclasses
+
+    from studies.claims import build, registry
     from tests.studies.test_claims_rules import pe_runs
 
-    (tmp_path / "conf").mkdir()
-    (tmp_path / "conf" / "strict.yaml").write_text("deltas:\n  C4: 0.3\n")
-    monkeypatch.setattr(registry, "PRESETS", tmp_path / "conf")
-    runs = pe_runs(0.5, 0.6, n=20, sd=0.001)  # a gap of 0.1: ≥ the default 0.05, far below the preset's 0.3
-    write_runs(tmp_path / "strict" / "positions", runs)
-    c4 = {c["id"]: c for c in build_claims(tmp_path / "strict")["claims"]}["C4"]
-    assert c4["delta"] == 0.3 and "δ=0.3" in c4["rule"]
-    assert c4["verdict"] == rules.NOT_SUPPORTED
-    assert rules.c4_positions(runs).verdict == rules.SUPPORTED  # the rule's own default would have said otherwise
+    runs = pe_runs(0.5, 0.6, n=20, sd=0.001)  # a gap of 0.1: ≥ the declared 0.05
+    write_runs(tmp_path / "renamed" / "positions", runs)
+    c4 = {c["id"]: c for c in build_claims(tmp_path / "renamed")["claims"]}["C4"]
+    assert c4["delta"] == CLAIMS["C4"].delta == 0.05 and c4["verdict"] == rules.SUPPORTED
+    strict = {**CLAIMS, "C4": dataclasses.replace(CLAIMS["C4"], delta=0.3)}
+    monkeypatch.setattr(registry, "CLAIMS", strict)
+    monkeypatch.setattr(build, "CLAIMS", strict)
+    c4 = {c["id"]: c for c in build_claims(tmp_path / "renamed")["claims"]}["C4"]
+    assert c4["delta"] == 0.3 and "δ=0.3" in c4["rule"] and c4["verdict"] == rules.NOT_SUPPORTED
+
+
+def test_every_rules_default_delta_is_its_declaration():
+    """One source of δ: a rule called without δ (tests, notebooks) uses the value its declaration states."""
+    import inspect
+
+    for c in CLAIMS.values():
+        assert inspect.signature(c.rule).parameters["delta"].default == c.delta, c.id
+
+
+def test_the_report_reads_the_preset_from_the_drivers_marker_not_the_folder_name(tmp_path):
+    from studies.protocol import write_marker
+
+    write_runs(tmp_path / "my-copy" / "long_range", long_range_runs({"transformer": 200, "lstm": 50, "rnn": 10}))
+    write_marker(tmp_path / "my-copy", "claims", "quick")
+    doc = build_claims(tmp_path / "my-copy")
+    assert doc["preset"] == "quick" and doc["family"] == 22  # the quick preset's declared family (C6: 2 delays)
 
 
 def test_holm_across_the_claims_primary_tests():
@@ -340,9 +361,17 @@ def test_holm_across_the_claims_primary_tests():
     by = {c["id"]: c for c in claims}
     assert by["C4"]["verdict"] == rules.SUPPORTED and by["C4"]["evidence"]["decision"]["p_holm"] == pytest.approx(0.003)
     assert by["C5"]["verdict"] == rules.INCONCLUSIVE and "Holm" in by["C5"]["key"]  # 2 × 0.03 = 0.06 ≥ 0.05
-    assert by["C9"]["verdict"] == rules.NOT_SUPPORTED
+    # "not supported" is corrected too: its p (of an effect ≥ δ) of 0.5 cannot decide anything
+    assert by["C9"]["verdict"] == rules.INCONCLUSIVE and "after correction" in by["C9"]["key"]
     assert by["C1"]["caveats"] == []  # no primary test recorded: not part of the family
-    assert "primary tests (C4, C5, C9)" in by["C4"]["caveats"][0]
+    assert "primary tests (the tests found (the preset's size unknown): C4, C5, C9)" in by["C4"]["caveats"][0]
+    # a family declared by the preset counts tests that were not measured: 0.001 × 10
+    claims = [claim("C4", 0.001, "supported", rules.SUPPORTED)]
+    correct_primary(claims, family=10)
+    assert (
+        claims[0]["evidence"]["decision"]["p_holm"] == pytest.approx(0.01)
+        and "10 primary tests" in (claims[0]["caveats"][0])
+    )
 
 
 def test_holm_includes_each_part_of_a_claim_with_several_primary_tests():
@@ -373,7 +402,8 @@ def test_holm_includes_each_part_of_a_claim_with_several_primary_tests():
     correct_primary(claims)
     assert (
         parts["lstm"]["p_holm"] == pytest.approx(0.003)
-        and "3 primary tests (C2 lstm, C2 rnn, C4)" in parts["lstm"]["corrected"]
+        and "3 primary tests (the tests found (the preset's size unknown): C2 lstm, C2 rnn, C4)"
+        in parts["lstm"]["corrected"]
     )
     assert claims[0]["verdict"] == rules.INCONCLUSIVE and "C2 rnn" in claims[0]["caveats"][1]  # 2 × 0.03 ≥ 0.05
 
@@ -469,6 +499,6 @@ def test_an_inconclusive_key_also_names_the_decided_parts_after_the_holm_correct
     name_decided_parts(claims)
     assert claims[0]["key"] == (
         "underpowered: lstm; decided parts: cnn not supported -0.058 [-0.081, -0.036], "
-        "gru 0.031 [0.012, 0.050] above δ before correction only (Holm p = 0.194), vit supported 0.200 [0.150, 0.250]"
+        "gru supported 0.031 [0.012, 0.050] before correction only (Holm p = 0.194), vit supported 0.200 [0.150, 0.250]"
     )
     assert claims[1]["key"] == "k"  # a decided verdict's key is its own
