@@ -126,3 +126,11 @@ def matches(run: dict, where: Mapping | Callable[[dict], bool], roles: Mapping |
         elif not same(setting(run, k), v):
             return False
     return True
+
+
+def uniform_loss(run: dict) -> float | None:
+    """The cross-entropy (nats) of guessing uniformly over the output vocabulary: ln(vocab); a language model that
+    learned anything is below it. None when the record does not give the vocabulary's size."""
+    spec = get(run, "task_info.spec") or {}
+    v = number(spec.get("vocab_size")) or number(get(run, "config.task.vocab_size"))
+    return math.log(v) if v and v > 1 else None

@@ -43,7 +43,7 @@ class Control:
     where: Mapping | Callable[[dict], bool]
     metric: str = "test/acc"
     margin: float = 0.05
-    level: str = "chance"
+    level: str | float = "chance"
     direction: str = "max"
     negative: bool = False
 
@@ -76,7 +76,13 @@ class Control:
         }
 
     def level_of(self, run: dict) -> float | None:
-        return facts.chance(run) if self.level == "chance" else facts.metric(run, self.level)
+        if isinstance(self.level, (int, float)) and not isinstance(self.level, bool):
+            return float(self.level)
+        if self.level == "chance":
+            return facts.chance(run)
+        if self.level == "uniform loss":
+            return facts.uniform_loss(run)
+        return facts.metric(run, self.level)
 
 
 def check_controls(controls, runs: list[dict], roles: Mapping | None = None) -> tuple[list[dict], list[str]]:

@@ -20,8 +20,7 @@ import matplotlib.pyplot as plt
 from reports.load import find_records
 from studies import stats
 from studies.claims.figures import interval
-from studies.claims.rules import completed, get
-from studies.replications.rules import INCONCLUSIVE, judge, setting
+from studies.replications.rules import INCONCLUSIVE, completed, correct, get, judge, setting
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf" / "replications"
@@ -110,11 +109,18 @@ def build_replications(root: str | Path, out: str | Path | None = None, conf: Pa
     out = Path(out) if out else root / "report"
     out.mkdir(parents=True, exist_ok=True)
     doc = {"written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs_root": str(root), "replications": []}
-    for name, spec in load_replications(conf).items():
+    specs = load_replications(conf)
+    found, results = {}, {}
+    for name, spec in specs.items():
         folder = root / name
         rec = find_records([folder]) if folder.is_dir() else None
-        runs = rec.runs if rec else []
-        result = judge(runs, spec["rule"])
+        found[name] = rec.runs if rec else []
+        results[name] = judge(found[name], spec["rule"])
+    family = sum(len(spec["rule"]["comparisons"]) for spec in specs.values())  # every declared comparison
+    correct(results, family)
+    doc["family"] = family
+    for name, spec in specs.items():
+        folder, runs, result = root / name, found[name], results[name]
         if not runs:
             result = {**result, "outcome": INCONCLUSIVE, "why": f"no runs in {folder}"}
         entry = {
@@ -168,6 +174,10 @@ def markdown(doc: dict) -> str:
             f"Runs: {r['runs']} {r['statuses']}",
             "",
         ]
+        for c in r.get("controls") or []:
+            word = "negative control" if c["negative"] else "positive control"
+            state = "passed" if c["passed"] else "FAILED"
+            lines += [f"{word} {c['label']}: mean {c['mean']} vs level {c['level']}: {state}", ""]
         if r.get("differs"):
             lines += [f"What differs from the paper: {r['differs']}", ""]
     return "\n".join(lines) + "\n"

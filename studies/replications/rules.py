@@ -1,9 +1,13 @@
 """The rule of a replication: one or more comparisons between two groups of runs, each with an expected outcome
-and a minimal effect δ declared before running; the outcome of every comparison, then of the replication.
+and a minimal effect δ declared before running, positive controls on the arms that must have learned; the
+outcome of every comparison, then of the replication.
 
 A comparison ``{a: SIDE, b: SIDE, metric: "test/acc", expect: better|close, delta: δ}`` reads one value per seed
 from each side (seeds are the replicates; runs of one seed are averaged), and the difference ``a − b`` oriented so
-that positive means *a is better* (the metric's declared direction; for ``close`` the sign does not matter):
+that positive means *a is better* (the metric's declared direction; for ``close`` the sign does not matter). The
+statistics are the claims' (studies.stats): Welch's interval with each side's variance raised to its floor in the
+metric's units — the test set's binomial variance for an accuracy (``…/acc``), none for losses and other
+measured values, so a baseline that is the same float in every seed is compared against the other side's spread:
 
 - ``better`` (the paper found a better than b): *reproduced in direction* when the 95% CI of the difference lies
   above 0 and its mean reaches δ; *not reproduced* when the CI lies below δ (an advantage that matters is
@@ -11,8 +15,12 @@ that positive means *a is better* (the metric's declared direction; for ``close`
 - ``close`` (the paper found no difference that matters): *reproduced in direction* when the CI lies within
   ±δ; *not reproduced* when it lies wholly outside ±δ; *inconclusive* otherwise.
 
-Fewer than ``MIN_SEEDS`` seeds on a side makes a comparison inconclusive, and says so. A replication is
-*reproduced in direction* when every comparison is, *not reproduced* when any is, *inconclusive* otherwise.
+Every decision carries its p-value, and the report corrects them (Holm) across every comparison of every
+replication — a family fixed by the declarations, whatever ran. Fewer than ``MIN_SEEDS`` seeds on a side makes a
+comparison inconclusive. A replication's ``controls`` (a list of ``{label, where, metric, margin, level,
+direction}``: :class:`studies.protocol.Control`) are checked first: an arm that did not learn makes it
+inconclusive, naming the arm — "not reproduced" never comes from two arms at chance. A replication is *reproduced
+in direction* when every comparison is, *not reproduced* when any is, *inconclusive* otherwise.
 
 A SIDE is ``{where: {key: value}, metric: name (optional, else the comparison's), at_most: {metric: value}}``:
 ``where`` keys are ``arch``, ``task`` or a dotted config path (``arch.n_heads``, ``task.n_pairs``); ``at_most``
@@ -21,24 +29,16 @@ keeps the runs whose metric does not exceed a bound (the runs that have not lear
 
 from __future__ import annotations
 
-from collections import defaultdict
+from studies import facts, stats
+from studies.protocol import Control, check_controls
+from studies.protocol import per_seed as seed_means
 
-from studies import stats
-from studies.claims.rules import completed, get
+completed, get, setting, same = facts.completed, facts.get, facts.setting, facts.same
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced in direction", "not reproduced", "inconclusive"
 OUTCOMES = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
 EXPECTS = ("better", "close")
 MIN_SEEDS = 3
-
-
-def setting(run: dict, key: str):
-    """``arch`` and ``task`` are the record's names; any other key is a dotted path of the resolved config."""
-    return run.get(key) if key in ("arch", "task") else get(run, f"config.{key}")
-
-
-def same(a, b) -> bool:
-    return a == b or str(a).lower() == str(b).lower()
 
 
 def select(runs: list[dict], side: dict) -> list[dict]:
@@ -55,14 +55,9 @@ def select(runs: list[dict], side: dict) -> list[dict]:
     return keep
 
 
-def per_seed(runs: list[dict], metric: str) -> dict[int, float]:
+def per_seed(runs: list[dict], metric: str) -> dict:
     """One value per seed (the mean of that seed's runs; a duplicate run is not a second replicate)."""
-    by = defaultdict(list)
-    for r in runs:
-        v = stats.finite([get(r, f"metrics.{metric}")])
-        if v:
-            by[r.get("seed")].append(v[0])
-    return {s: sum(v) / len(v) for s, v in by.items()}
+    return seed_means(runs, metric)
 
 
 def direction(runs: list[dict], metric: str, declared: str | None) -> str:
@@ -96,50 +91,65 @@ def compare(runs: list[dict], c: dict) -> dict:
     short = [f"{k}: {len(vals[k])} seed(s)" for k in ("a", "b") if len(vals[k]) < MIN_SEEDS]
     if short:
         return {**out, "outcome": INCONCLUSIVE, "why": f"fewer than {MIN_SEEDS} seeds ({', '.join(short)})"}
-    d = stats.difference(list(vals["a"].values()), list(vals["b"].values()))
-    value, lo, hi = (
-        (sign * d.value, sign * d.lo, sign * d.hi) if sign > 0 else (sign * d.value, sign * d.hi, sign * d.lo)
-    )
+    xa, xb = list(vals["a"].values()), list(vals["b"].values())
+    fa, fb = (floor(sides[k], c[k].get("metric", metric), list(vals[k].values())) for k in ("a", "b"))
+    d = stats.difference(xa, xb, fa, fb) if sign > 0 else stats.difference(xb, xa, fb, fa)
     out["difference"] = {
-        "value": round(value, 4),
-        "ci95": [round(lo, 4), round(hi, 4)],
+        "value": round(d.value, 4),
+        "ci95": [round(d.lo, 4), round(d.hi, 4)],
         "n": d.n,
         "sense": "a better than b (positive)",
     }
-    ci = f"[{lo:.3g}, {hi:.3g}]"
-    if expect == "better":
-        if lo > 0 and value >= delta:
-            return {
-                **out,
-                "outcome": REPRODUCED,
-                "why": f"a better by {value:.3g}, 95% CI {ci} above 0, mean ≥ δ={delta:g}",
-            }
-        if hi < delta:
-            return {**out, "outcome": NOT_REPRODUCED, "why": f"95% CI {ci} excludes an advantage of δ={delta:g}"}
-        return {
-            **out,
-            "outcome": INCONCLUSIVE,
-            "why": f"95% CI {ci} neither clears 0 with a mean ≥ δ={delta:g} "
-            f"nor excludes δ (underpowered: half-width {(hi - lo) / 2:.3g})",
-        }
-    if -delta <= lo and hi <= delta:
-        return {**out, "outcome": REPRODUCED, "why": f"95% CI {ci} within ±δ={delta:g}"}
-    if lo > delta or hi < -delta:
-        return {**out, "outcome": NOT_REPRODUCED, "why": f"95% CI {ci} lies outside ±δ={delta:g}"}
-    return {
-        **out,
-        "outcome": INCONCLUSIVE,
-        "why": f"95% CI {ci} straddles ±δ={delta:g} (half-width {(hi - lo) / 2:.3g})",
-    }
+    dec = (stats.decide if expect == "better" else stats.decide_close)(d, delta, "a − b")
+    out["p"] = None if dec.p is None else float(f"{dec.p:.4g}")
+    return {**out, "outcome": OUTCOME[dec.outcome], "why": dec.why}
+
+
+OUTCOME = {stats.SUPPORTED: REPRODUCED, stats.NOT_SUPPORTED: NOT_REPRODUCED, stats.INCONCLUSIVE: INCONCLUSIVE}
+
+
+def floor(runs: list[dict], metric: str, vals: list[float]) -> float:
+    """The variance floor of a side, in the metric's units: an accuracy's binomial variance on the test items
+    (the fewest any run had), 0 for any other metric (losses, BLEU, baselines: measured, not counted)."""
+    if not metric.endswith("acc"):
+        return 0.0
+    items = [n for n in (facts.n_test(r) for r in runs) if n]
+    return stats.proportion_floor(vals, min(items)) if items else 0.0
 
 
 def _mean(v: dict) -> float | None:
     return round(sum(v.values()) / len(v), 4) if v else None
 
 
+def controls_of(rule: dict) -> tuple[Control, ...]:
+    r"""The rule's declared positive (and negative) controls as :class:`Control`\ s."""
+    out = []
+    for c in rule.get("controls") or []:
+        out.append(
+            Control(
+                label=c["label"],
+                where=c.get("where") or {},
+                metric=c.get("metric", "test/acc"),
+                margin=float(c.get("margin", 0.05)),
+                level=c.get("level", "chance"),
+                direction=c.get("direction", "max"),
+                negative=bool(c.get("negative", False)),
+            )
+        )
+    return tuple(out)
+
+
 def judge(runs: list[dict], rule: dict) -> dict:
-    """``{outcome, why, comparisons}`` of a replication's rule (``rule['comparisons']``: a list)."""
+    """``{outcome, why, comparisons, controls}`` of a replication's rule (``rule['comparisons']``: a list; the
+    controls, when declared, first)."""
+    checked, failed = check_controls(controls_of(rule), runs)
     parts = [compare(runs, c) for c in rule["comparisons"]]
+    if failed:
+        return {"outcome": INCONCLUSIVE, "why": "; ".join(failed), "comparisons": parts, "controls": checked}
+    return combine(parts, checked)
+
+
+def combine(parts: list[dict], checked: list | None = None) -> dict:
     outcomes = [p["outcome"] for p in parts]
     if NOT_REPRODUCED in outcomes:
         outcome = NOT_REPRODUCED
@@ -148,4 +158,24 @@ def judge(runs: list[dict], rule: dict) -> dict:
     else:
         outcome = INCONCLUSIVE
     why = "; ".join(f"{p['label'] or p['metric']}: {p['outcome']} ({p['why']})" for p in parts)
-    return {"outcome": outcome, "why": why, "comparisons": parts}
+    return {"outcome": outcome, "why": why, "comparisons": parts, "controls": checked or []}
+
+
+def correct(results: dict, family: int = 0) -> None:
+    """Holm across every comparison of every replication ({name: judge(...) result}, changed in place), in a
+    family of ``family`` tests (the declared comparisons): a decided comparison whose adjusted p is ≥ 0.05 turns
+    inconclusive, and its replication's outcome is combined again."""
+    ps = {(n, i): c.get("p") for n, r in results.items() for i, c in enumerate(r["comparisons"])}
+    adjusted = stats.holm(ps, family=family)
+    size = max(len([p for p in ps.values() if p is not None]), family)
+    for (n, i), q in adjusted.items():
+        if q is None:
+            continue
+        c = results[n]["comparisons"][i]
+        c["p_holm"], c["corrected"] = float(f"{q:.4g}"), f"Holm over {size} comparisons"
+        if c["outcome"] in (REPRODUCED, NOT_REPRODUCED) and q >= stats.ALPHA:
+            c["outcome"], c["why"] = INCONCLUSIVE, f"underpowered after correction: {c['why']}, but Holm p={q:.3g}"
+    for n, r in results.items():
+        if r.get("controls") and any(not x["passed"] for x in r["controls"]):
+            continue
+        results[n] = {**r, **combine(r["comparisons"], r.get("controls"))}

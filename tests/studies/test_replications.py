@@ -294,3 +294,57 @@ def test_every_configured_rule_reaches_each_outcome(name):
             got = R.compare(synthetic(c, gaps), c)
             assert got["a"]["n"] == got["b"]["n"] == 3, (name, c["label"])
             assert got["outcome"] == outcome, (name, c["label"], got["why"])
+
+
+# -- the protocol: positive controls, the floor in the metric's units, Holm across replications ----------------
+def test_two_arms_at_chance_never_make_not_reproduced():
+    """Both sides at copy's chance (1/8): without a control 'not reproduced' (the transformer's advantage is
+    excluded); with the declared positive control the replication is inconclusive and names the arm."""
+    runs = runs_of([0.125, 0.126, 0.124, 0.125, 0.125], [0.125, 0.124, 0.126, 0.125, 0.125])
+    rule = {"comparisons": [comparison("better")]}
+    assert R.judge(runs, rule)["outcome"] == R.NOT_REPRODUCED
+    rule["controls"] = [{"label": "transformer", "where": {"arch": "transformer"}, "margin": 0.05}]
+    out = R.judge(runs, rule)
+    assert out["outcome"] == R.INCONCLUSIVE and out["why"].startswith("positive control failed: transformer")
+    assert out["controls"][0]["level"] == 0.125 and not out["controls"][0]["passed"]
+    learned = runs_of([0.9, 0.92, 0.91], [0.5, 0.52, 0.49])
+    assert R.judge(learned, rule)["outcome"] == R.REPRODUCED
+
+
+def test_a_constant_baseline_loss_is_decided_without_a_proportion_floor():
+    """Arjovsky's case: the baseline is the same float in every seed; the review measured a CI of ±1.19 nats
+    from the old proportion floor against δ = 0.02. Now the losses' own spread decides."""
+    runs = [rec("lstm", s, v, "test/loss") for s, v in enumerate((0.1740, 0.1731, 0.1736))]
+    for r in runs:
+        r["metrics"]["test/baseline_loss"] = 0.1733
+    c = {
+        "label": "loss − baseline",
+        "metric": "test/loss",
+        "expect": "close",
+        "delta": 0.02,
+        "a": {"where": {"arch": "lstm"}},
+        "b": {"where": {"arch": "lstm"}, "metric": "test/baseline_loss"},
+    }
+    out = R.compare(runs, c)
+    assert out["outcome"] == R.REPRODUCED and out["difference"]["ci95"][1] - out["difference"]["ci95"][0] < 0.01
+
+
+def test_an_accuracy_side_gets_the_test_sets_binomial_floor():
+    runs = runs_of([1.0, 1.0, 1.0], [0.0, 0.0, 0.0])
+    for r in runs:
+        r["config"]["task"] = {"n_test": 64}
+    out = R.compare(runs, comparison("better"))
+    lo, hi = out["difference"]["ci95"]
+    assert out["outcome"] == R.REPRODUCED and lo < 1.0 < hi  # the floor widens the zero-width interval
+
+
+def test_holm_across_replications_demotes_a_marginal_comparison():
+    marginal = R.judge(
+        runs_of([0.62, 0.75, 0.58, 0.7, 0.66], [0.5, 0.52, 0.48, 0.51, 0.49]), {"comparisons": [comparison("better")]}
+    )
+    assert marginal["outcome"] == R.REPRODUCED and 0.001 < marginal["comparisons"][0]["p"] < 0.05
+    results = {"m": marginal}
+    R.correct(results, family=20)
+    c = results["m"]["comparisons"][0]
+    assert c["outcome"] == R.INCONCLUSIVE and c["corrected"] == "Holm over 20 comparisons"
+    assert results["m"]["outcome"] == R.INCONCLUSIVE
