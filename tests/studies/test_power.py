@@ -1,0 +1,52 @@
+"""Operating characteristics of every verdict rule, simulated at the quick preset's seeds (studies.power): under no
+effect the claim's positive outcome (supported / reproduced in direction) comes out at most 5% of the time, plus
+the Monte Carlo error of the simulation; with enough seeds and a clear effect it does come out (the rule can
+reach it with data a real run could produce)."""
+
+import math
+
+import pytest
+
+from studies import power as P
+from studies.claims import registry, rules
+from studies.replications import rules as RR
+
+REPS = 200
+MC = 2 * math.sqrt(0.05 * 0.95 / REPS)  # two Monte Carlo standard errors at a 5% rate
+
+
+@pytest.mark.parametrize("cid", list(P.SCENARIOS))
+def test_no_effect_gives_at_most_five_percent_supported_at_three_seeds(cid):
+    rates = P.outcome_rates(P.SCENARIOS[cid], 0.0, 3, REPS)  # the rule alone, before the family's correction
+    assert rates[rules.SUPPORTED] <= 0.05 + MC, rates
+
+
+@pytest.mark.parametrize("cid", list(P.SCENARIOS))
+def test_each_rule_can_come_out_supported_or_not_supported_from_simulated_runs(cid):
+    """At twelve seeds each rule reaches its positive outcome at a strong effect and, where the literature found
+    none, 'not supported' at no effect: neither outcome is unreachable by construction."""
+    sc = P.SCENARIOS[cid]
+    delta = registry.CLAIMS[cid].delta
+    strong = max(4 * delta, sc.literature or 0.0)
+    assert P.outcome_rates(sc, strong, 12, 40)[rules.SUPPORTED] >= 0.5, cid
+    # time ratios, failure counts and trends need ≫ 12 seeds for 'not supported'; C9's scenario puts the alignment
+    # on its threshold at no effect, so only its faithfulness part can be excluded (mixed, not 'not supported')
+    if cid not in ("C1", "C10", "C3", "C9"):
+        assert P.outcome_rates(sc, 0.0, 12, 40)[rules.NOT_SUPPORTED] >= 0.3, cid
+
+
+def test_the_correction_over_the_presets_family_only_lowers_decisions():
+    sc = P.SCENARIOS["C2"]
+    alone = P.outcome_rates(sc, 0.85, 3, 60)
+    family = P.outcome_rates(sc, 0.85, 3, 60, family=P.quick_family())
+    assert family[rules.SUPPORTED] <= alone[rules.SUPPORTED] and P.quick_family() == 22
+
+
+def test_the_replications_false_reproduced_rate_is_at_most_five_percent():
+    for row in P.replications_table(3, REPS // 2):
+        assert row["finding_false"][RR.REPRODUCED] <= 0.05 + 2 * MC, row
+
+
+def test_the_tables_render():
+    md = P.claims_markdown(P.claims_table(3, 20, family=22), 20)
+    assert md.count("\n| C") == 10 and "after the correction over the preset's 22 tests" in md
