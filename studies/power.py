@@ -426,7 +426,8 @@ def claims_table(n: int, reps: int, family: int = 1) -> list[dict]:
         lit = outcome_rates(sc, sc.literature, n, reps, family) if sc.literature is not None else None
         # the outcome the literature expects: "not supported" where it found no effect, else "supported" at the
         # larger of δ and its effect
-        strong = max(effect_d, sc.literature or 0.0) if sc.literature != 0.0 else 0.0
+        # (at 2δ where the literature gives no larger effect: at δ itself the estimate reaches δ half the time)
+        strong = max(2 * effect_d, sc.literature or 0.0) if sc.literature != 0.0 else 0.0
         want = rules.NOT_SUPPORTED if sc.literature == 0.0 else rules.SUPPORTED
         small = max(50, reps // 4)
         need = n_for_power(
@@ -460,7 +461,8 @@ def pct(x: float) -> str:
 def claims_markdown(rows: list[dict], reps: int) -> str:
     lines = [
         "| claim | seeds | δ | seed sd (source) | supported under no effect | not supported under no effect | "
-        "supported at δ | at the literature's effect (supported / not supported) | n for 80% power |",
+        "supported at δ | at the literature's effect (supported / not supported) | "
+        "n for 80% power (outcome; at the larger of 2δ and the literature's effect) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -536,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--family", type=int, default=None, help="tests in the Holm family (default: the quick preset's)")
     p.add_argument("--replications", action="store_true", help="the replications' comparisons instead of the claims")
     p.add_argument("--json", action="store_true", help="print the rows as JSON instead of markdown")
+    p.add_argument("--json-out", default=None, help="also write the rows as JSON to this file")
     args = p.parse_args(argv)
     if args.replications:
         rows = replications_table(args.seeds, args.reps)
@@ -543,6 +546,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     family = args.family if args.family is not None else quick_family()
     rows = claims_table(args.seeds, args.reps, family)
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(rows, f, indent=1)
     print(json.dumps(rows, indent=1) if args.json else claims_markdown(rows, args.reps))
     return 0
 

@@ -384,6 +384,7 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
         )
     family = family_size(CLAIMS.values(), doc_preset)
     correct_primary(claims, family)
+    add_power(claims, doc_preset)
     name_decided_parts(claims)
     for c in claims:  # after the correction across claims, which can turn a verdict inconclusive
         c["agreement"] = CLAIMS[c["id"]].agreement(c["verdict"], c.get("condition"))
@@ -399,6 +400,33 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
     (out / "claims.md").write_text(markdown(doc))
     (out / "claims.html").write_text(page(doc, out))
     return doc
+
+
+POWER = Path(__file__).with_name("power.json")  # python -m studies.power --json > studies/claims/power.json
+
+
+def add_power(claims: list[dict], preset: dict | None, path: Path = POWER) -> None:
+    """Each claim's simulated power at the preset's seed count (studies.power, the committed table): the rate of
+    the outcome the literature expects at its effect, and the seeds that reach 80%; a claim that cannot reach 80%
+    at this preset says at which n it would."""
+    try:
+        rows = {r["claim"]: r for r in json.loads(path.read_text())}
+    except (OSError, ValueError):
+        return
+    seeds = len(str((preset or {}).get("seeds", "")).split(",")) if preset else None
+    for c in claims:
+        r = rows.get(c["id"])
+        if not r or seeds != r.get("n"):
+            continue
+        want, lit = r.get("n_for_80_outcome", "supported"), r.get("literature") or {}
+        rate = lit.get(want)
+        c["power"] = {"seeds": seeds, "outcome": want, "rate": rate, "n_for_80": r.get("n_for_80")}
+        if rate is not None and rate < 0.8:
+            need = r.get("n_for_80")
+            c["caveats"].append(
+                f"power: '{want}' at the literature's effect comes out in {100 * rate:.0f}% of simulated runs at "
+                f"{seeds} seeds; 80% needs " + (f"n = {need} (decided at full with n = {need})" if need else "n > 20")
+            )
 
 
 def primary_tests(c: dict) -> dict:

@@ -502,3 +502,29 @@ def test_an_inconclusive_key_also_names_the_decided_parts_after_the_holm_correct
         "gru supported 0.031 [0.012, 0.050] before correction only (Holm p = 0.194), vit supported 0.200 [0.150, 0.250]"
     )
     assert claims[1]["key"] == "k"  # a decided verdict's key is its own
+
+
+def test_a_claim_below_eighty_percent_power_says_at_which_n_it_would_be_decided(tmp_path):
+    from studies.claims.build import add_power
+
+    table = [
+        {"claim": "C2", "n": 3, "literature": {"supported": 0.4}, "n_for_80": 8, "n_for_80_outcome": "supported"},
+        {
+            "claim": "C4",
+            "n": 3,
+            "literature": {"not supported": 0.9},
+            "n_for_80": 3,
+            "n_for_80_outcome": "not supported",
+        },
+    ]
+    (tmp_path / "power.json").write_text(json.dumps(table))
+    claims = [{"id": "C2", "caveats": []}, {"id": "C4", "caveats": []}]
+    add_power(claims, {"seeds": "1,2,3"}, tmp_path / "power.json")
+    assert claims[0]["caveats"] == [
+        "power: 'supported' at the literature's effect comes out in 40% of simulated runs at 3 seeds; 80% needs "
+        "n = 8 (decided at full with n = 8)"
+    ]
+    assert claims[1]["caveats"] == [] and claims[1]["power"]["rate"] == 0.9
+    claims = [{"id": "C2", "caveats": []}]
+    add_power(claims, {"seeds": "1,2,3,4,5"}, tmp_path / "power.json")  # the table is for 3 seeds: nothing said
+    assert claims[0]["caveats"] == [] and "power" not in claims[0]
