@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from studies import stats
+from studies import facts, stats
 from studies.claims import rules
 from studies.claims.rules import completed, get
 
@@ -107,7 +107,7 @@ def c3(runs, v):
     for i, (arch, rs) in enumerate(sorted(rules.group(completed(runs), lambda r: r["arch"]).items())):
         for which, style in (("init", "-"), ("early", "--")):
             by_delay = rules.group(
-                [r for r in rs if rules.grad_at_source(r, which) is not None], lambda r: get(r, "config.task.delay")
+                [r for r in rs if rules.grad_at_source(r, which) is not None], lambda r: facts.delay(r)
             )
             pts = sorted(
                 (d, np.mean([rules.grad_at_source(r, which) for r in g]))

@@ -332,9 +332,9 @@ def c2_long_range(runs: list[dict], min_seeds: int = 2, delta: float = 0.05) -> 
         "→ mixed, either underpowered → inconclusive with the minimal detectable effect. Every other arch: "
         "its own row, outside the verdict"
     )
-    runs = [r for r in runs if get(r, "config.task.delay") is not None]
-    delays = sorted({get(r, "config.task.delay") for r in runs})
-    cells = group(runs, lambda r: (r.get("arch"), get(r, "config.task.delay")))
+    runs = [r for r in runs if facts.delay(r) is not None]
+    delays = sorted({facts.delay(r) for r in runs})
+    cells = group(runs, lambda r: (r.get("arch"), facts.delay(r)))
     compared = ("transformer",) + RECURRENT
     if len(delays) < 2:
         return inconclusive(rule, [f"copy runs at {len(delays)} delay(s); the fall with delay needs ≥ 2"])
@@ -427,8 +427,8 @@ def seed_slopes(runs: list[dict], which: str) -> dict:
     """{seed: slope of log10 gradient at the source against log10 delay} over that seed's delays (≥ 2): each seed
     is one replicate of the whole curve; delays are never pooled as seeds."""
     by_seed: dict = defaultdict(dict)
-    for r in stats.distinct_seeds_by(completed(runs), lambda r: get(r, "config.task.delay")):
-        g, d = grad_at_source(r, which), get(r, "config.task.delay")
+    for r in stats.distinct_seeds_by(completed(runs), lambda r: facts.delay(r)):
+        g, d = grad_at_source(r, which), facts.delay(r)
         if g is not None and isinstance(d, (int, float)) and d > 0:
             by_seed[r.get("seed")][d] = g
     out = {}
@@ -477,7 +477,7 @@ def c3_gradients(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> V
         "mixed if it is flat but only one recurrent family's (or neither's) is not; inconclusive when a needed "
         "slope is undecided. Every other arch: its own row, outside the verdict"
     )
-    runs = [r for r in runs if get(r, "config.task.delay") is not None]
+    runs = [r for r in runs if facts.delay(r) is not None]
     compared = ("transformer",) + RECURRENT
     cells = group(runs, lambda r: r.get("arch"))
     why = shortfall(cells, compared, "arch", min_seeds)
@@ -508,9 +508,7 @@ def c3_gradients(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> V
             trend[(a, w)], decided = trend_decision(est, delta, f"{a} at {w}")
             if a in compared:
                 decisions[f"{a} {w}"] = decided
-            by_delay = group(
-                [r for r in completed(rs) if grad_at_source(r, w) is not None], lambda r: get(r, "config.task.delay")
-            )
+            by_delay = group([r for r in completed(rs) if grad_at_source(r, w) is not None], lambda r: facts.delay(r))
             row[w] = {
                 "slope": est and est.to_dict(),
                 "trend": trend[(a, w)],
@@ -810,7 +808,7 @@ def c6_locality(runs: list[dict], min_seeds: int = 2, delta: float = 0.05) -> Ve
         return (
             r.get("arch"),
             reach(r) if r.get("arch") == "cnn" else "-",
-            get(r, "config.task.delay"),
+            facts.delay(r),
             depth(r) if r.get("arch") == "cnn" else None,
         )
 

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 from reports.load import find_records
 from studies import stats
 from studies.claims.figures import interval
-from studies.replications.rules import INCONCLUSIVE, completed, correct, get, judge, setting
+from studies.replications.rules import INCONCLUSIVE, completed, correct, declaration, get, judge, setting
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf" / "replications"
@@ -116,7 +116,7 @@ def build_replications(root: str | Path, out: str | Path | None = None, conf: Pa
         rec = find_records([folder]) if folder.is_dir() else None
         found[name] = rec.runs if rec else []
         results[name] = judge(found[name], spec["rule"])
-    family = sum(len(spec["rule"]["comparisons"]) for spec in specs.values())  # every declared comparison
+    family = sum(declaration(n, spec).tests for n, spec in specs.items())  # every declared comparison
     correct(results, family)
     doc["family"] = family
     for name, spec in specs.items():

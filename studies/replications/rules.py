@@ -30,7 +30,7 @@ keeps the runs whose metric does not exceed a bound (the runs that have not lear
 from __future__ import annotations
 
 from studies import facts, stats
-from studies.protocol import Control, check_controls
+from studies.protocol import Control, Study, check_controls
 from studies.protocol import per_seed as seed_means
 
 completed, get, setting, same = facts.completed, facts.get, facts.setting, facts.same
@@ -179,3 +179,19 @@ def correct(results: dict, family: int = 0) -> None:
         if r.get("controls") and any(not x["passed"] for x in r["controls"]):
             continue
         results[n] = {**r, **combine(r["comparisons"], r.get("controls"))}
+
+
+def declaration(name: str, spec: dict) -> Study:
+    """A replication as the shared protocol's declaration: the published result is its question, the paper its
+    anchor, *reproduced in direction* its expected outcome, its controls, and one primary test per comparison
+    (each comparison keeps its own δ, declared in the file; the declaration's δ is the smallest)."""
+    rule = spec["rule"]
+    return Study(
+        id=name,
+        question=str((spec.get("published") or {}).get("result", "")),
+        delta=min(float(c["delta"]) for c in rule["comparisons"]),
+        anchor=str(spec.get("paper", "")),
+        expects=REPRODUCED,
+        controls=controls_of(rule),
+        tests=len(rule["comparisons"]),
+    )

@@ -348,3 +348,15 @@ def test_holm_across_replications_demotes_a_marginal_comparison():
     c = results["m"]["comparisons"][0]
     assert c["outcome"] == R.INCONCLUSIVE and c["corrected"] == "Holm over 20 comparisons"
     assert results["m"]["outcome"] == R.INCONCLUSIVE
+
+
+def test_every_replication_is_a_protocol_declaration():
+    from studies.protocol import Study
+    from studies.replications.build import load_replications
+
+    specs = load_replications()
+    decls = {n: R.declaration(n, s) for n, s in specs.items()}
+    assert all(isinstance(d, Study) and d.delta > 0 and d.anchor and d.question for d in decls.values())
+    assert sum(d.tests for d in decls.values()) == sum(len(s["rule"]["comparisons"]) for s in specs.values())
+    # every replication but Arjovsky's (whose arms are, by design, the runs that did not learn) has a control
+    assert {n for n, d in decls.items() if not d.controls} == {"arjovsky_baseline"}
