@@ -65,6 +65,11 @@ def load_preset(name: str) -> dict:
 
 
 def check_preset(preset: dict, name: str = "preset") -> dict:
+    if "deltas" in preset:
+        raise fail(
+            f"{name}: `deltas` is no longer read from a preset — each claim's δ is declared with the claim "
+            "(studies/claims/registry.py, one value for every preset); remove the key"
+        )
     seeds = [s.strip() for s in str(preset.get("seeds", "0")).split(",")]
     tune = str(preset.get("tune_seed", 0))
     if preset.get("lr_grid") and tune in seeds:

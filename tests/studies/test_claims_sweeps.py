@@ -455,3 +455,11 @@ def test_cells_at_one_lr_that_do_not_form_a_product_are_launched_one_by_one():
     ]
     one_key = sweeps.main_launches([cell(False, 0.1, 0.001), cell(False, 1.0, 0.001)], ["task.train_fraction"])
     assert one_key == [{"arch": "gru", "optimizer.lr": 0.001, "task.train_fraction": "0.1,1.0"}]
+
+
+def test_a_preset_that_still_declares_deltas_is_refused_in_one_line(capsys):
+    with pytest.raises(SystemExit) as e:
+        sweeps.check_preset({"seeds": "1", "deltas": {"C4": 0.3}, "sweeps": {}}, "mine")
+    assert e.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "mine: `deltas` is no longer read from a preset" in line and "registry.py" in line
