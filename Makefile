@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast lint venv browser bench report report-check claims replicate clean-venv
+.PHONY: run test test-fast lint venv browser bench report report-check claims replicate scorecard clean-venv
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON)" && command -v $(PYTHON) >/dev/null || { echo "error: no Python found (looked for python3.11, python3.12, python3.13, python3.10, python3); archbench needs Python 3.11–3.13 (set PYTHON=...)"; exit 1; }
@@ -66,6 +66,12 @@ claims: $(STAMP)
 # the replications: every conf/replications/*.yaml's sweeps at PRESET, then runs/replications/$(PRESET)/report
 replicate: $(STAMP)
 	$(PY) -m studies.replicate --preset $(PRESET) $(if $(REPLICATE_OUT),--out $(REPLICATE_OUT))
+
+# your architecture through every question an architecture can stand in (studies/scorecard.py), against the built-in
+# baselines of the same preset (reused from runs/claims/<PRESET> and runs/replications/<PRESET>, run when missing)
+scorecard: $(STAMP)
+	@test -n "$(ARCH)" || { echo "error: make scorecard needs ARCH=<name> (conf/arch/<name>.yaml, or in CONFIG_DIR/arch/)"; exit 2; }
+	$(PY) -m studies.scorecard --arch $(ARCH) --preset $(PRESET) $(if $(CONFIG_DIR),--config-dir $(CONFIG_DIR)) $(SCORECARD_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -64,6 +64,7 @@ def test_readme_is_a_quickstart_without_history_words():
             "slurm.md",
             "performance.md",
             "layout.md",
+            "scorecard.md",
         }
 
 

@@ -1,0 +1,449 @@
+"""``python -m studies.scorecard --arch NAME [--config-dir DIR] [--preset smoke|quick|full]``: a user's architecture
+through every question of the claims and replications where an architecture can stand in, against the built-in
+baselines, on one page (``make scorecard ARCH=… CONFIG_DIR=… PRESET=…``).
+
+For each question (a sweep cell of a claims or replications preset, a metric and its direction, δ) the candidate
+runs the same sweep with ``arch=<NAME>`` into ``<out>/<source>/<sweep>/`` (its own learning-rate pre-sweep where
+the sweep tunes one); the baselines are the built-in archs' runs of the same preset, read from the baseline folders
+(``runs/claims/<preset>``, ``runs/replications/<preset>``) and run there only when missing. Each row: the
+candidate's mean with its 95% CI beside each baseline's, the comparison against the transformer and against the
+best baseline (better / worse / within δ / undecided: ``studies.stats.decide`` both ways and ``decide_close``,
+Holm over every row's comparisons), the candidate's positive control (above chance by the question's margin) and
+the folders holding the evidence. Written as ``scorecard.json``, ``scorecard.md`` and a self-contained
+``scorecard.html`` (a dot plot on top; readable at 390 px). The candidate is the "candidate" role of the protocol:
+it never changes a claim's verdict or its correction family.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.record import LR_PRESWEEP
+from reports.load import find_records
+from studies import facts, stats
+from studies.protocol import ROLES, write_marker
+
+ROOT = Path(__file__).resolve().parents[1]
+BETTER, WORSE, WITHIN, UNDECIDED = "better", "worse", "within δ", "undecided"
+
+
+@dataclass(frozen=True)
+class Question:
+    """One row: the runs of ``sweep`` (a claims sweep, or ``replication/sweep``) in the cell ``where`` (a value of
+    a setting; ``"max"`` / ``"min"``: its largest / smallest value in the runs), read on ``metric``."""
+
+    id: str
+    text: str
+    source: str  # "claims" or "replications"
+    sweep: str  # the claims sweep, or "<replication>/<sweep>"
+    metric: str
+    delta: float
+    where: dict = field(default_factory=dict)
+    direction: str = "max"
+    control_margin: float | None = 0.05  # the candidate must beat chance by this much (None: no control)
+
+
+QUESTIONS = (
+    Question(
+        "copy-short",
+        "copy at the shortest delay (positive control)",
+        "claims",
+        "long_range",
+        "test/acc",
+        0.05,
+        {"task.delay": "min"},
+    ),
+    Question(
+        "copy-long",
+        "copy at the longest delay (long-range dependencies, C2)",
+        "claims",
+        "long_range",
+        "test/acc",
+        0.05,
+        {"task.delay": "max"},
+    ),
+    Question(
+        "throughput",
+        "train tokens/s at the longest length (C1, this device)",
+        "claims",
+        "seq_scaling",
+        "speed.train_tokens_per_s",
+        0.10,
+        {"task.delay": "max"},
+        control_margin=None,
+    ),
+    Question(
+        "images",
+        "image classification with 10% of the labels (C6)",
+        "claims",
+        "images",
+        "test/acc",
+        0.05,
+        {"task.train_fraction": "min"},
+    ),
+    Question(
+        "recall",
+        "multi-query associative recall, 16 pairs (Zoology)",
+        "replications",
+        "zoology_mqar/grid",
+        "test/acc",
+        0.05,
+        {"task.n_pairs": "max"},
+    ),
+    Question("selective-copy", "selective copying (Gu & Dao)", "replications", "selective_copy/grid", "test/acc", 0.05),
+    Question(
+        "copy-strings",
+        "copying long strings (Jelassi et al.)",
+        "replications",
+        "repeat_after_me/grid",
+        "test/acc",
+        0.05,
+        {"task.n_memorize": "max"},
+    ),
+)
+
+
+def value(run: dict, metric: str) -> float | None:
+    """``metrics.<metric>``, or a dotted path of the record (``speed.train_tokens_per_s``)."""
+    v = facts.metric(run, metric)
+    return v if v is not None else facts.number(facts.get(run, metric))
+
+
+def in_cell(runs: list[dict], where: dict) -> list[dict]:
+    """The completed runs in the question's cell (``"max"``/``"min"`` resolved over these runs)."""
+    runs = facts.completed(runs)
+    for key, want in where.items():
+        vals = sorted({facts.setting(r, key) for r in runs if facts.number(facts.setting(r, key)) is not None})
+        if want in ("max", "min") and vals:
+            want = vals[-1] if want == "max" else vals[0]
+        runs = [r for r in runs if facts.same(facts.setting(r, key), want)]
+    return runs
+
+
+def per_seed(runs: list[dict], metric: str) -> list[float]:
+    kept, _ = stats.distinct_seeds(runs)
+    return [v for v in (value(r, metric) for r in kept) if v is not None]
+
+
+def compare(cand: list[float], base: list[float], q: Question, floor: float) -> stats.Decision:
+    """Candidate − baseline, oriented so positive is better: better (supported at δ), worse (the reverse
+    supported), within δ (equivalent), undecided — one decision whose p-value Holm can correct."""
+    a, b = (cand, base) if q.direction == "max" else (base, cand)
+    if q.metric.startswith("speed."):  # throughput: a ratio on the log scale, δ relative
+        la = [math.log(v) for v in a if v > 0]
+        lb = [math.log(v) for v in b if v > 0]
+        est, delta = stats.difference(la, lb), math.log1p(q.delta)
+    else:
+        est, delta = stats.difference(a, b, floor), q.delta
+    up = stats.decide(est, delta, "candidate − baseline")
+    if up.outcome == stats.SUPPORTED:
+        return stats.Decision(BETTER, est, delta, up.why, up.mde, up.p)
+    neg = est and stats.Estimate(
+        -est.value,
+        None if est.hi is None else -est.hi,
+        None if est.lo is None else -est.lo,
+        est.n,
+        est.se,
+        est.dof,
+        est.note,
+    )
+    down = stats.decide(neg, delta, "baseline − candidate")
+    if down.outcome == stats.SUPPORTED:
+        return stats.Decision(WORSE, est, delta, down.why, down.mde, down.p)
+    close = stats.decide_close(est, delta, "candidate − baseline")
+    if close.outcome == stats.SUPPORTED:
+        return stats.Decision(WITHIN, est, delta, close.why, close.mde, close.p)
+    ps = [p for p in (up.p, down.p, close.p) if p is not None]
+    return stats.Decision(UNDECIDED, est, delta, close.why, close.mde, min(ps) if ps else None)
+
+
+def row(q: Question, candidate: str, cand_runs: list[dict], base_runs: list[dict]) -> dict:
+    """One question's row: every arch's mean and CI, the candidate against the transformer and the best baseline,
+    its positive control."""
+    cell_c, cell_b = in_cell(cand_runs, q.where), in_cell(base_runs, q.where)
+    archs = sorted({r.get("arch") for r in cell_b if r.get("arch") != candidate}, key=str)
+    vals = {a: per_seed([r for r in cell_b if r.get("arch") == a], q.metric) for a in archs}
+    vals[candidate] = per_seed([r for r in cell_c if r.get("arch") == candidate], q.metric)
+    means = {a: stats.mean(v) for a, v in vals.items()}
+    out = {
+        "id": q.id,
+        "question": q.text,
+        "metric": q.metric,
+        "direction": q.direction,
+        "delta": q.delta,
+        "by_arch": {a: (m.to_dict() if m else None) for a, m in means.items()},
+        "evidence": sorted({str(Path(r["_dir"]).parent) for r in cell_c + cell_b if r.get("_dir")}),
+        "comparisons": {},
+    }
+    if not vals[candidate]:
+        out["why"] = f"no completed {candidate} runs in this cell"
+        return out
+    items = [n for n in (facts.n_test(r) for r in cell_c + cell_b) if n]
+    floor = stats.proportion_floor(vals[candidate], min(items)) if items and q.metric.endswith("acc") else 0.0
+    chance = [c for c in (facts.chance(r) for r in cell_c) if c is not None]
+    if q.control_margin is not None and chance and means[candidate]:
+        passed = means[candidate].value > max(chance) + q.control_margin
+        out["control"] = {"chance": max(chance), "mean": round(means[candidate].value, 4), "passed": passed}
+    sign = 1 if q.direction == "max" else -1
+    ranked = [a for a in archs if means.get(a)]
+    best = max(ranked, key=lambda a: sign * means[a].value) if ranked else None
+    for label, base in (("transformer", "transformer" if "transformer" in ranked else None), ("best", best)):
+        if base is not None:
+            d = compare(vals[candidate], vals[base], q, floor)
+            out["comparisons"][label] = {"against": base, **d.to_dict()}
+    return out
+
+
+def correct(rows: list[dict]) -> None:
+    """Holm over every comparison of every row: a better / worse / within δ whose adjusted p is ≥ 0.05 becomes
+    undecided ("after correction")."""
+    ps = {(i, k): c.get("p") for i, r in enumerate(rows) for k, c in r["comparisons"].items()}
+    adjusted = stats.holm(ps)
+    size = len([p for p in ps.values() if p is not None])
+    for (i, k), q in adjusted.items():
+        if q is None:
+            continue
+        c = rows[i]["comparisons"][k]
+        c["p_holm"], c["corrected"] = float(f"{q:.4g}"), f"Holm over {size} comparisons"
+        if c["outcome"] != UNDECIDED and q >= stats.ALPHA:
+            c["why"] = f"after correction (Holm p={q:.3g}): {c['why']}"
+            c["outcome"] = UNDECIDED
+
+
+def evidence(folder: Path) -> list[dict]:
+    """The sweep folder's runs without its learning-rate pre-sweep (``<sweep>/lr/``: tuning runs, not evidence)."""
+    found = find_records([folder]) if folder.is_dir() else None
+    if not found:
+        return []
+    out = []
+    for r in found.runs:
+        try:
+            rel = Path(r["_dir"]).resolve().relative_to(folder.resolve()).parts[:1]
+        except (KeyError, ValueError):
+            rel = ()
+        if rel != (LR_PRESWEEP,):
+            out.append(r)
+    return out
+
+
+def build(candidate: str, cand_root: Path, base_roots: dict, preset: str, out: Path, questions=QUESTIONS) -> dict:
+    """The scorecard from run folders: ``cand_root/<source>/<sweep>`` and ``base_roots[source]/<sweep>``."""
+    rows = []
+    for q in questions:
+        cand, base = evidence(cand_root / q.source / q.sweep), evidence(base_roots[q.source] / q.sweep)
+        rows.append(row(q, candidate, cand, base))
+    correct(rows)
+    against = [r["comparisons"]["transformer"]["outcome"] for r in rows if "transformer" in r["comparisons"]]
+    tally = {k: against.count(k) for k in (BETTER, WORSE, WITHIN, UNDECIDED)}
+    doc = {
+        "arch": candidate,
+        "preset": preset,
+        "written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "summary": f"{candidate} against the transformer: " + ", ".join(f"{v} {k}" for k, v in tally.items()),
+        "roles": {k: list(v) for k, v in ROLES.items()},
+        "rows": rows,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    figure = dot_plot(doc, out / "scorecard.png")
+    (out / "scorecard.json").write_text(json.dumps(doc, indent=1, default=str))
+    (out / "scorecard.md").write_text(markdown(doc))
+    (out / "scorecard.html").write_text(page(doc, figure))
+    return doc
+
+
+def dot_plot(doc: dict, path: Path) -> Path | None:
+    """Each question's arch means (dots, 95% CI bars), the candidate in its own colour, one panel per row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in doc["rows"] if any(v for v in r["by_arch"].values())]
+    if not rows:
+        return None
+    fig, axes = plt.subplots(len(rows), 1, figsize=(6, 1.1 * len(rows) + 0.6), squeeze=False)
+    for ax, r in zip(axes[:, 0], rows):
+        items = [(a, v) for a, v in r["by_arch"].items() if v]
+        for y, (a, v) in enumerate(items):
+            lo, hi = v["ci95"]
+            color = "#b42318" if a == doc["arch"] else "#555"
+            if lo is not None:
+                ax.plot([lo, hi], [y, y], color=color, lw=1)
+            ax.plot([v["value"]], [y], "o", color=color)
+        ax.set_yticks(range(len(items)), [a[:18] for a, _ in items], fontsize=6)
+        ax.set_title(r["question"][:70], fontsize=7, loc="left")
+        ax.tick_params(axis="x", labelsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def cell_text(c: dict | None) -> str:
+    if not c:
+        return "—"
+    est = c.get("estimate") or {}
+    ci = est.get("ci95") or [None, None]
+    number = f"{est['value']:+.3g}" + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci[0] is not None else "") if est else ""
+    return f"{c['outcome']} vs {c['against']} {number}".strip()
+
+
+def mean_text(v: dict | None) -> str:
+    if not v:
+        return "—"
+    lo, hi = v["ci95"]
+    return f"{v['value']:.3g}" + (f" [{lo:.3g}, {hi:.3g}]" if lo is not None else "") + f" (n={v['n']})"
+
+
+def markdown(doc: dict) -> str:
+    lines = [
+        f"# Scorecard: {doc['arch']} (preset {doc['preset']}, written {doc['written']})",
+        "",
+        doc["summary"],
+        "",
+        "| question | metric | δ | candidate (95% CI) | transformer | vs the transformer | vs the best baseline "
+        "| control |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in doc["rows"]:
+        ctl = r.get("control")
+        ctl_text = "—" if not ctl else ("passed" if ctl["passed"] else f"FAILED (chance {ctl['chance']:.3g})")
+        lines.append(
+            f"| {r['question']} | {r['metric']} | {r['delta']:g} | {mean_text(r['by_arch'].get(doc['arch']))} | "
+            f"{mean_text(r['by_arch'].get('transformer'))} | {cell_text(r['comparisons'].get('transformer'))} | "
+            f"{cell_text(r['comparisons'].get('best'))} | {ctl_text} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+CSS = (
+    "body{font-family:sans-serif;max-width:1400px;margin:auto;padding:0 8px}table{border-collapse:collapse;"
+    "width:100%}td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top;font-size:14px}img{max-width:100%}"
+    ".wrap{overflow-x:auto}.better{color:#1a7f37}.worse{color:#b42318}.undecided{color:#8a6d00}"
+    "@media (max-width:600px){td,th{font-size:12px;padding:3px}.wide{display:none}}"
+)
+
+
+def page(doc: dict, figure: Path | None) -> str:
+    esc = html.escape
+    rows = []
+    for r in doc["rows"]:
+        t, b = r["comparisons"].get("transformer"), r["comparisons"].get("best")
+        ctl = r.get("control")
+        kind = lambda c: "undecided" if not c else c["outcome"].split()[0]
+        rows.append(
+            f"<tr><td>{esc(r['question'])}</td><td>{esc(mean_text(r['by_arch'].get(doc['arch'])))}</td>"
+            f"<td class='{kind(t)}'>{esc(cell_text(t))}</td><td class='{kind(b)} wide'>{esc(cell_text(b))}</td>"
+            f"<td class='wide'>{esc('—' if not ctl else 'passed' if ctl['passed'] else 'FAILED')}</td></tr>"
+        )
+    img = ""
+    if figure is not None:
+        b64 = base64.b64encode(figure.read_bytes()).decode()
+        img = f"<img alt='scorecard dot plot' src='data:image/png;base64,{b64}'>"
+    return (
+        "<!doctype html><html><head><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+        f"<title>archbench scorecard — {esc(doc['arch'])}</title><style>{CSS}</style></head><body>"
+        f"<h1>Scorecard: {esc(doc['arch'])}</h1><p>{esc(doc['summary'])} · preset {esc(doc['preset'])} · "
+        f"written {esc(doc['written'])}</p><div class=wrap><table><tr><th>question</th><th>{esc(doc['arch'])} "
+        "(95% CI)</th><th>vs the transformer</th><th class=wide>vs the best baseline</th>"
+        f"<th class=wide>control</th></tr>{''.join(rows)}</table></div>{img}"
+        f"<details><summary>evidence (JSON)</summary><pre>{esc(json.dumps(doc['rows'], indent=1))}</pre></details>"
+        "</body></html>\n"
+    )
+
+
+# -- running what is missing -------------------------------------------------------------------------------------
+def sweeps_of(preset: str) -> dict:
+    """{source: (the preset's sweeps in the form the driver runs, the preset document)} for claims and replications."""
+    from studies import replicate, sweeps
+
+    claims = sweeps.load_preset(preset)
+    reps = {}
+    for name, spec in replicate.load().items():
+        p = replicate.sweeps_preset(spec, preset)
+        reps[name] = p
+    return {"claims": claims, "replications": reps}
+
+
+def with_arch(sweep: dict, arch: str) -> dict:
+    """The sweep with the candidate as its only arch (and no baseline-only overrides such as a fixed arch)."""
+    over = {**(sweep.get("overrides") or {}), "arch": arch}
+    return {**sweep, "overrides": over}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m studies.scorecard", description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--arch", required=True, help="the architecture: conf/arch/<NAME>.yaml or <config-dir>/arch/<NAME>.yaml"
+    )
+    p.add_argument("--config-dir", default=None, help="your config folder (holding arch/<NAME>.yaml)")
+    p.add_argument("--preset", default="quick", choices=("smoke", "quick", "full"))
+    p.add_argument("--out", default=None, help="default: runs/scorecard/<NAME>/<preset>")
+    p.add_argument(
+        "--baselines", default=None, help="folder holding claims/ and replications/ baselines (default: runs)"
+    )
+    p.add_argument("--only", default=None, help="comma-separated question ids (default: all)")
+    p.add_argument("--launcher", default=None)
+    args = p.parse_args(argv)
+    if "/" in args.arch or not args.arch.replace("_", "").replace("-", "").isalnum():
+        print(
+            f"error: --arch {args.arch!r}: a name of letters, digits, - and _ (conf/arch/<NAME>.yaml)", file=sys.stderr
+        )
+        return 2
+    conf = Path(args.config_dir).resolve() if args.config_dir else None
+    if conf is not None and not (conf / "arch" / f"{args.arch}.yaml").is_file():
+        print(
+            f"error: {conf}/arch/{args.arch}.yaml does not exist; --config-dir names the folder holding arch/",
+            file=sys.stderr,
+        )
+        return 2
+    if conf is None and not (ROOT / "conf" / "arch" / f"{args.arch}.yaml").is_file():
+        print(f"error: no architecture {args.arch!r} in conf/arch/; pass --config-dir for your own", file=sys.stderr)
+        return 2
+    wanted = [q for q in QUESTIONS if not args.only or q.id in args.only.split(",")]
+    if not wanted:
+        print(f"error: --only {args.only}: use question ids {', '.join(q.id for q in QUESTIONS)}", file=sys.stderr)
+        return 2
+    from studies.sweeps import run_sweep
+
+    base = Path(args.baselines or ROOT / "runs").resolve()
+    base_roots = {"claims": base / "claims" / args.preset, "replications": base / "replications" / args.preset}
+    out = Path(args.out or ROOT / "runs" / "scorecard" / args.arch / args.preset).resolve()
+    write_marker(out, "scorecard", args.preset)
+    if conf is not None:  # the user's configs and package reach every run.py the driver starts
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(conf.parent), os.environ.get("PYTHONPATH")]))
+    presets = sweeps_of(args.preset)
+    problems = []
+    for q in wanted:
+        rep, _, sweep_name = q.sweep.rpartition("/")
+        preset = presets[q.source] if q.source == "claims" else presets[q.source].get(rep)
+        if preset is None or sweep_name not in preset["sweeps"]:
+            problems.append(f"{q.id}: {q.source} preset {args.preset} has no sweep {q.sweep}")
+            continue
+        sweep = preset["sweeps"][sweep_name]
+        base_dir = base_roots[q.source] / (rep or "")
+        if not evidence(base_dir / sweep_name):  # baselines missing: run them once, where the studies put them
+            problems += run_sweep(sweep_name, sweep, preset, base_dir, args.launcher)
+        mine = with_arch(sweep, args.arch)
+        if conf is not None:
+            mine["overrides"]["hydra.searchpath"] = f"[file://{conf}]"
+        problems += run_sweep(sweep_name, mine, preset, out / q.source / (rep or ""), args.launcher)
+    doc = build(args.arch, out, base_roots, args.preset, out / "report", wanted)
+    for line in problems:
+        print(f"warning: {line}", file=sys.stderr)
+    print(doc["summary"])
+    print(f"scorecard: {out / 'report' / 'scorecard.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""The scorecard: rows decided from records (better / worse / within δ / undecided, the candidate's control), and a
+user's own architecture from its own folder through `make scorecard`, reusing the baselines' runs, its page
+rendered in Chromium at a desktop and a phone width."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from studies import scorecard as S
+from tests.conftest import ROOT
+
+COPY = {"_target_": "tasks.copy_long.CopyLong", "n_test": 512, "n_memorize": 10}
+
+
+def run(arch, seed, delay, acc, folder="long_range"):
+    return {
+        "arch": arch,
+        "seed": seed,
+        "status": "completed",
+        "task": "copy_long",
+        "metrics": {"test/acc": acc},
+        "config": {"task": {**COPY, "delay": delay}, "seed": seed},
+        "task_info": {"n_memorize": 10, "delay": delay},
+    }
+
+
+def rows_for(cand, base, delay="max"):
+    q = S.Question("q", "copy", "claims", "long_range", "test/acc", 0.05, {"task.delay": delay})
+    return S.row(q, "mine", cand, base)
+
+
+def test_each_outcome_against_the_transformer_and_the_best_baseline():
+    base = [run("transformer", s, 50, 0.60 + 0.01 * s) for s in range(5)]
+    base += [run("lstm", s, 50, 0.80 + 0.01 * s) for s in range(5)]
+    better = rows_for([run("mine", s, 50, 0.90 + 0.01 * s) for s in range(5)], base)
+    assert better["comparisons"]["transformer"]["outcome"] == S.BETTER
+    assert better["comparisons"]["best"]["against"] == "lstm" and better["comparisons"]["best"]["outcome"] == S.BETTER
+    worse = rows_for([run("mine", s, 50, 0.30 + 0.01 * s) for s in range(5)], base)
+    assert worse["comparisons"]["transformer"]["outcome"] == S.WORSE
+    same = rows_for([run("mine", s, 50, 0.60 + 0.01 * s) for s in range(5)], base)
+    assert same["comparisons"]["transformer"]["outcome"] == S.WITHIN
+    noisy = rows_for([run("mine", s, 50, v) for s, v in enumerate((0.2, 0.9, 0.5))], base)
+    assert noisy["comparisons"]["transformer"]["outcome"] == S.UNDECIDED
+    assert (
+        better["control"]["passed"]
+        and not rows_for([run("mine", s, 50, 0.13) for s in range(3)], base)["control"]["passed"]
+    )
+
+
+def test_the_cell_is_resolved_and_holm_demotes_a_marginal_row():
+    base = [run("transformer", s, d, 0.9 if d == 5 else 0.5) for s in range(3) for d in (5, 50)]
+    cand = [run("mine", s, d, 0.9 if d == 5 else 0.7) for s in range(3) for d in (5, 50)]
+    short, long = rows_for(cand, base, "min"), rows_for(cand, base, "max")
+    assert short["by_arch"]["mine"]["value"] == pytest.approx(0.9) and long["by_arch"]["mine"]["value"] == 0.7
+    marginal = rows_for(
+        [run("mine", s, 50, v) for s, v in enumerate((0.62, 0.75, 0.58, 0.7, 0.66))],
+        [run("transformer", s, 50, v) for s, v in enumerate((0.5, 0.52, 0.48, 0.51, 0.49))],
+    )
+    assert marginal["comparisons"]["transformer"]["outcome"] == S.BETTER
+    rows = [marginal] + [rows_for([run("mine", s, 50, 0.5) for s in range(2)], base) for _ in range(20)]
+    S.correct(rows)
+    assert rows[0]["comparisons"]["transformer"]["outcome"] == S.UNDECIDED
+    assert "after correction" in rows[0]["comparisons"]["transformer"]["why"]
+
+
+def test_a_bad_arch_name_or_config_folder_is_one_line(tmp_path, capsys):
+    assert S.main(["--arch", "../x"]) == 2
+    assert S.main(["--arch", "nosuch"]) == 2
+    assert S.main(["--arch", "mixer", "--config-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(e.startswith("error: ") for e in err)
+
+
+@pytest.fixture(scope="module")
+def scorecard(tmp_path_factory):
+    """examples/own_architecture copied outside the repository; a transformer baseline at the smoke preset's
+    long_range cells, then `make scorecard` for the user's mixer with CONFIG_DIR (two questions)."""
+    tmp = tmp_path_factory.mktemp("scorecard")
+    shutil.copytree(ROOT / "examples" / "own_architecture", tmp / "proj")
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
+    base = tmp / "base" / "claims" / "smoke" / "long_range"
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "run.py"),
+            "-m",
+            "experiment=long_range",
+            "arch=transformer",
+            "task.delay=5,20",
+            "seed=1",
+            "trainer.max_steps=10",
+            "trainer.eval_every=10",
+            "task.n_val=64",
+            "task.n_test=64",
+            "budget.params=20000",
+            f"hydra.sweep.dir={base}",
+            "hydra/launcher=basic",
+        ],
+        cwd=tmp,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    before = sorted(p for p in base.rglob("summary.json"))
+    args = f"--only copy-short,copy-long --baselines {tmp / 'base'} --out {tmp / 'out'}"
+    out = subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(ROOT),
+            "scorecard",
+            "ARCH=mixer",
+            f"CONFIG_DIR={tmp / 'proj' / 'myconf'}",
+            "PRESET=smoke",
+            f"SCORECARD_ARGS={args}",
+        ],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return tmp, before, sorted(p for p in base.rglob("summary.json")), out.stdout
+
+
+def test_make_scorecard_runs_a_users_arch_from_its_folder_and_reuses_the_baselines(scorecard):
+    tmp, before, after, stdout = scorecard
+    assert before == after and len(before) == 2  # the baselines were reused, not run again
+    doc = json.loads((tmp / "out" / "report" / "scorecard.json").read_text())
+    assert [r["id"] for r in doc["rows"]] == ["copy-short", "copy-long"]
+    for r in doc["rows"]:
+        assert r["by_arch"]["mixer"]["n"] == 1 and r["by_arch"]["transformer"]["n"] == 1
+        assert r["comparisons"]["transformer"]["against"] == "transformer"
+    mine = list((tmp / "out" / "claims" / "long_range").rglob("summary.json"))
+    assert mine and all("arch=mixer" in str(p) for p in mine)
+    assert "mixer against the transformer:" in stdout
+
+
+@pytest.mark.browser
+def test_the_scorecard_page_reads_at_desktop_and_phone_width(scorecard):
+
+    tmp = scorecard[0]
+    binary, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not binary or not driver_path:
+        pytest.fail("the scorecard's browser test needs Debian's chromium and chromedriver on PATH")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    try:
+        page = (tmp / "out" / "report" / "scorecard.html").resolve().as_uri()
+        for width in (1400, 390):
+            driver.set_window_size(width, 1200)
+            driver.get(page)
+            rows = driver.execute_script("return document.querySelectorAll('table tr').length")
+            overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+            assert rows == 3 and overflow <= 1, (width, rows, overflow)
+            driver.save_screenshot(str(tmp / f"scorecard_{width}.png"))
+    finally:
+        driver.quit()
