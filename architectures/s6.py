@@ -10,9 +10,12 @@ real diagonal A (D, N) and the discretisation of Mamba (Ā = exp(ΔA), B̄u ≈ 
 
 which is no convolution any more: it is computed by a scan over the positions. Two scans compute it:
 :func:`selective_scan_reference`, the plain recurrence one position at a time (the test oracle, and what
-decoding steps), and :func:`selective_scan`, the default, which runs the same recurrence on all chunks of
-``chunk`` positions at once, then carries each chunk's end state into the next (2·chunk + L/chunk sequential
-steps instead of L). Both multiply only by exp(Δ A) ∈ (0, 1] (Δ ≥ 0, A < 0): nothing overflows at any length.
+decoding steps), and :func:`selective_scan`, which runs the same recurrence on all chunks of ``chunk`` positions
+at once, then carries each chunk's end state into the next: 2·chunk + L/chunk sequential steps instead of L, for
+about twice the arithmetic. ``scan: auto`` (the default) takes the chunked scan on a GPU, where each sequential
+step costs kernel launches, and the sequential one on the CPU, where the scan is bound by arithmetic and the
+chunked one measured 1.4–2.3× slower at training sizes (docs/architectures.md). Both multiply only by
+exp(Δ A) ∈ (0, 1] (Δ ≥ 0, A < 0): nothing overflows at any length.
 
 A layer is the Mamba block, pre-norm residual: ``x + dropout(out(S6(SiLU(conv(x_in))) · SiLU(z)))`` where
 ``(x_in, z) = in_proj(LayerNorm(x))`` has width 2·expand·d, ``conv`` is a short causal depthwise convolution,
@@ -80,12 +83,17 @@ def selective_scan(u, dt, A, B, C, chunk: int):
     return torch.cat([y[:, :1], later], 1).flatten(1, 2)[:, :L]  # (B, L, D)
 
 
+SCANS = ("auto", "sequential", "chunked")
+
+
 class SelectiveSSM(nn.Module):
     """Causal depthwise conv → SiLU → S6 over D = expand·d channels: (B, L, D) → (B, L, D); and one decoding step."""
 
-    def __init__(self, D: int, d_state: int, dt_rank: int, d_conv: int, dt_min: float, dt_max: float, chunk):
+    def __init__(
+        self, D: int, d_state: int, dt_rank: int, d_conv: int, dt_min: float, dt_max: float, scan: str, chunk: int
+    ):
         super().__init__()
-        self.d_state, self.dt_rank, self.chunk = d_state, dt_rank, chunk
+        self.d_state, self.dt_rank, self.scan, self.chunk = d_state, dt_rank, scan, chunk
         self.conv = nn.Conv1d(D, D, d_conv, groups=D)  # depthwise; padded on the left only
         self.x_proj = nn.Linear(D, dt_rank + 2 * d_state, bias=False)  # Δ (low rank), B, C from the input
         self.dt_proj = nn.Linear(dt_rank, D, bias=False)
@@ -110,10 +118,10 @@ class SelectiveSSM(nn.Module):
         if pad is not None:
             dt = dt.masked_fill(pad[..., None], 0.0)  # Δ = 0: exp(0·A) = 1 and nothing written, the state passes
         A = -torch.exp(self.A_log)  # (D, N)
-        if self.chunk is None:
-            y = selective_scan_reference(u, dt, A, B, C)[0]
-        else:
+        if self.scan == "chunked" or (self.scan == "auto" and u.is_cuda):
             y = selective_scan(u, dt, A, B, C, self.chunk)
+        else:
+            y = selective_scan_reference(u, dt, A, B, C)[0]
         return y + u * self.D  # (B, L, D)
 
     def step(self, x, state=None):
@@ -165,7 +173,8 @@ class S6(Backbone):
         bidirectional: a second conv + S6 over the reversed sequence; null in the YAML follows the task.
         dropout: on the residual branch.
         dt_min, dt_max: range of the initial Δ (log-uniform), through the dt bias.
-        chunk: positions per chunk of the scan; null = the plain sequential scan.
+        scan: ``sequential``, ``chunked``, or ``auto`` (chunked on a GPU, sequential on the CPU); equal results.
+        chunk: positions per chunk of the chunked scan.
     """
 
     causal_settings = {"bidirectional": False}
@@ -184,15 +193,17 @@ class S6(Backbone):
         dropout: float,
         dt_min: float,
         dt_max: float,
-        chunk: int | None,
+        scan: str,
+        chunk: int,
     ):
         super().__init__()
-        sizes = dict(d_model=d_model, n_layers=n_layers, d_state=d_state, expand=expand, d_conv=d_conv)
+        sizes = dict(d_model=d_model, n_layers=n_layers, d_state=d_state, expand=expand, d_conv=d_conv, chunk=chunk)
         sizes |= {"dt_rank": dt_rank} if dt_rank is not None else {}
-        sizes |= {"chunk": chunk} if chunk is not None else {}
         bad = [f"arch.{k}={v}" for k, v in sizes.items() if not (isinstance(v, int) and v >= 1)]
         if bad:
-            raise ConfigError(f"{', '.join(bad)}: must be whole numbers ≥ 1 (dt_rank and chunk may be null)")
+            raise ConfigError(f"{', '.join(bad)}: must be whole numbers ≥ 1 (dt_rank may be null)")
+        if scan not in SCANS:
+            raise ConfigError(f"arch.scan={scan!r} is not known; use one of {', '.join(SCANS)}")
         check_dt_range(dt_min, dt_max)
         self.width = self.out_width = d_model
         self.causal = not bidirectional
@@ -202,6 +213,7 @@ class S6(Backbone):
             d_conv=d_conv,
             dt_min=dt_min,
             dt_max=dt_max,
+            scan=scan,
             chunk=chunk,
         )
         self.layers = nn.ModuleList(MambaLayer(d_model, expand, bidirectional, dropout, **ssm) for _ in range(n_layers))

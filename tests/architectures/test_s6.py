@@ -19,7 +19,7 @@ SETTINGS = {k: v for k, v in arch_config("s6").items() if k in S6.__init__.__ann
 
 def backbone(**kw) -> S6:
     torch.manual_seed(0)
-    return S6(40, **{**SETTINGS, "d_model": 16, "chunk": 4, **kw}).eval()
+    return S6(40, **{**SETTINGS, "d_model": 16, "scan": "chunked", "chunk": 4, **kw}).eval()
 
 
 def scan_inputs(B=3, L=37, D=5, N=4, dt_scale=1.0, dtype=torch.float64, seed=0):
@@ -67,8 +67,29 @@ def test_scan_is_finite_and_chunked_equals_reference_at_length_1500_in_float32(d
 
 def test_chunked_and_sequential_backbones_agree():
     x = torch.randn(2, 30, 16)
-    chunked, sequential = backbone(chunk=4), backbone(chunk=None)
+    chunked, sequential = backbone(scan="chunked"), backbone(scan="sequential")
     torch.testing.assert_close(chunked(x), sequential(x), atol=1e-5, rtol=1e-4)
+
+
+def test_auto_scan_is_sequential_on_the_cpu(monkeypatch):
+    def chunked(*args):
+        raise AssertionError("the chunked scan ran on the CPU")
+
+    monkeypatch.setattr("architectures.s6.selective_scan", chunked)
+    backbone(scan="auto")(torch.randn(2, 30, 16))
+    with pytest.raises(AssertionError, match="chunked scan ran"):
+        backbone(scan="chunked")(torch.randn(2, 30, 16))
+
+
+@pytest.mark.cuda
+def test_auto_scan_is_chunked_on_a_gpu_and_agrees_with_the_cpu(monkeypatch):
+    import architectures.s6
+
+    x, bb, calls = torch.randn(2, 150, 16), backbone(scan="auto", chunk=64), []
+    expected, chunked = bb(x), architectures.s6.selective_scan
+    monkeypatch.setattr("architectures.s6.selective_scan", lambda *a: calls.append(1) or chunked(*a))
+    torch.testing.assert_close(bb.cuda()(x.cuda()).cpu(), expected, atol=1e-4, rtol=1e-3)
+    assert len(calls) == len(bb.layers)
 
 
 # --------------------------------------------------------------------------------------------- the backbone
@@ -80,9 +101,10 @@ def test_shape_and_context(bidirectional):
     assert bb.causal is not bidirectional
 
 
-def test_causal_backbone_ignores_the_future_across_chunks():
+@pytest.mark.parametrize("scan", ["chunked", "sequential"])
+def test_causal_backbone_ignores_the_future_across_chunks(scan):
     """Positions < 9 (two chunks of 4 and one more) do not change when positions ≥ 9 do; later ones do."""
-    bb = backbone()
+    bb = backbone(scan=scan)
     x = torch.randn(2, 20, 16)
     x2 = x.clone()
     x2[:, 9:] = torch.randn(2, 11, 16)
@@ -98,10 +120,11 @@ def test_bidirectional_backbone_sees_the_future():
     assert not torch.allclose(bb(x)[:, :5], bb(x2)[:, :5])
 
 
+@pytest.mark.parametrize("scan", ["chunked", "sequential"])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_padding_never_reaches_real_positions(bidirectional):
+def test_padding_never_reaches_real_positions(bidirectional, scan):
     """Trailing padding, whatever its states, leaves the real positions as the unpadded sequence has them."""
-    bb = backbone(bidirectional=bidirectional)
+    bb = backbone(bidirectional=bidirectional, scan=scan)
     x = torch.randn(2, 10, 16)
     longer = torch.cat([x, 100 * torch.randn(2, 7, 16)], 1)
     pad = torch.zeros(2, 17, dtype=torch.bool)
@@ -191,7 +214,8 @@ def test_arch_init_and_weight_decay_leave_a_d_and_the_dt_bias_alone(init):
 
 
 @pytest.mark.parametrize(
-    "bad", [{"d_state": 0}, {"expand": 0}, {"chunk": 0}, {"dt_rank": 0}, {"dt_min": 0.2, "dt_max": 0.1}]
+    "bad",
+    [{"d_state": 0}, {"expand": 0}, {"chunk": 0}, {"dt_rank": 0}, {"dt_min": 0.2, "dt_max": 0.1}, {"scan": "fast"}],
 )
 def test_invalid_settings_are_config_errors(bad):
     with pytest.raises(ConfigError, match=f"arch.{next(iter(bad))}="):
