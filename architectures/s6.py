@@ -14,7 +14,7 @@ decoding steps), and :func:`selective_scan`, which runs the same recurrence on a
 at once, then carries each chunk's end state into the next: 2·chunk + L/chunk sequential steps instead of L, for
 about twice the arithmetic. ``scan: auto`` (the default) takes the chunked scan on a GPU, where each sequential
 step costs kernel launches, and the sequential one on the CPU, where the scan is bound by arithmetic and the
-chunked one measured 1.4–2.3× slower at training sizes (docs/architectures.md). Both multiply only by
+chunked one measured 1.4–2.7× slower at training sizes (docs/architectures.md). Both multiply only by
 exp(Δ A) ∈ (0, 1] (Δ ≥ 0, A < 0): nothing overflows at any length.
 
 A layer is the Mamba block, pre-norm residual: ``x + dropout(out(S6(SiLU(conv(x_in))) · SiLU(z)))`` where
