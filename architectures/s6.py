@@ -86,6 +86,11 @@ def selective_scan(u, dt, A, B, C, chunk: int):
 SCANS = ("auto", "sequential", "chunked")
 
 
+def scan_used(scan: str, on_cuda: bool) -> str:
+    """``auto`` → ``chunked`` on a GPU, ``sequential`` on the CPU; the others as they are."""
+    return ("chunked" if on_cuda else "sequential") if scan == "auto" else scan
+
+
 class SelectiveSSM(nn.Module):
     """Causal depthwise conv → SiLU → S6 over D = expand·d channels: (B, L, D) → (B, L, D); and one decoding step."""
 
@@ -117,22 +122,23 @@ class SelectiveSSM(nn.Module):
         dt, B, C = self.select(u)  # (B, L, D), (B, L, N), (B, L, N)
         if pad is not None:
             dt = dt.masked_fill(pad[..., None], 0.0)  # Δ = 0: exp(0·A) = 1 and nothing written, the state passes
-        A = -torch.exp(self.A_log)  # (D, N)
-        if self.scan == "chunked" or (self.scan == "auto" and u.is_cuda):
-            y = selective_scan(u, dt, A, B, C, self.chunk)
+        A = -torch.exp(self.A_log.float())  # (D, N)
+        v, dt, B, C = u.float(), dt.float(), B.float(), C.float()  # the scan in float32, also under bf16 autocast
+        if scan_used(self.scan, u.is_cuda) == "chunked":
+            y = selective_scan(v, dt, A, B, C, self.chunk)
         else:
-            y = selective_scan_reference(u, dt, A, B, C)[0]
-        return y + u * self.D  # (B, L, D)
+            y = selective_scan_reference(v, dt, A, B, C)[0]
+        return (y + v * self.D).to(u.dtype)  # (B, L, D)
 
     def step(self, x, state=None):
         """x (B, 1, D); state (the last d_conv − 1 inputs (B, d_conv − 1, D), h (B, D, N)) or None."""
         k = self.conv.kernel_size[0]
         buf = F.pad(x, (0, 0, k - 1, 0)) if state is None else torch.cat([state[0], x], 1)  # (B, k, D)
         u = F.silu(self.conv(buf.transpose(1, 2)))[..., 0]  # (B, D)
-        dt, B, C = self.select(u)
-        h = u.new_zeros(*u.shape, self.d_state) if state is None else state[1]  # (B, D, N)
-        y, h = scan_step(h, u, dt, -torch.exp(self.A_log), B, C)
-        return (y + u * self.D)[:, None], (buf[:, 1:], h)  # (B, 1, D)
+        v, dt, B, C = (t.float() for t in (u, *self.select(u)))  # float32, as forward
+        h = v.new_zeros(*v.shape, self.d_state) if state is None else state[1]  # (B, D, N)
+        y, h = scan_step(h, v, dt, -torch.exp(self.A_log.float()), B, C)
+        return (y + v * self.D).to(u.dtype)[:, None], (buf[:, 1:], h)  # (B, 1, D)
 
 
 class MambaLayer(Layer):
@@ -206,7 +212,7 @@ class S6(Backbone):
             raise ConfigError(f"arch.scan={scan!r} is not known; use one of {', '.join(SCANS)}")
         check_dt_range(dt_min, dt_max)
         self.width = self.out_width = d_model
-        self.causal = not bidirectional
+        self.causal, self.scan, self.chunk = not bidirectional, scan, chunk
         ssm = dict(
             d_state=d_state,
             dt_rank=dt_rank or math.ceil(d_model / 16),
@@ -218,6 +224,11 @@ class S6(Backbone):
         )
         self.layers = nn.ModuleList(MambaLayer(d_model, expand, bidirectional, dropout, **ssm) for _ in range(n_layers))
         self.final = nn.LayerNorm(d_model)
+
+    def describe(self) -> dict:
+        """Which scan runs where the parameters are now (the record's ``arch_info``)."""
+        scan = scan_used(self.scan, self.final.weight.is_cuda)
+        return {"scan": scan, "chunk": self.chunk if scan == "chunked" else None}
 
     def no_weight_decay(self) -> set[str]:
         return ssm_parameter_names(len(self.layers), ("A_log", "D", "dt_bias"))

@@ -76,9 +76,29 @@ def test_auto_scan_is_sequential_on_the_cpu(monkeypatch):
         raise AssertionError("the chunked scan ran on the CPU")
 
     monkeypatch.setattr("architectures.s6.selective_scan", chunked)
-    backbone(scan="auto")(torch.randn(2, 30, 16))
+    auto = backbone(scan="auto")
+    auto(torch.randn(2, 30, 16))
+    assert auto.describe() == {"scan": "sequential", "chunk": None}  # what the record says ran
+    assert backbone(scan="chunked", chunk=8).describe() == {"scan": "chunked", "chunk": 8}
     with pytest.raises(AssertionError, match="chunked scan ran"):
         backbone(scan="chunked")(torch.randn(2, 30, 16))
+
+
+def test_the_scan_runs_in_float32_under_bf16_autocast(monkeypatch):
+    """As Mamba keeps its scan in fp32: a recurrence over hundreds of steps in bf16 would drift."""
+    import architectures.s6
+
+    reference, dtypes = architectures.s6.selective_scan_reference, set()
+
+    def spy(*args):
+        dtypes.update(t.dtype for t in args if torch.is_tensor(t))
+        return reference(*args)
+
+    monkeypatch.setattr("architectures.s6.selective_scan_reference", spy)
+    bb = backbone(scan="sequential")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = bb(torch.randn(2, 12, 16))
+    assert dtypes == {torch.float32} and torch.isfinite(out).all()
 
 
 @pytest.mark.cuda
@@ -89,7 +109,7 @@ def test_auto_scan_is_chunked_on_a_gpu_and_agrees_with_the_cpu(monkeypatch):
     expected, chunked = bb(x), architectures.s6.selective_scan
     monkeypatch.setattr("architectures.s6.selective_scan", lambda *a: calls.append(1) or chunked(*a))
     torch.testing.assert_close(bb.cuda()(x.cuda()).cpu(), expected, atol=1e-4, rtol=1e-3)
-    assert len(calls) == len(bb.layers)
+    assert len(calls) == len(bb.layers) and bb.describe() == {"scan": "chunked", "chunk": 64}
 
 
 # --------------------------------------------------------------------------------------------- the backbone
