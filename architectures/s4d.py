@@ -25,13 +25,28 @@ from architectures.model import Backbone
 from core.errors import ConfigError
 
 
+def log_uniform_dt(d: int, dt_min: float, dt_max: float) -> torch.Tensor:
+    """log Δ (d,), drawn uniformly in [log dt_min, log dt_max] (S4D's initialisation, and Mamba's)."""
+    return torch.rand(d) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
+
+
+def check_dt_range(dt_min: float, dt_max: float) -> None:
+    if not 0 < dt_min <= dt_max:
+        raise ConfigError(f"arch.dt_min={dt_min} and arch.dt_max={dt_max} must satisfy 0 < dt_min ≤ dt_max")
+
+
+def ssm_parameter_names(n_layers: int, params: tuple[str, ...]) -> set[str]:
+    """``params`` of the forward (``ssm``) and backward (``back``) SSM of every layer: what weight decay leaves out."""
+    return {f"layers.{i}.{ssm}.{p}" for i in range(n_layers) for ssm in ("ssm", "back") for p in params}
+
+
 class DiagonalSSM(nn.Module):
     """d independent diagonal SSMs of N/2 complex states: the kernel (d, L), and one recurrence step."""
 
     def __init__(self, d: int, d_state: int, dt_min: float, dt_max: float):
         super().__init__()
         n = d_state // 2
-        self.log_dt = nn.Parameter(torch.rand(d) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))  # (d,)
+        self.log_dt = nn.Parameter(log_uniform_dt(d, dt_min, dt_max))  # (d,)
         self.log_A_real = nn.Parameter(torch.full((d, n), math.log(0.5)))  # Re A = −exp(·) = −½
         self.A_imag = nn.Parameter(math.pi * torch.arange(n, dtype=torch.float32).expand(d, n).clone())  # Im A = πn
         self.C = nn.Parameter(torch.view_as_real(torch.randn(d, n, dtype=torch.cfloat)))  # (d, n, 2)
@@ -121,8 +136,7 @@ class S4D(Backbone):
                 f"arch.d_model={d_model} and arch.n_layers={n_layers} must be ≥ 1 and "
                 f"arch.d_state={d_state} even and ≥ 2"
             )
-        if not 0 < dt_min <= dt_max:
-            raise ConfigError(f"arch.dt_min={dt_min} and arch.dt_max={dt_max} must satisfy 0 < dt_min ≤ dt_max")
+        check_dt_range(dt_min, dt_max)
         self.width = self.out_width = d_model
         self.causal = not bidirectional
         self.layers = nn.ModuleList(
@@ -131,9 +145,4 @@ class S4D(Backbone):
         self.final = nn.LayerNorm(d_model)
 
     def no_weight_decay(self) -> set[str]:
-        return {
-            f"layers.{i}.{ssm}.{p}"
-            for i in range(len(self.layers))
-            for ssm in ("ssm", "back")
-            for p in ("log_A_real", "A_imag")
-        }
+        return ssm_parameter_names(len(self.layers), ("log_A_real", "A_imag"))
