@@ -178,6 +178,12 @@ def markdown(doc: dict) -> str:
             word = "negative control" if c["negative"] else "positive control"
             state = "passed" if c["passed"] else "FAILED"
             lines += [f"{word} {c['label']}: mean {c['mean']} vs level {c['level']}: {state}", ""]
+        for c in r.get("comparisons") or []:
+            st = c.get("stability")
+            if st:
+                word = "stable" if st["stable"] else "NOT stable"
+                shown = ", ".join(f"seed {k} out: {v:+.3g}" for k, v in st["left_out"].items())
+                lines += [f"Leave one seed out ({c['label']}): {word} — the whole {st['whole']}; {shown}", ""]
         if r.get("differs"):
             lines += [f"What differs from the paper: {r['differs']}", ""]
     return "\n".join(lines) + "\n"

@@ -102,7 +102,36 @@ def compare(runs: list[dict], c: dict) -> dict:
     }
     dec = (stats.decide if expect == "better" else stats.decide_close)(d, delta, "a − b")
     out["p"] = None if dec.p is None else float(f"{dec.p:.4g}")
+    out["stability"] = leave_one_seed_out(vals, sign, expect, delta)
     return {**out, "outcome": OUTCOME[dec.outcome], "why": dec.why}
+
+
+def side_of(value: float, expect: str, delta: float) -> str:
+    """Where a point estimate falls for the comparison: ``better``: at least δ / between 0 and δ / below 0;
+    ``close``: within ±δ / outside."""
+    if expect == "close":
+        return "within δ" if abs(value) <= delta else "outside δ"
+    return "≥ δ" if value >= delta else "below 0" if value < 0 else "in [0, δ)"
+
+
+def leave_one_seed_out(vals: dict, sign: float, expect: str, delta: float) -> dict:
+    """The outcome's stability across the seeds drawn: the difference a − b (oriented) with each seed left out of
+    both sides in turn, and whether every such estimate falls on the same side of δ (or of ±δ) as the whole."""
+    seeds = sorted(set(vals["a"]) | set(vals["b"]), key=str)
+    mean = lambda v: sum(v) / len(v)
+    whole = sign * (mean(list(vals["a"].values())) - mean(list(vals["b"].values())))
+    left = {}
+    for s in seeds:
+        a = [v for k, v in vals["a"].items() if k != s]
+        b = [v for k, v in vals["b"].items() if k != s]
+        if a and b:
+            left[str(s)] = round(sign * (mean(a) - mean(b)), 4)
+    sides = {side_of(v, expect, delta) for v in left.values()}
+    return {
+        "whole": side_of(whole, expect, delta),
+        "left_out": left,
+        "stable": sides <= {side_of(whole, expect, delta)},
+    }
 
 
 OUTCOME = {stats.SUPPORTED: REPRODUCED, stats.NOT_SUPPORTED: NOT_REPRODUCED, stats.INCONCLUSIVE: INCONCLUSIVE}

@@ -360,3 +360,12 @@ def test_every_replication_is_a_protocol_declaration():
     assert sum(d.tests for d in decls.values()) == sum(len(s["rule"]["comparisons"]) for s in specs.values())
     # every replication but Arjovsky's (whose arms are, by design, the runs that did not learn) has a control
     assert {n for n, d in decls.items() if not d.controls} == {"arjovsky_baseline"}
+
+
+def test_leave_one_seed_out_says_whether_the_outcome_rests_on_one_seed():
+    steady = R.compare(runs_of([0.9, 0.91, 0.92], [0.5, 0.51, 0.52]), comparison("better"))
+    assert steady["stability"]["stable"] and set(steady["stability"]["left_out"]) == {"0", "1", "2"}
+    # one lucky seed carries the mean over δ: without it the advantage falls below δ
+    lucky = R.compare(runs_of([0.95, 0.52, 0.53], [0.5, 0.5, 0.5]), comparison("better"))
+    assert lucky["stability"]["whole"] == "≥ δ" and not lucky["stability"]["stable"]
+    assert lucky["stability"]["left_out"]["0"] == pytest.approx(0.025)
