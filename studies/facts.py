@@ -79,6 +79,16 @@ def seq_len(run: dict):
     return get(run, "task_info.seq_len") or get(run, "config.task.delay")
 
 
+def length(run: dict):
+    """The input's length as the task published it (``task_info.seq_len``), else the copy task's delay + 2 ×
+    n_memorize; None when neither is known."""
+    L = number(get(run, "task_info.seq_len"))
+    if L is not None:
+        return L
+    dl, n = number(delay(run)), number(n_memorize(run))
+    return None if dl is None or n is None else dl + 2 * n
+
+
 def n_layers(run: dict):
     """The backbone's depth as built (``arch_info``), else as configured."""
     return get(run, "arch_info.n_layers", get(run, "config.arch.n_layers"))

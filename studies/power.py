@@ -81,7 +81,7 @@ def c3_runs(effect, sd, n, rng):
                 curve = {"distance": list(range(L)), "early_step": 50}
                 for w in ("init", "early"):
                     vals = [1.0] * L
-                    vals[src] = float(10 ** (k * np.log10(d)))
+                    vals[src] = float(10 ** (k * np.log10(d)) / L)  # the raw gradient carries the 1/L dilution
                     curve[w] = vals
                 out.append(
                     rec(a, s, config={"task": {**COPY, "delay": d}}, long_range={"grad_norm_by_distance": curve})

@@ -413,14 +413,23 @@ FLAT, VANISHING, EXPLODING, UNDECIDED = "flat", "vanishing", "exploding", "undec
 source_distance = facts.distance  # the one definition (studies.facts)
 
 
-def grad_at_source(run: dict, which: str) -> float | None:
-    """log10 ‖∂ℓ/∂x_t‖ at the source position, from the curve at ``which`` (init | early | end)."""
+def grad_at_source(run: dict, which: str, normalised: bool = True) -> float | None:
+    """log10 ‖∂ℓ/∂x_t‖ at the source position, from the curve at ``which`` (init | early | end); ``normalised``:
+    times the input's length L (log10 L added). Attention spread evenly over L positions (a transformer at
+    initialisation) passes 1/L of the gradient to each: a dilution over positions that grows with the delay as
+    1/L, not a decay with distance through time. The normalisation takes it out, for every arch alike, so that
+    only decay with distance is left (an exponential decay through a recurrence stays exponential)."""
     curve = get(run, "long_range.grad_norm_by_distance") or {}
     dist, norm, src = curve.get("distance") or [], curve.get(which) or [], source_distance(run)
     if src not in dist or dist.index(src) >= len(norm):
         return None
     v = norm[dist.index(src)]
-    return float(np.log10(v)) if stats.finite([v]) and v > 0 else None
+    if not (stats.finite([v]) and v > 0):
+        return None
+    if not normalised:
+        return float(np.log10(v))
+    L = facts.length(run)
+    return float(np.log10(v * L)) if L else None
 
 
 def seed_slopes(runs: list[dict], which: str) -> dict:
@@ -470,7 +479,9 @@ def gradient_trend(est: stats.Estimate | None, delta: float) -> str:
 def c3_gradients(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> Verdict:
     rule = (
         "copy task, per arch, at initialisation and early in training (trainer.probe_early_step): the slope of "
-        "log10 ‖∂ℓ/∂x_t‖ at the source position against log10 delay, one slope per distinct seed over its delays, "
+        "log10 (L·‖∂ℓ/∂x_t‖) at the source position against log10 delay — the gradient times the input's length "
+        "L, which takes out the 1/L dilution of attention spread evenly over L positions (not a decay with "
+        "distance through time), for every arch alike — one slope per distinct seed over its delays, "
         f"mean over seeds with 95% CI. Flat = CI within ±δ={delta:g} decades per decade; vanishing / exploding = "
         f"CI below / above 0 with |slope| ≥ δ. Supported if the transformer's is flat at every time measured "
         "while lstm's and rnn's vanish or explode; not supported if the transformer's vanishes or explodes; "

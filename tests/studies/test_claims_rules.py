@@ -191,7 +191,8 @@ def grad_runs(rate, n=3, delays=(10, 20, 50, 100), sd=0.01, early=None):
                 curve = {"distance": list(range(L)), "early_step": 50}
                 for w, slope in (("init", k), ("early", (early or rate)[a]), ("end", 0.0)):
                     vals = [1.0] * L
-                    vals[src] = 10 ** (slope * np.log10(d) + sd * rng.standard_normal())
+                    # the slope is that of L · gradient (the rule's normalisation): the raw gradient carries 1/L
+                    vals[src] = 10 ** (slope * np.log10(d) + sd * rng.standard_normal()) / L
                     curve[w] = vals
                 out.append(
                     rec(
@@ -202,6 +203,17 @@ def grad_runs(rate, n=3, delays=(10, 20, 50, 100), sd=0.01, early=None):
                     )
                 )
     return out
+
+
+def test_c3_a_pure_one_over_l_dilution_is_not_vanishing():
+    """The review's planted case: a transformer whose gradient at the source is exactly 1/L at every delay (attention
+    spread evenly at initialisation) read −0.43 decades per decade, 'vanishing'; normalised by L it is flat."""
+    runs = grad_runs({"transformer": 0.0, "lstm": -2.0, "rnn": -2.0}, delays=(5, 20, 50))
+    v = R.c3_gradients(runs)
+    assert v.verdict == R.SUPPORTED, v.key
+    raw = [R.grad_at_source(r, "init", normalised=False) for r in runs if r["arch"] == "transformer"]
+    normalised = [R.grad_at_source(r, "init") for r in runs if r["arch"] == "transformer"]
+    assert max(raw) - min(raw) > 0.4 and max(normalised) - min(normalised) < 0.1
 
 
 def test_c3_supported_when_only_recurrent_gradients_vanish_or_explode():
