@@ -210,6 +210,17 @@ def find_records(dirs: list[str | Path]) -> Records:
     return rec
 
 
+#: statuses of runs that never finished: a report or study names them apart and never counts them among its runs
+UNFINISHED = ("failed", "interrupted")
+
+
+def split_unfinished(runs: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(runs that finished — completed or diverged —, runs that failed or were interrupted). For the study pages:
+    count the first, name the second (``_dir``, ``status``, ``error``)."""
+    done = [r for r in runs if r.get("status") not in UNFINISHED]
+    return done, [r for r in runs if r.get("status") in UNFINISHED]
+
+
 def number(v):
     """Numbers as they are; the strings ``nan``/``inf`` the run record writes for non-finite floats → floats."""
     if isinstance(v, str) and v.lower() in ("nan", "inf", "-inf", "infinity", "-infinity"):

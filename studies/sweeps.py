@@ -35,7 +35,7 @@ from omegaconf import OmegaConf
 
 from core.record import LR_PRESWEEP
 from core.record import record_direction as metric_direction
-from reports.load import find_records
+from reports.load import find_records, split_unfinished
 from studies import children
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -509,7 +509,7 @@ def failed_runs(folder: Path) -> list[str]:
     rec = find_records([folder]) if folder.is_dir() else None
     if rec is None:
         return []
-    bad = [(r["_dir"], r["status"]) for r in rec.runs if r["status"] in ("failed", "interrupted")]
+    bad = [(r["_dir"], r["status"]) for r in split_unfinished(rec.runs)[1]]
     bad += [(path, "no record") for path, why in rec.skipped if why.startswith("partial run")]
     return [f"{path}: {status}" for path, status in bad]
 

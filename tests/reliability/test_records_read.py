@@ -201,3 +201,14 @@ def test_the_sanitiser_gives_one_safe_bounded_name(name):
     assert all(c.isprintable() for c in shown)
     if f != name:
         assert file_name(name + "x") != f
+
+
+def test_unfinished_runs_are_split_off_for_the_study_pages(tmp_path):
+    """Case 3's report half: what a study page counts and what it names apart (studies.claims.build calls it)."""
+    from reports.load import split_unfinished
+
+    for seed, status in enumerate(["completed", "diverged", "failed", "interrupted"]):
+        write(tmp_path / f"s{seed}", {**run_of(seed, wall_s=10.0 + seed), "status": status})
+    done, unfinished = split_unfinished(find_records([tmp_path]).runs)
+    assert [r["status"] for r in done] == ["completed", "diverged"]
+    assert [r["status"] for r in unfinished] == ["failed", "interrupted"]
