@@ -99,6 +99,42 @@ def test_a_child_that_does_not_stop_is_killed_after_the_grace_period(tmp_path):
     assert 1 <= time.monotonic() - began < 15 and not marker.exists()
 
 
+def test_ctrl_c_on_a_real_sweep_leaves_the_interrupted_record(tmp_path):
+    """Case 1 end to end: a ``run.py -m`` sweep cut by Ctrl-C at the driver's terminal while its summary write takes
+    1.5 s (subprocess.call killed the child 0.25 s after Ctrl-C: no record): the run records ``interrupted``, the
+    driver exits 130 in one line."""
+    from tests.reliability.helpers import TINY
+
+    sweep = tmp_path / "sweep"
+    cmd = [sys.executable, "run.py", "-m", *TINY, "trainer.max_steps=100000", f"hydra.sweep.dir={sweep}"]
+    cmd.append("hydra/launcher=basic")
+    script = "import sys\nfrom studies import children\ntry:\n    children.run(sys.argv[1:])\n"
+    script += "except children.Interrupted as e:\n    print('error: ' + e.line(), file=sys.stderr)\n    sys.exit(130)\n"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *cmd],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "ARCHBENCH_SLOW": "write:summary.json:1.5",
+            "PYTHONUNBUFFERED": "1",
+        },
+    )
+    deadline = time.monotonic() + 120
+    while not list(sweep.rglob("metrics.jsonl")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C at a terminal does: the whole foreground group
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err[-3000:]
+    assert "error: interrupted (SIGINT)" in err
+    (record,) = [json.loads(p.read_text()) for p in sweep.rglob("summary.json")]
+    assert record["status"] == "interrupted"
+
+
 PRESET = {
     "seeds": "1",
     "tune_seed": 0,
