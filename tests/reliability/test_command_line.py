@@ -104,3 +104,22 @@ def test_any_path_with_a_name_over_255_bytes_is_refused(parts):
 
 def test_an_os_error_message_names_enametoolong():
     assert "255 bytes" in os_error_line(OSError(errno.ENAMETOOLONG, "File name too long", "x" * 300))
+
+
+def test_an_arch_in_a_config_subfolder_runs_and_reports(tmp_path):
+    """Case 10 end to end: ``arch=team/tf`` (a user's config subfolder) trains and its report writes every figure
+    inside ``figures/`` (a ``/`` in the name went into the figure's path)."""
+    from reports.__main__ import main as reports_main
+
+    team = tmp_path / "myconf" / "arch" / "team"
+    team.mkdir(parents=True)
+    (team / "tf.yaml").write_text((ROOT / "conf" / "arch" / "transformer.yaml").read_text())
+    runs = tmp_path / "runs"
+    r = cli(runs / "a", "--config-dir", str(tmp_path / "myconf"), *BASE, "arch=team/tf", "trainer.probes=true")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((runs / "a" / "summary.json").read_text())["arch"] == "team/tf"
+    out = tmp_path / "report"
+    assert reports_main([str(runs), "--out", str(out)]) == 0
+    pngs = sorted(p.name for p in (out / "figures").iterdir())
+    assert any(p.startswith("attention_copy_long_team_tf_") for p in pngs), pngs
+    assert all(p.parent == out / "figures" for p in out.rglob("*.png"))
