@@ -278,7 +278,7 @@ def test_only_names_each_once_in_order():
     assert sweeps.names_of(None) is None
 
 
-@settings(derandomize=True, max_examples=150, deadline=None)
+@settings(derandomize=True, max_examples=60, deadline=None)
 @given(only=st.text(alphabet=st.sampled_from(list(",  abcC15/.é\n")), max_size=12), preset=st.text(max_size=20))
 def test_any_only_and_preset_is_a_selection_or_one_line(only, preset):
     """Generated: ``--only`` and ``--preset`` of any text select sweeps or stop with exit 2 — never a traceback,
