@@ -66,7 +66,8 @@ def fits(value, hint) -> bool | None:
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if hint in (float, torch.Tensor):  # a number setting is finite: nan or inf is never a setting (stop_at=nan)
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return number and (isinstance(value, int) or math.isfinite(value))  # an int is finite, however large
     if hint is str:
         return isinstance(value, str)
     if hint is type(None):

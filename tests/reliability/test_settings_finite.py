@@ -82,6 +82,7 @@ def test_every_trainer_setting_refuses_nan_and_inf(key, value):
 
 def test_finite_values_still_pass():
     check_trainer({**DEFAULTS, "stop_at": 0.9, "max_time_s": 1e9, "grad_clip": 1e-9})
+    check_trainer({**DEFAULTS, "stop_at": 10**400})  # a whole number too large for a float is finite: no OverflowError
 
 
 def test_run_py_refuses_stop_at_nan_in_one_line(tmp_path: Path):
