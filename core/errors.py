@@ -65,6 +65,26 @@ def os_error_line(e: OSError) -> str | None:
     return f"cannot write {path} ({e.strerror or errno.errorcode.get(e.errno, e.errno)}); {hint}, then run again"
 
 
+class OneLineOSError(Exception):
+    """An OSError the user can put right, already said as one ``error:`` line on stderr; exit 2."""
+
+
+def or_one_line(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``; an OSError the user can put right (full disk, no permission, a file where a
+    folder belongs, a name too long) is printed as one ``error:`` line naming the path and raised as
+    :class:`OneLineOSError` (the report entry points return 2); any other error keeps its traceback."""
+    import sys
+
+    try:
+        return fn(*args, **kwargs)
+    except OSError as e:
+        line = os_error_line(e)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        raise OneLineOSError(line) from None
+
+
 #: what torch and Python say when a tensor cannot be had: the CPU allocator, a size past what can be addressed, CUDA
 MEMORY_TEXTS = ("can't allocate memory", "Storage size calculation overflowed", "out of memory")
 

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -290,3 +291,34 @@ def test_any_only_and_preset_is_a_selection_or_one_line(only, preset):
     except SystemExit as e:
         assert e.code == 2
     assert sweeps.main([f"--preset={preset}", "--only", "C999"]) == 2  # the preset's error or the --only one
+
+
+@pytest.mark.parametrize("report", ["studies.claims", "studies.replications"])
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EACCES, errno.EROFS, errno.ENAMETOOLONG])
+def test_an_os_error_in_a_study_report_is_one_line(tmp_path, capsys, monkeypatch, report, code):
+    """OS errors at the report boundary: a full disk or a read-only --out while writing the claims or the
+    replications page is one line naming the path, exit 2 (it was a traceback)."""
+    import importlib
+
+    module = importlib.import_module(f"{report}.__main__")
+    name = "build_claims" if report == "studies.claims" else "build_replications"
+
+    def full(*args, **kwargs):
+        raise OSError(code, os.strerror(code), str(tmp_path / "rep" / "page.html"))
+
+    monkeypatch.setattr(module, name, full)
+    monkeypatch.setattr(module, "no_records_error", lambda root: None, raising=False)
+    (tmp_path / "runs").mkdir()
+    assert module.main([str(tmp_path / "runs"), "--out", str(tmp_path / "rep")]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error: cannot write") and "page.html" in err[0], err
+
+
+def test_a_file_as_the_replications_out_is_one_line(tmp_path, capsys):
+    from studies.replications.__main__ import main as replications_main
+
+    (tmp_path / "runs" / "x").mkdir(parents=True)
+    (tmp_path / "file").write_text("")
+    assert replications_main([str(tmp_path / "runs"), "--out", str(tmp_path / "file")]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error: ") and "file" in err[0], err
