@@ -125,36 +125,34 @@ def check(summary) -> str | None:
     return None
 
 
-def copy_of(summary: dict, earlier: dict) -> bool:
-    """Whether ``summary`` is a copy of ``earlier`` under another seed: same task, arch and setting, the same
-    metrics bit for bit, among them at least one value a second seed would not reproduce (not 0 or 1), and the
-    same wall-clock time to the last digit (no two runs take the same time)."""
-    metrics = summary["metrics"]
-    if not metrics or metrics != earlier["metrics"]:
-        return False
-    if summary.get("wall_s") is None or summary.get("wall_s") != earlier.get("wall_s"):
-        return False
-    if (summary["task"], summary["arch"]) != (earlier["task"], earlier["arch"]):
-        return False
-    telling = any(isinstance(v, float) and v not in (0.0, 1.0) for v in metrics.values())
-    return telling and records.setting_id(summary.get("config") or {}) == records.setting_id(
-        earlier.get("config") or {}
-    )
+def copy_key(summary: dict) -> tuple | None:
+    """What a copy of a run under another seed shares with it: task, arch, setting, the metrics bit for bit (among
+    them at least one value a second seed would not reproduce: not 0 or 1) and the wall-clock time to the last
+    digit (no two runs take the same time). None when the record cannot tell (no metrics, no wall time)."""
+    metrics, wall = summary["metrics"], summary.get("wall_s")
+    if not metrics or wall is None or not any(isinstance(v, float) and v not in (0.0, 1.0) for v in metrics.values()):
+        return None
+    setting = records.setting_id(summary.get("config") or {})
+    return summary["task"], summary["arch"], setting, wall, json.dumps(metrics, sort_keys=True, default=str)
 
 
 def drop_copies(rec: Records) -> None:
     """Runs whose metrics are bit-identical to an earlier run's of the same setting (a copied folder relabelled
     with another seed) are skipped with one warning naming the earlier run: counted once, as the same seed is."""
     kept: list[dict] = []
+    first: dict[tuple, dict] = {}
     for run in rec.runs:
-        twin = next((k for k in kept if k["seed"] != run["seed"] and copy_of(run, k)), None)
-        if twin is None:
+        key = copy_key(run)
+        twin = first.get(key) if key is not None else None
+        if twin is None or twin["seed"] == run["seed"]:  # a copy under its own seed: the tables count it once
             kept.append(run)
-        else:
-            rec.skip(
-                Path(run["_dir"]) / SUMMARY,
-                f"metrics bit-identical to {twin['_dir']} (seed {twin['seed']}): a copy of one run, counted once",
-            )
+            if key is not None:
+                first.setdefault(key, run)
+            continue
+        rec.skip(
+            Path(run["_dir"]) / SUMMARY,
+            f"metrics bit-identical to {twin['_dir']} (seed {twin['seed']}): a copy of one run, counted once",
+        )
     rec.runs[:] = kept
 
 
