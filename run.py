@@ -76,6 +76,16 @@ def main(cfg: DictConfig) -> float | None:
         if is_multirun():
             return None
         sys.exit(2 if bad_config else 1)
+    except SystemExit as e:  # sys.exit(0) in a forward or a task: the run failed (recorded so), not a success
+        if e.code not in (0, None):  # the harness's own exits (SLURM's hand-over: 143) keep their status
+            raise
+        print(
+            f"error: the run's code called sys.exit({e.code}) while training; the run is recorded as failed",
+            file=sys.stderr,
+        )
+        if is_multirun():
+            return None
+        sys.exit(1)
     except StopRequested:  # a signal during set-up: nothing trained, nothing recorded (one line said so)
         sys.exit(130)  # in a sweep too: the jobs after this one are not started
     except (OSError, MemoryError, RuntimeError) as e:
@@ -105,6 +115,9 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    from harness.command_line import refuse_bad_command_line
+
+    refuse_bad_command_line(sys.argv)  # non-ASCII outside quotes, a name too long, a user's config a built-in hides
     compose_once(sys.argv)
     main()  # an error or a signal leaves through sys.exit: Python's whole shutdown
     # A sweep (its launcher's workers and their trackers) ends the usual way, and so does a run under a profiler or

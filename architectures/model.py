@@ -20,13 +20,13 @@ Shapes: B batch, L length, d width, C/H/W image channels/height/width.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from architectures.checks import check_backbone
 from architectures.layers import (
     IMAGE_AS,
     ClassHead,
@@ -40,6 +40,7 @@ from architectures.layers import (
 )
 from architectures.seq2seq import GenericDecoder, wants_decoder
 from core.errors import ConfigError
+from core.imports import import_class
 from tasks.base import TaskSpec
 
 DECODERS = ("own", "generic")
@@ -100,11 +101,8 @@ class Backbone(nn.Module):
 
 
 def backbone_class(path: str) -> type[Backbone]:
-    module, _, name = str(path).rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError):
-        raise ConfigError(f"arch.backbone={path!r} is not an importable class (e.g. architectures.gru.GRU)") from None
+    """The class ``arch.backbone`` names; one ConfigError line when it cannot be had (:func:`import_class`)."""
+    cls = import_class(path, "arch.backbone")
     if not (isinstance(cls, type) and issubclass(cls, Backbone)):
         raise ConfigError(f"arch.backbone={path!r} is not a Backbone (architectures.model.Backbone)")
     return cls
@@ -332,6 +330,7 @@ class Model(nn.Module):
                 f"{cls.__name__}: this task needs a causal model (position i sees inputs ≤ i), but its "
                 f"causal settings {cls.causal_settings} do not make it causal"
             )
+        check_backbone(self.backbone, length, causal=bool(spec.causal and not seq2seq))  # shape, finite, causal
         self.decoder_kind = None
         if seq2seq:
             own = (
@@ -353,6 +352,7 @@ class Model(nn.Module):
                     {**hparams, **cls.causal_settings, **({"n_layers": n_dec_layers} if n_dec_layers else {})},
                     settings_of(Model.__init__),
                 )
+                check_backbone(twin, spec.tgt_max_len, causal=bool(twin.causal))  # the decoder must not look ahead
                 own = GenericDecoder(
                     spec,
                     twin,

@@ -34,8 +34,19 @@ def first_line(e: BaseException, limit: int = 160) -> str:
 
 
 #: what the file system says that the user can put right (disk full, no permission, a file where a folder
-#: belongs or the reverse, a read-only file system)
-USER_OS_ERRORS = {errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.EROFS, errno.EDQUOT}
+#: belongs or the reverse, a read-only file system, a name too long, a loop of symbolic links)
+USER_OS_ERRORS = {
+    errno.ENOSPC,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EISDIR,
+    errno.ENOTDIR,
+    errno.EROFS,
+    errno.EDQUOT,
+    errno.EEXIST,
+    errno.ENAMETOOLONG,
+    errno.ELOOP,
+}
 
 
 def os_error_line(e: OSError) -> str | None:
@@ -47,8 +58,31 @@ def os_error_line(e: OSError) -> str | None:
         errno.ENOSPC: "free some space",
         errno.EDQUOT: "free some space",
         errno.EROFS: "choose a writable place",
+        errno.EEXIST: "a file is where a folder must be made: move it away or choose another folder",
+        errno.ENAMETOOLONG: "a name in it is longer than the file system allows (255 bytes): choose a shorter one",
+        errno.ELOOP: "a symbolic link in it points back to itself: remove the loop",
     }.get(e.errno, "check the path and its permissions")
     return f"cannot write {path} ({e.strerror or errno.errorcode.get(e.errno, e.errno)}); {hint}, then run again"
+
+
+class OneLineOSError(Exception):
+    """An OSError the user can put right, already said as one ``error:`` line on stderr; exit 2."""
+
+
+def or_one_line(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``; an OSError the user can put right (full disk, no permission, a file where a
+    folder belongs, a name too long) is printed as one ``error:`` line naming the path and raised as
+    :class:`OneLineOSError` (the report entry points return 2); any other error keeps its traceback."""
+    import sys
+
+    try:
+        return fn(*args, **kwargs)
+    except OSError as e:
+        line = os_error_line(e)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        raise OneLineOSError(line) from None
 
 
 #: what torch and Python say when a tensor cannot be had: the CPU allocator, a size past what can be addressed, CUDA

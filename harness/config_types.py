@@ -9,6 +9,7 @@ unions of them; a tensor-or-float parameter takes a number), ``Literal[...]`` ch
 from __future__ import annotations
 
 import inspect
+import math
 import types
 import typing
 from dataclasses import dataclass
@@ -64,8 +65,9 @@ def fits(value, hint) -> bool | None:
         return isinstance(value, bool)
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
-    if hint in (float, torch.Tensor):
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint in (float, torch.Tensor):  # a number setting is finite: nan or inf is never a setting (stop_at=nan)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return number and (isinstance(value, int) or math.isfinite(value))  # an int is finite, however large
     if hint is str:
         return isinstance(value, str)
     if hint is type(None):
@@ -129,6 +131,8 @@ def check(settings: dict, cls, prefix: str) -> None:
         if key.startswith("_") or key not in hints:
             continue
         if fits(value, hints[key]) is False:
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{prefix}.{key}={value} is not finite; it must be {words(hints[key])}")
             options = choices(hints[key])
             if options is not None and value is not None:
                 raise ConfigError(f"{prefix}.{key}={value!r} is not known; use {one_of(options)}")

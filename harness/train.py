@@ -38,6 +38,7 @@ from harness import (
     allocator,
     budget,
     checkpoint,
+    checks,
     config_types,
     eager,
     lock,
@@ -78,12 +79,13 @@ def build(node: DictConfig, what: str, **runtime):
     """Instantiate ``node`` with runtime objects (spec, params, run_dir), turning bad settings into one
     clear ConfigError that names the valid ones. Runtime objects are passed as they are (Hydra would turn a
     dataclass such as the TaskSpec into a config)."""
+    classes = checks.component_classes(node, what)  # one line for no _target_ or a class that cannot be imported
     try:
         factory = instantiate(node, _partial_=True, _convert_="all")
     except InstantiationException as e:
         raise ConfigError(f"{what}: {e}") from None
     settings = OmegaConf.to_container(node, resolve=True)
-    for cls in (get_class(node._target_), *([get_class(node.backbone)] if "backbone" in node else [])):
+    for cls in classes:
         config_types.check(settings, cls, what)  # an architecture's settings: the model's and its backbone's
     try:
         return factory(**runtime)
@@ -734,6 +736,8 @@ def warn_if_busy() -> None:
 
 
 def divergence_message(loss: float, step: int, lr: float, grad_clip: float | None) -> str:
+    if step == 1:  # the first batch's loss comes before any update: no learning rate can have caused it
+        return f"loss is {loss} at step 1, before any update: the forward produced non-finite values; {checks.NOT_LR}"
     fix = (
         f"lower optimizer.lr (gradient clipping is on at trainer.grad_clip={grad_clip}; a smaller value clips harder)"
         if grad_clip

@@ -15,6 +15,7 @@ from urllib.parse import quote
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from core.names import file_name
 from reports import explore, pretraining, tuning
 from reports import figures as figs
 from reports import tables as tb
@@ -137,15 +138,17 @@ def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Repor
     if len(frame):
         fig_dir = out / "figures"
         fig_dir.mkdir(exist_ok=True)
+        shown = figs.labelled(frame)  # names as figures show them: bounded, no mathtext, no hidden legend entry
         made = {
-            **figs.all_figures(frame, records.runs),
-            **pretraining.figures(frame, records.runs),
+            **figs.all_figures(shown, records.runs),
+            **pretraining.figures(shown, records.runs),
             **tuning.figures(dirs),
         }
         for name, fig in made.items():
-            images[name] = png_bytes(fig)
-            (fig_dir / f"{name}.png").write_bytes(images[name])
-            rep.figures.append(name)
+            stem = file_name(name)  # a name holding an arch or task name: `team/tf`, 300 characters, `..`
+            images[stem] = png_bytes(fig)
+            (fig_dir / f"{stem}.png").write_bytes(images[stem])
+            rep.figures.append(stem)
 
     write_tables(rep, dirs)
     write_index(rep, dirs, images)

@@ -13,11 +13,22 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from core.names import label
 from core.record import ATTENTION_FILE
 from reports.load import is_number, metrics_lines, read_npz
 from reports.tables import ARCH_ORDER, natural, with_settings
 
 MAX_PANELS = 6  # settings (e.g. delays) shown side by side; more are left out with a note in the title
+
+
+#: the columns whose user-given values figures show (legend entries, panel and figure titles)
+SHOWN = ("arch", "task", "setting")
+
+
+def labelled(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every user-given name a figure shows passed through :func:`core.names.label` (bounded, ``$``
+    escaped, no leading ``_``): a 300-character or ``$``-holding architecture name must not break a figure."""
+    return df.assign(**{c: df[c].map(lambda v: v if pd.isna(v) else label(v)) for c in SHOWN if c in df})
 
 
 def archs(df: pd.DataFrame) -> list[str]:
@@ -97,7 +108,7 @@ def speed_vs_length(df: pd.DataFrame) -> dict:
         if "speed.peak_mem_kind" in runs and runs["speed.peak_mem_kind"].notna().any()
         else ""
     )
-    for ax, (col, label) in zip(axes[0], panels):
+    for ax, (col, what) in zip(axes[0], panels):
         sns.lineplot(
             runs,
             x="task_info.seq_len",
@@ -110,7 +121,7 @@ def speed_vs_length(df: pd.DataFrame) -> dict:
             legend=ax is axes[0][-1],
             style=sources(runs),
         )
-        ax.set(yscale="log", xlabel="sequence length", ylabel=label)
+        ax.set(yscale="log", xlabel="sequence length", ylabel=what)
         log_x(ax, runs["task_info.seq_len"])
     sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1))
     fig.suptitle(f"Throughput and memory vs sequence length ({kind or 'memory kind unknown'})")
@@ -141,7 +152,7 @@ def training_curves(df: pd.DataFrame) -> dict:
     """Train loss and validation main metric vs step (from metrics.jsonl), per arch, per setting and source;
     seeds of the same arch, setting and source are averaged (mean ± sd)."""
     out = {}
-    runs = with_settings(completed(df))
+    runs = labelled(with_settings(completed(df)))
     for task, g in runs.groupby("task"):
         metric = g["main_metric"].iloc[0]
         several = g["source"].nunique() > 1
@@ -199,7 +210,7 @@ def training_curves(df: pd.DataFrame) -> dict:
 def grad_norm_vs_distance(df: pd.DataFrame, runs_by_path: dict[str, dict]) -> dict:
     """‖∂L_out/∂e_t‖ vs distance, at initialisation and at the end, per arch (log y)."""
     out = {}
-    runs = with_settings(completed(df))
+    runs = labelled(with_settings(completed(df)))
     for task, g in runs.groupby("task"):
         rows = []
         for _, r in g.iterrows():
@@ -276,7 +287,7 @@ def attention_heatmaps(df: pd.DataFrame) -> dict:
     """Attention maps of one fixed example (``attention.npz``) per task and arch, from its run with the
     longest sequence (then the lowest seed); layers × heads, colours scaled per panel."""
     out = {}
-    runs = with_settings(completed(df))
+    runs = labelled(with_settings(completed(df)))
     runs = runs[[(Path(p) / ATTENTION_FILE).exists() for p in runs["path"]]]
     if "task_info.seq_len" not in runs:
         runs = runs.assign(**{"task_info.seq_len": 0})

@@ -8,6 +8,7 @@ Symbolic links to folders are followed (once: loops are cut).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -19,7 +20,17 @@ from pathlib import Path
 import pandas as pd
 
 from core import record as records
-from core.record import RECORD_VERSION, RUN_MARKERS, STATUSES, SUMMARY, MetricsLog, record_direction, upgrade
+from core.errors import cut
+from core.record import (
+    RECORD_VERSION,
+    RUN_MARKERS,
+    SCHEMA,
+    STATUSES,
+    SUMMARY,
+    MetricsLog,
+    record_direction,
+    upgrade,
+)
 
 log = logging.getLogger("reports")
 
@@ -55,8 +66,38 @@ class Records:
         log.warning("skipped %s: %s", path, why)
 
 
+@functools.cache
+def validators() -> tuple:
+    """JSON-schema validators of a record: the current version's (``core/summary.schema.json``), and for older
+    records (read through :func:`core.record.upgrade`) the same types without the keys they may lack."""
+    import jsonschema
+
+    schema = json.loads(SCHEMA.read_text())
+
+    def lenient(node):
+        if isinstance(node, dict):
+            return {k: lenient(v) for k, v in node.items() if k != "required"}
+        return [lenient(v) for v in node] if isinstance(node, list) else node
+
+    old = {**lenient(schema), "properties": {**lenient(schema)["properties"], "record_version": {"const": 1}}}
+    return jsonschema.Draft202012Validator(schema), jsonschema.Draft202012Validator(old)
+
+
+def schema_problem(summary: dict, version: int) -> str | None:
+    """The first place where ``summary`` breaks the record's schema, named by its field: ``metrics.test/acc: 'x'
+    is not valid …``; None when it holds."""
+    current, old = validators()
+    error = next(iter(sorted((current if version == RECORD_VERSION else old).iter_errors(summary), key=str)), None)
+    if error is None:
+        return None
+    where = ".".join(map(str, error.absolute_path)) or "the record"
+    return f"malformed record ({where}: {cut(error.message, 120)})"
+
+
 def check(summary) -> str | None:
-    """Why ``summary`` is not a usable archbench record, or None."""
+    """Why ``summary`` is not a usable archbench record, or None: the keys every version has, with their types,
+    then the whole record against the schema (the version's keys and every value's type), then its seed against
+    its config's seed (a relabelled copy of another seed's run is not a replicate)."""
     if not isinstance(summary, dict):
         return f"not an archbench record (a JSON {type(summary).__name__}, not an object)"
     missing = [k for k in REQUIRED if k not in summary]
@@ -72,7 +113,47 @@ def check(summary) -> str | None:
         return f"malformed record (record_version {version!r})"
     if version > RECORD_VERSION:
         return f"record_version {version} is newer than this archbench reads ({RECORD_VERSION}); update archbench"
+    problem = schema_problem(summary, version)
+    if problem:
+        return problem
+    config_seed = summary["config"].get("seed") if isinstance(summary.get("config"), dict) else None
+    if config_seed is not None and config_seed != summary["seed"]:
+        return (
+            f"malformed record (seed: {summary['seed']!r} but the run's config.seed is {config_seed!r}; "
+            "a record relabelled with another seed is not a replicate)"
+        )
     return None
+
+
+def copy_key(summary: dict) -> tuple | None:
+    """What a copy of a run under another seed shares with it: task, arch, setting, the metrics bit for bit (among
+    them at least one value a second seed would not reproduce: not 0 or 1) and the wall-clock time to the last
+    digit (no two runs take the same time). None when the record cannot tell (no metrics, no wall time)."""
+    metrics, wall = summary["metrics"], summary.get("wall_s")
+    if not metrics or wall is None or not any(isinstance(v, float) and v not in (0.0, 1.0) for v in metrics.values()):
+        return None
+    setting = records.setting_id(summary.get("config") or {})
+    return summary["task"], summary["arch"], setting, wall, json.dumps(metrics, sort_keys=True, default=str)
+
+
+def drop_copies(rec: Records) -> None:
+    """Runs whose metrics are bit-identical to an earlier run's of the same setting (a copied folder relabelled
+    with another seed) are skipped with one warning naming the earlier run: counted once, as the same seed is."""
+    kept: list[dict] = []
+    first: dict[tuple, dict] = {}
+    for run in rec.runs:
+        key = copy_key(run)
+        twin = first.get(key) if key is not None else None
+        if twin is None or twin["seed"] == run["seed"]:  # a copy under its own seed: the tables count it once
+            kept.append(run)
+            if key is not None:
+                first.setdefault(key, run)
+            continue
+        rec.skip(
+            Path(run["_dir"]) / SUMMARY,
+            f"metrics bit-identical to {twin['_dir']} (seed {twin['seed']}): a copy of one run, counted once",
+        )
+    rec.runs[:] = kept
 
 
 def folders(root: Path, rec: Records, seen: dict[str, Path]):
@@ -123,7 +204,19 @@ def find_records(dirs: list[str | Path]) -> Records:
             summary = upgrade(summary)  # an older record read as the current version
             summary["_dir"], summary["_source"] = str(folder), str(root)
             rec.runs.append(summary)
+    drop_copies(rec)
     return rec
+
+
+#: statuses of runs that never finished: a report or study names them apart and never counts them among its runs
+UNFINISHED = ("failed", "interrupted")
+
+
+def split_unfinished(runs: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(runs that finished — completed or diverged —, runs that failed or were interrupted). For the study pages:
+    count the first, name the second (``_dir``, ``status``, ``error``)."""
+    done = [r for r in runs if r.get("status") not in UNFINISHED]
+    return done, [r for r in runs if r.get("status") in UNFINISHED]
 
 
 def number(v):

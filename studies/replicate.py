@@ -18,7 +18,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from studies.protocol import write_marker
-from studies.sweeps import run_sweep
+from studies.sweeps import check_launcher, check_out, drive, fail, names_of, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf" / "replications"
@@ -50,27 +50,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default=None, help="comma-separated replication names (default: all)")
     args = p.parse_args(argv)
     specs = load()
-    wanted = args.only.split(",") if args.only else list(specs)
-    unknown = [w for w in wanted if w not in specs]
-    if unknown:
-        print(
-            f"error: no replication {', '.join(unknown)}; use one of {', '.join(specs)} (conf/replications/)",
-            file=sys.stderr,
+    try:
+        wanted = names_of(args.only) or list(specs)
+        unknown = [w for w in wanted if w not in specs]
+        if unknown:
+            raise fail(f"no replication {', '.join(unknown)}; use one of {', '.join(specs)} (conf/replications/)")
+        check_launcher(args.launcher)
+        out = check_out(
+            Path(args.out or os.environ.get("REPLICATE_OUT") or ROOT / "runs" / "replications" / args.preset)
         )
-        return 2
-    out = Path(args.out or os.environ.get("REPLICATE_OUT") or ROOT / "runs" / "replications" / args.preset).resolve()
+    except SystemExit as e:
+        return int(e.code) if isinstance(e.code, int) else 2
+    out = out.resolve()
     write_marker(out, "replications", args.preset)
-    problems = []
-    for name in wanted:
-        preset = sweeps_preset(specs[name], args.preset)
-        for sweep, s in preset["sweeps"].items():
-            problems += [f"{name}: {line}" for line in run_sweep(sweep, s, preset, out / name, args.launcher)]
-    from studies.replications.__main__ import main as report
 
-    code = report([str(out)])
-    for line in problems:
-        print(f"warning: {line}", file=sys.stderr)
-    return code
+    def run_one(name: str) -> list[str]:
+        preset = sweeps_preset(specs[name], args.preset)
+        return [
+            f"{name}: {line}"
+            for sweep, s in preset["sweeps"].items()
+            for line in run_sweep(sweep, s, preset, out / name, args.launcher)
+        ]
+
+    return drive(wanted, run_one, out, [str(out)], "studies.replications")
 
 
 if __name__ == "__main__":

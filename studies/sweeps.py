@@ -27,7 +27,7 @@ import argparse
 import json
 import math
 import os
-import subprocess
+import re
 import sys
 from pathlib import Path
 from typing import NamedTuple
@@ -36,7 +36,8 @@ from omegaconf import OmegaConf
 
 from core.record import LR_PRESWEEP
 from core.record import record_direction as metric_direction
-from reports.load import find_records
+from reports.load import find_records, split_unfinished
+from studies import children
 from studies.protocol import write_marker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,22 +98,48 @@ def launch(experiment: str, folder: Path | None, overrides: list[str], launcher:
         [f"hydra/launcher={launcher}"] if launcher else []
     )
     print("$", " ".join(cmd[1:]), flush=True)
-    return subprocess.call(cmd, cwd=ROOT)
+    return children.run(cmd, cwd=ROOT)  # a signal is passed on and waited for; Interrupted ends the driver
 
 
 # keys that are never a condition of the lr choice: the arch (chosen per arch anyway), seeds, the lr itself
 NOT_CONDITIONS = {"arch", "seed", "optimizer.lr"}
 
 
-def condition_keys(preset: dict, sweep: dict) -> list[str]:
-    """The sweep's multi-valued axes other than arch, seed and lr: the experiment's sweeper params, then the
-    preset's overrides (which win), keeping those with more than one value (e.g. ``task.delay``)."""
+def sweep_axes(preset: dict, sweep: dict) -> dict:
+    """The sweep's axes: the experiment's sweeper params, then the preset's overrides (which win)."""
     exp = ROOT / "conf" / "experiment" / f"{sweep['experiment']}.yaml"
     params = {}
     if exp.exists():
         params = OmegaConf.to_container(OmegaConf.load(exp)).get("hydra", {}).get("sweeper", {}).get("params", {})
-    merged = {**(params or {}), **(preset.get("common") or {}), **(sweep.get("overrides") or {})}
-    return sorted(k for k, v in merged.items() if k not in NOT_CONDITIONS and "," in str(v))
+    return {**(params or {}), **(preset.get("common") or {}), **(sweep.get("overrides") or {})}
+
+
+def multi_valued(axes: dict) -> list[str]:
+    """The axes with more than one value, other than arch, seed and lr: the conditions of the lr choice."""
+    return sorted(k for k, v in axes.items() if k not in NOT_CONDITIONS and "," in str(v))
+
+
+def condition_keys(preset: dict, sweep: dict) -> list[str]:
+    """The sweep's multi-valued axes other than arch, seed and lr: the experiment's sweeper params, then the
+    preset's overrides (which win), keeping those with more than one value (e.g. ``task.delay``)."""
+    return multi_valued(sweep_axes(preset, sweep))
+
+
+#: a pre-sweep run that ended with one of these has its answer (a diverged lr is an answer: too high)
+ANSWERED = ("completed", "diverged")
+
+
+def presweep_gaps(rows: list[dict], keys: list[str], axes: dict, grid: list) -> str | None:
+    """What a pre-sweep lacks, or None when it is whole: a run with an answer (completed or diverged) for every
+    arch × condition × lr of the grid. A cut pre-sweep (its child killed or crashed) must never be taken for a
+    choice: cells with half the grid would get a "chosen" lr, cells with no run would be dropped."""
+    archs = [a for a in str(axes.get("arch") or "").split(",") if a] or sorted({r["arch"] for r in rows})
+    expected = len(archs) * len(grid) * math.prod(len(str(axes[k]).split(",")) for k in keys)
+    answered = sum(r["status"] in ANSWERED for r in rows)
+    if answered >= expected:
+        return None
+    bad = sorted({r["status"] for r in rows if r["status"] not in ANSWERED})
+    return f"{answered} of {expected} runs finished" + (f"; others {', '.join(bad)}" if bad else "")
 
 
 def config_value(config: dict, key: str):
@@ -270,10 +297,11 @@ def lr_choice(
     folder, problems = out / name, []
     tune_seed = preset.get("tune_seed", 0)
     if stage is None:
-        keys, extra, where, tag = condition_keys(preset, sweep), {}, folder / LR_PRESWEEP, {}
+        axes, extra, where, tag = sweep_axes(preset, sweep), {}, folder / LR_PRESWEEP, {}
     else:
-        keys, extra = stage_condition_keys(sweep, stage), stage_overrides(folder, stage)
+        axes, extra = stage_axes(preset, sweep, stage), stage_overrides(folder, stage)
         where, tag = folder / LR_PRESWEEP / stage["stage"], {"stage": stage["stage"]}
+    keys = multi_valued(axes)
     choice_file = folder / "lr_choice.json"
     saved = json.loads(choice_file.read_text()) if choice_file.exists() else None
     same = (
@@ -281,7 +309,7 @@ def lr_choice(
         and saved.get("condition_keys") == keys
         and all(saved.get(k) == v for k, v in tag.items())
     )
-    if same and saved.get("choice"):  # an empty choice (every pre-sweep run failed) is made again
+    if same and saved.get("complete") is True and saved.get("choice"):  # a cut or empty one is made again
         return LrChoice(saved["choice"], keys, problems)
     pre = {
         **extra,
@@ -290,12 +318,17 @@ def lr_choice(
         "trainer.max_steps": preset["lr_steps"],
         "trainer.stop_at": None,
     }
-    if launch(sweep["experiment"], where, overrides_of(preset, sweep, pre), launcher):
-        of = f" of stage {stage['stage']}" if stage else ""
-        problems.append(f"{name}: the learning-rate pre-sweep{of} failed")
+    code = launch(sweep["experiment"], where, overrides_of(preset, sweep, pre), launcher)
     rows = lr_table(where, keys)
+    gap = presweep_gaps(rows, keys, axes, preset.get("lr_grid") or [])
+    of = f" of stage {stage['stage']}" if stage else ""
+    if code or gap:
+        problems.append(
+            f"{name}: the learning-rate pre-sweep{of} is incomplete ({gap or f'exit {code}'}); its choice is not "
+            "kept, the next launch runs it again"
+        )
     choice = choose_lr(rows, keys)
-    write_presweep(folder, rows, keys, choice, tune_seed, tag)
+    write_presweep(folder, rows, keys, choice, tune_seed, {**tag, "complete": not (code or gap)})
     return LrChoice(choice, keys, problems)
 
 
@@ -327,13 +360,18 @@ def borrowed_lr(sweep: dict, out: Path) -> tuple[list[dict] | None, str | None]:
     )
 
 
+def stage_axes(preset: dict, sweep: dict, stage: dict) -> dict:
+    """A stage's axes: ``conf/stage/<stage>.yaml``'s sweeper params, then the sweep's and the stage's overrides."""
+    path = ROOT / "conf" / "stage" / f"{stage['stage']}.yaml"
+    params = OmegaConf.to_container(OmegaConf.load(path)).get("hydra", {}).get("sweeper", {}).get("params", {})
+    common = {k: v for k, v in (preset.get("common") or {}).items() if k == "arch"}
+    return {**(params or {}), **common, **(sweep.get("overrides") or {}), **(stage.get("overrides") or {})}
+
+
 def stage_condition_keys(sweep: dict, stage: dict) -> list[str]:
     """A stage's multi-valued axes other than arch, seed and lr (``conf/stage/<stage>.yaml``'s sweeper params, then
     the sweep's and the stage's overrides), e.g. ``init_weights`` and ``task.train_fraction`` for fine-tuning."""
-    path = ROOT / "conf" / "stage" / f"{stage['stage']}.yaml"
-    params = OmegaConf.to_container(OmegaConf.load(path)).get("hydra", {}).get("sweeper", {}).get("params", {})
-    merged = {**(params or {}), **(sweep.get("overrides") or {}), **(stage.get("overrides") or {})}
-    return sorted(k for k, v in merged.items() if k not in NOT_CONDITIONS and "," in str(v))
+    return multi_valued(stage_axes({}, sweep, stage))
 
 
 def stage_overrides(folder: Path, stage: dict) -> dict:
@@ -380,13 +418,16 @@ def run_stages(name: str, sweep: dict, preset: dict, out: Path, launcher: str | 
     return problems
 
 
+DATA_SKIPPED = "skipped, its data folder is missing"  # a sweep not run, not failed: its claims say inconclusive
+
+
 def run_sweep(name: str, sweep: dict, preset: dict, out: Path, launcher: str | None) -> list[str]:
     """Launch one sweep (with its lr pre-sweep); returns the problems met (a failed launch, a missing lr)."""
     folder, problems = out / name, []
     gone = missing_data(preset, sweep)
     if gone:
         hint = sweep.get("data_hint", "")
-        return [f"{name}: skipped, its data folder is missing ({gone}){'; ' + hint if hint else ''}"]
+        return [f"{name}: {DATA_SKIPPED} ({gone}){'; ' + hint if hint else ''}"]
     sweep, launcher = serial_sweep(sweep, launcher)
     if sweep.get("lr_from"):
         source = (preset.get("sweeps") or {}).get(str(sweep["lr_from"]))
@@ -415,12 +456,23 @@ def run_sweep(name: str, sweep: dict, preset: dict, out: Path, launcher: str | N
     return problems
 
 
+def names_of(only: str | None, flag: str = "--only") -> list[str] | None:
+    """The comma-separated names of ``--only``, in order, each once; None when ``--only`` is not given. ``--only ''``
+    or ``--only ,`` names nothing: one line (it would otherwise run everything)."""
+    if only is None:
+        return None
+    wanted = list(dict.fromkeys(w.strip() for w in only.split(",") if w.strip()))
+    if not wanted:
+        raise fail(f"{flag} {only!r} names nothing; give comma-separated names, or leave {flag} out to run all")
+    return wanted
+
+
 def selected(preset: dict, only: str | None) -> list[str]:
     """The sweeps ``--only`` names: sweep names or claim ids (a sweep's ``claims`` list), comma-separated."""
     sweeps = preset["sweeps"]
-    if not only:
+    wanted = names_of(only)
+    if wanted is None:
         return list(sweeps)
-    wanted = [w.strip() for w in only.split(",") if w.strip()]
     claims = {c for s in sweeps.values() for c in s.get("claims", [])}
     unknown = [w for w in wanted if w not in sweeps and w.upper() not in claims]
     if unknown:
@@ -429,6 +481,44 @@ def selected(preset: dict, only: str | None) -> list[str]:
             f"{', '.join(sweeps)} or claims {', '.join(sorted(claims, key=lambda c: int(c[1:])))}"
         )
     return [n for n, s in sweeps.items() if n in wanted or {w.upper() for w in wanted} & set(s.get("claims", []))]
+
+
+LAUNCHERS = ROOT / "conf" / "hydra" / "launcher"
+#: Hydra's own launchers and the plugins' (``hydra/launcher=<name>`` without a file in conf/hydra/launcher/)
+PLUGIN_LAUNCHERS = ("basic", "joblib", "submitit_local", "submitit_slurm")
+
+
+def check_launcher(launcher: str | None) -> str | None:
+    """``--launcher``: one of conf/hydra/launcher/*.yaml or Hydra's own; one line otherwise (before any run)."""
+    known = sorted({p.stem for p in LAUNCHERS.glob("*.yaml")} | set(PLUGIN_LAUNCHERS))
+    if launcher is not None and launcher not in known:
+        raise fail(f"--launcher {launcher!r} is not a launcher; use one of {', '.join(known)}")
+    return launcher
+
+
+def check_out(out: Path) -> Path:
+    """``--out``: a folder, or a place where one can be made; one line for a file (or a file above it)."""
+    for place in (out, *out.parents):
+        if place.exists():
+            if not place.is_dir():
+                what = "is a file" if place == out else f"is under {place}, a file"
+                raise fail(f"--out {out} {what}; give a folder for the sweeps (created if missing)")
+            break
+    return out
+
+
+PRESET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def failed_runs(folder: Path) -> list[str]:
+    """One line per run under ``folder`` that failed, was interrupted or was cut before its record (a run the
+    claims must not count and the driver's exit status must not hide)."""
+    rec = find_records([folder]) if folder.is_dir() else None
+    if rec is None:
+        return []
+    bad = [(r["_dir"], r["status"]) for r in split_unfinished(rec.runs)[1]]
+    bad += [(path, "no record") for path, why in rec.skipped if why.startswith("partial run")]
+    return [f"{path}: {status}" for path, status in bad]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -444,21 +534,51 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     try:
+        if not PRESET_NAME.fullmatch(args.preset):
+            known = sorted(p.stem for p in PRESETS.glob("*.yaml"))
+            raise fail(f"--preset {args.preset!r} is not a preset name; use one of {', '.join(known)} (conf/claims/)")
         preset = load_preset(args.preset)
         names = selected(preset, args.only)
+        check_launcher(args.launcher)
+        out = check_out(Path(args.out or os.environ.get("CLAIMS_OUT") or ROOT / "runs" / "claims" / args.preset))
     except SystemExit as e:
         return int(e.code) if isinstance(e.code, int) else 2
-    out = Path(args.out or os.environ.get("CLAIMS_OUT") or ROOT / "runs" / "claims" / args.preset).resolve()
+    out = out.resolve()
     write_marker(out, "claims", args.preset)
-    problems = []
-    for name in names:
-        problems += run_sweep(name, preset["sweeps"][name], preset, out, args.launcher)
-    from studies.claims.__main__ import main as report
+    return drive(
+        names,
+        lambda name: run_sweep(name, preset["sweeps"][name], preset, out, args.launcher),
+        out,
+        [str(out), "--preset", args.preset],
+        "studies.claims",
+    )
 
-    code = report([str(out), "--preset", args.preset])
+
+def drive(names: list[str], run_one, out: Path, report_args: list[str], report_module: str) -> int:
+    """Run each of ``names`` (``run_one(name)`` → problems), then the report; the exit status is the report's, or
+    1 when a launch failed or a run under ``out`` failed, was interrupted or lost its record (each named on one
+    line); 130, with one line, when the driver was interrupted (the running child stopped and waited for)."""
+    import importlib
+
+    problems = []
+    try:
+        for name in names:
+            problems += run_one(name)
+    except children.Interrupted as e:
+        print(f"error: {e.line()}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("error: interrupted (SIGINT) between runs; run the same command again to continue", file=sys.stderr)
+        return 130
+    failed = failed_runs(out)
+    code = importlib.import_module(f"{report_module}.__main__").main(report_args)
     for line in problems:
         print(f"warning: {line}", file=sys.stderr)
-    return code
+    if failed:
+        shown = "; ".join(failed[:5]) + (f"; and {len(failed) - 5} more" if len(failed) > 5 else "")
+        print(f"warning: {len(failed)} run(s) did not complete: {shown}", file=sys.stderr)
+    failures = [line for line in problems if DATA_SKIPPED not in line]
+    return code or (1 if failures or failed else 0)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from core.errors import OneLineOSError, or_one_line
 from studies.claims.build import build_claims, markdown_table, no_records_error, verdict_text
 
 
@@ -43,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     if why:
         print(f"error: {why}", file=sys.stderr)
         return 2
-    doc = build_claims(root, args.out, args.preset)
+    try:  # a full disk or a read-only --out: one line naming the path
+        doc = or_one_line(build_claims, root, args.out, args.preset)
+    except OneLineOSError:
+        return 2
     if args.markdown_table:
         print(markdown_table(doc, brief=args.brief), end="")
         return 0

@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from core.errors import OneLineOSError, or_one_line
 from studies.replications.build import build_replications
 
 
@@ -19,7 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(args.runs).is_dir():
         print(f"error: {args.runs} is not a folder (give the folder make replicate wrote)", file=sys.stderr)
         return 2
-    doc = build_replications(args.runs, args.out)
+    try:  # a full disk or a read-only --out: one line naming the path
+        doc = or_one_line(build_replications, args.runs, args.out)
+    except OneLineOSError:
+        return 2
     for r in doc["replications"]:
         print(f"{r['name']:<22} {r['outcome']:<24} {r['why'][:150]}")
     print(f"report: {Path(args.out) if args.out else Path(args.runs) / 'report'}/replications.html")

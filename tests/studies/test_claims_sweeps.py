@@ -426,7 +426,14 @@ def test_a_tuned_stage_gets_its_lr_per_arch_and_condition_from_a_pre_sweep_on_th
         for f, lr in ((0.1, lr0), (1.0, 0.003))
     ]
     (tmp_path / "pretrain_finetune" / "lr_choice.json").write_text(
-        json.dumps({"stage": "finetune", "condition_keys": ["init_weights", "task.train_fraction"], "choice": choice})
+        json.dumps(
+            {
+                "stage": "finetune",
+                "condition_keys": ["init_weights", "task.train_fraction"],
+                "choice": choice,
+                "complete": True,
+            }
+        )
     )
     calls.clear()
     assert sweeps.run_sweep("pretrain_finetune", sweep, preset, tmp_path, None) == []
