@@ -25,7 +25,7 @@ from core.record import HIDDEN_FILE as HIDDEN
 from core.record import HIDDEN_INIT_FILE as HIDDEN_INIT
 from core.record import LR_PRESWEEP
 from core.similarity import linear_cka
-from reports.load import find_records
+from reports.load import find_records, split_unfinished
 from studies import stats
 from studies.claims import figures, rules
 from studies.claims.registry import CLAIMS, preset_doc
@@ -364,6 +364,13 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
             ]
         presweep = lr_presweeps(root, SOURCES[cid])
         verdict.caveats += lr_at_grid_edge(presweep)
+        done, unfinished = split_unfinished(runs)
+        if unfinished:
+            verdict.caveats.append(
+                f"{len(unfinished)} run(s) did not finish and are not counted: "
+                + ", ".join(f"{r['_dir']} ({r.get('status')})" for r in unfinished[:5])
+                + (" …" if len(unfinished) > 5 else "")
+            )
         claims.append(
             {
                 "id": cid,
@@ -371,7 +378,8 @@ def build_claims(root: str | Path, out: str | Path | None = None, preset: str | 
                 **verdict.to_dict(),
                 "setting": found,
                 "figures": figs,
-                "runs": [r["_dir"] for r in runs],
+                "runs": [r["_dir"] for r in done],
+                "unfinished": [{"dir": r["_dir"], "status": r.get("status")} for r in unfinished],
                 "skipped": [f"{p}: {w}" for p, w in skipped],
                 "sources": SOURCES[cid],
                 "delta": c.delta,
@@ -570,11 +578,12 @@ def markdown(doc: dict) -> str:
             "",
             f"Rule: {c['rule']}",
             "",
-            f"Minimal effect δ (declared in the preset): {delta_text(c)}",
+            f"Minimal effect δ (declared with the claim): {delta_text(c)}",
             "",
             f"Literature anchor: {c.get('literature') or 'none'} — {agreement_text(c)}",
             "",
-            f"Runs: {len(c['runs'])} from {', '.join(c['sources'])}",
+            f"Runs: {len(c['runs'])} from {', '.join(c['sources'])}"
+            + (f" ({len(c['unfinished'])} more did not finish: not counted)" if c.get("unfinished") else ""),
             "",
             "Setting: " + setting_text(c["setting"]),
             "",
@@ -612,7 +621,7 @@ def page(doc: dict, out: Path) -> str:
             f"<h2 id='{c['id']}'>{c['id']}: {esc(c['claim'])}</h2><p class='{esc(c['verdict'])}'>"
             f"Verdict: {esc(verdict_text(c))}</p><p>Rule: {esc(c['rule'])}</p>"
             f"<p>{len(c['runs'])} runs from {esc(', '.join(c['sources']))}</p>"
-            f"<p>Minimal effect δ (declared in the preset): {esc(delta_text(c))}</p>"
+            f"<p>Minimal effect δ (declared with the claim): {esc(delta_text(c))}</p>"
             f"<p>Setting: {esc(setting_text(c['setting']))}</p>"
             + "".join(f"<p class='caveat'>Caveat: {esc(w)}</p>" for w in c.get("caveats") or [])
         )

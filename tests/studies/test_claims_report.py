@@ -528,3 +528,14 @@ def test_a_claim_below_eighty_percent_power_says_at_which_n_it_would_be_decided(
     claims = [{"id": "C2", "caveats": []}]
     add_power(claims, {"seeds": "1,2,3,4,5"}, tmp_path / "power.json")  # the table is for 3 seeds: nothing said
     assert claims[0]["caveats"] == [] and "power" not in claims[0]
+
+
+def test_a_failed_run_is_named_and_never_counted_among_the_runs(tmp_path):
+    runs = long_range_runs({"transformer": 200, "lstm": 50, "rnn": 10})
+    runs[0]["status"] = "failed"
+    write_runs(tmp_path / "long_range", runs)
+    c2 = {c["id"]: c for c in build_claims(tmp_path, preset="smoke")["claims"]}["C2"]
+    assert len(c2["runs"]) == len(runs) - 1 and [u["status"] for u in c2["unfinished"]] == ["failed"]
+    assert any("did not finish and are not counted" in w for w in c2["caveats"])
+    md = (tmp_path / "report" / "claims.md").read_text()
+    assert f"Runs: {len(runs) - 1} from long_range (1 more did not finish: not counted)" in md
