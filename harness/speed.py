@@ -236,3 +236,19 @@ def percentile(values: list[float], q: float) -> float:
     lo = int(pos)
     hi = min(lo + 1, len(xs) - 1)
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def step_flops(tr) -> int:
+    """FLOPs of one training step of trainer ``tr`` (forward + backward) on a batch like the run's, counted once;
+    the model, the data stream and the random state are left as they were."""
+    with torch.random.fork_rng(devices=[tr.device] if tr.device.type == "cuda" else []):
+        stream = tr.task.state_dict()
+        batch = tr.task.train_batch(tr.cfg.trainer.batch_size)
+        tr.task.load_state_dict(stream)
+
+    def step_loss(model):
+        with tr.autocast():
+            logits = model(*batch.inputs)
+        return tr.task.loss(logits, batch)
+
+    return count_flops(tr.model, step_loss, tr.device)
