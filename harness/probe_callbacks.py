@@ -6,7 +6,9 @@ selected weights, after the test). What one keeps across a resume (the curve at 
 lives in the run state's ``components`` under its name, so it goes into every checkpoint.
 
 :data:`PROBES` maps each trainer setting that turns a probe on to its component; the studies' presets name the
-settings (``trainer.probe_head_ablation: true``), the engine knows none of them (:func:`probe_callbacks`)."""
+settings (``trainer.probe_head_ablation: true``), the engine knows none of them (:func:`probe_callbacks`). Any
+other component, a study's or a user's, is named by its class in the config's ``callbacks`` node, one entry each
+(``+callbacks.mine._target_=my_package.MyProbe``, with its settings beside ``_target_``)."""
 
 from __future__ import annotations
 
@@ -74,6 +76,14 @@ PROBES: dict[str, type[Callback]] = {
     "probe_head_ablation": HeadAblation,
     "probe_source_masking": SourceMasking,
 }
+
+
+def configured(cfg: DictConfig) -> list[Callback]:
+    """The probe components of a run: those its trainer settings turn on, then those its ``callbacks`` node names."""
+    from harness.assembly import build
+
+    named = cfg.get("callbacks") or {}
+    return [*probe_callbacks(cfg.trainer), *(build(named[k], f"callbacks.{k}") for k in named)]
 
 
 def probe_callbacks(t: DictConfig) -> list[Callback]:

@@ -84,7 +84,7 @@ class Trainer:
         self.selection = Selection(t, self.direction)
         title, directions = f"{self.arch_name}/{self.task_name}", self.task.directions
         self.progress = Progress(t.progress, title, t.max_steps, str(t.stop_metric), self.direction, directions)
-        self.probes = Callbacks(probe_callbacks.probe_callbacks(t))
+        self.probes = Callbacks(probe_callbacks.configured(cfg))
         self.callbacks = Callbacks([*self.probes.items, self.machine, self.progress])
 
     def build_parts(self, cfg: DictConfig, t: DictConfig) -> None:

@@ -189,3 +189,27 @@ def test_the_trainer_module_is_the_loop_only():
     assert trainer.end_lineno - trainer.lineno + 1 <= 250
     longest = max(n.end_lineno - n.lineno + 1 for n in trainer.body if isinstance(n, ast.FunctionDef))
     assert longest <= 60
+
+
+class Marker(Callback):
+    """A component named by the config (``callbacks.<name>._target_``), as a study or a user would add one."""
+
+    def __init__(self, label: str = "x"):
+        self.label, self.started = label, 0
+
+    def on_start(self, trainer):
+        self.started += 1
+
+    def on_end(self, trainer, long_range):
+        long_range["marker"] = {"label": self.label, "started": self.started, "step": trainer.step}
+
+
+def test_a_config_names_its_own_component(tmp_path):
+    from harness.train import train
+    from tests.conftest import make_cfg
+
+    target, copy = f"{__name__}.Marker", ("task=copy_long", "task.delay=6")
+    s = train(make_cfg(tmp_path / "a", *copy, f"+callbacks.mine._target_={target}", "+callbacks.mine.label=hi"))
+    assert s["long_range"]["marker"] == {"label": "hi", "started": 1, "step": 4}
+    with pytest.raises(ConfigError, match="callbacks.bad"):
+        train(make_cfg(tmp_path / "b", *copy, f"+callbacks.bad._target_={target}", "+callbacks.bad.colour=red"))
