@@ -117,9 +117,15 @@ REPLICATE_PREFIXES = ("logger.",)
 
 def setting_id(config: dict) -> str:
     """A short hash of a run's setting: its config without the keys its replicates differ in. Runs of one
-    setting (any seed) share it, so fine-tunes of different pre-training runs (or budgets) are told apart."""
+    setting (any seed) share it, so fine-tunes of different pre-training runs (or budgets) are told apart. Under
+    ``budget.params`` the architecture's width key is an outcome, not a setting (older records hold the width chosen
+    there, newer ones the width launched): it is left out."""
+    budget = config.get("budget") or {}
+    outcome = f"arch.{budget.get('width_key')}" if budget.get("params") is not None else None
     flat = {
-        k: v for k, v in flatten(config).items() if k not in REPLICATE_KEYS and not k.startswith(REPLICATE_PREFIXES)
+        k: v
+        for k, v in flatten(config).items()
+        if k not in REPLICATE_KEYS and not k.startswith(REPLICATE_PREFIXES) and k != outcome
     }
     return hashlib.sha1(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:8]
 

@@ -58,7 +58,7 @@ class Trainer:
 
     def __init__(self, cfg: DictConfig):
         self.cfg, t = cfg, cfg.trainer
-        self.given = OmegaConf.to_container(cfg, resolve=True)  # as launched (budget.fit sets the width below)
+        self.given = OmegaConf.to_container(cfg, resolve=True)  # as launched
         self.run_dir = resolve_run_dir(cfg)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.ckpt_path, self.summary_path = self.run_dir / CHECKPOINT, self.run_dir / SUMMARY
@@ -98,7 +98,7 @@ class Trainer:
             source.check_task(self.task)
         self.direction = stop_direction(self.task, str(t.stop_metric))
         self.budget = budget.fit(cfg, self.task.spec, lambda node, spec: build(node, "arch", spec=spec))
-        self.model = build(cfg.arch, "arch", spec=self.task.spec).to(self.device)
+        self.model = build(budget.sized(cfg.arch, self.budget), "arch", spec=self.task.spec).to(self.device)
         self.params = budget.count_params(self.model)  # all of them, also those init_freeze holds fixed
         self.precision, self.precision_rule = precision.choose(str(t.precision), self.device, self.params)
         self.init = source.load(self.model, cfg.get("init_freeze"), cfg.get("init_weights", True)) if source else None

@@ -121,3 +121,15 @@ def test_an_old_format_summary_still_reads_in_the_reports(real_summary, tmp_path
     assert list(df["main_metric"]) == ["acc", "acc"] and list(df["main_direction"]) == ["max", "max"]
     assert list(df["task_info.delay"]) == [real_summary["task_info"]["delay"]] * 2
     assert all(r["task_info"]["directions"]["loss"] == "min" for r in rec.runs)
+
+
+def test_under_a_parameter_budget_the_width_is_an_outcome_not_a_setting():
+    """Older records hold the width budget.params chose in config.arch, newer ones the width launched: one setting."""
+    from core.record import setting_id
+
+    launched = {"arch": {"d_model": 64, "n_layers": 2}, "budget": {"params": 30000, "width_key": "d_model"}}
+    fitted = {**launched, "arch": {"d_model": 40, "n_layers": 2}}
+    assert setting_id(launched) == setting_id(fitted)
+    assert setting_id(launched) != setting_id({**launched, "arch": {"d_model": 64, "n_layers": 3}})
+    no_budget = {"arch": {"d_model": 64}, "budget": {"params": None, "width_key": "d_model"}}
+    assert setting_id(no_budget) != setting_id({**no_budget, "arch": {"d_model": 40}})
