@@ -103,6 +103,9 @@ class Task:
     main_metric: str = "acc"  # what reports show first
     directions: dict[str, str] = {"acc": "max", "loss": "min"}  # per metric: max = higher is better, min = lower
     train_fraction: float = 1.0  # share of the training rows used; setup keeps ``train_rows`` (drawn with the seed)
+    # how far each answer sits from the input position it copies (copy tasks; the record's long_range.distance);
+    # None where the answers read no single position
+    source_distance: int | None = None
 
     # -- data ---------------------------------------------------------------------------------------
     def setup(self, device: torch.device, seed: int) -> None:
