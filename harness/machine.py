@@ -14,7 +14,7 @@ import torch
 from omegaconf import DictConfig
 
 from core.errors import ConfigError
-from harness import allocator, slurm
+from harness import allocator, quarantine, slurm
 from harness.callbacks import Callback
 
 
@@ -56,10 +56,7 @@ def deterministic(device: torch.device, compiled: bool) -> None:
     """Repeatable algorithms (bitwise on the CPU)."""
     if device.type == "cuda":  # cuBLAS is repeatable only with a fixed workspace (else: a warning a matmul)
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    if compiled:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    else:  # the public wrapper imports torch._inductor (~3 s a start) only to set a flag for compiled code
-        torch._C._set_deterministic_algorithms(True, warn_only=True)
+    quarantine.deterministic_algorithms(compiled)  # without compilation, the flag alone (no torch._inductor)
     torch.utils.deterministic.fill_uninitialized_memory = False  # NaN-filling new tensors costs ~20%/step
 
 

@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from harness.eager import flop_counter_module
+from harness.quarantine import flop_counter_module
 from harness.run_state import SpeedState
 
 flop_counter = flop_counter_module()  # without triton on a CPU-only machine

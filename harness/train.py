@@ -25,7 +25,6 @@ from core.record import CHECKPOINT, METRICS, SUMMARY, MetricsLog, read_record
 from harness import (
     budget,
     checkpoint,
-    eager,
     evaluation,
     lock,
     machine,
@@ -33,6 +32,7 @@ from harness import (
     precision,
     pretrain,
     probe_callbacks,
+    quarantine,
     resume_check,
     slurm,
     speed,
@@ -102,7 +102,7 @@ class Trainer:
         self.params = budget.count_params(self.model)  # all of them, also those init_freeze holds fixed
         self.precision, self.precision_rule = precision.choose(str(t.precision), self.device, self.params)
         self.init = source.load(self.model, cfg.get("init_freeze"), cfg.get("init_weights", True)) if source else None
-        eager.keep_dynamo_out_of_training()  # the optimizer would import torch._dynamo (~1 s) to do nothing
+        quarantine.keep_dynamo_out_of_training()  # the optimizer would import torch._dynamo (~1 s) to do nothing
         # matrices decay, the rest not; what init_freeze holds fixed (requires_grad off) is left out
         groups, self.decay_record = optim.param_groups(self.model, float(cfg.optimizer.get("weight_decay") or 0.0))
         self.optimizer = build(cfg.optimizer, "optimizer", params=groups)
