@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from core.record import RunRecord
 from harness import speed
-from harness.records import environment
+from harness.environment import environment
 
 
 def write_record(tr, t_start: float, selected: int, metrics: dict, long_range: dict, peak_mb) -> dict:

@@ -45,7 +45,6 @@ from harness.loggers import Logbook, Loggers, logger_nodes
 from harness.machine import pick_device, warn_if_busy
 from harness.progress import Progress
 from harness.record_writer import write_record
-from harness.records import PeakMemory
 from harness.run_state import RunState
 from harness.signals import StopFlag, StopRequested
 
@@ -72,7 +71,7 @@ class Trainer:
         self.step, self.state = 0, RunState()  # progress (kept in the checkpoint with the step)
         self.stop: StopFlag | None = None  # the signal flag of the run
         self.flops: int | None = None  # of one training step
-        self.peak = PeakMemory(self.device)
+        self.peak = speed.PeakMemory(self.device)
         self.clock = speed.StepClock(self.device)
         self.meter = speed.SpeedMeter(self.state.speed, t.warmup_measure, compiled=bool(t.compile))
         self.status, self.error = "failed", None
@@ -151,7 +150,7 @@ class Trainer:
         t_start = time.perf_counter() - self.state.elapsed_s
         try:
             self.flops = speed.step_flops(self)
-            self.peak = PeakMemory(self.device)  # from here: the count's activations are not the run's
+            self.peak = speed.PeakMemory(self.device)  # from here: the count's activations are not the run's
             self.callbacks.on_start(self)  # e.g. the probes at initialisation (a resumed run keeps its own)
             self.loop(stop, t_start)
             if stop.reason:
