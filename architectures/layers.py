@@ -312,7 +312,7 @@ class PositionalEncoding(nn.Module):
 
 # --------------------------------------------------------------------------------------------- input ends
 class TokenEmbedding(nn.Module):
-    """Token ids (B, L) → (B, L, d), optionally scaled by √d as in Vaswani et al..
+    """Token ids (B, L) → (B, L, d), optionally scaled by √d as in Vaswani et al.
 
     With ``scale`` the table starts at N(0, 1/d), so that scaled embeddings have unit variance like the
     positional encoding they are added to (as in fairseq/tensor2tensor); otherwise N(0, 1) as nn.Embedding.

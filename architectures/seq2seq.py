@@ -1,5 +1,5 @@
 """Decoders for ``output_kind == "sequence"`` tasks: the generic one (any causal backbone + cross-attention) and
-the specific ones of Vaswani et al.'s architectures (Transformer, recurrent with Luong attention, ConvS2S).
+the specific ones: the Transformer's (Vaswani et al.), the recurrent one with Luong attention, ConvS2S's.
 
 The interface of the model (:class:`architectures.model.Model`) that teacher forcing, greedy and beam search use:
 
