@@ -108,7 +108,7 @@ def grad_norm_by_distance(model: nn.Module, task, batch: Batch) -> dict:
                 valid = batch.targets[:, j] != spec.ignore_index  # (B,)
                 if not valid.any():
                     continue
-                loss = task.loss(logits, Batch(batch.inputs, targets, batch.n_tokens, batch.extra))
+                loss = task.loss(logits, Batch(batch.inputs, targets, batch.n_tokens))
                 (g,) = torch.autograd.grad(loss * valid.sum(), e, retain_graph=True)
                 norms.append(g.norm(dim=-1))
                 dists.append(torch.where(real & valid[:, None], j - pos, -1).expand(B, L))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
@@ -75,7 +75,6 @@ class Batch:
     inputs: tuple
     targets: torch.Tensor
     n_tokens: int  # input tokens (or pixels read as a sequence) in the batch, for throughput
-    extra: dict = field(default_factory=dict)
 
     @property
     def n_samples(self) -> int:
@@ -83,12 +82,7 @@ class Batch:
 
     def to(self, device) -> Batch:
         move = lambda t: t.to(device, non_blocking=True) if torch.is_tensor(t) else t
-        return Batch(
-            tuple(move(t) for t in self.inputs),
-            move(self.targets),
-            self.n_tokens,
-            {k: move(v) for k, v in self.extra.items()},
-        )
+        return Batch(tuple(move(t) for t in self.inputs), move(self.targets), self.n_tokens)
 
 
 class Task:
