@@ -18,11 +18,17 @@ benchmark and for debugging.
   trace"; while dynamo is not imported nothing can trace, so the mark is skipped until it is.
 - ``triton``: :func:`flop_counter_module` imports ``torch.utils.flop_counter`` without triton where no GPU can
   run a triton kernel.
+
+Two more reach into plugins' internals for behaviour, not speed (guarded the same way; on another version the
+plugin's own behaviour stays): :func:`wrap_optuna_sweep` (``experiment=tune``: one line instead of Optuna's
+traceback when no trial completed) and :func:`slurm_watcher` / :func:`jobs_not_results` (the SLURM launcher:
+state from ``squeue`` where accounting is off; the launcher's jobs instead of their blocking results).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import importlib
 import inspect
@@ -32,7 +38,13 @@ import sys
 import threading
 
 #: the versions (major.minor) each library's patches were checked against
-CHECKED = {"python": ("3.11", "3.12"), "torch": ("2.14",), "hydra": ("1.3",)}
+CHECKED = {
+    "python": ("3.11", "3.12"),
+    "torch": ("2.14",),
+    "hydra": ("1.3",),
+    "hydra-optuna-sweeper": ("1.3",),
+    "submitit": ("1.5",),
+}
 
 
 def minor(version: str) -> str:
@@ -233,3 +245,70 @@ def keep_dynamo_out_of_training() -> int:
     flop_counter_module()  # defines its dispatch mode
 
     return keep_dynamo_out(torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler, TorchDispatchMode)
+
+
+# -- plugins -----------------------------------------------------------------------------------------------------
+def package_ok(name: str) -> bool:
+    import importlib.metadata
+
+    try:
+        return checked(name, importlib.metadata.version(name))
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+def wrap_optuna_sweep(wrap) -> bool:
+    """Replace the Optuna sweeper's ``sweep`` by ``wrap(sweep)`` (once); whether it is wrapped."""
+    if not package_ok("hydra-optuna-sweeper"):
+        return False
+    from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl  # guarded: hydra-optuna-sweeper checked
+
+    if not getattr(OptunaSweeperImpl.sweep, "wrapped", False):
+        OptunaSweeperImpl.sweep = wrap(OptunaSweeperImpl.sweep)
+    return True
+
+
+def slurm_watcher(fallback):
+    """submitit's job-state watcher, asking ``fallback(job_ids)`` (the text ``sacct`` would print) where ``sacct``
+    fails (accounting off); submitit's own watcher on a version not checked."""
+    import subprocess
+    import time
+
+    from submitit.slurm.slurm import SlurmInfoWatcher
+
+    if not package_ok("submitit"):
+        return SlurmInfoWatcher(delay_s=30)
+
+    class Watcher(SlurmInfoWatcher):  # guarded: submitit checked (its private fields below)
+        def update(self) -> None:
+            command = self._make_command()
+            if command is None:
+                return
+            try:
+                self._output = subprocess.check_output(command, stderr=subprocess.DEVNULL)
+            except (subprocess.CalledProcessError, OSError):
+                self._output = fallback(sorted({x.split("_")[0] for x in self._registered - self._finished}))
+            self._num_calls += 1
+            self._info_dict.update(self.read_info(self._output))
+            self._last_status_check = time.time()
+
+    return Watcher(delay_s=30)
+
+
+@contextlib.contextmanager
+def jobs_not_results(pending):
+    """While open, ``submitit.AutoExecutor.map_array`` returns ``pending(job)`` for each job it submits (the
+    hydra-submitit launcher then hands the jobs back instead of blocking on their results). Public names of
+    submitit, swapped for the duration only."""
+    import submitit
+
+    real_map_array = submitit.AutoExecutor.map_array
+
+    def map_array(executor, *args):
+        return [pending(job) for job in real_map_array(executor, *args)]
+
+    submitit.AutoExecutor.map_array = map_array
+    try:
+        yield
+    finally:
+        submitit.AutoExecutor.map_array = real_map_array

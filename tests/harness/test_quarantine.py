@@ -100,3 +100,56 @@ def test_on_a_version_not_checked_each_patch_steps_aside(monkeypatch):
 def test_versions_compare_by_major_and_minor():
     assert quarantine.minor("2.14.1+cu130") == "2.14" and quarantine.checked("torch", "2.14.0")
     assert not quarantine.checked("torch", "2.15.0") and not quarantine.checked("hydra", "1.4.0.dev1")
+
+
+@pytest.mark.parametrize("package", ["hydra-optuna-sweeper", "submitit"])
+def test_the_plugins_are_versions_the_patches_were_checked_against(package):
+    import importlib.metadata
+
+    version = importlib.metadata.version(package)
+    assert quarantine.package_ok(package), (
+        f"{package} {version} is not in harness.quarantine.CHECKED[{package!r}]: its patch now steps aside; check it, "
+        "then add the version"
+    )
+
+
+def test_the_optuna_sweep_is_wrapped_once():
+    from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl
+
+    real = OptunaSweeperImpl.sweep
+    calls = []
+
+    def wrap(sweep):
+        calls.append(sweep)
+        wrapped = lambda self, arguments: sweep(self, arguments)
+        wrapped.wrapped = True
+        return wrapped
+
+    try:
+        assert quarantine.wrap_optuna_sweep(wrap) and quarantine.wrap_optuna_sweep(wrap)
+        assert calls == [real] or getattr(real, "wrapped", False)  # once (a tune run here may have wrapped it)
+    finally:
+        OptunaSweeperImpl.sweep = real
+
+
+def test_the_slurm_watcher_asks_the_fallback_where_sacct_fails(monkeypatch):
+    import subprocess as sp
+
+    def no_sacct(*args, **kwargs):
+        raise FileNotFoundError("sacct")
+
+    monkeypatch.setattr(sp, "check_output", no_sacct)
+    asked = []
+    watcher = quarantine.slurm_watcher(lambda ids: asked.append(ids) or "JobID|State|NodeList\n123|RUNNING|node1\n")
+    watcher.register_job("123")
+    watcher.update()
+    assert asked == [["123"]] and watcher.get_state("123") == "RUNNING"
+
+
+def test_jobs_not_results_swaps_map_array_for_the_block_only():
+    import submitit
+
+    real = submitit.AutoExecutor.map_array
+    with quarantine.jobs_not_results(lambda job: ("pending", job)):
+        assert submitit.AutoExecutor.map_array is not real
+    assert submitit.AutoExecutor.map_array is real
