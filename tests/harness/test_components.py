@@ -213,3 +213,25 @@ def test_a_config_names_its_own_component(tmp_path):
     assert s["long_range"]["marker"] == {"label": "hi", "started": 1, "step": 4}
     with pytest.raises(ConfigError, match="callbacks.bad"):
         train(make_cfg(tmp_path / "b", *copy, f"+callbacks.bad._target_={target}", "+callbacks.bad.colour=red"))
+
+
+def test_the_probe_components_state_survives_a_resume(tmp_path, device):
+    """The curves at initialisation and at trainer.probe_early_step live in the checkpoint: a run cut after the
+    early step and resumed records the same long-range probes as one that ran through."""
+    from pathlib import Path
+
+    from harness.train import train
+    from tests.conftest import make_cfg
+
+    same = ("task=copy_long", "task.delay=4", "task.n_memorize=2", "trainer.schedule=constant")
+    probes = ("trainer.probe_early_step=3", "trainer.ckpt_every=2", "trainer.eval_every=2", "trainer.stop_at=null")
+    whole = train(make_cfg(tmp_path / "whole", *same, *probes, "trainer.max_steps=6"))
+    cfg = make_cfg(tmp_path / "cut", *same, *probes, "trainer.max_steps=4")
+    train(cfg)
+    (Path(cfg.run_dir) / "summary.json").unlink()  # as if killed after the step-4 checkpoint
+    cfg.trainer.max_steps, cfg.trainer.resume = 6, True
+    again = train(cfg)
+    curve, expected = again["long_range"]["grad_norm_by_distance"], whole["long_range"]["grad_norm_by_distance"]
+    assert curve["early_step"] == expected["early_step"] == 3
+    if device.type == "cpu":  # bitwise on the CPU
+        assert curve == expected and again["metrics"] == whole["metrics"]
