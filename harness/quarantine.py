@@ -68,6 +68,23 @@ def torch_ok() -> bool:
     return checked("torch", torch.__version__)
 
 
+def private_names() -> dict[str, object]:
+    """Every private name the patches below use, by where it lives (None where it is gone): the tests check that
+    each is still there."""
+    import torch
+    import torch._compile
+    from torch.optim import optimizer
+
+    return {  # looked up with a default, never called here
+        "torch._C._set_deterministic_algorithms": getattr(torch._C, "_set_deterministic_algorithms", None),
+        "hydra._internal.hydra.Hydra.get_mode": getattr(hydra_class(), "get_mode", None),
+        "threading._shutdown": getattr(threading, "_shutdown", None),
+        "atexit._run_exitfuncs": getattr(atexit, "_run_exitfuncs", None),
+        "torch._compile._disable_dynamo": getattr(torch._compile, "_disable_dynamo", None),
+        "torch.optim.optimizer._use_grad_for_differentiable": getattr(optimizer, "_use_grad_for_differentiable", None),
+    }
+
+
 # -- deterministic ---------------------------------------------------------------------------------------------
 def deterministic_algorithms(compiled: bool) -> None:
     """``torch.use_deterministic_algorithms(True, warn_only=True)``; without compilation, the flag alone."""
