@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import atexit
 import os
 import sys
-import threading
 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
@@ -19,37 +17,28 @@ OTHER_CONFIGS = ("--config-dir", "-cd", "--config-path", "-cp", "--config-name",
 
 
 def compose_once(argv: list[str]) -> bool:
-    """Hydra composes the whole configuration twice a launch: once only to read ``hydra.mode`` (``Hydra.get_mode``),
-    then for the run (~0.1 s each). Where nothing can set ``hydra.mode`` (conf/ sets none; no other config folder,
-    no ``hydra.mode`` or ``hydra.searchpath`` on the command line) that first composition returns None: skip it,
-    so that ``--multirun``/``-m`` alone chooses, as Hydra then does. Returns whether it is skipped."""
+    """Hydra composes the whole configuration twice a launch: once only to read ``hydra.mode``, then for the run
+    (~0.1 s each). Where nothing can set ``hydra.mode`` (conf/ sets none; no other config folder, no ``hydra.mode``
+    or ``hydra.searchpath`` on the command line) that first composition is skipped (:mod:`harness.quarantine`), so
+    that ``--multirun``/``-m`` alone chooses, as Hydra then does. Returns whether it is skipped."""
     for arg in argv[1:]:
         key = arg.lstrip("+~").split("=", 1)[0]
         if key in OTHER_CONFIGS or key.startswith(("hydra.mode", "hydra.searchpath")) or key == "hydra":
             return False
-    from hydra._internal.hydra import Hydra
+    from harness.quarantine import skip_mode_composition
 
-    if not callable(getattr(Hydra, "get_mode", None)):
-        return False
-    Hydra.get_mode = lambda self, config_name, overrides: None
-    return True
+    return skip_mode_composition()
 
 
 def exit_now(code: int = 0):
     """End the process as Python's own shutdown would — wait for the threads that are not daemons, run the atexit
     handlers (logging, loggers, temporary folders, multiprocessing), flush stdout and stderr — but without tearing
     the interpreter's modules down one by one: with torch loaded that teardown alone takes ~0.5 s, a sixth of a
-    short run (docs/performance.md). Every file a run writes is closed before :func:`main` returns."""
-    shutdown = getattr(threading, "_shutdown", None)  # CPython's wait for non-daemon threads (and their exit hooks)
-    if shutdown is not None:
-        shutdown()
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed or broken pipe: what Python's own exit would also lose
-            pass
-    os._exit(code)
+    short run (docs/performance.md; :mod:`harness.quarantine`). Every file a run writes is closed before
+    :func:`main` returns."""
+    from harness.quarantine import exit_without_teardown
+
+    exit_without_teardown(code)
 
 
 def is_multirun() -> bool:

@@ -147,7 +147,7 @@ class FeedForward(nn.Module):
 
 
 class Residual(nn.Module):
-    """Add & Norm around a sub-layer: post-norm ``norm(x + f(x))`` (the seed) or pre-norm ``x + f(norm(x))``.
+    """Add & Norm around a sub-layer: post-norm ``norm(x + f(x))`` (Vaswani et al.) or pre-norm ``x + f(norm(x))``.
 
     Ablations: without ``residual`` the sub-layer's output replaces x (post-norm ``norm(f(x))``, pre-norm
     ``f(norm(x))``); without ``layer_norm`` the norm is ``nn.Identity()`` (no LayerNorm parameters)."""
@@ -312,7 +312,7 @@ class PositionalEncoding(nn.Module):
 
 # --------------------------------------------------------------------------------------------- input ends
 class TokenEmbedding(nn.Module):
-    """Token ids (B, L) → (B, L, d), optionally scaled by √d as in the seed.
+    """Token ids (B, L) → (B, L, d), optionally scaled by √d as in Vaswani et al.
 
     With ``scale`` the table starts at N(0, 1/d), so that scaled embeddings have unit variance like the
     positional encoding they are added to (as in fairseq/tensor2tensor); otherwise N(0, 1) as nn.Embedding.

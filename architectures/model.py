@@ -259,7 +259,7 @@ class Model(nn.Module):
         patch_tokens: group token inputs into 1-D patches (per-position outputs are un-patched).
         cls_token: a learned CLS token in front (needed by ``pool=cls``).
         pos_encoding: ``sinusoidal``, ``learned`` or ``none``, added to the input (and target) embeddings.
-        scale_embedding: multiply token embeddings by √d (the seed).
+        scale_embedding: multiply token embeddings by √d (Vaswani et al.).
         stem_stages: residual stages of the 2-D conv stem (``image_as=conv``).
         pool: how class outputs pool positions (``mean``, ``max``, ``last``, ``cls``).
         decoder: sequence outputs: ``own`` (the architecture's specific decoder when it has one) or ``generic``.

@@ -1,5 +1,5 @@
 """Decoders for ``output_kind == "sequence"`` tasks: the generic one (any causal backbone + cross-attention) and
-the specific ones of the seed's architectures (Transformer, recurrent with Luong attention, ConvS2S).
+the specific ones: the Transformer's (Vaswani et al.), the recurrent one with Luong attention, ConvS2S's.
 
 The interface of the model (:class:`architectures.model.Model`) that teacher forcing, greedy and beam search use:
 
@@ -83,7 +83,7 @@ def output_projection(spec: TaskSpec, d_model: int, embed: TokenEmbedding, tie: 
 
 # --------------------------------------------------------------------------------------------- decoders
 class TransformerDecoder(nn.Module):
-    """The seed's decoder: target embedding (×√d) + positions → N × (masked self-attention, attention over
+    """Vaswani et al.'s decoder: target embedding (×√d) + positions → N × (masked self-attention, attention over
     the memory, FFN, each in Add & Norm) → Linear to the target vocabulary.
 
     Args:
@@ -91,7 +91,7 @@ class TransformerDecoder(nn.Module):
         d_model, n_heads, n_layers, d_ff, dropout, norm_first, activation: block sizes, as in the encoder.
         residual, layer_norm: the blocks' skip connections and LayerNorms, as in the encoder.
         pos_encoding: ``sinusoidal``, ``learned`` or ``none``.
-        scale_embedding: multiply target embeddings by √d (the seed).
+        scale_embedding: multiply target embeddings by √d (Vaswani et al.).
         tie_embeddings: share the target embedding matrix with the output projection.
     """
 

@@ -1,9 +1,9 @@
-"""The Transformer of the seed ("Attention Is All You Need") as a backbone: N encoder blocks.
+"""The Transformer of Vaswani et al. 2017 ("Attention Is All You Need") as a backbone: N encoder blocks.
 
 Each block is multi-head self-attention and a position-wise FFN, each in residual + LayerNorm (post-norm
-"Add & Norm" as in the seed, or pre-norm; the skip connections or the LayerNorms can be left out to measure what
+"Add & Norm" as in Vaswani et al., or pre-norm; the skip connections or the LayerNorms can be left out to measure what
 they do, claim C10); attention may be causal. The model around it (``architectures.model``) adds the token
-embedding ×√d_model and the positional encoding. For sequence outputs its own decoder is the seed's: masked
+embedding ×√d_model and the positional encoding. For sequence outputs its own decoder is Vaswani et al.'s: masked
 self-attention, attention over the encoder output, FFN (``architectures.seq2seq.TransformerDecoder``), with the
 same block options.
 """
@@ -29,12 +29,12 @@ class Transformer(Backbone):
         n_layers: encoder blocks.
         d_ff: hidden width of the position-wise FFN.
         dropout: dropout on attention weights and residual branches.
-        norm_first: pre-norm blocks instead of the seed's post-norm "Add & Norm".
+        norm_first: pre-norm blocks instead of Vaswani et al.'s post-norm "Add & Norm".
         residual: keep the skip connections; false = each sub-layer's output replaces its input
             (post-norm ``norm(f(x))``, pre-norm ``f(norm(x))``).
         layer_norm: keep the LayerNorms; false = none in the blocks and no final norm after pre-norm blocks.
         causal: mask attention to the future (position i sees j ≤ i).
-        activation: FFN activation, ``relu`` (the seed) or ``gelu``.
+        activation: FFN activation, ``relu`` (Vaswani et al.) or ``gelu``.
     """
 
     def __init__(

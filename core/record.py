@@ -6,9 +6,11 @@ Torch-free, so the reports read records without loading the training stack.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import ConfigError
@@ -84,6 +86,69 @@ def upgrade(summary: dict) -> dict:
     return out
 
 
+@dataclass(kw_only=True)
+class RunRecord:
+    """``summary.json`` as a type: the trainer fills one and writes it (:meth:`write`); readers get one from
+    :meth:`read` or :meth:`from_dict` (any version, upgraded). Its fields are the record's keys in the order they are
+    written; ``core/summary.schema.json`` states the same keys and types (``tests/test_record.py`` checks them equal).
+    The open sections (``speed``, ``long_range``, ``task_info``, ...) are dicts: tasks, architectures and probes
+    add their own keys there. Keys of a newer or extended record are kept in ``extra`` and written after the rest."""
+
+    record_version: int = RECORD_VERSION
+    status: str  # completed | diverged | failed | interrupted
+    error: str | None
+    arch: str
+    task: str
+    seed: int
+    params: int
+    run_dir: str
+    step: int
+    stop_reason: str | None  # max_steps | target | time for a completed run, else its status
+    selection: dict  # weights (last | best), metric, step: which weights the test scored
+    metrics: dict  # val/<name>, test/<name>
+    grad_norm: dict | None  # with trainer.grad_clip: what clipping did
+    speed: dict
+    long_range: dict  # the task's long-range figures (e.g. distance, acc_by_position) and the probes'
+    task_info: dict  # the task's description (e.g. delay), main_metric, data_fingerprint, directions, spec
+    optimizer: dict | None  # the weight-decay groups
+    arch_info: dict
+    init: dict | None  # what init_from loaded
+    notes: list[str]
+    budget: dict | None  # with budget.params / budget.width: the width the model was built with
+    env: dict  # torch, python, platform, device, threads, git_commit, cpu_count, device_name, malloc
+    wall_s: float
+    config: dict  # the config as launched (resolved)
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        return {**out, **self.extra}
+
+    @classmethod
+    def from_dict(cls, summary: dict) -> RunRecord:
+        """A summary of any version (upgraded, :func:`upgrade`); ValueError naming the keys it lacks."""
+        d = upgrade(summary)
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "extra"]
+        missing = [k for k in names if k not in d]
+        if missing:
+            raise ValueError(f"the record lacks {', '.join(missing)}")
+        return cls(**{k: d[k] for k in names}, extra={k: v for k, v in d.items() if k not in names})
+
+    def write(self, path: Path) -> None:
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def read(cls, path: Path) -> RunRecord | None:
+        """``summary.json`` at ``path`` (None when there is none; ConfigError when it is not a record)."""
+        summary = read_record(path)
+        if summary is None:
+            return None
+        try:
+            return cls.from_dict(summary)
+        except ValueError as e:
+            raise ConfigError(f"{path} is not a complete run record: {e}") from None
+
+
 def _clean(x):
     """JSON-safe: tensors to numbers, NaN/inf to strings the reports can read back."""
     if isinstance(x, dict):
@@ -117,9 +182,15 @@ REPLICATE_PREFIXES = ("logger.",)
 
 def setting_id(config: dict) -> str:
     """A short hash of a run's setting: its config without the keys its replicates differ in. Runs of one
-    setting (any seed) share it, so fine-tunes of different pre-training runs (or budgets) are told apart."""
+    setting (any seed) share it, so fine-tunes of different pre-training runs (or budgets) are told apart. Under
+    ``budget.params`` the architecture's width key is an outcome, not a setting (older records hold the width chosen
+    there, newer ones the width launched): it is left out."""
+    budget = config.get("budget") or {}
+    outcome = f"arch.{budget.get('width_key')}" if budget.get("params") is not None else None
     flat = {
-        k: v for k, v in flatten(config).items() if k not in REPLICATE_KEYS and not k.startswith(REPLICATE_PREFIXES)
+        k: v
+        for k, v in flatten(config).items()
+        if k not in REPLICATE_KEYS and not k.startswith(REPLICATE_PREFIXES) and k != outcome
     }
     return hashlib.sha1(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:8]
 

@@ -1,6 +1,8 @@
 """Fair comparisons at equal size: ``budget.params=N`` sizes the architecture's width so that its parameter
 count is within ±10% of N (the rule of the Long Range Arena), and the run records what was chosen.
 ``budget.width=W`` sets that width directly, whatever the architecture calls it (what tuning searches over).
+The config is left as launched: the width chosen is the record's own field (``budget.width``), and the model is
+built from :func:`sized` (a copy of the arch config with that width).
 
 Each arch YAML names its width key (``defaults: [/budget/width@_global_.budget: d_model]`` sets
 ``budget.width_key``). The search builds the model at candidate widths (construction is cheap), skipping
@@ -27,11 +29,23 @@ def count_params(model: torch.nn.Module) -> int:
 MIN_WIDTH = 16  # a width below this (or below the number of heads) is warned about
 
 
-def fit(cfg: DictConfig, spec, build) -> dict | None:
-    """Set ``cfg.arch[width_key]`` so that the model has about ``cfg.budget.params`` parameters.
+def sized(arch: DictConfig, record: dict | None) -> DictConfig:
+    """The arch config a run builds: ``arch`` itself without a budget, else a copy with the width :func:`fit`
+    chose (``arch`` is left as launched)."""
+    if not record:
+        return arch
+    node = arch.copy()
+    with open_dict(node):
+        node[record["width_key"]] = record["width"]
+    return node
 
-    ``build(arch_node, spec)`` builds a model. Returns the record for ``summary["budget"]`` (None when
-    ``budget.params`` is null). Raises ConfigError when no width lands within ±10%.
+
+def fit(cfg: DictConfig, spec, build) -> dict | None:
+    """The width (``cfg.arch[width_key]``) at which the model has about ``cfg.budget.params`` parameters, or the
+    one ``budget.width`` sets; the config is not changed (build from :func:`sized`).
+
+    ``build(arch_node, spec)`` builds a model. Returns the record for ``summary["budget"]`` (None when neither
+    ``budget.params`` nor ``budget.width`` is set). Raises ConfigError when no width lands within ±10%.
     """
     budget = cfg.get("budget") or {}
     target, width = budget.get("params"), budget.get("width")
@@ -49,8 +63,6 @@ def fit(cfg: DictConfig, spec, build) -> dict | None:
             raise ConfigError(f"budget.width={width} and budget.params={target} both size {key}; set one of them")
         if not isinstance(width, int) or isinstance(width, bool) or width < 1:
             raise ConfigError(f"budget.width={width} must be a whole number ≥ 1 (it sets arch.{key}), or null")
-        with open_dict(cfg.arch):
-            cfg.arch[key] = width
         return {"width_key": key, "width": width}
     if not isinstance(target, int) or target < 1:
         raise ConfigError(f"budget.params={target} must be a whole number ≥ 1, or null for no budget")
@@ -98,8 +110,6 @@ def fit(cfg: DictConfig, spec, build) -> dict | None:
             f"budget.params={target}: no {key} gives a count within ±10% (closest: {key}={width} "
             f"with {got:,} parameters; tried {lo}..{hi}); change budget.params or the other sizes"
         )
-    with open_dict(cfg.arch):
-        cfg.arch[key] = width
     heads = cfg.arch.get("n_heads")
     warning = None
     if width < MIN_WIDTH or (isinstance(heads, int) and width < heads):

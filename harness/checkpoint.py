@@ -32,3 +32,20 @@ def save(path: Path, **state) -> None:
 def load(path: Path) -> dict:
     """Load on the CPU (RNG states must stay there); model and optimizer copy tensors to their device."""
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def save_run(tr) -> None:
+    """The checkpoint of trainer ``tr`` at its step: weights, optimizer, schedule, data stream, RNG, run state, the
+    best validated weights (select=best) and the config as launched."""
+    save(
+        tr.ckpt_path,
+        step=tr.step,
+        model=tr.model.state_dict(),
+        optimizer=tr.optimizer.state_dict(),
+        scheduler=tr.scheduler.state_dict(),
+        task=tr.task.state_dict(),
+        rng=rng_state(tr.device),
+        state=tr.state.to_dict(),
+        best_model=tr.selection.best_weights or {},
+        config=tr.given,
+    )

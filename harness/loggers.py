@@ -126,3 +126,43 @@ def sweep_name() -> str | None:
         return Path(hc.sweep.dir).name if hc.mode == RunMode.MULTIRUN else None
     except (ImportError, ValueError):  # not under @hydra.main (tests, notebooks)
         return None
+
+
+class Logbook:
+    """The run's lines: each goes to ``metrics.jsonl`` (``log``) and to the chosen loggers (``loggers``, set when
+    the run starts), in the one format both read."""
+
+    def __init__(self, log: MetricsLog):
+        self.log, self.loggers = log, Loggers([])
+
+    def step_loss(self, step: int, loss: float, lr: float) -> None:
+        self.log.append({"step": step, "split": "train_step", "metrics": {"loss": loss}, "lr": lr})
+        self.loggers.log(step, {"train": {"step_loss": loss}, "lr": lr})
+
+    def train(self, step: int, loss: float, lr: float, rates: dict, time_s: float) -> None:
+        self.log.append(
+            {"step": step, "split": "train", "metrics": {"loss": loss}, "lr": lr, "throughput": rates, "time_s": time_s}
+        )
+        self.loggers.log(step, {"train": {"loss": loss}, "lr": lr, "speed": rates})
+
+    def val(self, step: int, metrics: dict, lr: float, seconds: float, samples: int, time_s: float) -> None:
+        self.log.append(
+            {
+                "step": step,
+                "split": "val",
+                "metrics": metrics,
+                "lr": lr,
+                "throughput": {"eval_samples_per_s": samples / seconds if seconds else None},
+                "time_s": time_s,
+            }
+        )
+        self.loggers.log(step, {"val": metrics})
+
+    def test(self, step: int, metrics: dict, seconds: float, samples: int) -> None:
+        throughput = {"eval_samples_per_s": samples / seconds if seconds else None}
+        self.log.append({"step": step, "split": "test", "metrics": metrics, "throughput": throughput})
+
+    def val_at(self, step: int) -> dict:
+        """The metrics of the last validation line at or before ``step``."""
+        lines = reversed(self.log.lines())
+        return next((line["metrics"] for line in lines if line["split"] == "val" and line["step"] <= step), {})

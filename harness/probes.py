@@ -108,7 +108,7 @@ def grad_norm_by_distance(model: nn.Module, task, batch: Batch) -> dict:
                 valid = batch.targets[:, j] != spec.ignore_index  # (B,)
                 if not valid.any():
                     continue
-                loss = task.loss(logits, Batch(batch.inputs, targets, batch.n_tokens, batch.extra))
+                loss = task.loss(logits, Batch(batch.inputs, targets, batch.n_tokens))
                 (g,) = torch.autograd.grad(loss * valid.sum(), e, retain_graph=True)
                 norms.append(g.norm(dim=-1))
                 dists.append(torch.where(real & valid[:, None], j - pos, -1).expand(B, L))
@@ -296,8 +296,8 @@ def source_masking(model: nn.Module, task, batch_size: int, split: str = "test",
                 src = w[:, p].argmax(-1)  # (B,)
                 other = (src + torch.randint(1, w.shape[-1], (B,), generator=g).to(src.device)) % w.shape[-1]
                 right["intact"] += float((logits[:, p].argmax(-1) == y[:, p]).sum())
-                if hasattr(task, "n") and hasattr(task, "delay"):  # copy: answer p reads position p − (T + n)
-                    right["on_source"] += float((src == p - (task.delay + task.n)).sum())
+                if task.source_distance is not None:  # a copy: answer p reads position p − distance
+                    right["on_source"] += float((src == p - task.source_distance).sum())
                 for key, where in (("masked", src), ("control", other)):
                     xm = x.clone()
                     xm[torch.arange(B, device=x.device), where] = 0
@@ -313,7 +313,7 @@ def source_masking(model: nn.Module, task, batch_size: int, split: str = "test",
             "control": acc["control"],
             "drop": acc["intact"] - acc["masked"],
             "control_drop": acc["intact"] - acc["control"],
-            "argmax_on_source": acc["on_source"] if hasattr(task, "delay") else None,
+            "argmax_on_source": acc["on_source"] if task.source_distance is not None else None,
             "n_sequences": sum(len(b.inputs[0]) for b in batches),
         }
     }

@@ -122,3 +122,22 @@ def load_optimizer(optimizer, state: dict) -> None:
     if have != got:
         raise ValueError(f"it holds the state of an optimizer with settings {sorted(got)}, this one has {sorted(have)}")
     optimizer.load_state_dict(state)
+
+
+def restore_run(tr, ck: dict) -> None:
+    """Trainer ``tr`` continues from checkpoint ``ck`` (its settings already checked against this launch's): each
+    part restored with one line if it does not fit; metrics.jsonl cut back to the checkpoint's step."""
+    path = tr.ckpt_path
+    restore("model", tr.model.load_state_dict, ck["model"], path)
+    restore("optimizer", lambda s: load_optimizer(tr.optimizer, s), ck["optimizer"], path)
+    restore("schedule", tr.scheduler.load_state_dict, ck["scheduler"], path)
+    restore("task's data stream", tr.task.load_state_dict, ck["task"], path)
+    checkpoint.set_rng_state(ck["rng"], tr.device)
+    restore("run state", tr.set_state, ck["state"], path)
+    tr.step = int(ck["step"])
+    tr.selection.best_weights = ck.get("best_model") or None
+    st, budget_s = tr.state, tr.cfg.trainer.max_time_s
+    if st.stop_reason == "time" and (budget_s is None or st.elapsed_s < budget_s):
+        st.stop_reason = "max_steps"  # a larger time budget lets the run go on
+    tr.logbook.log.truncate_after(tr.step)
+    print(f"resuming {tr.run_dir} from step {tr.step}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """What a run has done so far, as a type: :class:`RunState` with its speed (:class:`SpeedState`) and gradient-norm
 (:class:`GradNormState`) parts. It goes into every checkpoint as plain containers (:meth:`RunState.to_dict`), so
 ``torch.load(..., weights_only=True)`` reads it, and :meth:`RunState.from_dict` reads it back: also the flat
-layout of checkpoints written before the state had parts (speed sums and ``grad_norm`` beside the other keys).
+layout of checkpoints written before the state had parts (speed sums and ``grad_norm`` beside the other keys), and
+the probes' ``probes_init``/``probes_early`` of checkpoints written before the probes were components.
 A state with keys this code does not know is refused with one line.
 """
 
@@ -83,8 +84,7 @@ class RunState:
     run_loss: float = 0.0  # training loss summed since the last validation line
     run_n: int = 0
     eval_due: bool = False  # an evaluation due at this step that a signal cut (it runs on resume)
-    probes_init: dict | None = None  # the long-range probes at initialisation
-    probes_early: dict | None = None  # the gradient curve at trainer.probe_early_step ({}: none for this task)
+    components: dict = field(default_factory=dict)  # what each run component keeps, by its name (the probes')
     speed: SpeedState = field(default_factory=SpeedState)
     grad_norm: GradNormState = field(default_factory=GradNormState)
 
@@ -96,6 +96,10 @@ class RunState:
         """The state saved by :meth:`to_dict`, or by the flat layout of older checkpoints; ValueError (one line)
         for keys this code does not know."""
         d = dict(d)
+        old = {"probes_init": "long_range", "probes_early": "early_gradient"}  # before the probes were components
+        if set(old) & set(d):
+            taken = {name: d.pop(key) for key, name in old.items() if key in d}
+            d["components"] = {k: v for k, v in taken.items() if v is not None}
         speed_keys = {f.name for f in dataclasses.fields(SpeedState)}
         speed = d.pop("speed", None)
         if speed is None:  # the flat layout: the speed sums beside the other keys

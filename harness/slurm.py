@@ -23,6 +23,8 @@ from typing import Any
 
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher as _SubmititSlurmLauncher
 
+from harness.quarantine import jobs_not_results
+
 log = logging.getLogger(__name__)
 
 REQUEUE_SIGNALS = ("SIGUSR2", "SIGTERM")
@@ -81,24 +83,10 @@ def job_states(ids: Sequence[str]) -> str:
 
 
 def make_watcher():
-    from submitit.slurm.slurm import SlurmInfoWatcher
+    """submitit's watcher asks ``sacct``; where accounting is off (a small or local cluster) it asks squeue."""
+    from harness.quarantine import slurm_watcher
 
-    class Watcher(SlurmInfoWatcher):
-        """submitit's watcher asks ``sacct``; where accounting is off (a small or local cluster) it asks squeue."""
-
-        def update(self) -> None:
-            command = self._make_command()
-            if command is None:
-                return
-            try:
-                self._output = subprocess.check_output(command, stderr=subprocess.DEVNULL)
-            except (subprocess.CalledProcessError, OSError):
-                self._output = job_states(sorted({x.split("_")[0] for x in self._registered - self._finished}))
-            self._num_calls += 1
-            self._info_dict.update(self.read_info(self._output))
-            self._last_status_check = time.time()
-
-    return Watcher(delay_s=30)
+    return slurm_watcher(job_states)
 
 
 def with_resume(overrides: Sequence[str]) -> list[str]:
@@ -113,22 +101,13 @@ class SlurmLauncher(_SubmititSlurmLauncher):
     """hydra-submitit-launcher's SLURM launcher, with resume on requeue and a truthful end (module doc)."""
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[Any]:
-        import submitit
         from hydra.core.utils import filter_overrides
         from submitit.slurm.slurm import SlurmJob
 
         SlurmJob.watcher = make_watcher()
         job_overrides = [with_resume(o) for o in job_overrides]
-        real_map_array = submitit.AutoExecutor.map_array
-
-        def map_array(executor, *args):  # the base launcher then returns the jobs; their results come below
-            return [_Pending(job) for job in real_map_array(executor, *args)]
-
-        submitit.AutoExecutor.map_array = map_array
-        try:
+        with jobs_not_results(_Pending):  # the base launcher then returns the jobs; their results come below
             jobs = super().launch(job_overrides, initial_job_idx)
-        finally:
-            submitit.AutoExecutor.map_array = real_map_array
         names = [f"#{initial_job_idx + i} ({' '.join(filter_overrides(o))})" for i, o in enumerate(job_overrides)]
         sweep_dir = str(self.config.hydra.sweep.dir)
         return collect(jobs, names, sweep_dir, self.params.get("max_num_timeout"))

@@ -10,6 +10,7 @@
 - :func:`count_flops` counts one training step's FLOPs (forward + backward) with
   ``torch.utils.flop_counter.FlopCounterMode``; :func:`peak_tflops` looks the device's peak up in a small table
   of known GPUs (or takes ``trainer.peak_tflops``), and MFU = FLOPs per step / median step time / peak.
+- :class:`PeakMemory`: the run's peak memory (CUDA allocator peak, or the CPU's resident high-water mark).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from __future__ import annotations
 import re
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
-from harness.eager import flop_counter_module
+from harness.quarantine import flop_counter_module
 from harness.run_state import SpeedState
 
 flop_counter = flop_counter_module()  # without triton on a CPU-only machine
@@ -236,3 +238,55 @@ def percentile(values: list[float], q: float) -> float:
     lo = int(pos)
     hi = min(lo + 1, len(xs) - 1)
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def step_flops(tr) -> int:
+    """FLOPs of one training step of trainer ``tr`` (forward + backward) on a batch like the run's, counted once;
+    the model, the data stream and the random state are left as they were."""
+    with torch.random.fork_rng(devices=[tr.device] if tr.device.type == "cuda" else []):
+        stream = tr.task.state_dict()
+        batch = tr.task.train_batch(tr.cfg.trainer.batch_size)
+        tr.task.load_state_dict(stream)
+
+    def step_loss(model):
+        with tr.autocast():
+            logits = model(*batch.inputs)
+        return tr.task.loss(logits, batch)
+
+    return count_flops(tr.model, step_loss, tr.device)
+
+
+# -- memory ------------------------------------------------------------------------------------------------
+def _proc_status_kb(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class PeakMemory:
+    """Peak memory of a run: CUDA allocator peak, or on CPU the resident-set high-water mark above the
+    resident size at the start (Linux lets a process reset its high-water mark, so runs in a reused sweep
+    worker do not inherit the previous run's peak)."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+            self.kind = "cuda_max_allocated"
+        else:
+            try:
+                Path("/proc/self/clear_refs").write_text("5")
+            except OSError:
+                pass
+            self.base_kb = _proc_status_kb("VmRSS") or 0
+            self.kind = "cpu_rss_above_start"
+
+    def peak_mb(self) -> float | None:
+        if self.device.type == "cuda":
+            return torch.cuda.max_memory_allocated(self.device) / 2**20
+        hwm = _proc_status_kb("VmHWM")
+        return None if hwm is None else max(hwm - self.base_kb, 0) / 1024

@@ -1,196 +1,94 @@
 """``train(cfg)``: build the task and the architecture from the config, train, evaluate, write the run record.
 
 The harness knows nothing task- or architecture-specific: it calls ``task.train_batch``, ``model(*inputs)``,
-``task.loss``, ``task.evaluate`` and ``task.long_range``, and writes what they return.
+``task.loss``, ``task.evaluate`` and ``task.long_range``, and writes what they return. The :class:`Trainer` keeps
+the loop; set-up (:mod:`harness.machine`), evaluation and selection (:mod:`harness.evaluation`), the speed meter
+(:mod:`harness.speed`), progress (:mod:`harness.progress`), the loggers (:mod:`harness.loggers`), the probes
+(:mod:`harness.probe_callbacks`) and the record (:mod:`harness.record_writer`) are its components, called at fixed
+points of the loop (:mod:`harness.callbacks`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import inspect
-import math
 import os
 import sys
 import time
-from pathlib import Path
 
 import torch
-from hydra.errors import InstantiationException
-from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
-from tqdm.auto import tqdm
 
 from core import faults
 from core.errors import ConfigError, DivergedError
 from core.files import atomic_write_bytes, remove_temp_files
-from core.record import (
-    CHECKPOINT,
-    METRICS,
-    RECORD_VERSION,
-    SUMMARY,
-    MetricsLog,
-    metric_direction,
-    read_record,
-    write_json,
-    write_jsonl,
-)
+from core.record import CHECKPOINT, METRICS, SUMMARY, MetricsLog, read_record
 from harness import (
-    allocator,
     budget,
     checkpoint,
     checks,
-    config_types,
-    eager,
+    evaluation,
     lock,
+    machine,
     optim,
     precision,
     pretrain,
-    probes,
+    probe_callbacks,
+    quarantine,
     resume_check,
     slurm,
     speed,
     trainer_settings,
 )
-from harness.loggers import Loggers, logger_nodes
-from harness.records import PeakMemory, environment
+from harness.assembly import build, choice_name, component_name, lr_lambda, resolve_run_dir, save_config
+from harness.callbacks import Callbacks
+from harness.evaluation import Evaluator, Selection, stop_direction
+from harness.loggers import Logbook, Loggers, logger_nodes
+from harness.machine import pick_device, warn_if_busy
+from harness.progress import Progress
+from harness.record_writer import write_record
 from harness.run_state import RunState
 from harness.signals import StopFlag, StopRequested
 
-
-# -- building -------------------------------------------------------------------------------------------
-def component_name(node: DictConfig) -> str:
-    """``architectures.lstm.LSTM`` → ``lstm``: the module name is the registry name (one file each); for an
-    architecture, the module of its ``backbone``."""
-    return str(node.get("backbone") or node._target_).rsplit(".", 2)[-2]
+# the helpers that lived here before the components: still importable from here
+__all__ = ["Trainer", "build", "component_name", "pick_device", "stop_direction", "train", "warn_if_busy"]
 
 
-def choice_name(cfg: DictConfig, group: str) -> str:
-    """The name the user chose (``task=imdb`` → ``imdb``); without Hydra, the module name."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if HydraConfig.initialized():
-        chosen = HydraConfig.get().runtime.choices.get(group)
-        if chosen:
-            return str(chosen)
-    return component_name(cfg[group])
-
-
-def build(node: DictConfig, what: str, **runtime):
-    """Instantiate ``node`` with runtime objects (spec, params, run_dir), turning bad settings into one
-    clear ConfigError that names the valid ones. Runtime objects are passed as they are (Hydra would turn a
-    dataclass such as the TaskSpec into a config)."""
-    classes = checks.component_classes(node, what)  # one line for no _target_ or a class that cannot be imported
-    try:
-        factory = instantiate(node, _partial_=True, _convert_="all")
-    except InstantiationException as e:
-        raise ConfigError(f"{what}: {e}") from None
-    settings = OmegaConf.to_container(node, resolve=True)
-    for cls in classes:
-        config_types.check(settings, cls, what)  # an architecture's settings: the model's and its backbone's
-    try:
-        return factory(**runtime)
-    except ConfigError:
-        raise
-    except TypeError as e:
-        if "argument" not in str(e):
-            raise
-        try:
-            params = [
-                p
-                for p in inspect.signature(get_class(node._target_)).parameters
-                if p not in ("self", "spec", "params", "run_dir", "config", "args", "kwargs")
-            ]
-        except Exception:  # noqa: BLE001 - best effort only
-            params = []
-        raise ConfigError(f"{what} {component_name(node)}: {e}; valid settings: {', '.join(params)}") from None
-    except ValueError as e:
-        raise ConfigError(f"{what} {component_name(node)}: {e}") from None
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"trainer.device={name!r} is not a device; use auto, cpu or cuda") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("trainer.device=cuda but no CUDA device is available; use trainer.device=auto or cpu")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise ConfigError(
-            f"trainer.device={name} does not exist; this machine has {torch.cuda.device_count()} "
-            f"CUDA device(s): use cuda:0 … cuda:{torch.cuda.device_count() - 1}"
-        )
-    return device
-
-
-def stop_direction(task, metric: str) -> str:
-    """``max`` or ``min``: the task's declared direction of ``metric`` (``val/<name>``)."""
-    key = metric.removeprefix("val/")
-    direction = None if "/" in key else metric_direction(task.directions, key)
-    if direction is None:
-        raise ConfigError(
-            f"trainer.stop_metric={metric} has no declared direction in this task; use one of "
-            f"{', '.join('val/' + k for k in task.directions)}"
-        )
-    return direction
-
-
-def lr_lambda(t: DictConfig):
-    warmup, total, floor = t.warmup_steps, t.max_steps, t.min_lr_ratio
-
-    def f(step: int) -> float:  # step = optimizer steps taken so far
-        if warmup and step < warmup:
-            return (step + 1) / warmup
-        if t.schedule == "constant":
-            return 1.0
-        progress = min(1.0, (step - warmup) / max(1, total - warmup))
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return f
-
-
-def resolve_run_dir(cfg: DictConfig) -> Path:
-    if cfg.get("run_dir"):
-        return Path(cfg.run_dir)
-    from hydra.core.hydra_config import HydraConfig
-
-    if HydraConfig.initialized():
-        return Path(HydraConfig.get().runtime.output_dir)
-    raise ConfigError("no run folder: set run_dir=... (or run through run.py, which lets Hydra choose one)")
-
-
-# -- the loop -------------------------------------------------------------------------------------------
 class Trainer:
+    """One run: :meth:`run` trains (from a checkpoint when given), evaluates and writes the record."""
+
     def __init__(self, cfg: DictConfig):
         self.cfg, t = cfg, cfg.trainer
-        self.given = OmegaConf.to_container(cfg, resolve=True)  # as launched (budget.fit sets the width below)
+        self.given = OmegaConf.to_container(cfg, resolve=True)  # as launched
         self.run_dir = resolve_run_dir(cfg)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.ckpt_path, self.summary_path = self.run_dir / CHECKPOINT, self.run_dir / SUMMARY
-        self.log = MetricsLog(self.run_dir)
+        self.logbook = Logbook(MetricsLog(self.run_dir))
         trainer_settings.check(OmegaConf.to_container(t, resolve=True))
         if not isinstance(cfg.seed, int):
             raise ConfigError(f"seed={cfg.seed!r} must be a whole number")
-        threads = t.threads or slurm.cpus_granted()  # in a SLURM job: the CPUs it was granted
-        if threads:
-            torch.set_num_threads(int(threads))
-        self.check_busy = not threads  # said once the settings are known to be good, before training
-        self.malloc = allocator.keep_freed_memory()  # big CPU tensors reuse freed heap blocks (no page faults)
-        self.device = pick_device(str(t.device))
-        if t.cuda_memory_fraction is not None and self.device.type == "cuda":  # runs sharing one GPU
-            torch.cuda.set_per_process_memory_fraction(float(t.cuda_memory_fraction), self.device)
-        torch.manual_seed(int(cfg.seed))
-        if t.deterministic:
-            if (
-                self.device.type == "cuda"
-            ):  # cuBLAS is repeatable only with a fixed workspace (else: a warning a matmul)
-                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-            if t.compile:
-                torch.use_deterministic_algorithms(True, warn_only=True)
-            else:  # the public wrapper imports torch._inductor (~3 s a start) only to set a flag for compiled code
-                torch._C._set_deterministic_algorithms(True, warn_only=True)
-            torch.utils.deterministic.fill_uninitialized_memory = False  # NaN-filling new tensors costs ~20%/step
+        self.machine = machine.prepare(t, int(cfg.seed))
+        self.device = self.machine.device
+        self.build_parts(cfg, t)
+        self.step, self.state = 0, RunState()  # progress (kept in the checkpoint with the step)
+        self.stop: StopFlag | None = None  # the signal flag of the run
+        self.flops: int | None = None  # of one training step
+        self.peak = speed.PeakMemory(self.device)
+        self.clock = speed.StepClock(self.device)
+        self.meter = speed.SpeedMeter(self.state.speed, t.warmup_measure, compiled=bool(t.compile))
+        self.status, self.error = "failed", None
+        # the losses of the steps since the last check and their gradient norms before clipping, on the device
+        self.losses, self.grad_norms = [], []
+        self.last_train_loss: float | None = None
+        batch = t.eval_batch_size
+        self.evaluator = Evaluator(self.task, self.model, self.forward_model, self.autocast, self.device, batch)
+        self.selection = Selection(t, self.direction)
+        title, directions = f"{self.arch_name}/{self.task_name}", self.task.directions
+        self.progress = Progress(t.progress, title, t.max_steps, str(t.stop_metric), self.direction, directions)
+        self.probes = Callbacks(probe_callbacks.configured(cfg))
+        self.callbacks = Callbacks([*self.probes.items, self.machine, self.progress])
+
+    def build_parts(self, cfg: DictConfig, t: DictConfig) -> None:
+        """The task, the model (sized by the budget, loaded from init_from), the optimizer and its schedule."""
         source = pretrain.Source(cfg.init_from) if cfg.get("init_from") else None
         if source:
             source.adapt(cfg)  # the source's architecture and tokenizer
@@ -200,21 +98,19 @@ class Trainer:
             source.check_task(self.task)
         self.direction = stop_direction(self.task, str(t.stop_metric))
         self.budget = budget.fit(cfg, self.task.spec, lambda node, spec: build(node, "arch", spec=spec))
-        self.model = build(cfg.arch, "arch", spec=self.task.spec).to(self.device)
+        self.model = build(budget.sized(cfg.arch, self.budget), "arch", spec=self.task.spec).to(self.device)
         self.params = budget.count_params(self.model)  # all of them, also those init_freeze holds fixed
         self.precision, self.precision_rule = precision.choose(str(t.precision), self.device, self.params)
-        self.bf16 = self.precision == "bf16"
         self.init = source.load(self.model, cfg.get("init_freeze"), cfg.get("init_weights", True)) if source else None
+        quarantine.keep_dynamo_out_of_training()  # the optimizer would import torch._dynamo (~1 s) to do nothing
         # matrices decay, the rest not; what init_freeze holds fixed (requires_grad off) is left out
-        eager.keep_dynamo_out_of_training()  # the optimizer would import torch._dynamo (~1 s) to do nothing
         groups, self.decay_record = optim.param_groups(self.model, float(cfg.optimizer.get("weight_decay") or 0.0))
         self.optimizer = build(cfg.optimizer, "optimizer", params=groups)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(t))
         self.forward_model = self.model
         if t.compile:
             self.forward_model = torch.compile(self.model, mode=None if t.compile_mode == "default" else t.compile_mode)
-        # CUDA graphs (compile_mode reduce-overhead and max-autotune) reuse their output buffers: each step is
-        # marked as new
+        # CUDA graphs (compile_mode reduce-overhead and max-autotune) reuse their output buffers: each step is new
         self.cuda_graphs = t.compile and t.compile_mode != "default" and self.device.type == "cuda"
         self.arch_name, self.task_name = choice_name(cfg, "arch"), choice_name(cfg, "task")
         note = pretrain.context_note(self.task.spec, getattr(self.model, "describe", dict)(), self.arch_name)
@@ -223,84 +119,15 @@ class Trainer:
             print(line, file=sys.stderr)
         for name, text in self.task.run_files().items():  # e.g. the tokenizer, which init_from reuses
             atomic_write_bytes(self.run_dir / name, text.encode())
-        # what run() and loop() fill in
-        self.step, self.state = 0, RunState()  # progress (kept in the checkpoint with the step)
-        self.best_weights: dict | None = None  # the weights at the best validation result, with trainer.select=best
-        self.stop: StopFlag | None = None  # the signal flag of the run
-        self.logger = None
-        self.flops: int | None = None  # of one training step
-        self.peak = PeakMemory(self.device)
-        self.clock = speed.StepClock(self.device)
-        self.meter = speed.SpeedMeter(self.state.speed, t.warmup_measure, compiled=bool(t.compile))
-        self.status, self.error = "failed", None
-        self.bar = None  # the progress bar of the loop
-        self.losses: list[torch.Tensor] = []  # losses of the steps since the last check, on the device
-        self.grad_norms: list[torch.Tensor] = []  # their gradient norms before clipping (with trainer.grad_clip)
-        self.postfix: dict[str, str] = {}  # what the progress bar shows
-        self.last_val: dict = {}  # the latest validation metrics
-        self.line_start: tuple[int, float] = (0, 0.0)  # step and time of the last progress line
-        self.last_train_loss: float | None = None
 
     def autocast(self):
-        if self.bf16:
+        if self.precision == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def forward(self, batch):
         with self.autocast():
             return self.forward_model(*batch.inputs)
-
-    def evaluate(self, split: str) -> tuple[dict, float, int]:
-        """Metrics on ``split``, seconds taken, samples run through the (possibly compiled) model."""
-        self.model.eval()
-        t0, counted = time.perf_counter(), []
-
-        def forward(_model, batch):
-            counted.append(batch.n_samples)
-            return self.forward_model(*batch.inputs)
-
-        with self.autocast():  # also covers what tasks run themselves (e.g. decoding)
-            metrics = self.task.evaluate(self.model, split, self.cfg.trainer.eval_batch_size, forward=forward)
-        self.sync()
-        self.model.train()
-        return metrics, time.perf_counter() - t0, sum(counted)
-
-    def sync(self):
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-
-    def save_checkpoint(self):
-        checkpoint.save(
-            self.ckpt_path,
-            step=self.step,
-            model=self.model.state_dict(),
-            optimizer=self.optimizer.state_dict(),
-            scheduler=self.scheduler.state_dict(),
-            task=self.task.state_dict(),
-            rng=checkpoint.rng_state(self.device),
-            state=self.state.to_dict(),
-            best_model=self.best_weights or {},
-            config=self.given,
-        )
-
-    def restore(self, ck: dict) -> None:
-        """Continue from checkpoint ``ck`` (settings already checked against this launch's)."""
-        t, path = self.cfg.trainer, self.ckpt_path
-        resume_check.restore("model", self.model.load_state_dict, ck["model"], path)
-        resume_check.restore(
-            "optimizer", lambda s: resume_check.load_optimizer(self.optimizer, s), ck["optimizer"], path
-        )
-        resume_check.restore("schedule", self.scheduler.load_state_dict, ck["scheduler"], path)
-        resume_check.restore("task's data stream", self.task.load_state_dict, ck["task"], path)
-        checkpoint.set_rng_state(ck["rng"], self.device)
-        resume_check.restore("run state", self.set_state, ck["state"], path)
-        self.step = int(ck["step"])
-        self.best_weights = ck.get("best_model") or None
-        st = self.state
-        if st.stop_reason == "time" and (t.max_time_s is None or st.elapsed_s < t.max_time_s):
-            st.stop_reason = "max_steps"  # a larger time budget lets the run go on
-        self.log.truncate_after(self.step)
-        print(f"resuming {self.run_dir} from step {self.step}", file=sys.stderr)
 
     def set_state(self, saved: dict) -> None:
         """The run state of a checkpoint (also an older checkpoint's flat layout); the speed meter counts on."""
@@ -313,26 +140,19 @@ class Trainer:
         if stop is None:
             with StopFlag() as stop:
                 return self.run(ck, stop)
-        cfg, t = self.cfg, self.cfg.trainer
-        self.task.setup(self.device, int(cfg.seed))
+        self.task.setup(self.device, int(self.cfg.seed))
         self.stop = stop
         if ck is not None:
-            self.restore(ck)
-        elif self.log.path.exists():
-            self.log.path.unlink()
-        logger_cfg = OmegaConf.to_container(cfg, resolve=True)
-        self.logger = Loggers(
-            [build(node, "logger", run_dir=str(self.run_dir), config=logger_cfg) for node in logger_nodes(cfg.logger)]
-        )
+            resume_check.restore_run(self, ck)
+        elif self.logbook.log.path.exists():
+            self.logbook.log.path.unlink()
+        config, nodes = OmegaConf.to_container(self.cfg, resolve=True), logger_nodes(self.cfg.logger)
+        self.logbook.loggers = Loggers([build(n, "logger", run_dir=str(self.run_dir), config=config) for n in nodes])
         t_start = time.perf_counter() - self.state.elapsed_s
         try:
-            self.flops = self.count_flops()
-            self.peak = PeakMemory(self.device)  # from here: the count's activations are not the run's
-            if self.step == 0 and t.probes:  # long-range probes at initialisation (a resumed run keeps its own)
-                with stop.watching("probes_start"):
-                    self.state.probes_init = probes.at_start(self.model, self.task, self.run_dir)
-            if self.check_busy:
-                warn_if_busy()
+            self.flops = speed.step_flops(self)
+            self.peak = speed.PeakMemory(self.device)  # from here: the count's activations are not the run's
+            self.callbacks.on_start(self)  # e.g. the probes at initialisation (a resumed run keeps its own)
             self.loop(stop, t_start)
             if stop.reason:
                 self.interrupted(stop.reason)
@@ -347,21 +167,6 @@ class Trainer:
             self.finish(t_start)
             raise
         return self.finish(t_start)
-
-    def count_flops(self) -> int:
-        """FLOPs of one training step (forward + backward) on a batch like the run's, counted once; the model,
-        the data stream and the random state are left as they were."""
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            stream = self.task.state_dict()
-            batch = self.task.train_batch(self.cfg.trainer.batch_size)
-            self.task.load_state_dict(stream)
-
-        def step_loss(model):
-            with self.autocast():
-                logits = model(*batch.inputs)
-            return self.task.loss(logits, batch)
-
-        return speed.count_flops(self.model, step_loss, self.device)
 
     def train_step(self, batch) -> torch.Tensor:
         """One optimizer step on ``batch``; returns its loss, detached and on the device (no host sync)."""
@@ -395,68 +200,29 @@ class Trainer:
         bad = (~torch.isfinite(values)).nonzero().flatten().tolist()
         if bad:
             at = first + bad[0]
-            lr = self.scheduler.base_lrs[0] * self.scheduler.lr_lambdas[0](at - 1)
-            raise DivergedError(divergence_message(values[bad[0]].item(), at, lr, t.grad_clip))
+            raise DivergedError(divergence_message(values[bad[0]].item(), at, self.lr_at(at), t.grad_clip))
         st.run_loss, st.run_n = st.run_loss + values.sum().item(), st.run_n + len(values)
         if t.log_every:  # the losses just synced: no extra wait for the device
             for i, v in enumerate(values.tolist()):
                 if (first + i) % t.log_every == 0:
-                    lr = self.lr_at(first + i)
-                    self.log.append({"step": first + i, "split": "train_step", "metrics": {"loss": v}, "lr": lr})
-                    self.logger.log(first + i, {"train": {"step_loss": v}, "lr": lr})
-        rate = self.meter.rates()["train_samples_per_s"]
-        self.postfix.update(loss=f"{values[-1].item():.3f}", sps=f"{rate:.0f}" if rate else "-")
-        self.bar.set_postfix(self.postfix, refresh=False)
+                    self.logbook.step_loss(first + i, v, self.lr_at(first + i))
+        self.progress.losses(values[-1].item(), self.meter.rates()["train_samples_per_s"])
 
     def lr_at(self, step: int) -> float:
         """The learning rate that step ``step`` (1-based) trained with."""
         return self.scheduler.base_lrs[0] * self.scheduler.lr_lambdas[0](step - 1)
 
-    def progress_line(self) -> None:
-        """One line per evaluation on stderr when it is not a terminal (a file, nohup, a SLURM log), where the
-        progress bar does not show."""
-        t = self.cfg.trainer
-        if t.progress is False or (t.progress == "auto" and sys.stderr.isatty()):
-            return
-        steps, seconds = self.step - self.line_start[0], time.perf_counter() - self.line_start[1]
-        rate = steps / seconds if seconds > 0 and steps > 0 else None
-        metric = str(t.stop_metric).removeprefix("val/")
-        arrow = "↓" if self.direction == "min" else "↑"
-        parts = [
-            f"{self.arch_name}/{self.task_name} step {self.step}/{t.max_steps}",
-            f"loss {self.last_train_loss:.4f}" if self.last_train_loss is not None else "loss -",
-        ]
-        if metric in self.last_val:
-            parts.append(f"val/{metric}{arrow} {self.last_val[metric]:.4f}")
-        parts.append(f"{rate:.2f} steps/s" if rate else "- steps/s")
-        if rate:
-            left = int((t.max_steps - self.step) / rate)
-            parts.append(
-                f"ETA {left // 3600}h{left % 3600 // 60:02d}m{left % 60:02d}s"
-                if left >= 3600
-                else f"ETA {left // 60}m{left % 60:02d}s"
-            )
-        print("  ".join(parts), file=sys.stderr, flush=True)
-
     def loop(self, stop: StopFlag, t_start: float):
-        t, task, st = self.cfg.trainer, self.task, self.state
+        t, st = self.cfg.trainer, self.state
         self.model.train()
-        self.bar = tqdm(
-            total=t.max_steps,
-            initial=self.step,
-            desc=f"{self.arch_name}/{self.task_name}",
-            disable=None if t.progress == "auto" else not t.progress,
-            dynamic_ncols=True,
-            leave=False,
-        )
-        self.losses, self.grad_norms, self.postfix, self.last_val = [], [], {}, {}
-        self.line_start, self.last_train_loss = (self.step, time.perf_counter()), None  # for the progress lines
+        self.progress.open(self.step)
+        self.losses, self.grad_norms, self.last_train_loss = [], [], None
         try:
             if st.eval_due and self.after_step(stop):  # resumed where a signal cut an evaluation
                 return
             while self.step < t.max_steps and not stop.reason and st.stop_reason == "max_steps":
                 self.clock.start()
-                batch = task.train_batch(t.batch_size)
+                batch = self.task.train_batch(t.batch_size)
                 self.losses.append(self.train_step(batch))
                 self.clock.stop(batch.n_samples, batch.n_tokens)
                 self.step += 1
@@ -474,38 +240,27 @@ class Trainer:
                     break
                 if save:
                     self.clock.pause()
-                    self.save_checkpoint()
-                self.bar.update(self.step - self.bar.n)
+                    checkpoint.save_run(self)
         except KeyboardInterrupt:
             self.check()
-            self.save_checkpoint()  # an evaluation cut by a signal: the steps are kept, it reruns on resume
+            checkpoint.save_run(self)  # an evaluation cut by a signal: the steps are kept, it reruns on resume
             raise
         finally:
-            self.bar.close()
+            self.progress.close()
         self.check()
-        self.save_checkpoint()
+        checkpoint.save_run(self)
 
     def after_step(self, stop: StopFlag) -> bool:
-        """The evaluation due at this step (also one a signal cut short, after a resume), then the target and
-        the time budget; True = stop training."""
+        """The components' step hooks, the evaluation due at this step (also one a signal cut short, after a
+        resume), then the target and the time budget; True = stop training."""
         st, t = self.state, self.cfg.trainer
-        if t.probes and self.step == t.get("probe_early_step") and st.probes_early is None:
-            with stop.watching("probes_early"):  # the gradient curve early in training (C3), once per run
-                st.probes_early = probes.early(self.model, self.task, self.step) or {}  # {}: taken, none
+        self.callbacks.on_step(self)
         if st.eval_due:
             with stop.watching("eval"):
-                self.last_val = self.eval_val()
+                val = self.eval_val()
             st.eval_due = False
-            shown = {"acc", self.task.main_metric, str(t.stop_metric).removeprefix("val/")}  # ↑/↓: its direction
-            self.postfix.update(
-                {
-                    f"val_{k}" + ("↓" if self.task.directions.get(k) == "min" else "↑"): f"{v:.3f}"
-                    for k, v in self.last_val.items()
-                    if k in shown
-                }
-            )
-            self.progress_line()
-            if self.reached(self.last_val):
+            self.callbacks.on_validation(self, val)
+            if self.selection.reached(val, st, self.step):
                 st.stop_reason = "target"
                 return True
         if t.max_time_s is not None and st.elapsed_s >= t.max_time_s:
@@ -513,69 +268,18 @@ class Trainer:
             return True
         return False
 
-    def monitored(self, val: dict) -> float:
-        """The value of ``trainer.stop_metric`` (watched by stop_at and select=best) in a validation result."""
-        metric = str(self.cfg.trainer.stop_metric)
-        key = metric.removeprefix("val/")
-        if key not in val:
-            raise ConfigError(
-                f"trainer.stop_metric={metric} is not a metric of this task; validation "
-                f"reports {', '.join('val/' + k for k, v in val.items() if isinstance(v, float))}"
-            )
-        return val[key]
-
-    def better(self, value: float, than: float, strict: bool = False) -> bool:
-        """By the task's direction of ``stop_metric``; ``strict`` = ties do not count."""
-        if self.direction == "min":
-            return value < than if strict else value <= than
-        return value > than if strict else value >= than
-
-    def reached(self, val: dict) -> bool:
-        t, st = self.cfg.trainer, self.state
-        if t.stop_at is None:
-            return False
-        hit = self.better(self.monitored(val), t.stop_at)
-        if hit and st.steps_to_target is None:
-            st.steps_to_target, st.time_to_target_s = self.step, st.elapsed_s
-        return hit
-
     def eval_val(self) -> dict:
         """A validation pass; then the running training loss and the validation line (both or neither)."""
         st, lr = self.state, self.scheduler.get_last_lr()[0]
-        metrics, dt, n = self.evaluate("val")
+        metrics, dt, n = self.evaluator.evaluate("val")
         rates = self.meter.rates()
-        train_loss = st.run_loss / max(1, st.run_n)
-        self.last_train_loss = train_loss
-        self.log.append(
-            {
-                "step": self.step,
-                "split": "train",
-                "metrics": {"loss": train_loss},
-                "lr": lr,
-                "throughput": rates,
-                "time_s": st.elapsed_s,
-            }
-        )
-        self.logger.log(self.step, {"train": {"loss": train_loss}, "lr": lr, "speed": rates})
+        self.last_train_loss = st.run_loss / max(1, st.run_n)
+        self.logbook.train(self.step, self.last_train_loss, lr, rates, st.elapsed_s)
         st.run_loss, st.run_n = 0.0, 0
         st.eval_time_s += dt
         st.eval_samples += n
-        self.log.append(
-            {
-                "step": self.step,
-                "split": "val",
-                "metrics": metrics,
-                "lr": lr,
-                "throughput": {"eval_samples_per_s": n / dt if dt else None},
-                "time_s": st.elapsed_s,
-            }
-        )
-        self.logger.log(self.step, {"val": metrics})
-        if self.cfg.trainer.select == "best":
-            value, best = self.monitored(metrics), st.best
-            if best is None or self.better(value, best["value"], strict=True):
-                st.best = {"step": self.step, "value": value}
-                self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.logbook.val(self.step, metrics, lr, dt, n, st.elapsed_s)
+        self.selection.consider(metrics, st, self.step, self.model)
         return metrics
 
     def interrupted(self, cause: str | KeyboardInterrupt, where: str | None = None) -> None:
@@ -586,153 +290,18 @@ class Trainer:
 
     def finish(self, t_start: float) -> dict:
         """Test the selected weights, run the probes, write the record (also for a failed or cut run)."""
-        selected = self.select()
-        val = next(
-            (
-                line["metrics"]
-                for line in reversed(self.log.lines())
-                if line["split"] == "val" and line["step"] <= selected
-            ),
-            {},
-        )
-        metrics = {f"val/{k}": v for k, v in val.items()}
-        test, long_range, failure = self.test()
+        selected = self.selection.load(self.status == "completed", self.state, self.step, self.model)
+        metrics = {f"val/{k}": v for k, v in self.logbook.val_at(selected).items()}
+        test, long_range, failure = evaluation.test(self)
         metrics.update({f"test/{k}": v for k, v in test.items()})
         peak_mb = self.peak.peak_mb()  # before the probes
-        long_range.update(self.probes_at_end())
+        long_range.update(probe_callbacks.at_end(self, self.probes))
         if self.status == "interrupted":  # an interrupted run keeps its last validation metrics only: resuming
             metrics, long_range = {k: v for k, v in metrics.items() if k.startswith("val/")}, {}  # redoes the rest
-        summary = self.record(t_start, selected, metrics, long_range, peak_mb)
+        summary = write_record(self, t_start, selected, metrics, long_range, peak_mb)
         if failure is not None:
             raise failure
         return summary
-
-    def select(self) -> int:
-        """Load the weights the record reports (the best validated ones with trainer.select=best); their step."""
-        if self.status == "completed" and self.cfg.trainer.select == "best" and self.best_weights:
-            self.model.load_state_dict(self.best_weights)  # test (and probe) the best validated weights
-            return self.state.best["step"]
-        return self.step
-
-    def test(self) -> tuple[dict, dict, Exception | None]:
-        """The test evaluation of a completed run: (test metrics, long-range figures, the failure to raise after
-        the record is written). A signal marks the run interrupted; an error, failed."""
-        if self.status != "completed":
-            return {}, {}, None
-        try:
-            with self.stop.watching("test"):
-                test, dt, n = self.evaluate("test")
-            self.state.eval_time_s += dt
-            self.state.eval_samples += n
-            self.log.append(
-                {
-                    "step": self.step,
-                    "split": "test",
-                    "metrics": test,
-                    "throughput": {"eval_samples_per_s": n / dt if dt else None},
-                }
-            )
-            long_range = self.task.long_range(test)
-            for name, rows in self.task.artifacts().items():
-                write_jsonl(self.run_dir / f"{name}.jsonl", rows)
-            return test, long_range, None
-        except KeyboardInterrupt as e:
-            self.interrupted(e, "the test evaluation")
-        except Exception as e:  # noqa: BLE001 - recorded, then raised after the summary is written
-            self.status, self.error = "failed", f"test evaluation: {type(e).__name__}: {e}"
-            return {}, {}, e
-        return {}, {}, None
-
-    def probes_at_end(self) -> dict:
-        """The long-range probes of a completed run (trainer.probes), compared with those at initialisation."""
-        if not (self.cfg.trainer.probes and self.status == "completed"):
-            return {}
-        try:
-            with self.stop.watching("probes"):
-                out = probes.at_end(
-                    self.model, self.task, self.run_dir, self.state.probes_init, self.state.probes_early
-                )
-                if self.cfg.trainer.get("probe_head_ablation"):
-                    out.update(probes.head_ablation(self.model, self.task, self.cfg.trainer.eval_batch_size))
-                if self.cfg.trainer.get("probe_source_masking"):
-                    out.update(probes.source_masking(self.model, self.task, self.cfg.trainer.eval_batch_size))
-                return out
-        except KeyboardInterrupt as e:
-            self.interrupted(e, "the probes")
-            return {}
-
-    def record(self, t_start: float, selected: int, metrics: dict, long_range: dict, peak_mb) -> dict:
-        """Write ``summary.json`` (and hand it to the logger)."""
-        st, t = self.state, self.cfg.trainer
-        long_range["steps_to_target"] = st.steps_to_target
-        long_range["time_to_target_s"] = st.time_to_target_s
-        long_range["target"] = {"metric": t.stop_metric, "value": t.stop_at}
-        peak = speed.peak_tflops(
-            torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else None,
-            self.precision,
-            t.peak_tflops,
-        )
-        summary = {
-            "record_version": RECORD_VERSION,
-            "status": self.status,
-            "error": self.error,
-            "arch": self.arch_name,
-            "task": self.task_name,
-            "seed": int(self.cfg.seed),
-            "params": self.params,
-            "run_dir": str(self.run_dir),
-            "step": self.step,
-            "stop_reason": st.stop_reason if self.status == "completed" else self.status,
-            "selection": {"weights": t.select, "metric": t.stop_metric, "step": selected},
-            "metrics": metrics,
-            "grad_norm": st.grad_norm.summary(t.grad_clip),
-            "speed": {
-                **self.meter.summary(self.flops, peak),
-                "eval_samples_per_s": st.eval_samples / st.eval_time_s if st.eval_time_s else None,
-                "peak_mem_mb": peak_mb,
-                "peak_mem_kind": self.peak.kind,
-                "precision": self.precision,
-                "precision_rule": self.precision_rule,
-                "compiled": bool(t.compile),
-                "compile_mode": t.compile_mode if t.compile else None,
-            },
-            "long_range": long_range,
-            "task_info": {
-                **self.task.describe(),
-                "main_metric": self.task.main_metric,
-                "data_fingerprint": self.task.data_fingerprint(),
-                "directions": dict(self.task.directions),
-                "spec": self.task.spec.to_dict(),
-            },
-            "optimizer": self.decay_record,
-            "arch_info": self.model.describe() if hasattr(self.model, "describe") else {},
-            "init": self.init,
-            "notes": self.notes,
-            "budget": self.budget,
-            "env": {**environment(self.device), "malloc": self.malloc},
-            "wall_s": time.perf_counter() - t_start,
-            "config": OmegaConf.to_container(self.cfg, resolve=True),
-        }
-        write_json(self.summary_path, summary)
-        self.logger.finish(summary)
-        return summary
-
-
-def warn_if_busy() -> None:
-    """With trainer.threads unset: one line when the machine is busier than its cores. PyTorch's OpenMP threads
-    then wait on each other (a 2-thread run on a busy 2-core machine was measured ~100x slower per step than
-    quiet, a 1-thread run ~3x)."""
-    try:
-        load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    except OSError:  # no load average on this platform
-        return
-    if load > cores:
-        print(
-            f"warning: this machine is busy (load average {load:.1f} on {cores} cores); "
-            f"add trainer.threads=1 for a faster run",
-            file=sys.stderr,
-            flush=True,
-        )
 
 
 def divergence_message(loss: float, step: int, lr: float, grad_clip: float | None) -> str:
@@ -744,26 +313,6 @@ def divergence_message(loss: float, step: int, lr: float, grad_clip: float | Non
         else "lower optimizer.lr, or turn gradient clipping on (trainer.grad_clip=1.0)"
     )
     return f"loss is {loss} at step {step} (lr {lr:.3g}); {fix}"
-
-
-def save_config(cfg: DictConfig, run_dir: Path, fresh: bool) -> None:
-    """``.hydra/config.yaml`` (resolved) and, under Hydra, ``.hydra/overrides.yaml``. The harness writes them
-    (``hydra.output_subdir`` is null) so that a refused launch never touches the folder's existing record; a
-    resumed run keeps the files of its first launch, a fresh start (no checkpoint) writes its own."""
-    folder = run_dir / ".hydra"
-    if not fresh and (folder / "config.yaml").exists():
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(folder / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True).encode())
-    from hydra.core.hydra_config import HydraConfig
-
-    overrides = folder / "overrides.yaml"
-    if HydraConfig.initialized():
-        atomic_write_bytes(
-            overrides, OmegaConf.to_yaml(OmegaConf.create(list(HydraConfig.get().overrides.task))).encode()
-        )
-    else:
-        overrides.unlink(missing_ok=True)  # an earlier launch's overrides would misstate this one's
 
 
 def train(cfg: DictConfig) -> dict:

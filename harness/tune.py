@@ -96,10 +96,9 @@ class TuneRecord(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         HydraConfig.instance().set_config(config)  # the sweep folder's name reads ${hydra:runtime.choices...}
         check_direction(config)
-        from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl
+        from harness.quarantine import wrap_optuna_sweep
 
-        if not getattr(OptunaSweeperImpl.sweep, "wrapped", False):
-            OptunaSweeperImpl.sweep = no_trial_completed(OptunaSweeperImpl.sweep)
+        wrap_optuna_sweep(no_trial_completed)
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)  # the sqlite study is created before any job runs
         setting = "\n".join(config.hydra.overrides.task) + "\n"

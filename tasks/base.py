@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
@@ -75,7 +75,6 @@ class Batch:
     inputs: tuple
     targets: torch.Tensor
     n_tokens: int  # input tokens (or pixels read as a sequence) in the batch, for throughput
-    extra: dict = field(default_factory=dict)
 
     @property
     def n_samples(self) -> int:
@@ -83,12 +82,7 @@ class Batch:
 
     def to(self, device) -> Batch:
         move = lambda t: t.to(device, non_blocking=True) if torch.is_tensor(t) else t
-        return Batch(
-            tuple(move(t) for t in self.inputs),
-            move(self.targets),
-            self.n_tokens,
-            {k: move(v) for k, v in self.extra.items()},
-        )
+        return Batch(tuple(move(t) for t in self.inputs), move(self.targets), self.n_tokens)
 
 
 class Task:
@@ -103,6 +97,9 @@ class Task:
     main_metric: str = "acc"  # what reports show first
     directions: dict[str, str] = {"acc": "max", "loss": "min"}  # per metric: max = higher is better, min = lower
     train_fraction: float = 1.0  # share of the training rows used; setup keeps ``train_rows`` (drawn with the seed)
+    # how far each answer sits from the input position it copies (copy tasks; the record's long_range.distance);
+    # None where the answers read no single position
+    source_distance: int | None = None
 
     # -- data ---------------------------------------------------------------------------------------
     def setup(self, device: torch.device, seed: int) -> None:

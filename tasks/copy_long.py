@@ -107,6 +107,11 @@ class CopyLong(GeneratedTask):
         """The last n positions, where the symbols are written back."""
         return list(range(length - self.n, length))
 
-    def long_range(self, metrics: dict) -> dict:
+    @property
+    def source_distance(self) -> int:
         """Symbol i is read at position i and written at position T + n + i: every distance is T + n."""
-        return {"delay": self.delay, "distance": self.delay + self.n, "acc_by_position": metrics.get("acc_by_position")}
+        return self.delay + self.n
+
+    def long_range(self, metrics: dict) -> dict:
+        """The copy distance (the delay itself is in ``task_info``) and the accuracy by answer position."""
+        return {"distance": self.source_distance, "acc_by_position": metrics.get("acc_by_position")}

@@ -63,3 +63,13 @@ def test_the_studies_sit_on_top():
     every module of ``studies`` loads them."""
     loaded = loaded_after(every_module("studies"))
     assert {"studies", "reports", "core"} <= loaded
+
+
+def test_the_layout_doc_names_every_harness_module_and_no_commit():
+    """docs/layout.md describes the layout as it is: every module of the harness is named, no commit hash."""
+    import re
+
+    text = (ROOT / "docs" / "layout.md").read_text()
+    modules = sorted(p.name for p in (ROOT / "harness").glob("*.py") if p.name != "__init__.py")
+    assert [m for m in modules if not re.search(rf"\b{re.escape(m)}\b", text)] == []
+    assert not re.search(r"`[0-9a-f]{7,40}`", text)

@@ -121,3 +121,69 @@ def test_an_old_format_summary_still_reads_in_the_reports(real_summary, tmp_path
     assert list(df["main_metric"]) == ["acc", "acc"] and list(df["main_direction"]) == ["max", "max"]
     assert list(df["task_info.delay"]) == [real_summary["task_info"]["delay"]] * 2
     assert all(r["task_info"]["directions"]["loss"] == "min" for r in rec.runs)
+
+
+def test_under_a_parameter_budget_the_width_is_an_outcome_not_a_setting():
+    """Older records hold the width budget.params chose in config.arch, newer ones the width launched: one setting."""
+    from core.record import setting_id
+
+    launched = {"arch": {"d_model": 64, "n_layers": 2}, "budget": {"params": 30000, "width_key": "d_model"}}
+    fitted = {**launched, "arch": {"d_model": 40, "n_layers": 2}}
+    assert setting_id(launched) == setting_id(fitted)
+    assert setting_id(launched) != setting_id({**launched, "arch": {"d_model": 64, "n_layers": 3}})
+    no_budget = {"arch": {"d_model": 64}, "budget": {"params": None, "width_key": "d_model"}}
+    assert setting_id(no_budget) != setting_id({**no_budget, "arch": {"d_model": 40}})
+
+
+# -- the typed record -----------------------------------------------------------------------------------------------
+JSON_TYPES = {str: "string", int: "integer", float: "number", dict: "object", list: "array", type(None): "null"}
+
+
+def json_types(annotation: str) -> set[str]:
+    """``dict | None`` → {"object", "null"} (the dataclass's annotations are strings: postponed evaluation)."""
+    names = {"str": str, "int": int, "float": float, "dict": dict, "list": list, "None": type(None)}
+    return {JSON_TYPES[names[part.strip().split("[")[0]]] for part in annotation.split("|")}
+
+
+def schema_types(prop: dict, defs: dict) -> set[str]:
+    if "$ref" in prop:
+        return schema_types(defs[prop["$ref"].rsplit("/", 1)[-1]], defs)
+    if "oneOf" in prop:
+        return set().union(*(schema_types(p, defs) for p in prop["oneOf"]))
+    if "const" in prop or "enum" in prop:
+        values = [prop["const"]] if "const" in prop else prop["enum"]
+        return {JSON_TYPES[type(v)] for v in values}
+    kind = prop["type"]
+    return set(kind) if isinstance(kind, list) else {kind}
+
+
+def test_the_schema_states_the_typed_records_fields_and_types():
+    """core/summary.schema.json and core.record.RunRecord say the same: every field required, in order, and of
+    the same JSON types."""
+    import dataclasses
+
+    from core.record import RunRecord
+
+    schema = json.loads(SCHEMA.read_text())
+    fields = [f for f in dataclasses.fields(RunRecord) if f.name != "extra"]
+    assert schema["required"] == [f.name for f in fields]
+    assert list(schema["properties"]) == [f.name for f in fields]
+    for f in fields:
+        declared = schema_types(schema["properties"][f.name], schema["$defs"])
+        assert json_types(f.type) == declared, f.name
+
+
+def test_the_typed_record_round_trips_a_real_summary_and_upgrades_an_old_one(real_summary, tmp_path):
+    from core.record import RunRecord
+
+    record = RunRecord.from_dict(real_summary)
+    assert record.to_dict() == real_summary and list(record.to_dict()) == list(real_summary)
+    record.write(tmp_path / SUMMARY)
+    assert json.loads((tmp_path / SUMMARY).read_text()) == real_summary
+    assert RunRecord.read(tmp_path / SUMMARY) == record and RunRecord.read(tmp_path / "none.json") is None
+    old = RunRecord.from_dict(version_1(real_summary))
+    assert old.record_version == RECORD_VERSION and old.task_info["main_metric"] == "acc"
+    extended = RunRecord.from_dict({**real_summary, "mine": 1})
+    assert extended.extra == {"mine": 1} and list(extended.to_dict())[-1] == "mine"
+    with pytest.raises(ValueError, match="lacks status"):
+        RunRecord.from_dict({k: v for k, v in real_summary.items() if k != "status"})

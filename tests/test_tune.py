@@ -70,7 +70,7 @@ def test_tune_writes_trials_and_best_overrides_resumes_its_study_and_keeps_it_to
     best = max(rows, key=lambda r: float(r["value"]))
     summary = json.loads((sweep / best["run"] / "summary.json").read_text())
     assert summary["metrics"]["val/acc"] == float(best["value"])  # scored on validation
-    assert summary["budget"]["width"] == int(best["budget.width"]) == summary["config"]["arch"]["hidden"]
+    assert summary["budget"]["width"] == int(best["budget.width"]) == summary["config"]["budget"]["width"]
 
     lines = (sweep / "best_overrides.txt").read_text().split()
     assert all("=" in line for line in lines) and "arch=lstm" in lines and "task=copy_long" in lines

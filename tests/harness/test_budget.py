@@ -16,10 +16,11 @@ def test_budget_sizes_each_arch_within_ten_percent(cfg_factory, arch, target):
     cfg = cfg_factory(f"arch={arch}", "task=copy_long", "task.delay=20", f"budget.params={target}", tiny=False)
     task = build(cfg.task, "task")
     record = budget.fit(cfg, task.spec, lambda node, spec: build(node, "arch", spec=spec))
-    model = build(cfg.arch, "arch", spec=task.spec)
+    launched = cfg.arch.copy()
+    model = build(budget.sized(cfg.arch, record), "arch", spec=task.spec)
     params = budget.count_params(model)
     assert abs(params - target) <= 0.1 * target
-    assert record["actual"] == params and cfg.arch[record["width_key"]] == record["width"]
+    assert record["actual"] == params and cfg.arch == launched  # the config stays as launched
 
 
 def test_budget_is_recorded_in_the_run(cfg_factory):
@@ -36,6 +37,8 @@ def test_budget_is_recorded_in_the_run(cfg_factory):
     assert summary["budget"]["width_key"] == "d_model" and summary["budget"]["width"] % 2 == 0  # n_heads=2
     assert summary["params"] == summary["budget"]["actual"]
     assert abs(summary["params"] - 30000) <= 3000
+    # the config recorded is the one launched (the YAML's width); the width run is the budget's own field
+    assert summary["config"]["arch"]["d_model"] == cfg.arch.d_model != summary["budget"]["width"]
 
 
 def test_budget_off_by_default_and_unreachable_budget_is_a_config_error(cfg_factory):
@@ -55,7 +58,7 @@ def test_budget_width_sets_the_width_whatever_the_arch_calls_it(cfg_factory, arc
     record = budget.fit(cfg, task.spec, lambda node, spec: build(node, "arch", spec=spec))
     key = cfg.budget.width_key  # named by the arch YAML
     assert key in ("hidden", "channels", "d_model")
-    assert record == {"width_key": key, "width": 24} and cfg.arch[key] == 24
+    assert record == {"width_key": key, "width": 24} and budget.sized(cfg.arch, record)[key] == 24 != cfg.arch[key]
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ HEAVY = ("torch._dynamo", "torch._inductor", "sympy", "torch.distributed.fsdp")
 EAGER_RUN = """
 import sys, torch
 import harness.train
-from harness import eager, optim
+from harness import optim, quarantine
 from torch.utils.flop_counter import FlopCounterMode
-eager.keep_dynamo_out_of_training()
+quarantine.keep_dynamo_out_of_training()
 model = torch.nn.Sequential(torch.nn.Embedding(10, 8), torch.nn.LayerNorm(8), torch.nn.Linear(8, 3))
 groups, _ = optim.param_groups(model, 0.1)
 opt = torch.optim.AdamW(groups, lr=0.1)
@@ -55,7 +55,7 @@ import harness.train
 from harness import speed
 cpu_only = not torch.cuda.is_available()
 loaded = "triton" in sys.modules
-left_blocked = "triton" in sys.modules and sys.modules["triton"] is None
+left_blocked = sys.modules.get("triton", 0) is None
 installed = importlib.util.find_spec("triton") is not None
 if installed:
     import triton  # a compile later in the same process still finds it

@@ -82,7 +82,9 @@ def test_probes_off(cfg_factory):
     summary = train(cfg)
     assert "grad_norm_by_distance" not in summary["long_range"] and "probes" not in summary["long_range"]
     assert not (Path(cfg.run_dir) / "attention.npz").exists() and not (Path(cfg.run_dir) / "hidden.npz").exists()
-    assert json.loads((Path(cfg.run_dir) / "summary.json").read_text())["long_range"]["delay"] == 4
+    written = json.loads((Path(cfg.run_dir) / "summary.json").read_text())
+    assert written["long_range"]["distance"] == 4 + 2 and written["task_info"]["delay"] == 4  # each stated once
+    assert "delay" not in written["long_range"]
 
 
 def test_linear_cka():

@@ -103,7 +103,7 @@ def test_select_best_tests_the_weights_of_the_best_evaluation(cfg_factory, monke
     rebuilt = Trainer(cfg)  # the test metrics are those of the best weights, not of the last ones
     rebuilt.task.setup(rebuilt.device, 0)  # the task on the model's device
     rebuilt.model.load_state_dict(ck["best_model"])
-    again, _, _ = rebuilt.evaluate("test")  # the harness's own evaluation (autocast, compiled model)
+    again, _, _ = rebuilt.evaluator.evaluate("test")  # the harness's own evaluation (autocast, compiled model)
     assert again["acc"] == s["metrics"]["test/acc"] and again["loss"] == s["metrics"]["test/loss"]
 
 

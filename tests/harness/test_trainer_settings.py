@@ -1,12 +1,16 @@
-"""Typed trainer settings: every key of conf/trainer/default.yaml has a type, choices and bounds are judged by
-config_types (Literal, Range), and the messages say what would be valid."""
+"""Typed trainer settings, the one source: conf/trainer/default.yaml, the table in docs/settings.md and the trainer
+part of ``--help`` are generated from the type and up to date; choices and bounds are judged by config_types
+(Literal, Range), and the messages say what would be valid."""
 
+import subprocess
+import sys
 from typing import Annotated, Literal
 
 import pytest
 from omegaconf import OmegaConf
 
 from core.errors import ConfigError
+from harness import trainer_settings
 from harness.config_types import Range, fits, words
 from harness.trainer_settings import TrainerSettings, check
 from tests.conftest import ROOT
@@ -17,6 +21,21 @@ DEFAULTS = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "trainer" / "de
 def test_the_type_names_every_setting_of_the_yaml_with_its_default():
     assert DEFAULTS == TrainerSettings().__dict__
     check(DEFAULTS)
+
+
+@pytest.mark.parametrize("path", [trainer_settings.YAML, trainer_settings.DOCS, trainer_settings.HELP])
+def test_what_is_generated_from_the_type_is_up_to_date(path):
+    """Run ``python -m harness.trainer_settings`` after changing a setting."""
+    assert path.read_text() == trainer_settings.generated(path), f"{path} is out of date"
+
+
+def test_every_setting_has_a_meaning_and_the_help_names_each():
+    out = subprocess.run([sys.executable, "run.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    for key, default, meaning in trainer_settings.settings():
+        assert meaning and f"\n  {key}={default}  " in out.stdout, key
+    with pytest.raises(ValueError, match="no generated part"):
+        trainer_settings.generated(trainer_settings.DOCS, "no markers here")
 
 
 @pytest.mark.parametrize(

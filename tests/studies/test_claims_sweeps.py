@@ -283,8 +283,8 @@ def test_c6_rows_are_parameter_matched_a_cnn_covering_each_distance_and_a_blind_
                     tiny=False,
                 )
                 task = build(cfg.task, "task")
-                budget.fit(cfg, task.spec, lambda node, spec: build(node, "arch", spec=spec))
-                model = build(cfg.arch, "arch", spec=task.spec)
+                fitted = budget.fit(cfg, task.spec, lambda node, spec: build(node, "arch", spec=spec))
+                model = build(budget.sized(cfg.arch, fitted), "arch", spec=task.spec)
                 params.append(budget.count_params(model))
                 if sweep != "locality_attention":
                     field = model.describe()["receptive_field"]

@@ -6,7 +6,7 @@ Builds the sentiment task (``experiment=sentiment_cpu``) and an untrained model 
 times each, :func:`harness.probes.pooled_states` on the first ``--examples`` validation sentences (forward only,
 batches of ``probes.POOLED_BATCH``) and the whole :func:`harness.probes.at_end` (gradient curve, hidden states
 with the pooled pass, attention maps), and prints the median seconds of each. Run:
-``python benchmarks/probes.py --data ../shared/data/mr_sentences [--arch transformer] [--layers 4] [--threads 1]``.
+``python benchmarks/probe_cost.py --data ../shared/data/mr_sentences [--arch transformer] [--layers 4] [--threads 1]``.
 
 ``--task copy_long`` times the default job's model and task instead (the arch YAML's layers unless ``--layers``):
 one validation pass (``trainer.eval_batch_size``), the start probes and the end probes, the latter with the

@@ -3,7 +3,7 @@
 Trains one short translation run (``experiment=translation_cpu`` with ``--train-s`` seconds of training), then
 decodes the first ``--sentences`` test sentences both ways, checks that the hypotheses are identical, and
 prints the decoding time of each and the speed-up. Run:
-``python benchmarks/decoding.py --arch transformer --data ../shared/data/bible_en_es [--beam 1] [--train-s 60]``.
+``python benchmarks/decoding_speed.py --arch transformer --data ../shared/data/bible_en_es [--beam 1] [--train-s 60]``.
 """
 
 from __future__ import annotations

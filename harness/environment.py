@@ -1,7 +1,5 @@
-"""What only a running harness knows of its record: the environment (torch, device, git commit) and peak memory.
-
-The record's format itself (file names, statuses, writers and readers) is :mod:`core.record`.
-"""
+"""The environment a run's record states (``env``): torch and Python versions, platform, device and its name,
+threads, the git commit of the code. The record's format itself is :mod:`core.record`."""
 
 from __future__ import annotations
 
@@ -59,39 +57,3 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "cpu"
-
-
-# -- memory -------------------------------------------------------------------------------------------------
-def _proc_status_kb(field: str) -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-class PeakMemory:
-    """Peak memory of a run: CUDA allocator peak, or on CPU the resident-set high-water mark above the
-    resident size at the start (Linux lets a process reset its high-water mark, so runs in a reused sweep
-    worker do not inherit the previous run's peak)."""
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-            self.kind = "cuda_max_allocated"
-        else:
-            try:
-                Path("/proc/self/clear_refs").write_text("5")
-            except OSError:
-                pass
-            self.base_kb = _proc_status_kb("VmRSS") or 0
-            self.kind = "cpu_rss_above_start"
-
-    def peak_mb(self) -> float | None:
-        if self.device.type == "cuda":
-            return torch.cuda.max_memory_allocated(self.device) / 2**20
-        hwm = _proc_status_kb("VmHWM")
-        return None if hwm is None else max(hwm - self.base_kb, 0) / 1024
