@@ -1,14 +1,8 @@
-"""Deprecated alias (archbench 0.2 moved the claims report to ``studies.claims``; this alias goes in 0.3).
-
-``python -m reports.claims …`` still runs it, with one warning line. The reports may not import the studies (the
-layering rule), so the alias forwards only when run as a program."""
+"""Deprecated alias (archbench 0.2 moved the claims report to ``studies.claims``; this alias goes in 0.3): ``python
+-m reports.claims``
+still runs it, with one warning line, and imports nothing of the studies (the layering rule)."""
 
 if __name__ == "__main__":
-    import runpy
-    import sys
+    from core.aliases import run_moved
 
-    print(
-        "warning: `python -m reports.claims` moved to `python -m studies.claims` (the alias goes in 0.3)",
-        file=sys.stderr,
-    )
-    runpy.run_module("studies.claims", run_name="__main__", alter_sys=True)
+    run_moved("reports.claims", "studies.claims")
