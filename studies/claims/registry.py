@@ -5,6 +5,7 @@ Holm family, the sweeps that feed it, its verdict rule and figure."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,8 +243,11 @@ def deltas(preset: str | None = None) -> dict:
 
 
 def preset_doc(preset: str | None) -> dict | None:
-    """The preset's document (conf/claims/<preset>.yaml), or None for a name that is not a preset."""
+    """The preset's document (conf/claims/<preset>.yaml), or None for a name that is not a preset (a path such as
+    ``../x`` is never a preset name)."""
+    if not preset or not re.fullmatch(r"[A-Za-z0-9_-]+", str(preset)):
+        return None
     path = PRESETS / f"{preset}.yaml"
-    if not preset or not path.is_file():
+    if not path.is_file():
         return None
     return OmegaConf.to_container(OmegaConf.load(path), resolve=True) or {}

@@ -65,6 +65,7 @@ def column(driver, table, i: int) -> list[str]:
     )
 
 
+@pytest.mark.browser
 def test_report_page_sorts_marks_links_and_reads_on_a_phone(sources, browser, tmp_path):
     rep = build_report([sources / "short", sources / "long"], tmp_path / "report")
     index = rep.out / "index.html"

@@ -539,3 +539,9 @@ def test_a_failed_run_is_named_and_never_counted_among_the_runs(tmp_path):
     assert any("did not finish and are not counted" in w for w in c2["caveats"])
     md = (tmp_path / "report" / "claims.md").read_text()
     assert f"Runs: {len(runs) - 1} from long_range (1 more did not finish: not counted)" in md
+
+
+def test_a_preset_given_as_a_path_is_not_read():
+    from studies.claims.registry import preset_doc
+
+    assert preset_doc("quick") and preset_doc("../claims/quick") is None and preset_doc("/etc/passwd") is None
