@@ -597,50 +597,102 @@ def markdown(doc: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
-table{border-collapse:collapse;font-size:14px}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}
+CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 10px}
+table{border-collapse:collapse;font-size:14px}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left;
+vertical-align:top}.key,p,li,h2{overflow-wrap:anywhere}.wrap{overflow-x:auto;max-width:100%}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;border:1px solid currentColor}
 .supported{color:#0a7a2f;font-weight:600}.not.supported{color:#b3261e;font-weight:600}.mixed{color:#9a6700;
 font-weight:600}.inconclusive{color:#666;font-weight:600}pre{background:#f6f6f6;padding:.6em;overflow:auto;
-font-size:12px;max-height:22em}img{max-width:100%;border:1px solid #eee}"""
+font-size:12px;max-height:22em}img{max-width:100%;border:1px solid #eee}details{margin:.4em 0}
+summary{cursor:pointer;color:#345}.caveat{font-size:13px;color:#555}
+@media (max-width:600px){body{margin:.5em auto}table{font-size:12px}td,th{padding:3px 4px}.wide{display:none}}"""
+
+
+def decisions_html(c: dict) -> str:
+    """What decided the verdict: each primary decision's outcome, estimate with its interval, p after Holm."""
+    ev = c.get("evidence") or {}
+    decs = dict(ev.get("decisions") or {})
+    if isinstance(ev.get("decision"), dict):
+        decs = {"": ev["decision"], **decs}
+    esc = html.escape
+    items = []
+    for name, d in decs.items():
+        if not isinstance(d, dict):
+            continue
+        est = d.get("estimate") or {}
+        ci = est.get("ci95") or [None, None]
+        number = "" if est.get("value") is None else f" {est['value']:.3g}"
+        if ci[0] is not None:
+            number += f" [{ci[0]:.3g}, {ci[1]:.3g}]"
+        p = d.get("p_holm", d.get("p"))
+        ptext = "" if p is None else f", p{' (Holm)' if 'p_holm' in d else ''} = {p:.3g}"
+        outcome = esc(str(d.get("outcome")))
+        items.append(f"<li>{esc(name or 'the contrast')}: <b>{outcome}</b>{esc(number)}{esc(ptext)}</li>")
+    return f"<ul>{''.join(items)}</ul>" if items else ""
+
+
+def controls_html(c: dict) -> str:
+    esc = html.escape
+    rows = (c.get("evidence") or {}).get("controls") or []
+    items = [
+        f"<li>{'negative' if x.get('negative') else 'positive'} control {esc(str(x.get('label')))}: mean "
+        f"{x.get('mean')} vs level {x.get('level')}: {'passed' if x.get('passed') else '<b>failed</b>'}</li>"
+        for x in rows
+    ]
+    return f"<ul>{''.join(items)}</ul>" if items else ""
 
 
 def page(doc: dict, out: Path) -> str:
+    """One page: the verdict table first (usable at 390 px: the table scrolls inside its box, the key number wraps),
+    then per claim what was decided and by how much (badge, decisions with intervals and Holm p, power, controls,
+    caveats); the rule, setting, lr pre-sweep and raw evidence folded away."""
     esc = html.escape
     rows = "".join(
-        f"<tr><td><a href='#{c['id']}'>{c['id']}</a></td><td>{esc(c['claim'])}</td>"
-        f"<td class='{esc(c['verdict'])}'>{esc(verdict_text(c))}</td><td>{esc(c['key'])}</td></tr>"
+        f"<tr><td><a href='#{c['id']}'>{c['id']}</a></td><td class=wide>{esc(c['claim'])}</td>"
+        f"<td class='{esc(c['verdict'])}'>{esc(verdict_text(c))}</td><td class=key>{esc(cut(c['key'], 160))}</td></tr>"
         for c in doc["claims"]
     )
+    family = f" · Holm family: {doc['family']} tests" if doc.get("family") else ""
     parts = [
         f"<h1>archbench claims — {esc(doc['preset'])}</h1><p>Device: {esc(', '.join(doc['device']) or 'none')}"
-        f" · written {esc(doc['written'])}</p><table><tr><th>id</th><th>claim</th><th>verdict</th>"
-        f"<th>key number</th></tr>{rows}</table>"
+        f" · written {esc(doc['written'])}{family}</p><div class=wrap><table><tr><th>id</th><th class=wide>claim</th>"
+        f"<th>verdict</th><th>the number that decided it</th></tr>{rows}</table></div>"
     ]
     for c in doc["claims"]:
+        power = c.get("power")
+        power_text = (
+            f"<p>Power at this preset ({power['seeds']} seeds): '{esc(power['outcome'])}' at the literature's effect "
+            f"in {100 * power['rate']:.0f}% of simulated runs; 80% needs n = {power['n_for_80'] or '> 20'}</p>"
+            if power and power.get("rate") is not None
+            else ""
+        )
         parts.append(
-            f"<h2 id='{c['id']}'>{c['id']}: {esc(c['claim'])}</h2><p class='{esc(c['verdict'])}'>"
-            f"Verdict: {esc(verdict_text(c))}</p><p>Rule: {esc(c['rule'])}</p>"
+            f"<h2 id='{c['id']}'>{c['id']}: {esc(c['claim'])}</h2><p><span class='badge {esc(c['verdict'])}'>"
+            f"{esc(verdict_text(c))}</span> · δ = {esc(delta_text(c))} · {esc(agreement_text(c))}</p>"
+            f"<p>{esc(c['key'])}</p>{decisions_html(c)}{power_text}{controls_html(c)}"
+            + "".join(f"<p class='caveat'>Caveat: {esc(w)}</p>" for w in c.get("caveats") or [])
+            + f"<details><summary>Rule, setting and runs</summary><p>Rule: {esc(c['rule'])}</p>"
             f"<p>{len(c['runs'])} runs from {esc(', '.join(c['sources']))}</p>"
             f"<p>Minimal effect δ (declared with the claim): {esc(delta_text(c))}</p>"
-            f"<p>Setting: {esc(setting_text(c['setting']))}</p>"
-            + "".join(f"<p class='caveat'>Caveat: {esc(w)}</p>" for w in c.get("caveats") or [])
+            f"<p>Setting: {esc(setting_text(c['setting']))}</p></details>"
         )
         for source, rows in (c.get("lr_presweep") or {}).items():
             if rows:
                 head = "".join(f"<th>{esc(k)}</th>" for k in rows[0])
                 body = "".join("<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in r.values()) + "</tr>" for r in rows)
                 parts.append(
-                    f"<p>Learning-rate pre-sweep of {esc(source)} (tuning seed; chosen = 1):</p>"
-                    f"<table><tr>{head}</tr>{body}</table>"
+                    f"<details><summary>Learning-rate pre-sweep of {esc(source)} (tuning seed; chosen = 1)</summary>"
+                    f"<div class=wrap><table><tr>{head}</tr>{body}</table></div></details>"
                 )
         for f in c["figures"]:
             b64 = base64.b64encode((out / f).read_bytes()).decode()
             parts.append(f"<img alt='{c['id']}' src='data:image/png;base64,{b64}'>")
+        evidence = esc(json.dumps(c["evidence"], indent=1, default=str))
         parts.append(
-            f"<pre>{esc(json.dumps(c['evidence'], indent=1, default=str))}</pre>"
+            f"<details><summary>Evidence (JSON)</summary><pre>{evidence}</pre></details>"
             f"<p>Re-run only this claim's evidence: <code>{esc(c['command'])}</code></p>"
         )
     return (
-        f"<!doctype html><html><head><meta charset=utf-8><title>archbench claims</title><style>{CSS}</style>"
-        f"</head><body>{''.join(parts)}</body></html>\n"
+        "<!doctype html><html><head><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+        f"<title>archbench claims</title><style>{CSS}</style></head><body>{''.join(parts)}</body></html>\n"
     )

@@ -25,9 +25,11 @@ from studies.replications.rules import INCONCLUSIVE, completed, correct, declara
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf" / "replications"
 CSS = (
-    "body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:collapse}"
-    "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}img{max-width:100%}"
-    ".reproduced{color:#1a7f37}.not{color:#b42318}.inconclusive{color:#8a6d00}"
+    "body{font-family:sans-serif;max-width:1000px;margin:auto;padding:0 10px}table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}img{max-width:100%}.wrap{overflow-x:auto}"
+    "p,td,h2{overflow-wrap:anywhere}"
+    ".reproduced{color:#1a7f37}.not{color:#b42318}.inconclusive{color:#8a6d00}summary{cursor:pointer;color:#345}"
+    "@media (max-width:600px){td,th{font-size:12px;padding:3px}.wide{display:none}}"
 )
 
 
@@ -193,15 +195,15 @@ def page(doc: dict, out: Path) -> str:
     esc = html.escape
     css_class = {"reproduced in direction": "reproduced", "not reproduced": "not"}
     rows = "".join(
-        f"<tr><td><a href='#{esc(r['name'])}'>{esc(r['name'])}</a></td><td>{esc(r['paper'])}</td>"
-        f"<td>{esc(r['published']['result'])} ({esc(r['published']['where'])})</td><td>{esc(r['ours'])}</td>"
+        f"<tr><td><a href='#{esc(r['name'])}'>{esc(r['name'])}</a></td><td class=wide>{esc(r['paper'])}</td>"
+        f"<td class=wide>{esc(r['published']['result'])} ({esc(r['published']['where'])})</td><td>{esc(r['ours'])}</td>"
         f"<td class='{css_class.get(r['outcome'], 'inconclusive')}'>{esc(r['outcome'])}</td></tr>"
         for r in doc["replications"]
     )
     parts = [
         f"<h1>archbench replications</h1><p>Runs in {esc(doc['runs_root'])} · written {esc(doc['written'])}</p>"
-        "<table><tr><th>replication</th><th>paper</th><th>published (where)</th>"
-        f"<th>ours: difference, 95% CI (seeds)</th><th>reproduced?</th></tr>{rows}</table>"
+        "<div class=wrap><table><tr><th>replication</th><th class=wide>paper</th><th class=wide>published (where)</th>"
+        f"<th>ours: difference, 95% CI (seeds)</th><th>reproduced?</th></tr>{rows}</table></div>"
     ]
     for r in doc["replications"]:
         parts.append(
@@ -212,8 +214,14 @@ def page(doc: dict, out: Path) -> str:
         for f in r["figures"]:
             b64 = base64.b64encode((out / f).read_bytes()).decode()
             parts.append(f"<img alt='{esc(r['name'])}' src='data:image/png;base64,{b64}'>")
-        parts.append(f"<pre>{esc(json.dumps(r['comparisons'], indent=1, default=str))}</pre>")
+        for c in r.get("controls") or []:
+            state = "passed" if c["passed"] else "FAILED"
+            word = "negative" if c["negative"] else "positive"
+            parts.append(f"<p>{word} control {esc(c['label'])}: mean {c['mean']} vs level {c['level']}: {state}</p>")
+        evidence = esc(json.dumps(r["comparisons"], indent=1, default=str))
+        parts.append(f"<details><summary>Comparisons (JSON)</summary><pre>{evidence}</pre></details>")
     return (
-        f"<!doctype html><html><head><meta charset=utf-8><title>archbench replications</title>"
+        "<!doctype html><html><head><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+        f"<title>archbench replications</title>"
         f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>\n"
     )
