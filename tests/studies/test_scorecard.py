@@ -14,6 +14,7 @@ import pytest
 
 from studies import scorecard as S
 from tests.conftest import ROOT
+from tests.studies.test_pages_browser import driver  # noqa: F401 - the Chromium fixture
 
 COPY = {"_target_": "tasks.copy_long.CopyLong", "n_test": 512, "n_memorize": 10}
 
@@ -146,28 +147,13 @@ def test_make_scorecard_runs_a_users_arch_from_its_folder_and_reuses_the_baselin
 
 
 @pytest.mark.browser
-def test_the_scorecard_page_reads_at_desktop_and_phone_width(scorecard):
-
+def test_the_scorecard_page_reads_at_desktop_and_phone_width(scorecard, driver):
     tmp = scorecard[0]
-    binary, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if not binary or not driver_path:
-        pytest.fail("the scorecard's browser test needs Debian's chromium and chromedriver on PATH")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    try:
-        page = (tmp / "out" / "report" / "scorecard.html").resolve().as_uri()
-        for width in (1400, 390):
-            driver.set_window_size(width, 1200)
-            driver.get(page)
-            rows = driver.execute_script("return document.querySelectorAll('table tr').length")
-            overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
-            assert rows == 3 and overflow <= 1, (width, rows, overflow)
-            driver.save_screenshot(str(tmp / f"scorecard_{width}.png"))
-    finally:
-        driver.quit()
+    page = (tmp / "out" / "report" / "scorecard.html").resolve().as_uri()
+    for width in (1400, 390):
+        driver.set_window_size(width, 1200)
+        driver.get(page)
+        rows = driver.execute_script("return document.querySelectorAll('table tr').length")
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        assert rows == 3 and overflow <= 1, (width, rows, overflow)
+        driver.save_screenshot(str(tmp / f"scorecard_{width}.png"))
