@@ -7,13 +7,12 @@ overrides that size it. Sweeps go through Hydra multirun (``run.py -m``; local j
 Seeds: ``seeds`` are the evidence seeds; ``tune_seed`` (default 0, never one of them) is the seed the learning rates
 are tuned on. Where a sweep sets ``tune_lr`` (and the preset an ``lr_grid``), the learning rate is first picked per
 architecture **and per condition** (the sweep's multi-valued axes other than arch and seed, e.g. ``task.delay``) on
-the validation loss of a short pre-sweep (``tune_seed``, ``lr_steps`` steps) into ``<out>/<sweep>/lr/``; every
-pre-sweep run (arch × condition × lr × val metric, the chosen row marked) is written to
-``<out>/<sweep>/lr_presweep.csv`` and the choice to ``<out>/<sweep>/lr_choice.json``, reused by the main sweep and by
-any relaunch. ``arch: all`` in a sweep's overrides is every ``conf/arch/*.yaml`` (a user's own included). Each
-claim's minimal effect δ is declared with the claim (studies/claims/registry.py); each sweep's ``claims`` says
-which claims it feeds, so that
-``--only C5`` re-runs one claim's evidence (sweep names work too).
+the validation loss of a pre-sweep (``tune_seed``; ``lr_steps`` steps, or ``horizon``: as long as the evidence
+runs) into ``<out>/<sweep>/lr/``; every pre-sweep run (arch × condition × lr × val metric, the chosen row marked) is
+written to ``<out>/<sweep>/lr_presweep.csv`` and the choice to ``<out>/<sweep>/lr_choice.json``, reused by the
+main sweep and by any relaunch. ``arch: all`` in a sweep's overrides is every ``conf/arch/*.yaml`` (a user's own
+included). Each claim's minimal effect δ is declared with the claim (studies/claims/registry.py); each sweep's
+``claims`` says which claims it feeds, so that ``--only C5`` re-runs one claim's evidence (sweep names work too).
 A sweep with ``stages`` (the
 pre-training claim: ``stage=mlm`` then ``stage=finetune`` of ``experiment=pretrain_finetune``) launches each stage in
 turn with ``sweep_root=<out>/<sweep>``, where the experiment puts each stage's folder. A sweep whose local data
@@ -78,11 +77,32 @@ def check_preset(preset: dict, name: str = "preset") -> dict:
             f"{name}: tune_seed {tune} is also an evidence seed (seeds: {','.join(seeds)}); "
             f'tune on a seed outside the evidence, e.g. tune_seed: 0 and seeds: "1,2,3"'
         )
+    steps = preset.get("lr_steps", HORIZON)
+    if steps != HORIZON and not (isinstance(steps, int) and not isinstance(steps, bool) and steps > 0):
+        raise fail(
+            f"{name}: lr_steps {steps!r} is neither a positive number of steps nor {HORIZON!r} (the pre-sweep "
+            "trains as long as the evidence runs it chooses for)"
+        )
     for sweep in preset.get("sweeps", {}).values():
         over = sweep.get("overrides") or {}
         if str(over.get("arch", "")) == "all":
             over["arch"] = ",".join(registered_archs())
     return preset
+
+
+HORIZON = "horizon"  # lr_steps: the pre-sweep runs as many steps as the evidence runs (their trainer.max_steps)
+
+
+def presweep_steps(preset: dict, sweep: dict, stage: dict | None = None) -> dict:
+    """The pre-sweep's step override: ``lr_steps`` steps, or at ``horizon`` the evidence runs' own
+    ``trainer.max_steps`` (the stage's, else the sweep's, else the experiment's default: no override)."""
+    steps = preset.get("lr_steps", HORIZON)
+    if steps != HORIZON:
+        return {"trainer.max_steps": steps}
+    for over in ((stage or {}).get("overrides") or {}, sweep.get("overrides") or {}):
+        if "trainer.max_steps" in over:
+            return {"trainer.max_steps": over["trainer.max_steps"]}
+    return {}
 
 
 def overrides_of(preset: dict, sweep: dict, extra: dict | None = None) -> list[str]:
@@ -315,7 +335,7 @@ def lr_choice(
         **extra,
         "optimizer.lr": ",".join(map(str, preset.get("lr_grid") or [])),
         "seed": tune_seed,
-        "trainer.max_steps": preset["lr_steps"],
+        **presweep_steps(preset, sweep, stage),
         "trainer.stop_at": None,
     }
     code = launch(sweep["experiment"], where, overrides_of(preset, sweep, pre), launcher)

@@ -335,7 +335,7 @@ def test_the_report_reads_the_preset_from_the_drivers_marker_not_the_folder_name
     write_runs(tmp_path / "my-copy" / "long_range", long_range_runs({"transformer": 200, "lstm": 50, "rnn": 10}))
     write_marker(tmp_path / "my-copy", "claims", "quick")
     doc = build_claims(tmp_path / "my-copy")
-    assert doc["preset"] == "quick" and doc["family"] == 22  # the quick preset's declared family (C6: 2 delays)
+    assert doc["preset"] == "quick" and doc["family"] == 24  # the quick preset's declared family (C6: 2 parts × 2 delays)
 
 
 def test_holm_across_the_claims_primary_tests():

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from studies.claims import rules as R
+from studies.claims.registry import CLAIMS
 
 
 def rec(arch, seed=0, status="completed", task="copy_long", **paths):
@@ -414,17 +415,24 @@ def locality_runs(cover_acc, tr_acc=0.99, blind_acc=0.13, n=3, sd=0.0, delays=(5
     return runs
 
 
-def test_c6_every_outcome_with_the_covering_cnn_required():
+def test_c6_every_outcome_each_arm_against_the_blind_cnn():
+    """Locality (covering cnn − blind cnn) and globality (one-layer transformer − blind cnn) each can fail."""
     v = R.c6_locality(locality_runs(0.5))
     assert v.verdict == R.SUPPORTED and v.evidence["copy"][0]["delay"] == 50
     assert v.evidence["copy"][0]["cnn_layers"] == [7] and v.evidence["copy"][0]["log2_distance"] == [5.91]
-    assert R.c6_locality(locality_runs(0.99, sd=0.005, n=20)).verdict == R.NOT_SUPPORTED
-    v = R.c6_locality(locality_runs({20: 0.99, 50: 0.5}, delays=(20, 50), sd=0.005, n=20))
-    assert v.verdict == R.MIXED and "delays 50 only" in v.condition
-    v = R.c6_locality(locality_runs(0.95, sd=0.05, n=2))
+    assert set(v.evidence["decisions"]) == {"covering cnn @ 50", "transformer @ 50"}
+    # a blind cnn that solves the copy anyway: the distance does not need reach, neither arm leads it
+    v = R.c6_locality(locality_runs(0.99, blind_acc=0.99, sd=0.005, n=20))
+    assert v.verdict == R.NOT_SUPPORTED
+    # attention that fails at the distance while the covering cnn succeeds: local yes, global no
+    v = R.c6_locality(locality_runs(0.99, tr_acc=0.13, sd=0.005, n=20))
+    assert v.verdict == R.MIXED and "covering cnn @ 50" in v.condition and "transformer" not in v.condition
+    v = R.c6_locality(locality_runs({20: 0.99, 50: 0.14}, delays=(20, 50), sd=0.005, n=20))
+    assert v.verdict == R.MIXED and "covering cnn @ 20" in v.condition and "covering cnn @ 50" not in v.condition
+    v = R.c6_locality(locality_runs(0.2, tr_acc=0.2, sd=0.05, n=2))
     assert v.verdict == R.INCONCLUSIVE and "minimal detectable effect" in v.key
     v = R.c6_locality(locality_runs(0.5, cover=False))
-    assert v.verdict == R.INCONCLUSIVE and "covering cnn is required" in v.shortfall()
+    assert v.verdict == R.INCONCLUSIVE and "covering cnn" in v.shortfall()
 
 
 def test_c6_the_shallowest_covering_depth_and_the_locality_sweeps_win():
@@ -440,13 +448,30 @@ def test_c6_the_shallowest_covering_depth_and_the_locality_sweeps_win():
     v = R.c6_locality(runs + deeper + tuned)
     assert v.verdict == R.SUPPORTED and v.evidence["copy"][0]["cnn_layers"] == [7]
     assert v.evidence["copy"][0]["transformer"]["value"] == pytest.approx(0.99)  # long_range's not merged in
+    assert v.evidence["copy"][0]["deeper"]["cnn 8 layers"]["value"] == pytest.approx(0.99)
 
 
-def test_c6_blind_cnn_is_a_sanity_row_outside_the_verdict():
-    v = R.c6_locality(locality_runs(0.5, blind_acc=0.97))
-    assert v.verdict == R.SUPPORTED and v.evidence["sanity_blind_cnn"][50]["value"] == pytest.approx(0.97)
-    assert any("sanity row failed" in w for w in v.caveats)
-    assert not R.c6_locality(locality_runs(0.5)).caveats
+def test_c6_keeps_each_transformer_depth_apart_instead_of_dropping_seeds():
+    """The full preset runs the transformer at 1 and 2 layers: the shallowest decides, the other is a row beside it
+    (not dropped as duplicate seeds of one cell)."""
+    runs = locality_runs(0.5)
+    one = [
+        {**r, "config": {**r["config"], "arch": {"n_layers": 1}}, "metrics": {"test/acc": 0.13}}
+        for r in runs
+        if r["arch"] == "transformer"
+    ]
+    v = R.c6_locality(runs + one)
+    row = v.evidence["copy"][0]
+    assert row["transformer_layers"] == [1] and row["transformer"]["value"] == pytest.approx(0.13)
+    assert row["deeper"]["transformer 2 layers"]["value"] == pytest.approx(0.99)
+    assert v.verdict == R.MIXED and "transformer @ 50" not in v.condition
+
+
+def test_c6_the_covering_cnn_is_its_positive_control():
+    claim = CLAIMS["C6"]
+    assert claim.judge(locality_runs(0.5)).verdict == R.SUPPORTED
+    failed = claim.judge(locality_runs(0.13, tr_acc=0.99))
+    assert failed.verdict == R.INCONCLUSIVE and "covers the distance" in failed.key
 
 
 # -- C7 -----------------------------------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def test_only_selects_sweeps_by_claim_id_or_name(capsys):
         "locality_sanity",
         "images",
     ]
-    assert sweeps.selected(preset, "depth,C1") == ["seq_scaling", "timing", "depth"]
+    assert sweeps.selected(preset, "depth_bare,C1") == ["seq_scaling", "timing", "depth_bare"]
     with pytest.raises(SystemExit) as e:
         sweeps.selected(preset, "C11")
     assert e.value.code == 2 and "C11" in capsys.readouterr().err
@@ -470,3 +470,19 @@ def test_a_preset_that_still_declares_deltas_is_refused_in_one_line(capsys):
     assert e.value.code == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "mine: `deltas` is no longer read from a preset" in line and "registry.py" in line
+
+
+def test_the_presweep_trains_to_the_evidence_runs_horizon(capsys):
+    """``lr_steps: horizon``: the lr is chosen at the step count of the runs it is chosen for (stage's, then
+    sweep's, else the experiment's own), so a choice read at 100 steps never decides 600-step runs."""
+    preset = {"lr_steps": "horizon"}
+    sweep = {"overrides": {"trainer.max_steps": 400}}
+    assert sweeps.presweep_steps(preset, sweep) == {"trainer.max_steps": 400}
+    stage = {"stage": "finetune", "overrides": {"trainer.max_steps": 150}}
+    assert sweeps.presweep_steps(preset, sweep, stage) == {"trainer.max_steps": 150}
+    assert sweeps.presweep_steps(preset, {"overrides": {}}) == {}
+    assert sweeps.presweep_steps({"lr_steps": 7}, sweep) == {"trainer.max_steps": 7}
+    assert sweeps.load_preset("quick")["lr_steps"] == "horizon"
+    with pytest.raises(SystemExit) as e:
+        sweeps.check_preset({"lr_steps": "soon", "sweeps": {}}, "mine")
+    assert e.value.code == 2 and "lr_steps 'soon'" in capsys.readouterr().err
