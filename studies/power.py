@@ -90,11 +90,22 @@ def c3_runs(effect, sd, n, rng):
 
 
 def c4_runs(effect, sd, n, rng):
+    """Copy (accuracy, sinusoidal − none = ``effect``) and the LM half (test loss in nats, none − sinusoidal =
+    ``effect``, the same spread assumed), with the context-2 cnn LM a nat above both."""
     out = []
     for pe, mean in (("sinusoidal", 0.9), ("none", 0.9 - effect)):
         for s in range(n):
             cfg = {"task": {**COPY, "delay": 20}, "arch": {"causal": True, "pos_encoding": pe}}
             out.append(rec("transformer", s, config=cfg, metrics={"test/acc": clip(mean + sd * rng.standard_normal())}))
+    lm = {"_target_": rules.LM_TASK}
+    for arch, pe, loss in (
+        ("transformer", "sinusoidal", 4.0),
+        ("transformer", "none", 4.0 + effect),
+        ("cnn", None, 5.0),
+    ):
+        for s in range(n):
+            cfg = {"task": lm, "arch": {"causal": True, "pos_encoding": pe}}
+            out.append(rec(arch, s, task="lm", config=cfg, metrics={"test/loss": loss + sd * rng.standard_normal()}))
     return out
 
 

@@ -297,6 +297,38 @@ def test_c4_counts_distinct_seeds_and_selects_by_task_class_not_name():
     assert R.c4_positions(other).verdict == R.INCONCLUSIVE  # "copy" in the name is not enough
 
 
+def lm_runs(none_loss, sin_loss, ctx_loss=5.0, n=3, sd=0.01):
+    """Causal LM runs: the transformer with no / sinusoidal positions and the context-2 cnn (test loss, nats)."""
+    arms = (("transformer", "none", none_loss), ("transformer", "sinusoidal", sin_loss), ("cnn", None, ctx_loss))
+    return [
+        rec(
+            arch,
+            s,
+            task="lm",
+            config={"arch": {"pos_encoding": pe, "causal": True}, "task": {"_target_": R.LM_TASK}},
+            metrics={"test/loss": loss + sd * ((s % 3) - 1)},
+        )
+        for arch, pe, loss in arms
+        for s in range(n)
+    ]
+
+
+def test_c4_language_modelling_half_can_agree_or_disagree_with_copy():
+    """Haviv et al.'s setting beside copy: positions needed on copy but close on LM is mixed; needed on both is
+    supported; and the LM half counts only when both LMs use more context than two tokens."""
+    copy_needed = pe_runs(0.2, 0.99)
+    v = R.c4_positions(copy_needed + lm_runs(4.02, 4.0, n=20, sd=0.005))
+    assert v.verdict == R.MIXED and v.condition == "needed on copy only" and "nats" in v.key
+    assert R.c4_positions(copy_needed + lm_runs(4.5, 4.0)).verdict == R.SUPPORTED
+    v = R.c4_positions(pe_runs(0.95, 0.96, n=20) + lm_runs(4.01, 4.0, n=20, sd=0.005))
+    assert v.verdict == R.NOT_SUPPORTED
+    v = R.c4_positions(copy_needed + lm_runs(4.5, 4.0, ctx_loss=4.4))  # no-position LM no better than 2 tokens
+    assert v.verdict == R.INCONCLUSIVE and "LM control failed" in v.key and "none" in v.key
+    v = R.c4_positions(copy_needed)
+    assert v.verdict == R.SUPPORTED and any("copy half decided alone" in c for c in v.caveats)
+    assert CLAIMS["C4"].agreement(R.MIXED, "needed on copy only") == "agrees"
+
+
 # -- C5 -----------------------------------------------------------------------------------------------------------
 def head_runs(score, diverse, n=3, sd=0.005, task="tasks.assoc_recall.AssocRecall"):
     return [
