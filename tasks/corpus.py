@@ -5,6 +5,8 @@ run seed, saved for resume), and per-token metrics over the positions the task s
 
 from __future__ import annotations
 
+import sys
+
 import torch
 import torch.nn.functional as F
 
@@ -23,8 +25,16 @@ class CorpusTask(TextTask):
     main_metric = "acc"
     directions = {"acc": "max", "loss": "min", "perplexity": "min"}
 
-    def load_corpus(self, source: TextSource) -> TokenizedText:
-        """Read the source's text column of every split (labels are not read) and tokenize it."""
+    def load_corpus(self, source: TextSource, **settings) -> TokenizedText:
+        """Read the source's text column of every split (labels are not read) and tokenize it. The older form
+        ``load_corpus(data, tokenizer=…, …)`` still works, with one warning line, until 0.3."""
+        if not isinstance(source, TextSource):
+            print(
+                "warning: CorpusTask.load_corpus(data, tokenizer=..., ...) is deprecated and goes in 0.3; decorate "
+                "the task with tasks.text_source.takes_text_source and call load_corpus(source)",
+                file=sys.stderr,
+            )
+            source = TextSource(data=source, **settings)
         self.path, self.text_col, self.train_fraction = source.path, source.text_column, source.train_fraction
         raw = source.read([self.text_col])
         tt = self.keep_tokens(source.tokenize(raw))

@@ -69,3 +69,12 @@ def test_the_task_gets_the_source_and_refuses_an_unknown_setting(sentiment_folde
         CausalLM(data={"path": str(sentiment_folder)}, cache_dir=cache, colour="red")
     with pytest.raises(TypeError, match="data"):
         MaskedLM(mask_prob=0.2)
+
+
+def test_the_older_load_corpus_form_still_works_with_a_warning(sentiment_folder, tmp_path, capsys):
+    from tasks.corpus import CorpusTask
+
+    task = CorpusTask()
+    tt = task.load_corpus({"path": str(sentiment_folder)}, tokenizer="byte", max_len=4, cache_dir=str(tmp_path))
+    assert "load_corpus(data, tokenizer=..., ...) is deprecated" in capsys.readouterr().err
+    assert task.max_len == tt.max_len == 4 and task.tokenizer.kind == "byte"
