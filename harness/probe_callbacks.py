@@ -1,21 +1,27 @@
-"""The probes as run components (:class:`harness.callbacks.Callback`), and the registry a config names them by.
+"""The probes as run components (:class:`harness.callbacks.Callback`), and how a config names them.
 
 :mod:`harness.probes` measures (gradient by distance, hidden states, attention maps, head ablation, source
 masking); the components here say *when*: at initialisation, at a step, at the end of a completed run (the
 selected weights, after the test). What one keeps across a resume (the curve at initialisation, the early one)
 lives in the run state's ``components`` under its name, so it goes into every checkpoint.
 
-:data:`PROBES` maps each trainer setting that turns a probe on to its component; the studies' presets name the
-settings (``trainer.probe_head_ablation: true``), the engine knows none of them (:func:`probe_callbacks`). Any
-other component, a study's or a user's, is named by its class in the config's ``callbacks`` node, one entry each
-(``+callbacks.mine._target_=my_package.MyProbe``, with its settings beside ``_target_``)."""
+The engine switches one on by itself: ``trainer.probes`` (:data:`PROBES`), the long-range measurements of every
+token task. The others serve particular studies, and the studies' presets name them in the config's
+``callbacks`` node, one entry each, as any other component of a study or a user
+(``+callbacks.head_ablation._target_=harness.probe_callbacks.HeadAblation``, with its settings beside
+``_target_``): the engine has no switch for them. The trainer settings that switched them before
+(:data:`DEPRECATED`) still work, with one warning line, until 0.3."""
 
 from __future__ import annotations
+
+import sys
+from typing import Annotated
 
 from omegaconf import DictConfig
 
 from harness import probes
 from harness.callbacks import Callback
+from harness.config_types import Range
 
 
 class LongRangeProbes(Callback):
@@ -36,16 +42,17 @@ class LongRangeProbes(Callback):
 
 
 class EarlyGradient(Callback):
-    """``trainer.probe_early_step=N``: the gradient-by-distance curve after N steps too (C3), once a run."""
+    """``callbacks.early_gradient``: the gradient-by-distance curve after ``step`` steps too (C3), once a run;
+    ``step=null`` switches it off (a preset's override)."""
 
     name = "early_gradient"
 
-    def __init__(self, step: int):
-        self.step = int(step)
+    def __init__(self, step: Annotated[int, Range(low=1)] | None = None):
+        self.step = None if step is None else int(step)
 
     def on_step(self, trainer) -> None:
         saved = trainer.state.components
-        if trainer.step == self.step and self.name not in saved:
+        if self.step is not None and trainer.step == self.step and self.name not in saved:
             with trainer.stop.watching("probes_early"):
                 saved[self.name] = probes.early(trainer.model, trainer.task, trainer.step) or {}  # {}: taken, none
 
@@ -56,25 +63,28 @@ class EarlyGradient(Callback):
 
 
 class HeadAblation(Callback):
-    """``trainer.probe_head_ablation``: zero each attention head in turn and test again (C5, C9)."""
+    """``callbacks.head_ablation``: zero each attention head in turn and test again (C5, C9)."""
 
     def on_end(self, trainer, long_range: dict) -> None:
         long_range.update(probes.head_ablation(trainer.model, trainer.task, trainer.cfg.trainer.eval_batch_size))
 
 
 class SourceMasking(Callback):
-    """``trainer.probe_source_masking``: blank the source the best head attends to most, score again (C9)."""
+    """``callbacks.source_masking``: blank the source the best head attends to most, score again (C9)."""
 
     def on_end(self, trainer, long_range: dict) -> None:
         long_range.update(probes.source_masking(trainer.model, trainer.task, trainer.cfg.trainer.eval_batch_size))
 
 
-#: trainer setting → the component it turns on (its value, when not a bool, is the component's argument)
-PROBES: dict[str, type[Callback]] = {
-    "probes": LongRangeProbes,
-    "probe_early_step": EarlyGradient,
-    "probe_head_ablation": HeadAblation,
-    "probe_source_masking": SourceMasking,
+#: trainer setting → the component it turns on; the engine's own
+PROBES: dict[str, type[Callback]] = {"probes": LongRangeProbes}
+
+#: deprecated trainer setting → (the ``callbacks`` entry that replaces it, its component); with ``trainer.probes``
+#: a set one turns its component on (its value, when not a bool, is the component's argument), after one warning
+DEPRECATED: dict[str, tuple[str, type[Callback]]] = {
+    "probe_early_step": ("early_gradient", EarlyGradient),
+    "probe_head_ablation": ("head_ablation", HeadAblation),
+    "probe_source_masking": ("source_masking", SourceMasking),
 }
 
 
@@ -83,21 +93,34 @@ def configured(cfg: DictConfig) -> list[Callback]:
     from harness.assembly import build
 
     named = cfg.get("callbacks") or {}
-    return [*probe_callbacks(cfg.trainer), *(build(named[k], f"callbacks.{k}") for k in named)]
+    return [
+        *probe_callbacks(cfg.trainer),
+        *deprecated(cfg.trainer, named),
+        *(build(named[k], f"callbacks.{k}") for k in named),
+    ]
 
 
 def probe_callbacks(t: DictConfig) -> list[Callback]:
-    """The probe components the trainer settings turn on, in :data:`PROBES`' order; none without
-    ``trainer.probes`` (the others add to its measurements)."""
-    if not t.get("probes"):
-        return []
+    """The probe components the trainer settings turn on, in :data:`PROBES`' order."""
+    return [component() for key, component in PROBES.items() if t.get(key)]
+
+
+def deprecated(t: DictConfig, named) -> list[Callback]:
+    """The components the :data:`DEPRECATED` trainer settings turn on (only with ``trainer.probes``, as before;
+    none where the ``callbacks`` node names the same entry), each with one warning line saying what replaces it."""
     out = []
-    for key, component in PROBES.items():
+    for key, (name, component) in DEPRECATED.items():
         value = t.get(key)
-        if value is True:
-            out.append(component())
-        elif value not in (None, False):
-            out.append(component(value))
+        if value in (None, False) or not t.get("probes"):
+            continue
+        argument = "" if value is True else f" +callbacks.{name}.step={value}"
+        print(
+            f"warning: trainer.{key} is deprecated and goes in 0.3; name the component instead: "
+            f"+callbacks.{name}._target_=harness.probe_callbacks.{component.__name__}{argument}",
+            file=sys.stderr,
+        )
+        if name not in named:
+            out.append(component() if value is True else component(value))
     return out
 
 

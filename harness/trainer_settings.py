@@ -93,13 +93,15 @@ class TrainerSettings:
     )
     probes: bool = setting(True, "long-range probes (gradient by distance, attention maps, CKA) on token tasks")
     probe_head_ablation: bool = setting(
-        False, "with probes: zero each attention head in turn and test again (C5, C9): the drop per layer and head"
+        False, "deprecated (goes in 0.3): +callbacks.head_ablation._target_=harness.probe_callbacks.HeadAblation"
     )
     probe_source_masking: bool = setting(
-        False, "with probes: blank the source the best head attends to most and score the answers again (C9)"
+        False, "deprecated (goes in 0.3): +callbacks.source_masking._target_=harness.probe_callbacks.SourceMasking"
     )
     probe_early_step: Positive | None = setting(
-        None, "with probes: also the gradient-by-distance curve after this many steps (C3: e.g. 50); null = off"
+        None,
+        "deprecated (goes in 0.3): +callbacks.early_gradient._target_=harness.probe_callbacks.EarlyGradient "
+        "+callbacks.early_gradient.step=N",
     )
     progress: Literal["auto", True, False] = setting(
         "auto",

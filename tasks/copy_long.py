@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from core.errors import ConfigError
 from tasks.base import Batch, Task, TaskSpec
-from tasks.synthetic import GeneratedTask
+from tasks.synthetic import GeneratedTask, answer_metrics, answer_stats
 
 BLANK, DELIM, N_SYMBOLS = 0, 9, 8
 VOCAB = 10
@@ -81,24 +81,10 @@ class CopyLong(GeneratedTask):
         n = self.n
         y = batch.targets
         loss_sum = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
-        right = logits[:, -n:].argmax(-1) == y[:, -n:]  # (B, n) copied symbols right
-        return {
-            "loss_sum": loss_sum,
-            "positions": torch.tensor(float(y.numel())),
-            "right_by_pos": right.sum(0).double(),
-            "seq_right": right.all(1).sum().double(),
-            "count": torch.tensor(float(y.shape[0])),
-        }
+        return {"loss_sum": loss_sum, "positions": torch.tensor(float(y.numel())), **answer_stats(logits, y, n)}
 
     def finalize(self, s: dict[str, torch.Tensor]) -> dict:
-        by_pos = (s["right_by_pos"] / s["count"]).tolist()
-        return {
-            "acc": float(sum(by_pos) / len(by_pos)),
-            "seq_acc": float(s["seq_right"] / s["count"]),
-            "loss": float(s["loss_sum"] / s["positions"]),
-            "baseline_loss": self.baseline_loss,
-            "acc_by_position": by_pos,
-        }
+        return answer_metrics(s, loss=float(s["loss_sum"] / s["positions"]), baseline_loss=self.baseline_loss)
 
     def describe(self) -> dict:
         return {"delay": self.delay, "n_memorize": self.n, "seq_len": self.length, "baseline_loss": self.baseline_loss}

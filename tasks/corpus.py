@@ -5,65 +5,39 @@ run seed, saved for resume), and per-token metrics over the positions the task s
 
 from __future__ import annotations
 
+import sys
+
 import torch
 import torch.nn.functional as F
 
-from tasks.base import Batch, check_train_fraction, token_metrics, token_stats
-from tasks.text_data import TextTask, TokenizedText, check_data_keys, load_text_data, tokenize_column
+from tasks.base import Batch, token_metrics, token_stats
+from tasks.text_data import TextTask, TokenizedText
+from tasks.text_source import TextSource
 
 EVAL_LOGITS = 2**26  # most logits (batch × length × vocabulary) per evaluation batch: 256 MB in fp32
 
 
 class CorpusTask(TextTask):
-    """A text column to corrupt and restore. Subclasses call :meth:`load_corpus` in ``__init__``, set the spec,
-    and draw training corruptions from ``self.gen``."""
+    """A text column to corrupt and restore. Subclasses take their :class:`TextSource` settings
+    (``@takes_text_source``), call :meth:`load_corpus` in ``__init__``, set the spec, and draw training corruptions
+    from ``self.gen``."""
 
     main_metric = "acc"
     directions = {"acc": "max", "loss": "min", "perplexity": "min"}
 
-    def load_corpus(
-        self,
-        data: dict,
-        *,
-        tokenizer: str,
-        vocab_size: int,
-        max_len: int | None,
-        lowercase: bool,
-        val_fraction: float,
-        split_seed: int,
-        train_fraction: float,
-        cache_dir: str | None,
-    ) -> TokenizedText:
-        """Read ``data.text_column`` of every split (a ``label_column`` key is accepted and ignored, so that a
-        data set's sentiment settings carry over) and tokenize it."""
-        data = check_data_keys(data, ("path", "name", "text_column", "label_column", "val_split", "test_split"))
-        self.path, self.text_col = str(data["path"]), str(data.get("text_column", "text"))
-        self.train_fraction = check_train_fraction(train_fraction)
-        raw = load_text_data(
-            self.path,
-            [self.text_col],
-            name=data.get("name"),
-            val_split=data.get("val_split", "validation"),
-            test_split=data.get("test_split", "test"),
-            val_fraction=float(val_fraction),
-            split_seed=int(split_seed),
-            cache_dir=cache_dir,
-        )
-        tt = tokenize_column(
-            raw,
-            self.text_col,
-            tokenizer=tokenizer,
-            vocab_size=vocab_size,
-            lowercase=lowercase,
-            max_len=max_len,
-            cache_dir=cache_dir,
-        )
-        self.tokenizer, self.tokenizer_file, self.max_len, self.truncated = (
-            tt.tokenizer,
-            tt.tokenizer_file,
-            tt.max_len,
-            tt.truncated,
-        )
+    def load_corpus(self, source: TextSource, **settings) -> TokenizedText:
+        """Read the source's text column of every split (labels are not read) and tokenize it. The older form
+        ``load_corpus(data, tokenizer=…, …)`` still works, with one warning line, until 0.3."""
+        if not isinstance(source, TextSource):
+            print(
+                "warning: CorpusTask.load_corpus(data, tokenizer=..., ...) is deprecated and goes in 0.3; decorate "
+                "the task with tasks.text_source.takes_text_source and call load_corpus(source)",
+                file=sys.stderr,
+            )
+            source = TextSource(data=source, **settings)
+        self.path, self.text_col, self.train_fraction = source.path, source.text_column, source.train_fraction
+        raw = source.read([self.text_col])
+        tt = self.keep_tokens(source.tokenize(raw))
         self.sizes, self.carved, self.kind = raw.sizes(), raw.carved_validation, self.tokenizer.kind
         return tt
 

@@ -19,6 +19,7 @@ from core.errors import ConfigError
 from tasks.base import Batch, TaskSpec
 from tasks.corpus import CorpusTask
 from tasks.text_data import BOS, EOS, N_SENTINELS, PAD, pad_sequences
+from tasks.text_source import TextSource, takes_text_source
 
 
 def span_counts(length: int, noise_density: float, mean_span: float) -> tuple[int, int]:
@@ -63,12 +64,13 @@ def rebuild(src: list[int], tgt: list[int], sentinels: list[int]) -> list[int]:
     return out
 
 
+@takes_text_source
 class Denoise(CorpusTask):
     """Span-corruption pre-training over a text column.
 
     Args:
         data, tokenizer, vocab_size, max_len, lowercase, val_fraction, split_seed, cache_dir, train_fraction:
-            as for :class:`tasks.mlm.MaskedLM` (``max_len`` cuts the text before corruption).
+            the :class:`tasks.text_source.TextSource` settings (``max_len`` cuts the text before corruption).
         noise_density: share of each text's tokens that are dropped into spans (0.15 in T5).
         mean_span: mean span length in tokens (3 in T5).
         noise_seed: seed of the fixed validation/test corruptions.
@@ -76,36 +78,18 @@ class Denoise(CorpusTask):
 
     def __init__(
         self,
+        source: TextSource,
         *,
-        data: dict,
-        tokenizer: str = "word",
-        vocab_size: int = 20000,
-        max_len: int | None = 64,
-        lowercase: bool = True,
         noise_density: float = 0.15,
         mean_span: float = 3.0,
         noise_seed: int = 1234,
-        val_fraction: float = 0.1,
-        split_seed: int = 0,
-        train_fraction: float = 1.0,
-        cache_dir: str | None = None,
     ):
         if not 0 < float(noise_density) < 1:
             raise ConfigError(f"task.noise_density={noise_density} must lie strictly between 0 and 1 (T5: 0.15)")
         if float(mean_span) < 1:
             raise ConfigError(f"task.mean_span={mean_span} must be ≥ 1 token (T5: 3)")
         self.noise_density, self.mean_span, self.noise_seed = float(noise_density), float(mean_span), int(noise_seed)
-        tt = self.load_corpus(
-            data,
-            tokenizer=tokenizer,
-            vocab_size=vocab_size,
-            max_len=max_len,
-            lowercase=lowercase,
-            val_fraction=val_fraction,
-            split_seed=split_seed,
-            train_fraction=train_fraction,
-            cache_dir=cache_dir,
-        )
+        tt = self.load_corpus(source)
         noise, spans = span_counts(self.max_len, self.noise_density, self.mean_span)
         if spans > N_SENTINELS:
             raise ConfigError(

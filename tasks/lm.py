@@ -18,44 +18,24 @@ import torch.nn.functional as F
 from tasks.base import Batch, TaskSpec
 from tasks.corpus import CorpusTask
 from tasks.text_data import BOS, EOS, PAD, pad_sequences
+from tasks.text_source import TextSource, takes_text_source
 
 
+@takes_text_source
 class CausalLM(CorpusTask):
     """Next-token prediction over a text column.
 
     Args:
         data: ``path`` (hub id or folder), ``text_column``, optional ``name`` (hub config), ``val_split`` (null =
             carve from train) and ``test_split`` (``label_column`` is accepted and ignored).
-        tokenizer, vocab_size, max_len, lowercase, val_fraction, split_seed, cache_dir: as for mlm.
-        train_fraction: share of the training texts used (a subset drawn with the run seed; 1 = all).
+        tokenizer, vocab_size, max_len, lowercase, val_fraction, split_seed, train_fraction, cache_dir: the
+            :class:`tasks.text_source.TextSource` settings, as for mlm.
     """
 
     main_metric = "perplexity"
 
-    def __init__(
-        self,
-        *,
-        data: dict,
-        tokenizer: str = "word",
-        vocab_size: int = 20000,
-        max_len: int | None = 64,
-        lowercase: bool = True,
-        val_fraction: float = 0.1,
-        split_seed: int = 0,
-        train_fraction: float = 1.0,
-        cache_dir: str | None = None,
-    ):
-        tt = self.load_corpus(
-            data,
-            tokenizer=tokenizer,
-            vocab_size=vocab_size,
-            max_len=max_len,
-            lowercase=lowercase,
-            val_fraction=val_fraction,
-            split_seed=split_seed,
-            train_fraction=train_fraction,
-            cache_dir=cache_dir,
-        )
+    def __init__(self, source: TextSource):
+        tt = self.load_corpus(source)
         self.rows = {s: (pad_sequences(ids), torch.tensor([len(x) for x in ids])) for s, ids in tt.ids.items()}
         self.spec = TaskSpec(
             input_kind="tokens",

@@ -17,6 +17,7 @@ from core.errors import ConfigError
 from tasks.base import Batch, TaskSpec
 from tasks.corpus import CorpusTask
 from tasks.text_data import PAD, SPECIALS, pad_sequences
+from tasks.text_source import TextSource, takes_text_source
 
 MASK_SPLIT = (0.8, 0.1, 0.1)  # of the selected positions: <mask>, a random token, unchanged
 
@@ -55,47 +56,30 @@ def mask_tokens(
     return inputs.to(ids.device), targets.to(ids.device)
 
 
+@takes_text_source
 class MaskedLM(CorpusTask):
     """Masked language modelling over a text column.
 
     Args:
         data: ``path`` (hub id or folder), ``text_column``, optional ``name`` (hub config), ``val_split`` (null =
             carve from train) and ``test_split`` (``label_column`` is accepted and ignored).
-        tokenizer, vocab_size, max_len, lowercase, val_fraction, split_seed, cache_dir: as for sentiment.
+        tokenizer, vocab_size, max_len, lowercase, val_fraction, split_seed, train_fraction, cache_dir: the
+            :class:`tasks.text_source.TextSource` settings, as for sentiment.
         mask_prob: share of real positions selected for prediction (0.15 in BERT).
         mask_seed: seed of the fixed validation/test masks.
-        train_fraction: share of the training texts used (a subset drawn with the run seed; 1 = all).
     """
 
     def __init__(
         self,
+        source: TextSource,
         *,
-        data: dict,
-        tokenizer: str = "word",
-        vocab_size: int = 20000,
-        max_len: int | None = 64,
-        lowercase: bool = True,
         mask_prob: float = 0.15,
         mask_seed: int = 1234,
-        val_fraction: float = 0.1,
-        split_seed: int = 0,
-        train_fraction: float = 1.0,
-        cache_dir: str | None = None,
     ):
         if not 0 < float(mask_prob) < 1:
             raise ConfigError(f"task.mask_prob={mask_prob} must lie strictly between 0 and 1 (BERT: 0.15)")
         self.mask_prob, self.mask_seed = float(mask_prob), int(mask_seed)
-        tt = self.load_corpus(
-            data,
-            tokenizer=tokenizer,
-            vocab_size=vocab_size,
-            max_len=max_len,
-            lowercase=lowercase,
-            val_fraction=val_fraction,
-            split_seed=split_seed,
-            train_fraction=train_fraction,
-            cache_dir=cache_dir,
-        )
+        tt = self.load_corpus(source)
         self.mask_id = self.tokenizer.reserved[0]
         self.random_ids = (len(SPECIALS), min(self.tokenizer.reserved))  # the ordinary tokens
         self.rows = {s: (pad_sequences(ids), torch.tensor([len(x) for x in ids])) for s, ids in tt.ids.items()}

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from core.errors import ConfigError, whole
 from tasks.base import Batch, Task, TaskSpec
-from tasks.synthetic import GeneratedTask
+from tasks.synthetic import GeneratedTask, answer_metrics, answer_stats
 
 NOISE = 0
 IGNORE = -100
@@ -91,23 +91,10 @@ class SelectiveCopy(GeneratedTask):
         loss_sum = F.cross_entropy(
             logits[:, -n:].float().reshape(-1, logits.shape[-1]), y[:, -n:].reshape(-1), reduction="sum"
         )
-        right = logits[:, -n:].argmax(-1) == y[:, -n:]  # (B, n)
-        return {
-            "loss_sum": loss_sum,
-            "right_by_pos": right.sum(0).double(),
-            "seq_right": right.all(1).sum().double(),
-            "count": torch.tensor(float(y.shape[0])),
-        }
+        return {"loss_sum": loss_sum, **answer_stats(logits, y, n)}
 
     def finalize(self, s: dict[str, torch.Tensor]) -> dict:
-        by_pos = (s["right_by_pos"] / s["count"]).tolist()
-        return {
-            "acc": float(sum(by_pos) / len(by_pos)),
-            "seq_acc": float(s["seq_right"] / s["count"]),
-            "loss": float(s["loss_sum"] / (s["count"] * self.n)),
-            "chance": self.chance,
-            "acc_by_position": by_pos,
-        }
+        return answer_metrics(s, loss=float(s["loss_sum"] / (s["count"] * self.n)), chance=self.chance)
 
     def describe(self) -> dict:
         return {"seq_len": self.seq_len, "n_memorize": self.n, "vocab": self.vocab, "chance": self.chance}

@@ -13,9 +13,10 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import ConfigError
-from tasks.base import Batch, TaskSpec, check_train_fraction
+from tasks.base import Batch, TaskSpec
 from tasks.checks import class_ids
-from tasks.text_data import PAD, TextTask, check_data_keys, load_text_data, pad_sequences, tokenize_column
+from tasks.text_data import PAD, TextTask, pad_sequences
+from tasks.text_source import TextSource, takes_text_source
 
 
 def macro_f1(confusion: torch.Tensor) -> tuple[float, list[float]]:
@@ -32,20 +33,13 @@ def macro_f1(confusion: torch.Tensor) -> tuple[float, list[float]]:
     return (float(f1[present].mean()) if present.any() else 0.0), f1.tolist()
 
 
+@takes_text_source
 class Sentiment(TextTask):
     """Text classification from a text column and an integer label column.
 
     Args:
-        data: ``path`` (hub id or folder), ``text_column``, ``label_column``, optional ``name`` (hub config),
-            ``val_split`` (hub split used for validation; null = carve from train) and ``test_split``.
-        tokenizer: ``word``, ``bpe``, ``byte`` or a saved ``tokenizer.json`` (``init_from`` sets it).
-        vocab_size: largest learned vocabulary for word/bpe (ignored by byte, which has 260 ids); the 33 reserved
-            pre-training ids come on top.
-        max_len: texts are truncated to this many tokens; null = the longest training text.
-        lowercase: lower-case the text before tokenizing (word/bpe).
-        val_fraction, split_seed: how validation is carved from train when the data has none.
-        train_fraction: share of the labelled training rows used (a subset drawn with the run seed; 1 = all).
-        cache_dir: cache root (default ``$ARCHBENCH_CACHE`` or ``~/.cache/archbench``).
+        data, tokenizer, vocab_size, max_len, lowercase, val_fraction, split_seed, train_fraction, cache_dir: the
+            :class:`tasks.text_source.TextSource` settings (``train_fraction``: share of the labelled training rows).
         num_classes: K when some class has no training example; null = the classes of the train split, which
             must be exactly 0..K-1.
         label_map: raw label → class id (e.g. ``{neg: 0, pos: 1}`` or ``{1: 0, 2: 1}``), applied before the check.
@@ -57,54 +51,20 @@ class Sentiment(TextTask):
 
     def __init__(
         self,
+        source: TextSource,
         *,
-        data: dict,
-        tokenizer: str = "word",
-        vocab_size: int = 20000,
-        max_len: int | None = 64,
-        lowercase: bool = True,
-        val_fraction: float = 0.1,
-        split_seed: int = 0,
-        train_fraction: float = 1.0,
-        cache_dir: str | None = None,
         num_classes: int | None = None,
         label_map: dict | None = None,
         drop_empty: bool = False,
     ):
-        data = check_data_keys(data, ("path", "name", "text_column", "label_column", "val_split", "test_split"))
-        self.path = str(data["path"])
-        self.text_col, self.label_col = str(data.get("text_column", "text")), str(data.get("label_column", "label"))
-        self.train_fraction = check_train_fraction(train_fraction)
-        raw = load_text_data(
-            self.path,
-            [self.text_col, self.label_col],
-            name=data.get("name"),
-            val_split=data.get("val_split", "validation"),
-            test_split=data.get("test_split", "test"),
-            val_fraction=float(val_fraction),
-            split_seed=int(split_seed),
-            cache_dir=cache_dir,
-            drop_empty=drop_empty,
-        )
+        self.path, self.text_col, self.label_col = source.path, source.text_column, source.label_column
+        self.train_fraction = source.train_fraction
+        raw = source.read([self.text_col, self.label_col], drop_empty=drop_empty)
         if num_classes is not None and int(num_classes) < 2:
             raise ConfigError(f"task.num_classes={num_classes} must be ≥ 2, or null to read it from the labels")
         self.num_classes = class_ids(raw.splits, self.label_col, self.path, num_classes, label_map)
         self.label_map, self.dropped = dict(label_map) if label_map else None, raw.dropped
-        tt = tokenize_column(
-            raw,
-            self.text_col,
-            tokenizer=tokenizer,
-            vocab_size=vocab_size,
-            lowercase=lowercase,
-            max_len=max_len,
-            cache_dir=cache_dir,
-        )
-        self.tokenizer, self.tokenizer_file, self.max_len, self.truncated = (
-            tt.tokenizer,
-            tt.tokenizer_file,
-            tt.max_len,
-            tt.truncated,
-        )
+        tt = self.keep_tokens(source.tokenize(raw))
         self.rows = {}  # split -> (ids (N, L) padded, lengths (N,), labels (N,)) on the CPU until setup
         for s, fitted in tt.ids.items():
             self.rows[s] = (

@@ -2,7 +2,8 @@
 every run), a training stream drawn on the device from the run's seed, and bitwise resume of that stream.
 
 A subclass sets ``n_val``, ``n_test`` and ``data_seed`` and implements ``generate(batch_size, generator, device)``
-→ (inputs, targets).
+→ (inputs, targets). Tasks whose answers are the last ``n`` positions (copy_long, selective_copy) score them with
+:func:`answer_stats` and :func:`answer_metrics`.
 """
 
 from __future__ import annotations
@@ -44,3 +45,26 @@ class GeneratedTask(Task):
 
     def load_state_dict(self, state: dict) -> None:
         self.gen.set_state(state["gen"])
+
+
+def answer_stats(logits: torch.Tensor, targets: torch.Tensor, n: int) -> dict[str, torch.Tensor]:
+    """Sums over one batch whose answers are its last ``n`` positions: answers right by position (n,), whole
+    answers right, and the count of sequences."""
+    right = logits[:, -n:].argmax(-1) == targets[:, -n:]  # (B, n)
+    return {
+        "right_by_pos": right.sum(0).double(),
+        "seq_right": right.all(1).sum().double(),
+        "count": torch.tensor(float(targets.shape[0])),
+    }
+
+
+def answer_metrics(s: dict[str, torch.Tensor], **more) -> dict:
+    """``acc`` (mean over answer positions), ``seq_acc`` (whole answers right), ``more`` and ``acc_by_position``
+    from the summed :func:`answer_stats`."""
+    by_pos = (s["right_by_pos"] / s["count"]).tolist()
+    return {
+        "acc": float(sum(by_pos) / len(by_pos)),
+        "seq_acc": float(s["seq_right"] / s["count"]),
+        **more,
+        "acc_by_position": by_pos,
+    }

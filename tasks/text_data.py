@@ -256,6 +256,23 @@ def load_text_data(
     return TextData({s: splits[s] for s in SPLITS}, identity, carved, dropped)
 
 
+def read_data(
+    data: dict, columns: list[str], *, val_fraction, split_seed, cache_dir: str | None, drop_empty: bool = False
+) -> TextData:
+    """:func:`load_text_data` for a task's checked ``data`` node (its path, hub config name and split names)."""
+    return load_text_data(
+        str(data["path"]),
+        columns,
+        name=data.get("name"),
+        val_split=data.get("val_split", "validation"),
+        test_split=data.get("test_split", "test"),
+        val_fraction=float(val_fraction),
+        split_seed=int(split_seed),
+        cache_dir=cache_dir,
+        drop_empty=drop_empty,
+    )
+
+
 def carve(train: dict, columns: list[str], fraction: float, seed: int, path: str) -> tuple[dict, dict]:
     """Split ``fraction`` of train (at least one row, by a fixed-seed permutation) off as validation."""
     n = len(train[columns[0]])
@@ -501,6 +518,16 @@ class TextTask(Task):
 
     rows: dict[str, tuple[torch.Tensor, ...]]
     tokenizer = None  # the input tokenizer (ByteTokenizer or HFTokenizer), where there is one
+
+    def keep_tokens(self, tt: TokenizedText) -> TokenizedText:
+        """Keep the tokenizer of ``tt``, its file, the length cut and the share of texts cut (``describe``)."""
+        self.tokenizer, self.tokenizer_file, self.max_len, self.truncated = (
+            tt.tokenizer,
+            tt.tokenizer_file,
+            tt.max_len,
+            tt.truncated,
+        )
+        return tt
 
     def setup(self, device: torch.device, seed: int) -> None:
         self.device = torch.device(device)

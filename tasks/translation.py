@@ -24,9 +24,9 @@ from tasks.text_data import (
     check_data_keys,
     fit_length,
     get_tokenizer,
-    load_text_data,
     longest,
     pad_sequences,
+    read_data,
     texts,
 )
 
@@ -101,14 +101,11 @@ class Translation(TextTask):
         if int(beam) < 1:
             raise ConfigError(f"task.beam={beam} must be ≥ 1 (1 = greedy decoding)")
         self.train_fraction = check_train_fraction(train_fraction)
-        raw = load_text_data(
-            self.path,
+        raw = read_data(
+            data,
             [self.src_col, self.tgt_col],
-            name=data.get("name"),
-            val_split=data.get("val_split", "validation"),
-            test_split=data.get("test_split", "test"),
-            val_fraction=float(val_fraction),
-            split_seed=int(split_seed),
+            val_fraction=val_fraction,
+            split_seed=split_seed,
             cache_dir=cache_dir,
             drop_empty=drop_empty,
         )

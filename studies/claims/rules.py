@@ -469,7 +469,7 @@ def gradient_trend(est: stats.Estimate | None, delta: float) -> str:
 
 def c3_gradients(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> Verdict:
     rule = (
-        "copy task, per arch, at initialisation and early in training (trainer.probe_early_step): the slope of "
+        "copy task, per arch, at initialisation and early in training (callbacks.early_gradient): the slope of "
         "log10 (L·‖∂ℓ/∂x_t‖) at the source position against log10 delay — the gradient times the input's length "
         "L, which takes out the 1/L dilution of attention spread evenly over L positions (not a decay with "
         "distance through time), for every arch alike — one slope per distinct seed over its delays, "
@@ -1258,7 +1258,7 @@ def c9_interpretable(runs: list[dict], min_seeds: int = MIN_SEEDS, delta: float 
     ev["source_masking_per_seed"] = rows
     if not counts:
         return inconclusive(
-            rule, ["no source-masking record (long_range.source_masking: trainer.probe_source_masking)"], ev
+            rule, ["no source-masking record (long_range.source_masking: callbacks.source_masking)"], ev
         )
     few = [c for c in counts if not isinstance(c, int) or c < MIN_SEQUENCES]
     if few:
@@ -1294,7 +1294,7 @@ def head_ablation_evidence(runs: list[dict], delta: float) -> dict:
     if not drops or few:
         return {
             "note": f"head ablation missing or on fewer than {MIN_SEQUENCES} test sequences "
-            f"(trainer.probe_head_ablation; measured on {counts})"
+            f"(callbacks.head_ablation; measured on {counts})"
         }
     per_head = stats.holm_correct(
         {

@@ -146,19 +146,47 @@ def test_the_logbook_writes_each_line_to_the_file_and_the_loggers(tmp_path):
 
 
 # -- probes -----------------------------------------------------------------------------------------------------
-def test_the_settings_name_the_probe_components():
+def test_the_engine_switches_on_the_long_range_probes_only():
     kinds = lambda **kw: [type(c).__name__ for c in probe_callbacks.probe_callbacks(trainer_settings(**kw))]
-    assert kinds() == ["LongRangeProbes"]
-    assert kinds(probes=False, probe_head_ablation=True) == []  # the others add to trainer.probes' measurements
-    assert kinds(probe_early_step=50, probe_source_masking=True, probe_head_ablation=True) == [
-        "LongRangeProbes",
-        "EarlyGradient",
-        "HeadAblation",
-        "SourceMasking",
-    ]
-    early = probe_callbacks.probe_callbacks(trainer_settings(probe_early_step=50))[1]
-    assert early.step == 50
-    assert set(probe_callbacks.PROBES) <= set(TrainerSettings.__dataclass_fields__)
+    assert kinds() == ["LongRangeProbes"] and kinds(probes=False) == []
+    assert set(probe_callbacks.PROBES) == {"probes"} <= set(TrainerSettings.__dataclass_fields__)
+
+
+def configured(*overrides):
+    from pathlib import Path
+
+    from tests.conftest import make_cfg
+
+    return [type(c).__name__ for c in probe_callbacks.configured(make_cfg(Path("unused"), *overrides))]
+
+
+def test_a_preset_names_the_study_probes_as_components():
+    target = "+callbacks.{0}._target_=harness.probe_callbacks.{1}"
+    named = (target.format("source_masking", "SourceMasking"), target.format("head_ablation", "HeadAblation"))
+    assert configured(*named) == ["LongRangeProbes", "SourceMasking", "HeadAblation"]  # the config's order
+    early = probe_callbacks.EarlyGradient(None)
+    assert early.step is None  # step=null: a preset's override switches it off
+    with pytest.raises(ConfigError, match=r"callbacks.early_gradient.step=0 must be"):
+        configured(target.format("early_gradient", "EarlyGradient"), "+callbacks.early_gradient.step=0")
+
+
+def test_the_deprecated_probe_settings_still_turn_their_components_on_with_a_warning(capsys):
+    got = configured(
+        "trainer.probe_early_step=50", "trainer.probe_source_masking=true", "trainer.probe_head_ablation=true"
+    )
+    assert got == ["LongRangeProbes", "EarlyGradient", "HeadAblation", "SourceMasking"]  # the old order
+    err = capsys.readouterr().err
+    assert err.count("is deprecated and goes in 0.3") == 3
+    assert (
+        "+callbacks.early_gradient._target_=harness.probe_callbacks.EarlyGradient +callbacks.early_gradient.step=50"
+        in err
+    )
+    assert configured("trainer.probes=false", "trainer.probe_head_ablation=true") == []  # as before: with probes only
+    early = probe_callbacks.deprecated(trainer_settings(probe_early_step=7), {})[0]
+    assert early.step == 7
+    named = {"early_gradient": {"_target_": "x"}}  # the config's own entry wins over the old setting
+    assert probe_callbacks.deprecated(trainer_settings(probe_early_step=7), named) == []
+    assert set(probe_callbacks.DEPRECATED) <= set(TrainerSettings.__dataclass_fields__)
 
 
 def test_the_early_curve_joins_the_gradient_curve_of_the_end():
@@ -216,7 +244,7 @@ def test_a_config_names_its_own_component(tmp_path):
 
 
 def test_the_probe_components_state_survives_a_resume(tmp_path, device):
-    """The curves at initialisation and at trainer.probe_early_step live in the checkpoint: a run cut after the
+    """The curves at initialisation and at ``callbacks.early_gradient.step`` live in the checkpoint: a run cut after the
     early step and resumed records the same long-range probes as one that ran through."""
     from pathlib import Path
 
@@ -224,7 +252,11 @@ def test_the_probe_components_state_survives_a_resume(tmp_path, device):
     from tests.conftest import make_cfg
 
     same = ("task=copy_long", "task.delay=4", "task.n_memorize=2", "trainer.schedule=constant")
-    probes = ("trainer.probe_early_step=3", "trainer.ckpt_every=2", "trainer.eval_every=2", "trainer.stop_at=null")
+    early = (
+        "+callbacks.early_gradient._target_=harness.probe_callbacks.EarlyGradient",
+        "+callbacks.early_gradient.step=3",
+    )
+    probes = (*early, "trainer.ckpt_every=2", "trainer.eval_every=2", "trainer.stop_at=null")
     whole = train(make_cfg(tmp_path / "whole", *same, *probes, "trainer.max_steps=6"))
     cfg = make_cfg(tmp_path / "cut", *same, *probes, "trainer.max_steps=4")
     train(cfg)

@@ -176,14 +176,16 @@ def test_pooled_states_stop_at_the_limit(cfg_factory):
 
 
 def test_the_early_gradient_curve_is_taken_once_at_its_step_and_kept_across_a_resume(cfg_factory):
-    """C3 reads ‖∂ℓ/∂e_t‖ at initialisation and early in training (trainer.probe_early_step), not only at the end."""
+    """C3 reads ‖∂ℓ/∂e_t‖ at initialisation and early in training (``callbacks.early_gradient``), not only at the
+    end."""
     cfg = cfg_factory(
         "arch=lstm",
         "task=copy_long",
         "task.delay=4",
         "task.n_memorize=2",
         "trainer.max_steps=3",
-        "trainer.probe_early_step=2",
+        "+callbacks.early_gradient._target_=harness.probe_callbacks.EarlyGradient",
+        "+callbacks.early_gradient.step=2",
         "optimizer.lr=0.05",
     )
     first = train(cfg)
@@ -223,7 +225,7 @@ def test_head_ablation_records_the_drop_per_layer_and_head(cfg_factory):
         "task.n_test=16",
         "arch.n_heads=2",
         "trainer.max_steps=2",
-        "trainer.probe_head_ablation=true",
+        "+callbacks.head_ablation._target_=harness.probe_callbacks.HeadAblation",
     )
     ab = train(cfg)["long_range"]["head_ablation"]
     layers = len(ab["names"])
@@ -242,7 +244,7 @@ def test_source_masking_blanks_the_attended_source_and_a_control_over_the_test_s
         "task.n_test=16",
         "arch.n_heads=2",
         "trainer.max_steps=2",
-        "trainer.probe_source_masking=true",
+        "+callbacks.source_masking._target_=harness.probe_callbacks.SourceMasking",
     )
     summary = train(cfg)
     sm = summary["long_range"]["source_masking"]
@@ -259,7 +261,7 @@ def test_source_masking_blanks_the_attended_source_and_a_control_over_the_test_s
         "task.n_memorize=2",
         "task.n_test=16",
         "trainer.max_steps=2",
-        "trainer.probe_source_masking=true",
+        "+callbacks.source_masking._target_=harness.probe_callbacks.SourceMasking",
     )
     lstm.run_dir = str(tmp_path / "lstm")
     assert "source_masking" not in train(lstm)["long_range"]

@@ -245,7 +245,7 @@ def test_a_timing_run_is_serial_unthreaded_at_the_borrowed_lr_and_names_its_devi
             "task.delay": 3,
             "trainer.stop_at": 0.99,
             "trainer.probes": False,
-            "trainer.probe_early_step": None,
+            "callbacks.early_gradient.step": None,
         },
     }
     assert sweeps.run_sweep("timing", sweep, preset, tmp_path, None) == []
