@@ -184,29 +184,23 @@ def c7_runs(effect, sd, n, rng):
 
 
 def c8_runs(effect, sd, n, rng):
+    """Sentiment fine-tuning of the transformer: pre-trained gains ``effect`` at 10% of the labels and nothing at all
+    of them (so the data-efficiency interaction is ``effect`` too)."""
     out = []
-    for s in range(n):
-        cfg = {"task": {**SENT, "train_fraction": 0.1}}
-        out.append(
-            rec(
-                "transformer",
-                s,
-                task="sentiment",
-                config={**cfg, "init_weights": False},
-                init={"from": "runs/mlm"},
-                metrics={"test/acc": clip(0.7 + sd * rng.standard_normal())},
-            )
-        )
-        out.append(
-            rec(
-                "transformer",
-                s,
-                task="sentiment",
-                config=cfg,
-                init={"from": "runs/mlm"},
-                metrics={"test/acc": clip(0.7 + effect + sd * rng.standard_normal())},
-            )
-        )
+    for frac, base, gain in ((0.1, 0.7, effect), (1.0, 0.8, 0.0)):
+        cfg = {"task": {**SENT, "train_fraction": frac}}
+        for s in range(n):
+            for extra, g in (({"init_weights": False}, 0.0), ({}, gain)):
+                out.append(
+                    rec(
+                        "transformer",
+                        s,
+                        task="sentiment",
+                        config={**cfg, **extra},
+                        init={"from": "runs/mlm"},
+                        metrics={"test/acc": clip(base + g + sd * rng.standard_normal())},
+                    )
+                )
     return out
 
 

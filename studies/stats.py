@@ -124,6 +124,30 @@ def difference(a, b, floor: float = 0.0, floor_b: float | None = None) -> Estima
     return Estimate(d, d - half, d + half, n, se, dof, CONSTANT if constant else None)
 
 
+def contrast(groups: list[tuple[list, float, float]]) -> Estimate | None:
+    """A linear contrast Σ wᵢ·mean(groupᵢ) of independent groups ``(values, weight, floor)`` (e.g. an interaction:
+    (a₁ − b₁) − (a₂ − b₂)) with a Welch–Satterthwaite interval, each group's variance raised to its floor as in
+    :func:`difference`; n = the smallest group. None when a group has no finite value; no interval when one has a
+    single value."""
+    xs = [(finite(v), w, f) for v, w, f in groups]
+    if not xs or any(not x for x, _, _ in xs):
+        return None
+    d = float(sum(w * np.mean(x) for x, w, _ in xs))
+    n = min(len(x) for x, _, _ in xs)
+    if n < 2:
+        return Estimate(d, None, None, n)
+    parts = [(sample_var(x, f), w, len(x)) for x, w, f in xs]
+    var = [w * w * sv / k for (sv, _), w, k in parts]
+    se = math.sqrt(sum(var))
+    if se == 0:
+        dof = float(sum(k - 1 for _, _, k in parts))
+    else:
+        dof = sum(var) ** 2 / sum(v * v / (k - 1) for v, (_, _, k) in zip(var, parts))
+    half = st.t.ppf(0.5 + LEVEL / 2, dof) * se
+    constant = all(fl or sv == 0 for (sv, fl), _, _ in parts)
+    return Estimate(d, d - half, d + half, n, se, dof, CONSTANT if constant else None)
+
+
 def ratio(a, b) -> Estimate | None:
     """Geometric-mean ratio a/b with the interval of the log difference (positive values only; no floor: log
     times are measured, not counted)."""

@@ -1085,11 +1085,13 @@ MATCHED = "compute-matched scratch"  # init_weights=false for as many steps as M
 
 def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float = 0.1, delta: float = 0.02) -> Verdict:
     rule = (
-        f"sentiment (selected by task class) at {fraction:g} of the labels: test acc of MLM-pre-trained minus "
-        f"from-scratch runs of the attention arch (the transformer; Welch 95% CI, distinct seeds) against "
-        f"δ={delta:g}: supported, not supported (the interval excludes δ) or inconclusive with its minimal "
-        "detectable effect. Every other arch's gain is reported beside it, outside the verdict (an added arch never "
-        "changes it)"
+        f"sentiment (selected by task class), the attention arch (the transformer): accuracy — test acc of "
+        f"MLM-pre-trained minus from-scratch runs at {fraction:g} of the labels (Welch 95% CI, distinct seeds); "
+        f"data efficiency — that gain minus the same gain at all the labels (the interaction, Welch–Satterthwaite), "
+        f"each against δ={delta:g}: both supported → supported, both excluded → not supported, one each → mixed, "
+        "either underpowered → inconclusive with its minimal detectable effect (without runs at all the labels, "
+        "accuracy decides alone, with a caveat). Every other arch's gains are reported beside it, outside the "
+        "verdict (an added arch never changes it)"
     )
     ft = [r for r in runs if task_class(r) == SENTIMENT_TASK]
     steps = lambda r: get(r, "config.trainer.max_steps") or 0
@@ -1126,12 +1128,39 @@ def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float
             delta,
             f"{a} gain at {fraction:g} of labels",
         )
-    ev["decisions"] = {"transformer": dec["transformer"].to_dict()}
+    full = max((k[1] for k in cells if k[0] == "transformer" and k[1] is not None), default=fraction)
+    parts = {"accuracy": dec["transformer"]}
+    caveats = []
+    if full > fraction and all(len(acc(("transformer", full, s))) >= min_seeds for s in ("pre-trained", "scratch")):
+        groups = [
+            (
+                acc(("transformer", f, s)),
+                w,
+                acc_floor(completed(cells[("transformer", f, s)]), acc(("transformer", f, s))),
+            )
+            for f, s, w in (
+                (fraction, "pre-trained", 1),
+                (fraction, "scratch", -1),
+                (full, "pre-trained", -1),
+                (full, "scratch", 1),
+            )
+        ]
+        parts["data efficiency"] = stats.decide(
+            stats.contrast(groups), delta, f"transformer gain at {fraction:g} of labels − gain at {full:g}"
+        )
+        ev["data_efficiency"] = parts["data efficiency"].to_dict()
+    else:
+        caveats.append(f"no runs at all the labels beside {fraction:g}: accuracy decided alone (no data efficiency)")
+    ev["decisions"] = {k: d.to_dict() for k, d in parts.items()}
     ev["beside"] = {a: d.to_dict() for a, d in dec.items() if a != "transformer"}
     key = f"gain at {fraction:g} of labels (δ={delta:g}): " + ", ".join(
         f"{a} {dec[a].estimate.text()}" for a in archs if dec[a].estimate
     )
-    return by_parts({"transformer": dec["transformer"]}, rule, ev, key, lambda yes: "supported")
+    if "data efficiency" in parts and parts["data efficiency"].estimate:
+        key += f"; transformer gain at {fraction:g} − at {full:g}: {parts['data efficiency'].estimate.text()}"
+    v = by_parts(parts, rule, ev, key, lambda yes: f"{yes[0]} only")
+    v.caveats += caveats
+    return v
 
 
 # -- C9: attention weights are interpretable --------------------------------------------------------------------

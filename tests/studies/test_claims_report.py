@@ -336,8 +336,8 @@ def test_the_report_reads_the_preset_from_the_drivers_marker_not_the_folder_name
     write_marker(tmp_path / "my-copy", "claims", "quick")
     doc = build_claims(tmp_path / "my-copy")
     assert (
-        doc["preset"] == "quick" and doc["family"] == 25
-    )  # the quick preset's declared family (C4: 2 tasks; C6: 2 parts × 2 delays)
+        doc["preset"] == "quick" and doc["family"] == 26
+    )  # the quick preset's declared family (C4: 2 tasks; C6: 2 parts × 2 delays; C8: 2)
 
 
 def test_holm_across_the_claims_primary_tests():

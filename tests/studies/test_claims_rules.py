@@ -587,7 +587,7 @@ def test_c7_layer_0_and_the_untrained_trend_do_not_count():
 
 
 # -- C8 -----------------------------------------------------------------------------------------------------------
-def finetune_runs(gain, n=3, sd=0.004):  # gain[arch] at 10% of labels
+def finetune_runs(gain, n=3, sd=0.004, gain_full=None):  # gain[arch] at 10% of labels (gain_full[arch] at 100%)
     runs = []
     task = {"_target_": "tasks.sentiment.Sentiment"}
     for a, g in gain.items():
@@ -611,7 +611,7 @@ def finetune_runs(gain, n=3, sd=0.004):  # gain[arch] at 10% of labels
                         task="sentiment",
                         config={"task": {"train_fraction": frac, **task}},
                         init={"from": "runs/mlm", "weights": "last"},
-                        **acc(base + (g if frac == 0.1 else 0) + sd * (((s + 1) % 3) - 1)),
+                        **acc(base + (g if frac == 0.1 else (gain_full or {}).get(a, 0)) + sd * (((s + 1) % 3) - 1)),
                     )
                 )
     return runs
@@ -623,7 +623,7 @@ def test_c8_every_outcome_decided_by_the_transformer():
     assert v.verdict == R.NOT_SUPPORTED, v.key
     # another arch's result is reported beside the verdict, never changes it (nor the correction family)
     v = R.c8_pretraining(finetune_runs({"lstm": 0.0, "transformer": 0.08}, n=20))
-    assert v.verdict == R.SUPPORTED and set(v.evidence["decisions"]) == {"transformer"}
+    assert v.verdict == R.SUPPORTED and set(v.evidence["decisions"]) == {"accuracy", "data efficiency"}
     assert v.evidence["beside"]["lstm"]["outcome"] == "not supported"
     v = R.c8_pretraining(finetune_runs({"lstm": 0.1, "transformer": 0.03}, sd=0.05))
     assert v.verdict == R.INCONCLUSIVE and "minimal detectable effect" in v.key and "transformer" in v.key
@@ -631,6 +631,18 @@ def test_c8_every_outcome_decided_by_the_transformer():
     runs[0]["status"] = "diverged"
     assert R.c8_pretraining(runs).verdict == R.INCONCLUSIVE
     assert R.c8_pretraining(finetune_runs({"lstm": 0.1})).verdict == R.INCONCLUSIVE  # no transformer
+
+
+def test_c8_data_efficiency_is_the_gain_at_few_labels_beyond_the_gain_at_all():
+    """Pre-training that helps as much at all the labels as at 10% improves accuracy, not data efficiency."""
+    v = R.c8_pretraining(finetune_runs({"transformer": 0.08}, n=20, gain_full={"transformer": 0.08}))
+    assert v.verdict == R.MIXED and v.condition == "accuracy only"
+    assert v.evidence["data_efficiency"]["outcome"] == "not supported"
+    v = R.c8_pretraining(finetune_runs({"transformer": 0.08}, n=20, gain_full={"transformer": 0.0}))
+    assert v.verdict == R.SUPPORTED and v.evidence["data_efficiency"]["estimate"]["value"] == pytest.approx(0.08)
+    only_few = [r for r in finetune_runs({"transformer": 0.08}) if r["config"]["task"]["train_fraction"] == 0.1]
+    v = R.c8_pretraining(only_few)
+    assert v.verdict == R.SUPPORTED and any("accuracy decided alone" in c for c in v.caveats)
 
 
 def test_c8_keeps_the_compute_matched_scratch_run_apart_from_scratch():

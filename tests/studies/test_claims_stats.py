@@ -211,3 +211,17 @@ def test_censored_comparison_reaches_not_supported():
     x = [reached(v) for v in (1.0, 1.1, 0.9, 1.05, 0.95)]
     y = [reached(v) for v in (2.0, 2.1, 1.9, 2.05, 1.95)]
     assert S.decide_censored(x, y, 0.1).outcome == S.NOT_SUPPORTED
+
+
+def test_a_linear_contrast_of_independent_groups_is_welch_satterthwaite():
+    """An interaction (a₁ − b₁) − (a₂ − b₂): its value, and for two groups exactly :func:`S.difference`."""
+    a, b = [0.7, 0.72, 0.74], [0.6, 0.61, 0.59]
+    two = S.contrast([(a, 1, 0.0), (b, -1, 0.0)])
+    ref = S.difference(a, b)
+    assert two.value == pytest.approx(ref.value) and two.lo == pytest.approx(ref.lo) and two.hi == pytest.approx(ref.hi)
+    four = S.contrast([(a, 1, 0.0), (b, -1, 0.0), (b, -1, 0.0), (a, 1, 0.0)])
+    assert four.value == pytest.approx(2 * ref.value) and four.hi - four.lo > two.hi - two.lo
+    assert S.contrast([(a, 1, 0.0), ([], -1, 0.0)]) is None
+    assert S.contrast([([0.5], 1, 0.0), (b, -1, 0.0)]).lo is None
+    flat = S.contrast([([0.5, 0.5], 1, 0.01), ([0.4, 0.4], -1, 0.01)])
+    assert flat.lo < 0.1 < flat.hi and flat.note == S.CONSTANT  # the floors give the interval its width

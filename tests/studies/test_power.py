@@ -39,7 +39,7 @@ def test_the_correction_over_the_presets_family_only_lowers_decisions():
     sc = P.SCENARIOS["C2"]
     alone = P.outcome_rates(sc, 0.85, 3, 60)
     family = P.outcome_rates(sc, 0.85, 3, 60, family=P.quick_family())
-    assert family[rules.SUPPORTED] <= alone[rules.SUPPORTED] and P.quick_family() == 25
+    assert family[rules.SUPPORTED] <= alone[rules.SUPPORTED] and P.quick_family() == 26
 
 
 def test_the_replications_false_reproduced_rate_is_at_most_five_percent():
