@@ -296,8 +296,9 @@ def source_masking(model: nn.Module, task, batch_size: int, split: str = "test",
                 src = w[:, p].argmax(-1)  # (B,)
                 other = (src + torch.randint(1, w.shape[-1], (B,), generator=g).to(src.device)) % w.shape[-1]
                 right["intact"] += float((logits[:, p].argmax(-1) == y[:, p]).sum())
-                if task.source_distance is not None:  # a copy: answer p reads position p − distance
-                    right["on_source"] += float((src == p - task.source_distance).sum())
+                if task.source_distance is not None:  # a copy: answer p reads position p − distance (any copy)
+                    hits = [src == p - d for d in getattr(task, "source_distances", [task.source_distance])]
+                    right["on_source"] += float(torch.stack(hits).any(0).sum())
                 for key, where in (("masked", src), ("control", other)):
                     xm = x.clone()
                     xm[torch.arange(B, device=x.device), where] = 0

@@ -61,9 +61,10 @@ def add_attention_measures(run: dict) -> None:
     att = run.setdefault("long_range", {}).setdefault("attention", {})
     layers = attention_layers(folder / ATTENTION)
     delay, n = rules.get(run, "task_info.delay"), rules.get(run, "task_info.n_memorize")
+    repeat = int(rules.get(run, "task_info.repeat") or 1)  # copies of each symbol: any of them is its source
     if delay and n and all(m.shape[-1] == m.shape[-2] for m in layers):
-        att["alignment"] = max(rules.copy_alignment(m, int(delay), int(n)) for m in layers)
-        att["alignment_chance"] = 1.0 / layers[0].shape[-1]  # the argmax on the source by chance: 1/L
+        att["alignment"] = max(rules.copy_alignment(m, int(delay), int(n), repeat) for m in layers)
+        att["alignment_chance"] = repeat / layers[0].shape[-1]  # the argmax on a source by chance: r/L
     div = [d for d in map(rules.head_diversity, layers) if d is not None]
     if div:
         att["head_diversity"] = float(np.mean(div))

@@ -196,7 +196,7 @@ CLAIMS = {
         Claim(
             id="C9",
             question="attention weights are interpretable",
-            sources=("positions",),
+            sources=("positions", "faithfulness"),
             rule=rules.c9_interpretable,
             figure=figures.c9,
             delta=0.05,  # accuracy drop when the attended source is masked, beyond the control's

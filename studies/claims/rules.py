@@ -1167,14 +1167,17 @@ def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float
 ALIGNED = 0.9
 
 
-def copy_alignment(maps: np.ndarray, delay: int, n: int) -> float:
-    """Share of answer positions (the last n) whose strongest attention falls on the symbol they copy.
-    maps (heads, L, L) of one copy example; the symbol for answer position j sits at j − (delay + n)."""
+def copy_alignment(maps: np.ndarray, delay: int, n: int, repeat: int = 1) -> float:
+    """Share of answer positions (the last n) whose strongest attention falls on the symbol they copy (any of its
+    ``repeat`` copies). maps (heads, L, L) of one copy example; the symbol for answer position j sits at
+    j − (delay + n·k), k = 1..repeat."""
     L = maps.shape[-1]
     answers = np.arange(L - n, L)
-    src = answers - (delay + n)
     top = maps[:, answers].argmax(-1)  # (heads, n)
-    return float((top == src[None]).mean(-1).max())
+    on = np.zeros_like(top, dtype=bool)
+    for k in range(1, repeat + 1):
+        on |= top == (answers - (delay + n * k))[None]
+    return float(on.mean(-1).max())
 
 
 MIN_SEQUENCES = 512  # C9: test sequences the source masking (and the head ablation) is measured over
@@ -1188,7 +1191,7 @@ def alignment_chance(run: dict) -> float | None:
     if stats.finite([c]):
         return float(c)
     L = get(run, "task_info.seq_len")
-    return 1.0 / L if stats.finite([L]) and L > 0 else None
+    return copies(run) / L if stats.finite([L]) and L > 0 else None
 
 
 def masking_effects(runs: list[dict]) -> tuple[list[dict], list]:
@@ -1231,9 +1234,16 @@ def head_drops(runs: list[dict]) -> tuple[dict, list]:
     return dict(drops), counts
 
 
+def copies(run: dict) -> int:
+    """How many times a copy run wrote each symbol before the delay (``task.repeat``; 1 = the classic task)."""
+    return int(get(run, "task_info.repeat") or get(run, "config.task.repeat") or 1)
+
+
 def c9_runs(runs: list[dict]) -> list[dict]:
-    """C9's runs: the seed's transformer block (bidirectional, sinusoidal positions) on the copy task."""
-    return [
+    """C9's runs: the seed's transformer block (bidirectional, sinusoidal positions) on the copy task — where runs
+    with repeated symbols exist, those with the most copies only (there an answer can come from another copy than
+    the attended one, so faithfulness is not fixed by the task)."""
+    cand = [
         r
         for r in runs
         if r.get("arch") == "transformer"
@@ -1241,13 +1251,17 @@ def c9_runs(runs: list[dict]) -> list[dict]:
         and get(r, "config.arch.pos_encoding") in (None, "sinusoidal")
         and not get(r, "config.arch.causal")
     ]
+    most = max(map(copies, cand), default=1)
+    return [r for r in cand if copies(r) == most]
 
 
 def c9_interpretable(runs: list[dict], min_seeds: int = MIN_SEEDS, delta: float = 0.05) -> Verdict:
     rule = (
-        "copy task (by task class), the seed's transformer (bidirectional, sinusoidal positions). Plausibility: "
-        "the best head's alignment rate (share of answer positions whose strongest attention is on their source "
-        f"symbol) beyond {ALIGNED} and {ABOVE_CHANCE}× its chance level 1/L (L the sequence length): per seed the "
+        "copy task (by task class) with each symbol written r times before the delay where such runs exist (the "
+        "answer can then come from a copy the head does not attend to), the seed's transformer (bidirectional, "
+        "sinusoidal positions). Plausibility: the best head's alignment rate (share of answer positions whose "
+        f"strongest attention is on a copy of their symbol) beyond {ALIGNED} and {ABOVE_CHANCE}× its chance level r/L "
+        "(L the sequence length): per seed the "
         "smaller margin, its mean's 95% interval above 0 (plausible) or below it (not). "
         "Faithfulness (source masking): the head whose attention from the answer positions is sharpest names, per "
         "sequence and answer, the position it attends to most; that position is blanked and the answers scored "

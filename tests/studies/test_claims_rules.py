@@ -686,6 +686,23 @@ def test_copy_alignment_finds_the_aligned_head():
     assert R.copy_alignment(uniform[None], delay, n) == 0.0
 
 
+def test_copy_alignment_and_c9_runs_with_repeated_symbols():
+    """With r copies a head on the farther copy is aligned too; C9 reads the runs with the most copies only."""
+    delay, n, r = 5, 2, 2
+    L = delay + (r + 1) * n
+    far = np.full((L, L), 1.0 / L)
+    for j in range(L - n, L):
+        far[j] = 0.0
+        far[j, j - (delay + 2 * n)] = 1.0  # the first copy, n further than the nearest
+    assert R.copy_alignment(far[None], delay, n, repeat=2) == 1.0 and R.copy_alignment(far[None], delay, n) == 0.0
+    one = rec("transformer", 0, config={"arch": {"causal": False}, "task": {"_target_": R.COPY_TASK}})
+    two = rec("transformer", 1, config={"arch": {"causal": False}, "task": {"_target_": R.COPY_TASK, "repeat": 2}})
+    two["task_info"]["repeat"] = 2
+    assert R.c9_runs([one, two]) == [two] and R.c9_runs([one]) == [one]
+    two["task_info"]["seq_len"] = 40
+    assert R.alignment_chance(two) == pytest.approx(2 / 40)
+
+
 FAITHFUL = dict(masked=(0.40, 0.44, 0.48), control=(0.02, 0.03, 0.04))  # blanking the source hurts, the control not
 UNFAITHFUL = dict(masked=(0.03, 0.02, 0.04), control=(0.02, 0.02, 0.03))  # neither hurts
 

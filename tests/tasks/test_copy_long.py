@@ -67,8 +67,27 @@ def test_training_stream_resumes_exactly():
 
 
 @pytest.mark.parametrize(
-    "kw,msg", [({"delay": 0}, "task.delay=0 must be at least 1"), ({"n_memorize": 0}, "task.n_memorize=0")]
+    "kw,msg",
+    [
+        ({"delay": 0}, "task.delay=0 must be at least 1"),
+        ({"n_memorize": 0}, "task.n_memorize=0"),
+        ({"repeat": 0}, "task.repeat=0 must be at least 1"),
+    ],
 )
 def test_bad_settings(kw, msg):
     with pytest.raises(ConfigError, match=msg):
         CopyLong(**kw)
+
+
+def test_repeated_symbols_are_written_r_times_and_every_copy_is_a_source():
+    """C9's faithfulness test: each answer can be read from any of the r copies, the nearest at T + n."""
+    task = CopyLong(delay=7, n_memorize=3, repeat=2)
+    x, y = task.generate(5, torch.Generator().manual_seed(0))
+    assert x.shape == (5, 7 + 3 * 3) and task.spec.max_len == 16 and task.length == 16
+    assert torch.equal(x[:, :3], x[:, 3:6]) and (x[:, 6:12] == BLANK).all() and (x[:, 12] == DELIM).all()
+    assert torch.equal(y[:, -3:], x[:, :3]) and (y[:, :-3] == BLANK).all()
+    assert task.source_distance == 10 and task.source_distances == [10, 13]
+    for d in task.source_distances:  # answer p reads p − d: the symbol it writes
+        assert all(torch.equal(x[:, p - d], y[:, p]) for p in task.answer_positions(16))
+    assert task.describe()["repeat"] == 2 and "repeat" not in CopyLong(delay=7).describe()
+    assert task.baseline_loss == pytest.approx(3 * math.log(8) / 16)
