@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import numpy as np
 
 from studies import stats
 from studies.claims import registry, rules
+from studies.protocol import claim_seeds, family_size
 from studies.replications import rules as rep_rules
 
 COPY = {"_target_": "tasks.copy_long.CopyLong", "n_test": 512, "n_memorize": 10}
@@ -419,12 +421,14 @@ def n_for_power(rate_at: Callable[[int], float], target: float = 0.8, grid=(3, 5
     return None
 
 
-def claims_table(n: int, reps: int, family: int = 1) -> list[dict]:
+def claims_table(seeds: int | dict, reps: int, family: int = 1) -> list[dict]:
     """Per claim: outcome rates under no effect, at δ and at the literature's effect, after the correction over
-    ``family`` tests; and the smallest n (on a grid) at which the claim's positive outcome reaches 80% at the
-    larger of δ and the literature's effect."""
+    ``family`` tests, at ``seeds`` per arm (one number, or {claim: seeds} as a preset runs them); and the smallest
+    n (on a grid) at which the claim's positive outcome reaches 80% at the larger of δ and the literature's
+    effect."""
     rows = []
     for cid, sc in SCENARIOS.items():
+        n = seeds[cid] if isinstance(seeds, dict) else seeds
         delta = registry.CLAIMS[cid].delta
         effect_d = math.log1p(delta) if cid == "C1" else delta
         null = outcome_rates(sc, 0.0, n, reps, family)
@@ -539,7 +543,8 @@ def replications_markdown(rows: list[dict], reps: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m studies.power", description=__doc__.split("\n\n")[0])
-    p.add_argument("--seeds", type=int, default=3, help="seeds per arm (the quick preset's: 3)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per arm for every claim (default: as --preset)")
+    p.add_argument("--preset", default="quick", help="claims preset whose seeds per claim and family are used")
     p.add_argument("--reps", type=int, default=400, help="simulated experiments per cell")
     p.add_argument("--family", type=int, default=None, help="tests in the Holm family (default: the quick preset's)")
     p.add_argument("--replications", action="store_true", help="the replications' comparisons instead of the claims")
@@ -547,11 +552,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json-out", default=None, help="also write the rows as JSON to this file")
     args = p.parse_args(argv)
     if args.replications:
-        rows = replications_table(args.seeds, args.reps)
+        rows = replications_table(args.seeds or 3, args.reps)
         print(json.dumps(rows, indent=1) if args.json else replications_markdown(rows, args.reps))
         return 0
-    family = args.family if args.family is not None else quick_family()
-    rows = claims_table(args.seeds, args.reps, family)
+    doc = registry.preset_doc(args.preset)
+    if doc is None:
+        print(f"python -m studies.power: no claims preset {args.preset!r} (conf/claims/)", file=sys.stderr)
+        return 2
+    family = args.family if args.family is not None else preset_family(doc)
+    seeds = args.seeds or {cid: claim_seeds(doc, cid) or 3 for cid in SCENARIOS}
+    rows = claims_table(seeds, args.reps, family)
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(rows, f, indent=1)
@@ -559,10 +569,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def quick_family() -> int:
-    from studies.protocol import family_size
+def preset_family(doc: dict | None) -> int:
+    return family_size(registry.CLAIMS.values(), doc)
 
-    return family_size(registry.CLAIMS.values(), registry.preset_doc("quick"))
+
+def quick_family() -> int:
+    return preset_family(registry.preset_doc("quick"))
 
 
 if __name__ == "__main__":

@@ -126,6 +126,17 @@ def sweep_values(preset: dict, sweep: str, key: str) -> list[str]:
     return [] if v is None else [x.strip() for x in str(v).split(",") if x.strip()]
 
 
+def claim_seeds(preset: dict | None, claim_id: str) -> int | None:
+    """The fewest evidence seeds any of the preset's sweeps feeding ``claim_id`` runs (a sweep's own ``seed``
+    override, else the preset's ``seeds``); None without a preset or a sweep for the claim."""
+    counts = [
+        len(str((sw.get("overrides") or {}).get("seed", (preset or {}).get("seeds", "0"))).split(","))
+        for sw in ((preset or {}).get("sweeps") or {}).values()
+        if claim_id in (sw.get("claims") or [])
+    ]
+    return min(counts) if counts else None
+
+
 def per_seed(runs: list[dict], metric: str) -> dict:
     """{seed: mean of that seed's finite ``metric``} (a duplicate run of a seed is not a second replicate)."""
     by = defaultdict(list)

@@ -29,7 +29,7 @@ from reports.load import find_records, split_unfinished
 from studies import stats
 from studies.claims import figures, rules
 from studies.claims.registry import CLAIMS, preset_doc
-from studies.protocol import family_size, read_marker
+from studies.protocol import claim_seeds, family_size, read_marker
 
 log = logging.getLogger(__name__)
 
@@ -422,9 +422,8 @@ def add_power(claims: list[dict], preset: dict | None, path: Path = POWER) -> No
         rows = {r["claim"]: r for r in json.loads(path.read_text())}
     except (OSError, ValueError):
         return
-    seeds = len(str((preset or {}).get("seeds", "")).split(",")) if preset else None
     for c in claims:
-        r = rows.get(c["id"])
+        r, seeds = rows.get(c["id"]), claim_seeds(preset, c["id"])
         if not r or seeds != r.get("n"):
             continue
         want, lit = r.get("n_for_80_outcome", "supported"), r.get("literature") or {}

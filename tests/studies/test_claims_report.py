@@ -522,15 +522,17 @@ def test_a_claim_below_eighty_percent_power_says_at_which_n_it_would_be_decided(
     ]
     (tmp_path / "power.json").write_text(json.dumps(table))
     claims = [{"id": "C2", "caveats": []}, {"id": "C4", "caveats": []}]
-    add_power(claims, {"seeds": "1,2,3"}, tmp_path / "power.json")
+    sweeps = {"a": {"claims": ["C2"]}, "b": {"claims": ["C4"], "overrides": {"seed": "1,2,3"}}}
+    add_power(claims, {"seeds": "1,2,3", "sweeps": sweeps}, tmp_path / "power.json")
     assert claims[0]["caveats"] == [
         "power: 'supported' at the literature's effect comes out in 40% of simulated runs at 3 seeds; 80% needs "
         "n = 8 (decided at full with n = 8)"
     ]
     assert claims[1]["caveats"] == [] and claims[1]["power"]["rate"] == 0.9
-    claims = [{"id": "C2", "caveats": []}]
-    add_power(claims, {"seeds": "1,2,3,4,5"}, tmp_path / "power.json")  # the table is for 3 seeds: nothing said
+    claims = [{"id": "C2", "caveats": []}, {"id": "C4", "caveats": []}]
+    add_power(claims, {"seeds": "1,2,3,4,5", "sweeps": sweeps}, tmp_path / "power.json")  # C2 runs 5: not its table
     assert claims[0]["caveats"] == [] and "power" not in claims[0]
+    assert claims[1]["power"]["seeds"] == 3  # C4's sweep runs its own 3 seeds: the table's n
 
 
 def test_a_failed_run_is_named_and_never_counted_among_the_runs(tmp_path):

@@ -50,3 +50,16 @@ def test_the_replications_false_reproduced_rate_is_at_most_five_percent():
 def test_the_tables_render():
     md = P.claims_markdown(P.claims_table(3, 20, family=22), 20)
     assert md.count("\n| C") == 10 and "after the correction over the preset's 22 tests" in md
+
+
+def test_each_claim_is_simulated_at_the_seeds_its_sweeps_run():
+    """A preset may give a claim's sweeps their own seeds (C5, C10: 5; C7: 8): the table uses the fewest each
+    claim's sweeps run, and a preset that does not exist is one line and exit 2."""
+    from studies.protocol import claim_seeds
+
+    doc = P.registry.preset_doc("quick")
+    assert claim_seeds(doc, "C5") == 5 and claim_seeds(doc, "C10") == 5 and claim_seeds(doc, "C7") == 8
+    assert claim_seeds(doc, "C1") == 2 and claim_seeds(doc, "C2") == 3 and claim_seeds(None, "C2") is None
+    rows = P.claims_table({cid: 3 for cid in P.SCENARIOS} | {"C5": 5}, 20, family=P.quick_family())
+    assert {r["claim"]: r["n"] for r in rows}["C5"] == 5
+    assert P.main(["--preset", "nope"]) == 2
