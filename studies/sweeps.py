@@ -83,8 +83,14 @@ def check_preset(preset: dict, name: str = "preset") -> dict:
             f"{name}: lr_steps {steps!r} is neither a positive number of steps nor {HORIZON!r} (the pre-sweep "
             "trains as long as the evidence runs it chooses for)"
         )
-    for sweep in preset.get("sweeps", {}).values():
+    for sname, sweep in (preset.get("sweeps") or {}).items():
         over = sweep.get("overrides") or {}
+        by = sweep.get("lr_by")
+        if by is not None and (by != TO_TARGET or over.get("trainer.stop_at") is None):
+            raise fail(
+                f"{name}: sweep {sname}: lr_by {by!r} needs lr_by: {TO_TARGET} and a trainer.stop_at in its "
+                "overrides (the lr that reaches that target in the fewest steps)"
+            )
         if str(over.get("arch", "")) == "all":
             over["arch"] = ",".join(registered_archs())
     return preset
@@ -169,11 +175,16 @@ def config_value(config: dict, key: str):
     return value
 
 
-def lr_table(folder: Path, keys: list[str]) -> list[dict]:
+TO_TARGET = "steps_to_target"  # a sweep's ``lr_by``: the lr that reaches trainer.stop_at in the fewest steps
+
+
+def lr_table(folder: Path, keys: list[str], by: str | None = None) -> list[dict]:
     """One row per pre-sweep run: arch, its condition (``keys``), lr, the metric it is ranked on and its value.
 
     The metric is the validation loss where the run has one (accuracy ties at 1.0 say nothing), otherwise the run's
-    stop metric; ``score`` is the value turned so that higher is better (by the metric's declared direction)."""
+    stop metric; ``score`` is the value turned so that higher is better (by the metric's declared direction). With
+    ``by="steps_to_target"`` (a time-to-target claim, C1) the steps to the stop target rank first — a run that got
+    there beats one that did not, fewer steps beat more — and the validation loss breaks the rest."""
     rows = []
     for run in find_records([folder]).runs:
         config, metrics = run.get("config") or {}, run.get("metrics", {})
@@ -184,6 +195,12 @@ def lr_table(folder: Path, keys: list[str]) -> list[dict]:
         )
         value = metrics.get(metric)
         ok = run["status"] == "completed" and isinstance(value, (int, float)) and value == value
+        score = None if not ok else (-value if metric_direction(run, metric) == "min" else value)
+        if by == TO_TARGET and ok:
+            steps = (run.get("long_range") or {}).get("steps_to_target")
+            reached = isinstance(steps, (int, float))
+            metric, value = TO_TARGET, steps if reached else None
+            score = (1, -steps, score) if reached else (0, 0, score)
         rows.append(
             {
                 "arch": run["arch"],
@@ -192,7 +209,7 @@ def lr_table(folder: Path, keys: list[str]) -> list[dict]:
                 "metric": metric,
                 "value": value if ok else None,
                 "status": run["status"],
-                "score": None if not ok else (-value if metric_direction(run, metric) == "min" else value),
+                "score": score,
             }
         )
     return rows
@@ -336,10 +353,10 @@ def lr_choice(
         "optimizer.lr": ",".join(map(str, preset.get("lr_grid") or [])),
         "seed": tune_seed,
         **presweep_steps(preset, sweep, stage),
-        "trainer.stop_at": None,
+        **({} if sweep.get("lr_by") == TO_TARGET else {"trainer.stop_at": None}),  # to target: the sweep's own stop
     }
     code = launch(sweep["experiment"], where, overrides_of(preset, sweep, pre), launcher)
-    rows = lr_table(where, keys)
+    rows = lr_table(where, keys, sweep.get("lr_by"))
     gap = presweep_gaps(rows, keys, axes, preset.get("lr_grid") or [])
     of = f" of stage {stage['stage']}" if stage else ""
     if code or gap:

@@ -187,14 +187,28 @@ def test_a_serial_sweep_runs_one_at_a_time_with_every_thread():
     assert sweeps.serial_sweep(sweep, "slurm")[1] == "slurm"
     plain = {"experiment": "seq_scaling", "overrides": {"arch": "rnn"}}
     assert sweeps.serial_sweep(plain, None) == (plain, None)
-    for name in ("smoke", "quick", "full"):  # the presets time C1 serially, at long_range's lr, to a target
-        preset = sweeps.load_preset(name)
+    for name in ("smoke", "quick", "full"):  # the presets time C1 serially, to a target, at the lr that gets there
+        preset = sweeps.load_preset(name)  # soonest (its own pre-sweep), not the lr chosen for loss
         timing = preset["sweeps"]["timing"]
-        assert preset["sweeps"]["seq_scaling"]["serial"] and timing["serial"] and timing["lr_from"] == "long_range"
-        assert timing["overrides"]["trainer.stop_at"] == 0.99
+        assert preset["sweeps"]["seq_scaling"]["serial"] and timing["serial"] and timing["lr_by"] == "steps_to_target"
+        assert timing["overrides"]["trainer.stop_at"] == 0.99 and "lr_from" not in timing
         assert timing["overrides"]["arch"].split(",") == sorted(ARCHS)
-        order = list(preset["sweeps"])
-        assert order.index("long_range") < order.index("timing")  # its lr choice exists when timing starts
+
+
+def test_time_to_target_ranks_learning_rates_by_the_steps_that_reach_it(tmp_path, capsys):
+    """C1's lr: reaching the target beats not reaching it, fewer steps beat more, the loss breaks the rest; the
+    pre-sweep keeps the sweep's stop target; lr_by without a target is one line, exit 2."""
+
+    def run(lr, steps, loss):
+        return {"arch": "lstm", "lr": lr, "score": (1, -steps, -loss) if steps else (0, 0, -loss)}
+
+    rows = [run(0.001, None, 0.1), run(0.003, 300, 0.3), run(0.01, 150, 0.4), run(0.03, None, 0.05)]
+    assert sweeps.choose_lr(rows, [])[0]["lr"] == 0.01
+    none = [run(0.001, None, 0.2), run(0.01, None, 0.1)]
+    assert sweeps.choose_lr(none, [])[0]["lr"] == 0.01
+    with pytest.raises(SystemExit) as e:
+        sweeps.check_preset({"sweeps": {"t": {"lr_by": "steps_to_target", "overrides": {}}}}, "mine")
+    assert e.value.code == 2 and "trainer.stop_at" in capsys.readouterr().err
 
 
 def test_a_borrowed_lr_is_the_source_sweeps_choice_at_the_matching_condition(tmp_path):
