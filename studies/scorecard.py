@@ -72,6 +72,16 @@ QUESTIONS = (
         {"task.delay": "max"},
     ),
     Question(
+        "gradient",
+        "gradient reaching the source at the longest delay, step 50 (log10 L·‖∂ℓ/∂x‖; vanishing, C3)",
+        "claims",
+        "long_range",
+        "grad_at_source.early",
+        0.3,  # decades: a factor of 2 in the gradient that reaches the source
+        {"task.delay": "max"},
+        control_margin=None,
+    ),
+    Question(
         "throughput",
         "train tokens/s at the longest length (C1, this device)",
         "claims",
@@ -112,8 +122,16 @@ QUESTIONS = (
 )
 
 
+GRADIENT = "grad_at_source."  # a metric ``grad_at_source.<init|early|end>``: C3's reading of the gradient curve
+
+
 def value(run: dict, metric: str) -> float | None:
-    """``metrics.<metric>``, or a dotted path of the record (``speed.train_tokens_per_s``)."""
+    """``metrics.<metric>``, a dotted path of the record (``speed.train_tokens_per_s``), or ``grad_at_source.<when>``:
+    log10 of the gradient reaching the copy's source times the input's length (C3's measure, 1/L dilution out)."""
+    if metric.startswith(GRADIENT):
+        from studies.claims.rules import grad_at_source
+
+        return grad_at_source(run, metric[len(GRADIENT) :])
     v = facts.metric(run, metric)
     return v if v is not None else facts.number(facts.get(run, metric))
 

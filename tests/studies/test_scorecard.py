@@ -157,3 +157,21 @@ def test_the_scorecard_page_reads_at_desktop_and_phone_width(scorecard, driver):
         overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
         assert rows == 3 and overflow <= 1, (width, rows, overflow)
         driver.save_screenshot(str(tmp / f"scorecard_{width}.png"))
+
+
+def test_the_gradient_row_reads_c3s_measure_with_the_dilution_out():
+    """``grad_at_source.early``: log10 of the gradient at the source times L, so a uniform-attention 1/L reads the
+    same at every length; a vanishing candidate is *worse* than a baseline whose gradient reaches the source."""
+
+    def grad(arch, seed, g):
+        r = run(arch, seed, 50, 0.9)
+        r["task_info"]["seq_len"] = 70
+        r["long_range"] = {"distance": 60, "grad_norm_by_distance": {"distance": [1, 60], "early": [1.0, g]}}
+        return r
+
+    assert S.value(grad("mine", 0, 1 / 70), "grad_at_source.early") == pytest.approx(0.0)
+    q = next(q for q in S.QUESTIONS if q.id == "gradient")
+    base = [grad("transformer", s, (1 + 0.05 * s) / 70) for s in range(5)]
+    cand = [grad("mine", s, (1e-3 + 1e-5 * s) / 70) for s in range(5)]
+    out = S.row(q, "mine", cand, base)
+    assert out["comparisons"]["transformer"]["outcome"] == S.WORSE and "control" not in out
