@@ -229,8 +229,8 @@ def c9_runs(effect, sd, n, rng):
 
 
 def c10_runs(effect, sd, n, rng):
-    """Failures (diverged) per run: base rate ``sd`` everywhere; each ablation fails ``effect`` more often at depth
-    6 than at depth 2 (post-norm and pre-norm never more)."""
+    """Failures (diverged: scored at chance) per run: base rate ``sd`` everywhere; each ablation fails ``effect``
+    more often at depth 6 than at depth 2 (post-norm never more); a run that trains scores 0.97 ± 0.01."""
     out = []
     for kind, extra in (
         ("post-norm", {}),
@@ -253,7 +253,7 @@ def c10_runs(effect, sd, n, rng):
                         status="diverged" if bad else "completed",
                         config=cfg,
                         long_range={"steps_to_target": None if bad else 300},
-                        metrics={"test/acc": 0.99 if not bad else 0.1},
+                        metrics={} if bad else {"test/acc": clip(0.97 + 0.01 * rng.standard_normal())},
                     )
                 )
     return out

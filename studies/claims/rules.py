@@ -1402,16 +1402,26 @@ def largest_stable_lr(cells: dict, depth, kind) -> dict:
 ABLATED = ("no residual", "no layernorm")
 
 
+def run_score(run: dict) -> float | None:
+    """C10's per-run outcome: test accuracy; a diverged run scores the task's chance (it learned nothing — counted,
+    not dropped)."""
+    if run.get("status") == "diverged":
+        return facts.chance(run) if facts.chance(run) is not None else 0.0
+    v = get(run, "metrics.test/acc")
+    return float(v) if stats.finite([v]) else None
+
+
 def c10_residual_norm(runs: list[dict], min_seeds: int = 2, delta: float = 0.05) -> Verdict:
     rule = (
         "transformer at several depths with the seed's post-norm block, pre-norm, no residual and no LayerNorm, "
-        "under every lr × warm-up × clipping the preset varies: a run fails if it diverges or never reaches the "
-        "stop target. Per ablated block, the depth × block interaction of failure rates over distinct seeds: "
-        "(its failure rate − post-norm's) at the deepest depth minus the same at the shallowest, averaged over "
-        "the optimisation settings, with the Agresti–Caffo 95% interval (failures are counted, so each rate's "
-        f"binomial variance is its floor) against δ={delta:g}; both ablations supported → supported, both "
-        "excluded → not supported, one each → mixed, underpowered → inconclusive. Beside it: the largest stable "
-        "lr per depth, block, warm-up and clipping, and every cell's failure rate"
+        "under every lr × warm-up × clipping the preset varies (quick: with warm-up 100 and clipping 1.0, and "
+        "without either). Per run its test accuracy, a diverged run counted at chance. Per ablated block the depth "
+        "× block interaction: (post-norm − ablated) at the deepest depth minus the same at the shallowest — the "
+        "accuracy the ablation costs deep beyond what it costs shallow — averaged over the optimisation settings, "
+        "a Welch–Satterthwaite contrast over distinct seeds with each accuracy's test-set floor, against "
+        f"δ={delta:g}: both ablations supported → supported, both excluded → not supported, one each → mixed, "
+        "underpowered → inconclusive. Beside it: failure rates (diverged or never at the stop target) per cell, the "
+        "same interaction on them (Agresti–Caffo), and the largest stable lr per depth, block, warm-up and clipping"
     )
     tr = [r for r in runs if r.get("arch") == "transformer"]
     cells = {
@@ -1430,12 +1440,21 @@ def c10_residual_norm(runs: list[dict], min_seeds: int = 2, delta: float = 0.05)
     if why:
         return inconclusive(rule, why)
     rate = {k: [float(failed_run(r, get(r, "config.trainer.stop_at"))) for r in rs] for k, rs in cells.items()}
+    score = {
+        k: [v for v in (run_score(r) for r in rs if r.get("status") in ("completed", "diverged")) if v is not None]
+        for k, rs in cells.items()
+    }
     ev: dict = {
         "depths": depths,
         "settings": [regime_text(g) for g in regimes],
         "fail_rate": {
             f"depth {d}, {k}, {regime_text(g)}": f"{int(sum(rate[(d, k, g)]))}/{len(rate[(d, k, g)])}"
             for (d, k, g) in sorted(cells, key=str)
+        },
+        "accuracy": {
+            f"depth {d}, {k}, {regime_text(g)}": stats.mean(score[(d, k, g)]).to_dict()
+            for (d, k, g) in sorted(cells, key=str)
+            if stats.mean(score[(d, k, g)])
         },
     }
     ev["largest_stable_lr"] = {
@@ -1446,21 +1465,24 @@ def c10_residual_norm(runs: list[dict], min_seeds: int = 2, delta: float = 0.05)
         fails = [failed_run(r, get(r, "config.trainer.stop_at")) for r in cells[(d, k, g)]]
         return sum(fails), len(fails)
 
-    dec = {}
+    dec, beside = {}, {}
+    w = 1.0 / len(regimes)
+    arms = lambda k: ((hi_d, "post-norm", 1), (hi_d, k, -1), (lo_d, "post-norm", -1), (lo_d, k, 1))
     for k in ABLATED:
-        w = 1.0 / len(regimes)
-        terms = [
-            (*count(d, b, g), sign * w)
+        groups = [
+            (score[(d, b, g)], sign * w, acc_floor(completed(cells[(d, b, g)]), score[(d, b, g)]))
             for g in regimes
-            for d, b, sign in ((hi_d, k, 1), (hi_d, "post-norm", -1), (lo_d, k, -1), (lo_d, "post-norm", 1))
+            for d, b, sign in arms(k)
         ]
         dec[k] = stats.decide(
-            stats.rate_contrast(terms),
-            delta,
-            f"{k}: extra failure rate at depth {hi_d} over depth {lo_d}, against post-norm",
+            stats.contrast(groups), delta, f"{k}: accuracy it costs at depth {hi_d} beyond depth {lo_d}"
         )
+        terms = [(*count(d, b, g), -sign * w) for g in regimes for d, b, sign in arms(k)]
+        est = stats.rate_contrast(terms)
+        beside[k] = est.to_dict() if est else None
     ev["decisions"] = {k: d.to_dict() for k, d in dec.items()}
-    key = f"depth {lo_d}→{hi_d} interaction (failure rate vs post-norm): " + ", ".join(
+    ev["failure_interaction"] = beside
+    key = f"depth {lo_d}→{hi_d}, accuracy the ablation costs deep beyond shallow: " + ", ".join(
         f"{k} {dec[k].estimate.value:+.2f}" for k in ABLATED if dec[k].estimate
     )
     return by_parts(dec, rule, ev, key, lambda yes: f"only {yes[0]} breaks deep training more than shallow")

@@ -23,12 +23,13 @@ def test_no_effect_gives_at_most_five_percent_supported_at_three_seeds(cid):
 
 @pytest.mark.parametrize("cid", list(P.SCENARIOS))
 def test_each_rule_can_come_out_supported_or_not_supported_from_simulated_runs(cid):
-    """At twelve seeds each rule reaches its positive outcome at a strong effect and, where the literature found
-    none, 'not supported' at no effect: neither outcome is unreachable by construction."""
+    """At twelve seeds (C10: twenty) each rule reaches its positive outcome at a strong effect and, where the
+    literature found none, 'not supported' at no effect: neither outcome is unreachable by construction."""
     sc = P.SCENARIOS[cid]
     delta = registry.CLAIMS[cid].delta
     strong = max(4 * delta, sc.literature or 0.0)
-    assert P.outcome_rates(sc, strong, 12, 40)[rules.SUPPORTED] >= 0.5, cid
+    n = 20 if cid == "C10" else 12  # C10's effect is runs failing (scored at chance): a Bernoulli-sized spread
+    assert P.outcome_rates(sc, strong, n, 40)[rules.SUPPORTED] >= 0.5, cid
     # time ratios, failure counts and trends need ≫ 12 seeds for 'not supported'; C9's scenario puts the alignment
     # on its threshold at no effect, so only its faithfulness part can be excluded (mixed, not 'not supported')
     if cid not in ("C1", "C10", "C3", "C9"):
@@ -59,7 +60,7 @@ def test_each_claim_is_simulated_at_the_seeds_its_sweeps_run():
 
     doc = P.registry.preset_doc("quick")
     assert claim_seeds(doc, "C5") == 5 and claim_seeds(doc, "C10") == 5 and claim_seeds(doc, "C7") == 8
-    assert claim_seeds(doc, "C1") == 2 and claim_seeds(doc, "C2") == 3 and claim_seeds(None, "C2") is None
+    assert claim_seeds(doc, "C1") == 5 and claim_seeds(doc, "C2") == 3 and claim_seeds(None, "C2") is None
     rows = P.claims_table({cid: 3 for cid in P.SCENARIOS} | {"C5": 5}, 20, family=P.quick_family())
     assert {r["claim"]: r["n"] for r in rows}["C5"] == 5
     assert P.main(["--preset", "nope"]) == 2
