@@ -65,7 +65,8 @@ class Trainer:
         self.logbook = Logbook(MetricsLog(self.run_dir))
         trainer_settings.check(OmegaConf.to_container(t, resolve=True))
         if not isinstance(cfg.seed, int):
-            raise ConfigError(f"seed={cfg.seed!r} must be a whole number")
+            hint = " (a list of seeds needs trainer.seeds_batched=true)" if OmegaConf.is_list(cfg.seed) else ""
+            raise ConfigError(f"seed={cfg.seed!r} must be a whole number{hint}")
         self.machine = machine.prepare(t, int(cfg.seed))
         self.device = self.machine.device
         self.build_parts(cfg, t)
@@ -140,6 +141,11 @@ class Trainer:
         if stop is None:
             with StopFlag() as stop:
                 return self.run(ck, stop)
+        t_start = self.begin(ck, stop)
+        return self.guarded(t_start, lambda: self.loop(stop, t_start))
+
+    def begin(self, ck: dict | None, stop: StopFlag) -> float:
+        """The task's data stream, the checkpoint's state (when given), the loggers; returns the start time."""
         self.task.setup(self.device, int(self.cfg.seed))
         self.stop = stop
         if ck is not None:
@@ -148,12 +154,20 @@ class Trainer:
             self.logbook.log.path.unlink()
         config, nodes = OmegaConf.to_container(self.cfg, resolve=True), logger_nodes(self.cfg.logger)
         self.logbook.loggers = Loggers([build(n, "logger", run_dir=str(self.run_dir), config=config) for n in nodes])
-        t_start = time.perf_counter() - self.state.elapsed_s
+        return time.perf_counter() - self.state.elapsed_s
+
+    def start(self) -> None:
+        """Before the first step: the step's FLOPs, the memory meter, the components' start (e.g. the probes)."""
+        self.flops = speed.step_flops(self)
+        self.peak = speed.PeakMemory(self.device)  # from here: the count's activations are not the run's
+        self.callbacks.on_start(self)  # e.g. the probes at initialisation (a resumed run keeps its own)
+
+    def guarded(self, t_start: float, body) -> dict:
+        """Start, ``body()`` (the training), then the status it ended with; finish (the record) in every case."""
+        stop = self.stop
         try:
-            self.flops = speed.step_flops(self)
-            self.peak = speed.PeakMemory(self.device)  # from here: the count's activations are not the run's
-            self.callbacks.on_start(self)  # e.g. the probes at initialisation (a resumed run keeps its own)
-            self.loop(stop, t_start)
+            self.start()
+            body()
             if stop.reason:
                 self.interrupted(stop.reason)
             else:
@@ -213,40 +227,64 @@ class Trainer:
         return self.scheduler.base_lrs[0] * self.scheduler.lr_lambdas[0](step - 1)
 
     def loop(self, stop: StopFlag, t_start: float):
-        t, st = self.cfg.trainer, self.state
-        self.model.train()
-        self.progress.open(self.step)
-        self.losses, self.grad_norms, self.last_train_loss = [], [], None
+        t = self.cfg.trainer
+        if self.open_loop(stop):  # resumed where a signal cut an evaluation, and it stopped the run
+            return self.progress.close()
         try:
-            if st.eval_due and self.after_step(stop):  # resumed where a signal cut an evaluation
-                return
-            while self.step < t.max_steps and not stop.reason and st.stop_reason == "max_steps":
+            while self.training(stop):
                 self.clock.start()
                 batch = self.task.train_batch(t.batch_size)
                 self.losses.append(self.train_step(batch))
-                self.clock.stop(batch.n_samples, batch.n_tokens)
-                self.step += 1
-                st.elapsed_s = time.perf_counter() - t_start
-                out_of_time = t.max_time_s is not None and st.elapsed_s >= t.max_time_s
-                st.eval_due = self.step % t.eval_every == 0 or self.step == t.max_steps or out_of_time
-                save = self.step % t.ckpt_every == 0
-                if stop.reason or st.eval_due or save or len(self.losses) >= t.sync_every:
-                    self.check()
-                if stop.reason:  # checkpoint now; the evaluation due (if any) runs on resume, not in a grace period
+                if self.stepped(batch, stop, t_start):
                     break
-                if st.eval_due or out_of_time:
-                    self.clock.pause()  # what follows is not a training step
-                if self.after_step(stop):
-                    break
-                if save:
-                    self.clock.pause()
-                    checkpoint.save_run(self)
         except KeyboardInterrupt:
             self.check()
             checkpoint.save_run(self)  # an evaluation cut by a signal: the steps are kept, it reruns on resume
-            raise
-        finally:
             self.progress.close()
+            raise
+        except BaseException:
+            self.progress.close()
+            raise
+        self.close_loop()
+
+    def open_loop(self, stop: StopFlag) -> bool:
+        """Training mode, the progress line; True when an evaluation a signal cut (rerun now) stops the run."""
+        self.model.train()
+        self.progress.open(self.step)
+        self.losses, self.grad_norms, self.last_train_loss = [], [], None
+        return bool(self.state.eval_due and self.after_step(stop))
+
+    def training(self, stop: StopFlag) -> bool:
+        """Whether another step is due."""
+        st = self.state
+        return self.step < self.cfg.trainer.max_steps and not stop.reason and st.stop_reason == "max_steps"
+
+    def stepped(self, batch, stop: StopFlag, t_start: float) -> bool:
+        """After step ``self.step + 1`` on ``batch`` (its loss appended): the count, the host sync due, the
+        evaluation, the target, the time budget and the checkpoint due; True = stop training."""
+        t, st = self.cfg.trainer, self.state
+        self.clock.stop(batch.n_samples, batch.n_tokens)
+        self.step += 1
+        st.elapsed_s = time.perf_counter() - t_start
+        out_of_time = t.max_time_s is not None and st.elapsed_s >= t.max_time_s
+        st.eval_due = self.step % t.eval_every == 0 or self.step == t.max_steps or out_of_time
+        save = self.step % t.ckpt_every == 0
+        if stop.reason or st.eval_due or save or len(self.losses) >= t.sync_every:
+            self.check()
+        if stop.reason:  # checkpoint now; the evaluation due (if any) runs on resume, not in a grace period
+            return True
+        if st.eval_due or out_of_time:
+            self.clock.pause()  # what follows is not a training step
+        if self.after_step(stop):
+            return True
+        if save:
+            self.clock.pause()
+            checkpoint.save_run(self)
+        return False
+
+    def close_loop(self) -> None:
+        """The last steps' sync and the checkpoint at the end of training."""
+        self.progress.close()
         self.check()
         checkpoint.save_run(self)
 
@@ -326,42 +364,54 @@ def train(cfg: DictConfig) -> dict:
     """
     run_dir = resolve_run_dir(cfg)
     with lock.hold(run_dir), StopFlag() as stop:
-        remove_temp_files(run_dir)  # left by a write that a crash cut short
-        ckpt, resume = run_dir / CHECKPOINT, cfg.trainer.resume in (True, "auto")
-        ck = None
-        if resume and ckpt.exists():
-            ck = resume_check.load(ckpt)
-            resume_check.check_settings(ck, OmegaConf.to_container(cfg, resolve=True), ckpt)
-        old = read_record(run_dir / SUMMARY)
-        if resume and ck is None and old and isinstance(old.get("config"), dict):  # no checkpoint: the record's
-            resume_check.check_settings(old, OmegaConf.to_container(cfg, resolve=True), run_dir / SUMMARY, "record")
-        if resume and old and old.get("status") == "completed":
-            print(f"already completed: {run_dir / SUMMARY}", file=sys.stderr)
-            return {**old, "run_dir": str(run_dir)}  # the folder it is in now (it may have been moved)
-        if not resume and (ckpt.exists() or old is not None or (run_dir / METRICS).exists()):
-            raise ConfigError(
-                f"{run_dir} already holds a run; pass trainer.resume=true to continue it, or choose "
-                "another hydra.run.dir"
-            )
-        try:  # a signal during set-up (data, tokenizer, model) stops it at once: nothing is trained or recorded yet
-            with stop.stopping_at_once():
-                trainer = Trainer(cfg)
-        except StopRequested:
-            trainer = None
-        if trainer is None:
-            pass
-        elif resume and ck is None and old:  # a diverged or failed run that left no checkpoint: start over, keep it
-            status = old.get("status") if old.get("status") in ("diverged", "failed", "interrupted") else "old"
-            kept = run_dir / f"summary.{status}.json"
-            os.replace(run_dir / SUMMARY, kept)
-            print(
-                f"note: {run_dir} holds a {status} run with no checkpoint to resume from; starting "
-                f"over, its record kept as {kept.name}",
-                file=sys.stderr,
-            )
+        trainer, ck, done = open_run(cfg, run_dir, stop)
+        if done is not None:
+            return done
         if trainer is not None:
-            save_config(cfg, run_dir, fresh=ck is None)
             summary = trainer.run(ck, stop)
+    return ended(trainer, summary if trainer is not None else None, stop)
+
+
+def open_run(cfg: DictConfig, run_dir, stop: StopFlag) -> tuple[Trainer | None, dict | None, dict | None]:
+    """The run in ``run_dir`` (locked by the caller) made ready: (its trainer, the checkpoint to resume from, None),
+    or (None, None, its record) when it completed before, or (None, None, None) when a signal came during set-up."""
+    remove_temp_files(run_dir)  # left by a write that a crash cut short
+    ckpt, resume = run_dir / CHECKPOINT, cfg.trainer.resume in (True, "auto")
+    ck = None
+    if resume and ckpt.exists():
+        ck = resume_check.load(ckpt)
+        resume_check.check_settings(ck, OmegaConf.to_container(cfg, resolve=True), ckpt)
+    old = read_record(run_dir / SUMMARY)
+    if resume and ck is None and old and isinstance(old.get("config"), dict):  # no checkpoint: the record's
+        resume_check.check_settings(old, OmegaConf.to_container(cfg, resolve=True), run_dir / SUMMARY, "record")
+    if resume and old and old.get("status") == "completed":
+        print(f"already completed: {run_dir / SUMMARY}", file=sys.stderr)
+        return None, None, {**old, "run_dir": str(run_dir)}  # the folder it is in now (it may have been moved)
+    if not resume and (ckpt.exists() or old is not None or (run_dir / METRICS).exists()):
+        raise ConfigError(
+            f"{run_dir} already holds a run; pass trainer.resume=true to continue it, or choose another hydra.run.dir"
+        )
+    try:  # a signal during set-up (data, tokenizer, model) stops it at once: nothing is trained or recorded yet
+        with stop.stopping_at_once():
+            trainer = Trainer(cfg)
+    except StopRequested:
+        return None, None, None
+    if resume and ck is None and old:  # a diverged or failed run that left no checkpoint: start over, keep it
+        status = old.get("status") if old.get("status") in ("diverged", "failed", "interrupted") else "old"
+        kept = run_dir / f"summary.{status}.json"
+        os.replace(run_dir / SUMMARY, kept)
+        print(
+            f"note: {run_dir} holds a {status} run with no checkpoint to resume from; starting "
+            f"over, its record kept as {kept.name}",
+            file=sys.stderr,
+        )
+    save_config(cfg, run_dir, fresh=ck is None)
+    return trainer, ck, None
+
+
+def ended(trainer: Trainer | None, summary: dict | None, stop: StopFlag) -> dict:
+    """After the run (outside its lock): a signal during set-up, an interruption (SLURM's hand-over) or a
+    divergence leave as :func:`train` says; otherwise the summary."""
     if trainer is None:
         print(f"interrupted ({stop.reason}) during set-up, before training; nothing was recorded", file=sys.stderr)
         slurm.hand_over(stop.reason)  # in a SLURM job: requeued, and the run starts again
