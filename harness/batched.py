@@ -191,7 +191,10 @@ class Group:
 
     def run(self, cks: list, stop: StopFlag) -> list[dict]:
         """Train every seed to its end; each writes its record. Returns the summaries in the seeds' order."""
-        starts = {id(tr): tr.begin(ck, stop) for tr, ck in zip(self.all, cks)}
+        starts = {}
+        for tr, ck in zip(self.all, cks):
+            with own_rng(tr):  # a checkpoint's generator state becomes the seed's own
+                starts[id(tr)] = tr.begin(ck, stop)
         summaries: dict[int, dict] = {}
 
         def leave(tr: Trainer, why: BaseException | None = None) -> None:

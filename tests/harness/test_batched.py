@@ -1,0 +1,138 @@
+"""trainer.seeds_batched: per seed, the batched job's record equals its separate run's (same seed, same data
+order) within a stated floating-point tolerance where the step is stacked (vmap's batched matrix products sum in
+another order than one seed's), exactly where the seeds step one after another; every arch either stacks or says
+why not in one line; a batched job killed after a checkpoint resumes to the uninterrupted batched job's result."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from harness.batched import seed_dirs, train_seeds
+from harness.train import train
+from tests.conftest import ARCHS, DEVICE, ROOT, assert_same_metrics, make_cfg
+from tests.harness.test_resume import RUN, wait_for_checkpoint
+
+# a stacked step's metrics against the separate run's: relative, and absolute for values near 0 (accuracies move in
+# steps of 1/n: a flipped answer would be 1/64 here, far above it)
+REL, ABS = 1e-4, 1e-5
+UNSTACKED = {"rnn", "lstm", "gru"}  # nn.RNN / nn.LSTM / nn.GRU: their fused kernels have no vmap batching rule
+SEEDS = [3, 4]
+SEED_LIST = f"seed=[{','.join(map(str, SEEDS))}]"
+SMALL = ["task=copy_long", "task.delay=4", "task.n_memorize=3", "trainer.max_steps=6", "trainer.eval_every=3"]
+SMALL += ["trainer.select=best", "trainer.stop_at=null", "trainer.log_every=1"]
+
+
+def floats(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if isinstance(v, float)}
+
+
+def val_at(summary: dict, step: int) -> dict:
+    lines = (json.loads(x) for x in (open(f"{summary['run_dir']}/metrics.jsonl")).read().splitlines())
+    return next(x["metrics"] for x in lines if x["split"] == "val" and x["step"] == step)
+
+
+def val_lines(summary: dict) -> list[tuple]:
+    lines = (json.loads(x) for x in (open(f"{summary['run_dir']}/metrics.jsonl")).read().splitlines())
+    return [(x["step"], x["split"]) for x in lines]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_each_seed_of_a_batched_job_equals_its_separate_run(tmp_path, arch, capfd):
+    ov = [f"arch={arch}", *SMALL]
+    batched = train_seeds(make_cfg(tmp_path / "b", *ov, "trainer.seeds_batched=true", SEED_LIST))
+    err = capfd.readouterr().err
+    stacked = arch not in UNSTACKED
+    why = [line for line in err.splitlines() if line.startswith("note: trainer.seeds_batched")]
+    assert len(why) == (0 if stacked else 1), err
+    for seed, b in zip(SEEDS, batched):
+        alone = train(make_cfg(tmp_path / f"s{seed}", *ov, f"seed={seed}"))
+        assert b["seed"] == seed and b["run_dir"].endswith(f"seed={seed}")
+        assert b["batched"]["seeds"] == SEEDS and b["batched"]["stacked"] is stacked
+        assert "batched" not in alone
+        assert (b["status"], b["step"], b["selection"]) == (alone["status"], alone["step"], alone["selection"])
+        assert val_lines(b) == val_lines(alone)
+        x, y = floats(b["metrics"]), floats(alone["metrics"])
+        assert x.keys() == y.keys() and x
+        if stacked:
+            assert x == pytest.approx(y, rel=REL, abs=ABS)
+        else:  # the seeds stepped one after another: what the separate runs computed, to the bit
+            assert x == y
+        ck_b = torch.load(f"{b['run_dir']}/checkpoint.pt", weights_only=True)["model"]
+        ck_a = torch.load(f"{alone['run_dir']}/checkpoint.pt", weights_only=True)["model"]
+        assert ck_b.keys() == ck_a.keys()
+        for name, w in ck_a.items():  # its own weights (Adam turns rounding in a gradient that should be 0, e.g.
+            # a key bias's, into whole steps: weights are compared through the metrics), not the stack's storage
+            assert ck_b[name].untyped_storage().nbytes() == w.untyped_storage().nbytes(), name
+
+
+def test_dropout_steps_the_seeds_one_after_another_with_each_seeds_own_draws(tmp_path, capfd):
+    ov = ["arch=transformer", "arch.dropout=0.2", *SMALL]
+    batched = train_seeds(make_cfg(tmp_path / "b", *ov, "trainer.seeds_batched=true", SEED_LIST))
+    assert "dropout is on" in capfd.readouterr().err
+    for seed, b in zip(SEEDS, batched):
+        alone = train(make_cfg(tmp_path / f"s{seed}", *ov, f"seed={seed}"))
+        assert b["batched"]["stacked"] is False and floats(b["metrics"]) == floats(alone["metrics"])
+
+
+def test_a_seed_that_reaches_the_target_stops_alone(tmp_path):
+    """Each seed keeps its own early stop: the target set between the two seeds' first validation losses stops
+    one at the first evaluation while the other trains on (to the target or the last step), as their separate runs
+    do."""
+    ov = ["arch=transformer", *SMALL[:-3], "trainer.stop_metric=val/loss"]
+    first = [train(make_cfg(tmp_path / f"p{s}", *ov, f"seed={s}")) for s in SEEDS]
+    losses = [val_at(f, 3)["loss"] for f in first]
+    ov.append(f"trainer.stop_at={sum(losses) / 2}")
+    batched = train_seeds(make_cfg(tmp_path / "b", *ov, "trainer.seeds_batched=true", SEED_LIST))
+    alone = [train(make_cfg(tmp_path / f"s{s}", *ov, f"seed={s}")) for s in SEEDS]
+    assert sorted(a["step"] for a in alone) == [3, 6]  # one stopped at the first evaluation, the other went on
+    for b, a in zip(batched, alone):
+        assert (b["stop_reason"], b["step"]) == (a["stop_reason"], a["step"])
+        assert floats(b["metrics"]) == pytest.approx(floats(a["metrics"]), rel=REL, abs=ABS)
+
+
+def test_seed_folders_take_the_place_of_a_seed_list_level_or_go_below():
+    from pathlib import Path
+
+    assert seed_dirs(Path("out/arch=cnn/seed=[1,2]/task.delay=5"), [1, 2]) == [
+        Path("out/arch=cnn/seed=1/task.delay=5"),
+        Path("out/arch=cnn/seed=2/task.delay=5"),
+    ]
+    assert seed_dirs(Path("runs/x"), [7]) == [Path("runs/x/seed=7")]
+
+
+def test_a_seed_list_without_the_switch_is_one_line(tmp_path):
+    from core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="seeds_batched=true"):
+        train(make_cfg(tmp_path, "seed=[1,2]"))
+
+
+def launch(run_dir, *overrides: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "run.py", *overrides, f"hydra.run.dir={run_dir}"]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_killed_batched_job_resumes_to_the_uninterrupted_result(tmp_path):
+    ov = [o for o in RUN if not o.startswith(("arch.dropout", "trainer.max_steps"))]
+    ov += ["arch.dropout=0.0", "trainer.max_steps=120", "trainer.seeds_batched=true", "seed=[1,2]"]
+    whole = train_seeds(make_cfg(tmp_path / "ref", *ov, tiny=False))
+    run = tmp_path / "cut"
+    proc = launch(run, *ov)
+    wait_for_checkpoint(proc, run / "seed=2" / "checkpoint.pt")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "seed=1" / "summary.json").exists()  # it really died mid-run
+    resumed = launch(run, *ov, "trainer.resume=true")
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert err.count("from step") == 2, err  # both seeds resumed from their checkpoints
+    for seed, ref in zip([1, 2], whole):
+        s = json.loads((run / f"seed={seed}" / "summary.json").read_text())
+        assert s["status"] == "completed" and s["step"] == 120 and s["batched"]["stacked"] is True
+        assert_same_metrics(s["metrics"], ref["metrics"], DEVICE)  # bitwise on the CPU
