@@ -136,3 +136,27 @@ def test_a_killed_batched_job_resumes_to_the_uninterrupted_result(tmp_path):
         s = json.loads((run / f"seed={seed}" / "summary.json").read_text())
         assert s["status"] == "completed" and s["step"] == 120 and s["batched"]["stacked"] is True
         assert_same_metrics(s["metrics"], ref["metrics"], DEVICE)  # bitwise on the CPU
+
+
+def test_a_study_sweep_with_seeds_batched_writes_the_folders_separate_runs_would(tmp_path):
+    """``seeds_batched: true`` in a preset: one job per cell, and each seed's record where the separate sweep puts
+    it, so that a sweep launched either way continues the other's runs."""
+    from studies import sweeps
+
+    sweep = {"experiment": "long_range", "overrides": {"arch": "cnn", "task.delay": "4,5"}}
+    tiny = {"task.n_memorize": 3, "task.n_val": 16, "task.n_test": 16, "trainer.max_steps": 2, "trainer.eval_every": 2}
+    tiny |= {"arch.channels": 16, "budget.params": "null", "trainer.probes": False}
+    preset = {"seeds": "1,2", "common": tiny}
+    found = {}
+    for batched in (False, True):
+        over = sweeps.overrides_of({**preset, "seeds_batched": batched}, sweep)
+        assert any(o.startswith("seed=[") for o in over) is batched
+        out = tmp_path / str(batched)
+        cmd = [sys.executable, "run.py", "-m", "experiment=long_range", *over, "hydra/launcher=basic"]
+        done = subprocess.run([*cmd, f"hydra.sweep.dir={out}"], cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        found[batched] = sorted(str(p.relative_to(out)) for p in out.rglob("summary.json"))
+        assert len(found[batched]) == 4  # 2 delays × 2 seeds
+        records = [json.loads((out / f).read_text()) for f in found[batched]]
+        assert [r.get("batched", {}).get("stacked") for r in records] == [True if batched else None] * 4
+    assert found[True] == found[False]
