@@ -33,12 +33,11 @@ from omegaconf import DictConfig, OmegaConf
 from torch.func import functional_call, vmap
 from torch.utils._pytree import tree_map
 
-from core import faults
 from core.errors import ConfigError, DivergedError
 from harness import checkpoint, lock
 from harness.assembly import resolve_run_dir
 from harness.signals import StopFlag
-from harness.train import Trainer, ended, open_run
+from harness.train import Trainer, begin, ended, open_run
 
 # sdpa on the CPU has no batching rule: vmap runs it once per seed (the same kernel a separate run calls)
 warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet implemented")
@@ -128,6 +127,8 @@ class Group:
             tr.batched = {"seeds": seeds, "stacked": self.why is None, "why": self.why}
 
     def say_why(self) -> None:
+        for tr in self.all:
+            tr.batched.update(stacked=False, why=self.why)
         arch = self.all[0].arch_name
         print(f"note: trainer.seeds_batched: {arch}'s seeds step one after another ({self.why})", file=sys.stderr)
 
@@ -181,12 +182,7 @@ class Group:
             for name, p in tr.model.named_parameters():
                 g = self.params[name].grad
                 p.grad = None if g is None else g[i]
-            clip = tr.cfg.trainer.grad_clip
-            if clip:  # each seed's own norm
-                tr.grad_norms.append(torch.nn.utils.clip_grad_norm_(tr.model.parameters(), clip).detach())
-            tr.optimizer.step()
-            faults.point("step")
-            tr.scheduler.step()
+            tr.update()  # clipped by its own norm, its own optimizer and schedule
         return [loss.detach() for loss in losses]
 
     def run(self, cks: list, stop: StopFlag) -> list[dict]:
@@ -194,7 +190,7 @@ class Group:
         starts = {}
         for tr, ck in zip(self.all, cks):
             with own_rng(tr):  # a checkpoint's generator state becomes the seed's own
-                starts[id(tr)] = tr.begin(ck, stop)
+                starts[id(tr)] = begin(tr, ck, stop)
         summaries: dict[int, dict] = {}
 
         def leave(tr: Trainer, why: BaseException | None = None) -> None:
@@ -239,12 +235,13 @@ class Group:
                 for tr in self.live:
                     tr.clock.start()
                 batches = [tr.task.train_batch(tr.cfg.trainer.batch_size) for tr in self.live]
-                for tr, loss in zip(list(self.live), self.step(batches)):
+                for tr, loss, b in zip(list(self.live), self.step(batches), batches):
                     tr.losses.append(loss)
-                for tr, b in zip(list(self.live), batches):
+                    tr.clock.stop(b.n_samples, b.n_tokens)  # each seed's clock: the shared step
+                for tr in list(self.live):
                     try:
                         with own_rng(tr):
-                            done = tr.stepped(b, stop, starts[id(tr)])
+                            done = tr.stepped(stop, starts[id(tr)])
                             if done:
                                 tr.close_loop()
                     except DivergedError as e:

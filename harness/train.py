@@ -69,7 +69,7 @@ class Trainer:
             raise ConfigError(f"seed={cfg.seed!r} must be a whole number{hint}")
         self.machine = machine.prepare(t, int(cfg.seed))
         self.device = self.machine.device
-        self.build_parts(cfg, t)
+        build_parts(self, cfg, t)
         self.step, self.state = 0, RunState()  # progress (kept in the checkpoint with the step)
         self.stop: StopFlag | None = None  # the signal flag of the run
         self.flops: int | None = None  # of one training step
@@ -87,39 +87,6 @@ class Trainer:
         self.progress = Progress(t.progress, title, t.max_steps, str(t.stop_metric), self.direction, directions)
         self.probes = Callbacks(probe_callbacks.configured(cfg))
         self.callbacks = Callbacks([*self.probes.items, self.machine, self.progress])
-
-    def build_parts(self, cfg: DictConfig, t: DictConfig) -> None:
-        """The task, the model (sized by the budget, loaded from init_from), the optimizer and its schedule."""
-        source = pretrain.Source(cfg.init_from) if cfg.get("init_from") else None
-        if source:
-            source.adapt(cfg)  # the source's architecture and tokenizer
-        faults.point("setup")  # before the task's data and tokenizer are built
-        self.task = build(cfg.task, "task")
-        if source:
-            source.check_task(self.task)
-        self.direction = stop_direction(self.task, str(t.stop_metric))
-        self.budget = budget.fit(cfg, self.task.spec, lambda node, spec: build(node, "arch", spec=spec))
-        self.model = build(budget.sized(cfg.arch, self.budget), "arch", spec=self.task.spec).to(self.device)
-        self.params = budget.count_params(self.model)  # all of them, also those init_freeze holds fixed
-        self.precision, self.precision_rule = precision.choose(str(t.precision), self.device, self.params)
-        self.init = source.load(self.model, cfg.get("init_freeze"), cfg.get("init_weights", True)) if source else None
-        quarantine.keep_dynamo_out_of_training()  # the optimizer would import torch._dynamo (~1 s) to do nothing
-        # matrices decay, the rest not; what init_freeze holds fixed (requires_grad off) is left out
-        groups, self.decay_record = optim.param_groups(self.model, float(cfg.optimizer.get("weight_decay") or 0.0))
-        self.optimizer = build(cfg.optimizer, "optimizer", params=groups)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(t))
-        self.forward_model = self.model
-        if t.compile:
-            self.forward_model = torch.compile(self.model, mode=None if t.compile_mode == "default" else t.compile_mode)
-        # CUDA graphs (compile_mode reduce-overhead and max-autotune) reuse their output buffers: each step is new
-        self.cuda_graphs = t.compile and t.compile_mode != "default" and self.device.type == "cuda"
-        self.arch_name, self.task_name = choice_name(cfg, "arch"), choice_name(cfg, "task")
-        note = pretrain.context_note(self.task.spec, getattr(self.model, "describe", dict)(), self.arch_name)
-        self.notes = [note] if note else []
-        for line in self.notes:
-            print(line, file=sys.stderr)
-        for name, text in self.task.run_files().items():  # e.g. the tokenizer, which init_from reuses
-            atomic_write_bytes(self.run_dir / name, text.encode())
 
     def autocast(self):
         if self.precision == "bf16":
@@ -141,20 +108,8 @@ class Trainer:
         if stop is None:
             with StopFlag() as stop:
                 return self.run(ck, stop)
-        t_start = self.begin(ck, stop)
+        t_start = begin(self, ck, stop)
         return self.guarded(t_start, lambda: self.loop(stop, t_start))
-
-    def begin(self, ck: dict | None, stop: StopFlag) -> float:
-        """The task's data stream, the checkpoint's state (when given), the loggers; returns the start time."""
-        self.task.setup(self.device, int(self.cfg.seed))
-        self.stop = stop
-        if ck is not None:
-            resume_check.restore_run(self, ck)
-        elif self.logbook.log.path.exists():
-            self.logbook.log.path.unlink()
-        config, nodes = OmegaConf.to_container(self.cfg, resolve=True), logger_nodes(self.cfg.logger)
-        self.logbook.loggers = Loggers([build(n, "logger", run_dir=str(self.run_dir), config=config) for n in nodes])
-        return time.perf_counter() - self.state.elapsed_s
 
     def start(self) -> None:
         """Before the first step: the step's FLOPs, the memory meter, the components' start (e.g. the probes)."""
@@ -164,12 +119,11 @@ class Trainer:
 
     def guarded(self, t_start: float, body) -> dict:
         """Start, ``body()`` (the training), then the status it ended with; finish (the record) in every case."""
-        stop = self.stop
         try:
             self.start()
             body()
-            if stop.reason:
-                self.interrupted(stop.reason)
+            if self.stop.reason:
+                self.interrupted(self.stop.reason)
             else:
                 self.status = "completed"
         except DivergedError as e:
@@ -184,18 +138,22 @@ class Trainer:
 
     def train_step(self, batch) -> torch.Tensor:
         """One optimizer step on ``batch``; returns its loss, detached and on the device (no host sync)."""
-        t = self.cfg.trainer
         if self.cuda_graphs:
             torch.compiler.cudagraph_mark_step_begin()
         loss = self.task.loss(self.forward(batch), batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if t.grad_clip:  # the norm before clipping, kept on the device until the next check
-            self.grad_norms.append(torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip).detach())
+        self.update()
+        return loss.detach()
+
+    def update(self) -> None:
+        """Clip the gradients (their norm before clipping kept on the device until the next check), step, schedule."""
+        if self.cfg.trainer.grad_clip:
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.trainer.grad_clip)
+            self.grad_norms.append(norm.detach())
         self.optimizer.step()
         faults.point("step")
         self.scheduler.step()
-        return loss.detach()
 
     def check(self) -> None:
         """Wait for the device once for the steps since the last check: their losses must be finite (else the
@@ -228,24 +186,24 @@ class Trainer:
 
     def loop(self, stop: StopFlag, t_start: float):
         t = self.cfg.trainer
-        if self.open_loop(stop):  # resumed where a signal cut an evaluation, and it stopped the run
-            return self.progress.close()
         try:
+            if self.open_loop(stop):  # resumed where a signal cut an evaluation, and it stopped the run
+                return
             while self.training(stop):
                 self.clock.start()
                 batch = self.task.train_batch(t.batch_size)
                 self.losses.append(self.train_step(batch))
-                if self.stepped(batch, stop, t_start):
+                self.clock.stop(batch.n_samples, batch.n_tokens)
+                if self.stepped(stop, t_start):
                     break
         except KeyboardInterrupt:
             self.check()
             checkpoint.save_run(self)  # an evaluation cut by a signal: the steps are kept, it reruns on resume
-            self.progress.close()
             raise
-        except BaseException:
+        finally:
             self.progress.close()
-            raise
-        self.close_loop()
+        self.check()
+        checkpoint.save_run(self)
 
     def open_loop(self, stop: StopFlag) -> bool:
         """Training mode, the progress line; True when an evaluation a signal cut (rerun now) stops the run."""
@@ -256,14 +214,11 @@ class Trainer:
 
     def training(self, stop: StopFlag) -> bool:
         """Whether another step is due."""
-        st = self.state
-        return self.step < self.cfg.trainer.max_steps and not stop.reason and st.stop_reason == "max_steps"
+        return self.step < self.cfg.trainer.max_steps and not stop.reason and self.state.stop_reason == "max_steps"
 
-    def stepped(self, batch, stop: StopFlag, t_start: float) -> bool:
-        """After step ``self.step + 1`` on ``batch`` (its loss appended): the count, the host sync due, the
-        evaluation, the target, the time budget and the checkpoint due; True = stop training."""
+    def stepped(self, stop: StopFlag, t_start: float) -> bool:
+        """After a step (its loss appended, its clock stopped): count, sync, evaluate, checkpoint; True = stop."""
         t, st = self.cfg.trainer, self.state
-        self.clock.stop(batch.n_samples, batch.n_tokens)
         self.step += 1
         st.elapsed_s = time.perf_counter() - t_start
         out_of_time = t.max_time_s is not None and st.elapsed_s >= t.max_time_s
@@ -340,6 +295,53 @@ class Trainer:
         if failure is not None:
             raise failure
         return summary
+
+
+def begin(tr: Trainer, ck: dict | None, stop: StopFlag) -> float:
+    """Trainer ``tr``'s data stream, the checkpoint's state (when given), the loggers; returns the start time."""
+    tr.task.setup(tr.device, int(tr.cfg.seed))
+    tr.stop = stop
+    if ck is not None:
+        resume_check.restore_run(tr, ck)
+    elif tr.logbook.log.path.exists():
+        tr.logbook.log.path.unlink()
+    config, nodes = OmegaConf.to_container(tr.cfg, resolve=True), logger_nodes(tr.cfg.logger)
+    tr.logbook.loggers = Loggers([build(n, "logger", run_dir=str(tr.run_dir), config=config) for n in nodes])
+    return time.perf_counter() - tr.state.elapsed_s
+
+
+def build_parts(tr: Trainer, cfg: DictConfig, t: DictConfig) -> None:
+    """Trainer ``tr``'s task, the model (sized by the budget, loaded from init_from), the optimizer and its schedule."""
+    source = pretrain.Source(cfg.init_from) if cfg.get("init_from") else None
+    if source:
+        source.adapt(cfg)  # the source's architecture and tokenizer
+    faults.point("setup")  # before the task's data and tokenizer are built
+    tr.task = build(cfg.task, "task")
+    if source:
+        source.check_task(tr.task)
+    tr.direction = stop_direction(tr.task, str(t.stop_metric))
+    tr.budget = budget.fit(cfg, tr.task.spec, lambda node, spec: build(node, "arch", spec=spec))
+    tr.model = build(budget.sized(cfg.arch, tr.budget), "arch", spec=tr.task.spec).to(tr.device)
+    tr.params = budget.count_params(tr.model)  # all of them, also those init_freeze holds fixed
+    tr.precision, tr.precision_rule = precision.choose(str(t.precision), tr.device, tr.params)
+    tr.init = source.load(tr.model, cfg.get("init_freeze"), cfg.get("init_weights", True)) if source else None
+    quarantine.keep_dynamo_out_of_training()  # the optimizer would import torch._dynamo (~1 s) to do nothing
+    # matrices decay, the rest not; what init_freeze holds fixed (requires_grad off) is left out
+    groups, tr.decay_record = optim.param_groups(tr.model, float(cfg.optimizer.get("weight_decay") or 0.0))
+    tr.optimizer = build(cfg.optimizer, "optimizer", params=groups)
+    tr.scheduler = torch.optim.lr_scheduler.LambdaLR(tr.optimizer, lr_lambda(t))
+    tr.forward_model = tr.model
+    if t.compile:
+        tr.forward_model = torch.compile(tr.model, mode=None if t.compile_mode == "default" else t.compile_mode)
+    # CUDA graphs (compile_mode reduce-overhead and max-autotune) reuse their output buffers: each step is new
+    tr.cuda_graphs = t.compile and t.compile_mode != "default" and tr.device.type == "cuda"
+    tr.arch_name, tr.task_name = choice_name(cfg, "arch"), choice_name(cfg, "task")
+    note = pretrain.context_note(tr.task.spec, getattr(tr.model, "describe", dict)(), tr.arch_name)
+    tr.notes = [note] if note else []
+    for line in tr.notes:
+        print(line, file=sys.stderr)
+    for name, text in tr.task.run_files().items():  # e.g. the tokenizer, which init_from reuses
+        atomic_write_bytes(tr.run_dir / name, text.encode())
 
 
 def divergence_message(loss: float, step: int, lr: float, grad_clip: float | None) -> str:

@@ -160,3 +160,8 @@ def test_a_study_sweep_with_seeds_batched_writes_the_folders_separate_runs_would
         records = [json.loads((out / f).read_text()) for f in found[batched]]
         assert [r.get("batched", {}).get("stacked") for r in records] == [True if batched else None] * 4
     assert found[True] == found[False]
+    # the separate sweep's folder relaunched batched: every run is found completed, none trained again
+    over = sweeps.overrides_of({**preset, "seeds_batched": True}, sweep)
+    cmd = [sys.executable, "run.py", "-m", "experiment=long_range", *over, "hydra/launcher=basic"]
+    done = subprocess.run([*cmd, f"hydra.sweep.dir={tmp_path / 'False'}"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr.count("already completed") == 4, done.stderr
