@@ -10,8 +10,9 @@ included), and the lr pre-sweep's runs (``lr_steps`` steps each) likewise. Proce
 imports of a launcher's worker) is charged per launch (one per pre-sweep, one per arch of a tuned sweep, one
 otherwise, each with ``n_jobs`` = 2 workers). Runs that stop early at the target take less: the figures are an
 upper bound for them. Printed as a table (seconds of the whole preset per phase, run one after another on one
-core; the local launcher runs 2 at a time). Run: ``python benchmarks/study_profile.py [--preset quick]
-[--steps 20] [--archs 2]``.
+core; the local launcher runs 2 at a time). ``--replications``: every replication's preset instead
+(``conf/replications/*.yaml``; their sweeps named ``<replication>/<sweep>``). Run:
+``python benchmarks/study_profile.py [--preset quick] [--steps 20] [--archs 2] [--replications]``.
 """
 
 from __future__ import annotations
@@ -143,10 +144,16 @@ def main() -> None:
     ap.add_argument("--preset", default="quick")
     ap.add_argument("--steps", type=int, default=20, help="training steps of each sampled run")
     ap.add_argument("--archs", type=int, default=2, help="architectures sampled per sweep")
+    ap.add_argument("--replications", action="store_true", help="the replications' preset instead of the claims'")
     args = ap.parse_args()
-    from studies.sweeps import load_preset
+    from studies.sweeps import load_preset, missing_data
 
-    preset = load_preset(args.preset)
+    if args.replications:  # one preset per replication: their sweeps, named <replication>/<sweep>
+        from studies import replicate
+
+        presets = {name: replicate.sweeps_preset(spec, args.preset) for name, spec in replicate.load().items()}
+    else:
+        presets = {"": load_preset(args.preset)}
     instrument()
     start = process_start()
     from hydra import compose, initialize_config_dir
@@ -155,20 +162,25 @@ def main() -> None:
         compose("config")  # Hydra's first composition in a process imports and indexes: a worker pays it once
     rows, left_out = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, sweep in (preset.get("sweeps") or {}).items():
-            if sweep.get("stages"):
-                left_out.append(name)
-                continue
-            per_run, pre_run, runs, pre, launches = sample(preset, name, sweep, args.steps, args.archs, Path(tmp))
-            row = {p: per_run.get(p, 0.0) * runs + pre_run.get(p, 0.0) * pre for p in PHASES}
-            row["process start"] = start * launches
-            row["of it: lr pre-sweep"] = sum(pre_run.get(p, 0.0) for p in PHASES) * pre
-            rows.append((name, runs, pre, row))
+        for prefix, preset in presets.items():
+            for sweep_name, sweep in (preset.get("sweeps") or {}).items():
+                name = f"{prefix}/{sweep_name}" if prefix else sweep_name
+                if sweep.get("stages") or missing_data(preset, sweep):
+                    left_out.append(name)
+                    continue
+                per_run, pre_run, runs, pre, launches = sample(preset, name, sweep, args.steps, args.archs, Path(tmp))
+                row = {p: per_run.get(p, 0.0) * runs + pre_run.get(p, 0.0) * pre for p in PHASES}
+                row["process start"] = start * launches
+                row["of it: lr pre-sweep"] = sum(pre_run.get(p, 0.0) for p in PHASES) * pre
+                rows.append((name, runs, pre, row))
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "reports", tmp], cwd=ROOT, capture_output=True)
         report = time.perf_counter() - t0
     cols = [*PHASES, "of it: lr pre-sweep"]
-    print(f"preset {args.preset}: seconds on one core (sampled {args.archs} archs × {args.steps} steps per sweep)")
+    what = "replications" if args.replications else "claims"
+    print(
+        f"{what} preset {args.preset}: seconds on one core (sampled {args.archs} archs × {args.steps} steps per sweep)"
+    )
     print(f"| sweep | runs | pre-sweep runs | {' | '.join(cols)} | total |")
     print("|" + "---|" * (len(cols) + 4))
     total = defaultdict(float)
@@ -186,7 +198,7 @@ def main() -> None:
     print("shares: " + ", ".join(f"{p} {100 * total[p] / s:.0f}%" for p in PHASES))
     print(f"report (python -m reports on the sampled runs): {report:.1f} s once per study")
     if left_out:
-        print(f"not sampled (staged sweeps): {', '.join(left_out)}")
+        print(f"not sampled (staged sweeps, or their data missing): {', '.join(left_out)}")
 
 
 if __name__ == "__main__":
