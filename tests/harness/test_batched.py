@@ -118,21 +118,34 @@ def launch(run_dir, *overrides: str) -> subprocess.Popen:
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_a_killed_batched_job_resumes_to_the_uninterrupted_result(tmp_path):
-    ov = [o for o in RUN if not o.startswith(("arch.dropout", "trainer.max_steps"))]
-    ov += ["arch.dropout=0.0", "trainer.max_steps=120", "trainer.seeds_batched=true", "seed=[1,2]"]
-    whole = train_seeds(make_cfg(tmp_path / "ref", *ov, tiny=False))
+CUT = [o for o in RUN if not o.startswith(("arch.dropout", "trainer.max_steps"))]
+CUT += ["arch.dropout=0.0", "trainer.max_steps=120", "trainer.seeds_batched=true", "seed=[1,2]"]
+
+
+@pytest.fixture(scope="module")
+def uncut(tmp_path_factory):
+    return train_seeds(make_cfg(tmp_path_factory.mktemp("ref"), *CUT, tiny=False))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_or_stopped_batched_job_resumes_to_the_uninterrupted_result(tmp_path, uncut, sig):
     run = tmp_path / "cut"
-    proc = launch(run, *ov)
+    proc = launch(run, *CUT)
     wait_for_checkpoint(proc, run / "seed=2" / "checkpoint.pt")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (run / "seed=1" / "summary.json").exists()  # it really died mid-run
-    resumed = launch(run, *ov, "trainer.resume=true")
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    if sig == signal.SIGKILL:
+        assert not (run / "seed=1" / "summary.json").exists()  # it really died mid-run
+    else:  # each seed checkpointed and recorded as interrupted, at the same step
+        assert proc.returncode == 130, err
+        cut = [json.loads((run / f"seed={s}" / "summary.json").read_text()) for s in (1, 2)]
+        assert [c["status"] for c in cut] == ["interrupted"] * 2 and "SIGTERM" in cut[0]["error"]
+        assert cut[0]["step"] == cut[1]["step"] < 120
+    resumed = launch(run, *CUT, "trainer.resume=true")
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
     assert err.count("from step") == 2, err  # both seeds resumed from their checkpoints
-    for seed, ref in zip([1, 2], whole):
+    for seed, ref in zip([1, 2], uncut):
         s = json.loads((run / f"seed={seed}" / "summary.json").read_text())
         assert s["status"] == "completed" and s["step"] == 120 and s["batched"]["stacked"] is True
         assert_same_metrics(s["metrics"], ref["metrics"], DEVICE)  # bitwise on the CPU
