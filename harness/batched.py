@@ -10,7 +10,8 @@ no parameter is shared, so each seed's gradient is its own; clipping (by each se
 step stay per seed. A seed that stops (target, time, divergence) writes its record and leaves the stack.
 
 Where the stacked step cannot run — an op without a batching rule (``nn.LSTM``, ``nn.GRU``, ``nn.RNN``: their
-fused kernels have none), batches whose shapes differ between the seeds, dropout (one generator under vmap, not
+fused kernels have none; or whatever a user's backbone does that the first vmapped forward refuses, e.g.
+data-dependent control flow), batches whose shapes differ between the seeds, dropout (one generator under vmap, not
 each seed's own), batch norm (running statistics), ``torch.compile`` — the seeds step one after another in the
 same loop (what separate runs compute), after one line saying why.
 
@@ -33,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.func import functional_call, vmap
 from torch.utils._pytree import tree_map
 
-from core.errors import ConfigError, DivergedError
+from core.errors import ConfigError, DivergedError, first_line
 from harness import checkpoint, lock
 from harness.assembly import resolve_run_dir
 from harness.signals import StopFlag
@@ -120,6 +121,7 @@ class Group:
     def __init__(self, trainers: list[Trainer], seeds: list[int]):
         self.all, self.live, self.seeds = trainers, list(trainers), seeds
         self.why = not_stackable(trainers[0].cfg, trainers[0].model)
+        self.tried = False  # whether a stacked forward ran: the first one that fails falls back, a later one raises
         self.params: dict[str, torch.Tensor] = {}
         self.buffers: dict[str, torch.Tensor] = {}
         self.base = copy.deepcopy(trainers[0].model)  # functional_call swaps its tensors for the stacked ones
@@ -169,8 +171,16 @@ class Group:
 
         stacked = [None if xs[0] is None else torch.stack(xs) for xs in inputs]
         dims = tuple(None if x is None else 0 for x in stacked)
-        with self.live[0].autocast():
-            out = vmap(forward, in_dims=(0, 0, *dims))(self.params, self.buffers, *stacked)
+        try:
+            with self.live[0].autocast():
+                out = vmap(forward, in_dims=(0, 0, *dims))(self.params, self.buffers, *stacked)
+        except RuntimeError as e:  # an op without a batching rule, data-dependent control flow (a user's backbone)
+            if self.tried:
+                raise
+            self.why = f"vmap cannot batch its forward: {first_line(e)}"
+            self.say_why()
+            return self.step(batches)  # one seed after another, from this first step on
+        self.tried = True
         losses = [
             tr.task.loss(tree_map(lambda o, i=i: o[i], out), b) for i, (tr, b) in enumerate(zip(self.live, batches))
         ]

@@ -79,6 +79,19 @@ def test_dropout_steps_the_seeds_one_after_another_with_each_seeds_own_draws(tmp
         assert b["batched"]["stacked"] is False and floats(b["metrics"]) == floats(alone["metrics"])
 
 
+def test_a_backbone_vmap_cannot_batch_falls_back_at_its_first_step(tmp_path, capfd):
+    """A user's backbone whose forward branches on a value: the first stacked forward fails, one line says why,
+    and the seeds step one after another from there — what their separate runs compute."""
+    ov = ["arch=transformer", "arch.backbone=tests.reliability.fake_backbones.DataDependent", *SMALL]
+    batched = train_seeds(make_cfg(tmp_path / "b", *ov, "trainer.seeds_batched=true", SEED_LIST))
+    why = [x for x in capfd.readouterr().err.splitlines() if x.startswith("note: trainer.seeds_batched")]
+    assert len(why) == 1 and "vmap cannot batch its forward" in why[0]
+    for seed, b in zip(SEEDS, batched):
+        alone = train(make_cfg(tmp_path / f"s{seed}", *ov, f"seed={seed}"))
+        assert b["batched"]["stacked"] is False and "vmap cannot batch" in b["batched"]["why"]
+        assert floats(b["metrics"]) == floats(alone["metrics"])
+
+
 def test_a_seed_that_reaches_the_target_stops_alone(tmp_path):
     """Each seed keeps its own early stop: the target set between the two seeds' first validation losses stops
     one at the first evaluation while the other trains on (to the target or the last step), as their separate runs
