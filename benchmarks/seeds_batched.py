@@ -75,9 +75,9 @@ def pair(settings: list[str], seeds: list[int], tmp: Path, i: int) -> tuple[floa
 def step_ratio(settings: list[str], seeds: list[int], steps: int, tmp: Path) -> tuple[float, float, bool]:
     """The training step alone, in this process: seconds of ``steps`` stacked steps of all seeds, and of the same
     steps one seed after another (the same pre-drawn batches), and whether the arch stacks."""
-    import torch
     from hydra import compose, initialize_config_dir
 
+    from harness import checkpoint
     from harness.batched import Group, seed_configs
     from harness.train import Trainer
 
@@ -88,7 +88,7 @@ def step_ratio(settings: list[str], seeds: list[int], steps: int, tmp: Path) -> 
     for c in seed_configs(cfg):
         trainers.append(Trainer(c))
         trainers[-1].task.setup(trainers[-1].device, int(c.seed))
-        trainers[-1].rng = torch.get_rng_state()
+        trainers[-1].rng = checkpoint.rng_state(trainers[-1].device)
     group = Group(trainers, seeds)
     group.stack()
     batch = int(cfg.trainer.batch_size)

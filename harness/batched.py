@@ -30,7 +30,7 @@ import warnings
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.func import functional_call, vmap
 from torch.utils._pytree import tree_map
 
@@ -72,22 +72,11 @@ def seed_configs(cfg: DictConfig) -> list[DictConfig]:
     out = []
     for s, folder in zip(seeds, seed_dirs(resolve_run_dir(cfg), seeds)):
         c = copy.deepcopy(cfg)
-        with _writable(c):
+        OmegaConf.set_readonly(c, False)
+        with open_dict(c):
             c.seed, c.run_dir = s, str(folder)
         out.append(c)
     return out
-
-
-@contextlib.contextmanager
-def _writable(cfg: DictConfig):
-    readonly = OmegaConf.is_readonly(cfg)
-    OmegaConf.set_readonly(cfg, False)
-    with contextlib.ExitStack() as stack:
-        from omegaconf import open_dict
-
-        stack.enter_context(open_dict(cfg))
-        yield
-    OmegaConf.set_readonly(cfg, readonly)
 
 
 def not_stackable(cfg: DictConfig, model: torch.nn.Module) -> str | None:
@@ -107,12 +96,13 @@ def not_stackable(cfg: DictConfig, model: torch.nn.Module) -> str | None:
 
 @contextlib.contextmanager
 def own_rng(tr: Trainer):
-    """The global generator as trainer ``tr`` left it (each seed draws from its own, as in its own process)."""
-    torch.set_rng_state(tr.rng)
+    """The global generators (CPU, and CUDA's on a GPU) as trainer ``tr`` left them: each seed draws from its own,
+    as in its own process."""
+    checkpoint.set_rng_state(tr.rng, tr.device)
     try:
         yield
     finally:
-        tr.rng = torch.get_rng_state()
+        tr.rng = checkpoint.rng_state(tr.device)
 
 
 class Group:
@@ -289,7 +279,7 @@ def train_seeds(cfg: DictConfig) -> list[dict]:
         for c, d in zip(cfgs, dirs):
             opened.append(open_run(c, d, stop))
             if opened[-1][0] is not None:
-                opened[-1][0].rng = torch.get_rng_state()  # as its own set-up left the generator
+                opened[-1][0].rng = checkpoint.rng_state(opened[-1][0].device)  # as its own set-up left them
         done = {i: o[2] for i, o in enumerate(opened) if o[2] is not None}
         if any(o[0] is None and o[2] is None for o in opened):  # a signal during set-up
             return [ended(None, None, stop)]
