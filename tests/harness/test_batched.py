@@ -118,11 +118,14 @@ def test_seed_folders_take_the_place_of_a_seed_list_level_or_go_below():
     assert seed_dirs(Path("runs/x"), [7]) == [Path("runs/x/seed=7")]
 
 
-def test_a_seed_list_without_the_switch_is_one_line(tmp_path):
+def test_a_seed_list_without_the_switch_or_with_repeats_is_one_line(tmp_path):
     from core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="seeds_batched=true"):
         train(make_cfg(tmp_path, "seed=[1,2]"))
+    with pytest.raises(ConfigError, match="distinct whole numbers"):
+        train_seeds(make_cfg(tmp_path / "twice", "seed=[1,1]", "trainer.seeds_batched=true"))
+    assert not (tmp_path / "twice").exists()  # refused before any folder was made
 
 
 def launch(run_dir, *overrides: str) -> subprocess.Popen:
