@@ -54,11 +54,19 @@ SINGLE_RUN: list[bool] = []  # set by main() when it ran one job in this process
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     SINGLE_RUN[:] = [not is_multirun()]
+    from harness.report_line import describe
     from harness.signals import StopRequested
     from harness.train import train
 
     try:
-        summary = train(cfg)
+        if cfg.trainer.get("seeds_batched") and not isinstance(cfg.seed, int):
+            from harness.batched import train_seeds
+
+            *others, summary = train_seeds(cfg)  # each seed's record in its own folder; the last one answers
+            for one in others:
+                print(describe(one), flush=True)
+        else:
+            summary = train(cfg)
     except (ConfigError, DivergedError) as e:  # one line; in a sweep the other jobs go on
         bad_config = isinstance(e, ConfigError)
         print(f"{'error' if bad_config else 'diverged'}: {e}", file=sys.stderr)
@@ -87,8 +95,6 @@ def main(cfg: DictConfig) -> float | None:
         if is_multirun():
             return None
         sys.exit(2)
-    from harness.report_line import describe
-
     print(describe(summary), flush=True)
     if summary["status"] == "interrupted":  # a signal stops a sweep too: the jobs after this one are not started
         if is_multirun():

@@ -34,13 +34,24 @@ def load(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def own_storage(state: dict) -> dict:
+    """``state`` with each tensor that views a larger storage (a seed's slice of a stacked model,
+    :mod:`harness.batched`) copied out: torch.save writes a tensor's whole storage."""
+    return {
+        k: v.clone()
+        if isinstance(v, torch.Tensor) and v.untyped_storage().nbytes() > v.numel() * v.element_size()
+        else v
+        for k, v in state.items()
+    }
+
+
 def save_run(tr) -> None:
     """The checkpoint of trainer ``tr`` at its step: weights, optimizer, schedule, data stream, RNG, run state, the
     best validated weights (select=best) and the config as launched."""
     save(
         tr.ckpt_path,
         step=tr.step,
-        model=tr.model.state_dict(),
+        model=own_storage(tr.model.state_dict()),
         optimizer=tr.optimizer.state_dict(),
         scheduler=tr.scheduler.state_dict(),
         task=tr.task.state_dict(),

@@ -60,6 +60,8 @@ def write_record(tr, t_start: float, selected: int, metrics: dict, long_range: d
         env={**environment(tr.device), "malloc": tr.machine.malloc},
         wall_s=time.perf_counter() - t_start,
         config=OmegaConf.to_container(tr.cfg, resolve=True),
+        # trainer.seeds_batched: the seeds this one trained beside, and whether their step was stacked
+        extra={"batched": tr.batched} if getattr(tr, "batched", None) else {},
     )
     record.write(tr.summary_path)
     summary = record.to_dict()

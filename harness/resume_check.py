@@ -28,6 +28,7 @@ MAY_CHANGE = (
     "trainer.sync_every",
     "trainer.peak_tflops",
     "trainer.cuda_memory_fraction",
+    "trainer.seeds_batched",  # the same seed's training, beside its other seeds or alone (harness/batched.py)
     "run_dir",
 )
 MAY_CHANGE_PREFIXES = ("logger.",)

@@ -65,10 +65,11 @@ class Trainer:
         self.logbook = Logbook(MetricsLog(self.run_dir))
         trainer_settings.check(OmegaConf.to_container(t, resolve=True))
         if not isinstance(cfg.seed, int):
-            raise ConfigError(f"seed={cfg.seed!r} must be a whole number")
+            hint = " (a list of seeds needs trainer.seeds_batched=true)" if OmegaConf.is_list(cfg.seed) else ""
+            raise ConfigError(f"seed={cfg.seed!r} must be a whole number{hint}")
         self.machine = machine.prepare(t, int(cfg.seed))
         self.device = self.machine.device
-        self.build_parts(cfg, t)
+        build_parts(self, cfg, t)
         self.step, self.state = 0, RunState()  # progress (kept in the checkpoint with the step)
         self.stop: StopFlag | None = None  # the signal flag of the run
         self.flops: int | None = None  # of one training step
@@ -86,39 +87,6 @@ class Trainer:
         self.progress = Progress(t.progress, title, t.max_steps, str(t.stop_metric), self.direction, directions)
         self.probes = Callbacks(probe_callbacks.configured(cfg))
         self.callbacks = Callbacks([*self.probes.items, self.machine, self.progress])
-
-    def build_parts(self, cfg: DictConfig, t: DictConfig) -> None:
-        """The task, the model (sized by the budget, loaded from init_from), the optimizer and its schedule."""
-        source = pretrain.Source(cfg.init_from) if cfg.get("init_from") else None
-        if source:
-            source.adapt(cfg)  # the source's architecture and tokenizer
-        faults.point("setup")  # before the task's data and tokenizer are built
-        self.task = build(cfg.task, "task")
-        if source:
-            source.check_task(self.task)
-        self.direction = stop_direction(self.task, str(t.stop_metric))
-        self.budget = budget.fit(cfg, self.task.spec, lambda node, spec: build(node, "arch", spec=spec))
-        self.model = build(budget.sized(cfg.arch, self.budget), "arch", spec=self.task.spec).to(self.device)
-        self.params = budget.count_params(self.model)  # all of them, also those init_freeze holds fixed
-        self.precision, self.precision_rule = precision.choose(str(t.precision), self.device, self.params)
-        self.init = source.load(self.model, cfg.get("init_freeze"), cfg.get("init_weights", True)) if source else None
-        quarantine.keep_dynamo_out_of_training()  # the optimizer would import torch._dynamo (~1 s) to do nothing
-        # matrices decay, the rest not; what init_freeze holds fixed (requires_grad off) is left out
-        groups, self.decay_record = optim.param_groups(self.model, float(cfg.optimizer.get("weight_decay") or 0.0))
-        self.optimizer = build(cfg.optimizer, "optimizer", params=groups)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(t))
-        self.forward_model = self.model
-        if t.compile:
-            self.forward_model = torch.compile(self.model, mode=None if t.compile_mode == "default" else t.compile_mode)
-        # CUDA graphs (compile_mode reduce-overhead and max-autotune) reuse their output buffers: each step is new
-        self.cuda_graphs = t.compile and t.compile_mode != "default" and self.device.type == "cuda"
-        self.arch_name, self.task_name = choice_name(cfg, "arch"), choice_name(cfg, "task")
-        note = pretrain.context_note(self.task.spec, getattr(self.model, "describe", dict)(), self.arch_name)
-        self.notes = [note] if note else []
-        for line in self.notes:
-            print(line, file=sys.stderr)
-        for name, text in self.task.run_files().items():  # e.g. the tokenizer, which init_from reuses
-            atomic_write_bytes(self.run_dir / name, text.encode())
 
     def autocast(self):
         if self.precision == "bf16":
@@ -140,22 +108,22 @@ class Trainer:
         if stop is None:
             with StopFlag() as stop:
                 return self.run(ck, stop)
-        self.task.setup(self.device, int(self.cfg.seed))
-        self.stop = stop
-        if ck is not None:
-            resume_check.restore_run(self, ck)
-        elif self.logbook.log.path.exists():
-            self.logbook.log.path.unlink()
-        config, nodes = OmegaConf.to_container(self.cfg, resolve=True), logger_nodes(self.cfg.logger)
-        self.logbook.loggers = Loggers([build(n, "logger", run_dir=str(self.run_dir), config=config) for n in nodes])
-        t_start = time.perf_counter() - self.state.elapsed_s
+        t_start = begin(self, ck, stop)
+        return self.guarded(t_start, lambda: self.loop(stop, t_start))
+
+    def start(self) -> None:
+        """Before the first step: the step's FLOPs, the memory meter, the components' start (e.g. the probes)."""
+        self.flops = speed.step_flops(self)
+        self.peak = speed.PeakMemory(self.device)  # from here: the count's activations are not the run's
+        self.callbacks.on_start(self)  # e.g. the probes at initialisation (a resumed run keeps its own)
+
+    def guarded(self, t_start: float, body) -> dict:
+        """Start, ``body()`` (the training), then the status it ended with; finish (the record) in every case."""
         try:
-            self.flops = speed.step_flops(self)
-            self.peak = speed.PeakMemory(self.device)  # from here: the count's activations are not the run's
-            self.callbacks.on_start(self)  # e.g. the probes at initialisation (a resumed run keeps its own)
-            self.loop(stop, t_start)
-            if stop.reason:
-                self.interrupted(stop.reason)
+            self.start()
+            body()
+            if self.stop.reason:
+                self.interrupted(self.stop.reason)
             else:
                 self.status = "completed"
         except DivergedError as e:
@@ -170,18 +138,22 @@ class Trainer:
 
     def train_step(self, batch) -> torch.Tensor:
         """One optimizer step on ``batch``; returns its loss, detached and on the device (no host sync)."""
-        t = self.cfg.trainer
         if self.cuda_graphs:
             torch.compiler.cudagraph_mark_step_begin()
         loss = self.task.loss(self.forward(batch), batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if t.grad_clip:  # the norm before clipping, kept on the device until the next check
-            self.grad_norms.append(torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip).detach())
+        self.update()
+        return loss.detach()
+
+    def update(self) -> None:
+        """Clip the gradients (their norm before clipping kept on the device until the next check), step, schedule."""
+        if self.cfg.trainer.grad_clip:
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.trainer.grad_clip)
+            self.grad_norms.append(norm.detach())
         self.optimizer.step()
         faults.point("step")
         self.scheduler.step()
-        return loss.detach()
 
     def check(self) -> None:
         """Wait for the device once for the steps since the last check: their losses must be finite (else the
@@ -213,40 +185,61 @@ class Trainer:
         return self.scheduler.base_lrs[0] * self.scheduler.lr_lambdas[0](step - 1)
 
     def loop(self, stop: StopFlag, t_start: float):
-        t, st = self.cfg.trainer, self.state
-        self.model.train()
-        self.progress.open(self.step)
-        self.losses, self.grad_norms, self.last_train_loss = [], [], None
+        t = self.cfg.trainer
         try:
-            if st.eval_due and self.after_step(stop):  # resumed where a signal cut an evaluation
+            if self.open_loop(stop):  # resumed where a signal cut an evaluation, and it stopped the run
                 return
-            while self.step < t.max_steps and not stop.reason and st.stop_reason == "max_steps":
+            while self.training(stop):
                 self.clock.start()
                 batch = self.task.train_batch(t.batch_size)
                 self.losses.append(self.train_step(batch))
                 self.clock.stop(batch.n_samples, batch.n_tokens)
-                self.step += 1
-                st.elapsed_s = time.perf_counter() - t_start
-                out_of_time = t.max_time_s is not None and st.elapsed_s >= t.max_time_s
-                st.eval_due = self.step % t.eval_every == 0 or self.step == t.max_steps or out_of_time
-                save = self.step % t.ckpt_every == 0
-                if stop.reason or st.eval_due or save or len(self.losses) >= t.sync_every:
-                    self.check()
-                if stop.reason:  # checkpoint now; the evaluation due (if any) runs on resume, not in a grace period
+                if self.stepped(stop, t_start):
                     break
-                if st.eval_due or out_of_time:
-                    self.clock.pause()  # what follows is not a training step
-                if self.after_step(stop):
-                    break
-                if save:
-                    self.clock.pause()
-                    checkpoint.save_run(self)
         except KeyboardInterrupt:
             self.check()
             checkpoint.save_run(self)  # an evaluation cut by a signal: the steps are kept, it reruns on resume
             raise
         finally:
             self.progress.close()
+        self.check()
+        checkpoint.save_run(self)
+
+    def open_loop(self, stop: StopFlag) -> bool:
+        """Training mode, the progress line; True when an evaluation a signal cut (rerun now) stops the run."""
+        self.model.train()
+        self.progress.open(self.step)
+        self.losses, self.grad_norms, self.last_train_loss = [], [], None
+        return bool(self.state.eval_due and self.after_step(stop))
+
+    def training(self, stop: StopFlag) -> bool:
+        """Whether another step is due."""
+        return self.step < self.cfg.trainer.max_steps and not stop.reason and self.state.stop_reason == "max_steps"
+
+    def stepped(self, stop: StopFlag, t_start: float) -> bool:
+        """After a step (its loss appended, its clock stopped): count, sync, evaluate, checkpoint; True = stop."""
+        t, st = self.cfg.trainer, self.state
+        self.step += 1
+        st.elapsed_s = time.perf_counter() - t_start
+        out_of_time = t.max_time_s is not None and st.elapsed_s >= t.max_time_s
+        st.eval_due = self.step % t.eval_every == 0 or self.step == t.max_steps or out_of_time
+        save = self.step % t.ckpt_every == 0
+        if stop.reason or st.eval_due or save or len(self.losses) >= t.sync_every:
+            self.check()
+        if stop.reason:  # checkpoint now; the evaluation due (if any) runs on resume, not in a grace period
+            return True
+        if st.eval_due or out_of_time:
+            self.clock.pause()  # what follows is not a training step
+        if self.after_step(stop):
+            return True
+        if save:
+            self.clock.pause()
+            checkpoint.save_run(self)
+        return False
+
+    def close_loop(self) -> None:
+        """The last steps' sync and the checkpoint at the end of training."""
+        self.progress.close()
         self.check()
         checkpoint.save_run(self)
 
@@ -304,6 +297,53 @@ class Trainer:
         return summary
 
 
+def begin(tr: Trainer, ck: dict | None, stop: StopFlag) -> float:
+    """Trainer ``tr``'s data stream, the checkpoint's state (when given), the loggers; returns the start time."""
+    tr.task.setup(tr.device, int(tr.cfg.seed))
+    tr.stop = stop
+    if ck is not None:
+        resume_check.restore_run(tr, ck)
+    elif tr.logbook.log.path.exists():
+        tr.logbook.log.path.unlink()
+    config, nodes = OmegaConf.to_container(tr.cfg, resolve=True), logger_nodes(tr.cfg.logger)
+    tr.logbook.loggers = Loggers([build(n, "logger", run_dir=str(tr.run_dir), config=config) for n in nodes])
+    return time.perf_counter() - tr.state.elapsed_s
+
+
+def build_parts(tr: Trainer, cfg: DictConfig, t: DictConfig) -> None:
+    """Trainer ``tr``'s task, the model (sized by the budget, loaded from init_from), the optimizer and its schedule."""
+    source = pretrain.Source(cfg.init_from) if cfg.get("init_from") else None
+    if source:
+        source.adapt(cfg)  # the source's architecture and tokenizer
+    faults.point("setup")  # before the task's data and tokenizer are built
+    tr.task = build(cfg.task, "task")
+    if source:
+        source.check_task(tr.task)
+    tr.direction = stop_direction(tr.task, str(t.stop_metric))
+    tr.budget = budget.fit(cfg, tr.task.spec, lambda node, spec: build(node, "arch", spec=spec))
+    tr.model = build(budget.sized(cfg.arch, tr.budget), "arch", spec=tr.task.spec).to(tr.device)
+    tr.params = budget.count_params(tr.model)  # all of them, also those init_freeze holds fixed
+    tr.precision, tr.precision_rule = precision.choose(str(t.precision), tr.device, tr.params)
+    tr.init = source.load(tr.model, cfg.get("init_freeze"), cfg.get("init_weights", True)) if source else None
+    quarantine.keep_dynamo_out_of_training()  # the optimizer would import torch._dynamo (~1 s) to do nothing
+    # matrices decay, the rest not; what init_freeze holds fixed (requires_grad off) is left out
+    groups, tr.decay_record = optim.param_groups(tr.model, float(cfg.optimizer.get("weight_decay") or 0.0))
+    tr.optimizer = build(cfg.optimizer, "optimizer", params=groups)
+    tr.scheduler = torch.optim.lr_scheduler.LambdaLR(tr.optimizer, lr_lambda(t))
+    tr.forward_model = tr.model
+    if t.compile:
+        tr.forward_model = torch.compile(tr.model, mode=None if t.compile_mode == "default" else t.compile_mode)
+    # CUDA graphs (compile_mode reduce-overhead and max-autotune) reuse their output buffers: each step is new
+    tr.cuda_graphs = t.compile and t.compile_mode != "default" and tr.device.type == "cuda"
+    tr.arch_name, tr.task_name = choice_name(cfg, "arch"), choice_name(cfg, "task")
+    note = pretrain.context_note(tr.task.spec, getattr(tr.model, "describe", dict)(), tr.arch_name)
+    tr.notes = [note] if note else []
+    for line in tr.notes:
+        print(line, file=sys.stderr)
+    for name, text in tr.task.run_files().items():  # e.g. the tokenizer, which init_from reuses
+        atomic_write_bytes(tr.run_dir / name, text.encode())
+
+
 def divergence_message(loss: float, step: int, lr: float, grad_clip: float | None) -> str:
     if step == 1:  # the first batch's loss comes before any update: no learning rate can have caused it
         return f"loss is {loss} at step 1, before any update: the forward produced non-finite values; {checks.NOT_LR}"
@@ -326,42 +366,54 @@ def train(cfg: DictConfig) -> dict:
     """
     run_dir = resolve_run_dir(cfg)
     with lock.hold(run_dir), StopFlag() as stop:
-        remove_temp_files(run_dir)  # left by a write that a crash cut short
-        ckpt, resume = run_dir / CHECKPOINT, cfg.trainer.resume in (True, "auto")
-        ck = None
-        if resume and ckpt.exists():
-            ck = resume_check.load(ckpt)
-            resume_check.check_settings(ck, OmegaConf.to_container(cfg, resolve=True), ckpt)
-        old = read_record(run_dir / SUMMARY)
-        if resume and ck is None and old and isinstance(old.get("config"), dict):  # no checkpoint: the record's
-            resume_check.check_settings(old, OmegaConf.to_container(cfg, resolve=True), run_dir / SUMMARY, "record")
-        if resume and old and old.get("status") == "completed":
-            print(f"already completed: {run_dir / SUMMARY}", file=sys.stderr)
-            return {**old, "run_dir": str(run_dir)}  # the folder it is in now (it may have been moved)
-        if not resume and (ckpt.exists() or old is not None or (run_dir / METRICS).exists()):
-            raise ConfigError(
-                f"{run_dir} already holds a run; pass trainer.resume=true to continue it, or choose "
-                "another hydra.run.dir"
-            )
-        try:  # a signal during set-up (data, tokenizer, model) stops it at once: nothing is trained or recorded yet
-            with stop.stopping_at_once():
-                trainer = Trainer(cfg)
-        except StopRequested:
-            trainer = None
-        if trainer is None:
-            pass
-        elif resume and ck is None and old:  # a diverged or failed run that left no checkpoint: start over, keep it
-            status = old.get("status") if old.get("status") in ("diverged", "failed", "interrupted") else "old"
-            kept = run_dir / f"summary.{status}.json"
-            os.replace(run_dir / SUMMARY, kept)
-            print(
-                f"note: {run_dir} holds a {status} run with no checkpoint to resume from; starting "
-                f"over, its record kept as {kept.name}",
-                file=sys.stderr,
-            )
+        trainer, ck, done = open_run(cfg, run_dir, stop)
+        if done is not None:
+            return done
         if trainer is not None:
-            save_config(cfg, run_dir, fresh=ck is None)
             summary = trainer.run(ck, stop)
+    return ended(trainer, summary if trainer is not None else None, stop)
+
+
+def open_run(cfg: DictConfig, run_dir, stop: StopFlag) -> tuple[Trainer | None, dict | None, dict | None]:
+    """The run in ``run_dir`` (locked by the caller) made ready: (its trainer, the checkpoint to resume from, None),
+    or (None, None, its record) when it completed before, or (None, None, None) when a signal came during set-up."""
+    remove_temp_files(run_dir)  # left by a write that a crash cut short
+    ckpt, resume = run_dir / CHECKPOINT, cfg.trainer.resume in (True, "auto")
+    ck = None
+    if resume and ckpt.exists():
+        ck = resume_check.load(ckpt)
+        resume_check.check_settings(ck, OmegaConf.to_container(cfg, resolve=True), ckpt)
+    old = read_record(run_dir / SUMMARY)
+    if resume and ck is None and old and isinstance(old.get("config"), dict):  # no checkpoint: the record's
+        resume_check.check_settings(old, OmegaConf.to_container(cfg, resolve=True), run_dir / SUMMARY, "record")
+    if resume and old and old.get("status") == "completed":
+        print(f"already completed: {run_dir / SUMMARY}", file=sys.stderr)
+        return None, None, {**old, "run_dir": str(run_dir)}  # the folder it is in now (it may have been moved)
+    if not resume and (ckpt.exists() or old is not None or (run_dir / METRICS).exists()):
+        raise ConfigError(
+            f"{run_dir} already holds a run; pass trainer.resume=true to continue it, or choose another hydra.run.dir"
+        )
+    try:  # a signal during set-up (data, tokenizer, model) stops it at once: nothing is trained or recorded yet
+        with stop.stopping_at_once():
+            trainer = Trainer(cfg)
+    except StopRequested:
+        return None, None, None
+    if resume and ck is None and old:  # a diverged or failed run that left no checkpoint: start over, keep it
+        status = old.get("status") if old.get("status") in ("diverged", "failed", "interrupted") else "old"
+        kept = run_dir / f"summary.{status}.json"
+        os.replace(run_dir / SUMMARY, kept)
+        print(
+            f"note: {run_dir} holds a {status} run with no checkpoint to resume from; starting "
+            f"over, its record kept as {kept.name}",
+            file=sys.stderr,
+        )
+    save_config(cfg, run_dir, fresh=ck is None)
+    return trainer, ck, None
+
+
+def ended(trainer: Trainer | None, summary: dict | None, stop: StopFlag) -> dict:
+    """After the run (outside its lock): a signal during set-up, an interruption (SLURM's hand-over) or a
+    divergence leave as :func:`train` says; otherwise the summary."""
     if trainer is None:
         print(f"interrupted ({stop.reason}) during set-up, before training; nothing was recorded", file=sys.stderr)
         slurm.hand_over(stop.reason)  # in a SLURM job: requeued, and the run starts again

@@ -113,6 +113,12 @@ class TrainerSettings:
         "steps between train/step_loss and lr values to the loggers (from the losses already synced every "
         "sync_every steps: no extra wait); null = off",
     )
+    seeds_batched: bool = setting(
+        False,
+        "with seed=[1,2,3] (a list): the seeds train side by side as one stacked model (torch.func.vmap), each "
+        "with its own initialisation, data, optimizer, early stop and run folder (docs/performance.md: where it "
+        "pays); an arch that cannot be stacked steps its seeds one after another, with one line saying why",
+    )
 
 
 def check(settings: dict) -> None:

@@ -39,7 +39,8 @@ def sweeps_preset(spec: dict, preset: str) -> dict:
         name: {"experiment": "replicate", "tune_lr": False, "data_hint": spec.get("data_hint", ""), **s}
         for name, s in p["sweeps"].items()
     }
-    return {"seeds": str(p.get("seeds", "0,1,2")), "common": p.get("common") or {}, "lr_grid": [], "sweeps": sweeps}
+    out = {"seeds": str(p.get("seeds", "0,1,2")), "common": p.get("common") or {}, "lr_grid": [], "sweeps": sweeps}
+    return out | {"seeds_batched": bool(p.get("seeds_batched", False))}  # the seeds of a cell as one job
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -114,7 +114,25 @@ def presweep_steps(preset: dict, sweep: dict, stage: dict | None = None) -> dict
 def overrides_of(preset: dict, sweep: dict, extra: dict | None = None) -> list[str]:
     merged = {**(preset.get("common") or {}), **(sweep.get("overrides") or {}), **(extra or {})}
     merged.setdefault("seed", preset.get("seeds", "0"))
+    if sweep.get("seeds_batched", preset.get("seeds_batched", False)) and "," in text(merged["seed"]):
+        merged |= seeds_batched(sweep, text(merged["seed"]))
     return [f"{k}={text(v)}" for k, v in merged.items()]
+
+
+def seeds_batched(sweep: dict, seeds: str) -> dict:
+    """The overrides that train a cell's seeds as one batched job (``seeds_batched: true`` in a preset or a sweep):
+    ``seed=[1,2,3]`` (one value: one job per cell, not per seed) and the switch, left out of the folder names so
+    that each seed's run lands in the folder its separate run would have (``…/seed=1/…``): a sweep launched either
+    way continues the other's runs."""
+    exp = ROOT / "conf" / "experiment" / f"{sweep['experiment']}.yaml"
+    node = OmegaConf.load(exp) if exp.exists() else {}
+    keys = OmegaConf.select(node, "hydra.job.config.override_dirname.exclude_keys") if node else None
+    keys = [*(keys or ["experiment"]), "trainer.seeds_batched"]
+    return {
+        "seed": f"[{seeds}]",
+        "trainer.seeds_batched": True,
+        "hydra.job.config.override_dirname.exclude_keys": f"[{','.join(keys)}]",
+    }
 
 
 def launch(experiment: str, folder: Path | None, overrides: list[str], launcher: str | None) -> int:

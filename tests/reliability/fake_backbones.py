@@ -22,6 +22,13 @@ class Plain(Backbone):
         return self.proj(x)
 
 
+class DataDependent(Plain):
+    """Keeps the contract, but branches on a value of its input (which vmap cannot batch)."""
+
+    def forward(self, x, pad=None):
+        return self.proj(x) if x.sum() > 0 else -self.proj(x)
+
+
 class WrongWidth(Plain):
     def forward(self, x, pad=None):  # (B, L, 2d): out_width says d
         return torch.cat([self.proj(x), x], -1)
