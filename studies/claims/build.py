@@ -430,10 +430,17 @@ def add_power(claims: list[dict], preset: dict | None, path: Path = POWER) -> No
         rate = lit.get(want)
         c["power"] = {"seeds": seeds, "outcome": want, "rate": rate, "n_for_80": r.get("n_for_80")}
         if rate is not None and rate < 0.8:
-            need = r.get("n_for_80")
+            need, strong = r.get("n_for_80"), r.get("strong_effect")
+            at = f" at an effect of {strong:g} (twice δ where the literature's is smaller)" if strong else ""
+            if not need:
+                tail = "n > 20"
+            elif need <= seeds:  # reached at this n only for the larger effect the n column is computed at
+                tail = f"n = {need}{at}; at the literature's effect more than {seeds}"
+            else:
+                tail = f"n = {need}{at} (decided at full with n = {need})"
             c["caveats"].append(
                 f"power: '{want}' at the literature's effect comes out in {100 * rate:.0f}% of simulated runs at "
-                f"{seeds} seeds; 80% needs " + (f"n = {need} (decided at full with n = {need})" if need else "n > 20")
+                f"{seeds} seeds; 80% needs {tail}"
             )
 
 

@@ -533,6 +533,14 @@ def test_a_claim_below_eighty_percent_power_says_at_which_n_it_would_be_decided(
     add_power(claims, {"seeds": "1,2,3,4,5", "sweeps": sweeps}, tmp_path / "power.json")  # C2 runs 5: not its table
     assert claims[0]["caveats"] == [] and "power" not in claims[0]
     assert claims[1]["power"]["seeds"] == 3  # C4's sweep runs its own 3 seeds: the table's n
+    table[0] |= {"n_for_80": 3, "strong_effect": 0.1}  # 80% at 3 seeds only for twice δ: not "needs n = 3" at n = 3
+    (tmp_path / "power.json").write_text(json.dumps(table))
+    claims = [{"id": "C2", "caveats": []}]
+    add_power(claims, {"seeds": "1,2,3", "sweeps": sweeps}, tmp_path / "power.json")
+    assert claims[0]["caveats"] == [
+        "power: 'supported' at the literature's effect comes out in 40% of simulated runs at 3 seeds; 80% needs "
+        "n = 3 at an effect of 0.1 (twice δ where the literature's is smaller); at the literature's effect more than 3"
+    ]
 
 
 def test_a_failed_run_is_named_and_never_counted_among_the_runs(tmp_path):
