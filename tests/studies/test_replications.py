@@ -448,3 +448,27 @@ def test_a_side_may_be_the_published_number(accs, outcome):
     out = R.compare(runs, c)
     assert out["outcome"] == outcome, out["why"]
     assert out["b"] == {"n": 3, "mean": 0.761} and out["a"]["n"] == 3
+
+
+def test_a_control_may_be_measured_against_another_arm():
+    """Haviv's case: a language model must beat a model that sees only the last two tokens (trained alongside);
+    two LMs that are no better than it make the 'close' outcome inconclusive, naming the arm."""
+    control = {
+        "label": "lm uses more than two tokens",
+        "where": {"arch": "transformer"},
+        "metric": "test/loss",
+        "direction": "min",
+        "margin": 0.02,
+        "level": {"where": {"arch": "cnn"}, "metric": "test/loss"},
+    }
+    rule = {"controls": [control], "comparisons": [comparison("close", 0.1, "test/loss")]}
+    lms = [rec("transformer", s, 4.0, "test/loss") for s in range(3)] + [
+        rec("lstm", s, 4.01, "test/loss") for s in range(3)
+    ]
+    bar = lambda v: [rec("cnn", s, v, "test/loss") for s in range(3)]
+    assert R.judge(lms + bar(4.5), rule)["outcome"] == R.REPRODUCED
+    out = R.judge(lms + bar(4.0), rule)
+    assert out["outcome"] == R.INCONCLUSIVE and out["why"].startswith("positive control failed: lm uses more")
+    assert out["controls"][0]["level"] == 4.0
+    assert R.judge(lms, rule)["controls"] == []  # no runs of the arm: no control to check (nor evidence of it)
+    assert "the arm" in str(R.controls_of(rule)[0].level)  # the declaration names the arm
