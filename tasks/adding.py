@@ -9,7 +9,10 @@ fixed set, the level a model that has not learned sits at (Bai et al.'s LSTM at 
 
 Inputs are tokens, as every archbench task's: a value is quantised to one of ``bins`` levels and the token is
 ``bin + bins·mark`` (vocabulary ``2·bins``); the target is the sum of the two marked values' bin centres, so it is a
-function of the input exactly. (The paper feeds the value and the mark as two real channels.) ``acc`` is the share
+function of the input exactly. (The paper feeds the value and the mark as two real channels.) The default of 10 levels
+is what a model learns from in a CPU budget: with 100 levels (each token's embedding learned from a hundredth of the
+values) neither an LSTM nor a causal cnn left the memoryless level in 1000 steps at T = 100, with 10 the LSTM solved
+it in 500 (seed-0 probes, 2026-12-07). ``acc`` is the share
 of sequences answered within 0.04 of the target, Hochreiter & Schmidhuber's criterion for a solved sequence.
 """
 
@@ -40,7 +43,7 @@ class Adding(GeneratedTask):
     directions = {**Task.directions, "mse": "min", "baseline_mse": "min"}
 
     def __init__(
-        self, *, seq_len: int = 100, bins: int = 100, n_val: int = 256, n_test: int = 512, data_seed: int = 1234
+        self, *, seq_len: int = 100, bins: int = 10, n_val: int = 256, n_test: int = 512, data_seed: int = 1234
     ):
         self.seq_len, self.bins = whole("task.seq_len", seq_len, 2), whole("task.bins", bins, 2)
         self.n_val, self.n_test = whole("task.n_val", n_val, 1), whole("task.n_test", n_test, 1)

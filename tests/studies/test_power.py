@@ -50,3 +50,11 @@ def test_the_replications_false_reproduced_rate_is_at_most_five_percent():
 def test_the_tables_render():
     md = P.claims_markdown(P.claims_table(3, 20, family=22), 20)
     assert md.count("\n| C") == 10 and "after the correction over the preset's 22 tests" in md
+
+
+def test_a_comparison_against_a_published_number_simulates_one_arm():
+    near = P.replication_rates(0.0, 0.01, 5, 50, "close", 0.05, "test/loss", published=True)
+    far = P.replication_rates(0.2, 0.01, 5, 50, "close", 0.05, "test/loss", published=True)
+    assert near[RR.REPRODUCED] > 0.9 and far[RR.NOT_REPRODUCED] > 0.9
+    mse = P.replication_rates(0.2, 0.01, 3, 50, "better", 0.05, "test/mse")  # lower is better, as for a loss
+    assert mse[RR.REPRODUCED] > 0.9
