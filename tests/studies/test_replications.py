@@ -472,3 +472,19 @@ def test_a_control_may_be_measured_against_another_arm():
     assert out["controls"][0]["level"] == 4.0
     assert R.judge(lms, rule)["controls"] == []  # no runs of the arm: no control to check (nor evidence of it)
     assert "the arm" in str(R.controls_of(rule)[0].level)  # the declaration names the arm
+
+
+@pytest.mark.parametrize("preset_name", ["smoke", "quick", "full"])
+def test_a_preset_that_tunes_the_lr_passes_its_grid_to_the_driver_and_tunes_outside_its_seeds(preset_name):
+    tuned = 0
+    for name, spec in SPECS.items():
+        preset = replicate.sweeps_preset(spec, preset_name)
+        declared = spec["presets"][preset_name]
+        assert preset["lr_grid"] == list(declared.get("lr_grid") or []), name
+        if preset["lr_grid"]:
+            tuned += 1
+            assert str(preset["tune_seed"]) not in preset["seeds"].split(","), name
+            assert preset["lr_steps"] > 0 and any(sweeps.tuned(preset, s) for s in preset["sweeps"].values()), name
+        else:
+            assert not any(sweeps.tuned(preset, s) for s in preset["sweeps"].values()), name
+    assert tuned == (0 if preset_name == "smoke" else 1)  # Zoology picks each model's lr, as the paper
