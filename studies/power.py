@@ -380,20 +380,29 @@ def outcome_rates(
 
 
 def replication_rates(
-    effect: float, sd: float, n: int, reps: int, expect: str, delta: float, metric: str = "test/acc", seed: int = 0
+    effect: float,
+    sd: float,
+    n: int,
+    reps: int,
+    expect: str,
+    delta: float,
+    metric: str = "test/acc",
+    seed: int = 0,
+    published: bool = False,
 ) -> dict:
     """The replications' comparison (a − b per seed) at a true advantage ``effect`` of a over b in ``metric``'s
     units and direction: accuracies around 0.6 on 512 test items (clipped to [0, 1]), losses around 3 nats
-    (lower is better), any other metric around 20 (BLEU)."""
+    (lower is better), any other metric around 20 (BLEU). ``published``: side b is a published number (no runs,
+    no spread), as ``{value: x}`` in a rule."""
     rng = np.random.default_rng(seed)
     c = {"label": "a − b", "metric": metric, "expect": expect, "delta": delta}
-    c |= {"a": {"where": {"arch": "a"}}, "b": {"where": {"arch": "b"}}}
-    lower = metric.endswith(("loss", "perplexity"))
+    lower = metric.endswith(("loss", "perplexity", "mse"))
     base = 0.6 if metric.endswith("acc") else 3.0 if lower else 20.0
+    c |= {"a": {"where": {"arch": "a"}}, "b": {"value": base} if published else {"where": {"arch": "b"}}}
     count: Counter = Counter()
     for _ in range(reps):
         runs = []
-        for a in "ab":
+        for a in "a" if published else "ab":
             shift = (-effect if lower else effect) if a == "a" else 0.0
             for s in range(n):
                 v = base + shift + sd * rng.standard_normal()
@@ -409,7 +418,7 @@ def rep(arch: str, seed: int, value: float, metric: str = "test/acc") -> dict:
         "status": "completed",
         "metrics": {metric: value},
         "config": {"task": {"n_test": 512}},
-        "task_info": {"directions": {"acc": "max", "loss": "min", "bleu": "max"}},
+        "task_info": {"directions": {"acc": "max", "loss": "min", "bleu": "max", "mse": "min"}},
     }
 
 
@@ -506,6 +515,7 @@ def replications_table(n: int, reps: int) -> list[dict]:
     for name, spec in load_replications().items():
         for c in spec["rule"]["comparisons"]:
             d, expect, metric = float(c["delta"]), c.get("expect", "better"), c["metric"]
+            pub = "value" in c["b"]
             false_e, true_e = (0.0, 2 * d) if expect == "better" else (d, 0.0)
             rows.append(
                 {
@@ -514,8 +524,8 @@ def replications_table(n: int, reps: int) -> list[dict]:
                     "expect": expect,
                     "delta": d,
                     "n": n,
-                    "finding_false": replication_rates(false_e, d / 2, n, reps, expect, d, metric),
-                    "finding_true": replication_rates(true_e, d / 2, n, reps, expect, d, metric),
+                    "finding_false": replication_rates(false_e, d / 2, n, reps, expect, d, metric, published=pub),
+                    "finding_true": replication_rates(true_e, d / 2, n, reps, expect, d, metric, published=pub),
                 }
             )
     return rows

@@ -5,7 +5,9 @@ sweeps (``conf/replications/<name>.yaml``, its ``presets.<preset>``), then the r
 The sweeps go through the claims' driver (:func:`studies.sweeps.run_sweep`: Hydra multirun of
 ``experiment=replicate``, relaunching skips completed runs and resumes cut ones, a missing local data folder skips
 the sweep with one line) into ``<out>/<name>/<sweep>/``. No learning rate is tuned: each replication's setting is
-fixed before running.
+fixed before running, except where a preset declares an ``lr_grid`` (with ``lr_steps`` and a ``tune_seed`` outside its
+seeds) and a sweep ``tune_lr: true``: the paper picked each model's best learning rate (Zoology), so the claims'
+pre-sweep picks it per architecture on the validation loss before the evidence runs.
 """
 
 from __future__ import annotations
@@ -39,8 +41,15 @@ def sweeps_preset(spec: dict, preset: str) -> dict:
         name: {"experiment": "replicate", "tune_lr": False, "data_hint": spec.get("data_hint", ""), **s}
         for name, s in p["sweeps"].items()
     }
-    out = {"seeds": str(p.get("seeds", "0,1,2")), "common": p.get("common") or {}, "lr_grid": [], "sweeps": sweeps}
-    return out | {"seeds_batched": bool(p.get("seeds_batched", False))}  # the seeds of a cell as one job
+    tuning = {k: p[k] for k in ("lr_steps", "tune_seed") if k in p}
+    return {
+        "seeds": str(p.get("seeds", "0,1,2")),
+        "common": p.get("common") or {},
+        "lr_grid": list(p.get("lr_grid") or []),
+        **tuning,
+        "sweeps": sweeps,
+        "seeds_batched": bool(p.get("seeds_batched", False)),  # the seeds of a cell as one job
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

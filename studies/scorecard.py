@@ -102,7 +102,7 @@ QUESTIONS = (
     ),
     Question(
         "recall",
-        "multi-query associative recall, 16 pairs (Zoology)",
+        "multi-query associative recall (Zoology)",
         "replications",
         "zoology_mqar/grid",
         "test/acc",

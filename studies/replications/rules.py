@@ -24,7 +24,12 @@ in direction* when every comparison is, *not reproduced* when any is, *inconclus
 
 A SIDE is ``{where: {key: value}, metric: name (optional, else the comparison's), at_most: {metric: value}}``:
 ``where`` keys are ``arch``, ``task`` or a dotted config path (``arch.n_heads``, ``task.n_pairs``); ``at_most``
-keeps the runs whose metric does not exceed a bound (the runs that have not learned, say).
+keeps the runs whose metric does not exceed a bound (the runs that have not learned, say); ``diverged_as: LEVEL``
+counts a run that diverged (status ``diverged``: a NaN/inf loss, the phenomenon itself in a warm-up study) as
+reaching LEVEL — a number, or ``uniform loss`` (ln vocab: a model that learned nothing) — instead of leaving it
+out, so that a setting never looks better because its failures dropped out. A SIDE may instead be ``{value: x}``:
+a published number, the same for every seed of the other side (no variance), to compare a measured side against
+the number itself when the scaled setting allows it.
 """
 
 from __future__ import annotations
@@ -41,18 +46,34 @@ EXPECTS = ("better", "close")
 MIN_SEEDS = 3
 
 
-def select(runs: list[dict], side: dict) -> list[dict]:
-    """The completed runs that match ``side['where']`` and stay within ``side['at_most']``."""
+def select(runs: list[dict], side: dict, metric: str | None = None) -> list[dict]:
+    """The completed runs that match ``side['where']`` and stay within ``side['at_most']``; with
+    ``side['diverged_as']`` (and the ``metric`` read), also the diverged runs that match, each standing at that
+    level (marked ``counted_diverged``)."""
     where, bound = side.get("where") or {}, side.get("at_most") or {}
+    matching = [r for r in runs if all(same(setting(r, k), v) for k, v in where.items())]
     keep = []
-    for r in completed(runs):
-        if not all(same(setting(r, k), v) for k, v in where.items()):
-            continue
+    for r in completed(matching):
         if all(
             isinstance(get(r, f"metrics.{m}"), (int, float)) and get(r, f"metrics.{m}") <= v for m, v in bound.items()
         ):
             keep.append(r)
+    level = side.get("diverged_as")
+    if level is not None and metric:
+        for r in matching:
+            stand = diverged_level(r, level) if r.get("status") == "diverged" else None
+            if stand is not None:
+                keep.append({**r, "status": "completed", "counted_diverged": True, "metrics": {metric: stand}})
     return keep
+
+
+def diverged_level(run: dict, level) -> float | None:
+    """Where a diverged run is counted: a number as it is, ``uniform loss`` as ln(vocab) of the run's task."""
+    if isinstance(level, (int, float)) and not isinstance(level, bool):
+        return float(level)
+    if level == "uniform loss":
+        return facts.uniform_loss(run)
+    raise ValueError(f"diverged_as={level!r}: use a number or 'uniform loss'")
 
 
 def per_seed(runs: list[dict], metric: str) -> dict:
@@ -77,16 +98,19 @@ def compare(runs: list[dict], c: dict) -> dict:
     metric, expect, delta = c["metric"], c.get("expect", "better"), float(c["delta"])
     if expect not in EXPECTS:
         raise ValueError(f"comparison expect={expect!r} is not one of {EXPECTS}")
-    sides = {k: select(runs, c[k]) for k in ("a", "b")}
-    vals = {k: per_seed(sides[k], c[k].get("metric", metric)) for k in ("a", "b")}
+    sides = {k: select(runs, c[k], c[k].get("metric", metric)) for k in ("a", "b") if "value" not in c[k]}
+    vals = {k: per_seed(sides[k], c[k].get("metric", metric)) for k in sides}
+    for k in ("a", "b"):  # a published number: the same value for every seed of the measured side
+        if "value" in c[k]:
+            other = vals["b" if k == "a" else "a"]
+            sides[k], vals[k] = [], {s: float(c[k]["value"]) for s in other}
     sign = -1.0 if direction(sides["a"] + sides["b"], metric, c.get("direction")) == "min" else 1.0
     out = {
         "label": c.get("label", ""),
         "metric": metric,
         "expect": expect,
         "delta": delta,
-        "a": {"n": len(vals["a"]), "mean": _mean(vals["a"])},
-        "b": {"n": len(vals["b"]), "mean": _mean(vals["b"])},
+        **{k: {"n": len(vals[k]), "mean": _mean(vals[k]), **diverged_count(sides[k])} for k in ("a", "b")},
     }
     short = [f"{k}: {len(vals[k])} seed(s)" for k in ("a", "b") if len(vals[k]) < MIN_SEEDS]
     if short:
@@ -104,6 +128,12 @@ def compare(runs: list[dict], c: dict) -> dict:
     out["p"] = None if dec.p is None else float(f"{dec.p:.4g}")
     out["stability"] = leave_one_seed_out(vals, sign, expect, delta)
     return {**out, "outcome": OUTCOME[dec.outcome], "why": dec.why}
+
+
+def diverged_count(runs: list[dict]) -> dict:
+    """``{diverged: n}`` when a side counts diverged runs at its level; nothing otherwise."""
+    n = sum(1 for r in runs if r.get("counted_diverged"))
+    return {"diverged": n} if n else {}
 
 
 def side_of(value: float, expect: str, delta: float) -> str:
@@ -150,17 +180,29 @@ def _mean(v: dict) -> float | None:
     return round(sum(v.values()) / len(v), 4) if v else None
 
 
-def controls_of(rule: dict) -> tuple[Control, ...]:
-    r"""The rule's declared positive (and negative) controls as :class:`Control`\ s."""
+def controls_of(rule: dict, runs: list[dict] | None = None) -> tuple[Control, ...]:
+    r"""The rule's declared positive (and negative) controls as :class:`Control`\ s. A ``level`` may be another
+    arm, ``{where: {...}, metric: name}`` (a baseline model trained alongside, e.g. a language model that sees only
+    the last two tokens): with ``runs`` it becomes that arm's mean over distinct seeds, and a control whose arm has
+    no runs is left out (the comparisons then lack evidence too); without ``runs`` (the declaration) it is named."""
     out = []
     for c in rule.get("controls") or []:
+        level = c.get("level", "chance")
+        if isinstance(level, dict):
+            arm = per_seed(select(runs or [], level), level.get("metric", c.get("metric", "test/acc")))
+            if runs is None:
+                level = f"the arm {level.get('where')}"
+            elif not arm:
+                continue
+            else:
+                level = sum(arm.values()) / len(arm)
         out.append(
             Control(
                 label=c["label"],
                 where=c.get("where") or {},
                 metric=c.get("metric", "test/acc"),
                 margin=float(c.get("margin", 0.05)),
-                level=c.get("level", "chance"),
+                level=level,
                 direction=c.get("direction", "max"),
                 negative=bool(c.get("negative", False)),
             )
@@ -171,7 +213,7 @@ def controls_of(rule: dict) -> tuple[Control, ...]:
 def judge(runs: list[dict], rule: dict) -> dict:
     """``{outcome, why, comparisons, controls}`` of a replication's rule (``rule['comparisons']``: a list; the
     controls, when declared, first)."""
-    checked, failed = check_controls(controls_of(rule), runs)
+    checked, failed = check_controls(controls_of(rule, runs), runs)
     parts = [compare(runs, c) for c in rule["comparisons"]]
     if failed:
         return {"outcome": INCONCLUSIVE, "why": "; ".join(failed), "comparisons": parts, "controls": checked}

@@ -64,3 +64,11 @@ def test_each_claim_is_simulated_at_the_seeds_its_sweeps_run():
     rows = P.claims_table({cid: 3 for cid in P.SCENARIOS} | {"C5": 5}, 20, family=P.quick_family())
     assert {r["claim"]: r["n"] for r in rows}["C5"] == 5
     assert P.main(["--preset", "nope"]) == 2
+
+
+def test_a_comparison_against_a_published_number_simulates_one_arm():
+    near = P.replication_rates(0.0, 0.01, 5, 50, "close", 0.05, "test/loss", published=True)
+    far = P.replication_rates(0.2, 0.01, 5, 50, "close", 0.05, "test/loss", published=True)
+    assert near[RR.REPRODUCED] > 0.9 and far[RR.NOT_REPRODUCED] > 0.9
+    mse = P.replication_rates(0.2, 0.01, 3, 50, "better", 0.05, "test/mse")  # lower is better, as for a loss
+    assert mse[RR.REPRODUCED] > 0.9

@@ -2,6 +2,7 @@
 its rule reads, and the report (json, markdown, self-contained page with a figure) over run folders."""
 
 import json
+import math
 
 import pytest
 import yaml
@@ -246,7 +247,15 @@ def test_report_cli_refuses_a_missing_folder(tmp_path, capsys):
 
 
 # -- each configured rule reaches each outcome -----------------------------------------------------------------
-DIRECTIONS = {"acc": "max", "loss": "min", "bleu": "max", "perplexity": "min", "baseline_loss": "min"}
+DIRECTIONS = {
+    "acc": "max",
+    "loss": "min",
+    "bleu": "max",
+    "perplexity": "min",
+    "baseline_loss": "min",
+    "mse": "min",
+    "baseline_mse": "min",
+}
 # goodness of side a over side b per seed, in units of δ, that should give each outcome
 GAPS = {
     "better": {R.REPRODUCED: (3, 3, 3), R.NOT_REPRODUCED: (0, 0, 0), R.INCONCLUSIVE: (0, 3, 1.5)},
@@ -277,10 +286,13 @@ def synthetic(c: dict, gaps) -> list[dict]:
     sign = -1 if DIRECTIONS[metric.split("/", 1)[1]] == "min" else 1
     ma, mb = c["a"].get("metric", metric), c["b"].get("metric", metric)
     runs = []
+    base = float(c["b"].get("value", 0.5))  # a published number as side b: the runs of a sit around it
     for seed, gap in enumerate(gaps):
         noise = 0.01 * delta * (seed - 1)
-        a, b = 0.5 + sign * (gap * delta + noise), 0.5 - sign * noise
-        if c["a"].get("where") == c["b"].get("where") and c["a"].get("at_most") == c["b"].get("at_most"):
+        a, b = base + sign * (gap * delta + noise), base - sign * noise
+        if "value" in c["b"]:
+            runs.append(side_run(c["a"], seed, {ma: a}))
+        elif c["a"].get("where") == c["b"].get("where") and c["a"].get("at_most") == c["b"].get("at_most"):
             runs.append(side_run(c["a"], seed, {ma: a, mb: b}))  # both sides read the same runs
         else:
             runs += [side_run(c["a"], seed, {ma: a}), side_run(c["b"], seed, {mb: b})]
@@ -358,8 +370,9 @@ def test_every_replication_is_a_protocol_declaration():
     decls = {n: R.declaration(n, s) for n, s in specs.items()}
     assert all(isinstance(d, Study) and d.delta > 0 and d.anchor and d.question for d in decls.values())
     assert sum(d.tests for d in decls.values()) == sum(len(s["rule"]["comparisons"]) for s in specs.values())
-    # every replication but Arjovsky's (whose arms are, by design, the runs that did not learn) has a control
-    assert {n for n, d in decls.items() if not d.controls} == {"arjovsky_baseline"}
+    # every replication has a control but Arjovsky's (whose arms are, by design, the runs that did not learn) and
+    # the adding problem's (each arm against the memoryless level measured on the same test set)
+    assert {n for n, d in decls.items() if not d.controls} == {"arjovsky_baseline", "bai_adding", "hochreiter_adding"}
 
 
 def test_leave_one_seed_out_says_whether_the_outcome_rests_on_one_seed():
@@ -369,3 +382,109 @@ def test_leave_one_seed_out_says_whether_the_outcome_rests_on_one_seed():
     lucky = R.compare(runs_of([0.95, 0.52, 0.53], [0.5, 0.5, 0.5]), comparison("better"))
     assert lucky["stability"]["whole"] == "≥ δ" and not lucky["stability"]["stable"]
     assert lucky["stability"]["left_out"]["0"] == pytest.approx(0.025)
+
+
+def warmup_comparison(diverged_as="uniform loss"):
+    side = lambda w: {"where": {"trainer.warmup_steps": w}, "diverged_as": diverged_as}
+    return {
+        "label": "warm-up − none",
+        "metric": "test/loss",
+        "expect": "better",
+        "delta": 0.1,
+        "a": side(100),
+        "b": side(0),
+    }
+
+
+def lm_run(seed, warmup, loss=None, vocab=2000):
+    r = rec(
+        "transformer",
+        seed,
+        loss,
+        "test/loss",
+        status="completed" if loss is not None else "diverged",
+        task="lm",
+        trainer__warmup_steps=warmup,
+        task__vocab_size=vocab,
+    )
+    if loss is None:
+        r["metrics"] = {}
+    return r
+
+
+def test_diverged_runs_count_at_their_level_instead_of_dropping_out():
+    """Xiong's case: without warm-up the runs diverge. Dropped, no evidence is left (inconclusive) and a setting
+    whose failures drop out would look as good as its survivors; counted at ln(vocab), warm-up is better and the
+    count is reported."""
+    warm = [lm_run(s, 100, 4.0 + 0.01 * s) for s in range(3)]
+    runs = warm + [lm_run(s, 0) for s in range(3)]
+    counted = R.compare(runs, warmup_comparison())
+    assert counted["outcome"] == R.REPRODUCED and counted["b"]["diverged"] == 3 and "diverged" not in counted["a"]
+    assert counted["b"]["mean"] == pytest.approx(math.log(2000), abs=1e-3)
+    dropped = R.compare(runs, {**warmup_comparison(), "b": {"where": {"trainer.warmup_steps": 0}}})
+    assert dropped["outcome"] == R.INCONCLUSIVE and dropped["b"]["n"] == 0
+    one_survives = R.compare(warm + [lm_run(0, 0, 4.0), lm_run(1, 0), lm_run(2, 0)], warmup_comparison())
+    assert one_survives["b"]["diverged"] == 2
+    assert one_survives["b"]["mean"] == pytest.approx((4.0 + 2 * math.log(2000)) / 3, abs=1e-3)
+    none_diverged = [lm_run(s, w, 4.0 + 0.01 * s) for s in range(3) for w in (0, 100)]
+    assert R.compare(none_diverged, warmup_comparison())["outcome"] == R.NOT_REPRODUCED
+    with pytest.raises(ValueError, match="diverged_as='chance'"):
+        R.compare(runs, warmup_comparison("chance"))
+
+
+@pytest.mark.parametrize(
+    "accs, outcome",
+    [
+        ((0.76, 0.765, 0.755), R.REPRODUCED),
+        ((0.60, 0.61, 0.605), R.NOT_REPRODUCED),
+        ((0.70, 0.78, 0.74), R.INCONCLUSIVE),
+    ],
+)
+def test_a_side_may_be_the_published_number(accs, outcome):
+    runs = [rec("cnn", s, v) for s, v in enumerate(accs)]
+    for r in runs:
+        r["config"]["task"] = {"n_test": 1066}
+    c = {**comparison("close", 0.05), "a": {"where": {"arch": "cnn"}}, "b": {"value": 0.761}}
+    out = R.compare(runs, c)
+    assert out["outcome"] == outcome, out["why"]
+    assert out["b"] == {"n": 3, "mean": 0.761} and out["a"]["n"] == 3
+
+
+def test_a_control_may_be_measured_against_another_arm():
+    """Haviv's case: a language model must beat a model that sees only the last two tokens (trained alongside);
+    two LMs that are no better than it make the 'close' outcome inconclusive, naming the arm."""
+    control = {
+        "label": "lm uses more than two tokens",
+        "where": {"arch": "transformer"},
+        "metric": "test/loss",
+        "direction": "min",
+        "margin": 0.02,
+        "level": {"where": {"arch": "cnn"}, "metric": "test/loss"},
+    }
+    rule = {"controls": [control], "comparisons": [comparison("close", 0.1, "test/loss")]}
+    lms = [rec("transformer", s, 4.0, "test/loss") for s in range(3)] + [
+        rec("lstm", s, 4.01, "test/loss") for s in range(3)
+    ]
+    bar = lambda v: [rec("cnn", s, v, "test/loss") for s in range(3)]
+    assert R.judge(lms + bar(4.5), rule)["outcome"] == R.REPRODUCED
+    out = R.judge(lms + bar(4.0), rule)
+    assert out["outcome"] == R.INCONCLUSIVE and out["why"].startswith("positive control failed: lm uses more")
+    assert out["controls"][0]["level"] == 4.0
+    assert R.judge(lms, rule)["controls"] == []  # no runs of the arm: no control to check (nor evidence of it)
+    assert "the arm" in str(R.controls_of(rule)[0].level)  # the declaration names the arm
+
+
+@pytest.mark.parametrize("preset_name", ["smoke", "quick", "full"])
+def test_a_preset_that_tunes_the_lr_passes_its_grid_to_the_driver_and_tunes_outside_its_seeds(preset_name):
+    tuned = 0
+    for name, spec in SPECS.items():
+        preset = replicate.sweeps_preset(spec, preset_name)
+        declared = spec["presets"][preset_name]
+        assert preset["lr_grid"] == list(declared.get("lr_grid") or []), name
+        if preset["lr_grid"]:
+            tuned += 1
+            assert str(preset["tune_seed"]) not in preset["seeds"].split(","), name
+            assert preset["lr_steps"] > 0 and any(sweeps.tuned(preset, s) for s in preset["sweeps"].values()), name
+        else:
+            assert not any(sweeps.tuned(preset, s) for s in preset["sweeps"].values()), name
+    assert tuned == (0 if preset_name == "smoke" else 1)  # Zoology picks each model's lr, as the paper
