@@ -849,7 +849,7 @@ def c6_locality(runs: list[dict], min_seeds: int = 2, delta: float = 0.05) -> Ve
     for arch, own in (("transformer", ("locality_attention",)), ("cnn", ("locality", "locality_sanity"))):
         if any(r.get("arch") == arch and r.get("_source") in own for r in copy):
             copy = [r for r in copy if r.get("arch") != arch or r.get("_source") in own]
-    reach = lambda r: ("covers" if conv_reach(r) >= copy_distance(r) else "blind") if r.get("arch") == "cnn" else "-"
+    reach = lambda r: cnn_reach(r) or "-"
     depth = lambda r: get(r, "arch_info.n_layers", get(r, "config.arch.n_layers"))
 
     split = {
@@ -941,16 +941,18 @@ def c6_locality(runs: list[dict], min_seeds: int = 2, delta: float = 0.05) -> Ve
     return by_parts(dec, rule, ev, key, lambda yes: "only " + ", ".join(yes) + " lead the blind cnn by ≥ δ")
 
 
-def blind_cnn(run: dict) -> bool:
-    """C6's blind arm: a cnn on the copy task whose receptive field stays below the distance."""
+def cnn_reach(run: dict) -> str | None:
+    """A cnn copy run's reach against its copy distance: "covers" (its receptive field reaches the source) or
+    "blind" (it cannot see it); None for another arch or task, or an unknown distance."""
     dist = facts.distance(run)
-    return run.get("arch") == "cnn" and task_class(run) == COPY_TASK and dist is not None and conv_reach(run) < dist
+    if run.get("arch") != "cnn" or task_class(run) != COPY_TASK or dist is None:
+        return None
+    return "covers" if conv_reach(run) >= dist else "blind"
 
 
 def covering_cnn(run: dict) -> bool:
     """C6's positive control: a cnn on the copy task whose receptive field covers the distance."""
-    dist = facts.distance(run)
-    return run.get("arch") == "cnn" and task_class(run) == COPY_TASK and dist is not None and conv_reach(run) >= dist
+    return cnn_reach(run) == "covers"
 
 
 def conv_reach(run: dict) -> int:
