@@ -118,7 +118,7 @@ def build_replications(root: str | Path, out: str | Path | None = None, conf: Pa
         rec = find_records([folder]) if folder.is_dir() else None
         found[name] = rec.runs if rec else []
         results[name] = judge(found[name], spec["rule"])
-    family = sum(declaration(n, spec).tests for n, spec in specs.items())  # every declared comparison
+    family = {n: declaration(n, spec).tests for n, spec in specs.items()}  # each replication's declared comparisons
     correct(results, family)
     doc["family"] = family
     for name, spec in specs.items():

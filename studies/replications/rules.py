@@ -15,8 +15,10 @@ measured values, so a baseline that is the same float in every seed is compared 
 - ``close`` (the paper found no difference that matters): *reproduced in direction* when the CI lies within
   ±δ; *not reproduced* when it lies wholly outside ±δ; *inconclusive* otherwise.
 
-Every decision carries its p-value, and the report corrects them (Holm) across every comparison of every
-replication — a family fixed by the declarations, whatever ran. Fewer than ``MIN_SEEDS`` seeds on a side makes a
+Every decision carries its p-value, and the report corrects them (Holm) within each replication — its declared
+comparisons are the family, whatever ran: a replication's outcome is a statement about one paper, the way each
+study of a reproducibility project is tested on its own; the count of replications reproduced is a tally, not a
+joint test. Fewer than ``MIN_SEEDS`` seeds on a side makes a
 comparison inconclusive. A replication's ``controls`` (a list of ``{label, where, metric, margin, level,
 direction}``: :class:`studies.protocol.Control`) are checked first: an arm that did not learn makes it
 inconclusive, naming the arm — "not reproduced" never comes from two arms at chance. A replication is *reproduced
@@ -232,20 +234,26 @@ def combine(parts: list[dict], checked: list | None = None) -> dict:
     return {"outcome": outcome, "why": why, "comparisons": parts, "controls": checked or []}
 
 
-def correct(results: dict, family: int = 0) -> None:
-    """Holm across every comparison of every replication ({name: judge(...) result}, changed in place), in a
-    family of ``family`` tests (the declared comparisons): a decided comparison whose adjusted p is ≥ 0.05 turns
-    inconclusive, and its replication's outcome is combined again."""
-    ps = {(n, i): c.get("p") for n, r in results.items() for i, c in enumerate(r["comparisons"])}
-    adjusted = stats.holm(ps, family=family)
-    size = max(len([p for p in ps.values() if p is not None]), family)
-    for (n, i), q in adjusted.items():
-        if q is None:
-            continue
-        c = results[n]["comparisons"][i]
-        c["p_holm"], c["corrected"] = float(f"{q:.4g}"), f"Holm over {size} comparisons"
-        if c["outcome"] in (REPRODUCED, NOT_REPRODUCED) and q >= stats.ALPHA:
-            c["outcome"], c["why"] = INCONCLUSIVE, f"underpowered after correction: {c['why']}, but Holm p={q:.3g}"
+def correct(results: dict, family: int | dict = 0) -> None:
+    """Holm over the comparisons of ``results`` ({name: judge(...) result}, changed in place): ``family`` a dict
+    {name: size} makes each replication its own family of ``size`` tests (its declared comparisons: what the report
+    does, since a replication's outcome is a statement about one paper); an int makes every comparison of every
+    replication one family of that size. A decided comparison whose adjusted p is ≥ 0.05 turns inconclusive, and its
+    replication's outcome is combined again."""
+    groups = {n: [n] for n in results} if isinstance(family, dict) else {"": list(results)}
+    for key, names in groups.items():
+        ps = {(n, i): c.get("p") for n in names for i, c in enumerate(results[n]["comparisons"])}
+        size_declared = family.get(key, 0) if isinstance(family, dict) else family
+        adjusted = stats.holm(ps, family=size_declared)
+        size = max(len([p for p in ps.values() if p is not None]), size_declared)
+        where = "in this replication" if isinstance(family, dict) else "across the replications"
+        for (n, i), q in adjusted.items():
+            if q is None:
+                continue
+            c = results[n]["comparisons"][i]
+            c["p_holm"], c["corrected"] = float(f"{q:.4g}"), f"Holm over {size} comparison{'s' * (size != 1)} {where}"
+            if c["outcome"] in (REPRODUCED, NOT_REPRODUCED) and q >= stats.ALPHA:
+                c["outcome"], c["why"] = INCONCLUSIVE, f"underpowered after correction: {c['why']}, but Holm p={q:.3g}"
     for n, r in results.items():
         if r.get("controls") and any(not x["passed"] for x in r["controls"]):
             continue

@@ -358,8 +358,21 @@ def test_holm_across_replications_demotes_a_marginal_comparison():
     results = {"m": marginal}
     R.correct(results, family=20)
     c = results["m"]["comparisons"][0]
-    assert c["outcome"] == R.INCONCLUSIVE and c["corrected"] == "Holm over 20 comparisons"
+    assert c["outcome"] == R.INCONCLUSIVE and c["corrected"] == "Holm over 20 comparisons across the replications"
     assert results["m"]["outcome"] == R.INCONCLUSIVE
+
+
+def test_each_replication_is_its_own_family_in_the_report():
+    two = [0.62, 0.75, 0.58, 0.7, 0.66], [0.5, 0.52, 0.48, 0.51, 0.49]
+    results = {n: R.judge(runs_of(*two), {"comparisons": [comparison("better")]}) for n in ("one", "other")}
+    p = results["one"]["comparisons"][0]["p"]
+    R.correct(results, family={"one": 1, "other": 3})
+    one, other = results["one"]["comparisons"][0], results["other"]["comparisons"][0]
+    # a replication's own single comparison keeps its p; the other's is corrected over its 3 declared comparisons
+    assert one["p_holm"] == pytest.approx(p, rel=1e-3) and one["outcome"] == R.REPRODUCED
+    assert other["p_holm"] == pytest.approx(min(1.0, 3 * p), rel=1e-3)
+    assert one["corrected"] == "Holm over 1 comparison in this replication"
+    assert (other["outcome"] == R.INCONCLUSIVE) == (3 * p >= 0.05)
 
 
 def test_every_replication_is_a_protocol_declaration():
