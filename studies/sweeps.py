@@ -77,6 +77,12 @@ def check_preset(preset: dict, name: str = "preset") -> dict:
             f"{name}: tune_seed {tune} is also an evidence seed (seeds: {','.join(seeds)}); "
             f'tune on a seed outside the evidence, e.g. tune_seed: 0 and seeds: "1,2,3"'
         )
+    above, grid = preset.get("lr_above") or [], preset.get("lr_grid") or []
+    if above and (not grid or min(above) <= max(grid)):
+        raise fail(
+            f"{name}: lr_above {above} must lie above the largest lr of lr_grid {grid} (the rates tried where the "
+            "grid's top was chosen)"
+        )
     steps = preset.get("lr_steps", HORIZON)
     if steps != HORIZON and not (isinstance(steps, int) and not isinstance(steps, bool) and steps > 0):
         raise fail(
@@ -376,6 +382,9 @@ def lr_choice(
     code = launch(sweep["experiment"], where, overrides_of(preset, sweep, pre), launcher)
     rows = lr_table(where, keys, sweep.get("lr_by"))
     gap = presweep_gaps(rows, keys, axes, preset.get("lr_grid") or [])
+    if not (code or gap) and preset.get("lr_above"):
+        code, gap = extend_above(preset, sweep, where, pre, rows, keys, launcher)
+        rows = lr_table(where, keys, sweep.get("lr_by"))
     of = f" of stage {stage['stage']}" if stage else ""
     if code or gap:
         problems.append(
@@ -385,6 +394,26 @@ def lr_choice(
     choice = choose_lr(rows, keys)
     write_presweep(folder, rows, keys, choice, tune_seed, {**tag, "complete": not (code or gap)})
     return LrChoice(choice, keys, problems)
+
+
+def extend_above(
+    preset: dict, sweep: dict, where: Path, pre: dict, rows: list[dict], keys: list[str], launcher: str | None
+) -> tuple[int, str | None]:
+    """The grid extended where its top was chosen: each arch × condition whose pre-sweep choice is the largest lr of
+    ``lr_grid`` also runs the preset's ``lr_above`` (e.g. [0.1]) into ``<where>/above/`` — a choice at the edge of
+    the grid says only that the best lr may lie beyond it. Returns (exit code, what is missing or None)."""
+    top, above = max(preset["lr_grid"]), list(preset["lr_above"])
+    edge = [c for c in choose_lr(rows, keys) if c["lr"] >= top]
+    code = 0
+    for cell in edge:
+        fixed = {"arch": cell["arch"], **cell["condition"]}
+        name = ",".join(f"{k}={text(v)}" for k, v in fixed.items())
+        extra = {**pre, **fixed, "optimizer.lr": ",".join(map(str, above))}
+        code = launch(sweep["experiment"], where / "above" / name, overrides_of(preset, sweep, extra), launcher) or code
+    seen = lr_table(where / "above", keys, sweep.get("lr_by")) if edge else []
+    answered = sum(r["status"] in ANSWERED for r in seen)
+    missing = len(edge) * len(above) - answered
+    return code, (f"{missing} of {len(edge) * len(above)} runs above the grid unfinished" if missing > 0 else None)
 
 
 def borrowed_lr(sweep: dict, out: Path) -> tuple[list[dict] | None, str | None]:

@@ -6,7 +6,8 @@ cut to ``max_len`` tokens. ``mask_prob`` of the real (non-padding) positions are
 ``<mask>``, 10% a random ordinary token and 10% stay unchanged (Devlin et al. 2019). The loss and the metrics
 count the selected positions only. Training masks are drawn afresh for every batch (dynamic masking) from a
 generator seeded with the run seed; validation and test masks are drawn once from ``mask_seed``, so every run
-is scored on the same positions. Metrics: ``acc`` (masked-token accuracy), ``loss``, ``perplexity``.
+is scored on the same positions. Metrics: ``acc`` (masked-token accuracy), ``loss``, ``perplexity``; the record's
+``task_info.chance`` is the unigram rate (always answering the most frequent training token, on the test masks).
 """
 
 from __future__ import annotations
@@ -101,6 +102,21 @@ class MaskedLM(CorpusTask):
         super().setup(device, seed)
         fixed = torch.Generator().manual_seed(self.mask_seed)
         self.fixed = {s: self.corrupt(self.data[s][0], fixed) for s in self.data if s != "train"}
+        self.unigram = self.unigram_rate()
+
+    def unigram_rate(self) -> float | None:
+        """The masked accuracy of always answering the training text's most frequent token, on the fixed test
+        masks (validation when there is no test split): the level an MLM that learned nothing but the unigram
+        distribution reaches — published as the task's ``chance``."""
+        x = self.data["train"][0]
+        real = x[x != PAD]
+        split = "test" if "test" in self.fixed else next(iter(self.fixed), None)
+        if split is None or real.numel() == 0:
+            return None
+        top = int(torch.bincount(real.flatten().cpu()).argmax())
+        targets = self.fixed[split][1]
+        picked = targets[targets != self.spec.ignore_index]
+        return float((picked == top).float().mean()) if picked.numel() else None
 
     def make_batch(self, split: str, idx) -> Batch:
         x, lengths = self.data[split]
@@ -112,8 +128,10 @@ class MaskedLM(CorpusTask):
         return Batch((inputs,), targets, n_tokens=int(lengths[idx].sum()))  # (B, L), (B, L) -100 where unselected
 
     def describe(self) -> dict:
+        unigram = getattr(self, "unigram", None)
         return {
             **super().describe(),
+            **({"chance": round(unigram, 4)} if unigram is not None else {}),
             "masking": {
                 "mask_prob": self.mask_prob,
                 "split": dict(zip(("mask", "random", "keep"), MASK_SPLIT)),

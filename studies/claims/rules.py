@@ -1082,6 +1082,7 @@ def start(run: dict) -> str:
 
 
 SENTIMENT_TASK = "tasks.sentiment.Sentiment"
+MLM_TASK = "tasks.mlm.MaskedLM"  # C8's pre-training stage; its record's chance is the unigram rate
 MATCHED = "compute-matched scratch"  # init_weights=false for as many steps as MLM + fine-tuning (the preset)
 
 

@@ -633,6 +633,29 @@ def test_c8_every_outcome_decided_by_the_transformer():
     assert R.c8_pretraining(finetune_runs({"lstm": 0.1})).verdict == R.INCONCLUSIVE  # no transformer
 
 
+def mlm_runs(accuracy, unigram=0.186, n=3):
+    """The pre-training stage's records: masked accuracy on test, the task's chance = its unigram rate."""
+    return [
+        rec(
+            "transformer",
+            s,
+            task="mlm",
+            config={"task": {"_target_": "tasks.mlm.MaskedLM"}},
+            task_info={"chance": unigram},
+            **acc(accuracy),
+        )
+        for s in range(n)
+    ]
+
+
+def test_c8_an_mlm_stage_that_learned_only_the_unigram_distribution_fails_its_control():
+    claim = CLAIMS["C8"]
+    runs = finetune_runs({"transformer": 0.08}, n=20)
+    assert claim.judge(runs + mlm_runs(0.45)).verdict == R.SUPPORTED
+    weak = claim.judge(runs + mlm_runs(0.2))  # 0.2 against a unigram rate of 0.186: not 0.05 above it
+    assert weak.verdict == R.INCONCLUSIVE and "MLM stage" in weak.key
+
+
 def test_c8_data_efficiency_is_the_gain_at_few_labels_beyond_the_gain_at_all():
     """Pre-training that helps as much at all the labels as at 10% improves accuracy, not data efficiency."""
     v = R.c8_pretraining(finetune_runs({"transformer": 0.08}, n=20, gain_full={"transformer": 0.08}))

@@ -500,3 +500,46 @@ def test_the_presweep_trains_to_the_evidence_runs_horizon(capsys):
     with pytest.raises(SystemExit) as e:
         sweeps.check_preset({"lr_steps": "soon", "sweeps": {}}, "mine")
     assert e.value.code == 2 and "lr_steps 'soon'" in capsys.readouterr().err
+
+
+def test_a_choice_at_the_top_of_the_grid_tries_the_rates_above_it_for_that_cell_only(tmp_path, monkeypatch):
+    """``lr_above``: the cell (arch × condition) whose best lr is the grid's largest also runs the rates above it,
+    and its choice may move there; a cell chosen inside the grid runs nothing more."""
+    calls = []
+    monkeypatch.setattr(sweeps, "launch", lambda exp, folder, over, launcher: calls.append((folder, over)) or 0)
+    # validation loss per (delay, lr): at delay 5 the grid's top is best and 0.1 better still; at 20, 0.001 is best
+    loss = {(5, 0.001): 0.9, (5, 0.01): 0.5, (5, 0.1): 0.2, (20, 0.001): 0.3, (20, 0.01): 0.6, (20, 0.1): 0.1}
+
+    def table(folder, keys, by=None):
+        lrs = {0.1} if folder.name == "above" else {0.001, 0.01} | ({0.1} if calls[1:] else set())
+        return [
+            {
+                "arch": "rnn",
+                "task.delay": d,
+                "lr": lr,
+                "metric": "val/loss",
+                "value": v,
+                "status": "completed",
+                "score": -v,
+            }
+            for (d, lr), v in loss.items()
+            if lr in lrs and (lr != 0.1 or d == 5)  # only the extension for delay 5 ever ran
+        ]
+
+    monkeypatch.setattr(sweeps, "lr_table", table)
+    preset = sweeps.check_preset(
+        {"seeds": "1", "tune_seed": 0, "lr_grid": [0.001, 0.01], "lr_above": [0.1], "lr_steps": 5, "sweeps": {}}
+    )
+    sweep = {"experiment": "long_range", "overrides": {"arch": "rnn", "task.delay": "5,20"}}
+    got = sweeps.lr_choice("long_range", sweep, preset, tmp_path, None)
+    assert got.problems == [] and len(calls) == 2
+    folder, over = calls[1]
+    assert folder.parent.name == "above" and "optimizer.lr=0.1" in over
+    assert "arch=rnn" in over and "task.delay=5" in over and "seed=0" in over
+    assert {c["condition"]["task.delay"]: c["lr"] for c in got.choice} == {5: 0.1, 20: 0.001}
+
+
+def test_rates_above_the_grid_must_lie_above_it(capsys):
+    with pytest.raises(SystemExit) as e:
+        sweeps.check_preset({"seeds": "1", "tune_seed": 0, "lr_grid": [0.001, 0.1], "lr_above": [0.03], "sweeps": {}})
+    assert e.value.code == 2 and "lr_above" in capsys.readouterr().err

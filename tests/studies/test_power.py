@@ -32,8 +32,9 @@ def test_each_rule_can_come_out_supported_or_not_supported_from_simulated_runs(c
     assert P.outcome_rates(sc, strong, n, 40)[rules.SUPPORTED] >= 0.5, cid
     # time ratios, failure counts and trends need ≫ 12 seeds for 'not supported'; C9's scenario puts the alignment
     # on its threshold at no effect, so only its faithfulness part can be excluded (mixed, not 'not supported')
+    # C2's measured spread (sd 0.11 at delay 50) needs about 40 seeds before a CI fits inside ±δ = 0.05
     if cid not in ("C1", "C10", "C3", "C9"):
-        assert P.outcome_rates(sc, 0.0, 12, 40)[rules.NOT_SUPPORTED] >= 0.3, cid
+        assert P.outcome_rates(sc, 0.0, 48 if cid == "C2" else 12, 40)[rules.NOT_SUPPORTED] >= 0.3, cid
 
 
 def test_the_correction_over_the_presets_family_only_lowers_decisions():
@@ -54,13 +55,14 @@ def test_the_tables_render():
 
 
 def test_each_claim_is_simulated_at_the_seeds_its_sweeps_run():
-    """A preset may give a claim's sweeps their own seeds (C5, C10: 5; C7: 8): the table uses the fewest each
+    """A preset may give a claim's sweeps their own seeds (C2, C5, C10: 5; C7: 8): the table uses the fewest each
     claim's sweeps run, and a preset that does not exist is one line and exit 2."""
     from studies.protocol import claim_seeds
 
     doc = P.registry.preset_doc("quick")
     assert claim_seeds(doc, "C5") == 5 and claim_seeds(doc, "C10") == 5 and claim_seeds(doc, "C7") == 8
-    assert claim_seeds(doc, "C1") == 5 and claim_seeds(doc, "C2") == 3 and claim_seeds(None, "C2") is None
+    assert claim_seeds(doc, "C1") == 5 and claim_seeds(doc, "C2") == 5 and claim_seeds(doc, "C4") == 3
+    assert claim_seeds(None, "C2") is None
     rows = P.claims_table({cid: 3 for cid in P.SCENARIOS} | {"C5": 5}, 20, family=P.quick_family())
     assert {r["claim"]: r["n"] for r in rows}["C5"] == 5
     assert P.main(["--preset", "nope"]) == 2

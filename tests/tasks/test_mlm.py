@@ -96,3 +96,16 @@ def test_the_masking_stream_resumes_where_it_stood(sentiment_folder, tmp_path):
     again.load_state_dict(state)
     resumed = again.train_batch(8)
     assert torch.equal(resumed.inputs[0], after.inputs[0]) and torch.equal(resumed.targets, after.targets)
+
+
+def test_the_unigram_rate_is_the_most_frequent_training_token_on_the_test_masks(sentiment_folder, tmp_path):
+    task = make(sentiment_folder, tmp_path, mask_prob=0.9)  # the fixture's test split is small: mask most of it
+    task.setup(torch.device("cpu"), seed=0)
+    x = task.data["train"][0]
+    counts = torch.bincount(x[x != PAD].flatten())
+    targets = task.fixed["test"][1]
+    picked = targets[targets != task.spec.ignore_index]
+    # recomputed here by hand: the share of masked test targets that are the training text's commonest token
+    expected = (picked == counts.argmax()).float().mean().item()
+    assert 0 < expected < 1 and task.unigram == pytest.approx(expected)
+    assert task.describe()["chance"] == pytest.approx(expected, abs=1e-4)
