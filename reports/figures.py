@@ -47,7 +47,7 @@ def seed_lines(data: pd.DataFrame, x: str, y: str, ax, **kwargs) -> None:
     by_arch(sns.lineplot, data, x, y, marker="o", ax=ax, style=sources(data), **kwargs)
 
 
-def panels(plot, data: pd.DataFrame, x: str, y: str, *, height: float, **kwargs):
+def facets(plot, data: pd.DataFrame, x: str, y: str, *, height: float, **kwargs):
     """A figure-level seaborn plot (``relplot``, ``catplot``) by arch, its panels 1.3 times as wide as high."""
     return by_arch(plot, data, x, y, height=height, aspect=1.3, **kwargs)
 
@@ -180,7 +180,7 @@ def training_curves(df: pd.DataFrame) -> dict:
         settings, note = settings_panels(data)
         data = data[data["setting"].isin(settings)]
         few = data.groupby(["run", "panel"]).size().max() <= FEW_POINTS  # markers when a curve has few points
-        grid = panels(
+        grid = facets(
             sns.relplot,
             data,
             "step",
@@ -224,7 +224,7 @@ def grad_norm_vs_distance(df: pd.DataFrame, runs_by_path: dict[str, dict]) -> di
             continue
         settings, note = settings_panels(data)
         data = data[data["setting"].isin(settings)]
-        grid = panels(
+        grid = facets(
             sns.relplot,
             data,
             "distance",
@@ -257,7 +257,7 @@ def layer_similarity(df: pd.DataFrame, runs_by_path: dict[str, dict]) -> dict:
     data = pd.DataFrame(rows)
     if data.empty:
         return {}
-    grid = panels(sns.catplot, data, "layer step", "CKA", height=3.2, kind="bar", col="task")
+    grid = facets(sns.catplot, data, "layer step", "CKA", height=3.2, kind="bar", col="task")
     grid.figure.suptitle("Similarity of consecutive layers (linear CKA; step 1 = embedding → first block)", y=1.04)
     return {"layer_similarity": grid.figure}
 
