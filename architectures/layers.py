@@ -186,9 +186,10 @@ class Residual(nn.Module):
         return self.norm(skip + self.drop(fn(x)))
 
 
-class EncoderBlock(Layer):
-    """Self-attention then FFN, each inside :class:`Residual` (``causal``: masked self-attention;
-    ``residual``/``layer_norm``: as :class:`Residual`'s)."""
+class AttentionBlock(nn.Module):
+    """What the encoder and decoder blocks share: their sizes, and every sub-layer inside :class:`Residual` with the
+    same dropout, norm placement (``norm_first``) and ablations (``residual``, ``layer_norm``). A block adds its
+    attention sub-layers with :meth:`attention`, then its FFN with :meth:`feed_forward`, in that order."""
 
     def __init__(
         self,
@@ -198,15 +199,31 @@ class EncoderBlock(Layer):
         dropout=0.0,
         norm_first=False,
         activation="relu",
-        causal=False,
         *,
         residual=True,
         layer_norm=True,
     ):
         super().__init__()
-        wrap = dict(dropout=dropout, norm_first=norm_first, residual=residual, layer_norm=layer_norm)
-        self.attn = Residual(d_model, MultiHeadAttention(d_model, n_heads, dropout), **wrap)
-        self.ffn = Residual(d_model, FeedForward(d_model, d_ff, dropout, activation), **wrap)
+        self.d_model, self.n_heads, self.d_ff, self.activation = d_model, n_heads, d_ff, activation
+        self.wrap = dict(dropout=dropout, norm_first=norm_first, residual=residual, layer_norm=layer_norm)
+
+    def attention(self, cross: bool = False) -> Residual:
+        d, dropout = self.d_model, self.wrap["dropout"]
+        return Residual(d, MultiHeadAttention(d, self.n_heads, dropout, cross=cross), **self.wrap)
+
+    def feed_forward(self) -> Residual:
+        d, dropout = self.d_model, self.wrap["dropout"]
+        return Residual(d, FeedForward(d, self.d_ff, dropout, self.activation), **self.wrap)
+
+
+class EncoderBlock(AttentionBlock, Layer):
+    """Self-attention then FFN, each inside :class:`Residual`; the sizes and options are :class:`AttentionBlock`'s
+    (``causal``: masked self-attention)."""
+
+    def __init__(self, *sizes, causal=False, **options):
+        super().__init__(*sizes, **options)
+        self.attn = self.attention()
+        self.ffn = self.feed_forward()
         self.causal = causal
 
     def forward(self, x, key_pad=None, causal=None):
@@ -219,26 +236,15 @@ class EncoderBlock(Layer):
         return self.ffn(x), state
 
 
-class DecoderBlock(nn.Module):
-    """Masked self-attention, attention over the encoder output, FFN; each inside :class:`Residual`."""
+class DecoderBlock(AttentionBlock):
+    """Masked self-attention, attention over the encoder output, FFN; each inside :class:`Residual`; the sizes and
+    options are :class:`AttentionBlock`'s."""
 
-    def __init__(
-        self,
-        d_model,
-        n_heads,
-        d_ff,
-        dropout=0.0,
-        norm_first=False,
-        activation="relu",
-        *,
-        residual=True,
-        layer_norm=True,
-    ):
-        super().__init__()
-        wrap = dict(dropout=dropout, norm_first=norm_first, residual=residual, layer_norm=layer_norm)
-        self.self_attn = Residual(d_model, MultiHeadAttention(d_model, n_heads, dropout), **wrap)
-        self.cross_attn = Residual(d_model, MultiHeadAttention(d_model, n_heads, dropout, cross=True), **wrap)
-        self.ffn = Residual(d_model, FeedForward(d_model, d_ff, dropout, activation), **wrap)
+    def __init__(self, *sizes, **options):
+        super().__init__(*sizes, **options)
+        self.self_attn = self.attention()
+        self.cross_attn = self.attention(cross=True)
+        self.ffn = self.feed_forward()
 
     def forward(self, y, memory, memory_pad=None, tgt_pad=None):
         y = self.self_attn(y, key_pad=tgt_pad, causal=True)

@@ -21,6 +21,7 @@ Shapes: B batch, L length, d width, C/H/W image channels/height/width.
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -170,34 +171,52 @@ class ImageReader(nn.Module):
         return self.proj(image_to_sequence(img, self.image_as, self.patch))
 
 
+@dataclass(frozen=True)
+class InputReading:
+    """How the input adapter reads the input: :class:`Model`'s settings of the same names (documented there)."""
+
+    image_as: str
+    patch_size: int
+    patch_tokens: bool
+    cls_token: bool
+    pos_encoding: str
+    scale_embedding: bool
+    stem_stages: int
+
+    def length(self, spec: TaskSpec) -> int:
+        """The longest sequence the adapter yields (without the CLS token), after checking the reading settings."""
+        if spec.input_kind == "tokens":
+            if not self.patch_tokens:
+                return spec.max_len
+            if not 1 <= self.patch_size <= spec.max_len:
+                raise ConfigError(
+                    f"arch.patch_size={self.patch_size} is longer than the sequence (max_len={spec.max_len}); "
+                    f"use 1 ≤ patch_size ≤ {spec.max_len}"
+                )
+            return -(-spec.max_len // self.patch_size)
+        if self.image_as not in IMAGE_AS:
+            raise ConfigError(f"arch.image_as={self.image_as!r} is not valid; use one of {', '.join(IMAGE_AS)}")
+        if self.image_as == "conv":
+            return ConvStem.length(spec.image_shape, self.stem_stages)
+        return image_sequence_shape(spec.image_shape, self.image_as, self.patch_size)[0]
+
+
 class InputAdapter(nn.Module):
-    """Input → (B, L', d) states and (B, L') padding (True = padding) or None.
+    """Input → (B, L', d) states and (B, L') padding (True = padding) or None, read as ``reading`` says.
 
     Tokens: embedding (×√d with ``scale_embedding``), optionally grouped into 1-D patches of ``patch_size``
     tokens (``patch_tokens``; a patch is padding when all its tokens are). Images: read as ``image_as``. Then
     an optional CLS token in front and the positional encoding (``sinusoidal``, ``learned`` or ``none``).
     """
 
-    def __init__(
-        self,
-        spec: TaskSpec,
-        d: int,
-        *,
-        image_as: str,
-        patch_size: int,
-        patch_tokens: bool,
-        cls_token: bool,
-        pos_encoding: str,
-        scale_embedding: bool,
-        stem_stages: int,
-        dropout: float,
-    ):
+    def __init__(self, spec: TaskSpec, d: int, reading: InputReading, *, dropout: float):
         super().__init__()
+        image_as, patch_size, stem_stages = reading.image_as, reading.patch_size, reading.stem_stages
         self.tokens, self.pad_id = spec.input_kind == "tokens", spec.pad_id
-        self.length, self.per = input_length(spec, image_as, patch_size, patch_tokens, stem_stages), 1
+        self.length, self.per = reading.length(spec), 1
         if self.tokens:
-            self.embed = TokenEmbedding(spec.vocab_size, d, spec.pad_id, scale_embedding)
-            self.per = patch_size if patch_tokens else 1
+            self.embed = TokenEmbedding(spec.vocab_size, d, spec.pad_id, reading.scale_embedding)
+            self.per = patch_size if reading.patch_tokens else 1
             self.group = nn.Linear(self.per * d, d) if self.per > 1 else nn.Identity()
             self.reading = f"1-D patches of {self.per} tokens" if self.per > 1 else "tokens"
         elif image_as == "conv":
@@ -209,9 +228,9 @@ class InputAdapter(nn.Module):
             self.reading = (
                 f"image as {patch_size}x{patch_size} patches" if image_as == "patches" else f"image as {image_as}"
             )
-        self.cls = nn.Parameter(torch.zeros(1, 1, d)) if cls_token else None
-        self.n_cls = int(cls_token)
-        self.pos = PositionalEncoding(pos_encoding, self.length + self.n_cls, d, dropout)
+        self.cls = nn.Parameter(torch.zeros(1, 1, d)) if reading.cls_token else None
+        self.n_cls = int(reading.cls_token)
+        self.pos = PositionalEncoding(reading.pos_encoding, self.length + self.n_cls, d, dropout)
 
     def forward(self, x, embedded=None):
         """x: ids (B, L) or images (B, C, H, W); ``embedded`` replaces the token embedding (B, L, d) (probes)."""
@@ -227,24 +246,6 @@ class InputAdapter(nn.Module):
             e = torch.cat([self.cls.expand(len(e), -1, -1), e], 1)  # (B, 1 + N, d)
             pad = None if pad is None else F.pad(pad, (1, 0), value=False)
         return self.pos(e), pad
-
-
-def input_length(spec: TaskSpec, image_as: str, patch_size: int, patch_tokens: bool, stem_stages: int) -> int:
-    """The longest sequence the adapter yields (without the CLS token), after checking the reading settings."""
-    if spec.input_kind == "tokens":
-        if not patch_tokens:
-            return spec.max_len
-        if not 1 <= patch_size <= spec.max_len:
-            raise ConfigError(
-                f"arch.patch_size={patch_size} is longer than the sequence (max_len={spec.max_len}); "
-                f"use 1 ≤ patch_size ≤ {spec.max_len}"
-            )
-        return -(-spec.max_len // patch_size)
-    if image_as not in IMAGE_AS:
-        raise ConfigError(f"arch.image_as={image_as!r} is not valid; use one of {', '.join(IMAGE_AS)}")
-    if image_as == "conv":
-        return ConvStem.length(spec.image_shape, stem_stages)
-    return image_sequence_shape(spec.image_shape, image_as, patch_size)[0]
 
 
 # --------------------------------------------------------------------------------------------- the model
@@ -310,21 +311,12 @@ class Model(nn.Module):
             patch_tokens = False
         if spec.output_kind == "tokens" and spec.input_kind == "image":
             raise ConfigError(f"{cls.__name__}: per-position outputs need token inputs, not images")
-        length = input_length(spec, image_as, patch_size, patch_tokens, stem_stages) + int(cls_token)
-        self.backbone = make_backbone(cls, length, hparams, settings_of(Model.__init__))
-        d = self.backbone.width
-        self.adapter = InputAdapter(
-            spec,
-            d,
-            image_as=image_as,
-            patch_size=patch_size,
-            patch_tokens=patch_tokens,
-            cls_token=cls_token,
-            pos_encoding=pos_encoding,
-            scale_embedding=scale_embedding,
-            stem_stages=stem_stages,
-            dropout=float(hparams.get("dropout", 0.0)),
+        reading = InputReading(
+            image_as, patch_size, patch_tokens, cls_token, pos_encoding, scale_embedding, stem_stages
         )
+        length = reading.length(spec) + int(cls_token)
+        self.backbone = make_backbone(cls, length, hparams, settings_of(Model.__init__))
+        self.adapter = InputAdapter(spec, self.backbone.width, reading, dropout=float(hparams.get("dropout", 0.0)))
         if spec.causal and not seq2seq and not self.backbone.causal:
             raise ConfigError(
                 f"{cls.__name__}: this task needs a causal model (position i sees inputs ≤ i), but its "

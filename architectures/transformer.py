@@ -60,7 +60,7 @@ class Transformer(Backbone):
         self.norm_first, self.activation = norm_first, activation
         self.block_options = dict(residual=residual, layer_norm=layer_norm)  # the ablations, shared with the decoder
         self.layers = nn.ModuleList(
-            EncoderBlock(d_model, n_heads, d_ff, dropout, norm_first, activation, causal, **self.block_options)
+            EncoderBlock(d_model, n_heads, d_ff, dropout, norm_first, activation, causal=causal, **self.block_options)
             for _ in range(n_layers)
         )
         self.final = final_norm(d_model, norm_first, layer_norm)  # post-norm blocks end normalised

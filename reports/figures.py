@@ -36,6 +36,22 @@ def archs(df: pd.DataFrame) -> list[str]:
     return [a for a in ARCH_ORDER if a in present] + sorted(a for a in present if a not in ARCH_ORDER)
 
 
+def by_arch(plot, data: pd.DataFrame, x: str, y: str, **kwargs):
+    """``plot`` (a seaborn function) of ``y`` against ``x`` with one colour per architecture, in the report's order
+    (:func:`archs`), and mean ± sd over seeds unless ``errorbar`` says otherwise."""
+    return plot(data, x=x, y=y, hue="arch", hue_order=archs(data), **{"errorbar": "sd", **kwargs})
+
+
+def seed_lines(data: pd.DataFrame, x: str, y: str, ax, **kwargs) -> None:
+    """Lines by arch on ``ax``, a marker at each measured ``x``, the line style by source folder when several."""
+    by_arch(sns.lineplot, data, x, y, marker="o", ax=ax, style=sources(data), **kwargs)
+
+
+def facets(plot, data: pd.DataFrame, x: str, y: str, *, height: float, **kwargs):
+    """A figure-level seaborn plot (``relplot``, ``catplot``) by arch, its panels 1.3 times as wide as high."""
+    return by_arch(plot, data, x, y, height=height, aspect=1.3, **kwargs)
+
+
 def sources(df: pd.DataFrame) -> str | None:
     """Line style by source folder when runs come from several (e.g. two sweeps)."""
     return "source" if df["source"].nunique() > 1 else None
@@ -64,17 +80,7 @@ def accuracy_vs_delay(df: pd.DataFrame) -> dict:
         if g["task_info.delay"].nunique() < 2:
             continue
         fig, ax = plt.subplots(figsize=(7, 4.2))
-        sns.lineplot(
-            g,
-            x="task_info.delay",
-            y="main_value",
-            hue="arch",
-            hue_order=archs(g),
-            marker="o",
-            errorbar="sd",
-            ax=ax,
-            style=sources(g),
-        )
+        seed_lines(g, "task_info.delay", "main_value", ax)
         ax.set(
             xlabel="delay (steps between a symbol and its copy)",
             ylabel=f"test {g['main_metric'].iloc[0]}",
@@ -109,18 +115,7 @@ def speed_vs_length(df: pd.DataFrame) -> dict:
         else ""
     )
     for ax, (col, what) in zip(axes[0], panels):
-        sns.lineplot(
-            runs,
-            x="task_info.seq_len",
-            y=col,
-            hue="arch",
-            hue_order=archs(runs),
-            marker="o",
-            errorbar="sd",
-            ax=ax,
-            legend=ax is axes[0][-1],
-            style=sources(runs),
-        )
+        seed_lines(runs, "task_info.seq_len", col, ax, legend=ax is axes[0][-1])
         ax.set(yscale="log", xlabel="sequence length", ylabel=what)
         log_x(ax, runs["task_info.seq_len"])
     sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1))
@@ -185,20 +180,17 @@ def training_curves(df: pd.DataFrame) -> dict:
         settings, note = settings_panels(data)
         data = data[data["setting"].isin(settings)]
         few = data.groupby(["run", "panel"]).size().max() <= FEW_POINTS  # markers when a curve has few points
-        grid = sns.relplot(
+        grid = facets(
+            sns.relplot,
             data,
-            x="step",
-            y="value",
-            hue="arch",
-            hue_order=archs(data),
+            "step",
+            "value",
+            height=2.8,
+            kind="line",
             row="panel",
             col="setting",
             col_order=settings,
-            kind="line",
-            errorbar="sd",
             marker="o" if few else None,
-            height=2.8,
-            aspect=1.3,
             facet_kws={"sharey": "row", "margin_titles": True},
         )
         grid.set_titles(row_template="{row_name}", col_template="{col_name}")
@@ -232,21 +224,19 @@ def grad_norm_vs_distance(df: pd.DataFrame, runs_by_path: dict[str, dict]) -> di
             continue
         settings, note = settings_panels(data)
         data = data[data["setting"].isin(settings)]
-        grid = sns.relplot(
+        grid = facets(
+            sns.relplot,
             data,
-            x="distance",
-            y="grad norm",
-            hue="arch",
-            hue_order=archs(data),
+            "distance",
+            "grad norm",
+            height=3.2,
+            kind="line",
             style="when",
             style_order=["init", "end"],
             col="setting",
             col_order=settings,
             col_wrap=min(3, len(settings)),
-            kind="line",
             errorbar=None,
-            height=3.2,
-            aspect=1.3,
             facet_kws={"sharex": False},
         )
         grid.set(yscale="log")
@@ -267,18 +257,7 @@ def layer_similarity(df: pd.DataFrame, runs_by_path: dict[str, dict]) -> dict:
     data = pd.DataFrame(rows)
     if data.empty:
         return {}
-    grid = sns.catplot(
-        data,
-        x="layer step",
-        y="CKA",
-        hue="arch",
-        hue_order=archs(data),
-        col="task",
-        kind="bar",
-        errorbar="sd",
-        height=3.2,
-        aspect=1.3,
-    )
+    grid = facets(sns.catplot, data, "layer step", "CKA", height=3.2, kind="bar", col="task")
     grid.figure.suptitle("Similarity of consecutive layers (linear CKA; step 1 = embedding → first block)", y=1.04)
     return {"layer_similarity": grid.figure}
 

@@ -244,6 +244,13 @@ def check_train_fraction(value) -> float:
     return f
 
 
+def strict_fraction(key: str, value, usual: str) -> float:
+    """``task.<key>`` as a float strictly between 0 and 1, or one ConfigError line (``usual``: its usual value)."""
+    if not 0 < float(value) < 1:
+        raise ConfigError(f"task.{key}={value} must lie strictly between 0 and 1 ({usual})")
+    return float(value)
+
+
 def train_subset(n: int, fraction: float, seed: int) -> torch.Tensor:
     """Indices (sorted) of ``round(n · fraction)`` training rows (at least one), drawn by a permutation seeded with
     ``seed``: the labelled subset of a data-efficiency run. ``fraction == 1`` keeps every row."""

@@ -16,9 +16,9 @@ from __future__ import annotations
 import torch
 
 from core.errors import ConfigError
-from tasks.base import Batch, TaskSpec
+from tasks.base import Batch, strict_fraction
 from tasks.corpus import CorpusTask
-from tasks.text_data import BOS, EOS, N_SENTINELS, PAD, pad_sequences
+from tasks.text_data import BOS, EOS, N_SENTINELS, PAD, pad_sequences, text_to_text_spec
 from tasks.text_source import TextSource, takes_text_source
 
 
@@ -84,11 +84,10 @@ class Denoise(CorpusTask):
         mean_span: float = 3.0,
         noise_seed: int = 1234,
     ):
-        if not 0 < float(noise_density) < 1:
-            raise ConfigError(f"task.noise_density={noise_density} must lie strictly between 0 and 1 (T5: 0.15)")
+        self.noise_density = strict_fraction("noise_density", noise_density, "T5: 0.15")
         if float(mean_span) < 1:
             raise ConfigError(f"task.mean_span={mean_span} must be ≥ 1 token (T5: 3)")
-        self.noise_density, self.mean_span, self.noise_seed = float(noise_density), float(mean_span), int(noise_seed)
+        self.mean_span, self.noise_seed = float(mean_span), int(noise_seed)
         tt = self.load_corpus(source)
         noise, spans = span_counts(self.max_len, self.noise_density, self.mean_span)
         if spans > N_SENTINELS:
@@ -102,19 +101,7 @@ class Denoise(CorpusTask):
         self.ids = tt.ids  # split -> id lists (corrupted per batch / once for eval)
         self.rows = {s: (torch.arange(len(ids)),) for s, ids in tt.ids.items()}  # row numbers; text in self.ids
         V = self.tokenizer.vocab_size
-        self.spec = TaskSpec(
-            input_kind="tokens",
-            output_kind="sequence",
-            vocab_size=V,
-            max_len=self.max_len,
-            pad_id=PAD,
-            ignore_index=-100,
-            tgt_vocab_size=V,
-            tgt_max_len=self.tgt_max_len,
-            bos_id=BOS,
-            eos_id=EOS,
-            tgt_pad_id=PAD,
-        )
+        self.spec = text_to_text_spec(V, V, self.max_len, self.tgt_max_len)
 
     def corrupt(self, rows: list[int], split: str, gen: torch.Generator) -> Batch:
         """One batch from the texts ``rows`` of ``split``: (src (B, S), BOS + y (B, T)), targets y + EOS."""

@@ -35,7 +35,17 @@ import torch.nn.functional as F
 from torchvision.transforms import v2
 
 from core.errors import ConfigError, first_line, whole
-from tasks.base import Batch, EpochSampler, Task, TaskSpec, batches_of, check_train_fraction, to_device, train_subset
+from tasks.base import (
+    Batch,
+    EpochSampler,
+    Task,
+    TaskSpec,
+    batches_of,
+    check_train_fraction,
+    strict_fraction,
+    to_device,
+    train_subset,
+)
 
 
 @dataclass(frozen=True)
@@ -190,8 +200,7 @@ class ImageClassification(Task):
                 f"task.data.name={self.name!r} is not known; use one of {', '.join(DATASETS)} "
                 "(digits is embedded and needs no files)"
             )
-        if not 0.0 < float(val_fraction) < 1.0:
-            raise ConfigError(f"task.val_fraction={val_fraction} must lie strictly between 0 and 1 (e.g. 0.1)")
+        strict_fraction("val_fraction", val_fraction, "e.g. 0.1")
         self.info = DATASETS[self.name]
         self.root = Path(str(data.get("root") or ".cache/torchvision")).expanduser()
         self.download = bool(data.get("download", False))

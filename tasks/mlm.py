@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from core.errors import ConfigError
-from tasks.base import Batch, TaskSpec
+from tasks.base import Batch, TaskSpec, strict_fraction
 from tasks.corpus import CorpusTask
 from tasks.text_data import PAD, SPECIALS, pad_sequences
 from tasks.text_source import TextSource, takes_text_source
@@ -70,16 +69,8 @@ class MaskedLM(CorpusTask):
         mask_seed: seed of the fixed validation/test masks.
     """
 
-    def __init__(
-        self,
-        source: TextSource,
-        *,
-        mask_prob: float = 0.15,
-        mask_seed: int = 1234,
-    ):
-        if not 0 < float(mask_prob) < 1:
-            raise ConfigError(f"task.mask_prob={mask_prob} must lie strictly between 0 and 1 (BERT: 0.15)")
-        self.mask_prob, self.mask_seed = float(mask_prob), int(mask_seed)
+    def __init__(self, source: TextSource, *, mask_prob: float = 0.15, mask_seed: int = 1234):
+        self.mask_prob, self.mask_seed = strict_fraction("mask_prob", mask_prob, "BERT: 0.15"), int(mask_seed)
         tt = self.load_corpus(source)
         self.mask_id = self.tokenizer.reserved[0]
         self.random_ids = (len(SPECIALS), min(self.tokenizer.reserved))  # the ordinary tokens

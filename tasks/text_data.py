@@ -31,7 +31,7 @@ import torch
 from core.errors import ConfigError, first_line
 from core.files import atomic_write_bytes
 from tasks import checks
-from tasks.base import Batch, EpochSampler, Task, batches_of, to_device, train_subset
+from tasks.base import Batch, EpochSampler, Task, TaskSpec, batches_of, to_device, train_subset
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -43,6 +43,24 @@ SPLIT_ALIASES = {"train": ("train",), "val": ("validation", "valid", "val", "dev
 BUILDERS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}
 _NONE = object()  # "no bad value found"
 CACHE_VERSION = 2  # bump when the tokenizer recipe changes, so old cache files are not reused
+
+
+def text_to_text_spec(vocab_size: int, tgt_vocab_size: int, max_len: int, tgt_max_len: int) -> TaskSpec:
+    """The spec of a text-to-text task (translation, span denoising): ids in, ids out (the loss ignoring -100),
+    both sides padded with PAD and the target framed by BOS and EOS."""
+    return TaskSpec(
+        input_kind="tokens",
+        output_kind="sequence",
+        vocab_size=vocab_size,
+        max_len=max_len,
+        pad_id=PAD,
+        ignore_index=-100,
+        tgt_vocab_size=tgt_vocab_size,
+        tgt_max_len=tgt_max_len,
+        bos_id=BOS,
+        eos_id=EOS,
+        tgt_pad_id=PAD,
+    )
 
 
 def cache_root(cache_dir: str | None = None) -> Path:

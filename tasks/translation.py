@@ -14,7 +14,7 @@ import sacrebleu
 import torch
 
 from core.errors import ConfigError
-from tasks.base import Batch, TaskSpec, batches_of, check_train_fraction, token_metrics, token_stats
+from tasks.base import Batch, batches_of, check_train_fraction, token_metrics, token_stats
 from tasks.decoding import beam_search, greedy
 from tasks.text_data import (
     BOS,
@@ -27,6 +27,7 @@ from tasks.text_data import (
     longest,
     pad_sequences,
     read_data,
+    text_to_text_spec,
     texts,
 )
 
@@ -168,19 +169,7 @@ class Translation(TextTask):
             )  # src, src_len, tgt_in, targets, tgt_len
         self.sizes, self.carved, self.kind, self.samples = raw.sizes(), raw.carved_validation, self.src_tok.kind, []
         self.tokenizer = self.src_tok if self.joint else None  # the one tokenizer a pre-trained model can share
-        self.spec = TaskSpec(
-            input_kind="tokens",
-            output_kind="sequence",
-            vocab_size=self.src_tok.vocab_size,
-            max_len=self.max_len,
-            pad_id=PAD,
-            ignore_index=-100,
-            tgt_vocab_size=self.tgt_tok.vocab_size,
-            tgt_max_len=self.tgt_max_len,
-            bos_id=BOS,
-            eos_id=EOS,
-            tgt_pad_id=PAD,
-        )
+        self.spec = text_to_text_spec(self.src_tok.vocab_size, self.tgt_tok.vocab_size, self.max_len, self.tgt_max_len)
 
     # -- data ---------------------------------------------------------------------------------------
     def make_batch(self, split: str, idx) -> Batch:

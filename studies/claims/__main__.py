@@ -8,8 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-from core.errors import OneLineOSError, or_one_line
 from studies.claims.build import build_claims, markdown_table, no_records_error, verdict_text
+from studies.cli import build_report, print_summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,17 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     if why:
         print(f"error: {why}", file=sys.stderr)
         return 2
-    try:  # a full disk or a read-only --out: one line naming the path
-        doc = or_one_line(build_claims, root, args.out, args.preset)
-    except OneLineOSError:
+    doc = build_report(build_claims, root, args.out, args.preset)
+    if doc is None:
         return 2
     if args.markdown_table:
         print(markdown_table(doc, brief=args.brief), end="")
         return 0
-    for c in doc["claims"]:
-        print(f"{c['id']:>4}  {verdict_text(c):<40.40}  {c['claim']}")
-    print(f"report: {Path(args.out) if args.out else root / 'report'}/claims.html")
-    return 0
+    page = f"{Path(args.out) if args.out else root / 'report'}/claims.html"
+    return print_summary((f"{c['id']:>4}  {verdict_text(c):<40.40}  {c['claim']}" for c in doc["claims"]), page)
 
 
 if __name__ == "__main__":

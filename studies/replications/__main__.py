@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from core.errors import OneLineOSError, or_one_line
+from studies.cli import build_report, print_summary
 from studies.replications.build import build_replications
 
 
@@ -20,14 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(args.runs).is_dir():
         print(f"error: {args.runs} is not a folder (give the folder make replicate wrote)", file=sys.stderr)
         return 2
-    try:  # a full disk or a read-only --out: one line naming the path
-        doc = or_one_line(build_replications, args.runs, args.out)
-    except OneLineOSError:
+    doc = build_report(build_replications, args.runs, args.out)
+    if doc is None:
         return 2
-    for r in doc["replications"]:
-        print(f"{r['name']:<22} {r['outcome']:<24} {r['why'][:150]}")
-    print(f"report: {Path(args.out) if args.out else Path(args.runs) / 'report'}/replications.html")
-    return 0
+    page = f"{Path(args.out) if args.out else Path(args.runs) / 'report'}/replications.html"
+    return print_summary((f"{r['name']:<22} {r['outcome']:<24} {r['why'][:150]}" for r in doc["replications"]), page)
 
 
 if __name__ == "__main__":

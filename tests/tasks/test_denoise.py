@@ -65,3 +65,10 @@ def test_more_spans_than_sentinels_is_refused(sentiment_folder, tmp_path):
             noise_density=0.5,
             mean_span=1,
         )
+
+
+@pytest.mark.parametrize("density", [0, 1, -0.1])
+def test_a_noise_density_outside_0_1_is_one_line_before_any_data(tmp_path, density):
+    with pytest.raises(ConfigError) as e:  # the folder does not exist: the setting is checked first
+        Denoise(data={"path": str(tmp_path / "none")}, noise_density=density)
+    assert str(e.value) == f"task.noise_density={density} must lie strictly between 0 and 1 (T5: 0.15)"
