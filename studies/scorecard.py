@@ -265,6 +265,16 @@ def column(runs: list[dict], split: str | None) -> Callable[[dict], str]:
     return lambda r: f"{r.get('arch')} {short}={facts.setting(r, split)}" if r.get("arch") in several else r.get("arch")
 
 
+def reference(runs: list[dict], col: Callable[[dict], str], split: str | None, arch: str = "transformer") -> str:
+    """The reference column: the transformer's; where it ran at several values of the row's ``split`` (the full
+    preset's transformer at 1 and 2 layers), the column of its smallest value — the shallowest, as C6 reads it."""
+    mine = [r for r in runs if r.get("arch") == arch]
+    if not mine or not split:
+        return arch
+    value = lambda r: facts.number(facts.setting(r, split))
+    return col(min(mine, key=lambda r: (value(r) is None, value(r) or 0)))
+
+
 def row(q: Question, candidate: str, cand_runs: list[dict], base_runs: list[dict]) -> dict:
     """One question's row: every arch's mean and CI (a ``gain`` row: every arch's gain), the candidate against the
     transformer and the best baseline, its positive control."""
@@ -308,7 +318,8 @@ def row(q: Question, candidate: str, cand_runs: list[dict], base_runs: list[dict
     sign = 1 if q.direction == "max" else -1
     ranked = [a for a in archs if means.get(a)]
     best = max(ranked, key=lambda a: sign * means[a].value) if ranked else None
-    for label, base in (("transformer", "transformer" if "transformer" in ranked else None), ("best", best)):
+    ref = reference(cell_b, col, q.split)
+    for label, base in (("transformer", ref if ref in ranked else None), ("best", best)):
         if base is not None:
             d = compare(vals[candidate], vals[base], q, floor)
             out["comparisons"][label] = {"against": base, **d.to_dict()}
@@ -452,10 +463,11 @@ def markdown(doc: dict) -> str:
     for r in doc["rows"]:
         ctl = r.get("control")
         ctl_text = "—" if not ctl else ("passed" if ctl["passed"] else f"FAILED (chance {ctl['chance']:.3g})")
+        ref = (r["comparisons"].get("transformer") or {}).get("against", "transformer")  # its shallowest, if split
         lines.append(
             f"| {r['question']} | {r['metric']} | {r['delta']:g} | "
-            f"{mean_text(r['by_arch'].get(doc['arch']), r.get('why'))} | "
-            f"{mean_text(r['by_arch'].get('transformer'))} | {cell_text(r['comparisons'].get('transformer'))} | "
+            f"{mean_text(r['by_arch'].get(doc['arch']), r.get('why'))} | {mean_text(r['by_arch'].get(ref))} | "
+            f"{cell_text(r['comparisons'].get('transformer'))} | "
             f"{cell_text(r['comparisons'].get('best'))} | {ctl_text} |"
         )
     return "\n".join(lines) + "\n"

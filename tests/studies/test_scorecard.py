@@ -210,6 +210,12 @@ def test_the_locality_row_gives_each_baseline_depth_its_column_and_reads_the_lon
     assert bad["comparisons"]["transformer"]["outcome"] == S.WORSE and bad["comparisons"]["best"]["outcome"] == S.WORSE
     one_depth = [r for r in base if r["config"]["arch"]["n_layers"] != 6]  # one cnn depth: the column is "cnn"
     assert set(S.row(q, "mine", [], one_depth)["by_arch"]) == {"cnn", "transformer", "mine"}
+    # the transformer at 1 and 2 layers (the full preset): the reference is its shallowest, as C6 reads it
+    two = base + [locality("transformer", s, 50, 0.99, 2) for s in range(4)]
+    split = S.row(q, "mine", [locality("mine", s, 50, 0.95 + 0.01 * s, 3) for s in range(4)], two)
+    assert {"transformer n_layers=1", "transformer n_layers=2"} <= set(split["by_arch"])
+    assert split["comparisons"]["transformer"]["against"] == "transformer n_layers=1"
+    assert split["comparisons"]["transformer"]["outcome"] == S.BETTER
 
 
 def test_the_candidate_runs_a_sweep_at_its_own_settings_not_the_baselines():
