@@ -15,11 +15,12 @@ it never changes a claim's verdict or its correction family.
 
 The candidate runs at its own settings: a sweep's ``arch.*`` overrides and the experiment's ``arch.*`` sweep axes
 are the baselines' (``with_arch``). A question whose sweep is not in the preset gets a row saying "not in this
-preset"; one whose data folder is missing says so. Rows that need more than one number per run: C6's locality
-(the copy at the longest delay at the locality sweeps' one parameter budget; the baselines are the cnn at each
-depth of ``locality`` and the one-layer transformer of ``locality_attention``, the candidate at its own depth) and
-C8's pre-training gain (pre-trained − scratch test accuracy at the fewest labels, read by the claim's own code,
-``rules.c8_cells`` / ``c8_arms``; compared with a baseline's gain as the interaction of the two differences).
+preset"; one whose data folder is missing says so. Two rows read more than one sweep or run per number: C6's
+locality (the copy at the longest delay at the locality sweeps' one parameter budget; the baselines are the cnn at
+each depth of ``locality``, one column per depth, and the one-layer transformer of ``locality_attention``; the
+candidate at its own depth) and C8's pre-training gain (pre-trained − scratch test accuracy at the fewest labels
+per arch, read by the claim's own code, ``rules.c8_cells`` / ``c8_arms``; the candidate's gain against a
+baseline's is the difference of the two differences, Welch–Satterthwaite over the four groups).
 
 **No row for C10** (depth stability, sweeps ``depth`` / ``depth_bare``): it asks whether the *transformer's
 block* (post-norm, pre-norm, no residual, no LayerNorm: ``conf/block``, which sets ``arch.norm_first``,
