@@ -12,6 +12,22 @@ Holm over every row's comparisons), the candidate's positive control (above chan
 the folders holding the evidence. Written as ``scorecard.json``, ``scorecard.md`` and a self-contained
 ``scorecard.html`` (a dot plot on top; readable at 390 px). The candidate is the "candidate" role of the protocol:
 it never changes a claim's verdict or its correction family.
+
+The candidate runs at its own settings: a sweep's ``arch.*`` overrides and the experiment's ``arch.*`` sweep axes
+are the baselines' (``with_arch``). A question whose sweep is not in the preset gets a row saying "not in this
+preset"; one whose data folder is missing says so. Two rows read more than one sweep or run per number: C6's
+locality (the copy at the longest delay at the locality sweeps' one parameter budget; the baselines are the cnn at
+each depth of ``locality``, one column per depth, and the one-layer transformer of ``locality_attention``; the
+candidate at its own depth) and C8's pre-training gain (pre-trained − scratch test accuracy at the fewest labels
+per arch, read by the claim's own code, ``rules.c8_cells`` / ``c8_arms``; the candidate's gain against a
+baseline's is the difference of the two differences, Welch–Satterthwaite over the four groups).
+
+**No row for C10** (depth stability, sweeps ``depth`` / ``depth_bare``): it asks whether the *transformer's
+block* (post-norm, pre-norm, no residual, no LayerNorm: ``conf/block``, which sets ``arch.norm_first``,
+``arch.residual`` and ``arch.layer_norm``) trains at depth 6 as at depth 2. Every axis of those sweeps is a
+transformer setting (the experiment fixes ``arch: transformer``, sweeps ``block`` and ``arch.n_layers``); an
+architecture of its own has no block kinds to vary and need not have ``n_layers`` (Hydra fails on a key the arch
+lacks), and at its own depth alone there is no depth × block interaction to read. No candidate can stand in.
 """
 
 from __future__ import annotations
@@ -24,6 +40,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +56,14 @@ BETTER, WORSE, WITHIN, UNDECIDED = "better", "worse", "within δ", "undecided"
 @dataclass(frozen=True)
 class Question:
     """One row: the runs of ``sweep`` (a claims sweep, or ``replication/sweep``) in the cell ``where`` (a value of
-    a setting; ``"max"`` / ``"min"``: its largest / smallest value in the runs), read on ``metric``."""
+    a setting; ``"max"`` / ``"min"``: its largest / smallest value in the runs), read on ``metric``.
+
+    ``also``: more sweeps of the same preset (or replication) whose baseline runs join the row — the candidate runs
+    ``sweep`` alone. ``split``: a setting that tells one baseline's variants apart (the cnn at two depths: two
+    columns, ``cnn n_layers=5`` and ``cnn n_layers=6``; an arch at one value keeps its name). ``gain``: a row whose
+    number is a difference of two arms of the same arch (pre-trained − scratch), ``gain(runs)`` → ``(treated values,
+    reference values, their measurement floor)`` for one arch's runs in the cell; it is compared with a baseline's
+    gain as the interaction (candidate's gain − baseline's gain, Welch–Satterthwaite)."""
 
     id: str
     text: str
@@ -50,6 +74,22 @@ class Question:
     where: dict = field(default_factory=dict)
     direction: str = "max"
     control_margin: float | None = 0.05  # the candidate must beat chance by this much (None: no control)
+    also: tuple[str, ...] = ()
+    split: str | None = None
+    gain: Callable[[list[dict]], tuple | None] | None = None
+
+
+def pretraining_gain(runs: list[dict]) -> tuple | None:
+    """C8's gain for one arch's runs: (pre-trained test accuracies, scratch test accuracies, floor) at the fewest
+    labels among them, read as C8 reads it (``studies.claims.rules.c8_cells`` / ``c8_arms``: the compute-matched
+    scratch run is its own cell, never scratch)."""
+    from studies.claims.rules import c8_arms, c8_cells
+
+    cells = c8_cells(runs)
+    if not cells:
+        return None
+    arch, fraction = min({k[:2] for k in cells}, key=lambda k: (k[1] is None, k[1]))
+    return c8_arms(cells, arch, fraction)
 
 
 QUESTIONS = (
@@ -99,6 +139,28 @@ QUESTIONS = (
         "test/acc",
         0.05,
         {"task.train_fraction": "min"},
+    ),
+    Question(
+        "locality",
+        "copy at the longest delay at one parameter budget (C6 locality: the cnn at the depths of the sweep, a "
+        "one-layer transformer; the candidate at its own depth)",
+        "claims",
+        "locality",
+        "test/acc",
+        0.05,  # C6's δ
+        {"task.delay": "max"},
+        also=("locality_attention",),
+        split="arch.n_layers",
+    ),
+    Question(
+        "pretraining",
+        "test accuracy gained by MLM pre-training over scratch at the fewest labels (C8)",
+        "claims",
+        "pretrain_finetune",
+        "test/acc",
+        0.02,  # C8's δ
+        {"task.train_fraction": "min"},
+        gain=pretraining_gain,
     ),
     Question(
         "recall",
@@ -152,16 +214,25 @@ def per_seed(runs: list[dict], metric: str) -> list[float]:
     return [v for v in (value(r, metric) for r in kept) if v is not None]
 
 
-def compare(cand: list[float], base: list[float], q: Question, floor: float) -> stats.Decision:
+def compare(cand, base, q: Question, floor: float) -> stats.Decision:
     """Candidate − baseline, oriented so positive is better: better (supported at δ), worse (the reverse
-    supported), within δ (equivalent), undecided — one decision whose p-value Holm can correct."""
-    a, b = (cand, base) if q.direction == "max" else (base, cand)
+    supported), within δ (equivalent), undecided — one decision whose p-value Holm can correct. A ``gain`` row
+    compares the gains: (treated − reference) of the candidate minus the same of the baseline."""
+    sign = 1 if q.direction == "max" else -1
+    if q.gain is not None:
+        (ct, cr, cf), (bt, br, bf) = cand, base
+        est = stats.contrast([(ct, sign, cf), (cr, -sign, cf), (bt, -sign, bf), (br, sign, bf)])
+        return judge(est, q.delta)
+    a, b = (cand, base) if sign > 0 else (base, cand)
     if q.metric.startswith("speed."):  # throughput: a ratio on the log scale, δ relative
         la = [math.log(v) for v in a if v > 0]
         lb = [math.log(v) for v in b if v > 0]
-        est, delta = stats.difference(la, lb), math.log1p(q.delta)
-    else:
-        est, delta = stats.difference(a, b, floor), q.delta
+        return judge(stats.difference(la, lb), math.log1p(q.delta))
+    return judge(stats.difference(a, b, floor), q.delta)
+
+
+def judge(est: stats.Estimate | None, delta: float) -> stats.Decision:
+    """An oriented candidate − baseline estimate against δ: better, worse, within δ or undecided."""
     up = stats.decide(est, delta, "candidate − baseline")
     if up.outcome == stats.SUPPORTED:
         return stats.Decision(BETTER, est, delta, up.why, up.mde, up.p)
@@ -184,14 +255,44 @@ def compare(cand: list[float], base: list[float], q: Question, floor: float) -> 
     return stats.Decision(UNDECIDED, est, delta, close.why, close.mde, min(ps) if ps else None)
 
 
+def column(runs: list[dict], split: str | None) -> Callable[[dict], str]:
+    """A baseline run's column: its arch, or ``<arch> <setting>=<value>`` where that arch ran at several values of
+    ``split`` in these runs (the cnn at depths 5 and 6: two columns; the transformer at one depth: "transformer")."""
+    seen: dict = {}
+    for r in runs if split else ():
+        seen.setdefault(r.get("arch"), set()).add(str(facts.setting(r, split)))
+    several = {a for a, v in seen.items() if len(v) > 1}
+    short = str(split).rsplit(".", 1)[-1]
+    return lambda r: f"{r.get('arch')} {short}={facts.setting(r, split)}" if r.get("arch") in several else r.get("arch")
+
+
+def reference(runs: list[dict], col: Callable[[dict], str], split: str | None, arch: str = "transformer") -> str:
+    """The reference column: the transformer's; where it ran at several values of the row's ``split`` (the full
+    preset's transformer at 1 and 2 layers), the column of its smallest value — the shallowest, as C6 reads it."""
+    mine = [r for r in runs if r.get("arch") == arch]
+    if not mine or not split:
+        return arch
+    value = lambda r: facts.number(facts.setting(r, split))
+    return col(min(mine, key=lambda r: (value(r) is None, value(r) or 0)))
+
+
 def row(q: Question, candidate: str, cand_runs: list[dict], base_runs: list[dict]) -> dict:
-    """One question's row: every arch's mean and CI, the candidate against the transformer and the best baseline,
-    its positive control."""
-    cell_c, cell_b = in_cell(cand_runs, q.where), in_cell(base_runs, q.where)
-    archs = sorted({r.get("arch") for r in cell_b if r.get("arch") != candidate}, key=str)
-    vals = {a: per_seed([r for r in cell_b if r.get("arch") == a], q.metric) for a in archs}
-    vals[candidate] = per_seed([r for r in cell_c if r.get("arch") == candidate], q.metric)
-    means = {a: stats.mean(v) for a, v in vals.items()}
+    """One question's row: every arch's mean and CI (a ``gain`` row: every arch's gain), the candidate against the
+    transformer and the best baseline, its positive control."""
+    cell_c = [r for r in in_cell(cand_runs, q.where) if r.get("arch") == candidate]
+    cell_b = [r for r in in_cell(base_runs, q.where) if r.get("arch") != candidate]
+    col = column(cell_b, q.split)
+    archs = sorted({col(r) for r in cell_b}, key=str)
+    of = {a: [r for r in cell_b if col(r) == a] for a in archs}
+    of[candidate] = cell_c
+    if q.gain is None:
+        vals = {a: per_seed(runs, q.metric) for a, runs in of.items()}
+        means = {a: stats.mean(v) for a, v in vals.items()}
+        learned = vals[candidate]
+    else:
+        vals = {a: q.gain(runs) for a, runs in of.items()}
+        means = {a: v and stats.difference(*v) for a, v in vals.items()}
+        learned = vals[candidate][0] if vals[candidate] else []  # the control: the treated arm learned
     out = {
         "id": q.id,
         "question": q.text,
@@ -202,19 +303,24 @@ def row(q: Question, candidate: str, cand_runs: list[dict], base_runs: list[dict
         "evidence": sorted({str(Path(r["_dir"]).parent) for r in cell_c + cell_b if r.get("_dir")}),
         "comparisons": {},
     }
-    if not vals[candidate]:
-        out["why"] = f"no completed {candidate} runs in this cell"
+    if not means[candidate]:
+        out["why"] = f"no completed {candidate} runs in this cell" + (" (both arms)" if q.gain else "")
         return out
     items = [n for n in (facts.n_test(r) for r in cell_c + cell_b) if n]
-    floor = stats.proportion_floor(vals[candidate], min(items)) if items and q.metric.endswith("acc") else 0.0
+    floor = stats.proportion_floor(learned, min(items)) if items and q.metric.endswith("acc") else 0.0
     chance = [c for c in (facts.chance(r) for r in cell_c) if c is not None]
-    if q.control_margin is not None and chance and means[candidate]:
-        passed = means[candidate].value > max(chance) + q.control_margin
-        out["control"] = {"chance": max(chance), "mean": round(means[candidate].value, 4), "passed": passed}
+    if q.control_margin is not None and chance and learned:
+        level = stats.mean(learned).value
+        out["control"] = {
+            "chance": max(chance),
+            "mean": round(level, 4),
+            "passed": level > max(chance) + q.control_margin,
+        }
     sign = 1 if q.direction == "max" else -1
     ranked = [a for a in archs if means.get(a)]
     best = max(ranked, key=lambda a: sign * means[a].value) if ranked else None
-    for label, base in (("transformer", "transformer" if "transformer" in ranked else None), ("best", best)):
+    ref = reference(cell_b, col, q.split)
+    for label, base in (("transformer", ref if ref in ranked else None), ("best", best)):
         if base is not None:
             d = compare(vals[candidate], vals[base], q, floor)
             out["comparisons"][label] = {"against": base, **d.to_dict()}
@@ -253,11 +359,34 @@ def evidence(folder: Path) -> list[dict]:
     return out
 
 
-def build(candidate: str, cand_root: Path, base_roots: dict, preset: str, out: Path, questions=QUESTIONS) -> dict:
-    """The scorecard from run folders: ``cand_root/<source>/<sweep>`` and ``base_roots[source]/<sweep>``."""
+def sweeps_read(q: Question) -> list[str]:
+    """The sweeps whose baseline runs a row reads: ``sweep``, then ``also`` (in the same replication)."""
+    rep = q.sweep.rpartition("/")[0]
+    return [q.sweep, *(f"{rep}/{name}" if rep else name for name in q.also)]
+
+
+def build(
+    candidate: str,
+    cand_root: Path,
+    base_roots: dict,
+    preset: str,
+    out: Path,
+    questions=QUESTIONS,
+    notes: dict | None = None,
+) -> dict:
+    """The scorecard from run folders: ``cand_root/<source>/<sweep>`` and ``base_roots[source]/<sweep>`` (each of
+    :func:`sweeps_read`). ``notes``: {question id: why it has no runs} (not in this preset, its data missing) — the
+    row says so instead of being decided."""
     rows = []
     for q in questions:
-        cand, base = evidence(cand_root / q.source / q.sweep), evidence(base_roots[q.source] / q.sweep)
+        if (notes or {}).get(q.id):
+            rows.append(
+                {"id": q.id, "question": q.text, "metric": q.metric, "direction": q.direction, "delta": q.delta}
+                | {"by_arch": {}, "evidence": [], "comparisons": {}, "why": notes[q.id]}
+            )
+            continue
+        cand = evidence(cand_root / q.source / q.sweep)
+        base = [r for name in sweeps_read(q) for r in evidence(base_roots[q.source] / name)]
         rows.append(row(q, candidate, cand, base))
     correct(rows)
     against = [r["comparisons"]["transformer"]["outcome"] for r in rows if "transformer" in r["comparisons"]]
@@ -315,9 +444,9 @@ def cell_text(c: dict | None) -> str:
     return f"{c['outcome']} vs {c['against']} {number}".strip()
 
 
-def mean_text(v: dict | None) -> str:
+def mean_text(v: dict | None, why: str | None = None) -> str:
     if not v:
-        return "—"
+        return why or "—"
     lo, hi = v["ci95"]
     return f"{v['value']:.3g}" + (f" [{lo:.3g}, {hi:.3g}]" if lo is not None else "") + f" (n={v['n']})"
 
@@ -335,9 +464,11 @@ def markdown(doc: dict) -> str:
     for r in doc["rows"]:
         ctl = r.get("control")
         ctl_text = "—" if not ctl else ("passed" if ctl["passed"] else f"FAILED (chance {ctl['chance']:.3g})")
+        ref = (r["comparisons"].get("transformer") or {}).get("against", "transformer")  # its shallowest, if split
         lines.append(
-            f"| {r['question']} | {r['metric']} | {r['delta']:g} | {mean_text(r['by_arch'].get(doc['arch']))} | "
-            f"{mean_text(r['by_arch'].get('transformer'))} | {cell_text(r['comparisons'].get('transformer'))} | "
+            f"| {r['question']} | {r['metric']} | {r['delta']:g} | "
+            f"{mean_text(r['by_arch'].get(doc['arch']), r.get('why'))} | {mean_text(r['by_arch'].get(ref))} | "
+            f"{cell_text(r['comparisons'].get('transformer'))} | "
             f"{cell_text(r['comparisons'].get('best'))} | {ctl_text} |"
         )
     return "\n".join(lines) + "\n"
@@ -359,7 +490,7 @@ def page(doc: dict, figure: Path | None) -> str:
         ctl = r.get("control")
         kind = lambda c: "undecided" if not c else c["outcome"].split()[0]
         rows.append(
-            f"<tr><td>{esc(r['question'])}</td><td>{esc(mean_text(r['by_arch'].get(doc['arch'])))}</td>"
+            f"<tr><td>{esc(r['question'])}</td><td>{esc(mean_text(r['by_arch'].get(doc['arch']), r.get('why')))}</td>"
             f"<td class='{kind(t)}'>{esc(cell_text(t))}</td><td class='{kind(b)} wide'>{esc(cell_text(b))}</td>"
             f"<td class='wide'>{esc('—' if not ctl else 'passed' if ctl['passed'] else 'FAILED')}</td></tr>"
         )
@@ -393,9 +524,24 @@ def sweeps_of(preset: str) -> dict:
 
 
 def with_arch(sweep: dict, arch: str) -> dict:
-    """The sweep with the candidate as its only arch (and no baseline-only overrides such as a fixed arch)."""
-    over = {**(sweep.get("overrides") or {}), "arch": arch}
-    return {**sweep, "overrides": over}
+    """The sweep with the candidate as its only arch, at its own settings. The baselines' ``arch.*`` overrides (a
+    cnn's depth, a transformer's layer count) are left out, from the sweep and from its stages; where the
+    experiment itself sweeps an ``arch.*`` setting (claims_locality: ``arch.n_layers: 2``) its sweep axes are
+    switched off (``hydra.sweeper.params=null``) and its other axes carried as overrides (the preset's seeds still
+    win). A user's arch thus never gets a setting meant for another arch — one it lacks fails in Hydra, one it has
+    (the example mixer's ``n_layers``) would silently change it."""
+    from studies.sweeps import NOT_CONDITIONS, sweeper_params
+
+    own = lambda over: {k: v for k, v in (over or {}).items() if not str(k).startswith("arch.")}
+    over = own(sweep.get("overrides"))
+    params = sweeper_params(ROOT / "conf" / "experiment" / f"{sweep['experiment']}.yaml")
+    if len(own(params)) < len(params):
+        carried = {k: v for k, v in own(params).items() if k not in NOT_CONDITIONS}
+        over = {**carried, **over, "hydra.sweeper.params": None}
+    mine = {**sweep, "overrides": {**over, "arch": arch}}
+    if sweep.get("stages"):
+        mine["stages"] = [{**st, "overrides": own(st.get("overrides"))} for st in sweep["stages"]]
+    return mine
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -431,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     if not wanted:
         print(f"error: --only {args.only}: use question ids {', '.join(q.id for q in QUESTIONS)}", file=sys.stderr)
         return 2
-    from studies.sweeps import run_sweep
+    from studies.sweeps import DATA_SKIPPED, run_sweep
 
     base = Path(args.baselines or ROOT / "runs").resolve()
     base_roots = {"claims": base / "claims" / args.preset, "replications": base / "replications" / args.preset}
@@ -440,22 +586,25 @@ def main(argv: list[str] | None = None) -> int:
     if conf is not None:  # the user's configs and package reach every run.py the driver starts
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(conf.parent), os.environ.get("PYTHONPATH")]))
     presets = sweeps_of(args.preset)
-    problems = []
+    problems, notes = [], {}
     for q in wanted:
         rep, _, sweep_name = q.sweep.rpartition("/")
         preset = presets[q.source] if q.source == "claims" else presets[q.source].get(rep)
         if preset is None or sweep_name not in preset["sweeps"]:
-            problems.append(f"{q.id}: {q.source} preset {args.preset} has no sweep {q.sweep}")
+            notes[q.id] = f"not in this preset ({q.source} preset {args.preset} has no sweep {q.sweep})"
+            problems.append(f"{q.id}: {notes[q.id]}")
             continue
-        sweep = preset["sweeps"][sweep_name]
         base_dir = base_roots[q.source] / (rep or "")
-        if not evidence(base_dir / sweep_name):  # baselines missing: run them once, where the studies put them
-            problems += run_sweep(sweep_name, sweep, preset, base_dir, args.launcher)
-        mine = with_arch(sweep, args.arch)
+        for name in (n.rpartition("/")[2] for n in sweeps_read(q)):
+            if name in preset["sweeps"] and not evidence(base_dir / name):  # missing: run once, where studies put them
+                problems += run_sweep(name, preset["sweeps"][name], preset, base_dir, args.launcher)
+        mine = with_arch(preset["sweeps"][sweep_name], args.arch)
         if conf is not None:
             mine["overrides"]["hydra.searchpath"] = f"[file://{conf}]"
-        problems += run_sweep(sweep_name, mine, preset, out / q.source / (rep or ""), args.launcher)
-    doc = build(args.arch, out, base_roots, args.preset, out / "report", wanted)
+        got = run_sweep(sweep_name, mine, preset, out / q.source / (rep or ""), args.launcher)
+        notes[q.id] = next((line for line in got if DATA_SKIPPED in line), None)
+        problems += got
+    doc = build(args.arch, out, base_roots, args.preset, out / "report", wanted, notes)
     for line in problems:
         print(f"warning: {line}", file=sys.stderr)
     print(doc["summary"])

@@ -155,13 +155,17 @@ def launch(experiment: str, folder: Path | None, overrides: list[str], launcher:
 NOT_CONDITIONS = {"arch", "seed", "optimizer.lr"}
 
 
+def sweeper_params(path: Path) -> dict:
+    """The ``hydra.sweeper.params`` of a config file (an experiment's or a stage's): its default sweep axes."""
+    if not path.exists():
+        return {}
+    return OmegaConf.to_container(OmegaConf.load(path)).get("hydra", {}).get("sweeper", {}).get("params", {}) or {}
+
+
 def sweep_axes(preset: dict, sweep: dict) -> dict:
     """The sweep's axes: the experiment's sweeper params, then the preset's overrides (which win)."""
-    exp = ROOT / "conf" / "experiment" / f"{sweep['experiment']}.yaml"
-    params = {}
-    if exp.exists():
-        params = OmegaConf.to_container(OmegaConf.load(exp)).get("hydra", {}).get("sweeper", {}).get("params", {})
-    return {**(params or {}), **(preset.get("common") or {}), **(sweep.get("overrides") or {})}
+    params = sweeper_params(ROOT / "conf" / "experiment" / f"{sweep['experiment']}.yaml")
+    return {**params, **(preset.get("common") or {}), **(sweep.get("overrides") or {})}
 
 
 def multi_valued(axes: dict) -> list[str]:
@@ -446,10 +450,9 @@ def borrowed_lr(sweep: dict, out: Path) -> tuple[list[dict] | None, str | None]:
 
 def stage_axes(preset: dict, sweep: dict, stage: dict) -> dict:
     """A stage's axes: ``conf/stage/<stage>.yaml``'s sweeper params, then the sweep's and the stage's overrides."""
-    path = ROOT / "conf" / "stage" / f"{stage['stage']}.yaml"
-    params = OmegaConf.to_container(OmegaConf.load(path)).get("hydra", {}).get("sweeper", {}).get("params", {})
+    params = sweeper_params(ROOT / "conf" / "stage" / f"{stage['stage']}.yaml")
     common = {k: v for k, v in (preset.get("common") or {}).items() if k == "arch"}
-    return {**(params or {}), **common, **(sweep.get("overrides") or {}), **(stage.get("overrides") or {})}
+    return {**params, **common, **(sweep.get("overrides") or {}), **(stage.get("overrides") or {})}
 
 
 def stage_condition_keys(sweep: dict, stage: dict) -> list[str]:

@@ -1086,6 +1086,37 @@ MLM_TASK = "tasks.mlm.MaskedLM"  # C8's pre-training stage; its record's chance 
 MATCHED = "compute-matched scratch"  # init_weights=false for as many steps as MLM + fine-tuning (the preset)
 
 
+def c8_cells(runs: list[dict]) -> dict:
+    """C8's cells: the sentiment runs (selected by task class) by (arch, label fraction, start), distinct seeds
+    each; start is "pre-trained", "scratch", or the compute-matched scratch run (a scratch run longer than the
+    arch's fine-tune: its own cell, never pooled with scratch)."""
+    ft = [r for r in runs if task_class(r) == SENTIMENT_TASK]
+    steps = lambda r: get(r, "config.trainer.max_steps") or 0
+    tuned = {}  # per arch, the fine-tune's steps (pre-trained runs)
+    for r in ft:
+        if start(r) == "pre-trained":
+            tuned[r.get("arch")] = max(tuned.get(r.get("arch"), 0), steps(r))
+
+    def begin(r: dict) -> str:
+        s = start(r)
+        return MATCHED if s == "scratch" and steps(r) > tuned.get(r.get("arch"), float("inf")) else s
+
+    cells = group(ft, lambda r: (r.get("arch"), get(r, "config.task.train_fraction", 1.0), begin(r)))
+    return {k: stats.distinct_seeds(v)[0] for k, v in cells.items()}
+
+
+def c8_arms(cells: dict, arch: str, fraction: float) -> tuple[list, list, float]:
+    """One arch's gain at a label fraction as C8 decides it: (the pre-trained runs' test accuracies, the scratch
+    runs' test accuracies, the binomial floor of the pre-trained runs' test set), completed runs only."""
+    acc = lambda s: values(completed(cells.get((arch, fraction, s), [])), "metrics.test/acc")
+    pre, scratch = acc("pre-trained"), acc("scratch")
+    return (
+        pre,
+        scratch,
+        acc_floor(completed(cells.get((arch, fraction, "pre-trained"), [])), stats.finite(pre + scratch)),
+    )
+
+
 def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float = 0.1, delta: float = 0.02) -> Verdict:
     rule = (
         f"sentiment (selected by task class), the attention arch (the transformer): accuracy — test acc of "
@@ -1096,19 +1127,7 @@ def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float
         "accuracy decides alone, with a caveat). Every other arch's gains are reported beside it, outside the "
         "verdict (an added arch never changes it)"
     )
-    ft = [r for r in runs if task_class(r) == SENTIMENT_TASK]
-    steps = lambda r: get(r, "config.trainer.max_steps") or 0
-    tuned = {}  # per arch, the fine-tune's steps (pre-trained runs)
-    for r in ft:
-        if start(r) == "pre-trained":
-            tuned[r.get("arch")] = max(tuned.get(r.get("arch"), 0), steps(r))
-
-    def begin(r: dict) -> str:  # a scratch run longer than the fine-tune: the compute-matched control, its own cell
-        s = start(r)
-        return MATCHED if s == "scratch" and steps(r) > tuned.get(r.get("arch"), float("inf")) else s
-
-    cells = group(ft, lambda r: (r.get("arch"), get(r, "config.task.train_fraction", 1.0), begin(r)))
-    cells = {k: stats.distinct_seeds(v)[0] for k, v in cells.items()}
+    cells = c8_cells(runs)
     archs = sorted({k[0] for k in cells})
     need = [(a, fraction, s) for a in ("transformer",) for s in ("pre-trained", "scratch")]
     why = shortfall(cells, need, "arch/fraction/start", min_seeds) if archs else ["no fine-tuning runs"]
@@ -1124,13 +1143,8 @@ def c8_pretraining(runs: list[dict], min_seeds: int = MIN_SEEDS, fraction: float
         d = stats.difference(acc((a, fraction, "pre-trained")), acc((a, fraction, MATCHED)))
         if d is not None:  # beside the decided gain: pre-trained − scratch trained for MLM + fine-tune steps
             ev[f"{a} @ {fraction:g} vs {MATCHED}"] = d.to_dict()
-        pair = acc((a, fraction, "pre-trained")) + acc((a, fraction, "scratch"))
-        floor = acc_floor(completed(cells.get((a, fraction, "pre-trained"), [])), stats.finite(pair))
-        dec[a] = stats.decide(
-            stats.difference(acc((a, fraction, "pre-trained")), acc((a, fraction, "scratch")), floor),
-            delta,
-            f"{a} gain at {fraction:g} of labels",
-        )
+        pre, scratch, floor = c8_arms(cells, a, fraction)
+        dec[a] = stats.decide(stats.difference(pre, scratch, floor), delta, f"{a} gain at {fraction:g} of labels")
     full = max((k[1] for k in cells if k[0] == "transformer" and k[1] is not None), default=fraction)
     parts = {"accuracy": dec["transformer"]}
     caveats = []

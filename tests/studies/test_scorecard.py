@@ -81,7 +81,9 @@ def test_a_bad_arch_name_or_config_folder_is_one_line(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def scorecard(tmp_path_factory):
     """examples/own_architecture copied outside the repository; a transformer baseline at the smoke preset's
-    long_range cells, then `make scorecard` for the user's mixer with CONFIG_DIR (two questions)."""
+    long_range cells, then `make scorecard` for the user's mixer with CONFIG_DIR (three questions: two read the
+    baseline, C6's locality runs its missing baselines — the smoke preset's cnn at depth 5, the one-layer
+    transformer — and the mixer at its own depth)."""
     tmp = tmp_path_factory.mktemp("scorecard")
     shutil.copytree(ROOT / "examples" / "own_architecture", tmp / "proj")
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
@@ -110,7 +112,7 @@ def scorecard(tmp_path_factory):
         timeout=600,
     )
     before = sorted(p for p in base.rglob("summary.json"))
-    args = f"--only copy-short,copy-long --baselines {tmp / 'base'} --out {tmp / 'out'}"
+    args = f"--only copy-short,copy-long,locality --baselines {tmp / 'base'} --out {tmp / 'out'}"
     out = subprocess.run(
         [
             "make",
@@ -137,12 +139,17 @@ def test_make_scorecard_runs_a_users_arch_from_its_folder_and_reuses_the_baselin
     tmp, before, after, stdout = scorecard
     assert before == after and len(before) == 2  # the baselines were reused, not run again
     doc = json.loads((tmp / "out" / "report" / "scorecard.json").read_text())
-    assert [r["id"] for r in doc["rows"]] == ["copy-short", "copy-long"]
+    assert [r["id"] for r in doc["rows"]] == ["copy-short", "copy-long", "locality"]
     for r in doc["rows"]:
         assert r["by_arch"]["mixer"]["n"] == 1 and r["by_arch"]["transformer"]["n"] == 1
         assert r["comparisons"]["transformer"]["against"] == "transformer"
+    assert set(doc["rows"][2]["by_arch"]) == {"cnn", "transformer", "mixer"}
     mine = list((tmp / "out" / "claims" / "long_range").rglob("summary.json"))
     assert mine and all("arch=mixer" in str(p) for p in mine)
+    # the candidate's locality run kept its own depth (2 in myconf/arch/mixer.yaml), not the cnn's 5
+    (local,) = [json.loads(p.read_text()) for p in (tmp / "out" / "claims" / "locality").rglob("summary.json")]
+    assert local["arch"] == "mixer" and local["config"]["arch"]["n_layers"] == 2
+    assert local["config"]["budget"]["params"] == 20000
     assert "mixer against the transformer:" in stdout
 
 
@@ -155,7 +162,7 @@ def test_the_scorecard_page_reads_at_desktop_and_phone_width(scorecard, driver):
         driver.get(page)
         rows = driver.execute_script("return document.querySelectorAll('table tr').length")
         overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
-        assert rows == 3 and overflow <= 1, (width, rows, overflow)
+        assert rows == 4 and overflow <= 1, (width, rows, overflow)
         driver.save_screenshot(str(tmp / f"scorecard_{width}.png"))
 
 
@@ -175,3 +182,122 @@ def test_the_gradient_row_reads_c3s_measure_with_the_dilution_out():
     cand = [grad("mine", s, (1e-3 + 1e-5 * s) / 70) for s in range(5)]
     out = S.row(q, "mine", cand, base)
     assert out["comparisons"]["transformer"]["outcome"] == S.WORSE and "control" not in out
+
+
+def locality(arch, seed, delay, acc, layers):
+    r = run(arch, seed, delay, acc)
+    r["config"]["arch"] = {"n_layers": layers}
+    return r
+
+
+def test_the_locality_row_gives_each_baseline_depth_its_column_and_reads_the_longest_delay():
+    """C6's locality: the cnn at depths 5 and 6 are two columns, the one-layer transformer keeps its name (the
+    reference column), the candidate at its own depth is read at the longest delay."""
+    q = next(q for q in S.QUESTIONS if q.id == "locality")
+    assert q.sweep == "locality" and q.also == ("locality_attention",)
+    base = [locality("cnn", s, d, 0.5 + 0.01 * s + (0.3 if d == 20 else 0), 5) for s in range(4) for d in (20, 50)]
+    base += [locality("cnn", s, d, 0.8 + 0.01 * s, 6) for s in range(4) for d in (20, 50)]
+    base += [locality("transformer", s, d, 0.7 + 0.01 * s, 1) for s in range(4) for d in (20, 50)]
+    good = S.row(q, "mine", [locality("mine", s, d, 0.95 + 0.01 * s, 3) for s in range(4) for d in (20, 50)], base)
+    assert set(good["by_arch"]) == {"cnn n_layers=5", "cnn n_layers=6", "transformer", "mine"}
+    assert good["by_arch"]["cnn n_layers=5"]["value"] == pytest.approx(0.515)  # delay 50, not 20
+    assert good["comparisons"]["transformer"]["outcome"] == S.BETTER
+    assert (
+        good["comparisons"]["best"]["against"] == "cnn n_layers=6"
+        and good["comparisons"]["best"]["outcome"] == S.BETTER
+    )
+    bad = S.row(q, "mine", [locality("mine", s, 50, 0.2 + 0.01 * s, 3) for s in range(4)], base)
+    assert bad["comparisons"]["transformer"]["outcome"] == S.WORSE and bad["comparisons"]["best"]["outcome"] == S.WORSE
+    one_depth = [r for r in base if r["config"]["arch"]["n_layers"] != 6]  # one cnn depth: the column is "cnn"
+    assert set(S.row(q, "mine", [], one_depth)["by_arch"]) == {"cnn", "transformer", "mine"}
+    # the transformer at 1 and 2 layers (the full preset): the reference is its shallowest, as C6 reads it
+    two = base + [locality("transformer", s, 50, 0.99, 2) for s in range(4)]
+    split = S.row(q, "mine", [locality("mine", s, 50, 0.95 + 0.01 * s, 3) for s in range(4)], two)
+    assert {"transformer n_layers=1", "transformer n_layers=2"} <= set(split["by_arch"])
+    assert split["comparisons"]["transformer"]["against"] == "transformer n_layers=1"
+    assert split["comparisons"]["transformer"]["outcome"] == S.BETTER
+
+
+def test_the_candidate_runs_a_sweep_at_its_own_settings_not_the_baselines():
+    """The locality sweeps set the cnn's depth (and the experiment sweeps arch.n_layers): the candidate gets
+    neither, its other settings and the preset's seeds stay; a staged sweep's stages keep theirs."""
+    sweep = {
+        "experiment": "claims_locality",
+        "overrides": {"arch": "transformer", "arch.n_layers": "5,6", "budget.params": 60000, "task.delay": "20,50"},
+    }
+    mine = S.with_arch(sweep, "mixer")
+    over = mine["overrides"]
+    assert over["arch"] == "mixer" and not any(k.startswith("arch.") for k in over)
+    assert over["budget.params"] == 60000 and over["task.delay"] == "20,50"
+    assert "hydra.sweeper.params" in over and over["hydra.sweeper.params"] is None and "seed" not in over
+    assert "arch.n_layers" in sweep["overrides"]  # the baselines' sweep is left as it was
+    staged = {
+        "experiment": "pretrain_finetune",
+        "overrides": {"arch": "cnn,transformer"},
+        "stages": [{"stage": "finetune", "overrides": {"arch.kernel_size": 2, "init_weights": False}}],
+    }
+    mine = S.with_arch(staged, "mixer")
+    assert mine["overrides"] == {"arch": "mixer"} and mine["stages"][0]["overrides"] == {"init_weights": False}
+
+
+SENTIMENT = {"_target_": "tasks.sentiment.Sentiment", "n_test": 1000}
+
+
+def finetune(arch, seed, acc, pretrained, fraction=0.1, steps=150):
+    return {
+        "arch": arch,
+        "seed": seed,
+        "status": "completed",
+        "task": "sentiment",
+        "metrics": {"test/acc": acc},
+        "config": {
+            "task": {**SENTIMENT, "train_fraction": fraction},
+            "seed": seed,
+            "init_weights": pretrained,
+            "trainer": {"max_steps": steps},
+        },
+        "init": {"from": "runs/mlm"},
+        "task_info": {"chance": 0.5},
+    }
+
+
+def gains(arch, gain, n=6, scratch=0.6):
+    runs = []
+    for s in range(n):
+        jitter = 0.004 * ((s % 3) - 1)
+        runs += [finetune(arch, s, scratch + jitter, False), finetune(arch, s, scratch + gain - jitter, True)]
+        runs += [finetune(arch, s, 0.8, False, 1.0), finetune(arch, s, 0.8, True, 1.0)]  # all the labels: not read
+    return runs
+
+
+def test_the_pretraining_row_compares_the_gains_at_the_fewest_labels():
+    """C8: each arch's number is pre-trained − scratch at 10% of the labels (C8's own cells: a compute-matched
+    scratch run is never scratch); the candidate's gain against a baseline's is their difference."""
+    q = next(q for q in S.QUESTIONS if q.id == "pretraining")
+    base = gains("transformer", 0.05) + gains("lstm", 0.10)
+    base += [finetune("transformer", s, 0.95, False, steps=550) for s in range(5)]  # compute-matched: own cell
+    good = S.row(q, "mine", gains("mine", 0.20), base)
+    assert good["by_arch"]["transformer"]["value"] == pytest.approx(0.05)
+    assert good["by_arch"]["mine"]["value"] == pytest.approx(0.20)
+    t = good["comparisons"]["transformer"]
+    assert t["outcome"] == S.BETTER and t["estimate"]["value"] == pytest.approx(0.15)
+    assert good["comparisons"]["best"]["against"] == "lstm" and good["comparisons"]["best"]["outcome"] == S.BETTER
+    assert good["control"]["passed"]  # its pre-trained fine-tune beats chance (0.5)
+    bad = S.row(q, "mine", gains("mine", -0.05), base)
+    assert bad["comparisons"]["transformer"]["outcome"] == S.WORSE
+    assert bad["comparisons"]["transformer"]["estimate"]["value"] == pytest.approx(-0.10)
+    lost = S.row(q, "mine", gains("mine", -0.08, scratch=0.5), base)
+    assert not lost["control"]["passed"]  # pre-trained at 0.42: it learned nothing
+    half = S.row(q, "mine", [r for r in gains("mine", 0.2) if not r["config"]["init_weights"]], base)
+    assert "both arms" in half["why"] and not half["comparisons"]
+
+
+def test_a_question_the_preset_lacks_says_so(tmp_path, monkeypatch):
+    """A row whose sweep the preset does not have is written with "not in this preset", never run or decided."""
+    monkeypatch.setattr(S, "sweeps_of", lambda preset: {"claims": {"sweeps": {}}, "replications": {}})
+    argv = ["--arch", "transformer", "--preset", "smoke", "--only", "locality,recall", "--out", str(tmp_path)]
+    assert S.main([*argv, "--baselines", str(tmp_path / "base")]) == 0
+    doc = json.loads((tmp_path / "report" / "scorecard.json").read_text())
+    assert [r["id"] for r in doc["rows"]] == ["locality", "recall"]
+    assert all(r["why"].startswith("not in this preset") and not r["comparisons"] for r in doc["rows"])
+    assert "not in this preset" in (tmp_path / "report" / "scorecard.md").read_text()
