@@ -409,11 +409,9 @@ def extend_above(
     top, above = max(preset["lr_grid"]), list(preset["lr_above"])
     edge = [c for c in choose_lr(rows, keys) if c["lr"] >= top]
     code = 0
-    for cell in edge:
-        fixed = {"arch": cell["arch"], **cell["condition"]}
-        name = ",".join(f"{k}={text(v)}" for k, v in fixed.items())
-        extra = {**pre, **fixed, "optimizer.lr": ",".join(map(str, above))}
-        code = launch(sweep["experiment"], where / "above" / name, overrides_of(preset, sweep, extra), launcher) or code
+    for cell in edge:  # one launch per cell into one folder: the runs' own folders name arch and condition
+        extra = {**pre, "arch": cell["arch"], **cell["condition"], "optimizer.lr": ",".join(map(str, above))}
+        code = launch(sweep["experiment"], where / "above", overrides_of(preset, sweep, extra), launcher) or code
     seen = lr_table(where / "above", keys, sweep.get("lr_by")) if edge else []
     answered = sum(r["status"] in ANSWERED for r in seen)
     missing = len(edge) * len(above) - answered

@@ -118,6 +118,7 @@ def test_the_presweep_runs_on_the_tuning_seed_and_writes_its_table(tmp_path):
         "seeds": "1",
         "tune_seed": 0,
         "lr_grid": [0.001, 0.03],
+        "lr_above": [0.1],
         "lr_steps": 2,
         "common": {
             "trainer.max_steps": 2,
@@ -136,7 +137,11 @@ def test_the_presweep_runs_on_the_tuning_seed_and_writes_its_table(tmp_path):
     assert sweeps.run_sweep("copy", sweep, preset, tmp_path, "basic") == []
     folder = tmp_path / "copy"
     table = list(csv.DictReader((folder / "lr_presweep.csv").open()))
-    assert {(r["task.delay"], r["lr"]) for r in table} == {("3", "0.001"), ("3", "0.03"), ("4", "0.001"), ("4", "0.03")}
+    grid = {("3", "0.001"), ("3", "0.03"), ("4", "0.001"), ("4", "0.03")}
+    loss = {(r["task.delay"], r["lr"]): float(r["value"]) for r in table}
+    # a delay whose grid choice was the top (0.03) also ran 0.1 (lr_above); the other delay did not
+    top = {d for d in ("3", "4") if loss[(d, "0.03")] < loss[(d, "0.001")]}
+    assert set(loss) == grid | {(d, "0.1") for d in top}
     assert all(r["metric"] == "val/loss" and float(r["value"]) > 0 for r in table)
     assert sum(int(r["chosen"]) for r in table) == 2  # one lr per delay
     saved = json.loads((folder / "lr_choice.json").read_text())
@@ -534,7 +539,7 @@ def test_a_choice_at_the_top_of_the_grid_tries_the_rates_above_it_for_that_cell_
     got = sweeps.lr_choice("long_range", sweep, preset, tmp_path, None)
     assert got.problems == [] and len(calls) == 2
     folder, over = calls[1]
-    assert folder.parent.name == "above" and "optimizer.lr=0.1" in over
+    assert folder.name == "above" and "optimizer.lr=0.1" in over
     assert "arch=rnn" in over and "task.delay=5" in over and "seed=0" in over
     assert {c["condition"]["task.delay"]: c["lr"] for c in got.choice} == {5: 0.1, 20: 0.001}
 
