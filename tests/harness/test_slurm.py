@@ -119,46 +119,10 @@ def uninterrupted(tmp_path: Path, steps: int, eval_every: int) -> dict:
     )
 
 
-@pytest.mark.slurm
-def test_a_two_run_sweep_completes_both_records(cluster, tmp_path):
-    proc = sweep(tmp_path / "sweep", "trainer.max_steps=20", "trainer.eval_every=10", "seed=1,2")
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
-    for num, seed in ((0, 1), (1, 2)):
-        s = json.loads((tmp_path / "sweep" / f"{num}_transformer_copy_long" / "summary.json").read_text())
-        assert s["status"] == "completed" and s["step"] == 20 and s["seed"] == seed
-        assert s["env"]["threads"] == 1  # trainer.threads follows the CPUs granted (cpus_per_task=1)
-
-
-@pytest.mark.slurm
-def test_the_gpu_launcher_config_is_scheduled(cluster, tmp_path):
-    gpu = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1"]  # asks gpu:1
-    proc = sweep(tmp_path / "sweep", "trainer.max_steps=10", "trainer.eval_every=10", launcher=gpu)
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
-    s = json.loads((tmp_path / "sweep" / "0_transformer_copy_long" / "summary.json").read_text())
-    assert s["status"] == "completed" and s["step"] == 10
-
-
-@pytest.mark.slurm
-def test_ctrl_c_on_the_sweep_lists_the_runs_still_on_slurm(cluster, tmp_path):
-    proc = sweep(tmp_path / "sweep", "trainer.max_steps=100000", "trainer.eval_every=100", slow=0.04)
-    try:
-        wait_for(tmp_path / "sweep" / "0_transformer_copy_long" / "metrics.jsonl", proc, time.time() + 120)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-        ids = ",".join(jobs(tmp_path / "sweep"))
-        states = subprocess.run(["squeue", "-h", "-o", "%T", "-j", ids], capture_output=True, text=True).stdout
-    finally:
-        cancel(tmp_path / "sweep", proc)  # whatever happened: this test leaves no job on the node
-    assert proc.returncode == 130, err
-    assert "still on SLURM" in err and "#0 (" in err and "RUNNING" in err
-    assert states.split() == ["RUNNING"]  # the sweep said the truth: the job goes on
-
-
 # SLURM sends the --signal between 0 and 30 s early (it looks every 30 s): with signal_delay_s=1 a 1-minute slot
 # is cut 29–59 s after it starts. The two sweeps cut by a time limit are started together (the node has a CPU for
-# each, and their steps are mostly sleep) and each test below reads one: they wait out their slots side by side.
+# each, and their steps are mostly sleep) and wait out their slots side by side; the first test reads the one out of
+# requeues, the other cluster tests run beside the requeued one (on the node's other CPU), the last test reads it.
 TIME_LIMITED = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=1"]
 # 0.04 s a step: 1600 steps are at least 64 s of training, more than the longest first slot (59 s) can hold.
 STEPS, EVERY = 1600, 200
@@ -208,8 +172,6 @@ def test_a_run_out_of_requeues_is_recorded_interrupted_and_named_in_one_line(tim
 
 @pytest.mark.slurm
 def test_scontrol_requeue_checkpoints_resumes_and_completes(cluster, tmp_path):
-    # Run between the two time-limited tests: the requeued sweep's job holds one CPU of the node, this one's the
-    # other, and this test's waits are spent beside that sweep's.
     steps, every = 600, 50
     proc = sweep(tmp_path / "sweep", f"trainer.max_steps={steps}", f"trainer.eval_every={every}", slow=0.03)
     run = tmp_path / "sweep" / "0_transformer_copy_long"
@@ -231,6 +193,43 @@ def test_scontrol_requeue_checkpoints_resumes_and_completes(cluster, tmp_path):
     val = [step for step, split in evaluations(run) if split == "val"]
     assert val == list(range(every, steps + 1, every))
     assert_same_metrics(s["metrics"], reference["metrics"], DEVICE)
+
+
+@pytest.mark.slurm
+def test_a_two_run_sweep_completes_both_records(cluster, tmp_path):
+    proc = sweep(tmp_path / "sweep", "trainer.max_steps=20", "trainer.eval_every=10", "seed=1,2")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    for num, seed in ((0, 1), (1, 2)):
+        s = json.loads((tmp_path / "sweep" / f"{num}_transformer_copy_long" / "summary.json").read_text())
+        assert s["status"] == "completed" and s["step"] == 20 and s["seed"] == seed
+        assert s["env"]["threads"] == 1  # trainer.threads follows the CPUs granted (cpus_per_task=1)
+
+
+@pytest.mark.slurm
+def test_the_gpu_launcher_config_is_scheduled(cluster, tmp_path):
+    gpu = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1"]  # asks gpu:1
+    proc = sweep(tmp_path / "sweep", "trainer.max_steps=10", "trainer.eval_every=10", launcher=gpu)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    s = json.loads((tmp_path / "sweep" / "0_transformer_copy_long" / "summary.json").read_text())
+    assert s["status"] == "completed" and s["step"] == 10
+
+
+@pytest.mark.slurm
+def test_ctrl_c_on_the_sweep_lists_the_runs_still_on_slurm(cluster, tmp_path):
+    proc = sweep(tmp_path / "sweep", "trainer.max_steps=100000", "trainer.eval_every=100", slow=0.04)
+    try:
+        wait_for(tmp_path / "sweep" / "0_transformer_copy_long" / "metrics.jsonl", proc, time.time() + 120)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        ids = ",".join(jobs(tmp_path / "sweep"))
+        states = subprocess.run(["squeue", "-h", "-o", "%T", "-j", ids], capture_output=True, text=True).stdout
+    finally:
+        cancel(tmp_path / "sweep", proc)  # whatever happened: this test leaves no job on the node
+    assert proc.returncode == 130, err
+    assert "still on SLURM" in err and "#0 (" in err and "RUNNING" in err
+    assert states.split() == ["RUNNING"]  # the sweep said the truth: the job goes on
 
 
 @pytest.mark.slurm
