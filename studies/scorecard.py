@@ -440,13 +440,16 @@ def main(argv: list[str] | None = None) -> int:
     if conf is not None:  # the user's configs and package reach every run.py the driver starts
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(conf.parent), os.environ.get("PYTHONPATH")]))
     presets = sweeps_of(args.preset)
-    problems = []
+    problems, launched = [], set()
     for q in wanted:
         rep, _, sweep_name = q.sweep.rpartition("/")
         preset = presets[q.source] if q.source == "claims" else presets[q.source].get(rep)
         if preset is None or sweep_name not in preset["sweeps"]:
             problems.append(f"{q.id}: {q.source} preset {args.preset} has no sweep {q.sweep}")
             continue
+        if (q.source, q.sweep) in launched:  # several questions read one sweep (long_range): it runs once
+            continue
+        launched.add((q.source, q.sweep))
         sweep = preset["sweeps"][sweep_name]
         base_dir = base_roots[q.source] / (rep or "")
         if not evidence(base_dir / sweep_name):  # baselines missing: run them once, where the studies put them
