@@ -586,13 +586,16 @@ def main(argv: list[str] | None = None) -> int:
     if conf is not None:  # the user's configs and package reach every run.py the driver starts
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(conf.parent), os.environ.get("PYTHONPATH")]))
     presets = sweeps_of(args.preset)
-    problems, notes = [], {}
+    problems, notes, launched = [], {}, {}
     for q in wanted:
         rep, _, sweep_name = q.sweep.rpartition("/")
         preset = presets[q.source] if q.source == "claims" else presets[q.source].get(rep)
         if preset is None or sweep_name not in preset["sweeps"]:
             notes[q.id] = f"not in this preset ({q.source} preset {args.preset} has no sweep {q.sweep})"
             problems.append(f"{q.id}: {notes[q.id]}")
+            continue
+        if (q.source, q.sweep) in launched:  # several questions read one sweep (long_range): it runs once
+            notes[q.id] = launched[(q.source, q.sweep)]
             continue
         base_dir = base_roots[q.source] / (rep or "")
         for name in (n.rpartition("/")[2] for n in sweeps_read(q)):
@@ -602,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
         if conf is not None:
             mine["overrides"]["hydra.searchpath"] = f"[file://{conf}]"
         got = run_sweep(sweep_name, mine, preset, out / q.source / (rep or ""), args.launcher)
-        notes[q.id] = next((line for line in got if DATA_SKIPPED in line), None)
+        notes[q.id] = launched[(q.source, q.sweep)] = next((line for line in got if DATA_SKIPPED in line), None)
         problems += got
     doc = build(args.arch, out, base_roots, args.preset, out / "report", wanted, notes)
     for line in problems:

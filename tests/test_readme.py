@@ -28,7 +28,8 @@ def quick_commands() -> list[str]:
     return out
 
 
-def run(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
+def start(cmd: str, cwd: Path, **popen) -> subprocess.Popen:
+    """``cmd`` started in ``cwd``: run.py from this checkout, trainings on one thread."""
     args = shlex.split(cmd)
     args[0] = sys.executable
     if len(args) > 1 and args[1] == "run.py":
@@ -42,7 +43,13 @@ def run(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
         "HF_HUB_OFFLINE": "1",
         "WANDB_MODE": "offline",
     }
-    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.Popen(args, cwd=cwd, env=env, text=True, **popen)
+
+
+def run(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
+    proc = start(cmd, cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate(timeout=600)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def test_readme_is_a_quickstart_without_history_words():
@@ -72,7 +79,16 @@ def test_readme_quick_commands_run_as_written(tmp_path):
     cmds = quick_commands()
     assert any("-m reports" in c for c in cmds) and any(" -m arch=" in c for c in cmds)
     assert len(cmds) >= 6
-    for cmd in cmds:
+    # The run.py commands start together (one thread each; none reads another's folder), so that they share the
+    # CPUs; each command that reads what they wrote (the record, the report) runs after them, in the README's order.
+    started = []
+    for i, cmd in enumerate(c for c in cmds if c.startswith("python run.py")):
+        log = tmp_path / f"command_{i}.log"
+        with open(log, "w") as f:
+            started.append((cmd, start(cmd, tmp_path, stdout=f, stderr=subprocess.STDOUT), log))
+    for cmd, proc, log in started:
+        assert proc.wait(timeout=600) == 0, f"{cmd}\n{log.read_text()[-3000:]}"
+    for cmd in (c for c in cmds if not c.startswith("python run.py")):
         r = run(cmd, tmp_path)
         assert r.returncode == 0, f"{cmd}\n{r.stderr[-3000:]}"
     assert (tmp_path / "runs/first/summary.json").exists()

@@ -186,14 +186,17 @@ def test_a_study_sweep_with_seeds_batched_writes_the_folders_separate_runs_would
     tiny = {"task.n_memorize": 3, "task.n_val": 16, "task.n_test": 16, "trainer.max_steps": 2, "trainer.eval_every": 2}
     tiny |= {"arch.channels": 16, "budget.params": "null", "trainer.probes": False}
     preset = {"seeds": "1,2", "common": tiny}
-    found = {}
-    for batched in (False, True):
+    found, started = {}, {}
+    for batched in (False, True):  # the two sweeps run at once (one thread each, separate folders)
         over = sweeps.overrides_of({**preset, "seeds_batched": batched}, sweep)
         assert any(o.startswith("seed=[") for o in over) is batched
-        out = tmp_path / str(batched)
         cmd = [sys.executable, "run.py", "-m", "experiment=long_range", *over, "hydra/launcher=basic"]
-        done = subprocess.run([*cmd, f"hydra.sweep.dir={out}"], cwd=ROOT, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
+        cmd.append(f"hydra.sweep.dir={tmp_path / str(batched)}")
+        started[batched] = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for batched, proc in started.items():
+        out = tmp_path / str(batched)
+        err = proc.communicate()[1]
+        assert proc.returncode == 0, err
         found[batched] = sorted(str(p.relative_to(out)) for p in out.rglob("summary.json"))
         assert len(found[batched]) == 4  # 2 delays × 2 seeds
         records = [json.loads((out / f).read_text()) for f in found[batched]]

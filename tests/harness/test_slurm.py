@@ -1,6 +1,7 @@
 """Sweeps on a real one-node SLURM cluster (tools/slurm_local.sh): a 2-run sweep, a run cut by its time limit
-twice that loses no step, and an external ``scontrol requeue``. Marked ``slurm``; skipped only where SLURM
-cannot be installed (not root, or no apt-get). A few minutes: each time-limited slot lasts about a minute.
+that is requeued and loses no step, a run out of requeues, and an external ``scontrol requeue``. Marked ``slurm``;
+skipped only where SLURM cannot be installed (not root, or no apt-get). About two minutes: a time-limited slot
+lasts up to a minute, so the two time-limited sweeps are started together and wait out their slots side by side.
 The hand-over to submitit and ``trainer.resume=auto`` are also tested without a cluster."""
 
 import json
@@ -70,6 +71,8 @@ def sweep(sweep_dir: Path, *overrides: str, slow: float | None = None, launcher:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal, where Ctrl-C reaches it (a shell's background job would inherit SIGINT ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -79,6 +82,28 @@ def evaluations(run: Path) -> list[tuple[int, str]]:
 
 def job_logs(sweep_dir: Path) -> str:
     return "".join(p.read_text() for p in sorted(sweep_dir.glob(".submitit/*/*.err")))
+
+
+def jobs(sweep_dir: Path) -> list[str]:
+    """The SLURM jobs a sweep submitted (submitit's folders ``.submitit/<job id>``)."""
+    return sorted(p.name for p in (sweep_dir / ".submitit").glob("*") if p.name.isdigit())
+
+
+def cancel(sweep_dir: Path, proc: subprocess.Popen) -> None:
+    """Ends a sweep and its jobs whatever their state (a test that failed half-way leaves the node free)."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+    if jobs(sweep_dir):
+        subprocess.run(["scancel", *jobs(sweep_dir)], check=False)
+
+
+def wait_for(path: Path, proc: subprocess.Popen, deadline: float) -> None:
+    """Until a run of the sweep ``proc`` writes ``path`` (``<sweep>/<run>/<file>``), while the sweep waits on SLURM."""
+    while not path.exists():
+        ended = proc.poll() is not None
+        assert not ended and time.time() < deadline, (proc.communicate() if ended else "", job_logs(path.parents[1]))
+        time.sleep(0.5)
 
 
 def uninterrupted(tmp_path: Path, steps: int, eval_every: int) -> dict:
@@ -92,6 +117,82 @@ def uninterrupted(tmp_path: Path, steps: int, eval_every: int) -> dict:
             tiny=False,
         )
     )
+
+
+# SLURM sends the --signal between 0 and 30 s early (it looks every 30 s): with signal_delay_s=1 a 1-minute slot
+# is cut 29–59 s after it starts. The two sweeps cut by a time limit are started together (the node has a CPU for
+# each, and their steps are mostly sleep) and wait out their slots side by side; the first test reads the one out of
+# requeues, the other cluster tests run beside the requeued one (on the node's other CPU), the last test reads it.
+TIME_LIMITED = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=1"]
+# 0.04 s a step: 1600 steps are at least 64 s of training, more than the longest first slot (59 s) can hold.
+STEPS, EVERY = 1600, 200
+
+
+@pytest.fixture(scope="module")
+def time_limited(cluster, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("time_limited")
+    procs = {
+        "requeued": sweep(
+            tmp / "requeued",
+            f"trainer.max_steps={STEPS}",
+            f"trainer.eval_every={EVERY}",
+            *TIME_LIMITED,
+            "hydra.launcher.max_num_timeout=8",
+            slow=0.04,
+        ),
+        "out_of_requeues": sweep(
+            tmp / "out_of_requeues",
+            "trainer.max_steps=100000",
+            "trainer.eval_every=100",
+            *TIME_LIMITED,
+            "hydra.launcher.max_num_timeout=0",
+            slow=0.04,
+        ),
+    }
+    try:
+        yield tmp, procs, uninterrupted(tmp, STEPS, EVERY)  # the reference trained here while the sweeps wait
+    finally:
+        for name, proc in procs.items():  # a test that failed before its sweep ended
+            cancel(tmp / name, proc)
+
+
+@pytest.mark.slurm
+def test_a_run_out_of_requeues_is_recorded_interrupted_and_named_in_one_line(time_limited):
+    tmp, procs, _ = time_limited
+    proc = procs["out_of_requeues"]
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if "time limit was reached" in line]
+    assert len(lines) == 1 and lines[0].startswith("#0 (")
+    assert f"hydra.sweep.dir={tmp / 'out_of_requeues'}" in lines[0]
+    s = json.loads((tmp / "out_of_requeues" / "0_transformer_copy_long" / "summary.json").read_text())
+    assert s["status"] == "interrupted" and 0 < s["step"] < 100000
+
+
+@pytest.mark.slurm
+def test_scontrol_requeue_checkpoints_resumes_and_completes(cluster, tmp_path):
+    steps, every = 600, 50
+    proc = sweep(tmp_path / "sweep", f"trainer.max_steps={steps}", f"trainer.eval_every={every}", slow=0.03)
+    run = tmp_path / "sweep" / "0_transformer_copy_long"
+    end = time.time() + 120
+    wait_for(run / "metrics.jsonl", proc, end)  # training has started
+    job = jobs(tmp_path / "sweep")
+    assert len(job) == 1, job
+    subprocess.run(["scontrol", "requeue", job[0]], check=True)
+    wait_for(run / "summary.json", proc, end)  # the interrupted record
+    assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+    assert proc.poll() is None  # the sweep is not reported finished while SLURM reruns the job
+    reference = uninterrupted(tmp_path, steps, every)  # trained here while the job waits to start again
+    out, err = proc.communicate(timeout=300)
+    logs = job_logs(tmp_path / "sweep")
+    assert proc.returncode == 0, err + logs
+    s = json.loads((run / "summary.json").read_text())
+    assert s["status"] == "completed" and s["step"] == steps
+    assert "stopped by SIGTERM" in logs and "resuming" in logs, logs
+    val = [step for step, split in evaluations(run) if split == "val"]
+    assert val == list(range(every, steps + 1, every))
+    assert_same_metrics(s["metrics"], reference["metrics"], DEVICE)
 
 
 @pytest.mark.slurm
@@ -118,93 +219,34 @@ def test_the_gpu_launcher_config_is_scheduled(cluster, tmp_path):
 @pytest.mark.slurm
 def test_ctrl_c_on_the_sweep_lists_the_runs_still_on_slurm(cluster, tmp_path):
     proc = sweep(tmp_path / "sweep", "trainer.max_steps=100000", "trainer.eval_every=100", slow=0.04)
-    run = tmp_path / "sweep" / "0_transformer_copy_long"
-    end = time.time() + 120
-    while not (run / "metrics.jsonl").exists():
-        assert proc.poll() is None and time.time() < end, proc.communicate()
-        time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    jobs = subprocess.run(["squeue", "-h", "-o", "%i %T"], capture_output=True, text=True).stdout.split()
-    subprocess.run(["scancel", *jobs[::2]], check=False)
+    try:
+        wait_for(tmp_path / "sweep" / "0_transformer_copy_long" / "metrics.jsonl", proc, time.time() + 120)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        ids = ",".join(jobs(tmp_path / "sweep"))
+        states = subprocess.run(["squeue", "-h", "-o", "%T", "-j", ids], capture_output=True, text=True).stdout
+    finally:
+        cancel(tmp_path / "sweep", proc)  # whatever happened: this test leaves no job on the node
     assert proc.returncode == 130, err
     assert "still on SLURM" in err and "#0 (" in err and "RUNNING" in err
-    assert jobs[1::2] == ["RUNNING"]  # the sweep said the truth: the job goes on
+    assert states.split() == ["RUNNING"]  # the sweep said the truth: the job goes on
 
 
 @pytest.mark.slurm
-def test_a_time_limited_run_is_requeued_and_loses_no_step(cluster, tmp_path):
-    # SLURM sends the --signal between 0 and 30 s early (it looks every 30 s): with signal_delay_s=1 a 1-minute
-    # slot is cut 29–59 s after it starts. 0.04 s a step: about 105 s of training, more than two slots can hold.
-    steps, every = 2600, 200
-    proc = sweep(
-        tmp_path / "sweep",
-        f"trainer.max_steps={steps}",
-        f"trainer.eval_every={every}",
-        "hydra.launcher.timeout_min=1",
-        "hydra.launcher.signal_delay_s=1",
-        "hydra.launcher.max_num_timeout=8",
-        slow=0.04,
-    )
+def test_a_time_limited_run_is_requeued_and_loses_no_step(time_limited):
+    tmp, procs, reference = time_limited
+    proc = procs["requeued"]
     out, err = proc.communicate(timeout=900)
-    logs = job_logs(tmp_path / "sweep")
+    logs = job_logs(tmp / "requeued")
     assert proc.returncode == 0, err + logs
-    run = tmp_path / "sweep" / "0_transformer_copy_long"
+    run = tmp / "requeued" / "0_transformer_copy_long"
     s = json.loads((run / "summary.json").read_text())
-    assert s["status"] == "completed" and s["step"] == steps
-    assert logs.count("stopped by SIGUSR2") >= 2 and logs.count("resuming") >= 2, logs  # three slots at least
+    assert s["status"] == "completed" and s["step"] == STEPS
+    assert logs.count("stopped by SIGUSR2") >= 1 and logs.count("resuming") >= 1, logs  # two slots at least
     assert "requeued" in err  # the sweep said so while it waited
     val = [step for step, split in evaluations(run) if split == "val"]
-    assert val == list(range(every, steps + 1, every))  # every evaluation, once, in order
-    assert_same_metrics(s["metrics"], uninterrupted(tmp_path, steps, every)["metrics"], DEVICE)
-
-
-@pytest.mark.slurm
-def test_a_run_out_of_requeues_is_recorded_interrupted_and_named_in_one_line(cluster, tmp_path):
-    proc = sweep(
-        tmp_path / "sweep",
-        "trainer.max_steps=100000",
-        "trainer.eval_every=100",
-        "hydra.launcher.timeout_min=1",
-        "hydra.launcher.signal_delay_s=1",
-        "hydra.launcher.max_num_timeout=0",
-        slow=0.04,
-    )
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 1, err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if "time limit was reached" in line]
-    assert len(lines) == 1 and lines[0].startswith("#0 (") and f"hydra.sweep.dir={tmp_path / 'sweep'}" in lines[0]
-    s = json.loads((tmp_path / "sweep" / "0_transformer_copy_long" / "summary.json").read_text())
-    assert s["status"] == "interrupted" and 0 < s["step"] < 100000
-
-
-@pytest.mark.slurm
-def test_scontrol_requeue_checkpoints_resumes_and_completes(cluster, tmp_path):
-    steps, every = 600, 50
-    proc = sweep(tmp_path / "sweep", f"trainer.max_steps={steps}", f"trainer.eval_every={every}", slow=0.03)
-    run = tmp_path / "sweep" / "0_transformer_copy_long"
-    end = time.time() + 120
-    while not (run / "metrics.jsonl").exists():  # training has started
-        assert proc.poll() is None and time.time() < end, proc.communicate()
-        time.sleep(0.5)
-    job = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
-    assert len(job) == 1, job
-    subprocess.run(["scontrol", "requeue", job[0]], check=True)
-    while not (run / "summary.json").exists():  # the interrupted record
-        assert time.time() < end, job_logs(tmp_path / "sweep")
-        time.sleep(0.5)
-    assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
-    assert proc.poll() is None  # the sweep is not reported finished while SLURM reruns the job
-    out, err = proc.communicate(timeout=300)
-    logs = job_logs(tmp_path / "sweep")
-    assert proc.returncode == 0, err + logs
-    s = json.loads((run / "summary.json").read_text())
-    assert s["status"] == "completed" and s["step"] == steps
-    assert "stopped by SIGTERM" in logs and "resuming" in logs, logs
-    val = [step for step, split in evaluations(run) if split == "val"]
-    assert val == list(range(every, steps + 1, every))
-    assert_same_metrics(s["metrics"], uninterrupted(tmp_path, steps, every)["metrics"], DEVICE)
+    assert val == list(range(EVERY, STEPS + 1, EVERY))  # every evaluation, once, in order
+    assert_same_metrics(s["metrics"], reference["metrics"], DEVICE)
 
 
 def test_hand_over_chains_to_the_jobs_sigusr2_handler_and_never_returns_as_finished(monkeypatch):
