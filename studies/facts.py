@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from core.record import LR_PRESWEEP
 
 COPY_TASK = "tasks.copy_long.CopyLong"  # the copy task's class, as the record's config names it
 COPY_SYMBOLS = 8  # copy_long's data symbols: guessing among them is its chance on the answer positions
@@ -144,3 +147,14 @@ def uniform_loss(run: dict) -> float | None:
     spec = get(run, "task_info.spec") or {}
     v = number(spec.get("vocab_size")) or number(get(run, "config.task.vocab_size"))
     return math.log(v) if v and v > 1 else None
+
+
+def in_presweep(run: dict, folder) -> bool:
+    """Whether the run lies in a learning-rate pre-sweep below ``folder`` (a ``lr/`` folder at any depth: a sweep's
+    ``<sweep>/lr/``, a replication's ``<replication>/<sweep>/lr/``): tuning runs on the tuning seed, never evidence.
+    Run folders are named ``key=value``, so a bare ``lr`` part is only ever the pre-sweep's."""
+    try:
+        rel = Path(run["_dir"]).resolve().relative_to(Path(folder).resolve())
+    except (KeyError, ValueError):
+        return False
+    return LR_PRESWEEP in rel.parts[:-1] or rel.parts[:1] == (LR_PRESWEEP,)

@@ -44,7 +44,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.record import LR_PRESWEEP
 from reports.load import find_records
 from studies import facts, stats
 from studies.protocol import ROLES, write_marker
@@ -348,15 +347,7 @@ def evidence(folder: Path) -> list[dict]:
     found = find_records([folder]) if folder.is_dir() else None
     if not found:
         return []
-    out = []
-    for r in found.runs:
-        try:
-            rel = Path(r["_dir"]).resolve().relative_to(folder.resolve()).parts[:1]
-        except (KeyError, ValueError):
-            rel = ()
-        if rel != (LR_PRESWEEP,):
-            out.append(r)
-    return out
+    return [r for r in found.runs if not facts.in_presweep(r, folder)]
 
 
 def sweeps_read(q: Question) -> list[str]:

@@ -23,10 +23,9 @@ from core.record import ATTENTION_FILE as ATTENTION
 from core.record import ATTENTION_INIT_FILE as ATTENTION_INIT
 from core.record import HIDDEN_FILE as HIDDEN
 from core.record import HIDDEN_INIT_FILE as HIDDEN_INIT
-from core.record import LR_PRESWEEP
 from core.similarity import linear_cka
 from reports.load import find_records, split_unfinished
-from studies import stats
+from studies import facts, stats
 from studies.claims import figures, rules
 from studies.claims.registry import CLAIMS, preset_doc
 from studies.protocol import claim_seeds, family_size, read_marker
@@ -171,7 +170,7 @@ def load_sweep(folder: Path) -> tuple[list[dict], list[tuple[str, str]], dict]:
     runs, skipped, first = [], list(rec.skipped), {}
     dup: dict = {}
     for run in sorted(rec.runs, key=lambda r: r["_dir"]):
-        if Path(run["_dir"]).resolve().relative_to(folder.resolve()).parts[:1] == (LR_PRESWEEP,):
+        if facts.in_presweep(run, folder):
             continue  # the learning-rate pre-sweep's short runs choose the lr; they are not evidence
         run["_source"] = folder.name
         key = identity(run)

@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from reports.load import find_records
-from studies import stats
+from studies import facts, stats
 from studies.claims.figures import interval
 from studies.replications.rules import INCONCLUSIVE, completed, correct, declaration, get, judge, setting
 
@@ -116,7 +116,7 @@ def build_replications(root: str | Path, out: str | Path | None = None, conf: Pa
     for name, spec in specs.items():
         folder = root / name
         rec = find_records([folder]) if folder.is_dir() else None
-        found[name] = rec.runs if rec else []
+        found[name] = [r for r in rec.runs if not facts.in_presweep(r, folder)] if rec else []  # tuning runs out
         results[name] = judge(found[name], spec["rule"])
     family = {n: declaration(n, spec).tests for n, spec in specs.items()}  # each replication's declared comparisons
     correct(results, family)

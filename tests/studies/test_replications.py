@@ -239,6 +239,14 @@ def test_report_writes_json_markdown_and_a_self_contained_page(tmp_path):
     page = (tmp_path / "out" / "replications.html").read_text()
     assert "data:image/png;base64," in page and "<script" not in page and "scale" in page
     assert json.loads((tmp_path / "out" / "replications.json").read_text())["replications"][0]["name"] == "alpha"
+    # a learning-rate pre-sweep's runs (<replication>/<sweep>/lr/, the tuning seed) are not evidence: a tuning run
+    # that would add a fourth seed and turn the outcome is left out
+    tuning = runs_of([0.0], [0.99])
+    for r in tuning:
+        r["seed"], r["config"]["task"] = 99, {"delay": 10}
+    write(tmp_path / "runs" / "alpha" / "grid" / "lr", tuning)
+    again = {r["name"]: r for r in build_replications(tmp_path / "runs", tmp_path / "out2", conf=conf)["replications"]}
+    assert again["alpha"]["runs"] == 6 and again["alpha"]["outcome"] == R.REPRODUCED
 
 
 def test_report_cli_refuses_a_missing_folder(tmp_path, capsys):
