@@ -6,7 +6,9 @@ cut to ``max_len`` tokens. ``mask_prob`` of the real (non-padding) positions are
 ``<mask>``, 10% a random ordinary token and 10% stay unchanged (Devlin et al. 2019). The loss and the metrics
 count the selected positions only. Training masks are drawn afresh for every batch (dynamic masking) from a
 generator seeded with the run seed; validation and test masks are drawn once from ``mask_seed``, so every run
-is scored on the same positions. Metrics: ``acc`` (masked-token accuracy), ``loss``, ``perplexity``; the record's
+is scored on the same positions. Metrics: ``acc`` (masked-token accuracy), ``loss``, ``perplexity``, ``unigram_loss``
+(the cross-entropy of the training text's word frequencies on the same masked targets: the level of an MLM that
+learned nothing else); the record's
 ``task_info.chance`` is the unigram rate (always answering the most frequent training token, on the test masks).
 """
 
@@ -69,6 +71,8 @@ class MaskedLM(CorpusTask):
         mask_seed: seed of the fixed validation/test masks.
     """
 
+    directions = {**CorpusTask.directions, "unigram_loss": "min"}
+
     def __init__(self, source: TextSource, *, mask_prob: float = 0.15, mask_seed: int = 1234):
         self.mask_prob, self.mask_seed = strict_fraction("mask_prob", mask_prob, "BERT: 0.15"), int(mask_seed)
         tt = self.load_corpus(source)
@@ -94,6 +98,22 @@ class MaskedLM(CorpusTask):
         fixed = torch.Generator().manual_seed(self.mask_seed)
         self.fixed = {s: self.corrupt(self.data[s][0], fixed) for s in self.data if s != "train"}
         self.unigram = self.unigram_rate()
+        x = self.data["train"][0]
+        counts = torch.bincount(x[x != PAD].flatten().cpu(), minlength=self.spec.num_classes).double() + 0.5
+        self.log_unigram = (counts / counts.sum()).log().float().to(device)  # (V,), add-½ smoothed
+
+    def eval_stats(self, logits: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        """The token sums, and ``unigram_sum``: the cross-entropy of the training text's unigram distribution on the
+        same masked targets (the loss of a model that learned word frequencies and nothing else)."""
+        y = batch.targets
+        picked = y[y != self.spec.ignore_index]
+        return {**super().eval_stats(logits, batch), "unigram_sum": -self.log_unigram[picked].double().sum()}
+
+    def finalize(self, s: dict[str, torch.Tensor]) -> dict:
+        out = super().finalize(s)
+        if "unigram_sum" in s:
+            out["unigram_loss"] = float(s["unigram_sum"]) / max(float(s["tokens"]), 1.0)
+        return out
 
     def unigram_rate(self) -> float | None:
         """The masked accuracy of always answering the training text's most frequent token, on the fixed test

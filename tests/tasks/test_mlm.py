@@ -3,6 +3,8 @@ evaluation masks, and the spec that asks for both sides of each position."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -109,3 +111,18 @@ def test_the_unigram_rate_is_the_most_frequent_training_token_on_the_test_masks(
     expected = (picked == counts.argmax()).float().mean().item()
     assert 0 < expected < 1 and task.unigram == pytest.approx(expected)
     assert task.describe()["chance"] == pytest.approx(expected, abs=1e-4)
+
+
+def test_the_unigram_loss_is_the_word_frequencies_cross_entropy_on_the_same_masks(sentiment_folder, tmp_path):
+    task = make(sentiment_folder, tmp_path, mask_prob=0.5)
+    task.setup(torch.device("cpu"), seed=0)
+    batch = next(iter(task.eval_batches("test", 1000)))
+    V = task.spec.num_classes
+    # a model whose logits are the unigram log-probabilities everywhere scores exactly the unigram loss
+    logits = task.log_unigram.expand(*batch.targets.shape, V)
+    m = task.finalize(task.eval_stats(logits, batch))
+    assert m["loss"] == pytest.approx(m["unigram_loss"], rel=1e-5) and m["unigram_loss"] > 0
+    # a uniform model is worse than the word frequencies
+    u = task.finalize(task.eval_stats(torch.zeros(*batch.targets.shape, V), batch))
+    assert u["loss"] == pytest.approx(math.log(V), rel=1e-5) and u["loss"] > u["unigram_loss"]
+    assert task.directions["unigram_loss"] == "min"
