@@ -504,6 +504,11 @@ def test_c6_the_covering_cnn_is_its_positive_control():
     assert claim.judge(locality_runs(0.5)).verdict == R.SUPPORTED
     failed = claim.judge(locality_runs(0.13, tr_acc=0.99))
     assert failed.verdict == R.INCONCLUSIVE and "covers the distance" in failed.key
+    # long_range's cnn that covers the distance but has not learned (400 steps, its own lr) is not C6's arm: the
+    # rule keeps those runs apart, so must its control
+    tuned = [{**r, "_source": "long_range"} for r in locality_runs(0.12, cover=True) if r["arch"] == "cnn"]
+    own = [{**r, "_source": "locality" if r["arch"] == "cnn" else "locality_attention"} for r in locality_runs(0.5)]
+    assert claim.judge(tuned + own).verdict == R.SUPPORTED
 
 
 # -- C7 -----------------------------------------------------------------------------------------------------------
