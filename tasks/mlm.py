@@ -97,10 +97,10 @@ class MaskedLM(CorpusTask):
         super().setup(device, seed)
         fixed = torch.Generator().manual_seed(self.mask_seed)
         self.fixed = {s: self.corrupt(self.data[s][0], fixed) for s in self.data if s != "train"}
-        self.unigram = self.unigram_rate()
         x = self.data["train"][0]
-        counts = torch.bincount(x[x != PAD].flatten().cpu(), minlength=self.spec.num_classes).double() + 0.5
-        self.log_unigram = (counts / counts.sum()).log().float().to(device)  # (V,), add-½ smoothed
+        counts = torch.bincount(x[x != PAD].flatten().cpu(), minlength=self.spec.num_classes).double()
+        self.unigram = self.unigram_rate(int(counts.argmax())) if counts.sum() else None
+        self.log_unigram = ((counts + 0.5) / (counts + 0.5).sum()).log().float().to(device)  # (V,), add-½ smoothed
 
     def eval_stats(self, logits: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
         """The token sums, and ``unigram_sum``: the cross-entropy of the training text's unigram distribution on the
@@ -115,16 +115,13 @@ class MaskedLM(CorpusTask):
             out["unigram_loss"] = float(s["unigram_sum"]) / max(float(s["tokens"]), 1.0)
         return out
 
-    def unigram_rate(self) -> float | None:
-        """The masked accuracy of always answering the training text's most frequent token, on the fixed test
-        masks (validation when there is no test split): the level an MLM that learned nothing but the unigram
+    def unigram_rate(self, top: int) -> float | None:
+        """The masked accuracy of always answering ``top`` (the training text's most frequent token) on the fixed
+        test masks (validation when there is no test split): the level an MLM that learned nothing but the unigram
         distribution reaches — published as the task's ``chance``."""
-        x = self.data["train"][0]
-        real = x[x != PAD]
         split = "test" if "test" in self.fixed else next(iter(self.fixed), None)
-        if split is None or real.numel() == 0:
+        if split is None:
             return None
-        top = int(torch.bincount(real.flatten().cpu()).argmax())
         targets = self.fixed[split][1]
         picked = targets[targets != self.spec.ignore_index]
         return float((picked == top).float().mean()) if picked.numel() else None
