@@ -124,7 +124,7 @@ def c3(runs, v):
     ax.set(
         xscale="log",
         xlabel="delay",
-        ylabel="log10 ‖∂ℓ/∂x_t‖ at the source",
+        ylabel="log10 L·‖∂ℓ/∂x_t‖ at the source",
         title="C3: gradient at the source vs delay (init, early)",
     )
     ax.legend(fontsize=7)

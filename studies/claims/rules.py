@@ -423,12 +423,12 @@ def grad_at_source(run: dict, which: str, normalised: bool = True) -> float | No
     return float(np.log10(v * L)) if L else None
 
 
-def seed_slopes(runs: list[dict], which: str) -> dict:
+def seed_slopes(runs: list[dict], which: str, normalised: bool = True) -> dict:
     """{seed: slope of log10 gradient at the source against log10 delay} over that seed's delays (≥ 2): each seed
-    is one replicate of the whole curve; delays are never pooled as seeds."""
+    is one replicate of the whole curve; delays are never pooled as seeds. ``normalised``: of L · gradient."""
     by_seed: dict = defaultdict(dict)
     for r in stats.distinct_seeds_by(completed(runs), lambda r: facts.delay(r)):
-        g, d = grad_at_source(r, which), facts.delay(r)
+        g, d = grad_at_source(r, which, normalised), facts.delay(r)
         if g is not None and isinstance(d, (int, float)) and d > 0:
             by_seed[r.get("seed")][d] = g
     out = {}
@@ -439,45 +439,71 @@ def seed_slopes(runs: list[dict], which: str) -> dict:
     return out
 
 
-def trend_decision(est: stats.Estimate | None, delta: float, what: str) -> tuple[str, stats.Decision]:
-    """The trend (:func:`gradient_trend`) and the decision that makes it, with its p-value: flat by the
-    equivalence test within ±δ, vanishing / exploding by the slope beyond ∓δ / +δ; an undecided trend carries the
-    equivalence test's (inconclusive) decision."""
-    trend = gradient_trend(est, delta)
+def negated(est: stats.Estimate) -> stats.Estimate:
+    return stats.Estimate(-est.value, -est.hi, -est.lo, est.n, est.se, est.dof)
+
+
+def trend_decision(
+    est: stats.Estimate | None, raw: stats.Estimate | None, delta: float, what: str
+) -> tuple[str, stats.Decision]:
+    """The trend (:func:`gradient_trend`) and the decision that makes it, with its p-value. ``est``: the slope of
+    L · gradient (the 1/L dilution taken out); ``raw``: the slope of the gradient itself. Vanishing: ``est`` beyond
+    −δ (a decay the dilution does not explain); exploding: ``raw`` beyond +δ (the gradient itself grows with the
+    delay); flat: both one-sided tests pass (``est`` above −δ and ``raw`` below +δ, p the larger of the two); an
+    undecided trend carries an inconclusive decision."""
+    trend = gradient_trend(est, raw, delta)
     if trend == VANISHING:
-        neg = stats.Estimate(-est.value, -est.hi, -est.lo, est.n, est.se, est.dof)
-        return trend, stats.decide(neg, delta, f"{what}: vanishing")
+        return trend, stats.decide(negated(est), delta, f"{what}: vanishing")
     if trend == EXPLODING:
-        return trend, stats.decide(est, delta, f"{what}: exploding")
-    return trend, stats.decide_close(est, delta, f"{what}: flat")
+        return trend, stats.decide(raw, delta, f"{what}: exploding")
+    if est is None or est.lo is None or raw is None or raw.lo is None:
+        return trend, stats.Decision(stats.INCONCLUSIVE, est, delta, f"underpowered: {what}: no interval")
+    p_in = max(stats.p_above(est, -delta), stats.p_below(raw, delta))
+    why = (
+        f"{what}: slope of L·gradient 95% CI [{est.lo:.3g}, {est.hi:.3g}], of the gradient [{raw.lo:.3g}, {raw.hi:.3g}]"
+    )
+    if trend == FLAT:
+        return trend, stats.Decision(
+            stats.SUPPORTED, est, delta, f"{why}: above −δ and below +δ={delta:g} (flat)", stats.mde(est), p_in
+        )
+    p_out = min(stats.p_below(est, -delta), stats.p_above(raw, delta))
+    return trend, stats.Decision(
+        stats.INCONCLUSIVE, est, delta, f"{why}: straddle −δ / +δ={delta:g}", stats.mde(est), min(p_in, p_out)
+    )
 
 
-def gradient_trend(est: stats.Estimate | None, delta: float) -> str:
-    """flat: the slope's CI lies within ±δ; vanishing / exploding: the CI lies below / above 0 and the slope reaches
-    ∓δ / +δ (stats.decide); undecided otherwise (or without an interval)."""
-    if est is None or est.lo is None:
+def gradient_trend(est: stats.Estimate | None, raw: stats.Estimate | None, delta: float) -> str:
+    """vanishing: the slope of L · gradient is ≤ −δ with its CI below 0 (stats.decide on its negation: a decay
+    beyond the 1/L dilution of even attention); exploding: the slope of the gradient itself is ≥ +δ with its CI
+    above 0; flat: the first's CI
+    lies above −δ and the second's below +δ — between "diluted as 1/L" and "constant" (an attention that has
+    focused on the source keeps its raw gradient constant, so L · gradient grows ∝ L, which is not exploding);
+    undecided otherwise (or without intervals)."""
+    if est is None or est.lo is None or raw is None or raw.lo is None:
         return UNDECIDED
-    if -delta < est.lo and est.hi < delta:
-        return FLAT
-    neg = stats.Estimate(-est.value, -est.hi, -est.lo, est.n, est.se, est.dof)
-    if stats.decide(neg, delta).outcome == stats.SUPPORTED:
+    if stats.decide(negated(est), delta).outcome == stats.SUPPORTED:
         return VANISHING
-    if stats.decide(est, delta).outcome == stats.SUPPORTED:
+    if stats.decide(raw, delta).outcome == stats.SUPPORTED:
         return EXPLODING
+    if -delta < est.lo and raw.hi < delta:
+        return FLAT
     return UNDECIDED
 
 
 def c3_gradients(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> Verdict:
     rule = (
-        "copy task, per arch, at initialisation and early in training (callbacks.early_gradient): the slope of "
-        "log10 (L·‖∂ℓ/∂x_t‖) at the source position against log10 delay — the gradient times the input's length "
-        "L, which takes out the 1/L dilution of attention spread evenly over L positions (not a decay with "
-        "distance through time), for every arch alike — one slope per distinct seed over its delays, "
-        f"mean over seeds with 95% CI. Flat = CI within ±δ={delta:g} decades per decade; vanishing / exploding = "
-        f"CI below / above 0 with |slope| ≥ δ. Supported if the transformer's is flat at every time measured "
-        "while lstm's and rnn's vanish or explode; not supported if the transformer's vanishes or explodes; "
-        "mixed if it is flat but only one recurrent family's (or neither's) is not; inconclusive when a needed "
-        "slope is undecided. Every other arch: its own row, outside the verdict"
+        "copy task, per arch, at initialisation and early in training (callbacks.early_gradient): two slopes "
+        "against log10 delay, one per distinct seed over its delays, mean over seeds with 95% CI — of log10 "
+        "(L·‖∂ℓ/∂x_t‖) at the source position (the gradient times the input's length L, which takes out the 1/L "
+        "dilution of attention spread evenly over L positions: not a decay with distance through time) and of "
+        "log10 ‖∂ℓ/∂x_t‖ itself. Vanishing = the first's CI below 0 with slope ≤ −δ (a decay the dilution does "
+        "not explain); exploding = the second's CI above 0 with slope ≥ +δ (the gradient itself grows with the "
+        f"delay); flat = the first's CI above −δ and the second's below +δ, δ={delta:g} decades per decade — "
+        "between 'diluted as 1/L' and 'constant' (an attention focused on the source keeps its gradient constant, "
+        "so L·gradient grows with L: not exploding). Supported if the transformer's is flat at every time "
+        "measured while lstm's and rnn's vanish or explode; not supported if the transformer's vanishes or "
+        "explodes; mixed if it is flat but only one recurrent family's (or neither's) is not; inconclusive when a "
+        "needed slope is undecided. Every other arch: its own row, outside the verdict"
     )
     runs = [r for r in runs if facts.delay(r) is not None]
     compared = ("transformer",) + RECURRENT
@@ -505,9 +531,9 @@ def c3_gradients(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> V
     for a, rs in sorted(cells.items(), key=lambda kv: str(kv[0])):
         row = {}
         for w in times:
-            slopes = seed_slopes(rs, w)
-            est = stats.mean(slopes.values())
-            trend[(a, w)], decided = trend_decision(est, delta, f"{a} at {w}")
+            slopes, raw = seed_slopes(rs, w), seed_slopes(rs, w, normalised=False)
+            est, raw_est = stats.mean(slopes.values()), stats.mean(raw.values())
+            trend[(a, w)], decided = trend_decision(est, raw_est, delta, f"{a} at {w}")
             if a in compared:
                 decisions[f"{a} {w}"] = decided
             by_delay = group([r for r in completed(rs) if grad_at_source(r, w) is not None], lambda r: facts.delay(r))
@@ -515,6 +541,7 @@ def c3_gradients(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> V
                 "slope": est and est.to_dict(),
                 "trend": trend[(a, w)],
                 "slope_per_seed": slopes,
+                "raw_slope": raw_est and raw_est.to_dict(),
                 "log10_grad_by_delay": {
                     d: stats.mean([grad_at_source(r, w) for r in stats.distinct_seeds(v)[0]]).to_dict()
                     for d, v in sorted(by_delay.items())
@@ -528,10 +555,8 @@ def c3_gradients(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> V
         }
         ev[a] = row
     ev["decisions"] = {k: d.to_dict() for k, d in decisions.items()}
-    key = "; ".join(
-        f"{w}: " + ", ".join(f"{a} {trend[(a, w)]} ({ev[a][w]['slope']['value']:+.3f})" for a in compared)
-        for w in times
-    )
+    slopes_of = lambda a, w: f"({ev[a][w]['slope']['value']:+.3f}, raw {ev[a][w]['raw_slope']['value']:+.3f})"
+    key = "; ".join(f"{w}: " + ", ".join(f"{a} {trend[(a, w)]} {slopes_of(a, w)}" for a in compared) for w in times)
     t = [trend[("transformer", w)] for w in times]
     if VANISHING in t or EXPLODING in t:
         bad = sorted({x for x in t if x in (VANISHING, EXPLODING)})
@@ -546,7 +571,7 @@ def c3_gradients(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> V
         return Verdict(
             INCONCLUSIVE,
             rule,
-            {**ev, "insufficient": ["the transformer's slope is neither within ±δ nor beyond it: underpowered"]},
+            {**ev, "insufficient": ["the transformer's slopes are neither flat nor beyond ±δ: underpowered"]},
             key=key,
         )
     state = {}
@@ -560,7 +585,7 @@ def c3_gradients(runs: list[dict], min_seeds: int = 2, delta: float = 0.10) -> V
         return Verdict(
             INCONCLUSIVE,
             rule,
-            {**ev, "insufficient": [f"{a}'s slope is neither within ±δ nor beyond it: underpowered" for a in unsure]},
+            {**ev, "insufficient": [f"{a}'s slopes are neither flat nor beyond ±δ: underpowered" for a in unsure]},
             key=key,
         )
     deviate = [a for a in RECURRENT if state[a] == "deviates"]

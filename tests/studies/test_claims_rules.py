@@ -181,8 +181,9 @@ def test_c2_every_arch_its_own_row_and_distinct_seeds():
 
 
 # -- C3 -----------------------------------------------------------------------------------------------------------
-def grad_runs(rate, n=3, delays=(10, 20, 50, 100), sd=0.01, early=None):
-    """rate[arch] = log10 gradient at the source per log10 delay at init (``early``: another rate for step 50)."""
+def grad_runs(rate, n=3, delays=(10, 20, 50, 100), sd=0.01, early=None, raw=False):
+    """rate[arch] = log10 (L · gradient) at the source per log10 delay at init (``early``: another rate for step
+    50); ``raw``: the rates are of the gradient itself (no 1/L carried)."""
     rng = np.random.default_rng(1)
     out = []
     for a, k in rate.items():
@@ -193,7 +194,7 @@ def grad_runs(rate, n=3, delays=(10, 20, 50, 100), sd=0.01, early=None):
                 for w, slope in (("init", k), ("early", (early or rate)[a]), ("end", 0.0)):
                     vals = [1.0] * L
                     # the slope is that of L · gradient (the rule's normalisation): the raw gradient carries 1/L
-                    vals[src] = 10 ** (slope * np.log10(d) + sd * rng.standard_normal()) / L
+                    vals[src] = 10 ** (slope * np.log10(d) + sd * rng.standard_normal()) / (1 if raw else L)
                     curve[w] = vals
                 out.append(
                     rec(
@@ -217,8 +218,26 @@ def test_c3_a_pure_one_over_l_dilution_is_not_vanishing():
     assert max(raw) - min(raw) > 0.4 and max(normalised) - min(normalised) < 0.1
 
 
+def test_c3_attention_focused_on_the_source_is_flat_not_exploding():
+    """The live quick run's case (2026-12-07): by step 50 the transformer's attention has found the source, its raw
+    gradient there no longer shrinks with L, and L·gradient grows ∝ L (+0.585 decades per decade) — read as
+    'exploding' while only the dilution had gone. Flat: the gradient itself is constant with the delay. A raw
+    gradient that grows with the delay is still exploding, and one that decays beyond 1/L still vanishing."""
+    flat = {"transformer": 0.0, "lstm": -2.0, "rnn": -2.0}
+    runs = grad_runs(flat, early={"transformer": 0.0, "lstm": -2.0, "rnn": -2.0}, raw=True)
+    v = R.c3_gradients(runs)
+    assert v.verdict == R.SUPPORTED, v.key
+    early = v.evidence["transformer"]["early"]
+    assert early["slope"]["value"] > 0.5 and abs(early["raw_slope"]["value"]) < 0.02 and early["trend"] == R.FLAT
+    grows = grad_runs(flat, early={"transformer": 0.3, "lstm": -2.0, "rnn": -2.0}, raw=True)
+    v = R.c3_gradients(grows)
+    assert v.verdict == R.NOT_SUPPORTED and v.evidence["transformer"]["early"]["trend"] == R.EXPLODING
+    decays = grad_runs({"transformer": -1.3, "lstm": -2.0, "rnn": -2.0}, raw=True)  # beyond 1/L (≈ −0.6 here)
+    assert R.c3_gradients(decays).evidence["transformer"]["init"]["trend"] == R.VANISHING
+
+
 def test_c3_supported_when_only_recurrent_gradients_vanish_or_explode():
-    v = R.c3_gradients(grad_runs({"transformer": 0.0, "lstm": -0.5, "rnn": 0.5}))
+    v = R.c3_gradients(grad_runs({"transformer": 0.0, "lstm": -0.5, "rnn": 1.5}))  # rnn's raw gradient: +0.9
     assert v.verdict == R.SUPPORTED, v.key
     assert v.evidence["lstm"]["init"]["trend"] == R.VANISHING and v.evidence["rnn"]["early"]["trend"] == R.EXPLODING
     assert v.evidence["lstm"]["init"]["slope"]["value"] == pytest.approx(-0.5, abs=0.02)
@@ -230,8 +249,8 @@ def test_c3_not_supported_mixed_and_both_halves():
     v = R.c3_gradients(grad_runs({"transformer": -0.5, "lstm": -0.5, "rnn": -0.5}))
     assert v.verdict == R.NOT_SUPPORTED and "vanishing" in v.condition
     v = R.c3_gradients(
-        grad_runs({"transformer": 0.0, "lstm": 0.0, "rnn": 0.0}, early={"transformer": 0.5, "lstm": 0.0, "rnn": 0.0})
-    )  # flat at init, exploding early: the early half counts
+        grad_runs({"transformer": 0.0, "lstm": 0.0, "rnn": 0.0}, early={"transformer": 1.5, "lstm": 0.0, "rnn": 0.0})
+    )  # flat at init, exploding early (L·gradient ∝ d^1.5: the gradient itself grows with the delay)
     assert v.verdict == R.NOT_SUPPORTED and "exploding" in v.condition
     v = R.c3_gradients(grad_runs({"transformer": 0.0, "lstm": 0.0, "rnn": -0.5}))
     assert v.verdict == R.MIXED and "only rnn's" in v.condition

@@ -3,6 +3,8 @@ effect the claim's positive outcome (supported / reproduced in direction) comes 
 the Monte Carlo error of the simulation; with enough seeds and a clear effect it does come out (the rule can
 reach it with data a real run could produce)."""
 
+import dataclasses
+import functools
 import math
 
 import pytest
@@ -29,7 +31,8 @@ def test_each_rule_can_come_out_supported_or_not_supported_from_simulated_runs(c
     delta = registry.CLAIMS[cid].delta
     strong = max(4 * delta, sc.literature or 0.0)
     n = 20 if cid == "C10" else 12  # C10's effect is runs failing (scored at chance): a Bernoulli-sized spread
-    assert P.outcome_rates(sc, strong, n, 40)[rules.SUPPORTED] >= 0.5, cid
+    if cid != "C3":  # C3: test_c3_reaches_either_outcome_with_a_transformer_away_from_delta
+        assert P.outcome_rates(sc, strong, n, 40)[rules.SUPPORTED] >= 0.5, cid
     # time ratios, failure counts and trends need ≫ 12 seeds for 'not supported'; C9's scenario puts the alignment
     # on its threshold at no effect, so only its faithfulness part can be excluded (mixed, not 'not supported')
     # C2's measured spread (sd 0.11 at delay 50) needs about 40 seeds before a CI fits inside ±δ = 0.05
@@ -74,3 +77,16 @@ def test_a_comparison_against_a_published_number_simulates_one_arm():
     assert near[RR.REPRODUCED] > 0.9 and far[RR.NOT_REPRODUCED] > 0.9
     mse = P.replication_rates(0.2, 0.01, 3, 50, "better", 0.05, "test/mse")  # lower is better, as for a loss
     assert mse[RR.REPRODUCED] > 0.9
+
+
+def test_c3_reaches_either_outcome_with_a_transformer_away_from_delta():
+    """C3's scenario carries the transformer as measured (its gradient at step 50 growing +0.08 decades per decade
+    against δ = 0.10: 'flat' needs ~50 seeds, docs/claims.md). Neither outcome is unreachable by construction: a
+    transformer whose gradient stays constant gives 'supported' at 12 seeds, one whose gradient grows 0.3 decades
+    per decade 'not supported' (exploding)."""
+    sc = P.SCENARIOS["C3"]
+    as_if = lambda early: dataclasses.replace(
+        sc, make=functools.partial(P.c3_runs, transformer={"init": (0.0, 0.04, True), "early": (early, 0.08, False)})
+    )
+    assert P.outcome_rates(as_if(0.0), 2.0, 12, 40)[rules.SUPPORTED] >= 0.5
+    assert P.outcome_rates(as_if(0.3), 2.0, 12, 40)[rules.NOT_SUPPORTED] >= 0.5
