@@ -40,6 +40,26 @@ def ssm_parameter_names(n_layers: int, params: tuple[str, ...]) -> set[str]:
     return {f"layers.{i}.{ssm}.{p}" for i in range(n_layers) for ssm in ("ssm", "back") for p in params}
 
 
+class SSMStack(Backbone):
+    """What the state space backbones (S4D, S6) share: causal unless bidirectional, a stack of layers over a
+    residual stream of width d_model and a final LayerNorm; weight decay leaves out the SSM parameters named in
+    ``no_decay`` (of every layer's forward and backward SSM)."""
+
+    causal_settings = {"bidirectional": False}
+    no_decay: tuple[str, ...] = ()
+
+    def build_stack(self, d_model: int, bidirectional: bool | None, dt_min: float, dt_max: float, layers) -> None:
+        """``layers``: an iterable of the layers, consumed after the Δ range is checked."""
+        check_dt_range(dt_min, dt_max)
+        self.width = self.out_width = d_model
+        self.causal = not bidirectional
+        self.layers = nn.ModuleList(layers)
+        self.final = nn.LayerNorm(d_model)
+
+    def no_weight_decay(self) -> set[str]:
+        return ssm_parameter_names(len(self.layers), self.no_decay)
+
+
 class DiagonalSSM(nn.Module):
     """d independent diagonal SSMs of N/2 complex states: the kernel (d, L), and one recurrence step."""
 
@@ -103,7 +123,7 @@ class S4DLayer(Layer):
         return x + self.drop(self.out(y + u * self.D)), state
 
 
-class S4D(Backbone):
+class S4D(SSMStack):
     """Stack of S4D layers.
 
     Args:
@@ -116,7 +136,7 @@ class S4D(Backbone):
         dt_min, dt_max: range of the initial discretisation step Δ (log-uniform).
     """
 
-    causal_settings = {"bidirectional": False}
+    no_decay = ("log_A_real", "A_imag")
 
     def __init__(
         self,
@@ -136,13 +156,5 @@ class S4D(Backbone):
                 f"arch.d_model={d_model} and arch.n_layers={n_layers} must be ≥ 1 and "
                 f"arch.d_state={d_state} even and ≥ 2"
             )
-        check_dt_range(dt_min, dt_max)
-        self.width = self.out_width = d_model
-        self.causal = not bidirectional
-        self.layers = nn.ModuleList(
-            S4DLayer(d_model, d_state, dt_min, dt_max, dropout, bidirectional) for _ in range(n_layers)
-        )
-        self.final = nn.LayerNorm(d_model)
-
-    def no_weight_decay(self) -> set[str]:
-        return ssm_parameter_names(len(self.layers), ("log_A_real", "A_imag"))
+        layers = (S4DLayer(d_model, d_state, dt_min, dt_max, dropout, bidirectional) for _ in range(n_layers))
+        self.build_stack(d_model, bidirectional, dt_min, dt_max, layers)

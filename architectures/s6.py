@@ -39,8 +39,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from architectures.layers import Layer
-from architectures.model import Backbone
-from architectures.s4d import check_dt_range, log_uniform_dt, ssm_parameter_names
+from architectures.s4d import SSMStack, log_uniform_dt
 from core.errors import ConfigError
 
 
@@ -165,7 +164,7 @@ class MambaLayer(Layer):
         return x + self.drop(self.out(y * F.silu(z))), state
 
 
-class S6(Backbone):
+class S6(SSMStack):
     """Stack of Mamba blocks (selective state space layers).
 
     Args:
@@ -183,7 +182,7 @@ class S6(Backbone):
         chunk: positions per chunk of the chunked scan.
     """
 
-    causal_settings = {"bidirectional": False}
+    no_decay = ("A_log", "D", "dt_bias")
 
     def __init__(
         self,
@@ -210,9 +209,7 @@ class S6(Backbone):
             raise ConfigError(f"{', '.join(bad)}: must be whole numbers ≥ 1 (dt_rank may be null)")
         if scan not in SCANS:
             raise ConfigError(f"arch.scan={scan!r} is not known; use one of {', '.join(SCANS)}")
-        check_dt_range(dt_min, dt_max)
-        self.width = self.out_width = d_model
-        self.causal, self.scan, self.chunk = not bidirectional, scan, chunk
+        self.scan, self.chunk = scan, chunk
         ssm = dict(
             d_state=d_state,
             dt_rank=dt_rank or math.ceil(d_model / 16),
@@ -222,13 +219,10 @@ class S6(Backbone):
             scan=scan,
             chunk=chunk,
         )
-        self.layers = nn.ModuleList(MambaLayer(d_model, expand, bidirectional, dropout, **ssm) for _ in range(n_layers))
-        self.final = nn.LayerNorm(d_model)
+        layers = (MambaLayer(d_model, expand, bidirectional, dropout, **ssm) for _ in range(n_layers))
+        self.build_stack(d_model, bidirectional, dt_min, dt_max, layers)
 
     def describe(self) -> dict:
         """Which scan runs where the parameters are now (the record's ``arch_info``)."""
         scan = scan_used(self.scan, self.final.weight.is_cuda)
         return {"scan": scan, "chunk": self.chunk if scan == "chunked" else None}
-
-    def no_weight_decay(self) -> set[str]:
-        return ssm_parameter_names(len(self.layers), ("A_log", "D", "dt_bias"))
