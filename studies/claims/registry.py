@@ -104,7 +104,7 @@ CLAIMS = {
             sources=("long_range",),
             rule=rules.c3_gradients,
             figure=figures.c3,
-            delta=0.10,  # log10 gradient norm per decade of delay: |slope| within this = flat
+            delta=0.10,  # decades of gradient per decade of delay: flat = L·gradient above −δ, the gradient below +δ
             tests=6,  # three archs × (init, early)
             anchor="Bengio et al. 1994, Pascanu et al. 2013: gradients through a recurrence vanish or explode with "
             "distance; attention has a path of length 1",
