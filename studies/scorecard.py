@@ -197,6 +197,12 @@ def value(run: dict, metric: str) -> float | None:
     return v if v is not None else facts.number(facts.get(run, metric))
 
 
+def zero_gradient(run: dict, metric: str) -> bool:
+    from studies.claims.rules import zero_at_source
+
+    return zero_at_source(run, metric[len(GRADIENT) :])
+
+
 def in_cell(runs: list[dict], where: dict) -> list[dict]:
     """The completed runs in the question's cell (``"max"``/``"min"`` resolved over these runs)."""
     runs = facts.completed(runs)
@@ -304,6 +310,12 @@ def row(q: Question, candidate: str, cand_runs: list[dict], base_runs: list[dict
     }
     if not means[candidate]:
         out["why"] = f"no completed {candidate} runs in this cell" + (" (both arms)" if q.gain else "")
+        zero = q.metric.startswith(GRADIENT) and cell_c and all(zero_gradient(r, q.metric) for r in cell_c)
+        if zero:
+            out["why"] = (
+                f"the gradient at the source is exactly 0 in all {len(cell_c)} {candidate} runs: the source lies "
+                "outside what the architecture sees at this delay (vanishing entirely; no log, no interval)"
+            )
         return out
     items = [n for n in (facts.n_test(r) for r in cell_c + cell_b) if n]
     floor = stats.proportion_floor(learned, min(items)) if items and q.metric.endswith("acc") else 0.0

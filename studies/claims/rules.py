@@ -423,6 +423,14 @@ def grad_at_source(run: dict, which: str, normalised: bool = True) -> float | No
     return float(np.log10(v * L)) if L else None
 
 
+def zero_at_source(run: dict, which: str) -> bool:
+    """The curve at ``which`` reaches the source's distance and the gradient there is exactly 0: the source lies
+    outside what the model sees at that delay (a receptive field that does not cover it) — no log, no slope."""
+    curve = get(run, "long_range.grad_norm_by_distance") or {}
+    dist, norm, src = curve.get("distance") or [], curve.get(which) or [], source_distance(run)
+    return src in dist and dist.index(src) < len(norm) and norm[dist.index(src)] == 0
+
+
 def seed_slopes(runs: list[dict], which: str, normalised: bool = True) -> dict:
     """{seed: slope of log10 gradient at the source against log10 delay} over that seed's delays (≥ 2): each seed
     is one replicate of the whole curve; delays are never pooled as seeds. ``normalised``: of L · gradient."""

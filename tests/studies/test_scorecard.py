@@ -182,6 +182,11 @@ def test_the_gradient_row_reads_c3s_measure_with_the_dilution_out():
     cand = [grad("mine", s, (1e-3 + 1e-5 * s) / 70) for s in range(5)]
     out = S.row(q, "mine", cand, base)
     assert out["comparisons"]["transformer"]["outcome"] == S.WORSE and "control" not in out
+    # a candidate whose receptive field misses the source (the example ConvMixer at delay 50, 2026-12-07): the
+    # gradient there is exactly 0 — the row says so instead of "no completed runs"
+    blind = S.row(q, "mine", [grad("mine", s, 0.0) for s in range(3)], base)
+    assert "exactly 0 in all 3 mine runs" in blind["why"] and not blind["comparisons"]
+    assert "no completed" in S.row(q, "mine", [], base)["why"]
 
 
 def locality(arch, seed, delay, acc, layers):
