@@ -162,9 +162,9 @@ CLAIMS = {
             # not learned copy in 400 steps says nothing about C6's arms)
             controls=(
                 Control(
-                    "cnn whose receptive field covers the distance",
+                    rules.COVERING_CONTROL.label,
                     lambda r: rules.covering_cnn(r) and r.get("_source") != "long_range",
-                    margin=0.25,
+                    margin=rules.COVERING_CONTROL.margin,  # pooled over the delays here; per delay in the rule
                 ),
             ),
             anchor="Bai et al. 2018: a dilated CNN whose receptive field covers the distance solves long copy; a "
