@@ -78,15 +78,52 @@ def test_a_bad_arch_name_or_config_folder_is_one_line(tmp_path, capsys):
     assert len(err) == 3 and all(e.startswith("error: ") for e in err)
 
 
+# the baselines' other sweeps at the smoke preset (the transformer's runs there cost minutes): records written from
+# the real long_range one, each with the settings its row's cell reads, so that every row has a baseline to read
+STAND_INS = {
+    ("claims", "seq_scaling"): [({"task.delay": d}, {"speed": {"train_tokens_per_s": 5000.0}}) for d in (32, 96)],
+    ("claims", "images"): [({"task.train_fraction": f}, {"metrics": {"test/acc": 0.5}}) for f in (0.1, 1.0)],
+    ("replications", "zoology_mqar/grid"): [({"task.n_pairs": 6}, {"metrics": {"test/acc": 0.3}})],
+    ("replications", "selective_copy/grid"): [({}, {"metrics": {"test/acc": 0.2}})],
+    ("replications", "repeat_after_me/grid"): [
+        ({"task.n_memorize": n}, {"metrics": {"test/acc": 0.2}}) for n in (5, 40)
+    ],
+}
+
+
+def stand_in_baselines(base, template: dict) -> None:
+    for (source, sweep), cells in STAND_INS.items():
+        for i, (settings, measured) in enumerate(cells):
+            r = json.loads(json.dumps(template))
+            for key, v in settings.items():
+                node = r["config"]
+                for part in key.split(".")[:-1]:
+                    node = node.setdefault(part, {})
+                node[key.split(".")[-1]] = v
+            for k, v in measured.items():
+                r[k] = {**(r.get(k) or {}), **v}
+            folder = base / source / "smoke" / sweep / f"{i}_transformer"
+            folder.mkdir(parents=True)
+            r["run_dir"] = str(folder)
+            (folder / "summary.json").write_text(json.dumps(r))
+
+
 @pytest.fixture(scope="module")
 def scorecard(tmp_path_factory):
     """examples/own_architecture copied outside the repository; a transformer baseline at the smoke preset's
-    long_range cells, then `make scorecard` for the user's mixer with CONFIG_DIR (three questions: two read the
-    baseline, C6's locality runs its missing baselines — the smoke preset's cnn at depth 5, the one-layer
-    transformer — and the mixer at its own depth)."""
+    long_range cells (and stand-ins for its other sweeps, above), then `make scorecard` for the user's mixer with
+    CONFIG_DIR over every question: the long_range rows read the baseline, C6's locality runs its missing
+    baselines — the smoke preset's cnn at depth 5, the one-layer transformer — and the mixer at its own depth; the
+    pre-training row's text is missing here (CLAIMS_TEXT names no folder), so it says so."""
     tmp = tmp_path_factory.mktemp("scorecard")
     shutil.copytree(ROOT / "examples" / "own_architecture", tmp / "proj")
-    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
+    env = {
+        **os.environ,
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "WANDB_MODE": "offline",
+        "CLAIMS_TEXT": str(tmp / "no-text"),
+    }
     base = tmp / "base" / "claims" / "smoke" / "long_range"
     subprocess.run(
         [
@@ -111,8 +148,10 @@ def scorecard(tmp_path_factory):
         capture_output=True,
         timeout=600,
     )
-    before = sorted(p for p in base.rglob("summary.json"))
-    args = f"--only copy-short,copy-long,locality --baselines {tmp / 'base'} --out {tmp / 'out'}"
+    stand_in_baselines(tmp / "base", json.loads(next(base.rglob("summary.json")).read_text()))
+    reused = lambda: sorted(p for p in (tmp / "base").rglob("summary.json") if "locality" not in str(p))
+    before = reused()
+    args = f"--baselines {tmp / 'base'} --out {tmp / 'out'}"
     out = subprocess.run(
         [
             "make",
@@ -132,18 +171,20 @@ def scorecard(tmp_path_factory):
         timeout=900,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    return tmp, before, sorted(p for p in base.rglob("summary.json")), out.stdout
+    return tmp, before, reused(), out.stdout
 
 
 def test_make_scorecard_runs_a_users_arch_from_its_folder_and_reuses_the_baselines(scorecard):
     tmp, before, after, stdout = scorecard
-    assert before == after and len(before) == 2  # the baselines were reused, not run again
+    assert before == after and len(before) == 2 + sum(map(len, STAND_INS.values()))  # reused, not run again
     doc = json.loads((tmp / "out" / "report" / "scorecard.json").read_text())
-    assert [r["id"] for r in doc["rows"]] == ["copy-short", "copy-long", "locality"]
-    for r in doc["rows"]:
-        assert r["by_arch"]["mixer"]["n"] == 1 and r["by_arch"]["transformer"]["n"] == 1
-        assert r["comparisons"]["transformer"]["against"] == "transformer"
-    assert set(doc["rows"][2]["by_arch"]) == {"cnn", "transformer", "mixer"}
+    rows = {r["id"]: r for r in doc["rows"]}
+    assert list(rows) == [q.id for q in S.QUESTIONS]  # every row, in order
+    for i in ("copy-short", "copy-long", "locality", "throughput", "images", "recall", "selective-copy"):
+        assert rows[i]["by_arch"]["mixer"]["n"] == 1 and rows[i]["by_arch"]["transformer"]["n"] == 1, i
+        assert rows[i]["comparisons"]["transformer"]["against"] == "transformer", i
+    assert "data folder is missing" in rows["pretraining"]["why"]
+    assert set(rows["locality"]["by_arch"]) == {"cnn", "transformer", "mixer"}
     mine = list((tmp / "out" / "claims" / "long_range").rglob("summary.json"))
     assert mine and all("arch=mixer" in str(p) for p in mine)
     # the candidate's locality run kept its own depth (2 in myconf/arch/mixer.yaml), not the cnn's 5
@@ -162,7 +203,7 @@ def test_the_scorecard_page_reads_at_desktop_and_phone_width(scorecard, driver):
         driver.get(page)
         rows = driver.execute_script("return document.querySelectorAll('table tr').length")
         overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
-        assert rows == 4 and overflow <= 1, (width, rows, overflow)
+        assert rows == len(S.QUESTIONS) + 1 and overflow <= 1, (width, rows, overflow)
         driver.save_screenshot(str(tmp / f"scorecard_{width}.png"))
 
 
