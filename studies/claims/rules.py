@@ -410,12 +410,8 @@ def grad_at_source(run: dict, which: str, normalised: bool = True) -> float | No
     initialisation) passes 1/L of the gradient to each: a dilution over positions that grows with the delay as
     1/L, not a decay with distance through time. The normalisation takes it out, for every arch alike, so that
     only decay with distance is left (an exponential decay through a recurrence stays exponential)."""
-    curve = get(run, "long_range.grad_norm_by_distance") or {}
-    dist, norm, src = curve.get("distance") or [], curve.get(which) or [], source_distance(run)
-    if src not in dist or dist.index(src) >= len(norm):
-        return None
-    v = norm[dist.index(src)]
-    if not (stats.finite([v]) and v > 0):
+    v = norm_at_source(run, which)
+    if v is None or not (stats.finite([v]) and v > 0):
         return None
     if not normalised:
         return float(np.log10(v))
@@ -426,9 +422,15 @@ def grad_at_source(run: dict, which: str, normalised: bool = True) -> float | No
 def zero_at_source(run: dict, which: str) -> bool:
     """The curve at ``which`` reaches the source's distance and the gradient there is exactly 0: the source lies
     outside what the model sees at that delay (a receptive field that does not cover it) — no log, no slope."""
+    return norm_at_source(run, which) == 0
+
+
+def norm_at_source(run: dict, which: str):
+    """‖∂ℓ/∂x_t‖ as recorded at the source's distance on the curve at ``which``; None where the curve does not
+    reach it."""
     curve = get(run, "long_range.grad_norm_by_distance") or {}
     dist, norm, src = curve.get("distance") or [], curve.get(which) or [], source_distance(run)
-    return src in dist and dist.index(src) < len(norm) and norm[dist.index(src)] == 0
+    return norm[dist.index(src)] if src in dist and dist.index(src) < len(norm) else None
 
 
 def seed_slopes(runs: list[dict], which: str, normalised: bool = True) -> dict:

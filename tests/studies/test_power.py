@@ -5,6 +5,7 @@ reach it with data a real run could produce)."""
 
 import dataclasses
 import functools
+import json
 import math
 
 import pytest
@@ -55,6 +56,14 @@ def test_the_replications_false_reproduced_rate_is_at_most_five_percent():
 def test_the_tables_render():
     md = P.claims_markdown(P.claims_table(3, 20, family=22), 20)
     assert md.count("\n| C") == 10 and "after the correction over the preset's 22 tests" in md
+
+
+def test_only_regenerates_the_named_claims_and_refuses_an_unknown_one(capsys):
+    assert P.main(["--only", "C4,C9", "--reps", "5", "--json"]) == 0
+    assert [r["claim"] for r in json.loads(capsys.readouterr().out)] == ["C4", "C9"]
+    assert P.main(["--only", "C4,C99", "--reps", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--only C99: no such claim" in err[0] and "C10" in err[0]
 
 
 def test_each_claim_is_simulated_at_the_seeds_its_sweeps_run():
