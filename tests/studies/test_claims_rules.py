@@ -1,6 +1,8 @@
 """Each claim's verdict rule on hand-made records: where the claim holds, where it does not, and where the
 evidence is insufficient (too few seeds, failed runs)."""
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -936,3 +938,12 @@ def test_every_claim_gives_an_allowed_verdict_on_no_runs():
         v = claim.rule([])
         assert v.verdict == R.INCONCLUSIVE, cid
         assert v.rule and v.evidence["insufficient"], cid
+
+
+# -- every rule --------------------------------------------------------------------------------------------------
+def test_each_rules_default_delta_is_the_delta_its_claim_declares():
+    """The registry passes its δ to the rule; a rule called alone (as these tests do) uses its default — the two
+    must be the same number, or a test here would check a rule at a δ no report uses."""
+    for cid, claim in CLAIMS.items():
+        default = inspect.signature(claim.rule).parameters["delta"].default
+        assert default == claim.delta, (cid, default, claim.delta)
