@@ -281,6 +281,32 @@ def reference(runs: list[dict], col: Callable[[dict], str], split: str | None, a
     return col(min(mine, key=lambda r: (value(r) is None, value(r) or 0)))
 
 
+# what a candidate and its baselines must share in a row's cell (each arch's own settings and tuned lr aside): a
+# baseline folder made with another version of the preset (another step count, another task size) is not compared
+SHARED = ("trainer.max_steps", "trainer.batch_size", "trainer.warmup_steps", "trainer.grad_clip", "budget.params")
+NOT_TASK = ("data", "cache_dir")  # where the task reads its files from, not what it asks
+
+
+def shared_settings(run: dict) -> dict:
+    task = facts.get(run, "config.task") or {}
+    return {k: facts.setting(run, k) for k in SHARED} | {
+        f"task.{k}": v for k, v in task.items() if k not in NOT_TASK and not isinstance(v, dict)
+    }
+
+
+def settings_differ(cand: list[dict], base: list[dict]) -> list[str]:
+    """The shared settings at which the candidate ran in one cell and no baseline did:
+    ``"trainer.max_steps: baselines 550, candidate 1150"``; empty when they ran the same experiment (baselines
+    may hold more, e.g. a stage the candidate's row does not read)."""
+    values = lambda runs, k: sorted({json.dumps(shared_settings(r).get(k), default=str) for r in runs})
+    keys = sorted({k for r in cand + base for k in shared_settings(r)})
+    return [
+        f"{k}: baselines {', '.join(values(base, k))}, candidate {', '.join(values(cand, k))}"
+        for k in keys
+        if not set(values(cand, k)) <= set(values(base, k))
+    ]
+
+
 def row(q: Question, candidate: str, cand_runs: list[dict], base_runs: list[dict]) -> dict:
     """One question's row: every arch's mean and CI (a ``gain`` row: every arch's gain), the candidate against the
     transformer and the best baseline, its positive control."""
@@ -331,10 +357,20 @@ def row(q: Question, candidate: str, cand_runs: list[dict], base_runs: list[dict
     ranked = [a for a in archs if means.get(a)]
     best = max(ranked, key=lambda a: sign * means[a].value) if ranked else None
     ref = reference(cell_b, col, q.split)
+    differ = settings_differ(cell_c, cell_b)
+    if differ:
+        out["settings_differ"] = differ
     for label, base in (("transformer", ref if ref in ranked else None), ("best", best)):
         if base is not None:
             d = compare(vals[candidate], vals[base], q, floor)
             out["comparisons"][label] = {"against": base, **d.to_dict()}
+            if differ:  # another experiment: the numbers stand beside each other, undecided, out of the correction
+                out["comparisons"][label].update(
+                    outcome=UNDECIDED,
+                    p=None,
+                    why="the baselines ran at other settings (" + "; ".join(differ) + "): run them again with "
+                    "this version's preset to compare",
+                )
     return out
 
 
@@ -444,7 +480,8 @@ def cell_text(c: dict | None) -> str:
     est = c.get("estimate") or {}
     ci = est.get("ci95") or [None, None]
     number = f"{est['value']:+.3g}" + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci[0] is not None else "") if est else ""
-    return f"{c['outcome']} vs {c['against']} {number}".strip()
+    other = " (baselines at other settings)" if "other settings" in str(c.get("why")) else ""
+    return f"{c['outcome']} vs {c['against']} {number}".strip() + other
 
 
 def mean_text(v: dict | None, why: str | None = None) -> str:

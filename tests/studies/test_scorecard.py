@@ -54,6 +54,26 @@ def test_each_outcome_against_the_transformer_and_the_best_baseline():
     )
 
 
+def test_baselines_run_at_other_settings_are_shown_but_not_compared():
+    """A baseline folder from another version of the preset (another step count): the row says which settings
+    differ and decides nothing; at the same settings the same numbers are compared."""
+    steps = lambda runs, n: [{**r, "config": {**r["config"], "trainer": {"max_steps": n}}} for r in runs]
+    base = steps([run("transformer", s, 50, 0.60 + 0.01 * s) for s in range(5)], 400)
+    cand = [run("mine", s, 50, 0.90 + 0.01 * s) for s in range(5)]
+    same = rows_for(steps(cand, 400), base)
+    assert same["comparisons"]["transformer"]["outcome"] == S.BETTER and "settings_differ" not in same
+    other = rows_for(steps(cand, 1000), base)
+    assert other["settings_differ"] == ["trainer.max_steps: baselines 400, candidate 1000"]
+    t = other["comparisons"]["transformer"]
+    assert t["outcome"] == S.UNDECIDED and t["p"] is None and "other settings" in t["why"]
+    assert other["by_arch"]["mine"]["value"] == pytest.approx(0.92)  # the numbers stay on the page
+    assert S.cell_text(t).endswith("(baselines at other settings)")
+    longer = [{**r, "config": {**r["config"], "task": {**r["config"]["task"], "n_memorize": 20}}} for r in cand]
+    assert rows_for(longer, [run("transformer", s, 50, 0.6) for s in range(5)])["settings_differ"] == [
+        "task.n_memorize: baselines 10, candidate 20"
+    ]
+
+
 def test_the_cell_is_resolved_and_holm_demotes_a_marginal_row():
     base = [run("transformer", s, d, 0.9 if d == 5 else 0.5) for s in range(3) for d in (5, 50)]
     cand = [run("mine", s, d, 0.9 if d == 5 else 0.7) for s in range(3) for d in (5, 50)]
@@ -134,7 +154,7 @@ def scorecard(tmp_path_factory):
             "arch=transformer",
             "task.delay=5,20",
             "seed=1",
-            "trainer.max_steps=10",
+            "trainer.max_steps=20",  # the smoke preset's, so that the rows compare (same settings)
             "trainer.eval_every=10",
             "task.n_val=64",
             "task.n_test=64",
@@ -184,6 +204,9 @@ def test_make_scorecard_runs_a_users_arch_from_its_folder_and_reuses_the_baselin
         assert rows[i]["by_arch"]["mixer"]["n"] == 1 and rows[i]["by_arch"]["transformer"]["n"] == 1, i
         assert rows[i]["comparisons"]["transformer"]["against"] == "transformer", i
     assert "data folder is missing" in rows["pretraining"]["why"]
+    # the real baseline ran the candidate's experiment; the stand-ins carry the copy task's settings, and say so
+    assert all("settings_differ" not in rows[i] for i in ("copy-short", "copy-long", "locality"))
+    assert all("task._target_" in " ".join(rows[i]["settings_differ"]) for i in ("images", "recall"))
     assert set(rows["locality"]["by_arch"]) == {"cnn", "transformer", "mixer"}
     mine = list((tmp / "out" / "claims" / "long_range").rglob("summary.json"))
     assert mine and all("arch=mixer" in str(p) for p in mine)
