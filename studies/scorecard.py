@@ -288,9 +288,12 @@ NOT_TASK = ("data", "cache_dir")  # where the task reads its files from, not wha
 
 
 def shared_settings(run: dict) -> dict:
+    """The run's :data:`SHARED` settings and its task's, less files it read (the data folder; a fine-tune's
+    ``tokenizer``, the path of its MLM run's tokenizer file: one per run)."""
     task = facts.get(run, "config.task") or {}
+    is_file = lambda v: isinstance(v, str) and ("/" in v or "\\" in v)
     return {k: facts.setting(run, k) for k in SHARED} | {
-        f"task.{k}": v for k, v in task.items() if k not in NOT_TASK and not isinstance(v, dict)
+        f"task.{k}": v for k, v in task.items() if k not in NOT_TASK and not isinstance(v, dict) and not is_file(v)
     }
 
 

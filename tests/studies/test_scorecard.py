@@ -72,6 +72,12 @@ def test_baselines_run_at_other_settings_are_shown_but_not_compared():
     assert rows_for(longer, [run("transformer", s, 50, 0.6) for s in range(5)])["settings_differ"] == [
         "task.n_memorize: baselines 10, candidate 20"
     ]
+    # a file each run read (a fine-tune's tokenizer, from its own MLM run) is not a setting of the experiment
+    tok = lambda runs, who: [
+        {**r, "config": {**r["config"], "task": {**r["config"]["task"], "tokenizer": f"runs/{who}/{r['seed']}.json"}}}
+        for r in runs
+    ]
+    assert "settings_differ" not in rows_for(tok(cand, "mine"), tok([run("transformer", 0, 50, 0.6)], "base"))
 
 
 def test_the_cell_is_resolved_and_holm_demotes_a_marginal_row():
