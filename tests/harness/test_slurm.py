@@ -1,7 +1,7 @@
 """Sweeps on a real one-node SLURM cluster (tools/slurm_local.sh): a 2-run sweep, a run cut by its time limit
 that is requeued and loses no step, a run out of requeues, and an external ``scontrol requeue``. Marked ``slurm``;
-skipped only where SLURM cannot be installed (not root, or no apt-get). About two minutes: a time-limited slot
-lasts up to a minute, so the two time-limited sweeps are started together and wait out their slots side by side.
+skipped only where SLURM cannot be installed (not root, or no apt-get). A time-limited slot lasts up to a minute,
+so the two time-limited sweeps start together with the first harness test and wait out their slots meanwhile.
 The hand-over to submitit and ``trainer.resume=auto`` are also tested without a cluster."""
 
 import json
@@ -46,18 +46,6 @@ def slurm_missing() -> str | None:
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         return "SLURM is not installed and cannot be here (needs root and apt-get to install slurm-wlm and munge)"
     return None
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    reason = slurm_missing()
-    if reason:
-        pytest.skip(reason)
-    running = "slurmctld: running" in subprocess.run([SCRIPT, "status"], capture_output=True, text=True).stdout
-    subprocess.run([SCRIPT, "start"], check=True, timeout=600)
-    yield
-    if not running:  # leave a cluster someone else started (.ci/run) as it was
-        subprocess.run([SCRIPT, "stop"], check=True, timeout=120)
 
 
 def sweep(sweep_dir: Path, *overrides: str, slow: float | None = None, launcher: list[str] = CPU) -> subprocess.Popen:
@@ -121,39 +109,13 @@ def uninterrupted(tmp_path: Path, steps: int, eval_every: int) -> dict:
 
 # SLURM sends the --signal between 0 and 30 s early (it looks every 30 s): with signal_delay_s=1 a 1-minute slot
 # is cut 29–59 s after it starts. The two sweeps cut by a time limit are started together (the node has a CPU for
-# each, and their steps are mostly sleep) and wait out their slots side by side; the first test reads the one out of
-# requeues, the other cluster tests run beside the requeued one (on the node's other CPU), the last test reads it.
+# each, and their steps are mostly sleep) and wait out their slots side by side — from the first harness test on
+# (the ``cluster`` and ``time_limited`` fixtures are in tests/harness/conftest.py), so that their minutes pass
+# while the tests before this file run; the first test here reads the one out of requeues, the other cluster tests
+# run beside the requeued one if it still runs (on the node's other CPU), the last test reads it.
 TIME_LIMITED = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=1"]
 # 0.04 s a step: 1600 steps are at least 64 s of training, more than the longest first slot (59 s) can hold.
 STEPS, EVERY = 1600, 200
-
-
-@pytest.fixture(scope="module")
-def time_limited(cluster, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("time_limited")
-    procs = {
-        "requeued": sweep(
-            tmp / "requeued",
-            f"trainer.max_steps={STEPS}",
-            f"trainer.eval_every={EVERY}",
-            *TIME_LIMITED,
-            "hydra.launcher.max_num_timeout=8",
-            slow=0.04,
-        ),
-        "out_of_requeues": sweep(
-            tmp / "out_of_requeues",
-            "trainer.max_steps=100000",
-            "trainer.eval_every=100",
-            *TIME_LIMITED,
-            "hydra.launcher.max_num_timeout=0",
-            slow=0.04,
-        ),
-    }
-    try:
-        yield tmp, procs, uninterrupted(tmp, STEPS, EVERY)  # the reference trained here while the sweeps wait
-    finally:
-        for name, proc in procs.items():  # a test that failed before its sweep ended
-            cancel(tmp / name, proc)
 
 
 @pytest.mark.slurm
