@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from studies import facts, stats
+from studies import facts
 
 # Which architectures play which role in a comparison: the rules read roles, never names. A user's architecture
 # joins a study as the "candidate" role (the scorecard), so adding one never changes another claim's arms.
@@ -35,9 +35,9 @@ ROLES: dict[str, tuple[str, ...]] = {
 @dataclass(frozen=True)
 class Control:
     """An arm that must have learned (positive) or must not have (``negative=True``): the mean of ``metric`` per
-    distinct seed over the completed runs that match ``where`` against ``level`` ("chance": the task's recorded
-    chance; else the name of a metric of the same runs, e.g. ``test/baseline_loss``) beyond ``margin`` in
-    ``direction`` (max: above it; min: below it)."""
+    distinct seed (each seed's matching runs averaged first) over the completed runs that match ``where`` against
+    ``level`` ("chance": the task's recorded chance; else the name of a metric of the same runs, e.g.
+    ``test/baseline_loss``) beyond ``margin`` in ``direction`` (max: above it; min: below it)."""
 
     label: str
     where: Mapping | Callable[[dict], bool]
@@ -51,9 +51,15 @@ class Control:
         """None when no completed run matches (missing evidence is the rule's to report); else
         ``{label, mean, level, margin, passed, why}``."""
         sel = [r for r in facts.completed(runs) if facts.matches(r, self.where, roles or ROLES)]
-        kept, _ = stats.distinct_seeds(sel)
-        vals = [v for v in (facts.metric(r, self.metric) for r in kept) if v is not None]
-        lvls = [v for v in (self.level_of(r) for r in kept) if v is not None]
+        # every matching run counts, each seed once: a seed's runs (one per cell where ``where`` spans several —
+        # C6's delays, C10's blocks) are averaged first, so no cell is dropped as a "duplicate" of another
+        by_seed: dict = defaultdict(list)
+        for i, r in enumerate(sel):
+            v = facts.metric(r, self.metric)
+            if v is not None:
+                by_seed[r.get("seed") if r.get("seed") is not None else f"run {i}"].append(v)
+        vals = [sum(v) / len(v) for v in by_seed.values()]
+        lvls = [v for v in (self.level_of(r) for r in sel) if v is not None]
         if not vals or not lvls:
             return None
         m, lvl = sum(vals) / len(vals), max(lvls) if self.direction == "max" else min(lvls)

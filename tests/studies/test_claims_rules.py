@@ -544,6 +544,17 @@ def test_c6_the_covering_cnn_is_its_positive_control():
     assert claim.judge(tuned + own).verdict == R.SUPPORTED
 
 
+def test_a_control_spanning_several_cells_reads_every_one_each_seed_once():
+    """C6's control spans the delays: seed s's covering cnn at delay 20 and at delay 50 are one seed, two cells —
+    both count (averaged within the seed), neither is dropped as the other's duplicate."""
+    from studies.protocol import Control
+
+    runs = locality_runs({20: 0.95, 50: 0.13}, delays=(20, 50))
+    got = Control("covering", R.covering_cnn, margin=0.25).check(runs)
+    assert got["mean"] == pytest.approx((0.95 + 0.13) / 2, abs=1e-9) and got["passed"]  # 0.54 > 0.125 + 0.25
+    assert "over 3 seed(s)" in Control("covering", R.covering_cnn, margin=0.45).check(runs)["why"]
+
+
 # -- C7 -----------------------------------------------------------------------------------------------------------
 def test_c6_selects_copy_runs_by_task_class_not_name():
     runs = locality_runs(0.2)
