@@ -301,12 +301,13 @@ def settings_differ(cand: list[dict], base: list[dict]) -> list[str]:
     """The shared settings at which the candidate ran in one cell and no baseline did:
     ``"trainer.max_steps: baselines 550, candidate 1150"``; empty when they ran the same experiment (baselines
     may hold more, e.g. a stage the candidate's row does not read)."""
-    values = lambda runs, k: sorted({json.dumps(shared_settings(r).get(k), default=str) for r in runs})
-    keys = sorted({k for r in cand + base for k in shared_settings(r)})
+    of_c, of_b = [shared_settings(r) for r in cand], [shared_settings(r) for r in base]
+    values = lambda settings, k: sorted({json.dumps(s.get(k), default=str) for s in settings})
+    keys = sorted({k for s in of_c + of_b for k in s})
     return [
-        f"{k}: baselines {', '.join(values(base, k))}, candidate {', '.join(values(cand, k))}"
+        f"{k}: baselines {', '.join(values(of_b, k))}, candidate {', '.join(values(of_c, k))}"
         for k in keys
-        if not set(values(cand, k)) <= set(values(base, k))
+        if not set(values(of_c, k)) <= set(values(of_b, k))
     ]
 
 
@@ -371,6 +372,7 @@ def row(q: Question, candidate: str, cand_runs: list[dict], base_runs: list[dict
                 out["comparisons"][label].update(
                     outcome=UNDECIDED,
                     p=None,
+                    other_settings=True,
                     why="the baselines ran at other settings (" + "; ".join(differ) + "): run them again with "
                     "this version's preset to compare",
                 )
@@ -483,7 +485,7 @@ def cell_text(c: dict | None) -> str:
     est = c.get("estimate") or {}
     ci = est.get("ci95") or [None, None]
     number = f"{est['value']:+.3g}" + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci[0] is not None else "") if est else ""
-    other = " (baselines at other settings)" if "other settings" in str(c.get("why")) else ""
+    other = " (baselines at other settings)" if c.get("other_settings") else ""
     return f"{c['outcome']} vs {c['against']} {number}".strip() + other
 
 
